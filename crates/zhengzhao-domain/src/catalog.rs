@@ -1,0 +1,506 @@
+//! The issuance catalog of Art. 6: license types and their face fields.
+//!
+//! A [`LicenseTypeDraft`] is what an admin submits; [`LicenseTypeSpec::parse`]
+//! checks every rule and is the only way to get a spec that storage accepts.
+
+use crate::FieldError;
+use crate::codes::{CreditCode, LicenseTypeCode};
+use crate::org::{OrgCode, OrgLevel};
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// Who may hold a license of a type (GB/T 36903 holder categories).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HolderType {
+    /// 自然人, identified by a resident ID number.
+    NaturalPerson,
+    /// 法人, identified by a unified social credit code.
+    LegalPerson,
+    /// 非法人组织, identified by a unified social credit code.
+    UnincorporatedOrg,
+    /// 个体工商户, identified by a unified social credit code.
+    IndividualBusiness,
+}
+
+impl HolderType {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            HolderType::NaturalPerson => "自然人",
+            HolderType::LegalPerson => "法人",
+            HolderType::UnincorporatedOrg => "非法人组织",
+            HolderType::IndividualBusiness => "个体工商户",
+        }
+    }
+}
+
+/// Whether the public may see that a type exists and query it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicAttribute {
+    Public,
+    Conditional,
+    NotPublic,
+}
+
+impl PublicAttribute {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            PublicAttribute::Public => "公开",
+            PublicAttribute::Conditional => "依申请公开",
+            PublicAttribute::NotPublic => "不公开",
+        }
+    }
+}
+
+/// Which level's standard defines a type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StandardLevel {
+    National,
+    Region,
+    League,
+    Banner,
+}
+
+impl StandardLevel {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            StandardLevel::National => "国家标准",
+            StandardLevel::Region => "自治区标准",
+            StandardLevel::League => "盟市标准",
+            StandardLevel::Banner => "旗县标准",
+        }
+    }
+}
+
+/// The kind of value a face field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    Text,
+    LongText,
+    Date,
+    Money,
+    Enum,
+    IdentityCode,
+    OrgReference,
+    ImageReference,
+}
+
+impl FieldType {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            FieldType::Text => "文本",
+            FieldType::LongText => "长文本",
+            FieldType::Date => "日期",
+            FieldType::Money => "金额",
+            FieldType::Enum => "枚举",
+            FieldType::IdentityCode => "身份代码",
+            FieldType::OrgReference => "机构引用",
+            FieldType::ImageReference => "图像引用",
+        }
+    }
+
+    /// Whether `max_length` applies to values of this type.
+    fn has_length(self) -> bool {
+        matches!(
+            self,
+            FieldType::Text | FieldType::LongText | FieldType::Enum | FieldType::IdentityCode
+        )
+    }
+}
+
+/// One face field (照面信息项) of a license type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaceField {
+    /// Machine name, `snake_case`, unique within the type.
+    pub name: String,
+    /// The label printed on the license, in Chinese.
+    pub label: String,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    /// The allowed values of an `enum` field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// Personal data of a natural person: encrypted at rest, masked on output.
+    #[serde(default)]
+    pub personal: bool,
+    /// A trade secret or otherwise confidential: never shown publicly.
+    #[serde(default)]
+    pub confidential: bool,
+}
+
+/// The body that defines a license type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefiningAuthority {
+    pub name: String,
+    pub credit_code: CreditCode,
+    /// True when the credit code is a stand-in until the real one is entered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub placeholder: bool,
+}
+
+/// A license type as submitted: shape-checked by serde, not yet rule-checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseTypeDraft {
+    pub code: LicenseTypeCode,
+    pub name: String,
+    pub defining_authority: DefiningAuthority,
+    /// Org levels whose authorities may issue this type.
+    #[serde(default)]
+    pub issuing_levels: Vec<OrgLevel>,
+    /// Particular orgs that may issue it, besides those of `issuing_levels`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issuing_orgs: Vec<OrgCode>,
+    pub holder_types: Vec<HolderType>,
+    /// From this date on, licenses of the type are aggregated into the library.
+    pub aggregation_start: Date,
+    pub public_attribute: PublicAttribute,
+    pub standard_level: StandardLevel,
+    /// Which layout renders it (`a4-portrait`, `a4-landscape`).
+    pub template: String,
+    /// The face field that holds the printed license number (证照编号).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_number_field: Option<String>,
+    /// Usual validity, as a hint for clerks (e.g. `5年`, `长期`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity: Option<String>,
+    pub face_fields: Vec<FaceField>,
+}
+
+/// Templates the renderer knows.
+pub const TEMPLATES: [&str; 2] = ["a4-portrait", "a4-landscape"];
+
+const MAX_FIELDS: usize = 100;
+const MAX_TEXT_LENGTH: u32 = 20_000;
+
+/// A license type that satisfies every catalog rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct LicenseTypeSpec(LicenseTypeDraft);
+
+impl LicenseTypeSpec {
+    /// Check every rule, reporting all failures at once.
+    pub fn parse(draft: LicenseTypeDraft) -> Result<Self, Vec<FieldError>> {
+        let errors = rule_errors(&draft);
+        if errors.is_empty() {
+            Ok(Self(draft))
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn draft(&self) -> &LicenseTypeDraft {
+        &self.0
+    }
+
+    pub fn code(&self) -> &LicenseTypeCode {
+        &self.0.code
+    }
+
+    pub fn into_draft(self) -> LicenseTypeDraft {
+        self.0
+    }
+}
+
+fn err(
+    field: impl Into<String>,
+    code: &'static str,
+    en: impl Into<String>,
+    zh: impl Into<String>,
+) -> FieldError {
+    FieldError::new(field, code, en, zh)
+}
+
+fn is_snake_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && s.len() <= 40
+}
+
+fn text_ok(s: &str, max: usize) -> bool {
+    let n = s.trim().chars().count();
+    n > 0 && n <= max && !s.chars().any(char::is_control)
+}
+
+fn rule_errors(d: &LicenseTypeDraft) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if !text_ok(&d.name, 100) {
+        errors.push(err(
+            "name",
+            "text",
+            "name must be 1-100 characters without control characters",
+            "证照名称应为1至100个字符",
+        ));
+    }
+    if !text_ok(&d.defining_authority.name, 100) {
+        errors.push(err(
+            "defining_authority/name",
+            "text",
+            "defining authority name must be 1-100 characters",
+            "证照定义机构名称应为1至100个字符",
+        ));
+    }
+    if d.code.defining_authority() != d.defining_authority.credit_code.as_str() {
+        errors.push(err(
+            "code",
+            "authority_mismatch",
+            format!("the first 18 characters of the type code must be the defining authority's credit code {}", d.defining_authority.credit_code),
+            format!("证照类型代码前18位应为证照定义机构的统一社会信用代码{}", d.defining_authority.credit_code),
+        ));
+    }
+    if d.holder_types.is_empty() {
+        errors.push(err(
+            "holder_types",
+            "empty",
+            "at least one holder type is required",
+            "至少需要一种持证主体类型",
+        ));
+    }
+    if has_duplicates(&d.holder_types) {
+        errors.push(err(
+            "holder_types",
+            "duplicate",
+            "holder types must not repeat",
+            "持证主体类型不能重复",
+        ));
+    }
+    if d.issuing_levels.is_empty() && d.issuing_orgs.is_empty() {
+        errors.push(err(
+            "issuing_levels",
+            "empty",
+            "name the issuing levels or the issuing orgs",
+            "应指定发证单位层级或发证单位",
+        ));
+    }
+    if has_duplicates(&d.issuing_levels) {
+        errors.push(err(
+            "issuing_levels",
+            "duplicate",
+            "issuing levels must not repeat",
+            "发证单位层级不能重复",
+        ));
+    }
+    if !TEMPLATES.contains(&d.template.as_str()) {
+        errors.push(err(
+            "template",
+            "unknown_template",
+            format!(
+                "unknown template '{}'; known: {}",
+                d.template,
+                TEMPLATES.join(", ")
+            ),
+            format!("未知的证照模板“{}”", d.template),
+        ));
+    }
+    if let Some(v) = &d.validity
+        && !text_ok(v, 40)
+    {
+        errors.push(err(
+            "validity",
+            "text",
+            "validity hint must be 1-40 characters",
+            "有效期限说明应为1至40个字符",
+        ));
+    }
+    if d.face_fields.is_empty() || d.face_fields.len() > MAX_FIELDS {
+        errors.push(err(
+            "face_fields",
+            "count",
+            format!("a license type needs 1-{MAX_FIELDS} face fields"),
+            format!("照面信息项应为1至{MAX_FIELDS}项"),
+        ));
+    }
+    let mut names = HashSet::new();
+    for (i, f) in d.face_fields.iter().enumerate() {
+        let at = |k: &str| format!("face_fields/{i}/{k}");
+        if !is_snake_name(&f.name) {
+            errors.push(err(at("name"), "name", "field name must be snake_case ASCII of at most 40 characters, starting with a letter", "字段名应为以小写字母开头、不超过40位的小写字母、数字或下划线"));
+        } else if !names.insert(f.name.as_str()) {
+            errors.push(err(
+                at("name"),
+                "duplicate",
+                format!("field name '{}' is used twice", f.name),
+                format!("字段名“{}”重复", f.name),
+            ));
+        }
+        if !text_ok(&f.label, 50) {
+            errors.push(err(
+                at("label"),
+                "text",
+                "label must be 1-50 characters",
+                "字段标签应为1至50个字符",
+            ));
+        }
+        match (f.field_type.has_length(), f.max_length) {
+            (true, None) => errors.push(err(
+                at("max_length"),
+                "required",
+                format!("a {} field needs max_length", f.field_type.label_zh()),
+                "该类型字段需指定最大长度",
+            )),
+            (true, Some(n)) if n == 0 || n > MAX_TEXT_LENGTH => errors.push(err(
+                at("max_length"),
+                "range",
+                format!("max_length must be 1-{MAX_TEXT_LENGTH}"),
+                format!("最大长度应为1至{MAX_TEXT_LENGTH}"),
+            )),
+            (false, Some(_)) => errors.push(err(
+                at("max_length"),
+                "not_applicable",
+                "max_length applies only to text, long_text, enum and identity_code fields",
+                "该类型字段不适用最大长度",
+            )),
+            _ => {}
+        }
+        if f.field_type == FieldType::Enum {
+            if f.values.is_empty() {
+                errors.push(err(
+                    at("values"),
+                    "empty",
+                    "an enum field needs its values",
+                    "枚举字段需列出可选值",
+                ));
+            }
+            if has_duplicates(&f.values) {
+                errors.push(err(
+                    at("values"),
+                    "duplicate",
+                    "enum values must not repeat",
+                    "枚举值不能重复",
+                ));
+            }
+            for (j, v) in f.values.iter().enumerate() {
+                let too_long = f.max_length.is_some_and(|m| v.chars().count() > m as usize);
+                if !text_ok(v, 200) || too_long {
+                    errors.push(err(
+                        format!("face_fields/{i}/values/{j}"),
+                        "text",
+                        "enum value must be non-empty and within max_length",
+                        "枚举值不能为空且不能超过最大长度",
+                    ));
+                }
+            }
+        } else if !f.values.is_empty() {
+            errors.push(err(
+                at("values"),
+                "not_applicable",
+                "values apply only to enum fields",
+                "只有枚举字段可以列出可选值",
+            ));
+        }
+    }
+    if let Some(n) = &d.license_number_field
+        && !d.face_fields.iter().any(|f| &f.name == n)
+    {
+        errors.push(err(
+            "license_number_field",
+            "unknown_field",
+            format!("'{n}' is not one of the face fields"),
+            format!("“{n}”不是照面信息项"),
+        ));
+    }
+    errors
+}
+
+fn has_duplicates<T: PartialEq>(items: &[T]) -> bool {
+    items
+        .iter()
+        .enumerate()
+        .any(|(i, a)| items[..i].contains(a))
+}
+
+/// A version of a license type as the library keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LicenseTypeVersion {
+    pub spec: LicenseTypeSpec,
+    /// 1 for the first definition, +1 for each change.
+    pub version: u32,
+    /// When this version was made, RFC 3339 UTC.
+    pub created_at: jiff::Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample_json() -> serde_json::Value {
+        serde_json::json!({
+            "code": "11100000000013338W032",
+            "name": "测试证照",
+            "defining_authority": {"name": "住房和城乡建设部", "credit_code": "11100000000013338W"},
+            "issuing_levels": ["league", "banner"],
+            "holder_types": ["legal_person"],
+            "aggregation_start": "2024-02-01",
+            "public_attribute": "public",
+            "standard_level": "national",
+            "template": "a4-portrait",
+            "license_number_field": "number",
+            "face_fields": [
+                {"name": "number", "label": "编号", "type": "text", "required": true, "max_length": 30},
+                {"name": "kind", "label": "类型", "type": "enum", "values": ["甲", "乙"], "required": true, "max_length": 4},
+                {"name": "issued_on", "label": "发证日期", "type": "date", "required": true}
+            ]
+        })
+    }
+
+    fn draft(v: serde_json::Value) -> LicenseTypeDraft {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn sample_is_valid() {
+        let spec = LicenseTypeSpec::parse(draft(sample_json())).unwrap();
+        assert_eq!(spec.code().as_str(), "11100000000013338W032");
+        assert_eq!(spec.draft().face_fields[1].field_type, FieldType::Enum);
+    }
+
+    #[test]
+    fn unknown_field_type_and_unknown_keys_fail_in_serde() {
+        let mut v = sample_json();
+        v["face_fields"][0]["type"] = "colour".into();
+        let e = serde_json::from_value::<LicenseTypeDraft>(v).unwrap_err();
+        assert!(e.to_string().contains("unknown variant `colour`"), "{e}");
+        let mut v = sample_json();
+        v["extra"] = 1.into();
+        assert!(serde_json::from_value::<LicenseTypeDraft>(v).is_err());
+    }
+
+    #[test]
+    fn every_rule_failure_is_reported_with_its_field() {
+        let mut v = sample_json();
+        v["code"] = "11220000013544541J001".into();
+        v["holder_types"] = serde_json::json!([]);
+        v["template"] = "scroll".into();
+        v["license_number_field"] = "nope".into();
+        v["face_fields"][1]["values"] = serde_json::json!([]);
+        v["face_fields"][2]["name"] = "number".into();
+        v["face_fields"][2]["max_length"] = 10.into();
+        let errors = LicenseTypeSpec::parse(draft(v)).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        for expected in [
+            "code",
+            "holder_types",
+            "template",
+            "license_number_field",
+            "face_fields/1/values",
+            "face_fields/2/name",
+            "face_fields/2/max_length",
+        ] {
+            assert!(
+                fields.contains(&expected),
+                "{expected} missing from {fields:?}"
+            );
+        }
+    }
+}

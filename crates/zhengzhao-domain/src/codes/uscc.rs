@@ -1,0 +1,223 @@
+//! GB 32100-2015 unified social credit code (统一社会信用代码).
+
+use super::{CodeError, check_length};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+
+/// The 31 symbols of GB 32100, in value order (no I, O, S, V, Z).
+const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+/// Weights 3^(i-1) mod 31 for positions 1..=17.
+const WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
+/// First character: the registering department. Later assignments beyond 1/5/9/Y exist.
+const DEPARTMENTS: &str = "123456789ANY";
+
+/// A unified social credit code whose characters and check character are valid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct CreditCode(String);
+
+fn value_of(c: char) -> Option<u32> {
+    ALPHABET
+        .iter()
+        .position(|&b| char::from(b) == c)
+        .map(|p| p as u32)
+}
+
+impl CreditCode {
+    pub const LENGTH: usize = 18;
+
+    /// Parse and check a code. Lower-case input is not accepted: the standard
+    /// writes upper case, and a silently changed code would not match later lookups.
+    pub fn parse(input: &str) -> Result<Self, CodeError> {
+        check_length(input, Self::LENGTH)?;
+        let chars: Vec<char> = input.chars().collect();
+        if !DEPARTMENTS.contains(chars[0]) {
+            return Err(CodeError::Character {
+                position: 1,
+                found: chars[0],
+                allowed: "registering department code 1-9, A, N or Y",
+            });
+        }
+        for (i, c) in chars.iter().enumerate().skip(2).take(6) {
+            if !c.is_ascii_digit() {
+                return Err(CodeError::Character {
+                    position: i + 1,
+                    found: *c,
+                    allowed: "a digit of the division code",
+                });
+            }
+        }
+        for (i, c) in chars.iter().enumerate() {
+            if value_of(*c).is_none() {
+                return Err(CodeError::Character {
+                    position: i + 1,
+                    found: *c,
+                    allowed: "0-9 or an upper-case letter other than I, O, S, V, Z",
+                });
+            }
+        }
+        let expected = Self::check_character_for(&chars[..17]);
+        if chars[17] != expected {
+            return Err(CodeError::CheckCharacter {
+                expected,
+                found: chars[17],
+            });
+        }
+        Ok(Self(input.to_owned()))
+    }
+
+    /// The check character for the first 17 characters, which must already be
+    /// in the alphabet. Used to make seed placeholders and by `parse`.
+    pub fn check_character_for(first17: &[char]) -> char {
+        let sum: u32 = first17
+            .iter()
+            .zip(WEIGHTS)
+            .map(|(c, w)| value_of(*c).unwrap_or(0) * w)
+            .sum();
+        let v = (31 - sum % 31) % 31;
+        char::from(ALPHABET[v as usize])
+    }
+
+    /// Complete a 17-character body with its check character. Returns an error
+    /// if the body does not then form a valid code.
+    pub fn with_check_character(first17: &str) -> Result<Self, CodeError> {
+        let chars: Vec<char> = first17.chars().collect();
+        check_length(first17, 17)?;
+        let check = Self::check_character_for(&chars);
+        Self::parse(&format!("{first17}{check}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The GB/T 2260 division code of the registering authority (positions 3–8).
+    pub fn division(&self) -> &str {
+        &self.0[2..8]
+    }
+}
+
+impl fmt::Display for CreditCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CreditCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const VALID: &[&str] = &[
+        "9135052155323005XL",
+        "91370406L24894136J",
+        "91610800064834709T",
+        "91330100716105852F",
+        "11100000000013338W",
+        "11220000013544541J",
+        "11430000006122244L",
+        "11110000000021135M",
+        "11100000MB0341032Y",
+        "11370800MB28559184",
+    ];
+
+    #[test]
+    fn standard_samples_are_valid() {
+        for s in VALID {
+            let code = CreditCode::parse(s).unwrap();
+            assert_eq!(code.as_str(), *s);
+        }
+    }
+
+    #[test]
+    fn wrong_check_character_names_the_right_one() {
+        let err = CreditCode::parse("9135052155323005XA").unwrap_err();
+        assert_eq!(
+            err,
+            CodeError::CheckCharacter {
+                expected: 'L',
+                found: 'A'
+            }
+        );
+        assert_eq!(err.to_string(), "check character should be L, got A");
+        assert_eq!(err.zh(), "校验位应为L，实际为A");
+    }
+
+    #[test]
+    fn shape_errors() {
+        assert_eq!(
+            CreditCode::parse("91350521553230").unwrap_err(),
+            CodeError::Length {
+                expected: 18,
+                actual: 14
+            }
+        );
+        assert!(matches!(
+            CreditCode::parse("9135052155323005IL").unwrap_err(),
+            CodeError::Character { position: 17, .. }
+        ));
+        assert!(matches!(
+            CreditCode::parse("913A052155323005XL").unwrap_err(),
+            CodeError::Character { position: 4, .. }
+        ));
+        // Lower case is refused rather than silently changed.
+        assert!(CreditCode::parse("9135052155323005xl").is_err());
+        // Multi-byte input of the right byte length is a length error, not a panic.
+        assert!(CreditCode::parse("证照证照证照").is_err());
+    }
+
+    #[test]
+    fn check_character_is_zero_when_sum_is_divisible_by_31() {
+        // The case one public implementation gets wrong (it indexes past the table).
+        let symbols = ALPHABET.iter().map(|b| char::from(*b));
+        let body = symbols
+            .map(|c| format!("9115000000000000{c}"))
+            .find(|b| CreditCode::check_character_for(&b.chars().collect::<Vec<_>>()) == '0')
+            .unwrap();
+        assert!(CreditCode::parse(&format!("{body}0")).is_ok());
+    }
+
+    fn valid_code() -> impl Strategy<Value = String> {
+        (
+            prop::sample::select(DEPARTMENTS.chars().collect::<Vec<_>>()),
+            prop::sample::select(ALPHABET.iter().map(|b| char::from(*b)).collect::<Vec<_>>()),
+            "[0-9]{6}",
+            prop::collection::vec(
+                prop::sample::select(ALPHABET.iter().map(|b| char::from(*b)).collect::<Vec<_>>()),
+                9,
+            ),
+        )
+            .prop_map(|(d, k, div, body)| {
+                let s: String = format!("{d}{k}{div}{}", body.into_iter().collect::<String>());
+                CreditCode::with_check_character(&s).unwrap().0
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn generated_codes_parse(code in valid_code()) {
+            prop_assert!(CreditCode::parse(&code).is_ok());
+        }
+
+        /// Every valid code with any one character changed is rejected: the
+        /// mod-31 check catches every single substitution.
+        #[test]
+        fn any_single_change_is_rejected(code in valid_code(), pos in 0usize..18, replacement in "[0-9A-Z]") {
+            let r = replacement.chars().next().unwrap();
+            let mut chars: Vec<char> = code.chars().collect();
+            prop_assume!(chars[pos] != r);
+            chars[pos] = r;
+            let changed: String = chars.into_iter().collect();
+            prop_assert!(CreditCode::parse(&changed).is_err(), "{} accepted", changed);
+        }
+    }
+}

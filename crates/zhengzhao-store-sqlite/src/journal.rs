@@ -1,0 +1,163 @@
+//! The audit log and the outbox: appended in the same transaction as every change.
+
+use crate::{backend, ts, uuid_of};
+use rusqlite::{Connection, params};
+use zhengzhao_store::{
+    AuditEvent, AuditRecord, ChangeLog, OutboxMessage, OutboxRecord, StoreError, StoreResult,
+};
+
+pub(crate) fn append(c: &Connection, log: &ChangeLog) -> StoreResult<()> {
+    let e = &log.audit;
+    c.prepare_cached(
+        "INSERT INTO audit_events (id, at, actor, org, role, client_addr, action, target, outcome, reason, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            e.id.to_string(),
+            e.at.to_string(),
+            e.actor,
+            e.org,
+            e.role,
+            e.client_addr,
+            e.action,
+            e.target,
+            e.outcome,
+            e.reason,
+            e.detail.to_string()
+        ])
+    })
+    .map_err(backend)?;
+    for m in &log.outbox {
+        c.prepare_cached(
+            "INSERT INTO outbox (id, topic, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                m.id.to_string(),
+                m.topic,
+                m.payload.to_string(),
+                e.at.to_string()
+            ])
+        })
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn is_seeded(c: &Connection) -> StoreResult<bool> {
+    c.prepare_cached("SELECT 1 FROM library_meta WHERE key = 'seeded_at'")
+        .and_then(|mut s| s.exists([]))
+        .map_err(backend)
+}
+
+fn json(s: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("json: {e}")))
+}
+
+pub(crate) fn audit_after(c: &Connection, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT seq, id, at, actor, org, role, client_addr, action, target, outcome, reason, detail
+             FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )
+        .map_err(backend)?;
+    type Raw = (
+        i64,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+    );
+    let raw: Vec<Raw> = stmt
+        .query_map(params![after, limit], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+                r.get(10)?,
+                r.get(11)?,
+            ))
+        })
+        .map_err(backend)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(backend)?;
+    raw.into_iter()
+        .map(
+            |(
+                seq,
+                id,
+                at,
+                actor,
+                org,
+                role,
+                client_addr,
+                action,
+                target,
+                outcome,
+                reason,
+                detail,
+            )| {
+                Ok(AuditRecord {
+                    seq,
+                    event: AuditEvent {
+                        id: uuid_of(&id)?,
+                        at: ts(&at)?,
+                        actor,
+                        org,
+                        role,
+                        client_addr,
+                        action,
+                        target,
+                        outcome,
+                        reason,
+                        detail: json(&detail)?,
+                    },
+                })
+            },
+        )
+        .collect()
+}
+
+pub(crate) fn pending_outbox(c: &Connection, limit: u32) -> StoreResult<Vec<OutboxRecord>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT seq, id, topic, payload, created_at FROM outbox
+             WHERE delivered_at IS NULL ORDER BY seq LIMIT ?1",
+        )
+        .map_err(backend)?;
+    let raw: Vec<(i64, String, String, String, String)> = stmt
+        .query_map([limit], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .map_err(backend)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(backend)?;
+    raw.into_iter()
+        .map(|(seq, id, topic, payload, created)| {
+            Ok(OutboxRecord {
+                seq,
+                message: OutboxMessage {
+                    id: uuid_of(&id)?,
+                    topic,
+                    payload: json(&payload)?,
+                },
+                created_at: ts(&created)?,
+            })
+        })
+        .collect()
+}

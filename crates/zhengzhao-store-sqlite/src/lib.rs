@@ -1,0 +1,331 @@
+//! SQLite backend: one writer connection (SQLite allows one writer at a time
+//! anyway) and a small pool of readers, all in WAL mode with foreign keys on.
+//! Blocking calls run on tokio's blocking pool.
+
+mod catalog;
+mod journal;
+mod orgs;
+mod pool;
+mod tokens;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use zhengzhao_domain::catalog::{LicenseTypeSpec, LicenseTypeVersion};
+use zhengzhao_domain::codes::{CreditCode, LicenseTypeCode};
+use zhengzhao_domain::org::{Org, OrgCode};
+use zhengzhao_store::*;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Handle to one SQLite library database. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: pool::ReaderPool,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    // FULL: a committed license survives power loss, not only a crash.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;",
+    )
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file and apply pending migrations.
+    pub async fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let path = path.as_ref().to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(path))
+            .await
+            .map_err(backend)?
+    }
+
+    fn open_blocking(path: PathBuf) -> StoreResult<Self> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut writer = Connection::open(&path).map_err(backend)?;
+        configure(&writer).map_err(backend)?;
+        embedded::migrations::runner()
+            .run(&mut writer)
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        let readers = (0..pool::reader_count())
+            .map(|_| {
+                let c = Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")?;
+                Ok(c)
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: pool::ReaderPool::new(readers),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Run `f` in one IMMEDIATE transaction on the writer; commit on Ok.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner
+                .writer
+                .lock()
+                .map_err(|_| StoreError::Backend("writer connection poisoned".into()))?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(backend)?;
+            Ok(out)
+        })
+        .await
+        .map_err(backend)?
+    }
+
+    /// Run `f` on a reader connection.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.inner.readers.run(f).await
+    }
+
+    /// Run a consistent online backup into `to` (VACUUM INTO), while serving.
+    pub async fn vacuum_into(&self, to: PathBuf) -> StoreResult<()> {
+        self.read(move |c| {
+            c.execute("VACUUM INTO ?1", [to.to_string_lossy()])
+                .map(|_| ())
+                .map_err(backend)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+            .await
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        self.inner.readers.status()
+    }
+
+    async fn is_seeded(&self) -> StoreResult<bool> {
+        self.read(journal::is_seeded).await
+    }
+
+    async fn seed(&self, seed: &Seed, log: &ChangeLog) -> StoreResult<()> {
+        let (seed, log) = (seed.clone(), log.clone());
+        self.write(move |tx| {
+            if journal::is_seeded(tx)? {
+                return Err(StoreError::Conflict("library is already seeded".into()));
+            }
+            for org in &seed.orgs {
+                orgs::insert(tx, org, seed.at)?;
+            }
+            for spec in &seed.catalog {
+                catalog::create(tx, spec, seed.at)?;
+            }
+            tokens::insert(tx, &seed.admin_token)?;
+            tx.execute(
+                "INSERT INTO library_meta (key, value) VALUES ('seeded_at', ?1)",
+                [seed.at.to_string()],
+            )
+            .map_err(backend)?;
+            journal::append(tx, &log)
+        })
+        .await
+    }
+
+    async fn orgs(&self) -> StoreResult<Vec<Org>> {
+        self.read(orgs::all).await
+    }
+
+    async fn org(&self, code: &OrgCode) -> StoreResult<Option<Org>> {
+        let code = code.clone();
+        self.read(move |c| orgs::by_code(c, &code)).await
+    }
+
+    async fn org_by_credit_code(&self, code: &CreditCode) -> StoreResult<Option<Org>> {
+        let code = code.clone();
+        self.read(move |c| orgs::by_credit_code(c, &code)).await
+    }
+
+    async fn org_children(&self, code: &OrgCode) -> StoreResult<Vec<Org>> {
+        let code = code.clone();
+        self.read(move |c| orgs::children(c, &code)).await
+    }
+
+    async fn org_within(&self, org: &OrgCode, ancestor: &OrgCode) -> StoreResult<bool> {
+        let (org, ancestor) = (org.clone(), ancestor.clone());
+        self.read(move |c| orgs::within(c, &org, &ancestor)).await
+    }
+
+    async fn org_subtree(&self, ancestor: &OrgCode) -> StoreResult<Vec<Org>> {
+        let ancestor = ancestor.clone();
+        self.read(move |c| orgs::subtree(c, &ancestor)).await
+    }
+
+    async fn add_org(&self, org: &Org, log: &ChangeLog) -> StoreResult<()> {
+        let (org, log) = (org.clone(), log.clone());
+        self.write(move |tx| {
+            orgs::insert(tx, &org, log.audit.at)?;
+            journal::append(tx, &log)
+        })
+        .await
+    }
+
+    async fn update_org(&self, change: &OrgUpdate, log: &ChangeLog) -> StoreResult<Org> {
+        let (change, log) = (change.clone(), log.clone());
+        self.write(move |tx| {
+            let org = orgs::update(tx, &change, log.audit.at)?;
+            journal::append(tx, &log)?;
+            Ok(org)
+        })
+        .await
+    }
+
+    async fn create_license_type(
+        &self,
+        spec: &LicenseTypeSpec,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseTypeVersion> {
+        let (spec, log) = (spec.clone(), log.clone());
+        self.write(move |tx| {
+            let v = catalog::create(tx, &spec, at)?;
+            journal::append(tx, &log)?;
+            Ok(v)
+        })
+        .await
+    }
+
+    async fn update_license_type(
+        &self,
+        spec: &LicenseTypeSpec,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseTypeVersion> {
+        let (spec, log) = (spec.clone(), log.clone());
+        self.write(move |tx| {
+            let v = catalog::next_version(tx, &spec, at)?;
+            journal::append(tx, &log)?;
+            Ok(v)
+        })
+        .await
+    }
+
+    async fn current_license_types(&self) -> StoreResult<Vec<LicenseTypeVersion>> {
+        self.read(catalog::current_all).await
+    }
+
+    async fn license_type(
+        &self,
+        code: &LicenseTypeCode,
+        version: Option<u32>,
+    ) -> StoreResult<Option<LicenseTypeVersion>> {
+        let code = code.clone();
+        self.read(move |c| catalog::one(c, &code, version)).await
+    }
+
+    async fn license_type_versions(
+        &self,
+        code: &LicenseTypeCode,
+    ) -> StoreResult<Vec<LicenseTypeVersion>> {
+        let code = code.clone();
+        self.read(move |c| catalog::versions(c, &code)).await
+    }
+
+    async fn create_token(&self, token: &NewToken, log: &ChangeLog) -> StoreResult<()> {
+        let (token, log) = (token.clone(), log.clone());
+        self.write(move |tx| {
+            tokens::insert(tx, &token)?;
+            journal::append(tx, &log)
+        })
+        .await
+    }
+
+    async fn token_by_hash(&self, hash: &[u8]) -> StoreResult<Option<TokenRecord>> {
+        let hash = hash.to_vec();
+        self.read(move |c| tokens::by_hash(c, &hash)).await
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        self.read(tokens::all).await
+    }
+
+    async fn revoke_token(
+        &self,
+        id: uuid::Uuid,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<TokenRecord> {
+        let log = log.clone();
+        self.write(move |tx| {
+            let t = tokens::revoke(tx, id, at)?;
+            journal::append(tx, &log)?;
+            Ok(t)
+        })
+        .await
+    }
+
+    async fn audit_events(&self, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        self.read(move |c| journal::audit_after(c, after, limit))
+            .await
+    }
+
+    async fn pending_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxRecord>> {
+        self.read(move |c| journal::pending_outbox(c, limit)).await
+    }
+}
+
+/// Parse a stored timestamp; a bad one means the row was not written by us.
+pub(crate) fn ts(s: &str) -> StoreResult<jiff::Timestamp> {
+    s.parse()
+        .map_err(|e| StoreError::Corrupt(format!("timestamp '{s}': {e}")))
+}
+
+pub(crate) fn uuid_of(s: &str) -> StoreResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("uuid '{s}': {e}")))
+}

@@ -1,0 +1,104 @@
+//! API token rows: the hash of the secret, its org and its role.
+
+use crate::{backend, ts, uuid_of};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use zhengzhao_domain::org::OrgCode;
+use zhengzhao_domain::role::Role;
+use zhengzhao_store::{NewToken, StoreError, StoreResult, TokenRecord};
+
+const SELECT: &str = "SELECT t.id, o.code, t.role, t.label, t.created_at, t.revoked_at
+                      FROM api_tokens t JOIN orgs o ON o.id = t.org_id";
+
+type Raw = (String, String, String, String, String, Option<String>);
+
+fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn to_record(r: Raw) -> StoreResult<TokenRecord> {
+    let (id, org, role, label, created, revoked) = r;
+    Ok(TokenRecord {
+        id: uuid_of(&id)?,
+        org: OrgCode::parse(&org).map_err(|_| StoreError::Corrupt(format!("token org '{org}'")))?,
+        role: role
+            .parse::<Role>()
+            .map_err(|_| StoreError::Corrupt(format!("token role '{role}'")))?,
+        label,
+        created_at: ts(&created)?,
+        revoked_at: revoked.map(|s| ts(&s)).transpose()?,
+    })
+}
+
+pub(crate) fn insert(c: &Connection, t: &NewToken) -> StoreResult<()> {
+    let org_id: i64 = c
+        .query_row(
+            "SELECT id FROM orgs WHERE code = ?1",
+            [t.org.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(format!("org {}", t.org)))?;
+    c.execute(
+        "INSERT INTO api_tokens (id, hash, org_id, role, label, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![t.id.to_string(), t.hash, org_id, t.role.as_str(), t.label, t.created_at.to_string()],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn by_hash(c: &Connection, hash: &[u8]) -> StoreResult<Option<TokenRecord>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "{SELECT} WHERE t.hash = ?1 AND t.revoked_at IS NULL"
+        ))
+        .map_err(backend)?;
+    stmt.query_row([hash], raw)
+        .optional()
+        .map_err(backend)?
+        .map(to_record)
+        .transpose()
+}
+
+pub(crate) fn by_id(c: &Connection, id: uuid::Uuid) -> StoreResult<Option<TokenRecord>> {
+    let mut stmt = c
+        .prepare_cached(&format!("{SELECT} WHERE t.id = ?1"))
+        .map_err(backend)?;
+    stmt.query_row([id.to_string()], raw)
+        .optional()
+        .map_err(backend)?
+        .map(to_record)
+        .transpose()
+}
+
+pub(crate) fn all(c: &Connection) -> StoreResult<Vec<TokenRecord>> {
+    let mut stmt = c
+        .prepare_cached(&format!("{SELECT} ORDER BY t.id"))
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([], raw)
+        .map_err(backend)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(backend)?;
+    rows.into_iter().map(to_record).collect()
+}
+
+pub(crate) fn revoke(
+    c: &Connection,
+    id: uuid::Uuid,
+    at: jiff::Timestamp,
+) -> StoreResult<TokenRecord> {
+    c.execute(
+        "UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+        params![at.to_string(), id.to_string()],
+    )
+    .map_err(backend)?;
+    by_id(c, id)?.ok_or_else(|| StoreError::NotFound(format!("token {id}")))
+}

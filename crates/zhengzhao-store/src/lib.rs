@@ -1,0 +1,108 @@
+//! The storage boundary of the library.
+//!
+//! [`Store`] is implemented once per database backend (`zhengzhao-store-sqlite`,
+//! `zhengzhao-store-postgres`); both must pass [`conformance`]. Every method that
+//! changes state takes a [`ChangeLog`]: the audit event and outbox messages are
+//! written in the same transaction as the change, or nothing is written.
+
+mod error;
+mod records;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use error::StoreError;
+pub use records::*;
+
+use async_trait::async_trait;
+use zhengzhao_domain::catalog::{LicenseTypeSpec, LicenseTypeVersion};
+use zhengzhao_domain::codes::CreditCode;
+use zhengzhao_domain::codes::LicenseTypeCode;
+use zhengzhao_domain::org::{Org, OrgCode};
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs and metrics.
+    fn backend(&self) -> &'static str;
+
+    /// Succeeds once the database answers a trivial query.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Connection-pool gauges for `/metrics`.
+    fn pool_status(&self) -> PoolStatus;
+
+    /// Whether first-start seeding has happened.
+    async fn is_seeded(&self) -> StoreResult<bool>;
+
+    /// First start: the org tree, the default catalog and the first admin
+    /// token, in one transaction. Fails with `Conflict` if already seeded.
+    async fn seed(&self, seed: &Seed, log: &ChangeLog) -> StoreResult<()>;
+
+    // ---- org tree ----
+
+    async fn orgs(&self) -> StoreResult<Vec<Org>>;
+    async fn org(&self, code: &OrgCode) -> StoreResult<Option<Org>>;
+    async fn org_by_credit_code(&self, code: &CreditCode) -> StoreResult<Option<Org>>;
+    async fn org_children(&self, code: &OrgCode) -> StoreResult<Vec<Org>>;
+    /// Whether `org` is `ancestor` or lies below it. One indexed lookup.
+    async fn org_within(&self, org: &OrgCode, ancestor: &OrgCode) -> StoreResult<bool>;
+    /// `org` and every org below it, by index.
+    async fn org_subtree(&self, ancestor: &OrgCode) -> StoreResult<Vec<Org>>;
+    /// Add an org under an existing parent. `Conflict` if the code or credit code is taken.
+    async fn add_org(&self, org: &Org, log: &ChangeLog) -> StoreResult<()>;
+    /// Replace an org's name and credit code (placeholders become real).
+    async fn update_org(&self, change: &OrgUpdate, log: &ChangeLog) -> StoreResult<Org>;
+
+    // ---- issuance catalog ----
+
+    /// Version 1 of a new type. `Conflict` if the code exists.
+    async fn create_license_type(
+        &self,
+        spec: &LicenseTypeSpec,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseTypeVersion>;
+    /// The next version of an existing type. `NotFound` if it does not exist.
+    async fn update_license_type(
+        &self,
+        spec: &LicenseTypeSpec,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseTypeVersion>;
+    /// The current version of every type, ordered by code.
+    async fn current_license_types(&self) -> StoreResult<Vec<LicenseTypeVersion>>;
+    /// One version, or the current one when `version` is `None`.
+    async fn license_type(
+        &self,
+        code: &LicenseTypeCode,
+        version: Option<u32>,
+    ) -> StoreResult<Option<LicenseTypeVersion>>;
+    /// Every version of a type, oldest first.
+    async fn license_type_versions(
+        &self,
+        code: &LicenseTypeCode,
+    ) -> StoreResult<Vec<LicenseTypeVersion>>;
+
+    // ---- API tokens ----
+
+    async fn create_token(&self, token: &NewToken, log: &ChangeLog) -> StoreResult<()>;
+    /// The live (not revoked) token with this hash.
+    async fn token_by_hash(&self, hash: &[u8]) -> StoreResult<Option<TokenRecord>>;
+    async fn tokens(&self) -> StoreResult<Vec<TokenRecord>>;
+    /// Mark a token revoked. `NotFound` if no such token; revoking twice is a no-op.
+    async fn revoke_token(
+        &self,
+        id: uuid::Uuid,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<TokenRecord>;
+
+    // ---- audit and outbox (read side; writes go through ChangeLog) ----
+
+    /// Audit events with sequence number greater than `after`, oldest first.
+    async fn audit_events(&self, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+    /// Outbox messages not yet delivered, oldest first.
+    async fn pending_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxRecord>>;
+}
