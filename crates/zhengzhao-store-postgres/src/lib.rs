@@ -1,0 +1,324 @@
+//! PostgreSQL backend: a deadpool connection pool; each write is one
+//! transaction. Migrations run under an advisory lock so that several nodes
+//! starting together apply them once.
+
+mod catalog;
+mod journal;
+mod orgs;
+mod tokens;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::str::FromStr;
+use tokio_postgres::NoTls;
+use zhengzhao_domain::catalog::{LicenseTypeSpec, LicenseTypeVersion};
+use zhengzhao_domain::codes::{CreditCode, LicenseTypeCode};
+use zhengzhao_domain::org::{Org, OrgCode};
+use zhengzhao_store::*;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Key of the advisory lock held while migrating.
+const MIGRATION_LOCK: i64 = 0x7a68_656e_677a_6831;
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Unique-violation errors become conflicts; everything else is a backend error.
+pub(crate) fn classify(e: tokio_postgres::Error) -> StoreError {
+    match e.code() {
+        Some(c) if *c == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => {
+            StoreError::Conflict(e.to_string())
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+/// Is `name` safe to splice into `SET search_path` / `CREATE SCHEMA`?
+fn plain_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+impl PgStore {
+    /// Connect, and migrate. With `schema`, everything lives in that schema
+    /// (created if missing): tests use one schema each.
+    pub async fn connect(url: &str, schema: Option<&str>) -> StoreResult<Self> {
+        let mut cfg = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Backend(format!("bad database URL: {e}")))?;
+        if let Some(s) = schema {
+            if !plain_identifier(s) {
+                return Err(StoreError::Backend(format!("bad schema name '{s}'")));
+            }
+            cfg.options(format!("-c search_path={s}"));
+        }
+        let mgr = Manager::from_config(
+            cfg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let size = std::thread::available_parallelism()
+            .map_or(4, |n| n.get() * 4)
+            .clamp(4, 32);
+        let pool = Pool::builder(mgr).max_size(size).build().map_err(backend)?;
+        let mut client = pool.get().await.map_err(backend)?;
+        if let Some(s) = schema {
+            client
+                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}"))
+                .await
+                .map_err(backend)?;
+        }
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(backend)?;
+        let migrated = embedded::migrations::runner()
+            .run_async(&mut **client)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()));
+        client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(backend)?;
+        migrated?;
+        Ok(Self { pool })
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(backend)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute("SELECT 1", &[])
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        let s = self.pool.status();
+        PoolStatus {
+            size: s.max_size,
+            available: s.available + (s.max_size - s.size),
+        }
+    }
+
+    async fn is_seeded(&self) -> StoreResult<bool> {
+        journal::is_seeded(&**self.client().await?).await
+    }
+
+    async fn seed(&self, seed: &Seed, log: &ChangeLog) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        // Serialise concurrent first starts: the second waits, then sees the seed.
+        tx.execute("LOCK TABLE library_meta IN EXCLUSIVE MODE", &[])
+            .await
+            .map_err(backend)?;
+        if journal::is_seeded(&*tx).await? {
+            return Err(StoreError::Conflict("library is already seeded".into()));
+        }
+        for org in &seed.orgs {
+            orgs::insert(&*tx, org, seed.at).await?;
+        }
+        for spec in &seed.catalog {
+            catalog::create(&*tx, spec, seed.at).await?;
+        }
+        tokens::insert(&*tx, &seed.admin_token).await?;
+        tx.execute(
+            "INSERT INTO library_meta (key, value) VALUES ('seeded_at', $1)",
+            &[&seed.at.to_string()],
+        )
+        .await
+        .map_err(backend)?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn orgs(&self) -> StoreResult<Vec<Org>> {
+        orgs::all(&**self.client().await?).await
+    }
+
+    async fn org(&self, code: &OrgCode) -> StoreResult<Option<Org>> {
+        orgs::by_code(&**self.client().await?, code).await
+    }
+
+    async fn org_by_credit_code(&self, code: &CreditCode) -> StoreResult<Option<Org>> {
+        orgs::by_credit_code(&**self.client().await?, code).await
+    }
+
+    async fn org_children(&self, code: &OrgCode) -> StoreResult<Vec<Org>> {
+        orgs::children(&**self.client().await?, code).await
+    }
+
+    async fn org_within(&self, org: &OrgCode, ancestor: &OrgCode) -> StoreResult<bool> {
+        orgs::within(&**self.client().await?, org, ancestor).await
+    }
+
+    async fn org_subtree(&self, ancestor: &OrgCode) -> StoreResult<Vec<Org>> {
+        orgs::subtree(&**self.client().await?, ancestor).await
+    }
+
+    async fn add_org(&self, org: &Org, log: &ChangeLog) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        orgs::insert(&*tx, org, log.audit.at).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn update_org(&self, change: &OrgUpdate, log: &ChangeLog) -> StoreResult<Org> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        let org = orgs::update(&*tx, change, log.audit.at).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(org)
+    }
+
+    async fn create_license_type(
+        &self,
+        spec: &LicenseTypeSpec,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseTypeVersion> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        let v = catalog::create(&*tx, spec, at).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(v)
+    }
+
+    async fn update_license_type(
+        &self,
+        spec: &LicenseTypeSpec,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseTypeVersion> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        let v = catalog::next_version(&*tx, spec, at).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(v)
+    }
+
+    async fn current_license_types(&self) -> StoreResult<Vec<LicenseTypeVersion>> {
+        catalog::current_all(&**self.client().await?).await
+    }
+
+    async fn license_type(
+        &self,
+        code: &LicenseTypeCode,
+        version: Option<u32>,
+    ) -> StoreResult<Option<LicenseTypeVersion>> {
+        catalog::one(&**self.client().await?, code, version).await
+    }
+
+    async fn license_type_versions(
+        &self,
+        code: &LicenseTypeCode,
+    ) -> StoreResult<Vec<LicenseTypeVersion>> {
+        catalog::versions(&**self.client().await?, code).await
+    }
+
+    async fn create_token(&self, token: &NewToken, log: &ChangeLog) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        tokens::insert(&*tx, token).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn token_by_hash(&self, hash: &[u8]) -> StoreResult<Option<TokenRecord>> {
+        tokens::by_hash(&**self.client().await?, hash).await
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        tokens::all(&**self.client().await?).await
+    }
+
+    async fn revoke_token(
+        &self,
+        id: uuid::Uuid,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<TokenRecord> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        let t = tokens::revoke(&*tx, id, at).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(t)
+    }
+
+    async fn audit_events(&self, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        journal::audit_after(&**self.client().await?, after, limit).await
+    }
+
+    async fn pending_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxRecord>> {
+        journal::pending_outbox(&**self.client().await?, limit).await
+    }
+}
+
+/// Helpers for tests that need a private PostgreSQL schema.
+pub mod testing {
+    use tokio_postgres::NoTls;
+
+    const PREFIX: &str = "zz_test_";
+
+    /// A new schema name, unique to this call (`PgStore::connect` creates it).
+    /// Also drops test schemas left by runs more than an hour old, so that a
+    /// shared test database does not grow without end. Best effort: failures
+    /// there are ignored, since the test itself will report a broken database.
+    pub async fn fresh_schema_name(url: &str) -> String {
+        let now = jiff::Timestamp::now().as_second();
+        if let Ok((client, conn)) = tokio_postgres::connect(url, NoTls).await {
+            tokio::spawn(conn);
+            if let Ok(rows) = client
+                .query(
+                    "SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1)",
+                    &[&PREFIX],
+                )
+                .await
+            {
+                for row in rows {
+                    let name: String = row.get(0);
+                    let born = name[PREFIX.len()..]
+                        .split('_')
+                        .next()
+                        .and_then(|s| s.parse::<i64>().ok());
+                    if born.is_some_and(|b| b < now - 3600) && super::plain_identifier(&name) {
+                        let _ = client
+                            .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                            .await;
+                    }
+                }
+            }
+        }
+        format!("{PREFIX}{now}_{}", uuid::Uuid::now_v7().simple())
+    }
+}

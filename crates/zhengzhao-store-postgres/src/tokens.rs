@@ -1,0 +1,85 @@
+//! API token rows: the hash of the secret, its org and its role.
+
+use crate::{backend, classify};
+use tokio_postgres::{GenericClient, Row};
+use zhengzhao_domain::org::OrgCode;
+use zhengzhao_domain::role::Role;
+use zhengzhao_store::{NewToken, StoreError, StoreResult, TokenRecord};
+
+const SELECT: &str = "SELECT t.id, o.code, t.role, t.label, t.created_at, t.revoked_at
+                      FROM api_tokens t JOIN orgs o ON o.id = t.org_id";
+
+fn to_record(r: &Row) -> StoreResult<TokenRecord> {
+    let org: String = r.get(1);
+    let role: String = r.get(2);
+    Ok(TokenRecord {
+        id: r.get(0),
+        org: OrgCode::parse(&org).map_err(|_| StoreError::Corrupt(format!("token org '{org}'")))?,
+        role: role
+            .parse::<Role>()
+            .map_err(|_| StoreError::Corrupt(format!("token role '{role}'")))?,
+        label: r.get(3),
+        created_at: r.get(4),
+        revoked_at: r.get(5),
+    })
+}
+
+pub(crate) async fn insert<C: GenericClient + Sync>(c: &C, t: &NewToken) -> StoreResult<()> {
+    let org_id: i64 = c
+        .query_opt("SELECT id FROM orgs WHERE code = $1", &[&t.org.as_str()])
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(format!("org {}", t.org)))?
+        .get(0);
+    c.execute(
+        "INSERT INTO api_tokens (id, hash, org_id, role, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&t.id, &t.hash, &org_id, &t.role.as_str(), &t.label, &t.created_at],
+    )
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+pub(crate) async fn by_hash<C: GenericClient + Sync>(
+    c: &C,
+    hash: &[u8],
+) -> StoreResult<Option<TokenRecord>> {
+    c.query_opt(
+        &format!("{SELECT} WHERE t.hash = $1 AND t.revoked_at IS NULL"),
+        &[&hash],
+    )
+    .await
+    .map_err(backend)?
+    .as_ref()
+    .map(to_record)
+    .transpose()
+}
+
+pub(crate) async fn all<C: GenericClient + Sync>(c: &C) -> StoreResult<Vec<TokenRecord>> {
+    c.query(&format!("{SELECT} ORDER BY t.id"), &[])
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(to_record)
+        .collect()
+}
+
+pub(crate) async fn revoke<C: GenericClient + Sync>(
+    c: &C,
+    id: uuid::Uuid,
+    at: jiff::Timestamp,
+) -> StoreResult<TokenRecord> {
+    c.execute(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        &[&at, &id],
+    )
+    .await
+    .map_err(backend)?;
+    c.query_opt(&format!("{SELECT} WHERE t.id = $1"), &[&id])
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(to_record)
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(format!("token {id}")))
+}
