@@ -13,6 +13,7 @@ use std::collections::HashSet;
 /// Who may hold a license of a type (GB/T 36903 holder categories).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum HolderType {
     /// 自然人, identified by a resident ID number.
     NaturalPerson,
@@ -38,6 +39,7 @@ impl HolderType {
 /// Whether the public may see that a type exists and query it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PublicAttribute {
     Public,
     Conditional,
@@ -57,6 +59,7 @@ impl PublicAttribute {
 /// Which level's standard defines a type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StandardLevel {
     National,
     Region,
@@ -78,6 +81,7 @@ impl StandardLevel {
 /// The kind of value a face field holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum FieldType {
     Text,
     LongText,
@@ -115,6 +119,7 @@ impl FieldType {
 /// One face field (照面信息项) of a license type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FaceField {
     /// Machine name, `snake_case`, unique within the type.
     pub name: String,
@@ -140,6 +145,7 @@ pub struct FaceField {
 /// The body that defines a license type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DefiningAuthority {
     pub name: String,
     pub credit_code: CreditCode,
@@ -151,6 +157,7 @@ pub struct DefiningAuthority {
 /// A license type as submitted: shape-checked by serde, not yet rule-checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LicenseTypeDraft {
     pub code: LicenseTypeCode,
     pub name: String,
@@ -163,6 +170,7 @@ pub struct LicenseTypeDraft {
     pub issuing_orgs: Vec<OrgCode>,
     pub holder_types: Vec<HolderType>,
     /// From this date on, licenses of the type are aggregated into the library.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
     pub aggregation_start: Date,
     pub public_attribute: PublicAttribute,
     pub standard_level: StandardLevel,

@@ -20,6 +20,7 @@ pub const DIRECT_TO_REGION: [&str; 2] = ["150781", "152501"];
 /// another body in that division, such as an approval bureau (`150102-SP`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 pub struct OrgCode(String);
 
 impl OrgCode {
@@ -67,6 +68,7 @@ impl<'de> Deserialize<'de> for OrgCode {
 /// What kind of body an org is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum OrgKind {
     /// 市场监督管理局
     MarketRegulation,
@@ -93,6 +95,7 @@ impl OrgKind {
 /// An org's place in the tree of Art. 5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum OrgLevel {
     Region,
     League,
@@ -126,6 +129,7 @@ impl OrgLevel {
 
 /// One org of the tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Org {
     pub code: OrgCode,
     pub name: String,

@@ -5,6 +5,7 @@ use serde::Serialize;
 /// One thing wrong with one field of the input. Collected into a list so that
 /// a caller learns everything wrong with a request at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// JSON-pointer-like path of the field, e.g. `face_fields/2/type`.
     pub field: String,

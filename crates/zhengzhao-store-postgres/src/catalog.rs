@@ -64,6 +64,7 @@ pub(crate) async fn create<C: GenericClient + Sync>(
 pub(crate) async fn next_version<C: GenericClient + Sync>(
     c: &C,
     spec: &LicenseTypeSpec,
+    expected_current: u32,
     at: jiff::Timestamp,
 ) -> StoreResult<LicenseTypeVersion> {
     let code = spec.code().as_str();
@@ -77,7 +78,13 @@ pub(crate) async fn next_version<C: GenericClient + Sync>(
         .map_err(backend)?
         .ok_or_else(|| StoreError::NotFound(format!("license type {code}")))?;
     let id: i64 = row.get(0);
-    let version: i32 = row.get::<_, i32>(1) + 1;
+    let current: i32 = row.get(1);
+    if i64::from(current) != i64::from(expected_current) {
+        return Err(StoreError::Conflict(format!(
+            "license type {code} is at version {current}, not {expected_current}: it changed meanwhile"
+        )));
+    }
+    let version = current + 1;
     c.execute(
         "INSERT INTO license_type_versions (type_id, version, spec, created_at) VALUES ($1, $2, $3, $4)",
         &[&id, &version, &spec_json(spec)?, &at],

@@ -215,12 +215,13 @@ impl Store for PgStore {
     async fn update_license_type(
         &self,
         spec: &LicenseTypeSpec,
+        expected_current: u32,
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<LicenseTypeVersion> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        let v = catalog::next_version(&*tx, spec, at).await?;
+        let v = catalog::next_version(&*tx, spec, expected_current, at).await?;
         journal::append(&*tx, log).await?;
         tx.commit().await.map_err(backend)?;
         Ok(v)

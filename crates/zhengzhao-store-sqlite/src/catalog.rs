@@ -59,6 +59,7 @@ pub(crate) fn create(
 pub(crate) fn next_version(
     c: &Connection,
     spec: &LicenseTypeSpec,
+    expected_current: u32,
     at: jiff::Timestamp,
 ) -> StoreResult<LicenseTypeVersion> {
     let code = spec.code().as_str();
@@ -71,6 +72,11 @@ pub(crate) fn next_version(
         .optional()
         .map_err(backend)?
         .ok_or_else(|| StoreError::NotFound(format!("license type {code}")))?;
+    if current != expected_current {
+        return Err(StoreError::Conflict(format!(
+            "license type {code} is at version {current}, not {expected_current}: it changed meanwhile"
+        )));
+    }
     let version = current + 1;
     let at_s = at.to_string();
     c.execute(

@@ -244,12 +244,13 @@ impl Store for SqliteStore {
     async fn update_license_type(
         &self,
         spec: &LicenseTypeSpec,
+        expected_current: u32,
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<LicenseTypeVersion> {
         let (spec, log) = (spec.clone(), log.clone());
         self.write(move |tx| {
-            let v = catalog::next_version(tx, &spec, at)?;
+            let v = catalog::next_version(tx, &spec, expected_current, at)?;
             journal::append(tx, &log)?;
             Ok(v)
         })

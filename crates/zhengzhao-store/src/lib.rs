@@ -64,10 +64,13 @@ pub trait Store: Send + Sync + 'static {
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<LicenseTypeVersion>;
-    /// The next version of an existing type. `NotFound` if it does not exist.
+    /// The next version of an existing type, which must still be at
+    /// `expected_current` (optimistic concurrency: a concurrent edit makes
+    /// this a `Conflict`). `NotFound` if the type does not exist.
     async fn update_license_type(
         &self,
         spec: &LicenseTypeSpec,
+        expected_current: u32,
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<LicenseTypeVersion>;

@@ -8,6 +8,7 @@ use std::fmt;
 /// the org tree, not for the code's shape.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 pub struct DivisionCode(String);
 
 /// The level a division code denotes, read from its shape.

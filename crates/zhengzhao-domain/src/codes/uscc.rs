@@ -16,6 +16,7 @@ const DEPARTMENTS: &str = "123456789ANY";
 /// A unified social credit code whose characters and check character are valid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 pub struct CreditCode(String);
 
 fn value_of(c: char) -> Option<u32> {

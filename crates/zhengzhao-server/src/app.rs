@@ -1,0 +1,108 @@
+//! Building and running the server.
+
+use crate::config::ServerConfig;
+use crate::http;
+use crate::http::metrics::Metrics;
+use crate::service::Library;
+use crate::state::AppState;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use zhengzhao_store::{Store, StoreError};
+use zhengzhao_store_postgres::PgStore;
+use zhengzhao_store_sqlite::SqliteStore;
+
+/// Open the configured store: PostgreSQL when a URL is set, else SQLite
+/// under the data directory. Migrations run here.
+pub async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match &config.database_url {
+        Some(url) => Arc::new(PgStore::connect(url, config.database_schema.as_deref()).await?),
+        None => Arc::new(SqliteStore::open(config.sqlite_path()).await?),
+    })
+}
+
+/// A library bound to its listening socket, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    addr: SocketAddr,
+    /// Set when this start seeded a new library.
+    pub admin_token_path: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("first-start seeding: {0}")]
+    Seed(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+impl Application {
+    /// Open (and on first start, seed) the library and bind the listener.
+    pub async fn build(config: ServerConfig) -> Result<Self, StartError> {
+        let store = open_store(&config).await?;
+        let library = Library::new(store.clone());
+        let admin_token_path = library
+            .ensure_seeded(&config.data_dir)
+            .await
+            .map_err(|e| StartError::Seed(e.to_string()))?;
+        let listener =
+            TcpListener::bind(&config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen.clone(),
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen.clone(),
+            source,
+        })?;
+        let metrics = Arc::new(Metrics::new(store.backend()));
+        let state = AppState {
+            store,
+            library,
+            config: Arc::new(config),
+            metrics,
+        };
+        Ok(Self {
+            listener,
+            state,
+            addr,
+            admin_token_path,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn library(&self) -> &Library {
+        &self.state.library
+    }
+
+    /// Serve until `shutdown` resolves, then finish in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = http::router(self.state);
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}

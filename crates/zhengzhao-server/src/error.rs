@@ -1,0 +1,189 @@
+//! The one error type of the HTTP API and its one mapping to RFC 9457
+//! `application/problem+json`. Every handler and service returns `ApiError`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+use zhengzhao_domain::FieldError;
+use zhengzhao_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request body is not JSON, or not of the expected shape.
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// The body is well-formed but breaks rules; every broken rule is listed.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("request body too large")]
+    TooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// No or unknown credentials.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Known caller, but this act is outside its role or org.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Anything the caller cannot fix. The detail is logged, not shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// RFC 9457 problem details, with a Chinese title beside the English one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// Stable identifier of the problem kind, e.g. `/problems/validation`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub title_zh: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Per-field failures, for validation problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn field(
+        field: &str,
+        code: &'static str,
+        en: impl Into<String>,
+        zh: impl Into<String>,
+    ) -> Self {
+        Self::Validation(vec![FieldError::new(field, code, en, zh)])
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str, &'static str) {
+        use ApiError::*;
+        match self {
+            Malformed(_) => (
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                "Malformed request",
+                "请求格式错误",
+            ),
+            Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Validation failed",
+                "数据校验未通过",
+            ),
+            TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request body too large",
+                "请求体过大",
+            ),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Content-Type must be application/json",
+                "请求内容类型应为application/json",
+            ),
+            Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+                "需要身份认证",
+            ),
+            Forbidden(_) => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Not permitted",
+                "无权执行此操作",
+            ),
+            NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found", "未找到"),
+            Conflict(_) => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "Conflict with the current state",
+                "与当前状态冲突",
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "服务器内部错误",
+            ),
+            Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+                "服务暂不可用",
+            ),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (status, slug, title, title_zh) = self.parts();
+        let detail = match self {
+            ApiError::Malformed(d)
+            | ApiError::Forbidden(d)
+            | ApiError::NotFound(d)
+            | ApiError::Conflict(d) => Some(d.clone()),
+            // Internal details may name tables or paths: they go to the log only.
+            ApiError::Internal(_) | ApiError::Unavailable(_) => None,
+            _ => None,
+        };
+        Problem {
+            kind: format!("/problems/{slug}"),
+            title: title.to_owned(),
+            title_zh: title_zh.to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors: match self {
+                ApiError::Validation(e) => e.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => ApiError::NotFound(m),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        match &self {
+            ApiError::Internal(d) | ApiError::Unavailable(d) => {
+                tracing::error!(error = %d, "request failed")
+            }
+            _ => tracing::debug!(error = %self, "request refused"),
+        }
+        let status =
+            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut resp = (status, body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if matches!(self, ApiError::Unauthenticated) {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"zhengzhao\""),
+            );
+        }
+        resp
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

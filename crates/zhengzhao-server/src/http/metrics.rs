@@ -1,0 +1,134 @@
+//! Prometheus metrics: requests by route and status, latency by route, and
+//! the database pool. Served as OpenMetrics text at `/metrics`.
+
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: HistogramFamily,
+    pool_size: Gauge,
+    pool_available: Gauge,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms … ~8 s
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+impl Metrics {
+    pub fn new(backend: &'static str) -> Self {
+        let mut registry = Registry::with_prefix("zhengzhao");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        let pool_size = Gauge::default();
+        let pool_available = Gauge::default();
+        registry.register("http_requests", "HTTP requests answered", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            latency.clone(),
+        );
+        let db = registry.sub_registry_with_label(("backend".into(), backend.into()));
+        db.register(
+            "db_pool_size",
+            "Database connections in the pool",
+            pool_size.clone(),
+        );
+        db.register(
+            "db_pool_available",
+            "Database connections free to use",
+            pool_available.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            pool_size,
+            pool_available,
+        }
+    }
+
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+}
+
+/// Route-layer middleware: the route label is the matched pattern
+/// (`/api/v1/catalog/{code}`), never the raw path, so cardinality stays bounded.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let resp = next.run(req).await;
+    state.metrics.observe(
+        &method,
+        &route,
+        resp.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    resp
+}
+
+/// `GET /metrics`
+pub async fn render(State(state): State<AppState>) -> Response {
+    let pool = state.store.pool_status();
+    let m = &state.metrics;
+    m.pool_size
+        .set(i64::try_from(pool.size).unwrap_or(i64::MAX));
+    m.pool_available
+        .set(i64::try_from(pool.available).unwrap_or(i64::MAX));
+    let mut body = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &m.registry) {
+        return crate::error::ApiError::Internal(format!("metrics encoding: {e}")).into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}

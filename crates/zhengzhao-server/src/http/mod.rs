@@ -1,0 +1,92 @@
+//! The HTTP surface: routes, middleware, and one place where errors become
+//! problem documents (`crate::error`). Handlers only parse and call the
+//! service layer.
+
+pub mod catalog;
+pub mod health;
+pub mod json;
+pub mod metrics;
+pub mod openapi;
+pub mod orgs;
+pub mod pages;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+async fn not_found() -> impl IntoResponse {
+    ApiError::NotFound("no such endpoint".into())
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/api/v1/catalog", get(catalog::list).post(catalog::create))
+        .route(
+            "/api/v1/catalog/{code}",
+            get(catalog::get).put(catalog::update),
+        )
+        .route("/api/v1/catalog/{code}/versions", get(catalog::versions))
+        .route(
+            "/api/v1/catalog/{code}/versions/{version}",
+            get(catalog::version),
+        )
+        .route("/api/v1/orgs", get(orgs::list).post(orgs::create))
+        .route("/api/v1/orgs/{code}", get(orgs::get).patch(orgs::update))
+        .route("/catalog", get(pages::catalog))
+        .route("/", get(pages::index))
+        .route("/metrics", get(metrics::render))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ));
+
+    let max_body = state.config.max_body_bytes;
+    let timeout = state.config.request_timeout;
+    Router::new()
+        .merge(api)
+        .merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                // The path only: query strings may carry identifiers, and
+                // headers (Authorization) are never logged.
+                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}

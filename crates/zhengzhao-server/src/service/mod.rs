@@ -1,0 +1,135 @@
+//! The service layer: one function per use case. Each checks permission,
+//! validates, and writes the state with its audit event (and outbox messages)
+//! in one storage transaction. HTTP handlers and the CLI both call these.
+
+pub mod catalog;
+pub mod orgs;
+pub mod seed;
+pub mod tokens;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use std::sync::Arc;
+use zhengzhao_domain::org::{OrgCode, REGION_CODE};
+use zhengzhao_domain::role::Role;
+use zhengzhao_store::{AuditEvent, Store};
+
+/// The library's use cases over one store.
+#[derive(Clone)]
+pub struct Library {
+    pub store: Arc<dyn Store>,
+}
+
+/// Who an audit event names as the actor.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: String,
+    pub org: Option<String>,
+    pub role: Option<String>,
+    pub client_addr: Option<String>,
+}
+
+impl Actor {
+    /// The operator at the command line: whoever can open the data directory.
+    pub fn cli() -> Self {
+        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        Self {
+            id: format!("cli:{user}"),
+            org: None,
+            role: None,
+            client_addr: None,
+        }
+    }
+
+    pub fn system() -> Self {
+        Self {
+            id: "system".into(),
+            org: None,
+            role: None,
+            client_addr: None,
+        }
+    }
+}
+
+impl From<&Caller> for Actor {
+    fn from(c: &Caller) -> Self {
+        Self {
+            id: c.actor.clone(),
+            org: Some(c.org.to_string()),
+            role: Some(c.role.to_string()),
+            client_addr: c.client_addr.clone(),
+        }
+    }
+}
+
+/// Now, to the microsecond: both backends store microseconds, so a time read
+/// back equals the time written.
+pub fn now() -> jiff::Timestamp {
+    let t = jiff::Timestamp::now();
+    jiff::Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
+}
+
+pub fn audit_event(
+    actor: &Actor,
+    action: &str,
+    target: String,
+    detail: serde_json::Value,
+) -> AuditEvent {
+    AuditEvent {
+        id: uuid::Uuid::now_v7(),
+        at: now(),
+        actor: actor.id.clone(),
+        org: actor.org.clone(),
+        role: actor.role.clone(),
+        client_addr: actor.client_addr.clone(),
+        action: action.to_owned(),
+        target,
+        outcome: "success".into(),
+        reason: None,
+        detail,
+    }
+}
+
+impl Library {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Refuse unless the caller holds one of `roles`.
+    pub fn require_role(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&caller.role) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            Err(ApiError::Forbidden(format!(
+                "role {} may not do this; needs one of: {}",
+                caller.role,
+                names.join(", ")
+            )))
+        }
+    }
+
+    /// Refuse unless the caller's org is the region itself.
+    pub fn require_region(caller: &Caller) -> Result<(), ApiError> {
+        if caller.org.as_str() == REGION_CODE {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "only the region ({REGION_CODE}) may do this; caller's org is {}",
+                caller.org
+            )))
+        }
+    }
+
+    /// Refuse unless `target` lies within the caller's org subtree.
+    pub async fn require_within(&self, caller: &Caller, target: &OrgCode) -> Result<(), ApiError> {
+        if self.store.org_within(target, &caller.org).await? {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "org {target} is outside the caller's org {}",
+                caller.org
+            )))
+        }
+    }
+}

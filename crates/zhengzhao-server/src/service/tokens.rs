@@ -1,0 +1,74 @@
+//! API token use cases. Tokens are made at the command line by whoever can
+//! open the library's data (and so already owns it); the secret is shown
+//! once and stored only as its SM3 hash.
+
+use super::{Actor, Library, audit_event};
+use crate::auth::{generate_token, token_hash};
+use crate::error::{ApiError, ApiResult};
+use serde_json::json;
+use zhengzhao_domain::org::OrgCode;
+use zhengzhao_domain::role::Role;
+use zhengzhao_store::{ChangeLog, NewToken, TokenRecord};
+
+impl Library {
+    /// Make a token for `org` and `role`; returns its record and the secret.
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        org: &OrgCode,
+        role: Role,
+        label: &str,
+    ) -> ApiResult<(TokenRecord, String)> {
+        if self.store.org(org).await?.is_none() {
+            return Err(ApiError::NotFound(format!("org {org}")));
+        }
+        let label = label.trim();
+        if label.chars().count() > 100 || label.chars().any(char::is_control) {
+            return Err(ApiError::field(
+                "label",
+                "text",
+                "label must be at most 100 characters",
+                "标签不能超过100个字符",
+            ));
+        }
+        let secret = generate_token()?;
+        let token = NewToken {
+            id: uuid::Uuid::now_v7(),
+            hash: token_hash(&secret),
+            org: org.clone(),
+            role,
+            label: label.to_owned(),
+            created_at: super::now(),
+        };
+        let log = ChangeLog::audit_only(audit_event(
+            actor,
+            "token.create",
+            format!("token:{}", token.id),
+            json!({"org": org, "role": role, "label": label}),
+        ));
+        self.store.create_token(&token, &log).await?;
+        let record = TokenRecord {
+            id: token.id,
+            org: token.org,
+            role,
+            label: token.label,
+            created_at: token.created_at,
+            revoked_at: None,
+        };
+        Ok((record, secret))
+    }
+
+    pub async fn tokens(&self) -> ApiResult<Vec<TokenRecord>> {
+        Ok(self.store.tokens().await?)
+    }
+
+    pub async fn revoke_token(&self, actor: &Actor, id: uuid::Uuid) -> ApiResult<TokenRecord> {
+        let log = ChangeLog::audit_only(audit_event(
+            actor,
+            "token.revoke",
+            format!("token:{id}"),
+            json!({}),
+        ));
+        Ok(self.store.revoke_token(id, log.audit.at, &log).await?)
+    }
+}
