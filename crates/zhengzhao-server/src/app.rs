@@ -17,9 +17,28 @@ use zhengzhao_store_sqlite::SqliteStore;
 /// Open the configured store: PostgreSQL when a URL is set, else SQLite
 /// under the data directory. Migrations run here.
 pub async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, StoreError> {
+    prepare_data_dir(&config.data_dir)?;
     Ok(match &config.database_url {
         Some(url) => Arc::new(PgStore::connect(url, config.database_schema.as_deref()).await?),
         None => Arc::new(SqliteStore::open(config.sqlite_path()).await?),
+    })
+}
+
+/// Create the data directory readable by its owner only: it holds the
+/// database and the admin token.
+fn prepare_data_dir(dir: &std::path::Path) -> Result<(), StoreError> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| {
+        StoreError::Backend(format!(
+            "cannot create data directory {}: {e}",
+            dir.display()
+        ))
     })
 }
 

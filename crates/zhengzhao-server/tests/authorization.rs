@@ -1,0 +1,149 @@
+//! The authorisation matrix: every write endpoint × every role × own org,
+//! ancestor orgs, a sibling and another league, asserting the exact status.
+//! Reads of the catalog and org tree are public and covered elsewhere.
+
+mod common;
+
+use common::{TestApp, license_type};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use zhengzhao_domain::codes::CreditCode;
+use zhengzhao_domain::role::Role;
+
+/// (org, relation to the target org 150102)
+const ORGS: [&str; 5] = ["150000", "150100", "150102", "150103", "150700"];
+
+async fn every_write_endpoint_checks_role_and_org(app: TestApp) {
+    let mut n = 0u32;
+    for role in Role::ALL {
+        for org in ORGS {
+            n += 1;
+            let token = app.token(org, role).await;
+            let region_editor =
+                org == "150000" && matches!(role, Role::RegionAdmin | Role::CatalogAdmin);
+            let subtree_admin =
+                role == Role::RegionAdmin && ["150000", "150100", "150102"].contains(&org);
+
+            let code = format!("11100000000013338W{:03}", 300 + n);
+            let resp = app
+                .send_json(
+                    Method::POST,
+                    "/api/v1/catalog",
+                    Some(&token),
+                    &license_type(&code, "矩阵"),
+                )
+                .await;
+            let want = if region_editor {
+                StatusCode::CREATED
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(
+                resp.status(),
+                want,
+                "POST /api/v1/catalog as {role} of {org}"
+            );
+
+            let target = "11100000000013338W300";
+            if n == 1 {
+                let r = app
+                    .send_json(
+                        Method::POST,
+                        "/api/v1/catalog",
+                        Some(&app.admin_token),
+                        &license_type(target, "矩阵"),
+                    )
+                    .await;
+                assert_eq!(r.status(), StatusCode::CREATED);
+            }
+            let edit = license_type(target, &format!("矩阵{n}"));
+            let resp = app
+                .send_json(
+                    Method::PUT,
+                    &format!("/api/v1/catalog/{target}"),
+                    Some(&token),
+                    &edit,
+                )
+                .await;
+            let want = if region_editor {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(
+                resp.status(),
+                want,
+                "PUT /api/v1/catalog/{{code}} as {role} of {org}"
+            );
+
+            let credit = CreditCode::with_check_character(&format!("11150102MB{:07}", n)).unwrap();
+            let bureau = json!({"code": format!("150102-X{n}"), "name": "审批局", "kind": "approval_bureau", "parent": "150102", "credit_code": credit});
+            let resp = app
+                .send_json(Method::POST, "/api/v1/orgs", Some(&token), &bureau)
+                .await;
+            let want = if subtree_admin {
+                StatusCode::CREATED
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(resp.status(), want, "POST /api/v1/orgs as {role} of {org}");
+
+            let resp = app
+                .send_json(
+                    Method::PATCH,
+                    "/api/v1/orgs/150102",
+                    Some(&token),
+                    &json!({"name": format!("新城区市场监督管理局{n}")}),
+                )
+                .await;
+            let want = if subtree_admin {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(
+                resp.status(),
+                want,
+                "PATCH /api/v1/orgs/{{code}} as {role} of {org}"
+            );
+        }
+    }
+    // Missing, malformed, unknown and revoked tokens: 401 everywhere.
+    let revoked = app.token("150000", Role::RegionAdmin).await;
+    let id = app
+        .library
+        .tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .last()
+        .unwrap()
+        .id;
+    app.library
+        .revoke_token(&zhengzhao_server::service::Actor::cli(), id)
+        .await
+        .unwrap();
+    let unknown = format!("zzt_{}", "0".repeat(64));
+    for token in [
+        None,
+        Some("nonsense"),
+        Some(unknown.as_str()),
+        Some(revoked.as_str()),
+    ] {
+        for (method, path) in [
+            (Method::POST, "/api/v1/catalog"),
+            (Method::PUT, "/api/v1/catalog/11100000000013338W300"),
+            (Method::POST, "/api/v1/orgs"),
+            (Method::PATCH, "/api/v1/orgs/150102"),
+        ] {
+            let resp = app.send_json(method.clone(), path, token, &json!({})).await;
+            assert_eq!(
+                resp.status(),
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {token:?}"
+            );
+            assert!(resp.headers().contains_key("www-authenticate"));
+        }
+    }
+}
+both_backends!(matrix, every_write_endpoint_checks_role_and_org);
