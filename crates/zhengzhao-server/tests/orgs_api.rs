@@ -1,4 +1,5 @@
 //! The org tree over HTTP: the seeded tree, subtree-scoped administration.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
 mod common;
 

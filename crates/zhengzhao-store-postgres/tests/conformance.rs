@@ -1,6 +1,7 @@
 //! The shared storage suite on PostgreSQL: each case gets its own schema in
 //! the database named by `TEST_DATABASE_URL`. Without that variable the cases
 //! skip, except under `CI=true`, where a missing database is a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
 use zhengzhao_store_postgres::PgStore;
 

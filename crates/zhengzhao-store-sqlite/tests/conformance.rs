@@ -1,4 +1,5 @@
 //! The shared storage suite on SQLite: each case gets a fresh database file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
 use zhengzhao_store_sqlite::SqliteStore;
 

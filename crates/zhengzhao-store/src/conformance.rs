@@ -364,12 +364,23 @@ pub async fn catalog_versions_are_kept(store: &dyn Store) {
     let v2 = store
         .update_license_type(
             &sample_spec(code_s, "乙证（新）"),
+            1,
             at(3),
             &log("catalog.update", code_s, 3),
         )
         .await
         .unwrap();
     assert_eq!(v2.version, 2);
+    // An edit based on version 1 once version 2 exists is a conflict.
+    let stale = store
+        .update_license_type(
+            &sample_spec(code_s, "过期"),
+            1,
+            at(4),
+            &log("catalog.update", code_s, 4),
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
     let current = store.license_type(&tc, None).await.unwrap().unwrap();
     assert_eq!(current.version, 2);
     assert_eq!(current.spec.draft().name, "乙证（新）");
@@ -398,6 +409,7 @@ pub async fn catalog_conflicts_and_missing(store: &dyn Store) {
     let r = store
         .update_license_type(
             &sample_spec("11100000000013338W009", "无"),
+            1,
             at(2),
             &log("catalog.update", "x", 2),
         )

@@ -94,26 +94,29 @@ fn init_logging(cli: &Cli, file: &FileSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Register for SIGTERM and SIGINT now (before announcing that we listen, so
+/// that a supervisor's early SIGTERM is never lost) and resolve on either.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+            tracing::info!("shutting down: finishing requests in flight");
+        })
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    #[cfg(not(unix))]
+    {
+        Ok(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down: finishing requests in flight");
+        })
+    }
 }
 
 fn describe(config: &ServerConfig) -> String {
@@ -126,6 +129,7 @@ fn describe(config: &ServerConfig) -> String {
 async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let where_ = describe(&config);
     let app = Application::build(config).await?;
+    let shutdown = shutdown_signal()?;
     println!("zhengzhao: library on {where_}");
     if let Some(path) = &app.admin_token_path {
         println!(
@@ -140,7 +144,7 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     println!("  catalog API:   {base}/api/v1/catalog");
     println!("  API docs:      {base}/api/docs");
     tracing::info!(addr = %app.addr(), "serving");
-    app.run_until(shutdown_signal()).await?;
+    app.run_until(shutdown).await?;
     Ok(())
 }
 

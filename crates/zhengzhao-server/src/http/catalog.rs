@@ -2,7 +2,8 @@
 
 use crate::auth::{Caller, MaybeCaller};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::json::ApiJson;
+use crate::http::json::JsonBody;
+use crate::service::Library;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -65,8 +66,10 @@ pub async fn list(
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
-    ApiJson(draft): ApiJson<LicenseTypeDraft>,
+    body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<CatalogItem>)> {
+    Library::authorize_catalog_edit(&caller)?;
+    let draft: LicenseTypeDraft = body.parse()?;
     let v = s.library.create_license_type(&caller, draft).await?;
     Ok((StatusCode::CREATED, Json(v.into())))
 }
@@ -100,9 +103,11 @@ pub async fn update(
     State(s): State<AppState>,
     caller: Caller,
     Path(code): Path<String>,
-    ApiJson(draft): ApiJson<LicenseTypeDraft>,
+    body: JsonBody,
 ) -> ApiResult<Json<CatalogItem>> {
+    Library::authorize_catalog_edit(&caller)?;
     let code = parse_code(&code)?;
+    let draft: LicenseTypeDraft = body.parse()?;
     Ok(Json(
         s.library
             .update_license_type(&caller, &code, draft)

@@ -14,6 +14,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        JsonBody::from_request(req, state)
+            .await?
+            .parse()
+            .map(ApiJson)
+    }
+}
+
+/// A JSON body whose media type and size are checked but which is not parsed
+/// yet: handlers that must check permission before looking at the content
+/// (so that a caller without the right learns nothing from validation
+/// messages) take this and call [`JsonBody::parse`] afterwards.
+pub struct JsonBody(Bytes);
+
+impl JsonBody {
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse(&self.0)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -34,7 +57,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 ApiError::Malformed(rejection.body_text())
             }
         })?;
-        parse(&bytes).map(ApiJson)
+        Ok(JsonBody(bytes))
     }
 }
 
@@ -52,22 +75,38 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
             let path = e
                 .path()
-                .to_string()
-                .replace('.', "/")
-                .replace('[', "/")
-                .replace(']', "");
-            let path = if path == "/" || path == "" {
-                String::new()
-            } else {
-                path
-            };
+                .iter()
+                .filter_map(|seg| match seg {
+                    serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                    serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                    serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
+                    serde_path_to_error::Segment::Unknown => None,
+                })
+                .collect::<Vec<_>>()
+                .join("/");
             Err(ApiError::Validation(vec![FieldError::new(
-                path.trim_start_matches('/'),
+                path,
                 "shape",
                 inner.to_string(),
                 format!("字段内容不符合要求：{inner}"),
             )]))
         }
+    }
+}
+
+/// `ApiQuery<T>`: query-string extractor whose failures are problems too.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| ApiQuery(q.0))
+            .map_err(|r| ApiError::Malformed(r.body_text()))
     }
 }
 
@@ -108,21 +147,5 @@ mod tests {
             parse::<Outer>(b"not json"),
             Err(ApiError::Malformed(_))
         ));
-    }
-}
-
-/// `ApiQuery<T>`: query-string extractor whose failures are problems too.
-pub struct ApiQuery<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::try_from_uri(&parts.uri)
-            .map(|q| ApiQuery(q.0))
-            .map_err(|r| ApiError::Malformed(r.body_text()))
     }
 }

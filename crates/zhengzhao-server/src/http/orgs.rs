@@ -2,7 +2,8 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::json::{ApiJson, ApiQuery};
+use crate::http::json::{ApiQuery, JsonBody};
+use crate::service::Library;
 use crate::service::orgs::{NewOrg, OrgPatch};
 use crate::state::AppState;
 use axum::Json;
@@ -117,8 +118,10 @@ pub async fn get(State(s): State<AppState>, Path(code): Path<String>) -> ApiResu
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
-    ApiJson(new): ApiJson<NewOrg>,
+    body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<Org>)> {
+    Library::authorize_org_admin(&caller)?;
+    let new: NewOrg = body.parse()?;
     Ok((
         StatusCode::CREATED,
         Json(s.library.add_org(&caller, new).await?),
@@ -134,8 +137,10 @@ pub async fn update(
     State(s): State<AppState>,
     caller: Caller,
     Path(code): Path<String>,
-    ApiJson(patch): ApiJson<OrgPatch>,
+    body: JsonBody,
 ) -> ApiResult<Json<Org>> {
+    Library::authorize_org_admin(&caller)?;
     let code = parse_org("code", &code)?;
+    let patch: OrgPatch = body.parse()?;
     Ok(Json(s.library.update_org(&caller, &code, patch).await?))
 }

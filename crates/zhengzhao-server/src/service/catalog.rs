@@ -27,6 +27,13 @@ fn platform_message(event: &str, v: &LicenseTypeSpec, version: u32) -> OutboxMes
 }
 
 impl Library {
+    /// Whether the caller may change the catalog at all: checked before the
+    /// request body is even parsed.
+    pub fn authorize_catalog_edit(caller: &Caller) -> ApiResult<()> {
+        Self::require_role(caller, &EDITORS)?;
+        Self::require_region(caller)
+    }
+
     /// Rule-check a draft and check that the orgs it names exist.
     async fn check_spec(&self, draft: LicenseTypeDraft) -> ApiResult<LicenseTypeSpec> {
         let mut missing = Vec::new();
@@ -56,8 +63,7 @@ impl Library {
         caller: &Caller,
         draft: LicenseTypeDraft,
     ) -> ApiResult<LicenseTypeVersion> {
-        Self::require_role(caller, &EDITORS)?;
-        Self::require_region(caller)?;
+        Self::authorize_catalog_edit(caller)?;
         let spec = self.check_spec(draft).await?;
         let code = spec.code().clone();
         let log = ChangeLog {
@@ -82,8 +88,7 @@ impl Library {
         code: &LicenseTypeCode,
         draft: LicenseTypeDraft,
     ) -> ApiResult<LicenseTypeVersion> {
-        Self::require_role(caller, &EDITORS)?;
-        Self::require_region(caller)?;
+        Self::authorize_catalog_edit(caller)?;
         if &draft.code != code {
             return Err(ApiError::field(
                 "code",

@@ -46,8 +46,14 @@ fn check_name(name: &str) -> ApiResult<()> {
 }
 
 impl Library {
+    /// Whether the caller may administer orgs at all (the subtree is checked
+    /// against the target once the body is read).
+    pub fn authorize_org_admin(caller: &Caller) -> ApiResult<()> {
+        Self::require_role(caller, &[Role::RegionAdmin])
+    }
+
     pub async fn add_org(&self, caller: &Caller, new: NewOrg) -> ApiResult<Org> {
-        Self::require_role(caller, &[Role::RegionAdmin])?;
+        Self::authorize_org_admin(caller)?;
         check_name(&new.name)?;
         let parent = self.store.org(&new.parent).await?.ok_or_else(|| {
             ApiError::field(
@@ -99,7 +105,7 @@ impl Library {
         code: &OrgCode,
         patch: OrgPatch,
     ) -> ApiResult<Org> {
-        Self::require_role(caller, &[Role::RegionAdmin])?;
+        Self::authorize_org_admin(caller)?;
         if let Some(n) = &patch.name {
             check_name(n)?;
         }

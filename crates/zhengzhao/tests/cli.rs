@@ -1,0 +1,281 @@
+//! The `zhengzhao` binary as an operator meets it: first start, tokens made
+//! while the server runs, SIGTERM, restart, config file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_zhengzhao");
+
+struct Server {
+    child: Child,
+    base: String,
+    stdout: Vec<String>,
+}
+
+/// Start `zhengzhao serve` and wait for its "listening on" line.
+fn serve(args: &[&str]) -> Server {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args(args)
+        .env("ZHENGZHAO_LOG_LEVEL", "warn")
+        .env_remove("ZHENGZHAO_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "server exited early: {stdout:?}"
+        );
+        stdout.push(line.trim_end().to_owned());
+        // The listening line is followed by the four URLs.
+        if stdout
+            .iter()
+            .rev()
+            .nth(4)
+            .is_some_and(|l| l.contains("listening on http://"))
+        {
+            break;
+        }
+    }
+    let listening = stdout
+        .iter()
+        .find(|l| l.contains("listening on http://"))
+        .unwrap();
+    let base = listening.rsplit(' ').next().unwrap().to_owned();
+    // Drain the rest in the background so the pipe never fills.
+    std::thread::spawn(move || for _ in reader.lines() {});
+    Server {
+        child,
+        base,
+        stdout,
+    }
+}
+
+impl Drop for Server {
+    /// A failing test must not leave a server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn cli(data: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .env("ZHENGZHAO_LOG_LEVEL", "warn")
+        .env_remove("ZHENGZHAO_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+fn terminate(server: Server) {
+    let mut server = server;
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit after SIGTERM: {status}");
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_start_tokens_shutdown_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let server = serve(&["--data", data_s, "--listen", "127.0.0.1:0"]);
+    let token_file = data.join("admin-token");
+    let admin = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(admin.starts_with("zzt_"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let printed = server.stdout.join("\n");
+    assert!(printed.contains(token_file.to_str().unwrap()), "{printed}");
+    assert!(!printed.contains(&admin), "the token itself was printed");
+    assert!(printed.contains("/catalog"), "{printed}");
+
+    let http = reqwest::Client::new();
+    let health = http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.text().await.unwrap(), "{\"status\":\"ok\"}");
+
+    // A token made at the command line while the server runs.
+    let out = cli(
+        &data,
+        &[
+            "token",
+            "create",
+            "--org",
+            "150100",
+            "--role",
+            "issuer_clerk",
+            "--label",
+            "包头测试",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "token create must print the token alone: {stdout:?}"
+    );
+    let clerk = lines[0];
+    assert!(clerk.starts_with("zzt_") && clerk.len() == 68);
+    let as_clerk = http
+        .post(format!("{}/api/v1/catalog", server.base))
+        .bearer_auth(clerk)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        as_clerk.status(),
+        403,
+        "a live clerk token is recognised, then refused by role"
+    );
+
+    let list = String::from_utf8(cli(&data, &["token", "list"]).stdout).unwrap();
+    let row = list.lines().find(|l| l.contains("包头测试")).unwrap();
+    assert!(
+        row.contains("150100") && row.contains("issuer_clerk") && row.contains("active"),
+        "{row}"
+    );
+    assert!(!list.contains("zzt_"), "token list shows a secret");
+    let id = row.split_whitespace().next().unwrap();
+    assert!(cli(&data, &["token", "revoke", id]).status.success());
+    let after = http
+        .post(format!("{}/api/v1/catalog", server.base))
+        .bearer_auth(clerk)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 401);
+
+    let bad = cli(
+        &data,
+        &["token", "create", "--org", "150100", "--role", "boss"],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown role 'boss'"));
+    let bad = cli(
+        &data,
+        &["token", "create", "--org", "159999", "--role", "auditor"],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("159999"));
+
+    terminate(server);
+
+    // A restart reuses the library: no new seed, same admin token.
+    let again = serve(&["--data", data_s, "--listen", "127.0.0.1:0"]);
+    assert!(
+        !again.stdout.join("\n").contains("seeded"),
+        "{:?}",
+        again.stdout
+    );
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap().trim(), admin);
+    let orgs = http
+        .get(format!("{}/api/v1/orgs/150781", again.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(orgs.status(), 200);
+    terminate(again);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_come_from_file_env_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("lib");
+    let config = dir.path().join("zhengzhao.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data = {:?}\nlisten = \"127.0.0.1:1\"\nlog_format = \"json\"\n",
+            data.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    // The flag beats the file's unusable port.
+    let server = serve(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(
+        data.join("admin-token").exists(),
+        "data directory from the file"
+    );
+    terminate(server);
+
+    // An environment variable beats the file too.
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("ZHENGZHAO_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    while !line.contains("listening on") {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0);
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+
+    // An unknown key is an error that names it.
+    std::fs::write(&config, "lisen = \"127.0.0.1:0\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("lisen"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
