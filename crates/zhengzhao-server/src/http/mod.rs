@@ -21,7 +21,7 @@ use axum::routing::get;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -86,7 +86,9 @@ pub fn router(state: AppState) -> Router {
                 // The path only: query strings may carry identifiers, and
                 // headers (Authorization) are never logged.
                 tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
-            }),
+            })
+            // One access-log line per response, with status and latency.
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }

@@ -5,7 +5,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
-use axum::response::Html;
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
 use zhengzhao_domain::catalog::{FaceField, LicenseTypeVersion};
 
 pub struct FieldRow {
@@ -98,14 +99,23 @@ fn type_row(v: &LicenseTypeVersion) -> TypeRow {
     }
 }
 
-fn render(t: &impl Template) -> ApiResult<Html<String>> {
-    t.render()
-        .map(Html)
-        .map_err(|e| ApiError::Internal(format!("template: {e}")))
+/// Pages load nothing from anywhere: no scripts at all, styles inline only.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+fn render(t: &impl Template) -> ApiResult<Response> {
+    let html = t
+        .render()
+        .map_err(|e| ApiError::Internal(format!("template: {e}")))?;
+    let mut resp = Html(html).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    Ok(resp)
 }
 
 /// `GET /catalog`: the public notice of the issuance catalog (Art. 6).
-pub async fn catalog(State(s): State<AppState>) -> ApiResult<Html<String>> {
+pub async fn catalog(State(s): State<AppState>) -> ApiResult<Response> {
     let types = s.library.catalog(false).await?;
     render(&CatalogPage {
         types: types.iter().map(type_row).collect(),
@@ -113,6 +123,6 @@ pub async fn catalog(State(s): State<AppState>) -> ApiResult<Html<String>> {
 }
 
 /// `GET /`
-pub async fn index() -> ApiResult<Html<String>> {
+pub async fn index() -> ApiResult<Response> {
     render(&IndexPage {})
 }
