@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod codes;
+pub mod face;
 pub mod license_id;
 pub mod org;
 pub mod problem;

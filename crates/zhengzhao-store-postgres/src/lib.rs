@@ -4,6 +4,8 @@
 
 mod catalog;
 mod journal;
+mod keys;
+mod licenses;
 mod orgs;
 mod tokens;
 
@@ -13,6 +15,7 @@ use std::str::FromStr;
 use tokio_postgres::NoTls;
 use zhengzhao_domain::catalog::{LicenseTypeSpec, LicenseTypeVersion};
 use zhengzhao_domain::codes::{CreditCode, LicenseTypeCode};
+use zhengzhao_domain::license_id::LicenseId;
 use zhengzhao_domain::org::{Org, OrgCode};
 use zhengzhao_store::*;
 
@@ -274,6 +277,129 @@ impl Store for PgStore {
         journal::append(&*tx, log).await?;
         tx.commit().await.map_err(backend)?;
         Ok(t)
+    }
+
+    async fn add_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        retire_active: bool,
+        log: &ChangeLog,
+    ) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        keys::add(&*tx, key, retire_active).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn active_signing_key(
+        &self,
+        org: Option<&OrgCode>,
+        purpose: KeyPurpose,
+    ) -> StoreResult<Option<SigningKeyRecord>> {
+        keys::active(&**self.client().await?, org, purpose).await
+    }
+
+    async fn signing_key(&self, id: uuid::Uuid) -> StoreResult<Option<SigningKeyRecord>> {
+        keys::by_id(&**self.client().await?, id).await
+    }
+
+    async fn signing_keys(&self, org: Option<&OrgCode>) -> StoreResult<Vec<SigningKeyRecord>> {
+        keys::of_org(&**self.client().await?, org).await
+    }
+
+    async fn issue_license(
+        &self,
+        license: &NewLicense,
+        channels: &[String],
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseRecord> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        let rec = licenses::issue(&*tx, license, channels).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(rec)
+    }
+
+    async fn add_license_version(
+        &self,
+        key: i64,
+        expected_current: u16,
+        version: &LicenseVersionRecord,
+        channels: &[String],
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseRecord> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        let rec = licenses::add_version(&*tx, key, expected_current, version, channels).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(rec)
+    }
+
+    async fn revoke_license(
+        &self,
+        key: i64,
+        expected_current: u16,
+        revocation: &Revocation,
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseRecord> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        let rec = licenses::revoke(&*tx, key, expected_current, revocation).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(rec)
+    }
+
+    async fn license_by_identifier(&self, id: &LicenseId) -> StoreResult<Option<LicenseRecord>> {
+        licenses::by_identifier(&**self.client().await?, id).await
+    }
+
+    async fn license_by_source(
+        &self,
+        system: &str,
+        record_id: &str,
+    ) -> StoreResult<Option<LicenseRecord>> {
+        licenses::by_source(&**self.client().await?, system, record_id).await
+    }
+
+    async fn licenses(
+        &self,
+        filter: &LicenseFilter,
+        before_key: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<LicenseRecord>> {
+        licenses::page(&**self.client().await?, filter, before_key, limit).await
+    }
+
+    async fn due_deliveries(
+        &self,
+        now: jiff::Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        licenses::due(&**self.client().await?, now, limit).await
+    }
+
+    async fn record_delivery(
+        &self,
+        id: i64,
+        outcome: &DeliveryOutcome,
+        log: Option<&ChangeLog>,
+    ) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        licenses::record(&*tx, id, outcome).await?;
+        if let Some(l) = log {
+            journal::append(&*tx, l).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>> {
+        licenses::of_license(&**self.client().await?, key).await
     }
 
     async fn audit_events(&self, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {

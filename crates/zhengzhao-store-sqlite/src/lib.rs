@@ -4,6 +4,8 @@
 
 mod catalog;
 mod journal;
+mod keys;
+mod licenses;
 mod orgs;
 mod pool;
 mod tokens;
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use zhengzhao_domain::catalog::{LicenseTypeSpec, LicenseTypeVersion};
 use zhengzhao_domain::codes::{CreditCode, LicenseTypeCode};
+use zhengzhao_domain::license_id::LicenseId;
 use zhengzhao_domain::org::{Org, OrgCode};
 use zhengzhao_store::*;
 
@@ -309,6 +312,142 @@ impl Store for SqliteStore {
             Ok(t)
         })
         .await
+    }
+
+    async fn add_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        retire_active: bool,
+        log: &ChangeLog,
+    ) -> StoreResult<()> {
+        let (key, log) = (key.clone(), log.clone());
+        self.write(move |tx| {
+            keys::add(tx, &key, retire_active)?;
+            journal::append(tx, &log)
+        })
+        .await
+    }
+
+    async fn active_signing_key(
+        &self,
+        org: Option<&OrgCode>,
+        purpose: KeyPurpose,
+    ) -> StoreResult<Option<SigningKeyRecord>> {
+        let org = org.cloned();
+        self.read(move |c| keys::active(c, org.as_ref(), purpose))
+            .await
+    }
+
+    async fn signing_key(&self, id: uuid::Uuid) -> StoreResult<Option<SigningKeyRecord>> {
+        self.read(move |c| keys::by_id(c, id)).await
+    }
+
+    async fn signing_keys(&self, org: Option<&OrgCode>) -> StoreResult<Vec<SigningKeyRecord>> {
+        let org = org.cloned();
+        self.read(move |c| keys::of_org(c, org.as_ref())).await
+    }
+
+    async fn issue_license(
+        &self,
+        license: &NewLicense,
+        channels: &[String],
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseRecord> {
+        let (license, channels, log) = (license.clone(), channels.to_vec(), log.clone());
+        self.write(move |tx| {
+            let rec = licenses::issue(tx, &license, &channels)?;
+            journal::append(tx, &log)?;
+            Ok(rec)
+        })
+        .await
+    }
+
+    async fn add_license_version(
+        &self,
+        key: i64,
+        expected_current: u16,
+        version: &LicenseVersionRecord,
+        channels: &[String],
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseRecord> {
+        let (version, channels, log) = (version.clone(), channels.to_vec(), log.clone());
+        self.write(move |tx| {
+            let rec = licenses::add_version(tx, key, expected_current, &version, &channels)?;
+            journal::append(tx, &log)?;
+            Ok(rec)
+        })
+        .await
+    }
+
+    async fn revoke_license(
+        &self,
+        key: i64,
+        expected_current: u16,
+        revocation: &Revocation,
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseRecord> {
+        let (revocation, log) = (revocation.clone(), log.clone());
+        self.write(move |tx| {
+            let rec = licenses::revoke(tx, key, expected_current, &revocation)?;
+            journal::append(tx, &log)?;
+            Ok(rec)
+        })
+        .await
+    }
+
+    async fn license_by_identifier(&self, id: &LicenseId) -> StoreResult<Option<LicenseRecord>> {
+        let id = id.clone();
+        self.read(move |c| licenses::by_identifier(c, &id)).await
+    }
+
+    async fn license_by_source(
+        &self,
+        system: &str,
+        record_id: &str,
+    ) -> StoreResult<Option<LicenseRecord>> {
+        let (system, record_id) = (system.to_owned(), record_id.to_owned());
+        self.read(move |c| licenses::by_source(c, &system, &record_id))
+            .await
+    }
+
+    async fn licenses(
+        &self,
+        filter: &LicenseFilter,
+        before_key: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<LicenseRecord>> {
+        let filter = filter.clone();
+        self.read(move |c| licenses::page(c, &filter, before_key, limit))
+            .await
+    }
+
+    async fn due_deliveries(
+        &self,
+        now: jiff::Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        self.read(move |c| licenses::due(c, now, limit)).await
+    }
+
+    async fn record_delivery(
+        &self,
+        id: i64,
+        outcome: &DeliveryOutcome,
+        log: Option<&ChangeLog>,
+    ) -> StoreResult<()> {
+        let (outcome, log) = (outcome.clone(), log.cloned());
+        self.write(move |tx| {
+            licenses::record(tx, id, &outcome)?;
+            match &log {
+                Some(l) => journal::append(tx, l),
+                None => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>> {
+        self.read(move |c| licenses::of_license(c, key)).await
     }
 
     async fn audit_events(&self, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {

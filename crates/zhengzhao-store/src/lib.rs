@@ -6,18 +6,21 @@
 //! written in the same transaction as the change, or nothing is written.
 
 mod error;
+mod licenses;
 mod records;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
 pub use error::StoreError;
+pub use licenses::*;
 pub use records::*;
 
 use async_trait::async_trait;
 use zhengzhao_domain::catalog::{LicenseTypeSpec, LicenseTypeVersion};
 use zhengzhao_domain::codes::CreditCode;
 use zhengzhao_domain::codes::LicenseTypeCode;
+use zhengzhao_domain::license_id::LicenseId;
 use zhengzhao_domain::org::{Org, OrgCode};
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -101,6 +104,88 @@ pub trait Store: Send + Sync + 'static {
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<TokenRecord>;
+
+    // ---- signing keys ----
+
+    /// Store a key. With `retire_active`, the org's current key of the same
+    /// purpose is retired in the same transaction (rotation, import). At most
+    /// one active key per (org, purpose): a second is a `Conflict`.
+    async fn add_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        retire_active: bool,
+        log: &ChangeLog,
+    ) -> StoreResult<()>;
+    /// The active key of `org` (`None`: the library CA) for `purpose`.
+    async fn active_signing_key(
+        &self,
+        org: Option<&OrgCode>,
+        purpose: KeyPurpose,
+    ) -> StoreResult<Option<SigningKeyRecord>>;
+    async fn signing_key(&self, id: uuid::Uuid) -> StoreResult<Option<SigningKeyRecord>>;
+    /// Every key of `org` (`None`: the CA), active and retired, oldest first.
+    async fn signing_keys(&self, org: Option<&OrgCode>) -> StoreResult<Vec<SigningKeyRecord>>;
+
+    // ---- licenses ----
+
+    /// Store a new license with its first version and pending deliveries.
+    /// `Conflict` if the source record or the serial is already used.
+    async fn issue_license(
+        &self,
+        license: &NewLicense,
+        channels: &[String],
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseRecord>;
+    /// Append a version to the license with row key `key`, whose current
+    /// version must be `expected_current` and which must not be revoked.
+    async fn add_license_version(
+        &self,
+        key: i64,
+        expected_current: u16,
+        version: &LicenseVersionRecord,
+        channels: &[String],
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseRecord>;
+    /// Revoke; `Conflict` if already revoked or the current version moved on.
+    async fn revoke_license(
+        &self,
+        key: i64,
+        expected_current: u16,
+        revocation: &Revocation,
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseRecord>;
+    /// The license one of whose versions has this identifier.
+    async fn license_by_identifier(&self, id: &LicenseId) -> StoreResult<Option<LicenseRecord>>;
+    async fn license_by_source(
+        &self,
+        system: &str,
+        record_id: &str,
+    ) -> StoreResult<Option<LicenseRecord>>;
+    /// A page of licenses (newest first) after the cursor `before_key`.
+    async fn licenses(
+        &self,
+        filter: &LicenseFilter,
+        before_key: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<LicenseRecord>>;
+
+    // ---- deliveries ----
+
+    /// Pending deliveries whose next attempt is due at `now`, oldest first.
+    async fn due_deliveries(
+        &self,
+        now: jiff::Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>>;
+    /// Record an attempt's outcome; a success is audited with `log`.
+    async fn record_delivery(
+        &self,
+        id: i64,
+        outcome: &DeliveryOutcome,
+        log: Option<&ChangeLog>,
+    ) -> StoreResult<()>;
+    /// Every delivery of a license's versions.
+    async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>>;
 
     // ---- audit and outbox (read side; writes go through ChangeLog) ----
 

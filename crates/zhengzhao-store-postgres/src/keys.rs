@@ -1,0 +1,144 @@
+//! Signing key rows.
+
+use crate::{backend, classify};
+use tokio_postgres::{GenericClient, Row};
+use zhengzhao_domain::org::OrgCode;
+use zhengzhao_store::{KeyPurpose, KeySource, SigningKeyRecord, StoreError, StoreResult};
+
+const SELECT: &str = "SELECT k.id, o.code, k.purpose, k.source, k.public_key, k.wrapped_private_key, k.certificate_pem,
+                             k.not_before, k.not_after, k.created_at, k.retired_at
+                      FROM signing_keys k LEFT JOIN orgs o ON o.id = k.org_id";
+
+fn to_record(r: &Row) -> StoreResult<SigningKeyRecord> {
+    let org: Option<String> = r.get(1);
+    let purpose: String = r.get(2);
+    let source: String = r.get(3);
+    Ok(SigningKeyRecord {
+        id: r.get(0),
+        org: org
+            .map(|o| OrgCode::parse(&o).map_err(|_| StoreError::Corrupt(format!("key org '{o}'"))))
+            .transpose()?,
+        purpose: KeyPurpose::parse(&purpose)
+            .ok_or_else(|| StoreError::Corrupt(format!("key purpose '{purpose}'")))?,
+        source: KeySource::parse(&source)
+            .ok_or_else(|| StoreError::Corrupt(format!("key source '{source}'")))?,
+        public_key: r.get(4),
+        wrapped_private_key: r.get(5),
+        certificate_pem: r.get(6),
+        not_before: r.get(7),
+        not_after: r.get(8),
+        created_at: r.get(9),
+        retired_at: r.get(10),
+    })
+}
+
+async fn org_id<C: GenericClient + Sync>(c: &C, org: Option<&OrgCode>) -> StoreResult<Option<i64>> {
+    match org {
+        None => Ok(None),
+        Some(o) => c
+            .query_opt("SELECT id FROM orgs WHERE code = $1", &[&o.as_str()])
+            .await
+            .map_err(backend)?
+            .map(|r| Some(r.get(0)))
+            .ok_or_else(|| StoreError::NotFound(format!("org {o}"))),
+    }
+}
+
+pub(crate) async fn add<C: GenericClient + Sync>(
+    c: &C,
+    k: &SigningKeyRecord,
+    retire_active: bool,
+) -> StoreResult<()> {
+    let oid = org_id(c, k.org.as_ref()).await?;
+    if retire_active {
+        c.execute(
+            "UPDATE signing_keys SET retired_at = $1 WHERE COALESCE(org_id, 0) = COALESCE($2, 0) AND purpose = $3 AND retired_at IS NULL",
+            &[&k.created_at, &oid, &k.purpose.as_str()],
+        )
+        .await
+        .map_err(backend)?;
+    }
+    c.execute(
+        "INSERT INTO signing_keys (id, org_id, purpose, source, public_key, wrapped_private_key, certificate_pem, not_before, not_after, created_at, retired_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        &[
+            &k.id,
+            &oid,
+            &k.purpose.as_str(),
+            &k.source.as_str(),
+            &k.public_key,
+            &k.wrapped_private_key,
+            &k.certificate_pem,
+            &k.not_before,
+            &k.not_after,
+            &k.created_at,
+            &k.retired_at,
+        ],
+    )
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+pub(crate) async fn active<C: GenericClient + Sync>(
+    c: &C,
+    org: Option<&OrgCode>,
+    purpose: KeyPurpose,
+) -> StoreResult<Option<SigningKeyRecord>> {
+    let row = match org {
+        Some(o) => {
+            c.query_opt(
+                &format!("{SELECT} WHERE o.code = $1 AND k.purpose = $2 AND k.retired_at IS NULL"),
+                &[&o.as_str(), &purpose.as_str()],
+            )
+            .await
+        }
+        None => {
+            c.query_opt(
+                &format!(
+                    "{SELECT} WHERE k.org_id IS NULL AND k.purpose = $1 AND k.retired_at IS NULL"
+                ),
+                &[&purpose.as_str()],
+            )
+            .await
+        }
+    }
+    .map_err(backend)?;
+    row.as_ref().map(to_record).transpose()
+}
+
+pub(crate) async fn by_id<C: GenericClient + Sync>(
+    c: &C,
+    id: uuid::Uuid,
+) -> StoreResult<Option<SigningKeyRecord>> {
+    c.query_opt(&format!("{SELECT} WHERE k.id = $1"), &[&id])
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(to_record)
+        .transpose()
+}
+
+pub(crate) async fn of_org<C: GenericClient + Sync>(
+    c: &C,
+    org: Option<&OrgCode>,
+) -> StoreResult<Vec<SigningKeyRecord>> {
+    let rows = match org {
+        Some(o) => {
+            c.query(
+                &format!("{SELECT} WHERE o.code = $1 ORDER BY k.created_at, k.id"),
+                &[&o.as_str()],
+            )
+            .await
+        }
+        None => {
+            c.query(
+                &format!("{SELECT} WHERE k.org_id IS NULL ORDER BY k.created_at, k.id"),
+                &[],
+            )
+            .await
+        }
+    }
+    .map_err(backend)?;
+    rows.iter().map(to_record).collect()
+}

@@ -1,0 +1,419 @@
+//! License rows, their signed versions, and their deliveries.
+
+use crate::{backend, classify};
+use tokio_postgres::{GenericClient, Row};
+use zhengzhao_domain::codes::LicenseTypeCode;
+use zhengzhao_domain::license_id::LicenseId;
+use zhengzhao_domain::org::OrgCode;
+use zhengzhao_store::*;
+
+fn corrupt(what: &str, v: &str) -> StoreError {
+    StoreError::Corrupt(format!("license {what} '{v}'"))
+}
+
+fn small(v: i32) -> StoreResult<u16> {
+    u16::try_from(v).map_err(|_| StoreError::Corrupt(format!("version {v}")))
+}
+
+async fn versions<C: GenericClient + Sync>(
+    c: &C,
+    key: i64,
+) -> StoreResult<Vec<LicenseVersionRecord>> {
+    let rows = c
+        .query(
+            "SELECT identifier, version, type_version, holder_name, holder_id_type, holder_id, face, license_number,
+                    valid_from, valid_until, issued_at, payload, signature, key_id
+             FROM license_versions WHERE license_id = $1 ORDER BY version",
+            &[&key],
+        )
+        .await
+        .map_err(backend)?;
+    rows.iter()
+        .map(|r| {
+            let id: String = r.get(0);
+            let type_version: i32 = r.get(2);
+            Ok(LicenseVersionRecord {
+                license_id: LicenseId::parse(&id).map_err(|_| corrupt("identifier", &id))?,
+                version: small(r.get(1))?,
+                type_version: u32::try_from(type_version)
+                    .map_err(|_| corrupt("type version", &type_version.to_string()))?,
+                holder: Holder {
+                    name: r.get(3),
+                    id_type: r.get(4),
+                    id: r.get(5),
+                },
+                face: r.get(6),
+                license_number: r.get(7),
+                valid_from: r.get(8),
+                valid_until: r.get(9),
+                issued_at: r.get(10),
+                payload: r.get(11),
+                signature: r.get(12),
+                key_id: r.get(13),
+            })
+        })
+        .collect()
+}
+
+const LICENSE_SELECT: &str = "SELECT l.id, t.code, o.code, l.serial, l.source_system, l.source_record_id, l.created_at,
+                                     l.revoked_at, l.revoked_by, l.revoke_reason
+                              FROM licenses l JOIN license_types t ON t.id = l.type_id JOIN orgs o ON o.id = l.issuer_id";
+
+async fn to_license<C: GenericClient + Sync>(c: &C, r: &Row) -> StoreResult<LicenseRecord> {
+    let key: i64 = r.get(0);
+    let type_code: String = r.get(1);
+    let issuer: String = r.get(2);
+    let revoked_at: Option<jiff::Timestamp> = r.get(7);
+    let revoked_by: Option<String> = r.get(8);
+    let reason: Option<String> = r.get(9);
+    let revocation = match (revoked_at, revoked_by, reason) {
+        (Some(at), Some(by), Some(reason)) => Some(Revocation { at, by, reason }),
+        _ => None,
+    };
+    Ok(LicenseRecord {
+        key,
+        type_code: LicenseTypeCode::parse(&type_code).map_err(|_| corrupt("type", &type_code))?,
+        issuer: OrgCode::parse(&issuer).map_err(|_| corrupt("issuer", &issuer))?,
+        serial: r.get(3),
+        source_system: r.get(4),
+        source_record_id: r.get(5),
+        created_at: r.get(6),
+        revocation,
+        versions: versions(c, key).await?,
+    })
+}
+
+async fn licenses_of<C: GenericClient + Sync>(
+    c: &C,
+    rows: Vec<Row>,
+) -> StoreResult<Vec<LicenseRecord>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(to_license(c, r).await?);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn by_key<C: GenericClient + Sync>(
+    c: &C,
+    key: i64,
+) -> StoreResult<Option<LicenseRecord>> {
+    let rows = c
+        .query(&format!("{LICENSE_SELECT} WHERE l.id = $1"), &[&key])
+        .await
+        .map_err(backend)?;
+    Ok(licenses_of(c, rows).await?.into_iter().next())
+}
+
+pub(crate) async fn by_identifier<C: GenericClient + Sync>(
+    c: &C,
+    id: &LicenseId,
+) -> StoreResult<Option<LicenseRecord>> {
+    let key = c
+        .query_opt(
+            "SELECT license_id FROM license_versions WHERE identifier = $1",
+            &[&id.as_str()],
+        )
+        .await
+        .map_err(backend)?;
+    match key {
+        Some(r) => by_key(c, r.get(0)).await,
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn by_source<C: GenericClient + Sync>(
+    c: &C,
+    system: &str,
+    record: &str,
+) -> StoreResult<Option<LicenseRecord>> {
+    let rows = c
+        .query(
+            &format!("{LICENSE_SELECT} WHERE l.source_system = $1 AND l.source_record_id = $2"),
+            &[&system, &record],
+        )
+        .await
+        .map_err(backend)?;
+    Ok(licenses_of(c, rows).await?.into_iter().next())
+}
+
+pub(crate) async fn page<C: GenericClient + Sync>(
+    c: &C,
+    f: &LicenseFilter,
+    before: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<LicenseRecord>> {
+    let sql = format!(
+        "{LICENSE_SELECT} WHERE l.id < $1
+           AND ($2::text IS NULL OR l.holder_id = $2)
+           AND ($3::text IS NULL OR l.type_id = (SELECT id FROM license_types WHERE code = $3))
+           AND ($4::text IS NULL OR l.issuer_id IN (SELECT cl.descendant_id FROM org_closure cl JOIN orgs a ON a.id = cl.ancestor_id WHERE a.code = $4))
+         ORDER BY l.id DESC LIMIT $5"
+    );
+    let rows = c
+        .query(
+            &sql,
+            &[
+                &before.unwrap_or(i64::MAX),
+                &f.holder_id,
+                &f.type_code.as_ref().map(|t| t.as_str()),
+                &f.issuer_within.as_ref().map(|o| o.as_str()),
+                &i64::from(limit),
+            ],
+        )
+        .await
+        .map_err(backend)?;
+    licenses_of(c, rows).await
+}
+
+async fn insert_version<C: GenericClient + Sync>(
+    c: &C,
+    key: i64,
+    v: &LicenseVersionRecord,
+) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO license_versions (license_id, version, identifier, type_version, holder_name, holder_id_type, holder_id,
+                                       face, license_number, valid_from, valid_until, issued_at, payload, signature, key_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        &[
+            &key,
+            &i32::from(v.version),
+            &v.license_id.as_str(),
+            &i32::try_from(v.type_version).map_err(|_| StoreError::Backend(format!("type version {} too large", v.type_version)))?,
+            &v.holder.name,
+            &v.holder.id_type,
+            &v.holder.id,
+            &v.face,
+            &v.license_number,
+            &v.valid_from,
+            &v.valid_until,
+            &v.issued_at,
+            &v.payload,
+            &v.signature,
+            &v.key_id,
+        ],
+    )
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+async fn insert_deliveries<C: GenericClient + Sync>(
+    c: &C,
+    key: i64,
+    version: u16,
+    channels: &[String],
+    at: jiff::Timestamp,
+) -> StoreResult<()> {
+    for ch in channels {
+        c.execute(
+            "INSERT INTO deliveries (license_id, version, channel, status, next_attempt_at, created_at) VALUES ($1, $2, $3, 'pending', $4, $4)",
+            &[&key, &i32::from(version), ch, &at],
+        )
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn issue<C: GenericClient + Sync>(
+    c: &C,
+    l: &NewLicense,
+    channels: &[String],
+) -> StoreResult<LicenseRecord> {
+    let type_id: i64 = c
+        .query_opt(
+            "SELECT id FROM license_types WHERE code = $1",
+            &[&l.type_code.as_str()],
+        )
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(format!("license type {}", l.type_code)))?
+        .get(0);
+    let issuer_id: i64 = c
+        .query_opt("SELECT id FROM orgs WHERE code = $1", &[&l.issuer.as_str()])
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(format!("org {}", l.issuer)))?
+        .get(0);
+    let row = c
+        .query_one(
+            "INSERT INTO licenses (type_id, issuer_id, serial, holder_id, current_version, source_system, source_record_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            &[
+                &type_id,
+                &issuer_id,
+                &l.serial,
+                &l.first.holder.id,
+                &i32::from(l.first.version),
+                &l.source_system,
+                &l.source_record_id,
+                &l.first.issued_at,
+            ],
+        )
+        .await
+        .map_err(classify)?;
+    let key: i64 = row.get(0);
+    insert_version(c, key, &l.first).await?;
+    insert_deliveries(c, key, l.first.version, channels, l.first.issued_at).await?;
+    by_key(c, key)
+        .await?
+        .ok_or_else(|| StoreError::Backend("license vanished after insert".into()))
+}
+
+async fn current_state<C: GenericClient + Sync>(c: &C, key: i64) -> StoreResult<(u16, bool)> {
+    let r = c
+        .query_opt(
+            "SELECT current_version, revoked_at IS NOT NULL FROM licenses WHERE id = $1 FOR UPDATE",
+            &[&key],
+        )
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(format!("license #{key}")))?;
+    Ok((small(r.get(0))?, r.get(1)))
+}
+
+pub(crate) async fn add_version<C: GenericClient + Sync>(
+    c: &C,
+    key: i64,
+    expected: u16,
+    v: &LicenseVersionRecord,
+    channels: &[String],
+) -> StoreResult<LicenseRecord> {
+    let (current, revoked) = current_state(c, key).await?;
+    if revoked {
+        return Err(StoreError::Conflict("license is revoked".into()));
+    }
+    if current != expected {
+        return Err(StoreError::Conflict(format!(
+            "license is at version {current}, not {expected}: it changed meanwhile"
+        )));
+    }
+    insert_version(c, key, v).await?;
+    c.execute(
+        "UPDATE licenses SET current_version = $1, holder_id = $2 WHERE id = $3",
+        &[&i32::from(v.version), &v.holder.id, &key],
+    )
+    .await
+    .map_err(backend)?;
+    insert_deliveries(c, key, v.version, channels, v.issued_at).await?;
+    by_key(c, key)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("license #{key}")))
+}
+
+pub(crate) async fn revoke<C: GenericClient + Sync>(
+    c: &C,
+    key: i64,
+    expected: u16,
+    r: &Revocation,
+) -> StoreResult<LicenseRecord> {
+    let (current, revoked) = current_state(c, key).await?;
+    if revoked {
+        return Err(StoreError::Conflict("license is already revoked".into()));
+    }
+    if current != expected {
+        return Err(StoreError::Conflict(format!(
+            "license is at version {current}, not {expected}: it changed meanwhile"
+        )));
+    }
+    c.execute(
+        "UPDATE licenses SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 WHERE id = $4",
+        &[&r.at, &r.by, &r.reason, &key],
+    )
+    .await
+    .map_err(backend)?;
+    by_key(c, key)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("license #{key}")))
+}
+
+const DELIVERY_SELECT: &str = "SELECT d.id, v.identifier, d.channel, d.status, d.attempts, d.next_attempt_at, d.last_error, d.delivered_at, d.created_at
+                               FROM deliveries d JOIN license_versions v ON v.license_id = d.license_id AND v.version = d.version";
+
+fn to_delivery(r: &Row) -> StoreResult<DeliveryRecord> {
+    let ident: String = r.get(1);
+    let status: String = r.get(3);
+    let attempts: i32 = r.get(4);
+    Ok(DeliveryRecord {
+        id: r.get(0),
+        license_id: LicenseId::parse(&ident).map_err(|_| corrupt("identifier", &ident))?,
+        channel: r.get(2),
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| corrupt("delivery status", &status))?,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        next_attempt_at: r.get(5),
+        last_error: r.get(6),
+        delivered_at: r.get(7),
+        created_at: r.get(8),
+    })
+}
+
+pub(crate) async fn due<C: GenericClient + Sync>(
+    c: &C,
+    now: jiff::Timestamp,
+    limit: u32,
+) -> StoreResult<Vec<DeliveryRecord>> {
+    c.query(
+        &format!("{DELIVERY_SELECT} WHERE d.status = 'pending' AND d.next_attempt_at <= $1 ORDER BY d.next_attempt_at, d.id LIMIT $2"),
+        &[&now, &i64::from(limit)],
+    )
+    .await
+    .map_err(backend)?
+    .iter()
+    .map(to_delivery)
+    .collect()
+}
+
+pub(crate) async fn of_license<C: GenericClient + Sync>(
+    c: &C,
+    key: i64,
+) -> StoreResult<Vec<DeliveryRecord>> {
+    c.query(
+        &format!("{DELIVERY_SELECT} WHERE d.license_id = $1 ORDER BY d.version, d.channel"),
+        &[&key],
+    )
+    .await
+    .map_err(backend)?
+    .iter()
+    .map(to_delivery)
+    .collect()
+}
+
+pub(crate) async fn record<C: GenericClient + Sync>(
+    c: &C,
+    id: i64,
+    outcome: &DeliveryOutcome,
+) -> StoreResult<()> {
+    let n = match outcome {
+        DeliveryOutcome::Delivered { at } => {
+            c.execute(
+                "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $1, next_attempt_at = NULL, last_error = NULL
+                 WHERE id = $2 AND status = 'pending'",
+                &[at, &id],
+            )
+            .await
+        }
+        DeliveryOutcome::Retry { error, next_attempt_at } => {
+            c.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3 AND status = 'pending'",
+                &[error, next_attempt_at, &id],
+            )
+            .await
+        }
+        DeliveryOutcome::GiveUp { error } => {
+            c.execute(
+                "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = $1, next_attempt_at = NULL WHERE id = $2 AND status = 'pending'",
+                &[error, &id],
+            )
+            .await
+        }
+    }
+    .map_err(backend)?;
+    if n == 0 {
+        return Err(StoreError::Conflict(format!(
+            "delivery {id} is not pending"
+        )));
+    }
+    Ok(())
+}

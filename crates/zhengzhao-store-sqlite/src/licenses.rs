@@ -1,0 +1,523 @@
+//! License rows, their signed versions, and their deliveries.
+
+use crate::{backend, ts, uuid_of};
+use jiff::civil::Date;
+use rusqlite::{Connection, OptionalExtension, params};
+use zhengzhao_domain::codes::LicenseTypeCode;
+use zhengzhao_domain::license_id::LicenseId;
+use zhengzhao_domain::org::OrgCode;
+use zhengzhao_store::*;
+
+fn corrupt(what: &str, v: &str) -> StoreError {
+    StoreError::Corrupt(format!("license {what} '{v}'"))
+}
+
+fn date(s: &str) -> StoreResult<Date> {
+    s.parse().map_err(|_| corrupt("date", s))
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
+fn versions(c: &Connection, key: i64) -> StoreResult<Vec<LicenseVersionRecord>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT identifier, version, type_version, holder_name, holder_id_type, holder_id, face, license_number,
+                    valid_from, valid_until, issued_at, payload, signature, key_id
+             FROM license_versions WHERE license_id = ?1 ORDER BY version",
+        )
+        .map_err(backend)?;
+    type Raw = (
+        String,
+        u16,
+        u32,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        String,
+        String,
+        Vec<u8>,
+        String,
+    );
+    let rows: Vec<Raw> = stmt
+        .query_map([key], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+                r.get(10)?,
+                r.get(11)?,
+                r.get(12)?,
+                r.get(13)?,
+            ))
+        })
+        .map_err(backend)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(backend)?;
+    rows.into_iter()
+        .map(
+            |(
+                id,
+                version,
+                type_version,
+                name,
+                id_type,
+                hid,
+                face,
+                number,
+                from,
+                until,
+                issued,
+                payload,
+                signature,
+                key_id,
+            )| {
+                Ok(LicenseVersionRecord {
+                    license_id: LicenseId::parse(&id).map_err(|_| corrupt("identifier", &id))?,
+                    version,
+                    type_version,
+                    holder: Holder {
+                        name,
+                        id_type,
+                        id: hid,
+                    },
+                    face: serde_json::from_str(&face).map_err(|_| corrupt("face", &face))?,
+                    license_number: number,
+                    valid_from: date(&from)?,
+                    valid_until: until.map(|u| date(&u)).transpose()?,
+                    issued_at: ts(&issued)?,
+                    payload,
+                    signature,
+                    key_id: uuid_of(&key_id)?,
+                })
+            },
+        )
+        .collect()
+}
+
+const LICENSE_SELECT: &str = "SELECT l.id, t.code, o.code, l.serial, l.source_system, l.source_record_id, l.created_at,
+                                     l.revoked_at, l.revoked_by, l.revoke_reason
+                              FROM licenses l JOIN license_types t ON t.id = l.type_id JOIN orgs o ON o.id = l.issuer_id";
+
+type RawLicense = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn license_rows(
+    c: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> StoreResult<Vec<LicenseRecord>> {
+    let mut stmt = c.prepare_cached(sql).map_err(backend)?;
+    let rows: Vec<RawLicense> = stmt
+        .query_map(p, |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+            ))
+        })
+        .map_err(backend)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(backend)?;
+    rows.into_iter()
+        .map(
+            |(
+                key,
+                type_code,
+                issuer,
+                serial,
+                system,
+                record,
+                created,
+                revoked_at,
+                revoked_by,
+                reason,
+            )| {
+                let revocation = match (revoked_at, revoked_by, reason) {
+                    (Some(at), Some(by), Some(reason)) => Some(Revocation {
+                        at: ts(&at)?,
+                        by,
+                        reason,
+                    }),
+                    _ => None,
+                };
+                Ok(LicenseRecord {
+                    key,
+                    type_code: LicenseTypeCode::parse(&type_code)
+                        .map_err(|_| corrupt("type", &type_code))?,
+                    issuer: OrgCode::parse(&issuer).map_err(|_| corrupt("issuer", &issuer))?,
+                    serial,
+                    source_system: system,
+                    source_record_id: record,
+                    created_at: ts(&created)?,
+                    revocation,
+                    versions: versions(c, key)?,
+                })
+            },
+        )
+        .collect()
+}
+
+pub(crate) fn by_key(c: &Connection, key: i64) -> StoreResult<Option<LicenseRecord>> {
+    Ok(
+        license_rows(c, &format!("{LICENSE_SELECT} WHERE l.id = ?1"), [key])?
+            .into_iter()
+            .next(),
+    )
+}
+
+pub(crate) fn by_identifier(c: &Connection, id: &LicenseId) -> StoreResult<Option<LicenseRecord>> {
+    let key: Option<i64> = c
+        .prepare_cached("SELECT license_id FROM license_versions WHERE identifier = ?1")
+        .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
+        .map_err(backend)?;
+    key.map_or(Ok(None), |k| by_key(c, k))
+}
+
+pub(crate) fn by_source(
+    c: &Connection,
+    system: &str,
+    record: &str,
+) -> StoreResult<Option<LicenseRecord>> {
+    Ok(license_rows(
+        c,
+        &format!("{LICENSE_SELECT} WHERE l.source_system = ?1 AND l.source_record_id = ?2"),
+        [system, record],
+    )?
+    .into_iter()
+    .next())
+}
+
+pub(crate) fn page(
+    c: &Connection,
+    f: &LicenseFilter,
+    before: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<LicenseRecord>> {
+    let mut sql = format!("{LICENSE_SELECT} WHERE l.id < ?1");
+    if f.holder_id.is_some() {
+        sql.push_str(" AND l.holder_id = ?2");
+    }
+    if f.type_code.is_some() {
+        sql.push_str(" AND l.type_id = (SELECT id FROM license_types WHERE code = ?3)");
+    }
+    if f.issuer_within.is_some() {
+        sql.push_str(
+            " AND l.issuer_id IN (SELECT cl.descendant_id FROM org_closure cl JOIN orgs a ON a.id = cl.ancestor_id WHERE a.code = ?4)",
+        );
+    }
+    sql.push_str(" ORDER BY l.id DESC LIMIT ?5");
+    license_rows(
+        c,
+        &sql,
+        params![
+            before.unwrap_or(i64::MAX),
+            f.holder_id,
+            f.type_code.as_ref().map(|t| t.as_str()),
+            f.issuer_within.as_ref().map(|o| o.as_str()),
+            limit
+        ],
+    )
+}
+
+fn insert_version(c: &Connection, key: i64, v: &LicenseVersionRecord) -> StoreResult<()> {
+    c.prepare_cached(
+        "INSERT INTO license_versions (license_id, version, identifier, type_version, holder_name, holder_id_type, holder_id,
+                                       face, license_number, valid_from, valid_until, issued_at, payload, signature, key_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            key,
+            v.version,
+            v.license_id.as_str(),
+            v.type_version,
+            v.holder.name,
+            v.holder.id_type,
+            v.holder.id,
+            v.face.to_string(),
+            v.license_number,
+            v.valid_from.to_string(),
+            v.valid_until.map(|d| d.to_string()),
+            v.issued_at.to_string(),
+            v.payload,
+            v.signature,
+            v.key_id.to_string()
+        ])
+    })
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict(format!("license identifier {} already exists", v.license_id))
+        } else {
+            backend(e)
+        }
+    })?;
+    Ok(())
+}
+
+fn insert_deliveries(
+    c: &Connection,
+    key: i64,
+    version: u16,
+    channels: &[String],
+    at: jiff::Timestamp,
+) -> StoreResult<()> {
+    for ch in channels {
+        c.prepare_cached(
+            "INSERT INTO deliveries (license_id, version, channel, status, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, 'pending', ?4, ?4)",
+        )
+        .and_then(|mut s| s.execute(params![key, version, ch, at.to_string()]))
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn issue(
+    c: &Connection,
+    l: &NewLicense,
+    channels: &[String],
+) -> StoreResult<LicenseRecord> {
+    let type_id: i64 = c
+        .query_row(
+            "SELECT id FROM license_types WHERE code = ?1",
+            [l.type_code.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(format!("license type {}", l.type_code)))?;
+    let issuer_id: i64 = c
+        .query_row(
+            "SELECT id FROM orgs WHERE code = ?1",
+            [l.issuer.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(format!("org {}", l.issuer)))?;
+    c.prepare_cached(
+        "INSERT INTO licenses (type_id, issuer_id, serial, holder_id, current_version, source_system, source_record_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            type_id,
+            issuer_id,
+            l.serial,
+            l.first.holder.id,
+            l.first.version,
+            l.source_system,
+            l.source_record_id,
+            l.first.issued_at.to_string()
+        ])
+    })
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict(format!(
+                "source record {}/{} or serial {} is already used",
+                l.source_system, l.source_record_id, l.serial
+            ))
+        } else {
+            backend(e)
+        }
+    })?;
+    let key = c.last_insert_rowid();
+    insert_version(c, key, &l.first)?;
+    insert_deliveries(c, key, l.first.version, channels, l.first.issued_at)?;
+    by_key(c, key)?.ok_or_else(|| StoreError::Backend("license vanished after insert".into()))
+}
+
+fn current_state(c: &Connection, key: i64) -> StoreResult<(u16, bool)> {
+    c.query_row(
+        "SELECT current_version, revoked_at IS NOT NULL FROM licenses WHERE id = ?1",
+        [key],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(backend)?
+    .ok_or_else(|| StoreError::NotFound(format!("license #{key}")))
+}
+
+pub(crate) fn add_version(
+    c: &Connection,
+    key: i64,
+    expected: u16,
+    v: &LicenseVersionRecord,
+    channels: &[String],
+) -> StoreResult<LicenseRecord> {
+    let (current, revoked) = current_state(c, key)?;
+    if revoked {
+        return Err(StoreError::Conflict("license is revoked".into()));
+    }
+    if current != expected {
+        return Err(StoreError::Conflict(format!(
+            "license is at version {current}, not {expected}: it changed meanwhile"
+        )));
+    }
+    insert_version(c, key, v)?;
+    c.execute(
+        "UPDATE licenses SET current_version = ?1, holder_id = ?2 WHERE id = ?3",
+        params![v.version, v.holder.id, key],
+    )
+    .map_err(backend)?;
+    insert_deliveries(c, key, v.version, channels, v.issued_at)?;
+    by_key(c, key)?.ok_or_else(|| StoreError::NotFound(format!("license #{key}")))
+}
+
+pub(crate) fn revoke(
+    c: &Connection,
+    key: i64,
+    expected: u16,
+    r: &Revocation,
+) -> StoreResult<LicenseRecord> {
+    let (current, revoked) = current_state(c, key)?;
+    if revoked {
+        return Err(StoreError::Conflict("license is already revoked".into()));
+    }
+    if current != expected {
+        return Err(StoreError::Conflict(format!(
+            "license is at version {current}, not {expected}: it changed meanwhile"
+        )));
+    }
+    c.execute(
+        "UPDATE licenses SET revoked_at = ?1, revoked_by = ?2, revoke_reason = ?3 WHERE id = ?4",
+        params![r.at.to_string(), r.by, r.reason, key],
+    )
+    .map_err(backend)?;
+    by_key(c, key)?.ok_or_else(|| StoreError::NotFound(format!("license #{key}")))
+}
+
+const DELIVERY_SELECT: &str = "SELECT d.id, v.identifier, d.channel, d.status, d.attempts, d.next_attempt_at, d.last_error, d.delivered_at, d.created_at
+                               FROM deliveries d JOIN license_versions v ON v.license_id = d.license_id AND v.version = d.version";
+
+fn delivery_rows(
+    c: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> StoreResult<Vec<DeliveryRecord>> {
+    let mut stmt = c.prepare_cached(sql).map_err(backend)?;
+    type Raw = (
+        i64,
+        String,
+        String,
+        String,
+        u32,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    let rows: Vec<Raw> = stmt
+        .query_map(p, |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+            ))
+        })
+        .map_err(backend)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(backend)?;
+    rows.into_iter()
+        .map(
+            |(id, ident, channel, status, attempts, next, err, delivered, created)| {
+                Ok(DeliveryRecord {
+                    id,
+                    license_id: LicenseId::parse(&ident)
+                        .map_err(|_| corrupt("identifier", &ident))?,
+                    channel,
+                    status: DeliveryStatus::parse(&status)
+                        .ok_or_else(|| corrupt("delivery status", &status))?,
+                    attempts,
+                    next_attempt_at: next.map(|s| ts(&s)).transpose()?,
+                    last_error: err,
+                    delivered_at: delivered.map(|s| ts(&s)).transpose()?,
+                    created_at: ts(&created)?,
+                })
+            },
+        )
+        .collect()
+}
+
+pub(crate) fn due(
+    c: &Connection,
+    now: jiff::Timestamp,
+    limit: u32,
+) -> StoreResult<Vec<DeliveryRecord>> {
+    delivery_rows(
+        c,
+        &format!(
+            "{DELIVERY_SELECT} WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at, d.id LIMIT ?2"
+        ),
+        params![now.to_string(), limit],
+    )
+}
+
+pub(crate) fn of_license(c: &Connection, key: i64) -> StoreResult<Vec<DeliveryRecord>> {
+    delivery_rows(
+        c,
+        &format!("{DELIVERY_SELECT} WHERE d.license_id = ?1 ORDER BY d.version, d.channel"),
+        [key],
+    )
+}
+
+pub(crate) fn record(c: &Connection, id: i64, outcome: &DeliveryOutcome) -> StoreResult<()> {
+    let n = match outcome {
+        DeliveryOutcome::Delivered { at } => c.execute(
+            "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?1, next_attempt_at = NULL, last_error = NULL
+             WHERE id = ?2 AND status = 'pending'",
+            params![at.to_string(), id],
+        ),
+        DeliveryOutcome::Retry { error, next_attempt_at } => c.execute(
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = ?1, next_attempt_at = ?2 WHERE id = ?3 AND status = 'pending'",
+            params![error, next_attempt_at.to_string(), id],
+        ),
+        DeliveryOutcome::GiveUp { error } => c.execute(
+            "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ?1, next_attempt_at = NULL WHERE id = ?2 AND status = 'pending'",
+            params![error, id],
+        ),
+    }
+    .map_err(backend)?;
+    if n == 0 {
+        return Err(StoreError::Conflict(format!(
+            "delivery {id} is not pending"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Records of signing keys, licenses and their deliveries.
+
+use jiff::civil::Date;
+use serde::Serialize;
+use zhengzhao_domain::codes::LicenseTypeCode;
+use zhengzhao_domain::license_id::LicenseId;
+use zhengzhao_domain::org::OrgCode;
+
+/// What a signing key is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyPurpose {
+    /// The library's local (test) CA, certifying org keys.
+    Ca,
+    /// An issuing org's license-signing key.
+    License,
+}
+
+impl KeyPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyPurpose::Ca => "ca",
+            KeyPurpose::License => "license",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ca" => Some(Self::Ca),
+            "license" => Some(Self::License),
+            _ => None,
+        }
+    }
+}
+
+/// Where a key's certificate comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    /// Made here and certified by the library's local test CA.
+    LocalCa,
+    /// Imported with a certificate from an external (real) CA.
+    Imported,
+}
+
+impl KeySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeySource::LocalCa => "local_ca",
+            KeySource::Imported => "imported",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "local_ca" => Some(Self::LocalCa),
+            "imported" => Some(Self::Imported),
+            _ => None,
+        }
+    }
+}
+
+/// A signing key: public half and certificate in the clear, private half
+/// encrypted under the master key (SM4-GCM, the key id as associated data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub id: uuid::Uuid,
+    /// `None` for the library's CA key.
+    pub org: Option<OrgCode>,
+    pub purpose: KeyPurpose,
+    pub source: KeySource,
+    /// Uncompressed SEC1 point.
+    pub public_key: Vec<u8>,
+    pub wrapped_private_key: Vec<u8>,
+    pub certificate_pem: String,
+    pub not_before: jiff::Timestamp,
+    pub not_after: jiff::Timestamp,
+    pub created_at: jiff::Timestamp,
+    pub retired_at: Option<jiff::Timestamp>,
+}
+
+/// Who holds a license.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holder {
+    pub name: String,
+    /// `uscc` or `resident_id`.
+    pub id_type: String,
+    pub id: String,
+}
+
+/// One signed version of a license.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseVersionRecord {
+    pub license_id: LicenseId,
+    pub version: u16,
+    /// The catalog version of the type this version was validated against.
+    pub type_version: u32,
+    pub holder: Holder,
+    pub face: serde_json::Value,
+    pub license_number: Option<String>,
+    pub valid_from: Date,
+    pub valid_until: Option<Date>,
+    pub issued_at: jiff::Timestamp,
+    /// The RFC 8785 canonical JSON that was signed, byte for byte.
+    pub payload: String,
+    /// DER SM2-with-SM3 signature over `payload`.
+    pub signature: Vec<u8>,
+    pub key_id: uuid::Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Revocation {
+    pub at: jiff::Timestamp,
+    pub by: String,
+    pub reason: String,
+}
+
+/// A license with every version, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseRecord {
+    /// Internal row key; never shown.
+    pub key: i64,
+    pub type_code: LicenseTypeCode,
+    pub issuer: OrgCode,
+    pub serial: String,
+    pub source_system: String,
+    pub source_record_id: String,
+    pub created_at: jiff::Timestamp,
+    pub revocation: Option<Revocation>,
+    pub versions: Vec<LicenseVersionRecord>,
+}
+
+impl LicenseRecord {
+    pub fn current(&self) -> Option<&LicenseVersionRecord> {
+        self.versions.last()
+    }
+}
+
+/// A new license: its identity and its first version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLicense {
+    pub type_code: LicenseTypeCode,
+    pub issuer: OrgCode,
+    pub serial: String,
+    pub source_system: String,
+    pub source_record_id: String,
+    pub first: LicenseVersionRecord,
+}
+
+/// Filters of the license list; every one is served by an index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LicenseFilter {
+    pub holder_id: Option<String>,
+    pub type_code: Option<LicenseTypeCode>,
+    /// Only licenses issued by orgs in this subtree.
+    pub issuer_within: Option<OrgCode>,
+}
+
+/// A delivery of one license version over one channel (Art. 8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub license_id: LicenseId,
+    pub channel: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<jiff::Timestamp>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<jiff::Timestamp>,
+    pub created_at: jiff::Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    /// Gave up after the last retry.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "delivered" => Some(Self::Delivered),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered {
+        at: jiff::Timestamp,
+    },
+    Retry {
+        error: String,
+        next_attempt_at: jiff::Timestamp,
+    },
+    GiveUp {
+        error: String,
+    },
+}
