@@ -52,7 +52,7 @@ pub(crate) async fn add<C: GenericClient + Sync>(
     let oid = org_id(c, k.org.as_ref()).await?;
     if retire_active {
         c.execute(
-            "UPDATE signing_keys SET retired_at = $1 WHERE COALESCE(org_id, 0) = COALESCE($2, 0) AND purpose = $3 AND retired_at IS NULL",
+            "UPDATE signing_keys SET retired_at = $1 WHERE COALESCE(org_id, 0) = COALESCE($2::bigint, 0) AND purpose = $3 AND retired_at IS NULL",
             &[&k.created_at, &oid, &k.purpose.as_str()],
         )
         .await

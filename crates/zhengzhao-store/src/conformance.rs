@@ -25,7 +25,11 @@ macro_rules! conformance_suite {
             catalog_versions_are_kept,
             catalog_conflicts_and_missing,
             tokens_are_found_by_hash_until_revoked,
-            audit_events_keep_order_and_content
+            audit_events_keep_order_and_content,
+            signing_keys_rotate,
+            license_lifecycle,
+            license_list_filters_and_pages,
+            deliveries_retry_and_finish
         );
     };
     (@each $make:path; $($case:ident),* $(,)?) => {
@@ -495,4 +499,493 @@ pub async fn audit_events_keep_order_and_content(store: &dyn Store) {
     let page = store.audit_events(events[2].seq, 2).await.unwrap();
     assert_eq!(page.len(), 2);
     assert_eq!(page[0].seq, events[3].seq);
+}
+
+fn key_record(org: Option<&str>, purpose: KeyPurpose, secs: i64) -> SigningKeyRecord {
+    SigningKeyRecord {
+        id: uuid::Uuid::now_v7(),
+        org: org.map(code),
+        purpose,
+        source: KeySource::LocalCa,
+        public_key: vec![4; 65],
+        wrapped_private_key: vec![9; 166],
+        certificate_pem: "-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----\n".into(),
+        not_before: at(secs),
+        not_after: at(secs + 86_400),
+        created_at: at(secs),
+        retired_at: None,
+    }
+}
+
+pub async fn signing_keys_rotate(store: &dyn Store) {
+    seeded(store).await;
+    let ca = key_record(None, KeyPurpose::Ca, 1);
+    store
+        .add_signing_key(&ca, false, &log("key.create", "ca", 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .active_signing_key(None, KeyPurpose::Ca)
+            .await
+            .unwrap()
+            .unwrap(),
+        ca
+    );
+    let first = key_record(Some("150100"), KeyPurpose::License, 2);
+    store
+        .add_signing_key(&first, false, &log("key.create", "k1", 2))
+        .await
+        .unwrap();
+    // A second active key without retiring the first is refused, nothing written.
+    let before = audit_count(store).await;
+    let clash = store
+        .add_signing_key(
+            &key_record(Some("150100"), KeyPurpose::License, 3),
+            false,
+            &log("key.create", "k2", 3),
+        )
+        .await;
+    assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+    assert_eq!(audit_count(store).await, before);
+    let second = key_record(Some("150100"), KeyPurpose::License, 4);
+    store
+        .add_signing_key(&second, true, &log("key.rotate", "k2", 4))
+        .await
+        .unwrap();
+    let active = store
+        .active_signing_key(Some(&code("150100")), KeyPurpose::License)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(active.id, second.id);
+    let all = store.signing_keys(Some(&code("150100"))).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].id, first.id);
+    assert_eq!(all[0].retired_at, Some(at(4)));
+    assert_eq!(
+        store
+            .signing_key(first.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .retired_at,
+        Some(at(4))
+    );
+    // The CA is untouched by the org's rotation.
+    assert!(
+        store
+            .active_signing_key(None, KeyPurpose::Ca)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .active_signing_key(Some(&code("150700")), KeyPurpose::License)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+fn version_record(
+    type_code: &str,
+    issuer_credit: &str,
+    serial: &str,
+    v: u16,
+    holder: &str,
+    key: uuid::Uuid,
+    secs: i64,
+) -> LicenseVersionRecord {
+    let t = zhengzhao_domain::codes::LicenseTypeCode::parse(type_code).unwrap();
+    let i = zhengzhao_domain::codes::CreditCode::parse(issuer_credit).unwrap();
+    LicenseVersionRecord {
+        license_id: zhengzhao_domain::license_id::LicenseId::new(&t, &i, serial, v).unwrap(),
+        version: v,
+        type_version: 1,
+        holder: Holder {
+            name: "某某公司".into(),
+            id_type: "uscc".into(),
+            id: holder.into(),
+        },
+        face: serde_json::json!({"number": format!("N{v}")}),
+        license_number: Some(format!("N{v}")),
+        valid_from: jiff::civil::date(2026, 1, 1),
+        valid_until: if v == 1 {
+            Some(jiff::civil::date(2030, 12, 31))
+        } else {
+            None
+        },
+        issued_at: at(secs),
+        payload: format!("{{\"v\":{v}}}"),
+        signature: vec![0x30, v as u8],
+        key_id: key,
+    }
+}
+
+struct Fixture {
+    key: uuid::Uuid,
+    issuer_credit: String,
+}
+
+async fn license_fixture(store: &dyn Store) -> Fixture {
+    seeded(store).await;
+    let k = key_record(Some("150102"), KeyPurpose::License, 1);
+    store
+        .add_signing_key(&k, false, &log("key.create", "k", 1))
+        .await
+        .unwrap();
+    let issuer = store.org(&code("150102")).await.unwrap().unwrap();
+    Fixture {
+        key: k.id,
+        issuer_credit: issuer.credit_code.to_string(),
+    }
+}
+
+fn new_license(f: &Fixture, serial: &str, record: &str, holder: &str, secs: i64) -> NewLicense {
+    NewLicense {
+        type_code: zhengzhao_domain::codes::LicenseTypeCode::parse("11100000000013338W001")
+            .unwrap(),
+        issuer: code("150102"),
+        serial: serial.into(),
+        source_system: "sys".into(),
+        source_record_id: record.into(),
+        first: version_record(
+            "11100000000013338W001",
+            &f.issuer_credit,
+            serial,
+            1,
+            holder,
+            f.key,
+            secs,
+        ),
+    }
+}
+
+pub async fn license_lifecycle(store: &dyn Store) {
+    let f = license_fixture(store).await;
+    let channels = vec!["platform".to_string(), "app".to_string()];
+    let new = new_license(&f, "A1", "r1", "91150102MA0N4JXK2X", 2);
+    let issued = store
+        .issue_license(&new, &channels, &log("license.issue", "l", 2))
+        .await
+        .unwrap();
+    assert_eq!(issued.versions.len(), 1);
+    assert_eq!(issued.versions[0], new.first);
+    assert_eq!(issued.serial, "A1");
+    assert!(issued.revocation.is_none());
+    let first_id = new.first.license_id.clone();
+    assert_eq!(
+        store
+            .license_by_identifier(&first_id)
+            .await
+            .unwrap()
+            .unwrap(),
+        issued
+    );
+    assert_eq!(
+        store
+            .license_by_source("sys", "r1")
+            .await
+            .unwrap()
+            .unwrap()
+            .key,
+        issued.key
+    );
+    assert!(
+        store
+            .license_by_source("sys", "r2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The same source record again, or the same serial: conflict, nothing written.
+    let before = audit_count(store).await;
+    let dup = store
+        .issue_license(
+            &new_license(&f, "A2", "r1", "x", 3),
+            &channels,
+            &log("license.issue", "l", 3),
+        )
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let dup_serial = store
+        .issue_license(
+            &new_license(&f, "A1", "r9", "x", 3),
+            &channels,
+            &log("license.issue", "l", 3),
+        )
+        .await;
+    assert!(
+        matches!(dup_serial, Err(StoreError::Conflict(_))),
+        "{dup_serial:?}"
+    );
+    assert_eq!(audit_count(store).await, before);
+
+    let v2 = version_record(
+        "11100000000013338W001",
+        &f.issuer_credit,
+        "A1",
+        2,
+        "91150102MA0N4JXK2X",
+        f.key,
+        4,
+    );
+    let updated = store
+        .add_license_version(
+            issued.key,
+            1,
+            &v2,
+            &channels,
+            &log("license.update", "l", 4),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.versions.len(), 2);
+    assert_eq!(updated.current().unwrap().version, 2);
+    assert_eq!(updated.current().unwrap().valid_until, None);
+    // Any version's identifier names the license.
+    assert_eq!(
+        store
+            .license_by_identifier(&first_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .versions
+            .len(),
+        2
+    );
+    let stale = version_record(
+        "11100000000013338W001",
+        &f.issuer_credit,
+        "A1",
+        3,
+        "x",
+        f.key,
+        5,
+    );
+    let r = store
+        .add_license_version(
+            issued.key,
+            1,
+            &stale,
+            &channels,
+            &log("license.update", "l", 5),
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+
+    let rev = Revocation {
+        at: at(6),
+        by: "token:x".into(),
+        reason: "注销登记".into(),
+    };
+    let stale_revoke = store
+        .revoke_license(issued.key, 1, &rev, &log("license.revoke", "l", 6))
+        .await;
+    assert!(
+        matches!(stale_revoke, Err(StoreError::Conflict(_))),
+        "{stale_revoke:?}"
+    );
+    let revoked = store
+        .revoke_license(issued.key, 2, &rev, &log("license.revoke", "l", 6))
+        .await
+        .unwrap();
+    assert_eq!(revoked.revocation, Some(rev.clone()));
+    let again = store
+        .revoke_license(issued.key, 2, &rev, &log("license.revoke", "l", 7))
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let after_revoke = version_record(
+        "11100000000013338W001",
+        &f.issuer_credit,
+        "A1",
+        3,
+        "x",
+        f.key,
+        8,
+    );
+    let r = store
+        .add_license_version(
+            issued.key,
+            2,
+            &after_revoke,
+            &channels,
+            &log("license.update", "l", 8),
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+
+    let deliveries = store.deliveries_of(issued.key).await.unwrap();
+    assert_eq!(deliveries.len(), 4, "two channels for each of two versions");
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.status == DeliveryStatus::Pending && d.attempts == 0)
+    );
+    let missing = zhengzhao_domain::license_id::LicenseId::new(
+        &zhengzhao_domain::codes::LicenseTypeCode::parse("11100000000013338W001").unwrap(),
+        &zhengzhao_domain::codes::CreditCode::parse(&f.issuer_credit).unwrap(),
+        "ZZ",
+        1,
+    )
+    .unwrap();
+    assert!(
+        store
+            .license_by_identifier(&missing)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn license_list_filters_and_pages(store: &dyn Store) {
+    let f = license_fixture(store).await;
+    for i in 0..5 {
+        let holder = if i % 2 == 0 { "H-EVEN" } else { "H-ODD" };
+        store
+            .issue_license(
+                &new_license(&f, &format!("S{i}"), &format!("r{i}"), holder, 10 + i),
+                &[],
+                &log("license.issue", "l", 10 + i),
+            )
+            .await
+            .unwrap();
+    }
+    let all = store
+        .licenses(&LicenseFilter::default(), None, 10)
+        .await
+        .unwrap();
+    let serials: Vec<&str> = all.iter().map(|l| l.serial.as_str()).collect();
+    assert_eq!(serials, ["S4", "S3", "S2", "S1", "S0"], "newest first");
+    let page1 = store
+        .licenses(&LicenseFilter::default(), None, 2)
+        .await
+        .unwrap();
+    let page2 = store
+        .licenses(&LicenseFilter::default(), Some(page1[1].key), 2)
+        .await
+        .unwrap();
+    let page3 = store
+        .licenses(&LicenseFilter::default(), Some(page2[1].key), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        page2.iter().map(|l| l.serial.as_str()).collect::<Vec<_>>(),
+        ["S2", "S1"]
+    );
+    assert_eq!(page3.len(), 1);
+    let even = LicenseFilter {
+        holder_id: Some("H-EVEN".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.licenses(&even, None, 10).await.unwrap().len(), 3);
+    let typed = LicenseFilter {
+        type_code: Some(
+            zhengzhao_domain::codes::LicenseTypeCode::parse("11100000000013338W001").unwrap(),
+        ),
+        holder_id: Some("H-ODD".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.licenses(&typed, None, 10).await.unwrap().len(), 2);
+    let other_type = LicenseFilter {
+        type_code: Some(
+            zhengzhao_domain::codes::LicenseTypeCode::parse("11100000000013338W002").unwrap(),
+        ),
+        ..Default::default()
+    };
+    assert!(
+        store
+            .licenses(&other_type, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let in_hohhot = LicenseFilter {
+        issuer_within: Some(code("150100")),
+        ..Default::default()
+    };
+    assert_eq!(store.licenses(&in_hohhot, None, 10).await.unwrap().len(), 5);
+    let in_hulunbuir = LicenseFilter {
+        issuer_within: Some(code("150700")),
+        ..Default::default()
+    };
+    assert!(
+        store
+            .licenses(&in_hulunbuir, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn deliveries_retry_and_finish(store: &dyn Store) {
+    let f = license_fixture(store).await;
+    let channels = vec!["platform".to_string(), "app".to_string(), "web".to_string()];
+    let l = store
+        .issue_license(
+            &new_license(&f, "D1", "d1", "H", 20),
+            &channels,
+            &log("license.issue", "l", 20),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store.due_deliveries(at(19), 10).await.unwrap().is_empty(),
+        "not due before issue time"
+    );
+    let due = store.due_deliveries(at(20), 10).await.unwrap();
+    assert_eq!(due.len(), 3);
+    assert_eq!(due[0].license_id, l.versions[0].license_id);
+    let (a, b, c) = (due[0].id, due[1].id, due[2].id);
+    let before = audit_count(store).await;
+    store
+        .record_delivery(
+            a,
+            &DeliveryOutcome::Delivered { at: at(21) },
+            Some(&log("license.deliver", "l", 21)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(audit_count(store).await, before + 1);
+    store
+        .record_delivery(
+            b,
+            &DeliveryOutcome::Retry {
+                error: "HTTP 503".into(),
+                next_attempt_at: at(60),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .record_delivery(
+            c,
+            &DeliveryOutcome::GiveUp {
+                error: "HTTP 410".into(),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(store.due_deliveries(at(59), 10).await.unwrap().is_empty());
+    let later = store.due_deliveries(at(60), 10).await.unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].attempts, 1);
+    assert_eq!(later[0].last_error.as_deref(), Some("HTTP 503"));
+    let again = store
+        .record_delivery(a, &DeliveryOutcome::Delivered { at: at(70) }, None)
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let all = store.deliveries_of(l.key).await.unwrap();
+    let by_channel = |ch: &str| all.iter().find(|d| d.channel == ch).unwrap().clone();
+    assert_eq!(by_channel(&due[0].channel).delivered_at, Some(at(21)));
+    assert_eq!(
+        by_channel(&due[0].channel).status,
+        DeliveryStatus::Delivered
+    );
+    assert_eq!(by_channel(&due[2].channel).status, DeliveryStatus::Failed);
 }
