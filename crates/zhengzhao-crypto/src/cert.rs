@@ -19,7 +19,9 @@ use x509_cert::Certificate;
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder, CertificateBuilder};
 use x509_cert::certificate::TbsCertificate;
-use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier};
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+};
 use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
@@ -94,7 +96,10 @@ fn validity(now: SystemTime, years: u32) -> Result<Validity, CryptoError> {
 
 /// The x509 builder would embed a raw r‖s signature; X.509 wants DER, so we
 /// sign the TBS bytes ourselves and assemble.
-fn build_signed(mut builder: CertificateBuilder<Profile>, issuer: &KeyPair) -> Result<Certificate, CryptoError> {
+fn build_signed(
+    mut builder: CertificateBuilder<Profile>,
+    issuer: &KeyPair,
+) -> Result<Certificate, CryptoError> {
     let key = issuer.signing_key();
     let tbs = builder.finalize(key).map_err(cert_err)?;
     let sig: Signature = key.try_sign(&tbs).map_err(cert_err)?;
@@ -107,7 +112,9 @@ pub fn subject_name(common_name: &str, organization: &str, serial_number: Option
     fn esc(v: &str) -> String {
         let mut out = String::new();
         for (i, c) in v.chars().enumerate() {
-            if matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=') || (i == 0 && matches!(c, '#' | ' ')) {
+            if matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=')
+                || (i == 0 && matches!(c, '#' | ' '))
+            {
                 out.push('\\');
             }
             out.push(c);
@@ -123,14 +130,21 @@ pub fn subject_name(common_name: &str, organization: &str, serial_number: Option
 }
 
 /// A self-signed CA certificate for `key`.
-pub fn make_ca(key: &KeyPair, subject: &str, now: SystemTime, years: u32) -> Result<Certificate, CryptoError> {
-    let spki = SubjectPublicKeyInfoOwned::from_key(key.signing_key().verifying_key()).map_err(cert_err)?;
+pub fn make_ca(
+    key: &KeyPair,
+    subject: &str,
+    now: SystemTime,
+    years: u32,
+) -> Result<Certificate, CryptoError> {
+    let spki =
+        SubjectPublicKeyInfoOwned::from_key(key.signing_key().verifying_key()).map_err(cert_err)?;
     let profile = Profile {
         subject: Name::from_str(subject).map_err(cert_err)?,
         issuer: None,
         ca: true,
     };
-    let b = CertificateBuilder::new(profile, random_serial()?, validity(now, years)?, spki).map_err(cert_err)?;
+    let b = CertificateBuilder::new(profile, random_serial()?, validity(now, years)?, spki)
+        .map_err(cert_err)?;
     build_signed(b, key)
 }
 
@@ -143,13 +157,15 @@ pub fn issue(
     now: SystemTime,
     years: u32,
 ) -> Result<Certificate, CryptoError> {
-    let spki = SubjectPublicKeyInfoOwned::from_key(subject_key.verifying_key()).map_err(cert_err)?;
+    let spki =
+        SubjectPublicKeyInfoOwned::from_key(subject_key.verifying_key()).map_err(cert_err)?;
     let profile = Profile {
         subject: Name::from_str(subject).map_err(cert_err)?,
         issuer: Some(ca_cert.tbs_certificate().subject().clone()),
         ca: false,
     };
-    let b = CertificateBuilder::new(profile, random_serial()?, validity(now, years)?, spki).map_err(cert_err)?;
+    let b = CertificateBuilder::new(profile, random_serial()?, validity(now, years)?, spki)
+        .map_err(cert_err)?;
     build_signed(b, ca_key)
 }
 
@@ -170,17 +186,22 @@ pub fn public_key(cert: &Certificate) -> Result<PublicKey, CryptoError> {
 /// Whether `cert` carries a valid signature by `issuer_cert`'s key.
 pub fn check_issued_by(cert: &Certificate, issuer_cert: &Certificate) -> Result<(), CryptoError> {
     let spki = issuer_cert.tbs_certificate().subject_public_key_info();
-    let vk = VerifyingKey::from_sec1_bytes(DISTID, spki.subject_public_key.raw_bytes()).map_err(cert_err)?;
+    let vk = VerifyingKey::from_sec1_bytes(DISTID, spki.subject_public_key.raw_bytes())
+        .map_err(cert_err)?;
     let tbs = cert.tbs_certificate().to_der().map_err(cert_err)?;
     let sig = DerSignature::from_bytes(cert.signature().raw_bytes()).map_err(cert_err)?;
     let sig = Signature::try_from(sig).map_err(cert_err)?;
-    signature::Verifier::verify(&vk, &tbs, &sig).map_err(|_| CryptoError::Certificate("not signed by the given issuer".into()))
+    signature::Verifier::verify(&vk, &tbs, &sig)
+        .map_err(|_| CryptoError::Certificate("not signed by the given issuer".into()))
 }
 
 /// (not before, not after) as Unix seconds.
 pub fn validity_secs(cert: &Certificate) -> (u64, u64) {
     let v = cert.tbs_certificate().validity();
-    (v.not_before.to_unix_duration().as_secs(), v.not_after.to_unix_duration().as_secs())
+    (
+        v.not_before.to_unix_duration().as_secs(),
+        v.not_after.to_unix_duration().as_secs(),
+    )
 }
 
 /// Parse DER (for certificates received as bytes).
@@ -196,9 +217,19 @@ mod tests {
     fn ca_issues_an_org_certificate_that_checks() {
         let now = SystemTime::now();
         let ca_key = KeyPair::generate().unwrap();
-        let ca = make_ca(&ca_key, &subject_name("zhengzhao 测试CA（TEST CA）", "zhengzhao", None), now, 10).unwrap();
+        let ca = make_ca(
+            &ca_key,
+            &subject_name("zhengzhao 测试CA（TEST CA）", "zhengzhao", None),
+            now,
+            10,
+        )
+        .unwrap();
         let org_key = KeyPair::generate().unwrap();
-        let subject = subject_name("呼和浩特市市场监督管理局", "呼和浩特市市场监督管理局", Some("11150100MBP5010036"));
+        let subject = subject_name(
+            "呼和浩特市市场监督管理局",
+            "呼和浩特市市场监督管理局",
+            Some("11150100MBP5010036"),
+        );
         let cert = issue(&ca_key, &ca, &subject, &org_key.public_key(), now, 5).unwrap();
         check_issued_by(&cert, &ca).unwrap();
         check_issued_by(&ca, &ca).unwrap();
@@ -207,7 +238,10 @@ mod tests {
         assert!(check_issued_by(&cert, &other_ca).is_err());
         let pem = to_pem(&cert).unwrap();
         let back = from_pem(&pem).unwrap();
-        assert_eq!(public_key(&back).unwrap().to_sec1(), org_key.public_key().to_sec1());
+        assert_eq!(
+            public_key(&back).unwrap().to_sec1(),
+            org_key.public_key().to_sec1()
+        );
         let (nb, na) = validity_secs(&back);
         assert!(na > nb + 4 * 365 * 24 * 3600);
         // A payload signed by the org key verifies under the certificate's key.
@@ -217,6 +251,9 @@ mod tests {
 
     #[test]
     fn subject_values_are_escaped() {
-        assert_eq!(subject_name("a,b", "o=1", Some("X")), "CN=a\\,b,serialNumber=X,O=o\\=1,C=CN");
+        assert_eq!(
+            subject_name("a,b", "o=1", Some("X")),
+            "CN=a\\,b,serialNumber=X,O=o\\=1,C=CN"
+        );
     }
 }

@@ -31,11 +31,14 @@ impl MasterKey {
     pub fn from_hex(text: &str) -> Result<Self, CryptoError> {
         let t = text.trim();
         if t.len() != 32 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(CryptoError::Wrap("master key must be 32 hex digits (128 bits)".into()));
+            return Err(CryptoError::Wrap(
+                "master key must be 32 hex digits (128 bits)".into(),
+            ));
         }
         let mut out = [0u8; 16];
         for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&t[2 * i..2 * i + 2], 16).map_err(|e| CryptoError::Wrap(e.to_string()))?;
+            *byte = u8::from_str_radix(&t[2 * i..2 * i + 2], 16)
+                .map_err(|e| CryptoError::Wrap(e.to_string()))?;
         }
         Ok(Self(out))
     }
@@ -52,7 +55,10 @@ impl MasterKey {
 
     /// A short public fingerprint (SM3 prefix), to say which key wrapped what.
     pub fn fingerprint(&self) -> String {
-        crate::sm3(&self.0)[..4].iter().map(|b| format!("{b:02x}")).collect()
+        crate::sm3(&self.0)[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     fn cipher(&self) -> Result<Sm4Gcm, CryptoError> {
@@ -64,7 +70,13 @@ impl MasterKey {
         getrandom::fill(&mut n).map_err(|e| CryptoError::Random(e.to_string()))?;
         let ct = self
             .cipher()?
-            .encrypt(&Nonce::<U12>::from(n), Payload { msg: plaintext, aad })
+            .encrypt(
+                &Nonce::<U12>::from(n),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .map_err(|_| CryptoError::Wrap("SM4-GCM encryption failed".into()))?;
         Ok([&n[..], &ct].concat())
     }
@@ -78,7 +90,11 @@ impl MasterKey {
         nonce.copy_from_slice(n);
         self.cipher()?
             .decrypt(&Nonce::<U12>::from(nonce), Payload { msg: ct, aad })
-            .map_err(|_| CryptoError::Wrap("SM4-GCM authentication failed: wrong master key or altered data".into()))
+            .map_err(|_| {
+                CryptoError::Wrap(
+                    "SM4-GCM authentication failed: wrong master key or altered data".into(),
+                )
+            })
     }
 }
 
@@ -87,7 +103,10 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
@@ -107,7 +126,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(&ct[..16], &hex("17F399F08C67D5EE19D0DC9969C4BB7D")[..]);
-        assert_eq!(&ct[ct.len() - 16..], &hex("83DE3541E4C2B58177E065A9BF7B62EC")[..]);
+        assert_eq!(
+            &ct[ct.len() - 16..],
+            &hex("83DE3541E4C2B58177E065A9BF7B62EC")[..]
+        );
     }
 
     #[test]

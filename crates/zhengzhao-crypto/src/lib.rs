@@ -55,7 +55,10 @@ mod tests {
         // non-ASCII characters written as themselves.
         let v = serde_json::json!({"b": 1, "a": {"z": true, "名称": "内蒙古", "y": null}, "\u{20ac}": "€", "\r": "x"});
         let c = canonical_json(&v).unwrap();
-        assert_eq!(c, r#"{"\r":"x","a":{"y":null,"z":true,"名称":"内蒙古"},"b":1,"€":"€"}"#);
+        assert_eq!(
+            c,
+            r#"{"\r":"x","a":{"y":null,"z":true,"名称":"内蒙古"},"b":1,"€":"€"}"#
+        );
     }
 
     #[test]
@@ -63,6 +66,9 @@ mod tests {
         // GB/T 32905-2016 appendix A.1
         let d = sm3(b"abc");
         let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0");
+        assert_eq!(
+            hex,
+            "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+        );
     }
 }

@@ -96,7 +96,8 @@ impl PublicKey {
 
     /// Check a DER signature over `payload`.
     pub fn verify(&self, payload: &[u8], der_signature: &[u8]) -> Result<(), CryptoError> {
-        let der = DerSignature::from_bytes(der_signature).map_err(|e| CryptoError::Signature(e.to_string()))?;
+        let der = DerSignature::from_bytes(der_signature)
+            .map_err(|e| CryptoError::Signature(e.to_string()))?;
         let sig = Signature::try_from(der).map_err(|e| CryptoError::Signature(e.to_string()))?;
         self.key
             .verify(payload, &sig)
@@ -120,6 +121,10 @@ mod tests {
         again.verify(b"{\"a\":1}", &sig).unwrap();
         let restored = KeyPair::from_pkcs8_der(&k.to_pkcs8_der().unwrap()).unwrap();
         assert_eq!(restored.public_key().to_sec1(), pk.to_sec1());
-        assert!(pk.to_pem().unwrap().starts_with("-----BEGIN PUBLIC KEY-----"));
+        assert!(
+            pk.to_pem()
+                .unwrap()
+                .starts_with("-----BEGIN PUBLIC KEY-----")
+        );
     }
 }

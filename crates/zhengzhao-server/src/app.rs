@@ -1,15 +1,18 @@
 //! Building and running the server.
 
+use crate::config::MasterKeySource;
 use crate::config::ServerConfig;
 use crate::http;
 use crate::http::metrics::Metrics;
 use crate::service::Library;
+use crate::service::delivery::DeliveryWorker;
 use crate::state::AppState;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use zhengzhao_crypto::keywrap::MasterKey;
 use zhengzhao_store::{Store, StoreError};
 use zhengzhao_store_postgres::PgStore;
 use zhengzhao_store_sqlite::SqliteStore;
@@ -42,6 +45,40 @@ fn prepare_data_dir(dir: &std::path::Path) -> Result<(), StoreError> {
     })
 }
 
+/// The master key from configuration, or from `DATA/master-key`, which is
+/// created (mode 0600) when absent.
+pub fn load_master_key(config: &ServerConfig) -> Result<MasterKey, String> {
+    match &config.master_key {
+        Some(MasterKeySource::Hex(hex)) => MasterKey::from_hex(hex).map_err(|e| e.to_string()),
+        Some(MasterKeySource::File(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            MasterKey::from_hex(&text).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        None => {
+            let path = config.default_master_key_path();
+            if path.exists() {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                return MasterKey::from_hex(&text).map_err(|e| format!("{}: {e}", path.display()));
+            }
+            let key = MasterKey::generate().map_err(|e| e.to_string())?;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts
+                .open(&path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            std::io::Write::write_all(&mut f, format!("{}\n", key.to_hex()).as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            tracing::warn!(path = %path.display(), "created a new master key; keep a copy apart from the data directory");
+            Ok(key)
+        }
+    }
+}
+
 /// A library bound to its listening socket, ready to run.
 pub struct Application {
     listener: TcpListener,
@@ -57,6 +94,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("first-start seeding: {0}")]
     Seed(String),
+    #[error("master key: {0}")]
+    MasterKey(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,
@@ -68,7 +107,11 @@ impl Application {
     /// Open (and on first start, seed) the library and bind the listener.
     pub async fn build(config: ServerConfig) -> Result<Self, StartError> {
         let store = open_store(&config).await?;
-        let library = Library::new(store.clone());
+        let master_key = load_master_key(&config).map_err(StartError::MasterKey)?;
+        let library = Library::new(store.clone())
+            .with_master_key(master_key)
+            .with_channels(config.channel_names())
+            .with_public_url(&config.public_url);
         let admin_token_path = library
             .ensure_seeded(&config.data_dir)
             .await
@@ -111,17 +154,29 @@ impl Application {
         &self.state.library
     }
 
-    /// Serve until `shutdown` resolves, then finish in-flight requests.
+    /// Serve (and run the background workers) until `shutdown` resolves,
+    /// then finish in-flight requests.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = DeliveryWorker::new(
+            self.state.library.clone(),
+            self.state.config.delivery_channels.clone(),
+        )
+        .map_err(std::io::Error::other)?;
+        let poll = self.state.config.delivery_poll;
+        let worker = tokio::spawn(worker.run(poll, stop_rx));
         let app = http::router(self.state);
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        let _ = stop_tx.send(true);
+        let _ = worker.await;
+        served
     }
 }

@@ -18,6 +18,32 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Requests taking longer are answered 503.
     pub request_timeout: Duration,
+    /// Where private keys are unwrapped from. `None`: `DATA/master-key`,
+    /// created on first start (keep a copy apart from the data: a backup of
+    /// the database is useless without it).
+    pub master_key: Option<MasterKeySource>,
+    /// Delivery channels (Art. 8): each an HTTP webhook.
+    pub delivery_channels: Vec<DeliveryChannel>,
+    /// How often the delivery worker looks for due deliveries.
+    pub delivery_poll: Duration,
+    /// Base URL printed on licenses (QR codes link to `{public_url}/verify/{id}`).
+    pub public_url: String,
+}
+
+/// Where the master key comes from.
+#[derive(Debug, Clone)]
+pub enum MasterKeySource {
+    /// A file holding 32 hex digits.
+    File(PathBuf),
+    /// The key itself (e.g. from `ZHENGZHAO_MASTER_KEY`).
+    Hex(String),
+}
+
+/// One delivery channel: a name shown with the license and the webhook it posts to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryChannel {
+    pub name: String,
+    pub url: String,
 }
 
 impl ServerConfig {
@@ -33,6 +59,10 @@ impl ServerConfig {
             listen: Self::DEFAULT_LISTEN.to_owned(),
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(30),
+            master_key: None,
+            delivery_channels: Vec::new(),
+            delivery_poll: Duration::from_secs(2),
+            public_url: format!("http://{}", Self::DEFAULT_LISTEN),
         }
     }
 
@@ -42,5 +72,16 @@ impl ServerConfig {
 
     pub fn admin_token_path(&self) -> PathBuf {
         self.data_dir.join("admin-token")
+    }
+
+    pub fn default_master_key_path(&self) -> PathBuf {
+        self.data_dir.join("master-key")
+    }
+
+    pub fn channel_names(&self) -> Vec<String> {
+        self.delivery_channels
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
     }
 }

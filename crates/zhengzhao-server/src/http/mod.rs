@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod health;
 pub mod json;
+pub mod licenses;
 pub mod metrics;
 pub mod openapi;
 pub mod orgs;
@@ -17,7 +18,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -46,6 +47,27 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/orgs", get(orgs::list).post(orgs::create))
         .route("/api/v1/orgs/{code}", get(orgs::get).patch(orgs::update))
+        .route(
+            "/api/v1/licenses",
+            get(licenses::list).post(licenses::issue),
+        )
+        .route("/api/v1/licenses/{license_id}", get(licenses::get))
+        .route(
+            "/api/v1/licenses/{license_id}/versions",
+            post(licenses::update),
+        )
+        .route(
+            "/api/v1/licenses/{license_id}/revoke",
+            post(licenses::revoke),
+        )
+        .route(
+            "/api/v1/licenses/{license_id}/history",
+            get(licenses::history),
+        )
+        .route(
+            "/api/v1/licenses/{license_id}/document",
+            get(licenses::document),
+        )
         .route("/catalog", get(pages::catalog))
         .route("/", get(pages::index))
         .route("/metrics", get(metrics::render))

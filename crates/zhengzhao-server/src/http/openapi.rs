@@ -22,12 +22,20 @@ use utoipa::{Modify, OpenApi};
         super::orgs::get,
         super::orgs::create,
         super::orgs::update,
+        super::licenses::issue,
+        super::licenses::get,
+        super::licenses::update,
+        super::licenses::revoke,
+        super::licenses::history,
+        super::licenses::document,
+        super::licenses::list,
     ),
     components(schemas(crate::error::Problem, zhengzhao_domain::FieldError)),
     modifiers(&BearerAuth),
     tags(
         (name = "catalog", description = "Issuance catalog (发证目录, Art. 6)"),
         (name = "orgs", description = "Org tree (Art. 5)"),
+        (name = "licenses", description = "Issue, update, revoke and read licenses (Art. 7, 8, 10)"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

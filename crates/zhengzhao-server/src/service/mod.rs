@@ -3,6 +3,9 @@
 //! in one storage transaction. HTTP handlers and the CLI both call these.
 
 pub mod catalog;
+pub mod delivery;
+pub mod keys;
+pub mod licenses;
 pub mod orgs;
 pub mod seed;
 pub mod tokens;
@@ -10,6 +13,7 @@ pub mod tokens;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use std::sync::Arc;
+use zhengzhao_crypto::keywrap::MasterKey;
 use zhengzhao_domain::org::{OrgCode, REGION_CODE};
 use zhengzhao_domain::role::Role;
 use zhengzhao_store::{AuditEvent, Store};
@@ -18,6 +22,12 @@ use zhengzhao_store::{AuditEvent, Store};
 #[derive(Clone)]
 pub struct Library {
     pub store: Arc<dyn Store>,
+    master_key: Option<MasterKey>,
+    key_cache: Arc<keys::KeyCache>,
+    /// Names of the configured delivery channels (Art. 8).
+    channels: Arc<Vec<String>>,
+    /// Base URL for links printed on licenses.
+    public_url: Arc<str>,
 }
 
 /// Who an audit event names as the actor.
@@ -69,6 +79,17 @@ pub fn now() -> jiff::Timestamp {
     jiff::Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
 }
 
+/// China Standard Time. Fixed UTC+8: China has kept no daylight saving since
+/// 1991, and a fixed offset needs no time-zone database on the machine.
+pub fn china_tz() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::fixed(jiff::tz::offset(8))
+}
+
+/// Today's date in China: business dates (validity) are China dates.
+pub fn china_today() -> jiff::civil::Date {
+    now().to_zoned(china_tz()).date()
+}
+
 pub fn audit_event(
     actor: &Actor,
     action: &str,
@@ -91,8 +112,34 @@ pub fn audit_event(
 }
 
 impl Library {
+    /// A library without a master key (enough for tokens, orgs, catalog).
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            master_key: None,
+            key_cache: Arc::default(),
+            channels: Arc::default(),
+            public_url: Arc::from("http://127.0.0.1:8080"),
+        }
+    }
+
+    /// With the master key that unwraps signing keys.
+    #[must_use]
+    pub fn with_master_key(mut self, key: MasterKey) -> Self {
+        self.master_key = Some(key);
+        self
+    }
+
+    #[must_use]
+    pub fn with_channels(mut self, names: Vec<String>) -> Self {
+        self.channels = Arc::new(names);
+        self
+    }
+
+    #[must_use]
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = Arc::from(url.trim_end_matches('/'));
+        self
     }
 
     /// Refuse unless the caller holds one of `roles`.

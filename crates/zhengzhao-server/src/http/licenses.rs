@@ -1,0 +1,251 @@
+//! `/api/v1/licenses`: the write contract business systems integrate with,
+//! and the reads of issuing staff.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::json::{ApiQuery, JsonBody};
+use crate::service::Library;
+use crate::service::licenses::{IssueRequest, LicenseView, RevokeRequest, UpdateRequest};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use zhengzhao_domain::codes::LicenseTypeCode;
+use zhengzhao_domain::role::Role;
+use zhengzhao_store::{DeliveryRecord, LicenseFilter};
+
+/// Issue a license. Replaying the same request (same `source`) returns the
+/// same license with 200; a different request for the same source is a 409.
+#[utoipa::path(post, path = "/api/v1/licenses", tag = "licenses", request_body = IssueRequest, security(("bearer" = [])),
+    responses((status = 201, body = LicenseView), (status = 200, body = LicenseView, description = "replay of an earlier identical request"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn issue(
+    State(s): State<AppState>,
+    caller: Caller,
+    body: JsonBody,
+) -> ApiResult<(StatusCode, Json<LicenseView>)> {
+    Library::require_role(&caller, &[Role::IssuerClerk])?;
+    let req: IssueRequest = body.parse()?;
+    let (rec, created) = s.library.issue_license(&caller, req).await?;
+    let current = rec
+        .current()
+        .map(|v| v.license_id.clone())
+        .ok_or_else(|| ApiError::Internal("no version".into()))?;
+    let view = s.library.license_view(&rec, &current).await?;
+    Ok((
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(view),
+    ))
+}
+
+/// A license by any of its versions' identifiers; the answer says which version is current.
+#[utoipa::path(get, path = "/api/v1/licenses/{license_id}", tag = "licenses", security(("bearer" = [])),
+    params(("license_id" = String, Path, description = "GB/T 36904 identifier of any version")),
+    responses((status = 200, body = LicenseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn get(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<LicenseView>> {
+    let (rec, asked) = s.library.find_license(&id).await?;
+    s.library.require_reader(&caller, &rec).await?;
+    Ok(Json(s.library.license_view(&rec, &asked).await?))
+}
+
+/// Update: issue the next version (with the changed paper license).
+#[utoipa::path(post, path = "/api/v1/licenses/{license_id}/versions", tag = "licenses", request_body = UpdateRequest, security(("bearer" = [])),
+    params(("license_id" = String, Path, description = "identifier of any version")),
+    responses((status = 201, body = LicenseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult<(StatusCode, Json<LicenseView>)> {
+    Library::require_role(&caller, &[Role::IssuerClerk])?;
+    let req: UpdateRequest = body.parse()?;
+    let rec = s.library.update_license(&caller, &id, req).await?;
+    let current = rec
+        .current()
+        .map(|v| v.license_id.clone())
+        .ok_or_else(|| ApiError::Internal("no version".into()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(s.library.license_view(&rec, &current).await?),
+    ))
+}
+
+/// Revoke a license, with a reason.
+#[utoipa::path(post, path = "/api/v1/licenses/{license_id}/revoke", tag = "licenses", request_body = RevokeRequest, security(("bearer" = [])),
+    params(("license_id" = String, Path, description = "identifier of any version")),
+    responses((status = 200, body = LicenseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn revoke(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult<Json<LicenseView>> {
+    Library::require_role(&caller, &[Role::IssuerClerk])?;
+    let req: RevokeRequest = body.parse()?;
+    let rec = s.library.revoke_license(&caller, &id, req).await?;
+    let current = rec
+        .current()
+        .map(|v| v.license_id.clone())
+        .ok_or_else(|| ApiError::Internal("no version".into()))?;
+    Ok(Json(s.library.license_view(&rec, &current).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct History {
+    /// Every version, oldest first, each as the API shows it.
+    pub versions: Vec<LicenseView>,
+    #[schema(value_type = Vec<Object>)]
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
+/// Every version of a license and every delivery.
+#[utoipa::path(get, path = "/api/v1/licenses/{license_id}/history", tag = "licenses", security(("bearer" = [])),
+    params(("license_id" = String, Path, description = "identifier of any version")),
+    responses((status = 200, body = History), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn history(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<History>> {
+    let (rec, _) = s.library.find_license(&id).await?;
+    s.library.require_reader(&caller, &rec).await?;
+    let mut versions = Vec::with_capacity(rec.versions.len());
+    for v in &rec.versions {
+        versions.push(s.library.license_view(&rec, &v.license_id).await?);
+    }
+    let deliveries = s.store.deliveries_of(rec.key).await?;
+    Ok(Json(History {
+        versions,
+        deliveries,
+    }))
+}
+
+/// The signed document of the version the identifier names.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedDocument {
+    pub license_id: String,
+    pub version: u16,
+    /// The RFC 8785 canonical JSON text that was signed, byte for byte.
+    pub payload: String,
+    /// Base64 of the DER SM2-with-SM3 signature (distinguishing id 1234567812345678).
+    pub signature: String,
+    /// The signer's X.509 certificate, PEM.
+    pub certificate: String,
+}
+
+/// The signed document: verify with OpenSSL alone (see README).
+#[utoipa::path(get, path = "/api/v1/licenses/{license_id}/document", tag = "licenses", security(("bearer" = [])),
+    params(("license_id" = String, Path, description = "identifier of the version wanted")),
+    responses((status = 200, body = SignedDocument), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn document(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SignedDocument>> {
+    let (rec, asked) = s.library.find_license(&id).await?;
+    s.library.require_reader(&caller, &rec).await?;
+    let v = rec
+        .versions
+        .iter()
+        .find(|v| v.license_id == asked)
+        .ok_or_else(|| ApiError::NotFound(format!("license {asked}")))?;
+    let key = s
+        .store
+        .signing_key(v.key_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("signing key {} missing", v.key_id)))?;
+    Ok(Json(SignedDocument {
+        license_id: v.license_id.to_string(),
+        version: v.version,
+        payload: v.payload.clone(),
+        signature: base64::engine::general_purpose::STANDARD.encode(&v.signature),
+        certificate: key.certificate_pem,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Holder's unified social credit code or resident id.
+    pub holder: Option<String>,
+    /// License type code.
+    #[serde(rename = "type")]
+    pub type_code: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1-100 (default 20).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LicensePage {
+    pub items: Vec<LicenseView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Licenses issued within the caller's org subtree, newest first (keyset pagination).
+#[utoipa::path(get, path = "/api/v1/licenses", tag = "licenses", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = LicensePage), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<LicensePage>> {
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::field(
+            "limit",
+            "range",
+            "limit must be 1-100",
+            "每页条数应为1至100",
+        ));
+    }
+    let type_code = q
+        .type_code
+        .as_deref()
+        .map(|t| LicenseTypeCode::parse(t).map_err(|e| ApiError::Validation(vec![e.at("type")])))
+        .transpose()?;
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| {
+                ApiError::field(
+                    "cursor",
+                    "cursor",
+                    "not a cursor from this API",
+                    "分页游标无效",
+                )
+            })
+        })
+        .transpose()?;
+    let filter = LicenseFilter {
+        holder_id: q.holder.map(|h| h.to_uppercase()),
+        type_code,
+        issuer_within: Some(caller.org.clone()),
+    };
+    let page = s.store.licenses(&filter, before, limit).await?;
+    let next_cursor = (page.len() == limit as usize)
+        .then(|| page.last().map(|l| l.key.to_string()))
+        .flatten();
+    let mut items = Vec::with_capacity(page.len());
+    for l in &page {
+        if let Some(c) = l.current() {
+            items.push(s.library.license_view(l, &c.license_id).await?);
+        }
+    }
+    Ok(Json(LicensePage { items, next_cursor }))
+}

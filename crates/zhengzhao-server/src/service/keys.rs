@@ -1,0 +1,292 @@
+//! Signing keys (Art. 10): the local test CA, each issuing org's SM2 key and
+//! certificate, rotation and import. Private keys are kept only wrapped
+//! under the master key (SM4-GCM, the key id as associated data); unwrapped
+//! keys live in a process cache keyed by key id.
+
+use super::{Actor, Library, audit_event, now};
+use crate::error::{ApiError, ApiResult};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use zhengzhao_crypto::keywrap::MasterKey;
+use zhengzhao_crypto::sm2sig::KeyPair;
+use zhengzhao_crypto::{CryptoError, cert};
+use zhengzhao_domain::org::Org;
+use zhengzhao_store::{ChangeLog, KeyPurpose, KeySource, SigningKeyRecord, StoreError};
+
+/// Subject of the local CA: it says plainly that it is a test CA.
+pub const LOCAL_CA_SUBJECT_CN: &str =
+    "zhengzhao 本地测试CA（TEST CA - 非电子认证服务机构签发，不具法律效力）";
+const CA_YEARS: u32 = 20;
+const ORG_CERT_YEARS: u32 = 5;
+
+fn crypto(e: CryptoError) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// A key ready to sign with, and the certificate that vouches for it.
+pub struct LoadedKey {
+    pub id: uuid::Uuid,
+    pub pair: KeyPair,
+    pub certificate_pem: String,
+}
+
+/// Unwrapped keys by id. Keys never change once stored, so entries never go stale.
+#[derive(Default)]
+pub struct KeyCache {
+    keys: Mutex<HashMap<uuid::Uuid, Arc<LoadedKey>>>,
+}
+
+fn timestamp(t: SystemTime) -> jiff::Timestamp {
+    jiff::Timestamp::try_from(t).unwrap_or_else(|_| now())
+}
+
+fn validity(pem: &str) -> ApiResult<(jiff::Timestamp, jiff::Timestamp)> {
+    let c = cert::from_pem(pem).map_err(crypto)?;
+    let (nb, na) = cert::validity_secs(&c);
+    let to_ts = |s: u64| {
+        jiff::Timestamp::from_second(i64::try_from(s).unwrap_or(i64::MAX))
+            .unwrap_or(jiff::Timestamp::MAX)
+    };
+    Ok((to_ts(nb), to_ts(na)))
+}
+
+impl Library {
+    fn master_key(&self) -> ApiResult<&MasterKey> {
+        self.master_key.as_ref().ok_or_else(|| {
+            ApiError::Internal("no master key configured: cannot use signing keys".into())
+        })
+    }
+
+    fn unwrap_key(&self, rec: &SigningKeyRecord) -> ApiResult<Arc<LoadedKey>> {
+        if let Some(k) = self
+            .key_cache
+            .keys
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&rec.id).cloned())
+        {
+            return Ok(k);
+        }
+        let der = self
+            .master_key()?
+            .decrypt(rec.id.as_bytes(), &rec.wrapped_private_key)
+            .map_err(crypto)?;
+        let pair = KeyPair::from_pkcs8_der(&der).map_err(crypto)?;
+        if pair.public_key().to_sec1() != rec.public_key {
+            return Err(ApiError::Internal(format!(
+                "key {} does not match its public key",
+                rec.id
+            )));
+        }
+        let loaded = Arc::new(LoadedKey {
+            id: rec.id,
+            pair,
+            certificate_pem: rec.certificate_pem.clone(),
+        });
+        if let Ok(mut m) = self.key_cache.keys.lock() {
+            m.insert(rec.id, loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    fn wrap(&self, id: uuid::Uuid, pair: &KeyPair) -> ApiResult<Vec<u8>> {
+        let der = pair.to_pkcs8_der().map_err(crypto)?;
+        self.master_key()?
+            .encrypt(id.as_bytes(), &der)
+            .map_err(crypto)
+    }
+
+    /// The library's CA key, made on first use.
+    pub async fn local_ca(&self) -> ApiResult<Arc<LoadedKey>> {
+        if let Some(rec) = self.store.active_signing_key(None, KeyPurpose::Ca).await? {
+            return self.unwrap_key(&rec);
+        }
+        let pair = KeyPair::generate().map_err(crypto)?;
+        let subject =
+            cert::subject_name(LOCAL_CA_SUBJECT_CN, "内蒙古自治区市场监管电子证照库", None);
+        let ca = cert::make_ca(&pair, &subject, SystemTime::now(), CA_YEARS).map_err(crypto)?;
+        let pem = cert::to_pem(&ca).map_err(crypto)?;
+        let rec = self.key_record(None, KeyPurpose::Ca, KeySource::LocalCa, &pair, pem)?;
+        let log = ChangeLog::audit_only(audit_event(
+            &Actor::system(),
+            "key.create",
+            format!("key:{}", rec.id),
+            json!({"purpose": "ca", "source": "local_ca"}),
+        ));
+        match self.store.add_signing_key(&rec, false, &log).await {
+            Ok(()) => self.unwrap_key(&rec),
+            // Another request made it first: use theirs.
+            Err(StoreError::Conflict(_)) => {
+                let rec = self
+                    .store
+                    .active_signing_key(None, KeyPurpose::Ca)
+                    .await?
+                    .ok_or_else(|| ApiError::Internal("CA key vanished".into()))?;
+                self.unwrap_key(&rec)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn key_record(
+        &self,
+        org: Option<&Org>,
+        purpose: KeyPurpose,
+        source: KeySource,
+        pair: &KeyPair,
+        certificate_pem: String,
+    ) -> ApiResult<SigningKeyRecord> {
+        let id = uuid::Uuid::now_v7();
+        let (not_before, not_after) = validity(&certificate_pem)?;
+        Ok(SigningKeyRecord {
+            id,
+            org: org.map(|o| o.code.clone()),
+            purpose,
+            source,
+            public_key: pair.public_key().to_sec1(),
+            wrapped_private_key: self.wrap(id, pair)?,
+            certificate_pem,
+            not_before,
+            not_after,
+            created_at: now(),
+            retired_at: None,
+        })
+    }
+
+    /// A new org key certified by the local CA.
+    async fn new_local_key(&self, org: &Org) -> ApiResult<(KeyPair, String)> {
+        let ca = self.local_ca().await?;
+        let ca_cert = cert::from_pem(&ca.certificate_pem).map_err(crypto)?;
+        let pair = KeyPair::generate().map_err(crypto)?;
+        let subject = cert::subject_name(&org.name, &org.name, Some(org.credit_code.as_str()));
+        let c = cert::issue(
+            &ca.pair,
+            &ca_cert,
+            &subject,
+            &pair.public_key(),
+            SystemTime::now(),
+            ORG_CERT_YEARS,
+        )
+        .map_err(crypto)?;
+        Ok((pair, cert::to_pem(&c).map_err(crypto)?))
+    }
+
+    /// The org's active license-signing key, made (certified by the local CA) on first use.
+    pub async fn signer_for(&self, org: &Org) -> ApiResult<Arc<LoadedKey>> {
+        if let Some(rec) = self
+            .store
+            .active_signing_key(Some(&org.code), KeyPurpose::License)
+            .await?
+        {
+            return self.unwrap_key(&rec);
+        }
+        let (pair, pem) = self.new_local_key(org).await?;
+        let rec = self.key_record(
+            Some(org),
+            KeyPurpose::License,
+            KeySource::LocalCa,
+            &pair,
+            pem,
+        )?;
+        let log = ChangeLog::audit_only(audit_event(
+            &Actor::system(),
+            "key.create",
+            format!("key:{}", rec.id),
+            json!({"org": org.code, "purpose": "license", "source": "local_ca"}),
+        ));
+        match self.store.add_signing_key(&rec, false, &log).await {
+            Ok(()) => self.unwrap_key(&rec),
+            Err(StoreError::Conflict(_)) => {
+                let rec = self
+                    .store
+                    .active_signing_key(Some(&org.code), KeyPurpose::License)
+                    .await?
+                    .ok_or_else(|| ApiError::Internal("org key vanished".into()))?;
+                self.unwrap_key(&rec)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Start a new local key for `org`; the old one is retired but its
+    /// certificate stays available, so licenses it signed still verify.
+    pub async fn rotate_key(&self, actor: &Actor, org: &Org) -> ApiResult<SigningKeyRecord> {
+        let (pair, pem) = self.new_local_key(org).await?;
+        let rec = self.key_record(
+            Some(org),
+            KeyPurpose::License,
+            KeySource::LocalCa,
+            &pair,
+            pem,
+        )?;
+        let log = ChangeLog::audit_only(audit_event(
+            actor,
+            "key.rotate",
+            format!("key:{}", rec.id),
+            json!({"org": org.code, "source": "local_ca"}),
+        ));
+        self.store.add_signing_key(&rec, true, &log).await?;
+        Ok(rec)
+    }
+
+    /// Install a key and certificate issued by a real CA for `org`. The key
+    /// must match the certificate, and the certificate must be current.
+    pub async fn import_key(
+        &self,
+        actor: &Actor,
+        org: &Org,
+        certificate_pem: &str,
+        key_pem: &str,
+    ) -> ApiResult<SigningKeyRecord> {
+        let bad = |m: String| {
+            ApiError::field(
+                "certificate",
+                "certificate",
+                m.clone(),
+                format!("证书不可用：{m}"),
+            )
+        };
+        let c = cert::from_pem(certificate_pem).map_err(|e| bad(e.to_string()))?;
+        let cert_key =
+            cert::public_key(&c).map_err(|e| bad(format!("not an SM2 certificate: {e}")))?;
+        let pair = KeyPair::from_pkcs8_pem(key_pem).map_err(|e| {
+            ApiError::field(
+                "key",
+                "key",
+                format!("not an SM2 PKCS#8 private key: {e}"),
+                "私钥不是SM2 PKCS#8格式",
+            )
+        })?;
+        if pair.public_key().to_sec1() != cert_key.to_sec1() {
+            return Err(bad(
+                "the private key does not belong to this certificate".into()
+            ));
+        }
+        let (nb, na) = cert::validity_secs(&c);
+        let now_s = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_secs();
+        if now_s < nb || now_s > na {
+            return Err(bad("the certificate is not valid now".into()));
+        }
+        let pem = cert::to_pem(&c).map_err(crypto)?;
+        let rec = self.key_record(
+            Some(org),
+            KeyPurpose::License,
+            KeySource::Imported,
+            &pair,
+            pem,
+        )?;
+        let log = ChangeLog::audit_only(audit_event(
+            actor,
+            "key.import",
+            format!("key:{}", rec.id),
+            json!({"org": org.code, "source": "imported", "not_after": timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(na))}),
+        ));
+        self.store.add_signing_key(&rec, true, &log).await?;
+        Ok(rec)
+    }
+}

@@ -1,0 +1,807 @@
+//! License use cases (Art. 7, 8, 10): issue, update, revoke; every version
+//! signed with the issuer's SM2 key over its RFC 8785 canonical JSON.
+
+use super::{Actor, Library, audit_event, china_today, now};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use zhengzhao_domain::FieldError;
+use zhengzhao_domain::catalog::{FieldType, LicenseTypeVersion};
+use zhengzhao_domain::codes::{CreditCode, LicenseTypeCode, ResidentId};
+use zhengzhao_domain::face::{holder_fits, validate_face};
+use zhengzhao_domain::license_id::LicenseId;
+use zhengzhao_domain::org::{Org, OrgCode};
+use zhengzhao_domain::role::Role;
+use zhengzhao_store::{
+    ChangeLog, Holder, LicenseRecord, LicenseVersionRecord, NewLicense, OutboxMessage, Revocation,
+    StoreError,
+};
+
+/// Topic of the messages that aggregate licenses to the regional platform (Art. 7).
+pub const PLATFORM_LICENSE_TOPIC: &str = "platform.license";
+/// Marks the shape of the signed document.
+pub const DOCUMENT_SCHEMA: &str = "zhengzhao.license/1";
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HolderInput {
+    pub name: String,
+    /// `uscc` (unified social credit code) or `resident_id`.
+    pub id_type: String,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceInput {
+    /// The business system that holds the license's record.
+    pub system: String,
+    /// Its record id; (system, record_id) is unique, so a retried request returns the same license.
+    pub record_id: String,
+}
+
+/// `POST /api/v1/licenses`
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueRequest {
+    pub type_code: String,
+    /// Org code of the issuing org.
+    pub issuer: String,
+    pub holder: HolderInput,
+    #[schema(value_type = Object)]
+    pub face: Value,
+    #[schema(value_type = String, format = Date)]
+    pub valid_from: Date,
+    /// `null` for long-term validity.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub valid_until: Option<Date>,
+    pub source: SourceInput,
+}
+
+/// `POST /api/v1/licenses/{id}/versions`: the next version, issued together
+/// with the changed paper license. The holder's id never changes; its name may.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRequest {
+    #[schema(value_type = Object)]
+    pub face: Value,
+    #[schema(value_type = String, format = Date)]
+    pub valid_from: Date,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub valid_until: Option<Date>,
+    #[serde(default)]
+    pub holder_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    pub reason: String,
+}
+
+const FIRST_DATE: Date = jiff::civil::date(1900, 1, 1);
+const LAST_DATE: Date = jiff::civil::date(2199, 12, 31);
+
+fn text_ok(s: &str, max: usize) -> bool {
+    let n = s.trim().chars().count();
+    n > 0 && n <= max && !s.chars().any(char::is_control)
+}
+
+fn check_dates(from: Date, until: Option<Date>, errors: &mut Vec<FieldError>) {
+    let out = |d: Date| d < FIRST_DATE || d > LAST_DATE;
+    if out(from) {
+        errors.push(FieldError::new(
+            "valid_from",
+            "date_range",
+            "valid_from must be between 1900-01-01 and 2199-12-31",
+            "有效期起始日期应在1900-01-01至2199-12-31之间",
+        ));
+    }
+    if let Some(u) = until {
+        if out(u) {
+            errors.push(FieldError::new(
+                "valid_until",
+                "date_range",
+                "valid_until must be between 1900-01-01 and 2199-12-31",
+                "有效期截止日期应在1900-01-01至2199-12-31之间",
+            ));
+        } else if u < from {
+            errors.push(FieldError::new(
+                "valid_until",
+                "date_order",
+                "valid_until is before valid_from",
+                "有效期截止日期早于起始日期",
+            ));
+        }
+    }
+}
+
+/// Parse and check the holder; a natural person's id must be a resident id born by today.
+fn check_holder(
+    h: &HolderInput,
+    spec: &LicenseTypeVersion,
+    errors: &mut Vec<FieldError>,
+) -> Option<Holder> {
+    if !text_ok(&h.name, 200) {
+        errors.push(FieldError::new(
+            "holder/name",
+            "text",
+            "holder name must be 1-200 characters",
+            "持证主体名称应为1至200个字符",
+        ));
+    }
+    if let Err(e) = holder_fits(spec.spec.draft(), &h.id_type) {
+        errors.push(e);
+        return None;
+    }
+    let id = match h.id_type.as_str() {
+        "uscc" => CreditCode::parse(&h.id)
+            .map(|c| c.to_string())
+            .map_err(|e| e.at("holder/id")),
+        _ => ResidentId::parse(&h.id)
+            .and_then(|r| r.check_born_by(china_today()).map(|()| r))
+            .map(|r| r.as_str().to_owned())
+            .map_err(|e| e.at("holder/id")),
+    };
+    match id {
+        Ok(id) => Some(Holder {
+            name: h.name.trim().to_owned(),
+            id_type: h.id_type.clone(),
+            id,
+        }),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    }
+}
+
+/// The license as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LicenseView {
+    /// The identifier the request named (any version's).
+    #[schema(value_type = String)]
+    pub license_id: LicenseId,
+    /// The version that identifier names.
+    pub version: u16,
+    /// `valid`, `superseded` (an older version), `revoked`, `expired` or `not_yet_valid`.
+    pub status: &'static str,
+    #[schema(value_type = String)]
+    pub current_license_id: LicenseId,
+    pub current_version: u16,
+    #[schema(value_type = String)]
+    pub type_code: LicenseTypeCode,
+    pub type_name: String,
+    pub type_version: u32,
+    pub license_number: Option<String>,
+    pub issuer: IssuerView,
+    #[schema(value_type = Object)]
+    pub holder: Holder,
+    #[schema(value_type = Object)]
+    pub face: Value,
+    #[schema(value_type = String, format = Date)]
+    pub valid_from: Date,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub valid_until: Option<Date>,
+    #[schema(value_type = String, format = DateTime)]
+    pub issued_at: jiff::Timestamp,
+    /// First successful delivery of this version to the holder (Art. 8).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub delivered_at: Option<jiff::Timestamp>,
+    #[schema(value_type = Option<Object>)]
+    pub revocation: Option<Revocation>,
+    pub versions: Vec<VersionSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IssuerView {
+    #[schema(value_type = String)]
+    pub code: OrgCode,
+    pub name: String,
+    #[schema(value_type = String)]
+    pub credit_code: CreditCode,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VersionSummary {
+    #[schema(value_type = String)]
+    pub license_id: LicenseId,
+    pub version: u16,
+    pub status: &'static str,
+    #[schema(value_type = String, format = DateTime)]
+    pub issued_at: jiff::Timestamp,
+}
+
+/// Status of version `v` of `l` today (China time).
+pub fn status_of(l: &LicenseRecord, v: &LicenseVersionRecord, today: Date) -> &'static str {
+    let current = l.current().map(|c| c.version);
+    if l.revocation.is_some() {
+        "revoked"
+    } else if current != Some(v.version) {
+        "superseded"
+    } else if v.valid_until.is_some_and(|u| u < today) {
+        "expired"
+    } else if v.valid_from > today {
+        "not_yet_valid"
+    } else {
+        "valid"
+    }
+}
+
+fn license_number(
+    type_version: &LicenseTypeVersion,
+    face: &serde_json::Map<String, Value>,
+) -> Option<String> {
+    let field = type_version.spec.draft().license_number_field.as_ref()?;
+    face.get(field).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Fields that differ between a stored first version and a new request, for a 409.
+fn differences(
+    existing: &LicenseRecord,
+    req: &IssueRequest,
+    holder: &Holder,
+    face: &Value,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(first) = existing.versions.first() else {
+        return out;
+    };
+    if existing.type_code.as_str() != req.type_code {
+        out.push("type_code".to_owned());
+    }
+    if existing.issuer.as_str() != req.issuer {
+        out.push("issuer".to_owned());
+    }
+    if first.holder != *holder {
+        out.push("holder".to_owned());
+    }
+    if first.valid_from != req.valid_from {
+        out.push("valid_from".to_owned());
+    }
+    if first.valid_until != req.valid_until {
+        out.push("valid_until".to_owned());
+    }
+    if let (Some(a), Some(b)) = (first.face.as_object(), face.as_object()) {
+        let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        out.extend(
+            keys.into_iter()
+                .filter(|k| a.get(*k) != b.get(*k))
+                .map(|k| format!("face/{k}")),
+        );
+    }
+    out
+}
+
+/// What is signed: everything the license states, and nothing else.
+fn signed_payload(
+    id: &LicenseId,
+    version: u16,
+    serial: &str,
+    t: &LicenseTypeVersion,
+    issuer: &Org,
+    holder: &Holder,
+    face: &Value,
+    number: Option<&str>,
+    valid: (Date, Option<Date>),
+    issued_at: jiff::Timestamp,
+    supersedes: Option<&LicenseId>,
+) -> Value {
+    json!({
+        "schema": DOCUMENT_SCHEMA,
+        "license_id": id,
+        "version": version,
+        "serial": serial,
+        "license_type": {"code": t.spec.code(), "name": t.spec.draft().name, "version": t.version},
+        "license_number": number,
+        "issuer": {"code": issuer.code, "name": issuer.name, "credit_code": issuer.credit_code},
+        "holder": holder,
+        "face": face,
+        "valid_from": valid.0.to_string(),
+        "valid_until": valid.1.map(|d| d.to_string()),
+        "issued_at": issued_at.to_string(),
+        "supersedes": supersedes,
+    })
+}
+
+fn platform_message(event: &str, l: &LicenseRecord) -> OutboxMessage {
+    let current = l.current();
+    OutboxMessage {
+        id: uuid::Uuid::now_v7(),
+        topic: PLATFORM_LICENSE_TOPIC.into(),
+        payload: json!({
+            "event": event,
+            "license_id": current.map(|c| &c.license_id),
+            "version": current.map(|c| c.version),
+            "type_code": l.type_code,
+            "issuer": l.issuer,
+        }),
+    }
+}
+
+impl Library {
+    async fn org_or_422(&self, field: &str, code: &str) -> ApiResult<Org> {
+        let parsed = OrgCode::parse(code).map_err(|e| ApiError::Validation(vec![e.at(field)]))?;
+        self.store.org(&parsed).await?.ok_or_else(|| {
+            ApiError::field(
+                field,
+                "unknown_org",
+                format!("org {parsed} does not exist"),
+                format!("机构{parsed}不存在"),
+            )
+        })
+    }
+
+    /// Only the issuing org's clerks act on its licenses.
+    fn require_issuer_clerk(caller: &Caller, issuer: &OrgCode) -> ApiResult<()> {
+        Self::require_role(caller, &[Role::IssuerClerk])?;
+        if &caller.org != issuer {
+            return Err(ApiError::Forbidden(format!(
+                "licenses of org {issuer} are issued only by its own clerks; caller's org is {}",
+                caller.org
+            )));
+        }
+        Ok(())
+    }
+
+    /// Validate face data against a catalog version, including that org references exist.
+    async fn checked_face(
+        &self,
+        t: &LicenseTypeVersion,
+        face: &Value,
+        errors: &mut Vec<FieldError>,
+    ) -> Value {
+        match validate_face(t.spec.draft(), face) {
+            Ok(map) => {
+                for f in &t.spec.draft().face_fields {
+                    if f.field_type == FieldType::OrgReference
+                        && let Some(code) = map.get(&f.name).and_then(Value::as_str)
+                        && let Ok(org) = OrgCode::parse(code)
+                        && matches!(self.store.org(&org).await, Ok(None))
+                    {
+                        let field = format!("face/{}", f.name);
+                        errors.push(FieldError::new(
+                            field,
+                            "unknown_org",
+                            format!("org {org} does not exist"),
+                            format!("机构{org}不存在"),
+                        ));
+                    }
+                }
+                Value::Object(map)
+            }
+            Err(e) => {
+                errors.extend(e);
+                Value::Null
+            }
+        }
+    }
+
+    async fn sign(
+        &self,
+        issuer: &Org,
+        payload: &Value,
+    ) -> ApiResult<(String, Vec<u8>, uuid::Uuid)> {
+        let key = self.signer_for(issuer).await?;
+        let text = zhengzhao_crypto::canonical_json(payload)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        // Signing is CPU work: off the async threads, so requests sign in parallel.
+        tokio::task::spawn_blocking(move || {
+            let sig = key
+                .pair
+                .sign(text.as_bytes())
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            Ok((text, sig, key.id))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+    }
+
+    /// Issue (制发) a license: validate, sign, store with its audit event,
+    /// its push to the platform and its deliveries. Returns the license and
+    /// whether it was created now (`false`: the same request was replayed).
+    pub async fn issue_license(
+        &self,
+        caller: &Caller,
+        req: IssueRequest,
+    ) -> ApiResult<(LicenseRecord, bool)> {
+        Self::require_role(caller, &[Role::IssuerClerk])?;
+        let mut errors = Vec::new();
+        let type_code = LicenseTypeCode::parse(&req.type_code).map_err(|e| e.at("type_code"));
+        let issuer = self.org_or_422("issuer", &req.issuer).await?;
+        Self::require_issuer_clerk(caller, &issuer.code)?;
+        let type_code = type_code.map_err(|e| ApiError::Validation(vec![e]))?;
+        let t = self
+            .store
+            .license_type(&type_code, None)
+            .await?
+            .ok_or_else(|| {
+                ApiError::field(
+                    "type_code",
+                    "unknown_type",
+                    format!("license type {type_code} is not in the catalog"),
+                    format!("发证目录中没有证照类型{type_code}"),
+                )
+            })?;
+        let d = t.spec.draft();
+        if !d.issuing_levels.contains(&issuer.level) && !d.issuing_orgs.contains(&issuer.code) {
+            return Err(ApiError::Forbidden(format!(
+                "org {} ({}) may not issue {}",
+                issuer.code,
+                issuer.level.as_str(),
+                d.name
+            )));
+        }
+        for (field, v, max) in [
+            ("source/system", &req.source.system, 64),
+            ("source/record_id", &req.source.record_id, 128),
+        ] {
+            if !text_ok(v, max) || v.trim() != v {
+                errors.push(FieldError::new(
+                    field,
+                    "text",
+                    format!("must be 1-{max} characters without surrounding spaces"),
+                    format!("应为1至{max}个字符且首尾无空格"),
+                ));
+            }
+        }
+        let holder = check_holder(&req.holder, &t, &mut errors);
+        let face = self.checked_face(&t, &req.face, &mut errors).await;
+        check_dates(req.valid_from, req.valid_until, &mut errors);
+        let Some(holder) = holder.filter(|_| errors.is_empty()) else {
+            return Err(ApiError::Validation(errors));
+        };
+
+        if let Some(existing) = self
+            .store
+            .license_by_source(&req.source.system, &req.source.record_id)
+            .await?
+        {
+            return self.replay(existing, &req, &holder, &face);
+        }
+
+        let serial = uuid::Uuid::now_v7().simple().to_string().to_uppercase();
+        let id = LicenseId::new(&type_code, &issuer.credit_code, &serial, 1)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let number = face.as_object().and_then(|f| license_number(&t, f));
+        let issued_at = now();
+        let payload = signed_payload(
+            &id,
+            1,
+            &serial,
+            &t,
+            &issuer,
+            &holder,
+            &face,
+            number.as_deref(),
+            (req.valid_from, req.valid_until),
+            issued_at,
+            None,
+        );
+        let (payload, signature, key_id) = self.sign(&issuer, &payload).await?;
+        let new = NewLicense {
+            type_code: type_code.clone(),
+            issuer: issuer.code.clone(),
+            serial,
+            source_system: req.source.system.clone(),
+            source_record_id: req.source.record_id.clone(),
+            first: LicenseVersionRecord {
+                license_id: id.clone(),
+                version: 1,
+                type_version: t.version,
+                holder: holder.clone(),
+                face: face.clone(),
+                license_number: number,
+                valid_from: req.valid_from,
+                valid_until: req.valid_until,
+                issued_at,
+                payload,
+                signature,
+                key_id,
+            },
+        };
+        let mut audit = audit_event(
+            &Actor::from(caller),
+            "license.issue",
+            format!("license:{id}"),
+            json!({"version": 1, "type_code": type_code, "source": {"system": req.source.system, "record_id": req.source.record_id}}),
+        );
+        audit.at = issued_at;
+        let probe = LicenseRecord {
+            key: 0,
+            type_code,
+            issuer: issuer.code.clone(),
+            serial: new.serial.clone(),
+            source_system: new.source_system.clone(),
+            source_record_id: new.source_record_id.clone(),
+            created_at: issued_at,
+            revocation: None,
+            versions: vec![new.first.clone()],
+        };
+        let log = ChangeLog {
+            audit,
+            outbox: vec![platform_message("license.issued", &probe)],
+        };
+        match self.store.issue_license(&new, &self.channels, &log).await {
+            Ok(rec) => Ok((rec, true)),
+            // A concurrent identical request won the race: answer as a replay.
+            Err(StoreError::Conflict(_)) => match self
+                .store
+                .license_by_source(&req.source.system, &req.source.record_id)
+                .await?
+            {
+                Some(existing) => self.replay(existing, &req, &holder, &face),
+                None => Err(ApiError::Conflict(
+                    "serial collision; retry the request".into(),
+                )),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn replay(
+        &self,
+        existing: LicenseRecord,
+        req: &IssueRequest,
+        holder: &Holder,
+        face: &Value,
+    ) -> ApiResult<(LicenseRecord, bool)> {
+        let diff = differences(&existing, req, holder, face);
+        if diff.is_empty() {
+            Ok((existing, false))
+        } else {
+            Err(ApiError::Conflict(format!(
+                "source record {}/{} already issued license {} with different data: {}",
+                req.source.system,
+                req.source.record_id,
+                existing
+                    .versions
+                    .first()
+                    .map(|v| v.license_id.to_string())
+                    .unwrap_or_default(),
+                diff.join(", ")
+            )))
+        }
+    }
+
+    /// The license any of whose versions has this identifier.
+    pub async fn find_license(&self, raw_id: &str) -> ApiResult<(LicenseRecord, LicenseId)> {
+        let id =
+            LicenseId::parse(raw_id).map_err(|e| ApiError::Validation(vec![e.at("license_id")]))?;
+        let rec = self
+            .store
+            .license_by_identifier(&id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("license {id}")))?;
+        Ok((rec, id))
+    }
+
+    /// Staff of the issuing org or of an org above it may read a license.
+    pub async fn require_reader(&self, caller: &Caller, l: &LicenseRecord) -> ApiResult<()> {
+        self.require_within(caller, &l.issuer).await
+    }
+
+    /// Update (更新): a new signed version with the next version number.
+    pub async fn update_license(
+        &self,
+        caller: &Caller,
+        raw_id: &str,
+        req: UpdateRequest,
+    ) -> ApiResult<LicenseRecord> {
+        Self::require_role(caller, &[Role::IssuerClerk])?;
+        let (l, _) = self.find_license(raw_id).await?;
+        Self::require_issuer_clerk(caller, &l.issuer)?;
+        if l.revocation.is_some() {
+            return Err(ApiError::Conflict(
+                "a revoked license cannot be updated".into(),
+            ));
+        }
+        let current = l
+            .current()
+            .ok_or_else(|| ApiError::Internal("license without versions".into()))?
+            .clone();
+        let t = self
+            .store
+            .license_type(&l.type_code, None)
+            .await?
+            .ok_or_else(|| ApiError::Internal(format!("license type {} vanished", l.type_code)))?;
+        let issuer = self
+            .store
+            .org(&l.issuer)
+            .await?
+            .ok_or_else(|| ApiError::Internal("issuer vanished".into()))?;
+        let mut errors = Vec::new();
+        let mut holder = current.holder.clone();
+        if let Some(name) = &req.holder_name {
+            if text_ok(name, 200) {
+                holder.name = name.trim().to_owned();
+            } else {
+                errors.push(FieldError::new(
+                    "holder_name",
+                    "text",
+                    "holder name must be 1-200 characters",
+                    "持证主体名称应为1至200个字符",
+                ));
+            }
+        }
+        let face = self.checked_face(&t, &req.face, &mut errors).await;
+        check_dates(req.valid_from, req.valid_until, &mut errors);
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let version = current.version + 1;
+        let issuer_credit = CreditCode::parse(current.license_id.issuer_code())
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let id = LicenseId::new(&l.type_code, &issuer_credit, &l.serial, version)
+            .map_err(|e| ApiError::Conflict(format!("no further version possible: {e}")))?;
+        let number = face.as_object().and_then(|f| license_number(&t, f));
+        let issued_at = now();
+        let payload = signed_payload(
+            &id,
+            version,
+            &l.serial,
+            &t,
+            &issuer,
+            &holder,
+            &face,
+            number.as_deref(),
+            (req.valid_from, req.valid_until),
+            issued_at,
+            Some(&current.license_id),
+        );
+        let (payload, signature, key_id) = self.sign(&issuer, &payload).await?;
+        let record = LicenseVersionRecord {
+            license_id: id.clone(),
+            version,
+            type_version: t.version,
+            holder,
+            face,
+            license_number: number,
+            valid_from: req.valid_from,
+            valid_until: req.valid_until,
+            issued_at,
+            payload,
+            signature,
+            key_id,
+        };
+        let mut audit = audit_event(
+            &Actor::from(caller),
+            "license.update",
+            format!("license:{id}"),
+            json!({"version": version, "supersedes": current.license_id}),
+        );
+        audit.at = issued_at;
+        let mut probe = l.clone();
+        probe.versions.push(record.clone());
+        let log = ChangeLog {
+            audit,
+            outbox: vec![platform_message("license.updated", &probe)],
+        };
+        Ok(self
+            .store
+            .add_license_version(l.key, current.version, &record, &self.channels, &log)
+            .await?)
+    }
+
+    /// Revoke (注销), with a reason; recorded with who and when.
+    pub async fn revoke_license(
+        &self,
+        caller: &Caller,
+        raw_id: &str,
+        req: RevokeRequest,
+    ) -> ApiResult<LicenseRecord> {
+        Self::require_role(caller, &[Role::IssuerClerk])?;
+        let (l, _) = self.find_license(raw_id).await?;
+        Self::require_issuer_clerk(caller, &l.issuer)?;
+        if !text_ok(&req.reason, 500) {
+            return Err(ApiError::field(
+                "reason",
+                "text",
+                "a reason of 1-500 characters is required",
+                "注销原因应为1至500个字符",
+            ));
+        }
+        if l.revocation.is_some() {
+            return Err(ApiError::Conflict("the license is already revoked".into()));
+        }
+        let current = l
+            .current()
+            .ok_or_else(|| ApiError::Internal("license without versions".into()))?;
+        let revocation = Revocation {
+            at: now(),
+            by: caller.actor.clone(),
+            reason: req.reason.trim().to_owned(),
+        };
+        let mut audit = audit_event(
+            &Actor::from(caller),
+            "license.revoke",
+            format!("license:{}", current.license_id),
+            json!({"version": current.version}),
+        );
+        audit.at = revocation.at;
+        audit.reason = Some(revocation.reason.clone());
+        let mut probe = l.clone();
+        probe.revocation = Some(revocation.clone());
+        let log = ChangeLog {
+            audit,
+            outbox: vec![platform_message("license.revoked", &probe)],
+        };
+        Ok(self
+            .store
+            .revoke_license(l.key, current.version, &revocation, &log)
+            .await?)
+    }
+
+    /// The API view of `l` as named by `asked`.
+    pub async fn license_view(
+        &self,
+        l: &LicenseRecord,
+        asked: &LicenseId,
+    ) -> ApiResult<LicenseView> {
+        let today = china_today();
+        let current = l
+            .current()
+            .ok_or_else(|| ApiError::Internal("license without versions".into()))?;
+        let v = l
+            .versions
+            .iter()
+            .find(|v| &v.license_id == asked)
+            .unwrap_or(current);
+        let t = self
+            .store
+            .license_type(&l.type_code, Some(v.type_version))
+            .await?;
+        let issuer = self
+            .store
+            .org(&l.issuer)
+            .await?
+            .ok_or_else(|| ApiError::Internal("issuer vanished".into()))?;
+        let deliveries = self.store.deliveries_of(l.key).await?;
+        let delivered_at = deliveries
+            .iter()
+            .filter(|d| d.license_id == v.license_id)
+            .filter_map(|d| d.delivered_at)
+            .min();
+        Ok(LicenseView {
+            license_id: v.license_id.clone(),
+            version: v.version,
+            status: status_of(l, v, today),
+            current_license_id: current.license_id.clone(),
+            current_version: current.version,
+            type_code: l.type_code.clone(),
+            type_name: t.map(|t| t.spec.draft().name.clone()).unwrap_or_default(),
+            type_version: v.type_version,
+            license_number: v.license_number.clone(),
+            issuer: IssuerView {
+                code: issuer.code,
+                name: issuer.name,
+                credit_code: CreditCode::parse(v.license_id.issuer_code())
+                    .unwrap_or(issuer.credit_code),
+            },
+            holder: v.holder.clone(),
+            face: v.face.clone(),
+            valid_from: v.valid_from,
+            valid_until: v.valid_until,
+            issued_at: v.issued_at,
+            delivered_at,
+            revocation: l.revocation.clone(),
+            versions: l
+                .versions
+                .iter()
+                .map(|x| VersionSummary {
+                    license_id: x.license_id.clone(),
+                    version: x.version,
+                    status: status_of(l, x, today),
+                    issued_at: x.issued_at,
+                })
+                .collect(),
+        })
+    }
+}
