@@ -133,6 +133,7 @@ impl Application {
             library,
             config: Arc::new(config),
             metrics,
+            renderer: Arc::new(zhengzhao_render::PdfRenderer),
         };
         Ok(Self {
             listener,

@@ -16,7 +16,9 @@ const HOLDER: &str = "91150102MA0N4JXK2X";
 
 fn holder_code() -> String {
     // A valid code for the test holder (the constant's check character may be off).
-    zhengzhao_domain::codes::CreditCode::with_check_character(&HOLDER[..17]).unwrap().to_string()
+    zhengzhao_domain::codes::CreditCode::with_check_character(&HOLDER[..17])
+        .unwrap()
+        .to_string()
 }
 
 fn issue_body(record: &str) -> Value {
@@ -49,11 +51,21 @@ async fn clerk(app: &TestApp) -> String {
 
 async fn issue_update_revoke_end_to_end(app: TestApp) {
     let clerk = clerk(&app).await;
-    let resp = app.send_json(Method::POST, "/api/v1/licenses", Some(&clerk), &issue_body("R-1")).await;
+    let resp = app
+        .send_json(
+            Method::POST,
+            "/api/v1/licenses",
+            Some(&clerk),
+            &issue_body("R-1"),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let issued: Value = resp.json().await.unwrap();
     let first_id = issued["license_id"].as_str().unwrap().to_owned();
-    assert!(first_id.starts_with("1.2.156.3005.2.11100000MB0143028R001."), "{first_id}");
+    assert!(
+        first_id.starts_with("1.2.156.3005.2.11100000MB0143028R001."),
+        "{first_id}"
+    );
     zhengzhao_domain::license_id::LicenseId::parse(&first_id).unwrap();
     assert_eq!(issued["version"], 1);
     assert_eq!(issued["status"], "valid");
@@ -62,95 +74,290 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
     assert_eq!(issued["issuer"]["code"], "150102");
 
     // The same request again: the same license, 200.
-    let again = app.send_json(Method::POST, "/api/v1/licenses", Some(&clerk), &issue_body("R-1")).await;
+    let again = app
+        .send_json(
+            Method::POST,
+            "/api/v1/licenses",
+            Some(&clerk),
+            &issue_body("R-1"),
+        )
+        .await;
     assert_eq!(again.status(), StatusCode::OK);
-    assert_eq!(again.json::<Value>().await.unwrap()["license_id"], first_id.as_str());
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["license_id"],
+        first_id.as_str()
+    );
     // A conflicting one: 409 naming what differs.
     let mut other = issue_body("R-1");
     other["face"]["legal_representative"] = json!("李四");
-    let p = expect_problem(app.send_json(Method::POST, "/api/v1/licenses", Some(&clerk), &other).await, StatusCode::CONFLICT).await;
-    assert!(p["detail"].as_str().unwrap().contains("face/legal_representative"), "{p}");
+    let p = expect_problem(
+        app.send_json(Method::POST, "/api/v1/licenses", Some(&clerk), &other)
+            .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("face/legal_representative"),
+        "{p}"
+    );
 
     // Update twice, then address the license by its first identifier.
     let mut update = json!({"face": issue_body("x")["face"].clone(), "valid_from": "2024-01-15", "valid_until": null});
     update["face"]["domicile"] = json!("内蒙古自治区呼和浩特市新城区新华大街1号");
-    let v2: Value = app.send_json(Method::POST, &format!("/api/v1/licenses/{first_id}/versions"), Some(&clerk), &update).await.json().await.unwrap();
+    let v2: Value = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{first_id}/versions"),
+            Some(&clerk),
+            &update,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v2["version"], 2, "{v2}");
     update["face"]["registered_capital"] = json!("2000000.5");
-    let resp = app.send_json(Method::POST, &format!("/api/v1/licenses/{first_id}/versions"), Some(&clerk), &update).await;
+    let resp = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{first_id}/versions"),
+            Some(&clerk),
+            &update,
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let v3: Value = resp.json().await.unwrap();
     let third_id = v3["license_id"].as_str().unwrap().to_owned();
     assert!(third_id.contains(".003."), "{third_id}");
     assert_eq!(v3["versions"].as_array().unwrap().len(), 3);
 
-    let old: Value = app.get_as(&format!("/api/v1/licenses/{first_id}"), &clerk).await.json().await.unwrap();
+    let old: Value = app
+        .get_as(&format!("/api/v1/licenses/{first_id}"), &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(old["status"], "superseded");
     assert_eq!(old["version"], 1);
     assert_eq!(old["current_license_id"], third_id.as_str());
     assert_eq!(old["current_version"], 3);
 
     // Revoke by the first identifier.
-    let resp = app.send_json(Method::POST, &format!("/api/v1/licenses/{first_id}/revoke"), Some(&clerk), &json!({"reason": "企业申请注销登记"})).await;
+    let resp = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{first_id}/revoke"),
+            Some(&clerk),
+            &json!({"reason": "企业申请注销登记"}),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let revoked: Value = resp.json().await.unwrap();
     assert_eq!(revoked["status"], "revoked");
     assert_eq!(revoked["revocation"]["reason"], "企业申请注销登记");
-    assert!(revoked["revocation"]["by"].as_str().unwrap().starts_with("token:"));
+    assert!(
+        revoked["revocation"]["by"]
+            .as_str()
+            .unwrap()
+            .starts_with("token:")
+    );
     // A revoked license cannot be updated or revoked again.
     let before = app.audit_count().await;
-    expect_problem(app.send_json(Method::POST, &format!("/api/v1/licenses/{third_id}/versions"), Some(&clerk), &update).await, StatusCode::CONFLICT).await;
-    expect_problem(app.send_json(Method::POST, &format!("/api/v1/licenses/{third_id}/revoke"), Some(&clerk), &json!({"reason": "再次"})).await, StatusCode::CONFLICT).await;
+    expect_problem(
+        app.send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{third_id}/versions"),
+            Some(&clerk),
+            &update,
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    expect_problem(
+        app.send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{third_id}/revoke"),
+            Some(&clerk),
+            &json!({"reason": "再次"}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
     assert_eq!(app.audit_count().await, before);
 
-    let history: Value = app.get_as(&format!("/api/v1/licenses/{third_id}/history"), &clerk).await.json().await.unwrap();
-    let statuses: Vec<&str> = history["versions"].as_array().unwrap().iter().map(|v| v["status"].as_str().unwrap()).collect();
+    let history: Value = app
+        .get_as(&format!("/api/v1/licenses/{third_id}/history"), &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["revoked", "revoked", "revoked"]);
 
     // Issue, update and revoke each wrote one audit event in its transaction.
     let events = app.library.store.audit_events(0, 10_000).await.unwrap();
-    let actions: Vec<&str> = events.iter().map(|e| e.event.action.as_str()).filter(|a| a.starts_with("license.")).collect();
-    assert_eq!(actions, ["license.issue", "license.update", "license.update", "license.revoke"]);
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e.event.action.as_str())
+        .filter(|a| a.starts_with("license."))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "license.issue",
+            "license.update",
+            "license.update",
+            "license.revoke"
+        ]
+    );
     let pushed = app.library.store.pending_outbox(100).await.unwrap();
-    let license_events: Vec<&str> = pushed.iter().filter(|m| m.message.topic == "platform.license").map(|m| m.message.payload["event"].as_str().unwrap()).collect();
-    assert_eq!(license_events, ["license.issued", "license.updated", "license.updated", "license.revoked"]);
+    let license_events: Vec<&str> = pushed
+        .iter()
+        .filter(|m| m.message.topic == "platform.license")
+        .map(|m| m.message.payload["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        license_events,
+        [
+            "license.issued",
+            "license.updated",
+            "license.updated",
+            "license.revoked"
+        ]
+    );
 
     // The list by holder, paged.
-    app.send_json(Method::POST, "/api/v1/licenses", Some(&clerk), &issue_body("R-2")).await;
-    let page: Value = app.get_as(&format!("/api/v1/licenses?holder={}&type={BUSINESS_LICENSE}&limit=1", holder_code()), &clerk).await.json().await.unwrap();
+    app.send_json(
+        Method::POST,
+        "/api/v1/licenses",
+        Some(&clerk),
+        &issue_body("R-2"),
+    )
+    .await;
+    let page: Value = app
+        .get_as(
+            &format!(
+                "/api/v1/licenses?holder={}&type={BUSINESS_LICENSE}&limit=1",
+                holder_code()
+            ),
+            &clerk,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     let cursor = page["next_cursor"].as_str().unwrap();
-    let page2: Value = app.get_as(&format!("/api/v1/licenses?holder={}&limit=1&cursor={cursor}", holder_code()), &clerk).await.json().await.unwrap();
+    let page2: Value = app
+        .get_as(
+            &format!(
+                "/api/v1/licenses?holder={}&limit=1&cursor={cursor}",
+                holder_code()
+            ),
+            &clerk,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page2["items"][0]["current_license_id"], third_id.as_str());
     let other_league = app.token("150700", Role::Auditor).await;
-    let none: Value = app.get_as(&format!("/api/v1/licenses?holder={}", holder_code()), &other_league).await.json().await.unwrap();
+    let none: Value = app
+        .get_as(
+            &format!("/api/v1/licenses?holder={}", holder_code()),
+            &other_league,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(none["items"].as_array().unwrap().is_empty());
-    expect_problem(app.get_as(&format!("/api/v1/licenses/{third_id}"), &other_league).await, StatusCode::FORBIDDEN).await;
+    expect_problem(
+        app.get_as(&format!("/api/v1/licenses/{third_id}"), &other_league)
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     let region_auditor = app.token("150000", Role::Auditor).await;
-    assert_eq!(app.get_as(&format!("/api/v1/licenses/{third_id}"), &region_auditor).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_as(&format!("/api/v1/licenses/{third_id}"), &region_auditor)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }
 both_backends!(lifecycle, issue_update_revoke_end_to_end);
 
 /// The document verifies with OpenSSL 3 and nothing else of ours.
 async fn signed_document_verifies_with_openssl(app: TestApp) {
     let clerk = clerk(&app).await;
-    let issued: Value = app.send_json(Method::POST, "/api/v1/licenses", Some(&clerk), &issue_body("R-SIG")).await.json().await.unwrap();
+    let issued: Value = app
+        .send_json(
+            Method::POST,
+            "/api/v1/licenses",
+            Some(&clerk),
+            &issue_body("R-SIG"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let id = issued["license_id"].as_str().unwrap();
-    let doc: Value = app.get_as(&format!("/api/v1/licenses/{id}/document"), &clerk).await.json().await.unwrap();
+    let doc: Value = app
+        .get_as(&format!("/api/v1/licenses/{id}/document"), &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let payload = dir.path().join("payload");
     let sig = dir.path().join("sig.der");
     let cert = dir.path().join("cert.pem");
     let public = dir.path().join("PUB.pem");
     std::fs::write(&payload, doc["payload"].as_str().unwrap()).unwrap();
-    std::fs::write(&sig, base64::engine::general_purpose::STANDARD.decode(doc["signature"].as_str().unwrap()).unwrap()).unwrap();
+    std::fs::write(
+        &sig,
+        base64::engine::general_purpose::STANDARD
+            .decode(doc["signature"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     std::fs::write(&cert, doc["certificate"].as_str().unwrap()).unwrap();
-    let out = Command::new("openssl").args(["x509", "-in"]).arg(&cert).args(["-pubkey", "-noout"]).output().expect("openssl must be installed");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("openssl")
+        .args(["x509", "-in"])
+        .arg(&cert)
+        .args(["-pubkey", "-noout"])
+        .output()
+        .expect("openssl must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::write(&public, &out.stdout).unwrap();
     let verify = |payload: &std::path::Path| {
         Command::new("openssl")
-            .args(["pkeyutl", "-verify", "-rawin", "-digest", "sm3", "-pkeyopt", "distid:1234567812345678", "-pubin", "-inkey"])
+            .args([
+                "pkeyutl",
+                "-verify",
+                "-rawin",
+                "-digest",
+                "sm3",
+                "-pkeyopt",
+                "distid:1234567812345678",
+                "-pubin",
+                "-inkey",
+            ])
             .arg(&public)
             .arg("-in")
             .arg(payload)
@@ -160,14 +367,27 @@ async fn signed_document_verifies_with_openssl(app: TestApp) {
             .unwrap()
     };
     let ok = verify(&payload);
-    assert!(ok.status.success(), "{} {}", String::from_utf8_lossy(&ok.stdout), String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{} {}",
+        String::from_utf8_lossy(&ok.stdout),
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("Signature Verified Successfully"));
     // One changed byte of the payload and OpenSSL refuses it.
     let tampered = dir.path().join("tampered");
-    std::fs::write(&tampered, doc["payload"].as_str().unwrap().replace("张三", "李四")).unwrap();
+    std::fs::write(
+        &tampered,
+        doc["payload"].as_str().unwrap().replace("张三", "李四"),
+    )
+    .unwrap();
     assert!(!verify(&tampered).status.success());
     // The certificate names the issuer and is an SM2 certificate from the local test CA.
-    let text = Command::new("openssl").args(["x509", "-noout", "-text", "-nameopt", "utf8", "-in"]).arg(&cert).output().unwrap();
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-nameopt", "utf8", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("SM2-with-SM3"), "{text}");
     assert!(text.contains("新城区市场监督管理局"), "{text}");
@@ -176,7 +396,10 @@ async fn signed_document_verifies_with_openssl(app: TestApp) {
     let p: Value = serde_json::from_str(doc["payload"].as_str().unwrap()).unwrap();
     assert_eq!(p["license_id"], id);
     assert_eq!(p["face"]["legal_representative"], "张三");
-    assert_eq!(zhengzhao_crypto::canonical_json(&p).unwrap(), doc["payload"].as_str().unwrap());
+    assert_eq!(
+        zhengzhao_crypto::canonical_json(&p).unwrap(),
+        doc["payload"].as_str().unwrap()
+    );
 }
 both_backends!(openssl, signed_document_verifies_with_openssl);
 
@@ -185,53 +408,187 @@ async fn bad_license_requests_change_nothing(app: TestApp) {
     let clerk = clerk(&app).await;
     let before_audit = app.audit_count().await;
     let post = |body: Value, token: String| {
-        let req = app.client.post(app.url("/api/v1/licenses")).bearer_auth(token).json(&body);
+        let req = app
+            .client
+            .post(app.url("/api/v1/licenses"))
+            .bearer_auth(token)
+            .json(&body);
         async move { req.send().await.unwrap() }
     };
     let mut missing = issue_body("B-1");
-    missing["face"].as_object_mut().unwrap().remove("business_scope");
-    let p = expect_problem(post(missing, clerk.clone()).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    missing["face"]
+        .as_object_mut()
+        .unwrap()
+        .remove("business_scope");
+    let p = expect_problem(
+        post(missing, clerk.clone()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     assert_eq!(p["errors"][0]["field"], "face/business_scope");
 
     let mut unknown = issue_body("B-2");
     unknown["face"]["favourite_colour"] = json!("red");
-    let p = expect_problem(post(unknown, clerk.clone()).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = expect_problem(
+        post(unknown, clerk.clone()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     assert_eq!(p["errors"][0]["code"], "unknown_field");
 
     let mut date = issue_body("B-3");
     date["face"]["established_date"] = json!("2024-02-30");
-    let p = expect_problem(post(date, clerk.clone()).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = expect_problem(
+        post(date, clerk.clone()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     assert_eq!(p["errors"][0]["field"], "face/established_date");
     let mut range = issue_body("B-4");
     range["valid_until"] = json!("2300-01-01");
-    expect_problem(post(range, clerk.clone()).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    expect_problem(
+        post(range, clerk.clone()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     let mut order = issue_body("B-5");
     order["valid_until"] = json!("2020-01-01");
-    expect_problem(post(order, clerk.clone()).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    expect_problem(
+        post(order, clerk.clone()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
 
     let mut bad_holder = issue_body("B-6");
     bad_holder["holder"]["id"] = json!("91150102MA0N4JXK2A");
-    let p = expect_problem(post(bad_holder, clerk.clone()).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = expect_problem(
+        post(bad_holder, clerk.clone()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     assert_eq!(p["errors"][0]["field"], "holder/id");
-    assert!(p["errors"][0]["message"].as_str().unwrap().contains("check character should be"));
+    assert!(
+        p["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("check character should be")
+    );
     let mut person = issue_body("B-7");
-    person["holder"] = json!({"name": "张三", "id_type": "resident_id", "id": "11010519491231002X"});
-    let p = expect_problem(post(person, clerk.clone()).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    person["holder"] =
+        json!({"name": "张三", "id_type": "resident_id", "id": "11010519491231002X"});
+    let p = expect_problem(
+        post(person, clerk.clone()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     assert_eq!(p["errors"][0]["field"], "holder/id_type");
 
     // Another org's clerk, a wrong role, no token.
     let other = app.token("150103", Role::IssuerClerk).await;
     expect_problem(post(issue_body("B-8"), other).await, StatusCode::FORBIDDEN).await;
     let auditor = app.token("150102", Role::Auditor).await;
-    expect_problem(post(issue_body("B-9"), auditor).await, StatusCode::FORBIDDEN).await;
-    expect_problem(app.send_json(Method::POST, "/api/v1/licenses", None, &issue_body("B-10")).await, StatusCode::UNAUTHORIZED).await;
+    expect_problem(
+        post(issue_body("B-9"), auditor).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect_problem(
+        app.send_json(Method::POST, "/api/v1/licenses", None, &issue_body("B-10"))
+            .await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     // Malformed identifiers in the URL.
-    expect_problem(app.get_as("/api/v1/licenses/1.2.3", &clerk).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    expect_problem(
+        app.get_as("/api/v1/licenses/1.2.3", &clerk).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
 
     // Only the two token creations were audited; no license and no key exist.
     assert_eq!(app.audit_count().await, before_audit + 2);
-    let page: Value = app.get_as("/api/v1/licenses", &clerk).await.json().await.unwrap();
+    let page: Value = app
+        .get_as("/api/v1/licenses", &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(page["items"].as_array().unwrap().is_empty());
-    assert!(app.library.store.signing_keys(None).await.unwrap().is_empty(), "nothing was signed, so no CA key was made");
+    assert!(
+        app.library
+            .store
+            .signing_keys(None)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing was signed, so no CA key was made"
+    );
 }
 both_backends!(bad_input, bad_license_requests_change_nothing);
+
+/// The license file: an A4 PDF whose Chinese text pdftotext gets back.
+async fn license_pdf_reads_back(app: TestApp) {
+    let clerk = clerk(&app).await;
+    let issued: Value = app
+        .send_json(
+            Method::POST,
+            "/api/v1/licenses",
+            Some(&clerk),
+            &issue_body("R-PDF"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = issued["license_id"].as_str().unwrap();
+    let resp = app
+        .get_as(&format!("/api/v1/licenses/{id}/pdf"), &clerk)
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/pdf");
+    let bytes = resp.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert!(
+        bytes.len() < 120_000,
+        "{} bytes: is the font subset?",
+        bytes.len()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("license.pdf");
+    std::fs::write(&file, &bytes).unwrap();
+    // -raw: content-stream order, so the landscape page's two columns do not interleave.
+    let out = Command::new("pdftotext")
+        .arg("-raw")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) must be installed: ./scripts/test installs it");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    for expected in [
+        "营业执照",
+        "统一社会信用代码",
+        "呼和浩特市青城科技有限公司",
+        "法定代表人",
+        "张三",
+        "2024年01月15日",
+        "新城区市场监督管理局",
+        "电子签名",
+        "1000000.00元",
+    ] {
+        assert!(
+            squeezed.contains(expected),
+            "{expected} missing from:\n{text}"
+        );
+    }
+    assert!(squeezed.contains(id), "identifier missing from:\n{text}");
+    let other = app.token("150700", Role::IssuerClerk).await;
+    expect_problem(
+        app.get_as(&format!("/api/v1/licenses/{id}/pdf"), &other)
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+}
+both_backends!(pdf, license_pdf_reads_back);

@@ -249,3 +249,45 @@ pub async fn list(
     }
     Ok(Json(LicensePage { items, next_cursor }))
 }
+
+/// The license as a printable A4 file (PDF), with a QR code linking to its public check.
+#[utoipa::path(get, path = "/api/v1/licenses/{license_id}/pdf", tag = "licenses", security(("bearer" = [])),
+    params(("license_id" = String, Path, description = "identifier of the version wanted")),
+    responses((status = 200, content_type = "application/pdf", description = "the license file"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn pdf(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let (rec, asked) = s.library.find_license(&id).await?;
+    s.library.require_reader(&caller, &rec).await?;
+    let view = s.library.license_view(&rec, &asked).await?;
+    let print = s.library.print_view(&view).await?;
+    let renderer = s.renderer.clone();
+    let bytes = tokio::task::spawn_blocking(move || renderer.render(&print))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| match e {
+            zhengzhao_render::RenderError::MissingGlyphs(chars) => ApiError::Conflict(format!(
+                "the license contains characters the embedded font cannot print: {chars}"
+            )),
+            other => ApiError::Internal(other.to_string()),
+        })?;
+    let disposition = format!(
+        "inline; filename=\"license-{}.{}\"",
+        view.version,
+        s.renderer.file_extension()
+    );
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                s.renderer.media_type().to_owned(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}

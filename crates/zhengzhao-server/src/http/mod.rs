@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/licenses/{license_id}/document",
             get(licenses::document),
         )
+        .route("/api/v1/licenses/{license_id}/pdf", get(licenses::pdf))
         .route("/catalog", get(pages::catalog))
         .route("/", get(pages::index))
         .route("/metrics", get(metrics::render))

@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         super::licenses::revoke,
         super::licenses::history,
         super::licenses::document,
+        super::licenses::pdf,
         super::licenses::list,
     ),
     components(schemas(crate::error::Problem, zhengzhao_domain::FieldError)),

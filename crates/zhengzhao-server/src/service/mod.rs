@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod keys;
 pub mod licenses;
 pub mod orgs;
+pub mod printing;
 pub mod seed;
 pub mod tokens;
 
