@@ -9,9 +9,10 @@ mod licenses;
 mod orgs;
 mod pool;
 mod tokens;
+mod writer;
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use zhengzhao_domain::catalog::{LicenseTypeSpec, LicenseTypeVersion};
@@ -32,7 +33,7 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: Mutex<std::sync::mpsc::Sender<writer::Job>>,
     readers: pool::ReaderPool,
 }
 
@@ -73,21 +74,14 @@ impl SqliteStore {
             .run(&mut writer)
             .map_err(|e| StoreError::Migration(e.to_string()))?;
         let readers = (0..pool::reader_count())
-            .map(|_| {
-                let c = Connection::open_with_flags(
-                    &path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")?;
-                Ok(c)
-            })
+            .map(|_| pool::open_reader(&path))
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(backend)?;
         Ok(Self {
             inner: Arc::new(Inner {
+                readers: pool::ReaderPool::new(path.clone(), readers),
                 path,
-                writer: Mutex::new(writer),
-                readers: pool::ReaderPool::new(readers),
+                writer: Mutex::new(writer::spawn(writer).map_err(backend)?),
             }),
         })
     }
@@ -96,27 +90,41 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// Run `f` in one IMMEDIATE transaction on the writer; commit on Ok.
+    /// Run `f` as one write: in its own savepoint of a group-committed
+    /// transaction (see `writer`). Returns once the transaction has committed.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner
-                .writer
-                .lock()
-                .map_err(|_| StoreError::Backend("writer connection poisoned".into()))?;
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let out = f(&tx)?;
-            tx.commit().map_err(backend)?;
-            Ok(out)
-        })
-        .await
-        .map_err(backend)?
+        let (tx, rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
+        let job: writer::Job = Box::new(move |conn| match conn {
+            None => Box::new(move |err| {
+                let _ = tx.send(Err(StoreError::Backend(
+                    err.unwrap_or("write not started").to_owned(),
+                )));
+            }),
+            Some(conn) => match writer::in_savepoint(conn, f) {
+                Ok(v) => Box::new(move |err| {
+                    let _ = tx.send(match err {
+                        None => Ok(v),
+                        Some(e) => Err(StoreError::Backend(format!("commit failed: {e}"))),
+                    });
+                }),
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    Box::new(|_| {})
+                }
+            },
+        });
+        self.inner
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Backend("writer queue poisoned".into()))?
+            .send(job)
+            .map_err(|_| StoreError::Backend("writer thread stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Backend("writer thread dropped the write".into()))?
     }
 
     /// Run `f` on a reader connection.

@@ -354,7 +354,19 @@ pub(crate) fn issue(
     let key = c.last_insert_rowid();
     insert_version(c, key, &l.first)?;
     insert_deliveries(c, key, l.first.version, channels, l.first.issued_at)?;
-    by_key(c, key)?.ok_or_else(|| StoreError::Backend("license vanished after insert".into()))
+    // Built from what was written rather than read back: this runs on the
+    // single writer thread, where every microsecond is everyone's.
+    Ok(LicenseRecord {
+        key,
+        type_code: l.type_code.clone(),
+        issuer: l.issuer.clone(),
+        serial: l.serial.clone(),
+        source_system: l.source_system.clone(),
+        source_record_id: l.source_record_id.clone(),
+        created_at: l.first.issued_at,
+        revocation: None,
+        versions: vec![l.first.clone()],
+    })
 }
 
 fn current_state(c: &Connection, key: i64) -> StoreResult<(u16, bool)> {

@@ -5,6 +5,15 @@ use std::sync::Mutex;
 use tokio::sync::Semaphore;
 use zhengzhao_store::{PoolStatus, StoreError, StoreResult};
 
+pub(crate) fn open_reader(path: &std::path::Path) -> rusqlite::Result<Connection> {
+    let c = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")?;
+    Ok(c)
+}
+
 pub(crate) fn reader_count() -> usize {
     std::thread::available_parallelism()
         .map_or(2, |n| n.get() * 2)
@@ -12,15 +21,17 @@ pub(crate) fn reader_count() -> usize {
 }
 
 pub(crate) struct ReaderPool {
+    path: std::path::PathBuf,
     idle: Mutex<Vec<Connection>>,
     permits: Semaphore,
     size: usize,
 }
 
 impl ReaderPool {
-    pub(crate) fn new(conns: Vec<Connection>) -> Self {
+    pub(crate) fn new(path: std::path::PathBuf, conns: Vec<Connection>) -> Self {
         let size = conns.len();
         Self {
+            path,
             idle: Mutex::new(conns),
             permits: Semaphore::new(size),
             size,
@@ -49,21 +60,34 @@ impl ReaderPool {
             .idle
             .lock()
             .map_err(|_| StoreError::Backend("reader pool poisoned".into()))?
-            .pop()
-            .ok_or_else(|| StoreError::Backend("reader pool empty".into()))?;
-        let (conn, out) = tokio::task::spawn_blocking(move || {
+            .pop();
+        // A connection can be lost when a caller is cancelled mid-query (its
+        // blocking task finishes with nobody to hand the connection back):
+        // then the permit finds the pool short, and a new connection fills in.
+        let conn = match conn {
+            Some(c) => c,
+            None => open_reader(&self.path).map_err(|e| StoreError::Backend(e.to_string()))?,
+        };
+        let joined = tokio::task::spawn_blocking(move || {
             let out = f(&conn);
             (conn, out)
         })
-        .await
-        .map_err(|e| {
-            // The task panicked and took its connection with it: retire its permit too.
-            permit.forget();
-            StoreError::Backend(e.to_string())
-        })?;
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.push(conn);
+        .await;
+        match joined {
+            Ok((conn, out)) => {
+                // Back in the pool before the permit is released (end of scope),
+                // so a permit always finds an idle connection.
+                if let Ok(mut idle) = self.idle.lock() {
+                    idle.push(conn);
+                }
+                drop(permit);
+                out
+            }
+            Err(e) => {
+                // The task panicked and took its connection with it: retire its permit too.
+                permit.forget();
+                Err(StoreError::Backend(e.to_string()))
+            }
         }
-        out
     }
 }

@@ -1,5 +1,6 @@
 //! `zhengzhao`: the license library's one binary.
 
+mod bench;
 mod settings;
 
 use anyhow::{Context, bail};
@@ -48,6 +49,48 @@ enum Command {
     /// Manage API tokens (works while the server runs).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage issuing orgs' signing keys and certificates.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Measure and print performance figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// List an org's keys (or the local CA's, without --org), active and retired.
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Start a new key for an org, certified by the local test CA; the old one is retired.
+    Rotate {
+        #[arg(long)]
+        org: String,
+    },
+    /// Install a key and certificate issued by a real CA for an org.
+    Import {
+        #[arg(long)]
+        org: String,
+        /// The org's SM2 certificate, PEM
+        #[arg(long)]
+        cert: PathBuf,
+        /// Its private key, PKCS#8 PEM
+        #[arg(long)]
+        key: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Raw SM2 signing rate vs. licenses issued per second through the service layer on SQLite.
+    Issue {
+        #[arg(long, default_value_t = 5000)]
+        count: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,7 +193,8 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
 
 async fn library(config: &ServerConfig) -> anyhow::Result<Library> {
     let store = open_store(config).await?;
-    let library = Library::new(store);
+    let key = zhengzhao_server::app::load_master_key(config).map_err(anyhow::Error::msg)?;
+    let library = Library::new(store).with_master_key(key);
     if let Some(path) = library.ensure_seeded(&config.data_dir).await? {
         eprintln!(
             "zhengzhao: new library seeded; admin API token written to {} (mode 0600)",
@@ -202,6 +246,73 @@ async fn token(config: &ServerConfig, cmd: TokenCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn keys(config: &ServerConfig, cmd: KeysCommand) -> anyhow::Result<()> {
+    let library = library(config).await?;
+    let org_of = |code: &str| {
+        let code = code.to_owned();
+        let library = library.clone();
+        async move {
+            let parsed = OrgCode::parse(&code).map_err(|e| anyhow::anyhow!("--org {code}: {e}"))?;
+            library
+                .store
+                .org(&parsed)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("org {code} does not exist"))
+        }
+    };
+    match cmd {
+        KeysCommand::List { org } => {
+            let org = match org {
+                Some(o) => Some(org_of(&o).await?.code),
+                None => None,
+            };
+            println!(
+                "{:<36}  {:<8}  {:<9}  {:<8}  {:<20}  not after",
+                "id", "purpose", "source", "state", "created"
+            );
+            for k in library.store.signing_keys(org.as_ref()).await? {
+                let state = if k.retired_at.is_some() {
+                    "retired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<36}  {:<8}  {:<9}  {:<8}  {:<20}  {}",
+                    k.id,
+                    k.purpose.as_str(),
+                    k.source.as_str(),
+                    state,
+                    k.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    k.not_after.strftime("%Y-%m-%d")
+                );
+            }
+        }
+        KeysCommand::Rotate { org } => {
+            let org = org_of(&org).await?;
+            let k = library.rotate_key(&Actor::cli(), &org).await?;
+            println!(
+                "key {} is now active for {}; earlier keys stay available for verification",
+                k.id, org.code
+            );
+        }
+        KeysCommand::Import { org, cert, key } => {
+            let org = org_of(&org).await?;
+            let cert_pem = std::fs::read_to_string(&cert)
+                .with_context(|| format!("cannot read {}", cert.display()))?;
+            let key_pem = std::fs::read_to_string(&key)
+                .with_context(|| format!("cannot read {}", key.display()))?;
+            let k = library
+                .import_key(&Actor::cli(), &org, &cert_pem, &key_pem)
+                .await?;
+            println!(
+                "imported key {} for {}; it signs from now on",
+                k.id, org.code
+            );
+        }
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let file = FileSettings::load(cli.config.as_ref())?;
@@ -211,14 +322,20 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve(ref args) => serve(server_config(&file, &cli.library, Some(args))).await,
+            Command::Serve(ref args) => {
+                serve(server_config(&file, &cli.library, Some(args))?).await
+            }
             Command::Init => {
-                let config = server_config(&file, &cli.library, None);
+                let config = server_config(&file, &cli.library, None)?;
                 library(&config).await?;
                 println!("zhengzhao: library ready on {}", describe(&config));
                 Ok(())
             }
-            Command::Token(cmd) => token(&server_config(&file, &cli.library, None), cmd).await,
+            Command::Token(cmd) => token(&server_config(&file, &cli.library, None)?, cmd).await,
+            Command::Keys(cmd) => keys(&server_config(&file, &cli.library, None)?, cmd).await,
+            Command::Bench(BenchCommand::Issue { count, concurrency }) => {
+                bench::issue(count, concurrency).await
+            }
         }
     })
 }

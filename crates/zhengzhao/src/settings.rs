@@ -8,6 +8,7 @@ use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
 use zhengzhao_server::ServerConfig;
+use zhengzhao_server::config::{DeliveryChannel, MasterKeySource};
 
 /// Where the library lives; taken by every command that touches one.
 #[derive(Debug, Clone, Args)]
@@ -26,6 +27,9 @@ pub struct LibraryArgs {
     /// PostgreSQL schema to use [default: the connection's search_path]
     #[arg(long, env = "ZHENGZHAO_DATABASE_SCHEMA", global = true)]
     pub database_schema: Option<String>,
+    /// File with the 128-bit master key (32 hex digits) that wraps private keys [default: DATA/master-key]
+    #[arg(long, env = "ZHENGZHAO_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -39,6 +43,16 @@ pub struct ServeArgs {
     /// Requests running longer get 503 [default: 30]
     #[arg(long, env = "ZHENGZHAO_REQUEST_TIMEOUT_SECS")]
     pub request_timeout_secs: Option<u64>,
+    /// Base URL printed on licenses, e.g. https://zz.amr.nmg.gov.cn [default: http://LISTEN]
+    #[arg(long, env = "ZHENGZHAO_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Delivery channel as NAME=URL (repeatable; env: comma-separated)
+    #[arg(
+        long = "delivery-channel",
+        env = "ZHENGZHAO_DELIVERY_CHANNELS",
+        value_delimiter = ','
+    )]
+    pub delivery_channels: Vec<String>,
 }
 
 /// The config file's keys: the same names as the flags, with underscores.
@@ -53,6 +67,39 @@ pub struct FileSettings {
     pub request_timeout_secs: Option<u64>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    pub master_key_file: Option<PathBuf>,
+    pub public_url: Option<String>,
+    /// `[[delivery_channels]]` tables with `name` and `url`.
+    #[serde(default)]
+    pub delivery_channels: Vec<ChannelSetting>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSetting {
+    pub name: String,
+    pub url: String,
+}
+
+fn parse_channel(s: &str) -> anyhow::Result<DeliveryChannel> {
+    let (name, url) = s
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("delivery channel '{s}' must be NAME=URL"))?;
+    channel(name, url)
+}
+
+fn channel(name: &str, url: &str) -> anyhow::Result<DeliveryChannel> {
+    let name = name.trim();
+    let url = url.trim();
+    anyhow::ensure!(!name.is_empty(), "a delivery channel needs a name");
+    anyhow::ensure!(
+        url.starts_with("http://") || url.starts_with("https://"),
+        "delivery channel {name}: URL must start with http:// or https://"
+    );
+    Ok(DeliveryChannel {
+        name: name.to_owned(),
+        url: url.to_owned(),
+    })
 }
 
 impl FileSettings {
@@ -70,7 +117,7 @@ pub fn server_config(
     file: &FileSettings,
     lib: &LibraryArgs,
     serve: Option<&ServeArgs>,
-) -> ServerConfig {
+) -> anyhow::Result<ServerConfig> {
     let data = lib
         .data
         .clone()
@@ -100,5 +147,32 @@ pub fn server_config(
     {
         c.request_timeout = Duration::from_secs(n);
     }
-    c
+    if let Some(path) = lib
+        .master_key_file
+        .clone()
+        .or_else(|| file.master_key_file.clone())
+    {
+        c.master_key = Some(MasterKeySource::File(path));
+    } else if let Ok(hex) = std::env::var("ZHENGZHAO_MASTER_KEY") {
+        c.master_key = Some(MasterKeySource::Hex(hex));
+    }
+    c.public_url = serve
+        .and_then(|s| s.public_url.clone())
+        .or_else(|| file.public_url.clone())
+        .unwrap_or_else(|| format!("http://{}", c.listen));
+    let flagged = serve
+        .map(|s| s.delivery_channels.as_slice())
+        .unwrap_or_default();
+    c.delivery_channels = if flagged.is_empty() {
+        file.delivery_channels
+            .iter()
+            .map(|ch| channel(&ch.name, &ch.url))
+            .collect::<anyhow::Result<_>>()?
+    } else {
+        flagged
+            .iter()
+            .map(|s| parse_channel(s))
+            .collect::<anyhow::Result<_>>()?
+    };
+    Ok(c)
 }
