@@ -165,6 +165,7 @@ impl Application {
         let worker = DeliveryWorker::new(
             self.state.library.clone(),
             self.state.config.delivery_channels.clone(),
+            self.state.config.delivery_retry_base,
         )
         .map_err(std::io::Error::other)?;
         let poll = self.state.config.delivery_poll;

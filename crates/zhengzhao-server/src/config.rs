@@ -26,6 +26,8 @@ pub struct ServerConfig {
     pub delivery_channels: Vec<DeliveryChannel>,
     /// How often the delivery worker looks for due deliveries.
     pub delivery_poll: Duration,
+    /// First retry delay of a failed delivery; each retry doubles it (capped at an hour).
+    pub delivery_retry_base: Duration,
     /// Base URL printed on licenses (QR codes link to `{public_url}/verify/{id}`).
     pub public_url: String,
 }
@@ -62,6 +64,7 @@ impl ServerConfig {
             master_key: None,
             delivery_channels: Vec::new(),
             delivery_poll: Duration::from_secs(2),
+            delivery_retry_base: Duration::from_secs(5),
             public_url: format!("http://{}", Self::DEFAULT_LISTEN),
         }
     }

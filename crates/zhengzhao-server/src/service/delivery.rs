@@ -12,20 +12,25 @@ use zhengzhao_store::{ChangeLog, DeliveryOutcome, DeliveryRecord};
 /// After this many failed attempts a delivery is marked failed.
 pub const MAX_ATTEMPTS: u32 = 12;
 
-/// Wait before attempt `n + 1`: 5 s, 10 s, 20 s … capped at one hour.
-pub fn backoff(attempts_so_far: u32) -> Duration {
-    let secs = 5u64.saturating_mul(1u64 << attempts_so_far.min(10));
-    Duration::from_secs(secs.min(3600))
+/// Wait before attempt `n + 1`: base, 2×base, 4×base … capped at one hour.
+pub fn backoff(base: Duration, attempts_so_far: u32) -> Duration {
+    base.saturating_mul(1u32 << attempts_so_far.min(10))
+        .min(Duration::from_secs(3600))
 }
 
 pub struct DeliveryWorker {
     pub library: Library,
     pub channels: Vec<DeliveryChannel>,
     pub client: reqwest::Client,
+    pub retry_base: Duration,
 }
 
 impl DeliveryWorker {
-    pub fn new(library: Library, channels: Vec<DeliveryChannel>) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        library: Library,
+        channels: Vec<DeliveryChannel>,
+        retry_base: Duration,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(5))
@@ -34,6 +39,7 @@ impl DeliveryWorker {
             library,
             channels,
             client,
+            retry_base,
         })
     }
 
@@ -59,7 +65,7 @@ impl DeliveryWorker {
             Err(error) => DeliveryOutcome::Retry {
                 next_attempt_at: now()
                     .checked_add(
-                        jiff::SignedDuration::try_from(backoff(d.attempts))
+                        jiff::SignedDuration::try_from(backoff(self.retry_base, d.attempts))
                             .unwrap_or(jiff::SignedDuration::ZERO),
                     )
                     .unwrap_or_else(|_| now()),
@@ -173,10 +179,11 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_caps() {
-        assert_eq!(backoff(0), Duration::from_secs(5));
-        assert_eq!(backoff(1), Duration::from_secs(10));
-        assert_eq!(backoff(5), Duration::from_secs(160));
-        assert_eq!(backoff(11), Duration::from_secs(3600));
-        assert_eq!(backoff(u32::MAX), Duration::from_secs(3600));
+        let base = Duration::from_secs(5);
+        assert_eq!(backoff(base, 0), Duration::from_secs(5));
+        assert_eq!(backoff(base, 1), Duration::from_secs(10));
+        assert_eq!(backoff(base, 5), Duration::from_secs(160));
+        assert_eq!(backoff(base, 11), Duration::from_secs(3600));
+        assert_eq!(backoff(base, u32::MAX), Duration::from_secs(3600));
     }
 }

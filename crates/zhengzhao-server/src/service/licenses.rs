@@ -392,16 +392,14 @@ impl Library {
         let key = self.signer_for(issuer).await?;
         let text = zhengzhao_crypto::canonical_json(payload)
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        // Signing is CPU work: off the async threads, so requests sign in parallel.
-        tokio::task::spawn_blocking(move || {
-            let sig = key
-                .pair
-                .sign(text.as_bytes())
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            Ok((text, sig, key.id))
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+        // ~0.1 ms of CPU: signed in place on the runtime's worker threads (one
+        // per core), which is where requests already run in parallel; a
+        // hand-off to the blocking pool costs more than it saves.
+        let sig = key
+            .pair
+            .sign(text.as_bytes())
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok((text, sig, key.id))
     }
 
     /// Issue (制发) a license: validate, sign, store with its audit event,

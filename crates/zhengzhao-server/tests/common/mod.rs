@@ -56,6 +56,14 @@ macro_rules! both_backends {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like `spawn`, with settings changed by `adjust` first.
+    pub async fn spawn_with(
+        backend: Backend,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> Option<Self> {
         let data_dir = tempfile::tempdir().unwrap().keep();
         let mut config = ServerConfig::new(&data_dir);
         config.listen = "127.0.0.1:0".into();
@@ -72,6 +80,7 @@ impl TestApp {
                 Some(zhengzhao_store_postgres::testing::fresh_schema_name(&url).await);
             config.database_url = Some(url);
         }
+        adjust(&mut config);
         let app = Application::build(config).await.unwrap();
         let token_path = app
             .admin_token_path
