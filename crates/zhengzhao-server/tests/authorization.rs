@@ -148,3 +148,154 @@ async fn every_write_endpoint_checks_role_and_org(app: TestApp) {
     }
 }
 both_backends!(matrix, every_write_endpoint_checks_role_and_org);
+
+fn license_body(record: &str) -> serde_json::Value {
+    let uscc = CreditCode::with_check_character("91150102MA0N4JXK2")
+        .unwrap()
+        .to_string();
+    json!({
+        "type_code": "11100000MB0143028R001",
+        "issuer": "150102",
+        "holder": {"name": "青城公司", "id_type": "uscc", "id": uscc},
+        "face": {"credit_code": uscc, "name": "青城公司", "entity_type": "有限责任公司", "business_scope": "软件开发",
+                 "established_date": "2024-01-15", "registration_authority": "150102", "registration_date": "2024-01-15"},
+        "valid_from": "2024-01-15",
+        "source": {"system": "matrix", "record_id": record}
+    })
+}
+
+/// License endpoints: only the issuing org's clerks write; staff of the
+/// issuing org and the orgs above it read; everyone else gets 403.
+async fn license_endpoints_check_role_and_org(app: TestApp) {
+    let owner = app.token("150102", Role::IssuerClerk).await;
+    let shared: serde_json::Value = app
+        .send_json(
+            Method::POST,
+            "/api/v1/licenses",
+            Some(&owner),
+            &license_body("shared"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shared_id = shared["license_id"].as_str().unwrap().to_owned();
+    let update = json!({"face": license_body("x")["face"].clone(), "valid_from": "2024-01-15"});
+    let mut n = 0;
+    for role in Role::ALL {
+        for org in ORGS {
+            n += 1;
+            let token = app.token(org, role).await;
+            let writer = role == Role::IssuerClerk && org == "150102";
+            let reader = ["150000", "150100", "150102"].contains(&org);
+
+            let resp = app
+                .send_json(
+                    Method::POST,
+                    "/api/v1/licenses",
+                    Some(&token),
+                    &license_body(&format!("m{n}")),
+                )
+                .await;
+            let want = if writer {
+                StatusCode::CREATED
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(
+                resp.status(),
+                want,
+                "POST /api/v1/licenses as {role} of {org}"
+            );
+
+            for suffix in ["", "/history", "/document", "/pdf"] {
+                let resp = app
+                    .get_as(&format!("/api/v1/licenses/{shared_id}{suffix}"), &token)
+                    .await;
+                let want = if reader {
+                    StatusCode::OK
+                } else {
+                    StatusCode::FORBIDDEN
+                };
+                assert_eq!(
+                    resp.status(),
+                    want,
+                    "GET /api/v1/licenses/{{id}}{suffix} as {role} of {org}"
+                );
+            }
+            let resp = app.get_as("/api/v1/licenses", &token).await;
+            assert_eq!(
+                resp.status(),
+                StatusCode::OK,
+                "GET /api/v1/licenses as {role} of {org}"
+            );
+
+            let resp = app
+                .send_json(
+                    Method::POST,
+                    &format!("/api/v1/licenses/{shared_id}/versions"),
+                    Some(&token),
+                    &update,
+                )
+                .await;
+            let want = if writer {
+                StatusCode::CREATED
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(
+                resp.status(),
+                want,
+                "POST /api/v1/licenses/{{id}}/versions as {role} of {org}"
+            );
+
+            // Revoke a license of its own, so that the shared one stays usable.
+            let target = if writer {
+                let own: serde_json::Value = app
+                    .send_json(
+                        Method::POST,
+                        "/api/v1/licenses",
+                        Some(&owner),
+                        &license_body(&format!("rev{n}")),
+                    )
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                own["license_id"].as_str().unwrap().to_owned()
+            } else {
+                shared_id.clone()
+            };
+            let resp = app
+                .send_json(
+                    Method::POST,
+                    &format!("/api/v1/licenses/{target}/revoke"),
+                    Some(&token),
+                    &json!({"reason": "测试"}),
+                )
+                .await;
+            let want = if writer {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(
+                resp.status(),
+                want,
+                "POST /api/v1/licenses/{{id}}/revoke as {role} of {org}"
+            );
+        }
+    }
+    for path in [
+        "/api/v1/licenses",
+        &format!("/api/v1/licenses/{shared_id}"),
+        &format!("/api/v1/licenses/{shared_id}/pdf"),
+    ] {
+        assert_eq!(
+            app.get(path).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "GET {path} without a token"
+        );
+    }
+}
+both_backends!(license_matrix, license_endpoints_check_role_and_org);

@@ -598,11 +598,37 @@ both_backends!(pdf, license_pdf_reads_back);
 async fn rotated_and_imported_keys_keep_old_documents_verifiable(app: TestApp) {
     use zhengzhao_crypto::{cert, sm2sig::KeyPair};
     let clerk = clerk(&app).await;
-    let first: Value = app.send_json(Method::POST, "/api/v1/licenses", Some(&clerk), &issue_body("K-1")).await.json().await.unwrap();
-    let org = app.library.store.org(&zhengzhao_domain::org::OrgCode::parse("150102").unwrap()).await.unwrap().unwrap();
+    let first: Value = app
+        .send_json(
+            Method::POST,
+            "/api/v1/licenses",
+            Some(&clerk),
+            &issue_body("K-1"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let org = app
+        .library
+        .store
+        .org(&zhengzhao_domain::org::OrgCode::parse("150102").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     let actor = zhengzhao_server::service::Actor::cli();
     app.library.rotate_key(&actor, &org).await.unwrap();
-    let second: Value = app.send_json(Method::POST, "/api/v1/licenses", Some(&clerk), &issue_body("K-2")).await.json().await.unwrap();
+    let second: Value = app
+        .send_json(
+            Method::POST,
+            "/api/v1/licenses",
+            Some(&clerk),
+            &issue_body("K-2"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
 
     // A certificate from an outside CA, imported with its key.
     let now = std::time::SystemTime::now();
@@ -616,37 +642,95 @@ async fn rotated_and_imported_keys_keep_old_documents_verifiable(app: TestApp) {
         use zhengzhao_crypto::sm2sig::KeyPair as K;
         let der = org_key.to_pkcs8_der().unwrap();
         let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-        let lines: Vec<String> = b64.as_bytes().chunks(64).map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
-        let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"));
+        let lines: Vec<String> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect();
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            lines.join("\n")
+        );
         K::from_pkcs8_pem(&pem).unwrap();
         pem
     };
     // A key that does not belong to the certificate is refused.
     let stranger = KeyPair::generate().unwrap().to_pkcs8_der().unwrap();
-    let stranger_pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", base64::engine::general_purpose::STANDARD.encode(stranger));
-    assert!(app.library.import_key(&actor, &org, &cert_pem, &stranger_pem).await.is_err());
-    app.library.import_key(&actor, &org, &cert_pem, &key_pem).await.unwrap();
-    let third: Value = app.send_json(Method::POST, "/api/v1/licenses", Some(&clerk), &issue_body("K-3")).await.json().await.unwrap();
+    let stranger_pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(stranger)
+    );
+    assert!(
+        app.library
+            .import_key(&actor, &org, &cert_pem, &stranger_pem)
+            .await
+            .is_err()
+    );
+    app.library
+        .import_key(&actor, &org, &cert_pem, &key_pem)
+        .await
+        .unwrap();
+    let third: Value = app
+        .send_json(
+            Method::POST,
+            "/api/v1/licenses",
+            Some(&clerk),
+            &issue_body("K-3"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
 
     let mut certs = Vec::new();
     for l in [&first, &second, &third] {
         let id = l["license_id"].as_str().unwrap();
-        let doc: Value = app.get_as(&format!("/api/v1/licenses/{id}/document"), &clerk).await.json().await.unwrap();
+        let doc: Value = app
+            .get_as(&format!("/api/v1/licenses/{id}/document"), &clerk)
+            .await
+            .json()
+            .await
+            .unwrap();
         let c = cert::from_pem(doc["certificate"].as_str().unwrap()).unwrap();
-        let sig = base64::engine::general_purpose::STANDARD.decode(doc["signature"].as_str().unwrap()).unwrap();
-        cert::public_key(&c).unwrap().verify(doc["payload"].as_str().unwrap().as_bytes(), &sig).unwrap();
+        let sig = base64::engine::general_purpose::STANDARD
+            .decode(doc["signature"].as_str().unwrap())
+            .unwrap();
+        cert::public_key(&c)
+            .unwrap()
+            .verify(doc["payload"].as_str().unwrap().as_bytes(), &sig)
+            .unwrap();
         certs.push(doc["certificate"].as_str().unwrap().to_owned());
     }
     assert_ne!(certs[0], certs[1], "rotation made a new certificate");
     assert_eq!(certs[2], cert_pem, "the imported certificate signs now");
-    let keys = app.library.store.signing_keys(Some(&org.code)).await.unwrap();
+    let keys = app
+        .library
+        .store
+        .signing_keys(Some(&org.code))
+        .await
+        .unwrap();
     assert_eq!(keys.len(), 3);
     assert_eq!(keys.iter().filter(|k| k.retired_at.is_none()).count(), 1);
-    let actions: Vec<String> = app.library.store.audit_events(0, 1000).await.unwrap().into_iter().map(|e| e.event.action).filter(|a| a.starts_with("key.")).collect();
-    assert_eq!(actions, ["key.create", "key.create", "key.rotate", "key.import"]);
+    let actions: Vec<String> = app
+        .library
+        .store
+        .audit_events(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.action)
+        .filter(|a| a.starts_with("key."))
+        .collect();
+    assert_eq!(
+        actions,
+        ["key.create", "key.create", "key.rotate", "key.import"]
+    );
     // No API answer ever carries a private key.
     for k in &keys {
         assert!(!k.certificate_pem.contains("PRIVATE"));
     }
 }
-both_backends!(keys, rotated_and_imported_keys_keep_old_documents_verifiable);
+both_backends!(
+    keys,
+    rotated_and_imported_keys_keep_old_documents_verifiable
+);
