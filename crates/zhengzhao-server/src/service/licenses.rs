@@ -280,35 +280,42 @@ fn differences(
     out
 }
 
-/// What is signed: everything the license states, and nothing else.
-fn signed_payload(
-    id: &LicenseId,
+/// Everything one version of a license states.
+struct Statement<'a> {
+    id: &'a LicenseId,
     version: u16,
-    serial: &str,
-    t: &LicenseTypeVersion,
-    issuer: &Org,
-    holder: &Holder,
-    face: &Value,
-    number: Option<&str>,
-    valid: (Date, Option<Date>),
+    serial: &'a str,
+    license_type: &'a LicenseTypeVersion,
+    issuer: &'a Org,
+    holder: &'a Holder,
+    face: &'a Value,
+    number: Option<&'a str>,
+    valid_from: Date,
+    valid_until: Option<Date>,
     issued_at: jiff::Timestamp,
-    supersedes: Option<&LicenseId>,
-) -> Value {
-    json!({
-        "schema": DOCUMENT_SCHEMA,
-        "license_id": id,
-        "version": version,
-        "serial": serial,
-        "license_type": {"code": t.spec.code(), "name": t.spec.draft().name, "version": t.version},
-        "license_number": number,
-        "issuer": {"code": issuer.code, "name": issuer.name, "credit_code": issuer.credit_code},
-        "holder": holder,
-        "face": face,
-        "valid_from": valid.0.to_string(),
-        "valid_until": valid.1.map(|d| d.to_string()),
-        "issued_at": issued_at.to_string(),
-        "supersedes": supersedes,
-    })
+    supersedes: Option<&'a LicenseId>,
+}
+
+impl Statement<'_> {
+    /// What is signed: everything the license states, and nothing else.
+    fn payload(&self) -> Value {
+        let t = self.license_type;
+        json!({
+            "schema": DOCUMENT_SCHEMA,
+            "license_id": self.id,
+            "version": self.version,
+            "serial": self.serial,
+            "license_type": {"code": t.spec.code(), "name": t.spec.draft().name, "version": t.version},
+            "license_number": self.number,
+            "issuer": {"code": self.issuer.code, "name": self.issuer.name, "credit_code": self.issuer.credit_code},
+            "holder": self.holder,
+            "face": self.face,
+            "valid_from": self.valid_from.to_string(),
+            "valid_until": self.valid_until.map(|d| d.to_string()),
+            "issued_at": self.issued_at.to_string(),
+            "supersedes": self.supersedes,
+        })
+    }
 }
 
 fn platform_message(event: &str, l: &LicenseRecord) -> OutboxMessage {
@@ -470,19 +477,21 @@ impl Library {
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         let number = face.as_object().and_then(|f| license_number(&t, f));
         let issued_at = now();
-        let payload = signed_payload(
-            &id,
-            1,
-            &serial,
-            &t,
-            &issuer,
-            &holder,
-            &face,
-            number.as_deref(),
-            (req.valid_from, req.valid_until),
+        let payload = Statement {
+            id: &id,
+            version: 1,
+            serial: &serial,
+            license_type: &t,
+            issuer: &issuer,
+            holder: &holder,
+            face: &face,
+            number: number.as_deref(),
+            valid_from: req.valid_from,
+            valid_until: req.valid_until,
             issued_at,
-            None,
-        );
+            supersedes: None,
+        }
+        .payload();
         let (payload, signature, key_id) = self.sign(&issuer, &payload).await?;
         let new = NewLicense {
             type_code: type_code.clone(),
@@ -641,19 +650,21 @@ impl Library {
             .map_err(|e| ApiError::Conflict(format!("no further version possible: {e}")))?;
         let number = face.as_object().and_then(|f| license_number(&t, f));
         let issued_at = now();
-        let payload = signed_payload(
-            &id,
+        let payload = Statement {
+            id: &id,
             version,
-            &l.serial,
-            &t,
-            &issuer,
-            &holder,
-            &face,
-            number.as_deref(),
-            (req.valid_from, req.valid_until),
+            serial: &l.serial,
+            license_type: &t,
+            issuer: &issuer,
+            holder: &holder,
+            face: &face,
+            number: number.as_deref(),
+            valid_from: req.valid_from,
+            valid_until: req.valid_until,
             issued_at,
-            Some(&current.license_id),
-        );
+            supersedes: Some(&current.license_id),
+        }
+        .payload();
         let (payload, signature, key_id) = self.sign(&issuer, &payload).await?;
         let record = LicenseVersionRecord {
             license_id: id.clone(),
