@@ -477,3 +477,58 @@ pub(crate) fn ts(s: &str) -> StoreResult<jiff::Timestamp> {
 pub(crate) fn uuid_of(s: &str) -> StoreResult<uuid::Uuid> {
     uuid::Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("uuid '{s}': {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write that panics fails alone; the writer thread lives on, and the
+    /// writes batched with it are unaffected.
+    #[tokio::test]
+    async fn a_panicking_write_does_not_stop_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("w.db")).await.unwrap();
+        let bad = store.write(|c| -> StoreResult<()> {
+            c.execute(
+                "INSERT INTO library_meta (key, value) VALUES ('half', 'written')",
+                [],
+            )
+            .map_err(backend)?;
+            panic!("a bug inside a write")
+        });
+        let good = store.write(|c| {
+            c.execute(
+                "INSERT INTO library_meta (key, value) VALUES ('ok', '1')",
+                [],
+            )
+            .map(|_| ())
+            .map_err(backend)
+        });
+        let (bad, good) = tokio::join!(bad, good);
+        assert!(bad.is_err());
+        good.unwrap();
+        let keys: Vec<String> = store
+            .read(|c| {
+                let mut s = c
+                    .prepare("SELECT key FROM library_meta ORDER BY key")
+                    .map_err(backend)?;
+                let rows = s.query_map([], |r| r.get(0)).map_err(backend)?;
+                rows.collect::<rusqlite::Result<Vec<String>>>()
+                    .map_err(backend)
+            })
+            .await
+            .unwrap();
+        assert_eq!(keys, ["ok"], "the panicking write left nothing behind");
+        store
+            .write(|c| {
+                c.execute(
+                    "INSERT INTO library_meta (key, value) VALUES ('later', '1')",
+                    [],
+                )
+                .map(|_| ())
+                .map_err(backend)
+            })
+            .await
+            .unwrap();
+    }
+}

@@ -40,7 +40,19 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>) {
             }
             continue;
         }
-        let finishes: Vec<Finish> = batch.into_iter().map(|job| job(Some(&conn))).collect();
+        let finishes: Vec<Finish> = batch
+            .into_iter()
+            .map(|job| {
+                // A bug that panics inside one write must not take the writer
+                // thread (and with it every later write) down: that write
+                // fails, its savepoint is rolled back, the batch goes on.
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(&conn))))
+                    .unwrap_or_else(|_| {
+                        let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                        Box::new(|_| {})
+                    })
+            })
+            .collect();
         let outcome = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
         if outcome.is_err() {
             let _ = conn.execute_batch("ROLLBACK");

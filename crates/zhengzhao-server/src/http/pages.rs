@@ -73,7 +73,6 @@ fn type_row(v: &LicenseTypeVersion) -> TypeRow {
         .map(|l| l.label_zh().to_owned())
         .collect();
     issuers.extend(d.issuing_orgs.iter().map(|o| o.to_string()));
-    let shanghai = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC);
     TypeRow {
         code: d.code.to_string(),
         name: d.name.clone(),
@@ -91,7 +90,7 @@ fn type_row(v: &LicenseTypeVersion) -> TypeRow {
         version: v.version,
         updated: v
             .created_at
-            .to_zoned(shanghai)
+            .to_zoned(crate::service::china_tz())
             .strftime("%Y-%m-%d")
             .to_string(),
         validity: d.validity.clone().unwrap_or_default(),
