@@ -75,10 +75,12 @@ impl Library {
             ),
             outbox: vec![platform_message("license_type.created", &spec, 1)],
         };
-        Ok(self
+        let v = self
             .store
             .create_license_type(&spec, log.audit.at, &log)
-            .await?)
+            .await?;
+        self.caches.license_types.forget(&(code, None));
+        Ok(v)
     }
 
     /// Make the next version of an existing type from a full definition.
@@ -125,10 +127,12 @@ impl Library {
             ),
             outbox: vec![platform_message("license_type.updated", &spec, next)],
         };
-        Ok(self
+        let v = self
             .store
             .update_license_type(&spec, current.version, log.audit.at, &log)
-            .await?)
+            .await?;
+        self.caches.license_types.forget(&(code.clone(), None));
+        Ok(v)
     }
 
     /// The current catalog. The public sees every type but the not-public ones;

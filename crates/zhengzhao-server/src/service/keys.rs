@@ -175,11 +175,15 @@ impl Library {
 
     /// The org's active license-signing key, made (certified by the local CA) on first use.
     pub async fn signer_for(&self, org: &Org) -> ApiResult<Arc<LoadedKey>> {
+        if let Some(rec) = self.caches.active_keys.get(&org.code) {
+            return self.unwrap_key(&rec);
+        }
         if let Some(rec) = self
             .store
             .active_signing_key(Some(&org.code), KeyPurpose::License)
             .await?
         {
+            self.caches.active_keys.put(org.code.clone(), rec.clone());
             return self.unwrap_key(&rec);
         }
         let (pair, pem) = self.new_local_key(org).await?;
@@ -228,6 +232,7 @@ impl Library {
             json!({"org": org.code, "source": "local_ca"}),
         ));
         self.store.add_signing_key(&rec, true, &log).await?;
+        self.caches.active_keys.forget(&org.code);
         Ok(rec)
     }
 
@@ -287,6 +292,7 @@ impl Library {
             json!({"org": org.code, "source": "imported", "not_after": timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(na))}),
         ));
         self.store.add_signing_key(&rec, true, &log).await?;
+        self.caches.active_keys.forget(&org.code);
         Ok(rec)
     }
 }

@@ -2,6 +2,7 @@
 //! validates, and writes the state with its audit event (and outbox messages)
 //! in one storage transaction. HTTP handlers and the CLI both call these.
 
+pub mod cache;
 pub mod catalog;
 pub mod delivery;
 pub mod keys;
@@ -29,6 +30,18 @@ pub struct Library {
     channels: Arc<Vec<String>>,
     /// Base URL for links printed on licenses.
     public_url: Arc<str>,
+    caches: Arc<Caches>,
+}
+
+/// Reference data read on every issuance (see `cache`).
+#[derive(Default)]
+pub(crate) struct Caches {
+    orgs: cache::TtlCache<OrgCode, zhengzhao_domain::org::Org>,
+    license_types: cache::TtlCache<
+        (zhengzhao_domain::codes::LicenseTypeCode, Option<u32>),
+        zhengzhao_domain::catalog::LicenseTypeVersion,
+    >,
+    active_keys: cache::TtlCache<OrgCode, zhengzhao_store::SigningKeyRecord>,
 }
 
 /// Who an audit event names as the actor.
@@ -121,7 +134,40 @@ impl Library {
             key_cache: Arc::default(),
             channels: Arc::default(),
             public_url: Arc::from("http://127.0.0.1:8080"),
+            caches: Arc::default(),
         }
+    }
+
+    /// An org, from the short-lived cache or the store.
+    pub async fn cached_org(
+        &self,
+        code: &OrgCode,
+    ) -> Result<Option<zhengzhao_domain::org::Org>, ApiError> {
+        if let Some(o) = self.caches.orgs.get(code) {
+            return Ok(Some(o));
+        }
+        let found = self.store.org(code).await?;
+        if let Some(o) = &found {
+            self.caches.orgs.put(code.clone(), o.clone());
+        }
+        Ok(found)
+    }
+
+    /// A catalog version (current when `version` is `None`), cached briefly.
+    pub async fn cached_license_type(
+        &self,
+        code: &zhengzhao_domain::codes::LicenseTypeCode,
+        version: Option<u32>,
+    ) -> Result<Option<zhengzhao_domain::catalog::LicenseTypeVersion>, ApiError> {
+        let key = (code.clone(), version);
+        if let Some(t) = self.caches.license_types.get(&key) {
+            return Ok(Some(t));
+        }
+        let found = self.store.license_type(code, version).await?;
+        if let Some(t) = &found {
+            self.caches.license_types.put(key, t.clone());
+        }
+        Ok(found)
     }
 
     /// With the master key that unwraps signing keys.

@@ -134,6 +134,8 @@ impl Library {
             name: patch.name.map(|n| n.trim().to_owned()),
             credit_code: patch.credit_code,
         };
-        Ok(self.store.update_org(&change, &log).await?)
+        let org = self.store.update_org(&change, &log).await?;
+        self.caches.orgs.forget(code);
+        Ok(org)
     }
 }
