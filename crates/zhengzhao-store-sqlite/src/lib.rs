@@ -43,10 +43,13 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // FULL: a committed license survives power loss, not only a crash.
+    // temp_store MEMORY: each write's savepoint journal (see `writer`) stays
+    // in memory instead of a temporary file.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
          PRAGMA busy_timeout = 10000;",
     )
 }
