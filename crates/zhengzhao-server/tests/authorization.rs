@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TestApp, license_type};
+use common::{TestApp, license_request, license_type};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use zhengzhao_domain::codes::CreditCode;
@@ -149,21 +149,6 @@ async fn every_write_endpoint_checks_role_and_org(app: TestApp) {
 }
 both_backends!(matrix, every_write_endpoint_checks_role_and_org);
 
-fn license_body(record: &str) -> serde_json::Value {
-    let uscc = CreditCode::with_check_character("91150102MA0N4JXK2")
-        .unwrap()
-        .to_string();
-    json!({
-        "type_code": "11100000MB0143028R001",
-        "issuer": "150102",
-        "holder": {"name": "青城公司", "id_type": "uscc", "id": uscc},
-        "face": {"credit_code": uscc, "name": "青城公司", "entity_type": "有限责任公司", "business_scope": "软件开发",
-                 "established_date": "2024-01-15", "registration_authority": "150102", "registration_date": "2024-01-15"},
-        "valid_from": "2024-01-15",
-        "source": {"system": "matrix", "record_id": record}
-    })
-}
-
 /// License endpoints: only the issuing org's clerks write; staff of the
 /// issuing org and the orgs above it read; everyone else gets 403.
 async fn license_endpoints_check_role_and_org(app: TestApp) {
@@ -173,14 +158,14 @@ async fn license_endpoints_check_role_and_org(app: TestApp) {
             Method::POST,
             "/api/v1/licenses",
             Some(&owner),
-            &license_body("shared"),
+            &license_request("shared"),
         )
         .await
         .json()
         .await
         .unwrap();
     let shared_id = shared["license_id"].as_str().unwrap().to_owned();
-    let update = json!({"face": license_body("x")["face"].clone(), "valid_from": "2024-01-15"});
+    let update = json!({"face": license_request("x")["face"].clone(), "valid_from": "2024-01-15"});
     let mut n = 0;
     for role in Role::ALL {
         for org in ORGS {
@@ -194,7 +179,7 @@ async fn license_endpoints_check_role_and_org(app: TestApp) {
                     Method::POST,
                     "/api/v1/licenses",
                     Some(&token),
-                    &license_body(&format!("m{n}")),
+                    &license_request(&format!("m{n}")),
                 )
                 .await;
             let want = if writer {
@@ -256,7 +241,7 @@ async fn license_endpoints_check_role_and_org(app: TestApp) {
                         Method::POST,
                         "/api/v1/licenses",
                         Some(&owner),
-                        &license_body(&format!("rev{n}")),
+                        &license_request(&format!("rev{n}")),
                     )
                     .await
                     .json()

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode as AxumStatus;
 use common::{Backend, TestApp};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use zhengzhao_domain::role::Role;
@@ -62,18 +62,8 @@ async fn delivered_after_a_retry(backend: Backend) {
         return;
     };
     let clerk = app.token("150102", Role::IssuerClerk).await;
-    let uscc = zhengzhao_domain::codes::CreditCode::with_check_character("91150102MA0N4JXK2")
-        .unwrap()
-        .to_string();
-    let body = json!({
-        "type_code": "11100000MB0143028R001",
-        "issuer": "150102",
-        "holder": {"name": "青城公司", "id_type": "uscc", "id": uscc},
-        "face": {"credit_code": uscc, "name": "青城公司", "entity_type": "有限责任公司", "business_scope": "软件开发",
-                 "established_date": "2024-01-15", "registration_authority": "150102", "registration_date": "2024-01-15"},
-        "valid_from": "2024-01-15",
-        "source": {"system": "s", "record_id": "d-1"}
-    });
+    let uscc = common::holder_code();
+    let body = common::license_request("d-1");
     let issued: Value = app
         .send_json(Method::POST, "/api/v1/licenses", Some(&clerk), &body)
         .await

@@ -5,45 +5,11 @@
 mod common;
 
 use base64::Engine;
-use common::{TestApp, expect_problem};
+use common::{BUSINESS_LICENSE, TestApp, expect_problem, holder_code, license_request};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::process::Command;
 use zhengzhao_domain::role::Role;
-
-const BUSINESS_LICENSE: &str = "11100000MB0143028R001";
-const HOLDER: &str = "91150102MA0N4JXK2X";
-
-fn holder_code() -> String {
-    // A valid code for the test holder (the constant's check character may be off).
-    zhengzhao_domain::codes::CreditCode::with_check_character(&HOLDER[..17])
-        .unwrap()
-        .to_string()
-}
-
-fn issue_body(record: &str) -> Value {
-    let uscc = holder_code();
-    json!({
-        "type_code": BUSINESS_LICENSE,
-        "issuer": "150102",
-        "holder": {"name": "呼和浩特市青城科技有限公司", "id_type": "uscc", "id": uscc},
-        "face": {
-            "credit_code": uscc,
-            "name": "呼和浩特市青城科技有限公司",
-            "entity_type": "有限责任公司（自然人投资或控股）",
-            "legal_representative": "张三",
-            "business_scope": "软件开发；信息技术咨询服务。\r\n（依法须经批准的项目，经相关部门批准后方可开展经营活动）",
-            "registered_capital": "1000000",
-            "established_date": "2024-01-15",
-            "domicile": "内蒙古自治区呼和浩特市新城区某某路88号",
-            "registration_authority": "150102",
-            "registration_date": "2026-11-29"
-        },
-        "valid_from": "2024-01-15",
-        "valid_until": null,
-        "source": {"system": "qiye-dengji", "record_id": record}
-    })
-}
 
 async fn clerk(app: &TestApp) -> String {
     app.token("150102", Role::IssuerClerk).await
@@ -56,7 +22,7 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
             Method::POST,
             "/api/v1/licenses",
             Some(&clerk),
-            &issue_body("R-1"),
+            &license_request("R-1"),
         )
         .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
@@ -79,7 +45,7 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
             Method::POST,
             "/api/v1/licenses",
             Some(&clerk),
-            &issue_body("R-1"),
+            &license_request("R-1"),
         )
         .await;
     assert_eq!(again.status(), StatusCode::OK);
@@ -88,7 +54,7 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
         first_id.as_str()
     );
     // A conflicting one: 409 naming what differs.
-    let mut other = issue_body("R-1");
+    let mut other = license_request("R-1");
     other["face"]["legal_representative"] = json!("李四");
     let p = expect_problem(
         app.send_json(Method::POST, "/api/v1/licenses", Some(&clerk), &other)
@@ -105,7 +71,7 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
     );
 
     // Update twice, then address the license by its first identifier.
-    let mut update = json!({"face": issue_body("x")["face"].clone(), "valid_from": "2024-01-15", "valid_until": null});
+    let mut update = json!({"face": license_request("x")["face"].clone(), "valid_from": "2024-01-15", "valid_until": null});
     update["face"]["domicile"] = json!("内蒙古自治区呼和浩特市新城区新华大街1号");
     let v2: Value = app
         .send_json(
@@ -241,7 +207,7 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
         Method::POST,
         "/api/v1/licenses",
         Some(&clerk),
-        &issue_body("R-2"),
+        &license_request("R-2"),
     )
     .await;
     let page: Value = app
@@ -301,17 +267,7 @@ both_backends!(lifecycle, issue_update_revoke_end_to_end);
 /// The document verifies with OpenSSL 3 and nothing else of ours.
 async fn signed_document_verifies_with_openssl(app: TestApp) {
     let clerk = clerk(&app).await;
-    let issued: Value = app
-        .send_json(
-            Method::POST,
-            "/api/v1/licenses",
-            Some(&clerk),
-            &issue_body("R-SIG"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let issued: Value = app.issue(&clerk, &license_request("R-SIG")).await;
     let id = issued["license_id"].as_str().unwrap();
     let doc: Value = app
         .get_as(&format!("/api/v1/licenses/{id}/document"), &clerk)
@@ -415,7 +371,7 @@ async fn bad_license_requests_change_nothing(app: TestApp) {
             .json(&body);
         async move { req.send().await.unwrap() }
     };
-    let mut missing = issue_body("B-1");
+    let mut missing = license_request("B-1");
     missing["face"]
         .as_object_mut()
         .unwrap()
@@ -427,7 +383,7 @@ async fn bad_license_requests_change_nothing(app: TestApp) {
     .await;
     assert_eq!(p["errors"][0]["field"], "face/business_scope");
 
-    let mut unknown = issue_body("B-2");
+    let mut unknown = license_request("B-2");
     unknown["face"]["favourite_colour"] = json!("red");
     let p = expect_problem(
         post(unknown, clerk.clone()).await,
@@ -436,7 +392,7 @@ async fn bad_license_requests_change_nothing(app: TestApp) {
     .await;
     assert_eq!(p["errors"][0]["code"], "unknown_field");
 
-    let mut date = issue_body("B-3");
+    let mut date = license_request("B-3");
     date["face"]["established_date"] = json!("2024-02-30");
     let p = expect_problem(
         post(date, clerk.clone()).await,
@@ -444,14 +400,14 @@ async fn bad_license_requests_change_nothing(app: TestApp) {
     )
     .await;
     assert_eq!(p["errors"][0]["field"], "face/established_date");
-    let mut range = issue_body("B-4");
+    let mut range = license_request("B-4");
     range["valid_until"] = json!("2300-01-01");
     expect_problem(
         post(range, clerk.clone()).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    let mut order = issue_body("B-5");
+    let mut order = license_request("B-5");
     order["valid_until"] = json!("2020-01-01");
     expect_problem(
         post(order, clerk.clone()).await,
@@ -459,7 +415,7 @@ async fn bad_license_requests_change_nothing(app: TestApp) {
     )
     .await;
 
-    let mut bad_holder = issue_body("B-6");
+    let mut bad_holder = license_request("B-6");
     bad_holder["holder"]["id"] = json!("91150102MA0N4JXK2A");
     let p = expect_problem(
         post(bad_holder, clerk.clone()).await,
@@ -473,7 +429,7 @@ async fn bad_license_requests_change_nothing(app: TestApp) {
             .unwrap()
             .contains("check character should be")
     );
-    let mut person = issue_body("B-7");
+    let mut person = license_request("B-7");
     person["holder"] =
         json!({"name": "张三", "id_type": "resident_id", "id": "11010519491231002X"});
     let p = expect_problem(
@@ -485,16 +441,25 @@ async fn bad_license_requests_change_nothing(app: TestApp) {
 
     // Another org's clerk, a wrong role, no token.
     let other = app.token("150103", Role::IssuerClerk).await;
-    expect_problem(post(issue_body("B-8"), other).await, StatusCode::FORBIDDEN).await;
+    expect_problem(
+        post(license_request("B-8"), other).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     let auditor = app.token("150102", Role::Auditor).await;
     expect_problem(
-        post(issue_body("B-9"), auditor).await,
+        post(license_request("B-9"), auditor).await,
         StatusCode::FORBIDDEN,
     )
     .await;
     expect_problem(
-        app.send_json(Method::POST, "/api/v1/licenses", None, &issue_body("B-10"))
-            .await,
+        app.send_json(
+            Method::POST,
+            "/api/v1/licenses",
+            None,
+            &license_request("B-10"),
+        )
+        .await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
@@ -529,17 +494,7 @@ both_backends!(bad_input, bad_license_requests_change_nothing);
 /// The license file: an A4 PDF whose Chinese text pdftotext gets back.
 async fn license_pdf_reads_back(app: TestApp) {
     let clerk = clerk(&app).await;
-    let issued: Value = app
-        .send_json(
-            Method::POST,
-            "/api/v1/licenses",
-            Some(&clerk),
-            &issue_body("R-PDF"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let issued: Value = app.issue(&clerk, &license_request("R-PDF")).await;
     let id = issued["license_id"].as_str().unwrap();
     let resp = app
         .get_as(&format!("/api/v1/licenses/{id}/pdf"), &clerk)
@@ -598,17 +553,7 @@ both_backends!(pdf, license_pdf_reads_back);
 async fn rotated_and_imported_keys_keep_old_documents_verifiable(app: TestApp) {
     use zhengzhao_crypto::{cert, sm2sig::KeyPair};
     let clerk = clerk(&app).await;
-    let first: Value = app
-        .send_json(
-            Method::POST,
-            "/api/v1/licenses",
-            Some(&clerk),
-            &issue_body("K-1"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value = app.issue(&clerk, &license_request("K-1")).await;
     let org = app
         .library
         .store
@@ -618,17 +563,7 @@ async fn rotated_and_imported_keys_keep_old_documents_verifiable(app: TestApp) {
         .unwrap();
     let actor = zhengzhao_server::service::Actor::cli();
     app.library.rotate_key(&actor, &org).await.unwrap();
-    let second: Value = app
-        .send_json(
-            Method::POST,
-            "/api/v1/licenses",
-            Some(&clerk),
-            &issue_body("K-2"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let second: Value = app.issue(&clerk, &license_request("K-2")).await;
 
     // A certificate from an outside CA, imported with its key.
     let now = std::time::SystemTime::now();
@@ -670,17 +605,7 @@ async fn rotated_and_imported_keys_keep_old_documents_verifiable(app: TestApp) {
         .import_key(&actor, &org, &cert_pem, &key_pem)
         .await
         .unwrap();
-    let third: Value = app
-        .send_json(
-            Method::POST,
-            "/api/v1/licenses",
-            Some(&clerk),
-            &issue_body("K-3"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let third: Value = app.issue(&clerk, &license_request("K-3")).await;
 
     let mut certs = Vec::new();
     for l in [&first, &second, &third] {

@@ -30,11 +30,7 @@ pub async fn issue(
     Library::require_role(&caller, &[Role::IssuerClerk])?;
     let req: IssueRequest = body.parse()?;
     let (rec, created) = s.library.issue_license(&caller, req).await?;
-    let current = rec
-        .current()
-        .map(|v| v.license_id.clone())
-        .ok_or_else(|| ApiError::Internal("no version".into()))?;
-    let view = s.library.license_view(&rec, &current).await?;
+    let view = s.library.current_view(&rec).await?;
     Ok((
         if created {
             StatusCode::CREATED
@@ -72,13 +68,9 @@ pub async fn update(
     Library::require_role(&caller, &[Role::IssuerClerk])?;
     let req: UpdateRequest = body.parse()?;
     let rec = s.library.update_license(&caller, &id, req).await?;
-    let current = rec
-        .current()
-        .map(|v| v.license_id.clone())
-        .ok_or_else(|| ApiError::Internal("no version".into()))?;
     Ok((
         StatusCode::CREATED,
-        Json(s.library.license_view(&rec, &current).await?),
+        Json(s.library.current_view(&rec).await?),
     ))
 }
 
@@ -95,11 +87,7 @@ pub async fn revoke(
     Library::require_role(&caller, &[Role::IssuerClerk])?;
     let req: RevokeRequest = body.parse()?;
     let rec = s.library.revoke_license(&caller, &id, req).await?;
-    let current = rec
-        .current()
-        .map(|v| v.license_id.clone())
-        .ok_or_else(|| ApiError::Internal("no version".into()))?;
-    Ok(Json(s.library.license_view(&rec, &current).await?))
+    Ok(Json(s.library.current_view(&rec).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -243,9 +231,7 @@ pub async fn list(
         .flatten();
     let mut items = Vec::with_capacity(page.len());
     for l in &page {
-        if let Some(c) = l.current() {
-            items.push(s.library.license_view(l, &c.license_id).await?);
-        }
+        items.push(s.library.current_view(l).await?);
     }
     Ok(Json(LicensePage { items, next_cursor }))
 }

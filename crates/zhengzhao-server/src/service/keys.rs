@@ -38,10 +38,6 @@ pub struct KeyCache {
     keys: Mutex<HashMap<uuid::Uuid, Arc<LoadedKey>>>,
 }
 
-fn timestamp(t: SystemTime) -> jiff::Timestamp {
-    jiff::Timestamp::try_from(t).unwrap_or_else(|_| now())
-}
-
 fn validity(pem: &str) -> ApiResult<(jiff::Timestamp, jiff::Timestamp)> {
     let c = cert::from_pem(pem).map_err(crypto)?;
     let (nb, na) = cert::validity_secs(&c);
@@ -109,22 +105,34 @@ impl Library {
         let ca = cert::make_ca(&pair, &subject, SystemTime::now(), CA_YEARS).map_err(crypto)?;
         let pem = cert::to_pem(&ca).map_err(crypto)?;
         let rec = self.key_record(None, KeyPurpose::Ca, KeySource::LocalCa, &pair, pem)?;
+        self.store_first_key(rec, json!({"purpose": "ca", "source": "local_ca"}))
+            .await
+    }
+
+    /// Store the first key of an org (or the CA) and use it; if a concurrent
+    /// request stored one first, use theirs instead.
+    async fn store_first_key(
+        &self,
+        rec: SigningKeyRecord,
+        detail: serde_json::Value,
+    ) -> ApiResult<Arc<LoadedKey>> {
         let log = ChangeLog::audit_only(audit_event(
             &Actor::system(),
             "key.create",
             format!("key:{}", rec.id),
-            json!({"purpose": "ca", "source": "local_ca"}),
+            detail,
         ));
         match self.store.add_signing_key(&rec, false, &log).await {
             Ok(()) => self.unwrap_key(&rec),
-            // Another request made it first: use theirs.
             Err(StoreError::Conflict(_)) => {
-                let rec = self
+                let theirs = self
                     .store
-                    .active_signing_key(None, KeyPurpose::Ca)
+                    .active_signing_key(rec.org.as_ref(), rec.purpose)
                     .await?
-                    .ok_or_else(|| ApiError::Internal("CA key vanished".into()))?;
-                self.unwrap_key(&rec)
+                    .ok_or_else(|| {
+                        ApiError::Internal("the concurrently made key vanished".into())
+                    })?;
+                self.unwrap_key(&theirs)
             }
             Err(e) => Err(e.into()),
         }
@@ -194,24 +202,11 @@ impl Library {
             &pair,
             pem,
         )?;
-        let log = ChangeLog::audit_only(audit_event(
-            &Actor::system(),
-            "key.create",
-            format!("key:{}", rec.id),
+        self.store_first_key(
+            rec,
             json!({"org": org.code, "purpose": "license", "source": "local_ca"}),
-        ));
-        match self.store.add_signing_key(&rec, false, &log).await {
-            Ok(()) => self.unwrap_key(&rec),
-            Err(StoreError::Conflict(_)) => {
-                let rec = self
-                    .store
-                    .active_signing_key(Some(&org.code), KeyPurpose::License)
-                    .await?
-                    .ok_or_else(|| ApiError::Internal("org key vanished".into()))?;
-                self.unwrap_key(&rec)
-            }
-            Err(e) => Err(e.into()),
-        }
+        )
+        .await
     }
 
     /// Start a new local key for `org`; the old one is retired but its
@@ -289,7 +284,7 @@ impl Library {
             actor,
             "key.import",
             format!("key:{}", rec.id),
-            json!({"org": org.code, "source": "imported", "not_after": timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(na))}),
+            json!({"org": org.code, "source": "imported", "not_after": rec.not_after}),
         ));
         self.store.add_signing_key(&rec, true, &log).await?;
         self.caches.active_keys.forget(&org.code);

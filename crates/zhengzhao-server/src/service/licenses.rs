@@ -318,17 +318,22 @@ impl Statement<'_> {
     }
 }
 
-fn platform_message(event: &str, l: &LicenseRecord) -> OutboxMessage {
-    let current = l.current();
+/// The message that aggregates a change to the regional platform (Art. 7).
+fn platform_message(
+    event: &str,
+    license_id: &LicenseId,
+    version: u16,
+    issuer: &OrgCode,
+) -> OutboxMessage {
     OutboxMessage {
         id: uuid::Uuid::now_v7(),
         topic: PLATFORM_LICENSE_TOPIC.into(),
         payload: json!({
             "event": event,
-            "license_id": current.map(|c| &c.license_id),
-            "version": current.map(|c| c.version),
-            "type_code": l.type_code,
-            "issuer": l.issuer,
+            "license_id": license_id,
+            "version": version,
+            "type_code": license_id.type_code(),
+            "issuer": issuer,
         }),
     }
 }
@@ -515,20 +520,9 @@ impl Library {
             json!({"version": 1, "type_code": type_code, "source": {"system": req.source.system, "record_id": req.source.record_id}}),
         );
         audit.at = issued_at;
-        let probe = LicenseRecord {
-            key: 0,
-            type_code,
-            issuer: issuer.code.clone(),
-            serial: new.serial.clone(),
-            source_system: new.source_system.clone(),
-            source_record_id: new.source_record_id.clone(),
-            created_at: issued_at,
-            revocation: None,
-            versions: vec![new.first.clone()],
-        };
         let log = ChangeLog {
             audit,
-            outbox: vec![platform_message("license.issued", &probe)],
+            outbox: vec![platform_message("license.issued", &id, 1, &issuer.code)],
         };
         match self.store.issue_license(&new, &self.channels, &log).await {
             Ok(rec) => Ok((rec, true)),
@@ -679,11 +673,9 @@ impl Library {
             json!({"version": version, "supersedes": current.license_id}),
         );
         audit.at = issued_at;
-        let mut probe = l.clone();
-        probe.versions.push(record.clone());
         let log = ChangeLog {
             audit,
-            outbox: vec![platform_message("license.updated", &probe)],
+            outbox: vec![platform_message("license.updated", &id, version, &l.issuer)],
         };
         Ok(self
             .store
@@ -728,16 +720,27 @@ impl Library {
         );
         audit.at = revocation.at;
         audit.reason = Some(revocation.reason.clone());
-        let mut probe = l.clone();
-        probe.revocation = Some(revocation.clone());
         let log = ChangeLog {
             audit,
-            outbox: vec![platform_message("license.revoked", &probe)],
+            outbox: vec![platform_message(
+                "license.revoked",
+                &current.license_id,
+                current.version,
+                &l.issuer,
+            )],
         };
         Ok(self
             .store
             .revoke_license(l.key, current.version, &revocation, &log)
             .await?)
+    }
+
+    /// The API view of `l`'s current version.
+    pub async fn current_view(&self, l: &LicenseRecord) -> ApiResult<LicenseView> {
+        let current = l
+            .current()
+            .ok_or_else(|| ApiError::Internal("license without versions".into()))?;
+        self.license_view(l, &current.license_id).await
     }
 
     /// The API view of `l` as named by `asked`.

@@ -147,6 +147,19 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// Issue a license as `token`, expecting success; the answer's body.
+    pub async fn issue(&self, token: &str, body: &Value) -> Value {
+        let resp = self
+            .send_json(reqwest::Method::POST, "/api/v1/licenses", Some(token), body)
+            .await;
+        assert!(
+            resp.status().is_success(),
+            "issuing failed: {}",
+            resp.status()
+        );
+        resp.json().await.unwrap()
+    }
+
     pub async fn audit_count(&self) -> usize {
         self.library
             .store
@@ -155,6 +168,41 @@ impl TestApp {
             .unwrap()
             .len()
     }
+}
+
+pub const BUSINESS_LICENSE: &str = "11100000MB0143028R001";
+const HOLDER: &str = "91150102MA0N4JXK2X";
+
+pub fn holder_code() -> String {
+    // A valid code for the test holder (the constant's check character may be off).
+    zhengzhao_domain::codes::CreditCode::with_check_character(&HOLDER[..17])
+        .unwrap()
+        .to_string()
+}
+
+/// A valid 营业执照 issue request by org 150102 for `record`.
+pub fn license_request(record: &str) -> Value {
+    let uscc = holder_code();
+    serde_json::json!({
+        "type_code": BUSINESS_LICENSE,
+        "issuer": "150102",
+        "holder": {"name": "呼和浩特市青城科技有限公司", "id_type": "uscc", "id": uscc},
+        "face": {
+            "credit_code": uscc,
+            "name": "呼和浩特市青城科技有限公司",
+            "entity_type": "有限责任公司（自然人投资或控股）",
+            "legal_representative": "张三",
+            "business_scope": "软件开发；信息技术咨询服务。\r\n（依法须经批准的项目，经相关部门批准后方可开展经营活动）",
+            "registered_capital": "1000000",
+            "established_date": "2024-01-15",
+            "domicile": "内蒙古自治区呼和浩特市新城区某某路88号",
+            "registration_authority": "150102",
+            "registration_date": "2026-11-29"
+        },
+        "valid_from": "2024-01-15",
+        "valid_until": null,
+        "source": {"system": "qiye-dengji", "record_id": record}
+    })
 }
 
 /// Assert the status and that the body is an RFC 9457 problem with both
