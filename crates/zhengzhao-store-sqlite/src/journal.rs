@@ -6,40 +6,60 @@ use zhengzhao_store::{
     AuditEvent, AuditRecord, ChangeLog, OutboxMessage, OutboxRecord, StoreError, StoreResult,
 };
 
-pub(crate) fn append(c: &Connection, log: &ChangeLog) -> StoreResult<()> {
-    let e = &log.audit;
+/// A change log rendered to column values before it reaches the writer
+/// thread: the single writer only binds and inserts, while the formatting
+/// (ids, times, JSON) runs on the callers' threads in parallel.
+pub(crate) struct PreparedLog {
+    audit: [Option<String>; 11],
+    outbox: Vec<[String; 4]>,
+}
+
+impl PreparedLog {
+    pub(crate) fn new(log: &ChangeLog) -> Self {
+        let e = &log.audit;
+        let at = e.at.to_string();
+        PreparedLog {
+            audit: [
+                Some(e.id.to_string()),
+                Some(at.clone()),
+                Some(e.actor.clone()),
+                e.org.clone(),
+                e.role.clone(),
+                e.client_addr.clone(),
+                Some(e.action.clone()),
+                Some(e.target.clone()),
+                Some(e.outcome.clone()),
+                e.reason.clone(),
+                Some(e.detail.to_string()),
+            ],
+            outbox: log
+                .outbox
+                .iter()
+                .map(|m| {
+                    [
+                        m.id.to_string(),
+                        m.topic.clone(),
+                        m.payload.to_string(),
+                        at.clone(),
+                    ]
+                })
+                .collect(),
+        }
+    }
+}
+
+pub(crate) fn append(c: &Connection, log: &PreparedLog) -> StoreResult<()> {
     c.prepare_cached(
         "INSERT INTO audit_events (id, at, actor, org, role, client_addr, action, target, outcome, reason, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )
-    .and_then(|mut s| {
-        s.execute(params![
-            e.id.to_string(),
-            e.at.to_string(),
-            e.actor,
-            e.org,
-            e.role,
-            e.client_addr,
-            e.action,
-            e.target,
-            e.outcome,
-            e.reason,
-            e.detail.to_string()
-        ])
-    })
+    .and_then(|mut s| s.execute(rusqlite::params_from_iter(log.audit.iter())))
     .map_err(backend)?;
     for m in &log.outbox {
         c.prepare_cached(
             "INSERT INTO outbox (id, topic, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
         )
-        .and_then(|mut s| {
-            s.execute(params![
-                m.id.to_string(),
-                m.topic,
-                m.payload.to_string(),
-                e.at.to_string()
-            ])
-        })
+        .and_then(|mut s| s.execute(rusqlite::params_from_iter(m.iter())))
         .map_err(backend)?;
     }
     Ok(())

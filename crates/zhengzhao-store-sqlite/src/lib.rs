@@ -80,11 +80,12 @@ impl SqliteStore {
             .map(|_| pool::open_reader(&path))
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(backend)?;
+        let writer = writer::spawn(writer).map_err(backend)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 readers: pool::ReaderPool::new(path.clone(), readers),
                 path,
-                writer: Mutex::new(writer::spawn(writer).map_err(backend)?),
+                writer: Mutex::new(writer),
             }),
         })
     }
@@ -170,7 +171,7 @@ impl Store for SqliteStore {
     }
 
     async fn seed(&self, seed: &Seed, log: &ChangeLog) -> StoreResult<()> {
-        let (seed, log) = (seed.clone(), log.clone());
+        let (seed, log) = (seed.clone(), journal::PreparedLog::new(log));
         self.write(move |tx| {
             if journal::is_seeded(tx)? {
                 return Err(StoreError::Conflict("library is already seeded".into()));
@@ -222,18 +223,18 @@ impl Store for SqliteStore {
     }
 
     async fn add_org(&self, org: &Org, log: &ChangeLog) -> StoreResult<()> {
-        let (org, log) = (org.clone(), log.clone());
+        let (org, at, log) = (org.clone(), log.audit.at, journal::PreparedLog::new(log));
         self.write(move |tx| {
-            orgs::insert(tx, &org, log.audit.at)?;
+            orgs::insert(tx, &org, at)?;
             journal::append(tx, &log)
         })
         .await
     }
 
     async fn update_org(&self, change: &OrgUpdate, log: &ChangeLog) -> StoreResult<Org> {
-        let (change, log) = (change.clone(), log.clone());
+        let (change, at, log) = (change.clone(), log.audit.at, journal::PreparedLog::new(log));
         self.write(move |tx| {
-            let org = orgs::update(tx, &change, log.audit.at)?;
+            let org = orgs::update(tx, &change, at)?;
             journal::append(tx, &log)?;
             Ok(org)
         })
@@ -246,7 +247,7 @@ impl Store for SqliteStore {
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<LicenseTypeVersion> {
-        let (spec, log) = (spec.clone(), log.clone());
+        let (spec, log) = (spec.clone(), journal::PreparedLog::new(log));
         self.write(move |tx| {
             let v = catalog::create(tx, &spec, at)?;
             journal::append(tx, &log)?;
@@ -262,7 +263,7 @@ impl Store for SqliteStore {
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<LicenseTypeVersion> {
-        let (spec, log) = (spec.clone(), log.clone());
+        let (spec, log) = (spec.clone(), journal::PreparedLog::new(log));
         self.write(move |tx| {
             let v = catalog::next_version(tx, &spec, expected_current, at)?;
             journal::append(tx, &log)?;
@@ -293,7 +294,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_token(&self, token: &NewToken, log: &ChangeLog) -> StoreResult<()> {
-        let (token, log) = (token.clone(), log.clone());
+        let (token, log) = (token.clone(), journal::PreparedLog::new(log));
         self.write(move |tx| {
             tokens::insert(tx, &token)?;
             journal::append(tx, &log)
@@ -316,7 +317,7 @@ impl Store for SqliteStore {
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<TokenRecord> {
-        let log = log.clone();
+        let log = journal::PreparedLog::new(log);
         self.write(move |tx| {
             let t = tokens::revoke(tx, id, at)?;
             journal::append(tx, &log)?;
@@ -331,7 +332,7 @@ impl Store for SqliteStore {
         retire_active: bool,
         log: &ChangeLog,
     ) -> StoreResult<()> {
-        let (key, log) = (key.clone(), log.clone());
+        let (key, log) = (key.clone(), journal::PreparedLog::new(log));
         self.write(move |tx| {
             keys::add(tx, &key, retire_active)?;
             journal::append(tx, &log)
@@ -364,13 +365,29 @@ impl Store for SqliteStore {
         channels: &[String],
         log: &ChangeLog,
     ) -> StoreResult<LicenseRecord> {
-        let (license, channels, log) = (license.clone(), channels.to_vec(), log.clone());
-        self.write(move |tx| {
-            let rec = licenses::issue(tx, &license, &channels)?;
-            journal::append(tx, &log)?;
-            Ok(rec)
+        let first = licenses::VersionRow::new(&license.first);
+        let (channels, log) = (channels.to_vec(), journal::PreparedLog::new(log));
+        let license = license.clone();
+        let (key, license) = self
+            .write(move |tx| {
+                let key = licenses::issue(tx, &license, &first, &channels)?;
+                journal::append(tx, &log)?;
+                Ok((key, license))
+            })
+            .await?;
+        // Built from what was written rather than read back: the single
+        // writer thread only inserts.
+        Ok(LicenseRecord {
+            key,
+            created_at: license.first.issued_at,
+            type_code: license.type_code,
+            issuer: license.issuer,
+            serial: license.serial,
+            source_system: license.source_system,
+            source_record_id: license.source_record_id,
+            revocation: None,
+            versions: vec![license.first],
         })
-        .await
     }
 
     async fn add_license_version(
@@ -381,7 +398,11 @@ impl Store for SqliteStore {
         channels: &[String],
         log: &ChangeLog,
     ) -> StoreResult<LicenseRecord> {
-        let (version, channels, log) = (version.clone(), channels.to_vec(), log.clone());
+        let (version, channels, log) = (
+            version.clone(),
+            channels.to_vec(),
+            journal::PreparedLog::new(log),
+        );
         self.write(move |tx| {
             let rec = licenses::add_version(tx, key, expected_current, &version, &channels)?;
             journal::append(tx, &log)?;
@@ -397,7 +418,7 @@ impl Store for SqliteStore {
         revocation: &Revocation,
         log: &ChangeLog,
     ) -> StoreResult<LicenseRecord> {
-        let (revocation, log) = (revocation.clone(), log.clone());
+        let (revocation, log) = (revocation.clone(), journal::PreparedLog::new(log));
         self.write(move |tx| {
             let rec = licenses::revoke(tx, key, expected_current, &revocation)?;
             journal::append(tx, &log)?;
@@ -446,7 +467,7 @@ impl Store for SqliteStore {
         outcome: &DeliveryOutcome,
         log: Option<&ChangeLog>,
     ) -> StoreResult<()> {
-        let (outcome, log) = (outcome.clone(), log.cloned());
+        let (outcome, log) = (outcome.clone(), log.map(journal::PreparedLog::new));
         self.write(move |tx| {
             licenses::record(tx, id, &outcome)?;
             match &log {

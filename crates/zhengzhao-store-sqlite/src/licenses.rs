@@ -249,7 +249,52 @@ pub(crate) fn page(
     )
 }
 
-fn insert_version(c: &Connection, key: i64, v: &LicenseVersionRecord) -> StoreResult<()> {
+/// A version's column values, rendered before the job reaches the writer
+/// thread (the single writer only binds and inserts).
+pub(crate) struct VersionRow {
+    version: u16,
+    identifier: String,
+    values: [Option<String>; 10],
+    type_version: u32,
+    signature: Vec<u8>,
+}
+
+impl VersionRow {
+    pub(crate) fn new(v: &LicenseVersionRecord) -> Self {
+        VersionRow {
+            version: v.version,
+            identifier: v.license_id.as_str().to_owned(),
+            type_version: v.type_version,
+            signature: v.signature.clone(),
+            values: [
+                Some(v.holder.name.clone()),
+                Some(v.holder.id_type.clone()),
+                Some(v.holder.id.clone()),
+                Some(v.face.to_string()),
+                v.license_number.clone(),
+                Some(v.valid_from.to_string()),
+                v.valid_until.map(|d| d.to_string()),
+                Some(v.issued_at.to_string()),
+                Some(v.payload.clone()),
+                Some(v.key_id.to_string()),
+            ],
+        }
+    }
+}
+
+fn insert_version(c: &Connection, key: i64, v: &VersionRow) -> StoreResult<()> {
+    let [
+        name,
+        id_type,
+        holder_id,
+        face,
+        number,
+        from,
+        until,
+        issued,
+        payload,
+        key_id,
+    ] = &v.values;
     c.prepare_cached(
         "INSERT INTO license_versions (license_id, version, identifier, type_version, holder_name, holder_id_type, holder_id,
                                        face, license_number, valid_from, valid_until, issued_at, payload, signature, key_id)
@@ -259,24 +304,24 @@ fn insert_version(c: &Connection, key: i64, v: &LicenseVersionRecord) -> StoreRe
         s.execute(params![
             key,
             v.version,
-            v.license_id.as_str(),
+            v.identifier,
             v.type_version,
-            v.holder.name,
-            v.holder.id_type,
-            v.holder.id,
-            v.face.to_string(),
-            v.license_number,
-            v.valid_from.to_string(),
-            v.valid_until.map(|d| d.to_string()),
-            v.issued_at.to_string(),
-            v.payload,
+            name,
+            id_type,
+            holder_id,
+            face,
+            number,
+            from,
+            until,
+            issued,
+            payload,
             v.signature,
-            v.key_id.to_string()
+            key_id
         ])
     })
     .map_err(|e| {
         if is_unique_violation(&e) {
-            StoreError::Conflict(format!("license identifier {} already exists", v.license_id))
+            StoreError::Conflict(format!("license identifier {} already exists", v.identifier))
         } else {
             backend(e)
         }
@@ -302,29 +347,32 @@ fn insert_deliveries(
     Ok(())
 }
 
+fn id_by_code(c: &Connection, sql: &str, code: &str, what: &str) -> StoreResult<i64> {
+    c.prepare_cached(sql)
+        .and_then(|mut s| s.query_row([code], |r| r.get(0)).optional())
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(format!("{what} {code}")))
+}
+
+/// Inserts the license, its first version and its deliveries; returns its key.
 pub(crate) fn issue(
     c: &Connection,
     l: &NewLicense,
+    first: &VersionRow,
     channels: &[String],
-) -> StoreResult<LicenseRecord> {
-    let type_id: i64 = c
-        .query_row(
-            "SELECT id FROM license_types WHERE code = ?1",
-            [l.type_code.as_str()],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(backend)?
-        .ok_or_else(|| StoreError::NotFound(format!("license type {}", l.type_code)))?;
-    let issuer_id: i64 = c
-        .query_row(
-            "SELECT id FROM orgs WHERE code = ?1",
-            [l.issuer.as_str()],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(backend)?
-        .ok_or_else(|| StoreError::NotFound(format!("org {}", l.issuer)))?;
+) -> StoreResult<i64> {
+    let type_id = id_by_code(
+        c,
+        "SELECT id FROM license_types WHERE code = ?1",
+        l.type_code.as_str(),
+        "license type",
+    )?;
+    let issuer_id = id_by_code(
+        c,
+        "SELECT id FROM orgs WHERE code = ?1",
+        l.issuer.as_str(),
+        "org",
+    )?;
     c.prepare_cached(
         "INSERT INTO licenses (type_id, issuer_id, serial, holder_id, current_version, source_system, source_record_id, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -338,7 +386,7 @@ pub(crate) fn issue(
             l.first.version,
             l.source_system,
             l.source_record_id,
-            l.first.issued_at.to_string()
+            first.values[7]
         ])
     })
     .map_err(|e| {
@@ -352,21 +400,9 @@ pub(crate) fn issue(
         }
     })?;
     let key = c.last_insert_rowid();
-    insert_version(c, key, &l.first)?;
+    insert_version(c, key, first)?;
     insert_deliveries(c, key, l.first.version, channels, l.first.issued_at)?;
-    // Built from what was written rather than read back: this runs on the
-    // single writer thread, where every microsecond is everyone's.
-    Ok(LicenseRecord {
-        key,
-        type_code: l.type_code.clone(),
-        issuer: l.issuer.clone(),
-        serial: l.serial.clone(),
-        source_system: l.source_system.clone(),
-        source_record_id: l.source_record_id.clone(),
-        created_at: l.first.issued_at,
-        revocation: None,
-        versions: vec![l.first.clone()],
-    })
+    Ok(key)
 }
 
 fn current_state(c: &Connection, key: i64) -> StoreResult<(u16, bool)> {
@@ -396,7 +432,7 @@ pub(crate) fn add_version(
             "license is at version {current}, not {expected}: it changed meanwhile"
         )));
     }
-    insert_version(c, key, v)?;
+    insert_version(c, key, &VersionRow::new(v))?;
     c.execute(
         "UPDATE licenses SET current_version = ?1, holder_id = ?2 WHERE id = ?3",
         params![v.version, v.holder.id, key],

@@ -69,12 +69,12 @@ pub(crate) fn in_savepoint<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    conn.execute_batch("SAVEPOINT job")
-        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    // Cached statements: the writer runs these twice per write.
+    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+    run("SAVEPOINT job").map_err(|e| StoreError::Backend(e.to_string()))?;
     match f(conn) {
         Ok(v) => {
-            conn.execute_batch("RELEASE job")
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            run("RELEASE job").map_err(|e| StoreError::Backend(e.to_string()))?;
             Ok(v)
         }
         Err(e) => {

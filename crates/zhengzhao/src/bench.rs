@@ -98,6 +98,7 @@ pub async fn issue(count: usize, concurrency: usize) -> anyhow::Result<()> {
         .await?;
 
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
@@ -124,7 +125,8 @@ pub async fn issue(count: usize, concurrency: usize) -> anyhow::Result<()> {
     for t in tasks {
         t.await??;
     }
-    let rate = count as f64 / started.elapsed().as_secs_f64();
+    let wall = started.elapsed().as_secs_f64();
+    let rate = count as f64 / wall;
     let ceiling = one * cores as f64;
     println!(
         "issued through the service layer:  {rate:>8.0} /s (SQLite, validate + sign + store + audit + outbox + delivery rows)"
@@ -137,5 +139,26 @@ pub async fn issue(count: usize, concurrency: usize) -> anyhow::Result<()> {
         "ratio to measured {cores}-thread signing: {:>6.1} %",
         100.0 * rate / all
     );
+    if let (Some(before), Some(after)) = (cpu_before, process_cpu_seconds()) {
+        let used = after - before;
+        println!(
+            "CPU while issuing:                 {:>8.0} µs per license, cores {:.0} % busy (signing alone: {:.0} µs)",
+            1e6 * used / count as f64,
+            100.0 * used / (wall * cores as f64),
+            1e6 / one
+        );
+    }
     Ok(())
+}
+
+/// User + system CPU time of this process so far (Linux `/proc`; `None` elsewhere).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    // The kernel reports in clock ticks, USER_HZ = 100 on Linux.
+    Some((utime + stime) / 100.0)
 }

@@ -191,7 +191,9 @@ impl Library {
             .active_signing_key(Some(&org.code), KeyPurpose::License)
             .await?
         {
-            self.caches.active_keys.put(org.code.clone(), rec.clone());
+            self.caches
+                .active_keys
+                .put(org.code.clone(), Arc::new(rec.clone()));
             return self.unwrap_key(&rec);
         }
         let (pair, pem) = self.new_local_key(org).await?;

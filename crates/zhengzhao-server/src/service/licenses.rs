@@ -339,7 +339,7 @@ fn platform_message(
 }
 
 impl Library {
-    async fn org_or_422(&self, field: &str, code: &str) -> ApiResult<Org> {
+    async fn org_or_422(&self, field: &str, code: &str) -> ApiResult<std::sync::Arc<Org>> {
         let parsed = OrgCode::parse(code).map_err(|e| ApiError::Validation(vec![e.at(field)]))?;
         self.cached_org(&parsed).await?.ok_or_else(|| {
             ApiError::field(
@@ -402,7 +402,7 @@ impl Library {
         payload: &Value,
     ) -> ApiResult<(String, Vec<u8>, uuid::Uuid)> {
         let key = self.signer_for(issuer).await?;
-        let text = zhengzhao_crypto::canonical_json(payload)
+        let text = zhengzhao_crypto::canonical_json_value(payload)
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         // ~0.1 ms of CPU: signed in place on the runtime's worker threads (one
         // per core), which is where requests already run in parallel; a
@@ -502,8 +502,8 @@ impl Library {
                 license_id: id.clone(),
                 version: 1,
                 type_version: t.version,
-                holder: holder.clone(),
-                face: face.clone(),
+                holder,
+                face,
                 license_number: number,
                 valid_from: req.valid_from,
                 valid_until: req.valid_until,
@@ -532,7 +532,7 @@ impl Library {
                 .license_by_source(&req.source.system, &req.source.record_id)
                 .await?
             {
-                Some(existing) => self.replay(existing, &req, &holder, &face),
+                Some(existing) => self.replay(existing, &req, &new.first.holder, &new.first.face),
                 None => Err(ApiError::Conflict(
                     "serial collision; retry the request".into(),
                 )),
@@ -782,10 +782,10 @@ impl Library {
             type_version: v.type_version,
             license_number: v.license_number.clone(),
             issuer: IssuerView {
-                code: issuer.code,
-                name: issuer.name,
+                code: issuer.code.clone(),
+                name: issuer.name.clone(),
                 credit_code: CreditCode::parse(v.license_id.issuer_code())
-                    .unwrap_or(issuer.credit_code),
+                    .unwrap_or_else(|_| issuer.credit_code.clone()),
             },
             holder: v.holder.clone(),
             face: v.face.clone(),

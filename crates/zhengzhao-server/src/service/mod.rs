@@ -36,12 +36,13 @@ pub struct Library {
 /// Reference data read on every issuance (see `cache`).
 #[derive(Default)]
 pub(crate) struct Caches {
-    orgs: cache::TtlCache<OrgCode, zhengzhao_domain::org::Org>,
+    // Values behind `Arc`: a hit hands out a pointer, not a deep copy.
+    orgs: cache::TtlCache<OrgCode, Arc<zhengzhao_domain::org::Org>>,
     license_types: cache::TtlCache<
         (zhengzhao_domain::codes::LicenseTypeCode, Option<u32>),
-        zhengzhao_domain::catalog::LicenseTypeVersion,
+        Arc<zhengzhao_domain::catalog::LicenseTypeVersion>,
     >,
-    active_keys: cache::TtlCache<OrgCode, zhengzhao_store::SigningKeyRecord>,
+    active_keys: cache::TtlCache<OrgCode, Arc<zhengzhao_store::SigningKeyRecord>>,
 }
 
 /// Who an audit event names as the actor.
@@ -142,11 +143,11 @@ impl Library {
     pub async fn cached_org(
         &self,
         code: &OrgCode,
-    ) -> Result<Option<zhengzhao_domain::org::Org>, ApiError> {
+    ) -> Result<Option<Arc<zhengzhao_domain::org::Org>>, ApiError> {
         if let Some(o) = self.caches.orgs.get(code) {
             return Ok(Some(o));
         }
-        let found = self.store.org(code).await?;
+        let found = self.store.org(code).await?.map(Arc::new);
         if let Some(o) = &found {
             self.caches.orgs.put(code.clone(), o.clone());
         }
@@ -158,12 +159,12 @@ impl Library {
         &self,
         code: &zhengzhao_domain::codes::LicenseTypeCode,
         version: Option<u32>,
-    ) -> Result<Option<zhengzhao_domain::catalog::LicenseTypeVersion>, ApiError> {
+    ) -> Result<Option<Arc<zhengzhao_domain::catalog::LicenseTypeVersion>>, ApiError> {
         let key = (code.clone(), version);
         if let Some(t) = self.caches.license_types.get(&key) {
             return Ok(Some(t));
         }
-        let found = self.store.license_type(code, version).await?;
+        let found = self.store.license_type(code, version).await?.map(Arc::new);
         if let Some(t) = &found {
             self.caches.license_types.put(key, t.clone());
         }
