@@ -33,7 +33,7 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<std::sync::mpsc::Sender<writer::Job>>,
+    writer: Mutex<std::sync::mpsc::Sender<writer::BoxedJob>>,
     readers: pool::ReaderPool,
 }
 
@@ -99,28 +99,10 @@ impl SqliteStore {
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
-        let job: writer::Job = Box::new(move |conn| match conn {
-            None => Box::new(move |err| {
-                let _ = tx.send(Err(StoreError::Backend(
-                    err.unwrap_or("write not started").to_owned(),
-                )));
-            }),
-            Some(conn) => match writer::in_savepoint(conn, f) {
-                Ok(v) => Box::new(move |err| {
-                    let _ = tx.send(match err {
-                        None => Ok(v),
-                        Some(e) => Err(StoreError::Backend(format!("commit failed: {e}"))),
-                    });
-                }),
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    Box::new(|_| {})
-                }
-            },
-        });
+        let job = writer::job(f, tx);
         self.inner
             .writer
             .lock()
@@ -367,14 +349,17 @@ impl Store for SqliteStore {
     ) -> StoreResult<LicenseRecord> {
         let first = licenses::VersionRow::new(&license.first);
         let (channels, log) = (channels.to_vec(), journal::PreparedLog::new(log));
-        let license = license.clone();
-        let (key, license) = self
+        let license = Arc::new(license.clone());
+        let written = license.clone();
+        let key = self
             .write(move |tx| {
-                let key = licenses::issue(tx, &license, &first, &channels)?;
+                let key = licenses::issue(tx, &written, &first, &channels)?;
                 journal::append(tx, &log)?;
-                Ok((key, license))
+                Ok(key)
             })
             .await?;
+        // The writer dropped its handle before answering, so this is no copy.
+        let license = Arc::try_unwrap(license).unwrap_or_else(|shared| (*shared).clone());
         // Built from what was written rather than read back: the single
         // writer thread only inserts.
         Ok(LicenseRecord {
@@ -554,5 +539,65 @@ mod tests {
             })
             .await
             .unwrap();
+    }
+
+    /// Writes batched together are still each their own unit: the ones that
+    /// fail after writing part of their rows leave nothing, the rest are all kept.
+    #[tokio::test]
+    async fn failing_writes_in_a_batch_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("w.db")).await.unwrap();
+        // Hold the writer busy so that the writes below queue up into one batch.
+        let busy = store.write(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            Ok(())
+        });
+        let mut writes = tokio::task::JoinSet::new();
+        for i in 0..300u32 {
+            let store = store.clone();
+            writes.spawn(async move {
+                let outcome = store
+                    .write(move |c| {
+                        c.execute(
+                            "INSERT INTO library_meta (key, value) VALUES (?1, 'x')",
+                            [format!("k{i:03}")],
+                        )
+                        .map_err(backend)?;
+                        if i % 7 == 3 {
+                            return Err(StoreError::Conflict(format!(
+                                "write {i} fails after inserting"
+                            )));
+                        }
+                        Ok(())
+                    })
+                    .await;
+                (i, outcome.is_ok())
+            });
+        }
+        busy.await.unwrap();
+        let mut answered = Vec::new();
+        while let Some(r) = writes.join_next().await {
+            answered.push(r.unwrap());
+        }
+        answered.sort();
+        for (i, ok) in &answered {
+            assert_eq!(*ok, i % 7 != 3, "write {i}");
+        }
+        let kept: Vec<String> = store
+            .read(|c| {
+                let mut s = c
+                    .prepare("SELECT key FROM library_meta WHERE key LIKE 'k%' ORDER BY key")
+                    .map_err(backend)?;
+                let rows = s.query_map([], |r| r.get(0)).map_err(backend)?;
+                rows.collect::<rusqlite::Result<Vec<String>>>()
+                    .map_err(backend)
+            })
+            .await
+            .unwrap();
+        let expected: Vec<String> = (0..300u32)
+            .filter(|i| i % 7 != 3)
+            .map(|i| format!("k{i:03}"))
+            .collect();
+        assert_eq!(kept, expected);
     }
 }

@@ -1,85 +1,162 @@
-//! Group commit: one writer thread owns the write connection. Each write is a
-//! job run inside its own SAVEPOINT; jobs that queue up while a commit is
-//! being made durable (fsync) share the next transaction. A failing job rolls
-//! back to its savepoint alone; a failing COMMIT fails every job in it. No
-//! job's caller hears "ok" before its changes are committed.
+//! Group commit: one writer thread owns the write connection, and writes that
+//! queue up while a batch is being committed (fsync) share the next
+//! transaction. No caller hears "ok" before its changes are committed.
+//!
+//! Each write must stay its own unit: one failing write may not take the
+//! others in its batch with it. A SAVEPOINT per write would give that, but it
+//! copies every page a write touches into the savepoint journal, which is
+//! most of the writer's work. So a batch first runs optimistically, all
+//! writes in one plain transaction. Only if some write fails (an error or a
+//! panic) is the whole transaction rolled back and the batch run again, this
+//! time each write inside its own savepoint, so the failing one is rolled back
+//! alone. That is why a write is a `Fn`: it may run twice, and only the last
+//! run counts. A failing COMMIT fails every write in the batch.
 
 use rusqlite::Connection;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 use zhengzhao_store::{StoreError, StoreResult};
 
-/// Called after the batch's COMMIT with its error, if any.
-pub(crate) type Finish = Box<dyn FnOnce(Option<&str>) + Send>;
-/// Runs one write; `None` means the batch could not start and the job must fail.
-pub(crate) type Job = Box<dyn FnOnce(Option<&Connection>) -> Finish + Send>;
+/// One write, as the writer thread sees it.
+pub(crate) trait Job: Send {
+    /// Run the write; `false` if it failed (its changes must not be kept).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Forget an earlier run's outcome: the write now counts as failed with `why`.
+    fn reset(&mut self, why: &str);
+    /// Answer the caller: the batch committed (`None`) or failed with this error.
+    fn finish(self: Box<Self>, commit_error: Option<&str>);
+}
+
+/// A write of `f`, answered on `reply`.
+pub(crate) struct Write<T, F> {
+    f: Option<F>,
+    outcome: Option<StoreResult<T>>,
+    reply: tokio::sync::oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Write<T, F> {
+    pub(crate) fn new(f: F, reply: tokio::sync::oneshot::Sender<StoreResult<T>>) -> Self {
+        Self {
+            f: Some(f),
+            outcome: None,
+            reply,
+        }
+    }
+}
+
+impl<T, F> Job for Write<T, F>
+where
+    T: Send,
+    F: Fn(&Connection) -> StoreResult<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(f) = &self.f else { return false };
+        let outcome = f(conn);
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    fn reset(&mut self, why: &str) {
+        self.outcome = Some(Err(StoreError::Backend(why.to_owned())));
+    }
+
+    fn finish(mut self: Box<Self>, commit_error: Option<&str>) {
+        // Drop what the write captured before answering, so the caller gets
+        // its data back unshared (see `SqliteStore::issue_license`).
+        self.f = None;
+        let answer = match (self.outcome.take(), commit_error) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), None) => Ok(v),
+            (Some(Ok(_)), Some(e)) => Err(StoreError::Backend(format!("commit failed: {e}"))),
+            (None, e) => Err(StoreError::Backend(
+                e.unwrap_or("the write did not run").to_owned(),
+            )),
+        };
+        let _ = self.reply.send(answer);
+    }
+}
+
+pub(crate) type BoxedJob = Box<dyn Job>;
 
 /// Largest number of writes committed together.
 const MAX_BATCH: usize = 512;
 
-pub(crate) fn spawn(conn: Connection) -> std::io::Result<mpsc::Sender<Job>> {
-    let (tx, rx) = mpsc::channel::<Job>();
+pub(crate) fn spawn(conn: Connection) -> std::io::Result<mpsc::Sender<BoxedJob>> {
+    let (tx, rx) = mpsc::channel::<BoxedJob>();
     std::thread::Builder::new()
         .name("zhengzhao-sqlite-writer".into())
         .spawn(move || run(conn, rx))?;
     Ok(tx)
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Job>) {
+/// Run a statement that takes no parameters, cached: these run per write.
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql).and_then(|mut s| s.execute([]))?;
+    Ok(())
+}
+
+/// Run one job; a panic inside it counts as a failure, and the writer thread
+/// (and with it every later write) goes on.
+fn attempt(job: &mut BoxedJob, conn: &Connection) -> bool {
+    catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or(false)
+}
+
+fn run(conn: Connection, rx: mpsc::Receiver<BoxedJob>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => batch.push(j),
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        batch.extend(rx.try_iter().take(MAX_BATCH - 1));
+        if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
             let msg = e.to_string();
             for job in batch {
-                job(None)(Some(&msg));
+                job.finish(Some(&msg));
             }
             continue;
         }
-        let finishes: Vec<Finish> = batch
-            .into_iter()
-            .map(|job| {
-                // A bug that panics inside one write must not take the writer
-                // thread (and with it every later write) down: that write
-                // fails, its savepoint is rolled back, the batch goes on.
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(&conn))))
-                    .unwrap_or_else(|_| {
-                        let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
-                        Box::new(|_| {})
-                    })
-            })
-            .collect();
-        let outcome = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
-        if outcome.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
+        let all_ok = batch.iter_mut().all(|job| attempt(job, &conn));
+        if !all_ok {
+            retry_one_by_one(&conn, &mut batch);
         }
-        for finish in finishes {
-            finish(outcome.as_ref().err().map(String::as_str));
+        let committed = exec(&conn, "COMMIT").map_err(|e| e.to_string());
+        if committed.is_err() {
+            let _ = exec(&conn, "ROLLBACK");
+        }
+        for job in batch {
+            job.finish(committed.as_ref().err().map(String::as_str));
         }
     }
 }
 
-/// Run `f` inside a savepoint on `conn`, releasing it on success and rolling
-/// it back on failure, so one failed job leaves the rest of its batch intact.
-pub(crate) fn in_savepoint<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> StoreResult<T>,
-) -> StoreResult<T> {
-    // Cached statements: the writer runs these twice per write.
-    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
-    run("SAVEPOINT job").map_err(|e| StoreError::Backend(e.to_string()))?;
-    match f(conn) {
-        Ok(v) => {
-            run("RELEASE job").map_err(|e| StoreError::Backend(e.to_string()))?;
-            Ok(v)
+/// The slow path: start the transaction again and run every job of the batch
+/// in its own savepoint, keeping the ones that succeed.
+fn retry_one_by_one(conn: &Connection, batch: &mut [BoxedJob]) {
+    // A failed statement may have ended the transaction already; either way
+    // nothing of the optimistic run is kept.
+    let _ = exec(conn, "ROLLBACK");
+    for job in batch.iter_mut() {
+        job.reset("the write batch could not be run again after a failure");
+    }
+    if exec(conn, "BEGIN IMMEDIATE").is_err() {
+        return;
+    }
+    for job in batch.iter_mut() {
+        if exec(conn, "SAVEPOINT job").is_err() {
+            continue;
         }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
-            Err(e)
+        if attempt(job, conn) {
+            let _ = exec(conn, "RELEASE job");
+        } else {
+            let _ = exec(conn, "ROLLBACK TO job");
+            let _ = exec(conn, "RELEASE job");
         }
     }
+}
+
+/// Wrap a write for the writer thread.
+pub(crate) fn job<T, F>(f: F, reply: tokio::sync::oneshot::Sender<StoreResult<T>>) -> BoxedJob
+where
+    T: Send + 'static,
+    F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
+{
+    Box::new(Write::new(f, reply))
 }
