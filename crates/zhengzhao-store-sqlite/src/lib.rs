@@ -600,4 +600,54 @@ mod tests {
             .collect();
         assert_eq!(kept, expected);
     }
+
+    /// V3 rebuilds the audit log and outbox tables: their rows, their
+    /// numbering and the audit log's append-only triggers survive it.
+    #[tokio::test]
+    async fn v3_keeps_the_audit_log_and_its_guards() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let mut c = Connection::open(&path).unwrap();
+            embedded::migrations::runner()
+                .set_target(refinery::Target::Version(2))
+                .run(&mut c)
+                .unwrap();
+            for seq in [1, 2, 5] {
+                c.execute(
+                    "INSERT INTO audit_events (seq, id, at, actor, action, target, outcome, detail)
+                     VALUES (?1, ?2, '2026-01-01T00:00:00Z', 'cli', 'test.old', 't', 'success', '{}')",
+                    rusqlite::params![seq, format!("old-{seq}")],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let rows = store
+            .write(|c| {
+                c.execute(
+                    "INSERT INTO audit_events (id, at, actor, action, target, outcome, detail)
+                     VALUES ('new', '2026-01-02T00:00:00Z', 'cli', 'test.new', 't', 'success', '{}')",
+                    [],
+                )
+                .map_err(backend)?;
+                let refused = c.execute("DELETE FROM audit_events WHERE seq = 1", []).is_err()
+                    && c.execute("UPDATE audit_events SET actor = 'x'", []).is_err();
+                let mut s = c.prepare("SELECT seq, id FROM audit_events ORDER BY seq").map_err(backend)?;
+                let rows = s
+                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                    .map_err(backend)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(backend)?;
+                Ok((refused, rows))
+            })
+            .await
+            .unwrap();
+        assert!(
+            rows.0,
+            "the append-only triggers are back after the rebuild"
+        );
+        let ids: Vec<(i64, &str)> = rows.1.iter().map(|(s, i)| (*s, i.as_str())).collect();
+        assert_eq!(ids, [(1, "old-1"), (2, "old-2"), (5, "old-5"), (6, "new")]);
+    }
 }

@@ -23,7 +23,7 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 fn versions(c: &Connection, key: i64) -> StoreResult<Vec<LicenseVersionRecord>> {
     let mut stmt = c
         .prepare_cached(
-            "SELECT identifier, version, type_version, holder_name, holder_id_type, holder_id, face, license_number,
+            "SELECT identifier, version, type_version, holder_name, holder_id_type, holder_id, license_number,
                     valid_from, valid_until, issued_at, payload, signature, key_id
              FROM license_versions WHERE license_id = ?1 ORDER BY version",
         )
@@ -32,7 +32,6 @@ fn versions(c: &Connection, key: i64) -> StoreResult<Vec<LicenseVersionRecord>> 
         String,
         u16,
         u32,
-        String,
         String,
         String,
         String,
@@ -60,7 +59,6 @@ fn versions(c: &Connection, key: i64) -> StoreResult<Vec<LicenseVersionRecord>> 
                 r.get(10)?,
                 r.get(11)?,
                 r.get(12)?,
-                r.get(13)?,
             ))
         })
         .map_err(backend)?
@@ -75,7 +73,6 @@ fn versions(c: &Connection, key: i64) -> StoreResult<Vec<LicenseVersionRecord>> 
                 name,
                 id_type,
                 hid,
-                face,
                 number,
                 from,
                 until,
@@ -93,7 +90,7 @@ fn versions(c: &Connection, key: i64) -> StoreResult<Vec<LicenseVersionRecord>> 
                         id_type,
                         id: hid,
                     },
-                    face: serde_json::from_str(&face).map_err(|_| corrupt("face", &face))?,
+                    face: face_of(&payload)?,
                     license_number: number,
                     valid_from: date(&from)?,
                     valid_until: until.map(|u| date(&u)).transpose()?,
@@ -105,6 +102,14 @@ fn versions(c: &Connection, key: i64) -> StoreResult<Vec<LicenseVersionRecord>> 
             },
         )
         .collect()
+}
+
+/// A version's face data, kept only inside its signed payload (migration V3).
+fn face_of(payload: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|mut p| p.get_mut("face").map(serde_json::Value::take))
+        .ok_or_else(|| corrupt("payload", payload))
 }
 
 const LICENSE_SELECT: &str = "SELECT l.id, t.code, o.code, l.serial, l.source_system, l.source_record_id, l.created_at,
@@ -254,7 +259,7 @@ pub(crate) fn page(
 pub(crate) struct VersionRow {
     version: u16,
     identifier: String,
-    values: [Option<String>; 10],
+    values: [Option<String>; 9],
     type_version: u32,
     signature: Vec<u8>,
 }
@@ -270,7 +275,6 @@ impl VersionRow {
                 Some(v.holder.name.clone()),
                 Some(v.holder.id_type.clone()),
                 Some(v.holder.id.clone()),
-                Some(v.face.to_string()),
                 v.license_number.clone(),
                 Some(v.valid_from.to_string()),
                 v.valid_until.map(|d| d.to_string()),
@@ -287,7 +291,6 @@ fn insert_version(c: &Connection, key: i64, v: &VersionRow) -> StoreResult<()> {
         name,
         id_type,
         holder_id,
-        face,
         number,
         from,
         until,
@@ -297,8 +300,8 @@ fn insert_version(c: &Connection, key: i64, v: &VersionRow) -> StoreResult<()> {
     ] = &v.values;
     c.prepare_cached(
         "INSERT INTO license_versions (license_id, version, identifier, type_version, holder_name, holder_id_type, holder_id,
-                                       face, license_number, valid_from, valid_until, issued_at, payload, signature, key_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                                       license_number, valid_from, valid_until, issued_at, payload, signature, key_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -309,7 +312,6 @@ fn insert_version(c: &Connection, key: i64, v: &VersionRow) -> StoreResult<()> {
             name,
             id_type,
             holder_id,
-            face,
             number,
             from,
             until,
@@ -386,7 +388,7 @@ pub(crate) fn issue(
             l.first.version,
             l.source_system,
             l.source_record_id,
-            first.values[7]
+            first.values[6]
         ])
     })
     .map_err(|e| {

@@ -618,7 +618,7 @@ fn version_record(
             None
         },
         issued_at: at(secs),
-        payload: format!("{{\"v\":{v}}}"),
+        payload: format!("{{\"face\":{{\"number\":\"N{v}\"}},\"v\":{v}}}"),
         signature: vec![0x30, v as u8],
         key_id: key,
     }

@@ -94,6 +94,8 @@ pub struct LicenseVersionRecord {
     /// The catalog version of the type this version was validated against.
     pub type_version: u32,
     pub holder: Holder,
+    /// The face data; always equal to the `face` member of `payload` (a
+    /// backend may keep it only there).
     pub face: serde_json::Value,
     pub license_number: Option<String>,
     pub valid_from: Date,
