@@ -288,7 +288,6 @@ struct Statement<'a> {
     license_type: &'a LicenseTypeVersion,
     issuer: &'a Org,
     holder: &'a Holder,
-    face: &'a Value,
     number: Option<&'a str>,
     valid_from: Date,
     valid_until: Option<Date>,
@@ -298,9 +297,10 @@ struct Statement<'a> {
 
 impl Statement<'_> {
     /// What is signed: everything the license states, and nothing else.
-    fn payload(&self) -> Value {
+    /// The face data is moved in (not copied); [`Library::sign`] moves it back out.
+    fn payload(&self, face: Value) -> Value {
         let t = self.license_type;
-        json!({
+        let mut payload = json!({
             "schema": DOCUMENT_SCHEMA,
             "license_id": self.id,
             "version": self.version,
@@ -309,12 +309,15 @@ impl Statement<'_> {
             "license_number": self.number,
             "issuer": {"code": self.issuer.code, "name": self.issuer.name, "credit_code": self.issuer.credit_code},
             "holder": self.holder,
-            "face": self.face,
             "valid_from": self.valid_from.to_string(),
             "valid_until": self.valid_until.map(|d| d.to_string()),
             "issued_at": self.issued_at.to_string(),
             "supersedes": self.supersedes,
-        })
+        });
+        if let Some(fields) = payload.as_object_mut() {
+            fields.insert("face".into(), face);
+        }
+        payload
     }
 }
 
@@ -396,13 +399,17 @@ impl Library {
         }
     }
 
+    /// Sign a statement with `issuer`'s active key. Returns the canonical
+    /// text that was signed, the DER signature, the key's id, and `face` back.
     async fn sign(
         &self,
         issuer: &Org,
-        payload: &Value,
-    ) -> ApiResult<(String, Vec<u8>, uuid::Uuid)> {
+        statement: &Statement<'_>,
+        face: Value,
+    ) -> ApiResult<(String, Vec<u8>, uuid::Uuid, Value)> {
         let key = self.signer_for(issuer).await?;
-        let text = zhengzhao_crypto::canonical_json_value(payload)
+        let mut payload = statement.payload(face);
+        let text = zhengzhao_crypto::canonical_json_value(&payload)
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         // ~0.1 ms of CPU: signed in place on the runtime's worker threads (one
         // per core), which is where requests already run in parallel; a
@@ -411,7 +418,11 @@ impl Library {
             .pair
             .sign(text.as_bytes())
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        Ok((text, sig, key.id))
+        let face = payload
+            .as_object_mut()
+            .and_then(|fields| fields.remove("face"))
+            .unwrap_or(Value::Null);
+        Ok((text, sig, key.id, face))
     }
 
     /// Issue (制发) a license: validate, sign, store with its audit event,
@@ -476,22 +487,20 @@ impl Library {
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         let number = face.as_object().and_then(|f| license_number(&t, f));
         let issued_at = now();
-        let payload = Statement {
+        let statement = Statement {
             id: &id,
             version: 1,
             serial: &serial,
             license_type: &t,
             issuer: &issuer,
             holder: &holder,
-            face: &face,
             number: number.as_deref(),
             valid_from: req.valid_from,
             valid_until: req.valid_until,
             issued_at,
             supersedes: None,
-        }
-        .payload();
-        let (payload, signature, key_id) = self.sign(&issuer, &payload).await?;
+        };
+        let (payload, signature, key_id, face) = self.sign(&issuer, &statement, face).await?;
         let new = NewLicense {
             type_code: type_code.clone(),
             issuer: issuer.code.clone(),
@@ -636,22 +645,20 @@ impl Library {
             .map_err(|e| ApiError::Conflict(format!("no further version possible: {e}")))?;
         let number = face.as_object().and_then(|f| license_number(&t, f));
         let issued_at = now();
-        let payload = Statement {
+        let statement = Statement {
             id: &id,
             version,
             serial: &l.serial,
             license_type: &t,
             issuer: &issuer,
             holder: &holder,
-            face: &face,
             number: number.as_deref(),
             valid_from: req.valid_from,
             valid_until: req.valid_until,
             issued_at,
             supersedes: Some(&current.license_id),
-        }
-        .payload();
-        let (payload, signature, key_id) = self.sign(&issuer, &payload).await?;
+        };
+        let (payload, signature, key_id, face) = self.sign(&issuer, &statement, face).await?;
         let record = LicenseVersionRecord {
             license_id: id.clone(),
             version,
