@@ -49,10 +49,7 @@ pub fn validate_face(spec: &LicenseTypeDraft, face: &Value) -> Result<Face, Vec<
     }
     let mut normalised = Face::new();
     for field in &spec.face_fields {
-        let at = At {
-            path: format!("face/{}", field.name),
-            field,
-        };
+        let at = At { field };
         // null and blank strings mean "not given", so that a form's empty
         // input and an omitted key are treated alike.
         let given = input
@@ -78,16 +75,21 @@ pub fn validate_face(spec: &LicenseTypeDraft, face: &Value) -> Result<Face, Vec<
 
 /// Where a field's error goes, and how its messages name the field.
 struct At<'a> {
-    path: String,
     field: &'a FaceField,
 }
 
 impl At<'_> {
+    /// The field's JSON pointer, made only when an error needs it (validation
+    /// runs on every issuance, and almost always passes).
+    fn path(&self) -> String {
+        format!("face/{}", self.field.name)
+    }
+
     /// An error whose messages begin with the field's name (English) or label (Chinese).
     fn fail(&self, code: &'static str, en: impl Display, zh: impl Display) -> FieldError {
         let (name, label) = (&self.field.name, &self.field.label);
         FieldError::new(
-            &*self.path,
+            self.path(),
             code,
             format!("{name} {en}"),
             format!("{label}{zh}"),
@@ -147,10 +149,10 @@ fn check_value(at: &At, value: &Value) -> Result<String, FieldError> {
             format!("must be one of: {}", field.values.join(", ")),
             format!("应为以下值之一：{}", field.values.join("、")),
         )),
-        FieldType::IdentityCode => identity_code(&text).map_err(|e| e.at(&*at.path)),
+        FieldType::IdentityCode => identity_code(&text).map_err(|e| e.at(at.path())),
         FieldType::OrgReference => match OrgCode::parse(&text) {
             Ok(code) => Ok(code.as_str().to_owned()),
-            Err(e) => Err(e.at(&*at.path)),
+            Err(e) => Err(e.at(at.path())),
         },
         FieldType::ImageReference => image_reference(at, text),
         // Already returned above; kept total rather than unreachable!().

@@ -91,9 +91,9 @@ enum KeysCommand {
 enum BenchCommand {
     /// Raw SM2 signing rate vs. licenses issued per second through the service layer on SQLite.
     Issue {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 30000)]
         count: usize,
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 256)]
         concurrency: usize,
     },
 }
