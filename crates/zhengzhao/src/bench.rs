@@ -71,13 +71,13 @@ fn request(i: usize, holder: &str) -> IssueRequest {
         .unwrap_or_else(|e| unreachable!("bench request is well-formed: {e}"))
 }
 
-pub async fn issue(count: usize, concurrency: usize) -> anyhow::Result<()> {
+pub async fn issue(count: usize, concurrency: usize, raw_seconds: f64) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "zhengzhao bench issue: {count} licenses, {concurrency} concurrent requests, {cores} cores"
     );
-    let one = raw_rate(1, 2.0)?;
-    let all = raw_rate(cores, 2.0)?;
+    let one = raw_rate(1, raw_seconds)?;
+    let all = raw_rate(cores, raw_seconds)?;
     println!(
         "raw SM2 sign (1 KiB, DER):        {one:>8.0} /s on 1 core, {all:>8.0} /s on {cores} threads"
     );

@@ -95,6 +95,9 @@ enum BenchCommand {
         count: usize,
         #[arg(long, default_value_t = 256)]
         concurrency: usize,
+        /// How long each raw signing figure is measured.
+        #[arg(long, default_value_t = 2.0)]
+        raw_seconds: f64,
     },
 }
 
@@ -338,9 +341,11 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Token(cmd) => token(&server_config(&file, &cli.library, None)?, cmd).await,
             Command::Keys(cmd) => keys(&server_config(&file, &cli.library, None)?, cmd).await,
-            Command::Bench(BenchCommand::Issue { count, concurrency }) => {
-                bench::issue(count, concurrency).await
-            }
+            Command::Bench(BenchCommand::Issue {
+                count,
+                concurrency,
+                raw_seconds,
+            }) => bench::issue(count, concurrency, raw_seconds).await,
         }
     })
 }

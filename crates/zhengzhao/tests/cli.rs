@@ -279,3 +279,53 @@ async fn settings_come_from_file_env_and_flags() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `bench issue` issues real licenses and prints both rates and their ratio.
+#[test]
+fn bench_issue_prints_its_figures() {
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "issue",
+            "--count",
+            "40",
+            "--concurrency",
+            "8",
+            "--raw-seconds",
+            "0.2",
+        ])
+        .env("ZHENGZHAO_LOG_LEVEL", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    let figure = |prefix: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no '{prefix}' line in {text}"));
+        line[prefix.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let cores: f64 = text
+        .lines()
+        .next()
+        .and_then(|l| l.split(", ").last())
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let one = figure("raw SM2 sign (1 KiB, DER):");
+    let issued = figure("issued through the service layer:");
+    let ratio = figure("ratio to raw signing × cores:");
+    assert!(one > 0.0 && issued > 0.0, "{text}");
+    let expected = 100.0 * issued / (one * cores);
+    assert!(
+        (ratio - expected).abs() < 0.1,
+        "{ratio} vs {expected}: {text}"
+    );
+}
