@@ -10,6 +10,7 @@
 
 pub mod cert;
 pub mod keywrap;
+pub mod merkle;
 pub mod sm2sig;
 
 use serde::Serialize;
