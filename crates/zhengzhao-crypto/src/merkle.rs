@@ -60,12 +60,12 @@ fn split(n: u64) -> u64 {
 }
 
 /// MTH(D[start..end]), from complete nodes (RFC 9162 §2.1.1).
-pub fn subtree<S: NodeSource>(src: &S, start: u64, end: u64) -> Result<Hash, S::Error> {
+pub fn subtree<S: NodeSource + ?Sized>(src: &S, start: u64, end: u64) -> Result<Hash, S::Error> {
     let n = end - start;
     if n == 0 {
         return Ok(empty_root());
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return src.node(n.trailing_zeros(), start / n);
     }
     let k = split(n);
@@ -75,13 +75,17 @@ pub fn subtree<S: NodeSource>(src: &S, start: u64, end: u64) -> Result<Hash, S::
 }
 
 /// The root of the tree of the first `size` leaves.
-pub fn root<S: NodeSource>(src: &S, size: u64) -> Result<Hash, S::Error> {
+pub fn root<S: NodeSource + ?Sized>(src: &S, size: u64) -> Result<Hash, S::Error> {
     subtree(src, 0, size)
 }
 
 /// The nodes completed by appending `leaves` to a tree of `size` leaves:
 /// the new leaves themselves (level 0) and every interior node they close.
-pub fn append<S: NodeSource>(src: &S, size: u64, leaves: &[Hash]) -> Result<Vec<Node>, S::Error> {
+pub fn append<S: NodeSource + ?Sized>(
+    src: &S,
+    size: u64,
+    leaves: &[Hash],
+) -> Result<Vec<Node>, S::Error> {
     let mut new: Vec<Node> = Vec::with_capacity(leaves.len() * 2);
     let find = |new: &[Node], level: u32, index: u64| -> Result<Hash, S::Error> {
         match new
@@ -115,7 +119,7 @@ pub fn append<S: NodeSource>(src: &S, size: u64, leaves: &[Hash]) -> Result<Vec<
 }
 
 /// PATH(m, D[start..end]) of RFC 9162 §2.1.3.1, `m` relative to `start`.
-fn path<S: NodeSource>(
+fn path<S: NodeSource + ?Sized>(
     src: &S,
     m: u64,
     start: u64,
@@ -138,7 +142,7 @@ fn path<S: NodeSource>(
 }
 
 /// The inclusion proof of leaf `index` in the tree of `size` leaves.
-pub fn inclusion_proof<S: NodeSource>(
+pub fn inclusion_proof<S: NodeSource + ?Sized>(
     src: &S,
     index: u64,
     size: u64,
@@ -180,7 +184,7 @@ pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root
 }
 
 /// SUBPROOF(m, D[start..end], b) of RFC 9162 §2.1.4.1.
-fn subproof<S: NodeSource>(
+fn subproof<S: NodeSource + ?Sized>(
     src: &S,
     m: u64,
     start: u64,
@@ -207,7 +211,7 @@ fn subproof<S: NodeSource>(
 }
 
 /// The consistency proof between the trees of `old` and `new` leaves.
-pub fn consistency_proof<S: NodeSource>(
+pub fn consistency_proof<S: NodeSource + ?Sized>(
     src: &S,
     old: u64,
     new: u64,
@@ -273,6 +277,70 @@ pub fn verify_consistency(
     f_r == *old_root && s_r == *new_root && s_n == 0
 }
 
+/// The complete nodes whose fold is the root of a tree of `size` leaves
+/// (its right edge): all that appending to it, or its root, needs.
+pub fn frontier(size: u64) -> Vec<(u32, u64)> {
+    (0..64u32)
+        .filter(|l| size >> l & 1 == 1)
+        .map(|l| (l, (size >> l) - 1))
+        .collect()
+}
+
+/// A node the computation needed and the source did not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Missing {
+    pub level: u32,
+    pub index: u64,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "audit tree node ({}, {}) is missing",
+            self.level, self.index
+        )
+    }
+}
+
+/// Records which nodes a computation reads, so that they can be fetched
+/// in one query and the computation run again over [`Fetched`]. The
+/// recursions here branch on sizes and indexes only, never on hash values,
+/// so the second run reads exactly what the first recorded.
+#[derive(Default)]
+pub struct Recorder(std::cell::RefCell<Vec<(u32, u64)>>);
+
+impl Recorder {
+    pub fn coords(self) -> Vec<(u32, u64)> {
+        let mut v = self.0.into_inner();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+impl NodeSource for Recorder {
+    type Error = Missing;
+    fn node(&self, level: u32, index: u64) -> Result<Hash, Missing> {
+        self.0.borrow_mut().push((level, index));
+        Ok([0; 32])
+    }
+}
+
+/// Nodes fetched from storage.
+#[derive(Default)]
+pub struct Fetched(pub std::collections::HashMap<(u32, u64), Hash>);
+
+impl NodeSource for Fetched {
+    type Error = Missing;
+    fn node(&self, level: u32, index: u64) -> Result<Hash, Missing> {
+        self.0
+            .get(&(level, index))
+            .copied()
+            .ok_or(Missing { level, index })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +387,34 @@ mod tests {
             leaves.extend(batch);
         }
         (mem, leaves)
+    }
+
+    #[test]
+    fn recorded_nodes_are_enough_to_run_again() {
+        let (mem, _) = grown(45);
+        let rec = Recorder::default();
+        consistency_proof(&rec, 13, 45).unwrap();
+        let fetched = Fetched(
+            rec.coords()
+                .into_iter()
+                .map(|(l, i)| ((l, i), mem.node(l, i).unwrap()))
+                .collect(),
+        );
+        assert_eq!(
+            consistency_proof(&fetched, 13, 45).unwrap(),
+            consistency_proof(&mem, 13, 45).unwrap()
+        );
+        let edge = Fetched(
+            frontier(45)
+                .into_iter()
+                .map(|(l, i)| ((l, i), mem.node(l, i).unwrap()))
+                .collect(),
+        );
+        assert_eq!(root(&edge, 45).unwrap(), root(&mem, 45).unwrap());
+        assert!(
+            append(&edge, 45, &[[7; 32]; 3]).is_ok(),
+            "appending needs only the frontier"
+        );
     }
 
     #[test]

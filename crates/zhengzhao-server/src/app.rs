@@ -169,6 +169,11 @@ impl Application {
         )
         .map_err(std::io::Error::other)?;
         let poll = self.state.config.delivery_poll;
+        let checkpointer = tokio::spawn(crate::service::audit_log::run_checkpointer(
+            self.state.library.clone(),
+            self.state.config.audit_checkpoint_interval,
+            stop_rx.clone(),
+        ));
         let worker = tokio::spawn(worker.run(poll, stop_rx));
         let app = http::router(self.state);
         let served = axum::serve(
@@ -179,6 +184,7 @@ impl Application {
         .await;
         let _ = stop_tx.send(true);
         let _ = worker.await;
+        let _ = checkpointer.await;
         served
     }
 }

@@ -28,6 +28,8 @@ pub struct ServerConfig {
     pub delivery_poll: Duration,
     /// First retry delay of a failed delivery; each retry doubles it (capped at an hour).
     pub delivery_retry_base: Duration,
+    /// How often `serve` signs a checkpoint of the audit log (when it grew).
+    pub audit_checkpoint_interval: Duration,
     /// Base URL printed on licenses (QR codes link to `{public_url}/verify/{id}`).
     pub public_url: String,
 }
@@ -65,6 +67,7 @@ impl ServerConfig {
             delivery_channels: Vec::new(),
             delivery_poll: Duration::from_secs(2),
             delivery_retry_base: Duration::from_secs(5),
+            audit_checkpoint_interval: Duration::from_secs(300),
             public_url: format!("http://{}", Self::DEFAULT_LISTEN),
         }
     }

@@ -2,6 +2,7 @@
 //! anyway) and a small pool of readers, all in WAL mode with foreign keys on.
 //! Blocking calls run on tokio's blocking pool.
 
+mod audit_tree;
 mod catalog;
 mod journal;
 mod keys;
@@ -474,6 +475,60 @@ impl Store for SqliteStore {
 
     async fn pending_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxRecord>> {
         self.read(move |c| journal::pending_outbox(c, limit)).await
+    }
+
+    async fn audit_tree_head(&self) -> StoreResult<AuditTreeHead> {
+        self.read(audit_tree::head).await
+    }
+
+    async fn append_audit_leaves(
+        &self,
+        head: &AuditTreeHead,
+        leaves: &[AuditLeaf],
+        nodes: &[AuditNode],
+    ) -> StoreResult<()> {
+        let (head, leaves, nodes) = (*head, leaves.to_vec(), nodes.to_vec());
+        self.write(move |tx| audit_tree::append(tx, &head, &leaves, &nodes))
+            .await
+    }
+
+    async fn audit_nodes(&self, coords: &[(u32, u64)]) -> StoreResult<Vec<AuditNode>> {
+        let coords = coords.to_vec();
+        self.read(move |c| audit_tree::nodes(c, &coords)).await
+    }
+
+    async fn audit_leaves(&self, from: u64, limit: u32) -> StoreResult<Vec<AuditLeaf>> {
+        self.read(move |c| audit_tree::leaves(c, from, limit)).await
+    }
+
+    async fn audit_leaf_of(&self, seq: i64) -> StoreResult<Option<AuditLeaf>> {
+        self.read(move |c| audit_tree::leaf_of(c, seq)).await
+    }
+
+    async fn add_audit_checkpoint(&self, cp: &AuditCheckpoint, log: &ChangeLog) -> StoreResult<()> {
+        let (cp, log) = (cp.clone(), journal::PreparedLog::new(log));
+        self.write(move |tx| {
+            audit_tree::add_checkpoint(tx, &cp)?;
+            journal::append(tx, &log)
+        })
+        .await
+    }
+
+    async fn audit_checkpoints(
+        &self,
+        from_size: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditCheckpoint>> {
+        self.read(move |c| audit_tree::checkpoints(c, from_size, limit, false))
+            .await
+    }
+
+    async fn latest_audit_checkpoint(&self) -> StoreResult<Option<AuditCheckpoint>> {
+        Ok(self
+            .read(|c| audit_tree::checkpoints(c, 0, 1, true))
+            .await?
+            .into_iter()
+            .next())
     }
 }
 

@@ -5,6 +5,7 @@
 //! changes state takes a [`ChangeLog`]: the audit event and outbox messages are
 //! written in the same transaction as the change, or nothing is written.
 
+mod audit_tree;
 mod error;
 mod licenses;
 mod records;
@@ -12,6 +13,7 @@ mod records;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use audit_tree::*;
 pub use error::StoreError;
 pub use licenses::*;
 pub use records::*;
@@ -193,4 +195,33 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_events(&self, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
     /// Outbox messages not yet delivered, oldest first.
     async fn pending_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxRecord>>;
+
+    // ---- the audit log's Merkle tree (derived data: no ChangeLog) ----
+
+    async fn audit_tree_head(&self) -> StoreResult<AuditTreeHead>;
+    /// Append leaves and the interior nodes they complete. Refused with
+    /// `Conflict` unless the tree still stands at `head` and `leaves` are
+    /// exactly the audit events after `head.last_seq` up to the last leaf's,
+    /// in order (on PostgreSQL, checked while concurrent appends to the audit
+    /// log wait, so no event can join that range later).
+    async fn append_audit_leaves(
+        &self,
+        head: &AuditTreeHead,
+        leaves: &[AuditLeaf],
+        nodes: &[AuditNode],
+    ) -> StoreResult<()>;
+    /// The stored complete nodes among `coords` (level, index); level 0 are leaves.
+    async fn audit_nodes(&self, coords: &[(u32, u64)]) -> StoreResult<Vec<AuditNode>>;
+    /// Leaves from index `from`, in order.
+    async fn audit_leaves(&self, from: u64, limit: u32) -> StoreResult<Vec<AuditLeaf>>;
+    /// The leaf of audit event `seq`, if it is in the tree.
+    async fn audit_leaf_of(&self, seq: i64) -> StoreResult<Option<AuditLeaf>>;
+    async fn add_audit_checkpoint(&self, cp: &AuditCheckpoint, log: &ChangeLog) -> StoreResult<()>;
+    /// Checkpoints with tree size ≥ `from_size`, smallest first.
+    async fn audit_checkpoints(
+        &self,
+        from_size: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditCheckpoint>>;
+    async fn latest_audit_checkpoint(&self) -> StoreResult<Option<AuditCheckpoint>>;
 }

@@ -57,9 +57,21 @@ enum Command {
     /// Manage issuing orgs' signing keys and certificates.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Measure and print performance figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Rebuild the audit tree from the events and check it against the stored
+    /// tree and every signed checkpoint; fails naming the first bad entry.
+    Verify,
+    /// Bring the tree up to date and sign a checkpoint of it now.
+    Checkpoint,
 }
 
 #[derive(Debug, Subcommand)]
@@ -212,6 +224,37 @@ async fn library(config: &ServerConfig) -> anyhow::Result<Library> {
     Ok(library)
 }
 
+async fn audit(config: &ServerConfig, cmd: AuditCommand) -> anyhow::Result<()> {
+    let library = library(config).await?;
+    match cmd {
+        AuditCommand::Verify => {
+            library.integrate_audit().await?;
+            let report = library.verify_audit().await?;
+            match report.problem {
+                None => {
+                    println!(
+                        "audit log verified: {} entries, {} signed checkpoints, {} pending",
+                        report.entries_checked, report.checkpoints_checked, report.pending
+                    );
+                    Ok(())
+                }
+                Some(problem) => {
+                    println!(
+                        "audit log FAILED verification after {} good entries: {problem}",
+                        report.entries_checked
+                    );
+                    bail!("audit log verification failed: {problem}")
+                }
+            }
+        }
+        AuditCommand::Checkpoint => {
+            let cp = library.checkpoint_audit(&Actor::cli()).await?;
+            print!("{}", cp.note);
+            Ok(())
+        }
+    }
+}
+
 async fn token(config: &ServerConfig, cmd: TokenCommand) -> anyhow::Result<()> {
     let library = library(config).await?;
     match cmd {
@@ -341,6 +384,7 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Token(cmd) => token(&server_config(&file, &cli.library, None)?, cmd).await,
             Command::Keys(cmd) => keys(&server_config(&file, &cli.library, None)?, cmd).await,
+            Command::Audit(cmd) => audit(&server_config(&file, &cli.library, None)?, cmd).await,
             Command::Bench(BenchCommand::Issue {
                 count,
                 concurrency,

@@ -2,6 +2,7 @@
 //! problem documents (`crate::error`). Handlers only parse and call the
 //! service layer.
 
+pub mod audit;
 pub mod catalog;
 pub mod health;
 pub mod json;
@@ -35,6 +36,10 @@ async fn not_found() -> impl IntoResponse {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/api/v1/audit/checkpoint", get(audit::latest))
+        .route("/api/v1/audit/checkpoints", post(audit::create))
+        .route("/api/v1/audit/proofs/inclusion", get(audit::inclusion))
+        .route("/api/v1/audit/proofs/consistency", get(audit::consistency))
         .route("/api/v1/catalog", get(catalog::list).post(catalog::create))
         .route(
             "/api/v1/catalog/{code}",

@@ -30,6 +30,10 @@ use utoipa::{Modify, OpenApi};
         super::licenses::document,
         super::licenses::pdf,
         super::licenses::list,
+        super::audit::latest,
+        super::audit::create,
+        super::audit::inclusion,
+        super::audit::consistency,
     ),
     components(schemas(crate::error::Problem, zhengzhao_domain::FieldError)),
     modifiers(&BearerAuth),
@@ -37,6 +41,7 @@ use utoipa::{Modify, OpenApi};
         (name = "catalog", description = "Issuance catalog (发证目录, Art. 6)"),
         (name = "orgs", description = "Org tree (Art. 5)"),
         (name = "licenses", description = "Issue, update, revoke and read licenses (Art. 7, 8, 10)"),
+        (name = "audit", description = "Tamper-evident audit log: signed checkpoints and proofs (Art. 21)"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

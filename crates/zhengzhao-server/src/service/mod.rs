@@ -2,6 +2,7 @@
 //! validates, and writes the state with its audit event (and outbox messages)
 //! in one storage transaction. HTTP handlers and the CLI both call these.
 
+pub mod audit_log;
 pub mod cache;
 pub mod catalog;
 pub mod delivery;
@@ -31,6 +32,8 @@ pub struct Library {
     /// Base URL for links printed on licenses.
     public_url: Arc<str>,
     caches: Arc<Caches>,
+    /// One audit-tree integration at a time in this process.
+    audit_integrator: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Reference data read on every issuance (see `cache`).
@@ -136,6 +139,7 @@ impl Library {
             channels: Arc::default(),
             public_url: Arc::from("http://127.0.0.1:8080"),
             caches: Arc::default(),
+            audit_integrator: Arc::default(),
         }
     }
 

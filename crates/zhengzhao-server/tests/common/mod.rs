@@ -23,6 +23,9 @@ pub struct TestApp {
     pub client: Client,
     pub library: Library,
     pub data_dir: PathBuf,
+    pub backend: Backend,
+    /// PostgreSQL: the database URL and this test's schema.
+    pub postgres: Option<(String, String)>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -81,6 +84,10 @@ impl TestApp {
             config.database_url = Some(url);
         }
         adjust(&mut config);
+        let postgres = config
+            .database_url
+            .clone()
+            .zip(config.database_schema.clone());
         let app = Application::build(config).await.unwrap();
         let token_path = app
             .admin_token_path
@@ -102,6 +109,8 @@ impl TestApp {
             client: Client::new(),
             library,
             data_dir,
+            backend,
+            postgres,
             _stop: stop,
         })
     }
@@ -158,6 +167,28 @@ impl TestApp {
             resp.status()
         );
         resp.json().await.unwrap()
+    }
+
+    /// Run SQL straight against this test's database, as someone with
+    /// database access (and no business going through the library) would.
+    pub async fn raw_sql(&self, sql: &str) {
+        match &self.postgres {
+            None => {
+                let c = rusqlite::Connection::open(self.data_dir.join("zhengzhao.db")).unwrap();
+                c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                c.execute_batch(sql).unwrap();
+            }
+            Some((url, schema)) => {
+                let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                client
+                    .batch_execute(&format!("SET search_path TO {schema}; {sql}"))
+                    .await
+                    .unwrap();
+            }
+        }
     }
 
     pub async fn audit_count(&self) -> usize {

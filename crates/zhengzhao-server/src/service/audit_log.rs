@@ -1,0 +1,492 @@
+//! The tamper-evident audit log (Art. 21): every audit event becomes a leaf
+//! of an SM3 Merkle tree in the RFC 9162 shape; the library signs checkpoints
+//! (tree size + root) with the region authority's SM2 key; anyone can ask for
+//! inclusion and consistency proofs; `verify` rebuilds everything from the
+//! events and names the first entry that does not fit.
+//!
+//! The tree is appended by an integrator (here, `integrate`), not by the
+//! writes themselves, so the hot path pays nothing for it; the serve loop runs
+//! it every few seconds and before every checkpoint and proof.
+
+use super::{Actor, Library, audit_event, now};
+use crate::error::{ApiError, ApiResult};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Serialize;
+use serde_json::json;
+use std::collections::HashMap;
+use zhengzhao_crypto::merkle::{self, Fetched, Hash, Missing, NodeSource, Recorder};
+use zhengzhao_crypto::sm2sig::PublicKey;
+use zhengzhao_domain::org::{OrgCode, REGION_CODE};
+use zhengzhao_store::{AuditCheckpoint, AuditLeaf, AuditNode, AuditRecord, ChangeLog, StoreError};
+
+/// First line of every checkpoint note: which log it speaks for.
+pub const ORIGIN: &str = "zhengzhao audit log 150000";
+/// Events integrated per store round trip.
+const CHUNK: u32 = 1000;
+
+/// The bytes a leaf hashes: the event's RFC 8785 JSON, its sequence number
+/// included, so that the order of the log is part of what is proven.
+pub fn leaf_entry(record: &AuditRecord) -> ApiResult<String> {
+    zhengzhao_crypto::canonical_json(record).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+pub fn leaf_hash(record: &AuditRecord) -> ApiResult<Hash> {
+    Ok(merkle::leaf_hash(leaf_entry(record)?.as_bytes()))
+}
+
+/// The signed text of a checkpoint (the C2SP tlog-checkpoint body).
+pub fn checkpoint_note(size: u64, root: &Hash) -> String {
+    format!("{ORIGIN}\n{size}\n{}\n", B64.encode(root))
+}
+
+fn missing(e: Missing) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// A checkpoint as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CheckpointView {
+    pub tree_size: u64,
+    /// Base64 of the SM3 root hash.
+    pub root_hash: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+    /// The exact text that was signed.
+    pub note: String,
+    /// Base64 of the DER SM2-with-SM3 signature over `note` (distid 1234567812345678).
+    pub signature: String,
+    /// The signer's certificate (PEM).
+    pub certificate: String,
+}
+
+/// What `audit verify` found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    pub entries_checked: u64,
+    pub checkpoints_checked: u64,
+    /// Events newer than the tree (not integrated yet); nothing to check.
+    pub pending: u64,
+    /// The first entry or checkpoint that does not fit, if any.
+    pub problem: Option<String>,
+}
+
+impl Library {
+    /// Run `compute` over the stored nodes it needs, fetched in one query.
+    async fn with_nodes<T>(
+        &self,
+        compute: impl Fn(&dyn NodeSource<Error = Missing>) -> Result<T, Missing>,
+    ) -> ApiResult<T> {
+        let recorder = Recorder::default();
+        compute(&recorder).map_err(missing)?;
+        let nodes = self.store.audit_nodes(&recorder.coords()).await?;
+        let fetched = Fetched(
+            nodes
+                .into_iter()
+                .map(|n| ((n.level, n.index), n.hash))
+                .collect(),
+        );
+        compute(&fetched).map_err(missing)
+    }
+
+    /// Append every audit event not yet in the tree. Returns the tree size.
+    pub async fn integrate_audit(&self) -> ApiResult<u64> {
+        let _one_at_a_time = self.audit_integrator.lock().await;
+        let mut conflicts = 0;
+        loop {
+            let head = self.store.audit_tree_head().await?;
+            let events = self.store.audit_events(head.last_seq, CHUNK).await?;
+            if events.is_empty() {
+                return Ok(head.size);
+            }
+            let mut leaves = Vec::with_capacity(events.len());
+            for (i, e) in events.iter().enumerate() {
+                leaves.push(AuditLeaf {
+                    index: head.size + i as u64,
+                    seq: e.seq,
+                    hash: leaf_hash(e)?,
+                });
+            }
+            let hashes: Vec<Hash> = leaves.iter().map(|l| l.hash).collect();
+            let nodes: Vec<AuditNode> = self
+                .with_nodes(|src| merkle::append(src, head.size, &hashes))
+                .await?
+                .into_iter()
+                .map(|n| AuditNode {
+                    level: n.level,
+                    index: n.index,
+                    hash: n.hash,
+                })
+                .collect();
+            match self.store.append_audit_leaves(&head, &leaves, &nodes).await {
+                Ok(()) => {}
+                // Another node integrated meanwhile, or an older event
+                // committed late (PostgreSQL): read again.
+                Err(StoreError::Conflict(_)) if conflicts < 5 => conflicts += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    pub async fn audit_root(&self, size: u64) -> ApiResult<Hash> {
+        self.with_nodes(|src| merkle::root(src, size)).await
+    }
+
+    /// Sign a checkpoint of the whole log as it stands, unless the last one
+    /// already covers it (apart from the event that recorded that checkpoint).
+    pub async fn checkpoint_audit(&self, actor: &Actor) -> ApiResult<AuditCheckpoint> {
+        let size = self.integrate_audit().await?;
+        if let Some(last) = self.store.latest_audit_checkpoint().await?
+            && (last.tree_size == size
+                || self
+                    .only_checkpoint_events_since(last.tree_size, size)
+                    .await?)
+        {
+            return Ok(last);
+        }
+        let root = self.audit_root(size).await?;
+        let region = OrgCode::parse(REGION_CODE).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let org = self
+            .cached_org(&region)
+            .await?
+            .ok_or_else(|| ApiError::Internal("the region org is missing".into()))?;
+        let key = self.signer_for(&org).await?;
+        let note = checkpoint_note(size, &root);
+        let signature = key
+            .pair
+            .sign(note.as_bytes())
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let cp = AuditCheckpoint {
+            tree_size: size,
+            root,
+            created_at: now(),
+            key_id: key.id,
+            note,
+            signature,
+        };
+        let log = ChangeLog::audit_only(audit_event(
+            actor,
+            "audit.checkpoint",
+            format!("audit_tree:{size}"),
+            json!({"tree_size": size, "root_hash": B64.encode(root)}),
+        ));
+        match self.store.add_audit_checkpoint(&cp, &log).await {
+            Ok(()) => Ok(cp),
+            // A concurrent checkpoint of the same size: that one stands.
+            Err(StoreError::Conflict(_)) => self
+                .store
+                .latest_audit_checkpoint()
+                .await?
+                .ok_or_else(|| ApiError::Internal("checkpoint vanished".into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn only_checkpoint_events_since(&self, from: u64, to: u64) -> ApiResult<bool> {
+        if to != from + 1 {
+            return Ok(false);
+        }
+        let Some(leaf) = self.store.audit_leaves(from, 1).await?.into_iter().next() else {
+            return Ok(false);
+        };
+        let event = self.store.audit_events(leaf.seq - 1, 1).await?;
+        Ok(event
+            .first()
+            .is_some_and(|e| e.seq == leaf.seq && e.event.action == "audit.checkpoint"))
+    }
+
+    pub async fn checkpoint_view(&self, cp: &AuditCheckpoint) -> ApiResult<CheckpointView> {
+        let key = self.store.signing_key(cp.key_id).await?.ok_or_else(|| {
+            ApiError::Internal(format!("checkpoint key {} is missing", cp.key_id))
+        })?;
+        Ok(CheckpointView {
+            tree_size: cp.tree_size,
+            root_hash: B64.encode(cp.root),
+            created_at: cp.created_at,
+            note: cp.note.clone(),
+            signature: B64.encode(&cp.signature),
+            certificate: key.certificate_pem,
+        })
+    }
+
+    /// Rebuild the tree from the audit events and hold it against the stored
+    /// leaves, nodes and signed checkpoints. Stops at the first problem.
+    pub async fn verify_audit(&self) -> ApiResult<VerifyReport> {
+        let mut report = VerifyReport::default();
+        let checkpoints = self.all_checkpoints().await?;
+        let mut next_checkpoint = checkpoints.iter().peekable();
+        // The recomputed right edge of the tree: all a root or an append needs.
+        let mut edge = Fetched::default();
+        let (mut size, mut after_seq) = (0u64, 0i64);
+        let mut events: std::collections::VecDeque<AuditRecord> = Default::default();
+        let mut events_done = false;
+        loop {
+            let leaves = self.store.audit_leaves(size, CHUNK).await?;
+            if leaves.is_empty() {
+                break;
+            }
+            let mut recomputed = Vec::with_capacity(leaves.len());
+            for leaf in &leaves {
+                if leaf.index != size + recomputed.len() as u64 {
+                    report.problem = Some(format!(
+                        "audit tree leaf #{} is missing (the next stored leaf is #{})",
+                        size + recomputed.len() as u64,
+                        leaf.index
+                    ));
+                    return Ok(report);
+                }
+                // The next event in sequence order must be this leaf's.
+                if events.is_empty() && !events_done {
+                    events.extend(self.store.audit_events(after_seq, CHUNK).await?);
+                    events_done = events.is_empty();
+                }
+                let entry = leaf.index + 1;
+                match events.front() {
+                    Some(e) if e.seq < leaf.seq => {
+                        report.problem = Some(format!(
+                            "audit event seq {} is not in the tree, but entry #{entry} after it is: a row was inserted",
+                            e.seq
+                        ));
+                        return Ok(report);
+                    }
+                    Some(e) if e.seq == leaf.seq => {
+                        if leaf_hash(e)? != leaf.hash {
+                            report.problem = Some(format!(
+                                "audit entry #{entry} (seq {}) was altered: it no longer hashes to its leaf",
+                                leaf.seq
+                            ));
+                            return Ok(report);
+                        }
+                        recomputed.push(leaf.hash);
+                        after_seq = e.seq;
+                        events.pop_front();
+                    }
+                    _ => {
+                        report.problem = Some(format!(
+                            "audit entry #{entry} (seq {}) was deleted",
+                            leaf.seq
+                        ));
+                        return Ok(report);
+                    }
+                }
+            }
+            // Extend the recomputed tree leaf by leaf, noting the root at
+            // each checkpoint's size; then hold the stored nodes against it.
+            let mut computed: Vec<merkle::Node> = Vec::new();
+            let mut reached: Vec<(&AuditCheckpoint, Hash)> = Vec::new();
+            for hash in recomputed {
+                let new = merkle::append(&edge, size, &[hash]).map_err(missing)?;
+                for n in &new {
+                    edge.0.insert((n.level, n.index), n.hash);
+                }
+                computed.extend(new);
+                size += 1;
+                let keep = merkle::frontier(size);
+                edge.0.retain(|k, _| keep.contains(k));
+                while let Some(cp) = next_checkpoint.next_if(|cp| cp.tree_size <= size) {
+                    let root = merkle::root(&edge, size).map_err(missing)?;
+                    reached.push((cp, root));
+                }
+            }
+            let coords: Vec<(u32, u64)> = computed.iter().map(|n| (n.level, n.index)).collect();
+            let stored: HashMap<(u32, u64), Hash> = self
+                .store
+                .audit_nodes(&coords)
+                .await?
+                .into_iter()
+                .map(|n| ((n.level, n.index), n.hash))
+                .collect();
+            if let Some(n) = computed
+                .iter()
+                .find(|n| stored.get(&(n.level, n.index)) != Some(&n.hash))
+            {
+                report.problem = Some(format!(
+                    "audit tree node ({}, {}) does not match the entries below it",
+                    n.level, n.index
+                ));
+                return Ok(report);
+            }
+            for (cp, root) in reached {
+                if let Some(problem) = self.check_checkpoint(cp, &root).await? {
+                    report.problem = Some(problem);
+                    return Ok(report);
+                }
+                report.checkpoints_checked += 1;
+            }
+            report.entries_checked = size;
+        }
+        if let Some(cp) = next_checkpoint.next() {
+            report.problem = Some(format!(
+                "checkpoint at tree size {} is beyond the {} entries in the tree: entries were deleted",
+                cp.tree_size, size
+            ));
+            return Ok(report);
+        }
+        loop {
+            let page = self.store.audit_events(after_seq, CHUNK).await?;
+            let Some(last) = page.last() else { break };
+            after_seq = last.seq;
+            report.pending += page.len() as u64;
+        }
+        Ok(report)
+    }
+
+    async fn all_checkpoints(&self) -> ApiResult<Vec<AuditCheckpoint>> {
+        let mut all: Vec<AuditCheckpoint> = Vec::new();
+        loop {
+            let from = all.last().map_or(0, |c| c.tree_size + 1);
+            let page = self.store.audit_checkpoints(from, CHUNK).await?;
+            if page.is_empty() {
+                return Ok(all);
+            }
+            all.extend(page);
+        }
+    }
+
+    /// A checkpoint against the root recomputed from the entries at its size.
+    async fn check_checkpoint(
+        &self,
+        cp: &AuditCheckpoint,
+        recomputed_root: &Hash,
+    ) -> ApiResult<Option<String>> {
+        if *recomputed_root != cp.root {
+            return Ok(Some(format!(
+                "checkpoint at tree size {} does not match the entries: one of entries 1-{} was altered, deleted, inserted or reordered",
+                cp.tree_size, cp.tree_size
+            )));
+        }
+        if cp.note != checkpoint_note(cp.tree_size, &cp.root) {
+            return Ok(Some(format!(
+                "checkpoint at tree size {} states something else than its size and root",
+                cp.tree_size
+            )));
+        }
+        let key = self.store.signing_key(cp.key_id).await?;
+        let verified = key
+            .and_then(|k| PublicKey::from_sec1(&k.public_key).ok())
+            .is_some_and(|pk| pk.verify(cp.note.as_bytes(), &cp.signature).is_ok());
+        if !verified {
+            return Ok(Some(format!(
+                "checkpoint at tree size {} is not signed by its key",
+                cp.tree_size
+            )));
+        }
+        Ok(None)
+    }
+
+    /// Inclusion proof of audit event `seq` in the tree of `tree_size` leaves.
+    pub async fn inclusion_proof(
+        &self,
+        seq: i64,
+        tree_size: Option<u64>,
+    ) -> ApiResult<InclusionProof> {
+        let size = self.integrate_audit().await?;
+        let tree_size = tree_size.unwrap_or(size);
+        if tree_size > size {
+            return Err(ApiError::NotFound(format!(
+                "the audit tree has {size} entries, not {tree_size}"
+            )));
+        }
+        let leaf = self
+            .store
+            .audit_leaf_of(seq)
+            .await?
+            .filter(|l| l.index < tree_size)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("audit event {seq} in a tree of {tree_size}"))
+            })?;
+        let (proof, root) = self
+            .with_nodes(|src| {
+                Ok((
+                    merkle::inclusion_proof(src, leaf.index, tree_size)?,
+                    merkle::root(src, tree_size)?,
+                ))
+            })
+            .await?;
+        Ok(InclusionProof {
+            seq,
+            leaf_index: leaf.index,
+            tree_size,
+            leaf_hash: B64.encode(leaf.hash),
+            root_hash: B64.encode(root),
+            proof: proof.iter().map(|h| B64.encode(h)).collect(),
+        })
+    }
+
+    /// Consistency proof between the trees of `from` and `to` leaves.
+    pub async fn consistency_proof(&self, from: u64, to: u64) -> ApiResult<ConsistencyProof> {
+        let size = self.integrate_audit().await?;
+        if from > to || to > size {
+            return Err(ApiError::field(
+                "to",
+                "range",
+                format!("need 0 <= from <= to <= {size}"),
+                format!("应满足 0 <= from <= to <= {size}"),
+            ));
+        }
+        let (proof, old_root, new_root) = self
+            .with_nodes(|src| {
+                Ok((
+                    merkle::consistency_proof(src, from, to)?,
+                    merkle::root(src, from)?,
+                    merkle::root(src, to)?,
+                ))
+            })
+            .await?;
+        Ok(ConsistencyProof {
+            from,
+            to,
+            from_root_hash: B64.encode(old_root),
+            to_root_hash: B64.encode(new_root),
+            proof: proof.iter().map(|h| B64.encode(h)).collect(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct InclusionProof {
+    pub seq: i64,
+    pub leaf_index: u64,
+    pub tree_size: u64,
+    pub leaf_hash: String,
+    pub root_hash: String,
+    /// Base64 hashes, RFC 9162 §2.1.3 order.
+    pub proof: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    pub from_root_hash: String,
+    pub to_root_hash: String,
+    /// Base64 hashes, RFC 9162 §2.1.4 order.
+    pub proof: Vec<String>,
+}
+
+/// The serve loop's part: integrate new events every few seconds, and sign a
+/// checkpoint every `interval`, until `stop` turns true.
+pub async fn run_checkpointer(
+    library: Library,
+    interval: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let integrate_every = std::time::Duration::from_secs(2).min(interval);
+    let mut last_checkpoint = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(integrate_every) => {}
+        }
+        if let Err(e) = library.integrate_audit().await {
+            tracing::error!(error = %e, "audit log integration failed");
+            continue;
+        }
+        if last_checkpoint.elapsed() >= interval {
+            last_checkpoint = tokio::time::Instant::now();
+            if let Err(e) = library.checkpoint_audit(&Actor::system()).await {
+                tracing::error!(error = %e, "audit checkpoint failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The tamper-evident audit log: signed checkpoints (checked with OpenSSL),
+//! inclusion and consistency proofs over HTTP, who may ask for what, and
+//! `verify` catching rows edited, deleted or reordered with plain SQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
+
+mod common;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::process::Command;
+use zhengzhao_crypto::merkle;
+use zhengzhao_domain::role::Role;
+use zhengzhao_server::service::Actor;
+use zhengzhao_store::AuditRecord;
+
+fn hash(v: &Value) -> merkle::Hash {
+    B64.decode(v.as_str().unwrap()).unwrap().try_into().unwrap()
+}
+
+fn hashes(v: &Value) -> Vec<merkle::Hash> {
+    v.as_array().unwrap().iter().map(hash).collect()
+}
+
+/// Issue `n` licenses as a clerk of 150102.
+async fn issue_some(app: &TestApp, n: usize, prefix: &str) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    for i in 0..n {
+        app.issue(&clerk, &license_request(&format!("{prefix}{i}")))
+            .await;
+    }
+}
+
+/// The signed note verifies with OpenSSL and the certificate it comes with.
+fn openssl_verifies(cp: &Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let (note, sig, cert, public) = (
+        dir.path().join("note"),
+        dir.path().join("sig.der"),
+        dir.path().join("cert.pem"),
+        dir.path().join("pub.pem"),
+    );
+    std::fs::write(&note, cp["note"].as_str().unwrap()).unwrap();
+    std::fs::write(&sig, B64.decode(cp["signature"].as_str().unwrap()).unwrap()).unwrap();
+    std::fs::write(&cert, cp["certificate"].as_str().unwrap()).unwrap();
+    let out = Command::new("openssl")
+        .args(["x509", "-pubkey", "-noout", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("openssl must be installed");
+    assert!(out.status.success());
+    std::fs::write(&public, &out.stdout).unwrap();
+    let ok = Command::new("openssl")
+        .args([
+            "pkeyutl",
+            "-verify",
+            "-rawin",
+            "-digest",
+            "sm3",
+            "-pkeyopt",
+            "distid:1234567812345678",
+            "-pubin",
+            "-inkey",
+        ])
+        .arg(&public)
+        .arg("-in")
+        .arg(&note)
+        .arg("-sigfile")
+        .arg(&sig)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+async fn checkpoints_and_proofs(app: TestApp) {
+    let none = app.get("/api/v1/audit/checkpoint").await;
+    expect_problem(none, StatusCode::NOT_FOUND).await;
+
+    issue_some(&app, 3, "P").await;
+    let security = app.token("150000", Role::SecurityAdmin).await;
+    for (token, status) in [
+        (
+            app.token("150000", Role::Auditor).await,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            app.token("150100", Role::SecurityAdmin).await,
+            StatusCode::FORBIDDEN,
+        ),
+        ("zzt_not_a_token".to_owned(), StatusCode::UNAUTHORIZED),
+    ] {
+        let resp = app
+            .send_json(
+                Method::POST,
+                "/api/v1/audit/checkpoints",
+                Some(&token),
+                &json!({}),
+            )
+            .await;
+        expect_problem(resp, status).await;
+    }
+    let events_before = app.audit_count().await;
+    let resp = app
+        .send_json(
+            Method::POST,
+            "/api/v1/audit/checkpoints",
+            Some(&security),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let first: Value = resp.json().await.unwrap();
+    assert_eq!(first["tree_size"], events_before);
+    let latest: Value = app
+        .get("/api/v1/audit/checkpoint")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(latest, first, "the checkpoint is public");
+    openssl_verifies(&latest);
+    let size1 = first["tree_size"].as_u64().unwrap();
+    let root1 = hash(&first["root_hash"]);
+    assert!(
+        first["note"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("zhengzhao audit log 150000\n{size1}\n")),
+        "{first}"
+    );
+
+    // Inclusion of the last issuance, for auditors above the issuing org only.
+    let events = app.library.store.audit_events(0, 10_000).await.unwrap();
+    let issued: &AuditRecord = events
+        .iter()
+        .rev()
+        .find(|e| e.event.action == "license.issue")
+        .unwrap();
+    let path = format!(
+        "/api/v1/audit/proofs/inclusion?seq={}&tree_size={size1}",
+        issued.seq
+    );
+    for (org, role, status) in [
+        ("150200", Role::Auditor, StatusCode::FORBIDDEN),
+        ("150102", Role::IssuerClerk, StatusCode::FORBIDDEN),
+    ] {
+        let token = app.token(org, role).await;
+        expect_problem(app.get_as(&path, &token).await, status).await;
+    }
+    let auditor = app.token("150100", Role::Auditor).await;
+    let resp = app.get_as(&path, &auditor).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let proof: Value = resp.json().await.unwrap();
+    let index = proof["leaf_index"].as_u64().unwrap();
+    let leaf = zhengzhao_server::service::audit_log::leaf_hash(issued).unwrap();
+    assert_eq!(hash(&proof["leaf_hash"]), leaf);
+    assert!(merkle::verify_inclusion(
+        index,
+        size1,
+        &leaf,
+        &hashes(&proof["proof"]),
+        &root1
+    ));
+    let unknown = format!("/api/v1/audit/proofs/inclusion?seq={}", 10_000_000);
+    expect_problem(app.get_as(&unknown, &auditor).await, StatusCode::NOT_FOUND).await;
+
+    // The log grows; the new checkpoint is consistent with the old one.
+    issue_some(&app, 2, "Q").await;
+    let second = app.library.checkpoint_audit(&Actor::cli()).await.unwrap();
+    assert!(second.tree_size > size1);
+    let resp = app
+        .get(&format!(
+            "/api/v1/audit/proofs/consistency?from={size1}&to={}",
+            second.tree_size
+        ))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let consistency: Value = resp.json().await.unwrap();
+    assert!(merkle::verify_consistency(
+        size1,
+        second.tree_size,
+        &root1,
+        &second.root,
+        &hashes(&consistency["proof"])
+    ));
+    let backwards = app
+        .get(&format!(
+            "/api/v1/audit/proofs/consistency?from={}&to={size1}",
+            second.tree_size
+        ))
+        .await;
+    expect_problem(backwards, StatusCode::UNPROCESSABLE_ENTITY).await;
+
+    let report = app.library.verify_audit().await.unwrap();
+    assert_eq!(report.problem, None);
+    assert_eq!(report.checkpoints_checked, 2);
+    assert!(report.entries_checked >= second.tree_size);
+}
+both_backends!(checkpoints, checkpoints_and_proofs);
+
+/// A library with history and a checkpoint over it; the entry numbers (1-based
+/// positions in the log) and sequence numbers of two license issuances.
+async fn with_history(app: &TestApp) -> ((u64, i64), (u64, i64)) {
+    issue_some(app, 4, "T").await;
+    app.library.checkpoint_audit(&Actor::cli()).await.unwrap();
+    let events = app.library.store.audit_events(0, 10_000).await.unwrap();
+    let issues: Vec<(u64, i64)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.event.action == "license.issue")
+        .map(|(i, e)| (i as u64 + 1, e.seq))
+        .collect();
+    (issues[1], issues[3])
+}
+
+/// What someone with database access does first: lift the append-only guard.
+fn drop_guards(app: &TestApp) -> &'static str {
+    match app.backend {
+        Backend::Sqlite => {
+            "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;"
+        }
+        Backend::Postgres => "DROP TRIGGER audit_events_no_change ON audit_events;",
+    }
+}
+
+async fn verify_problem(app: &TestApp) -> String {
+    app.library
+        .verify_audit()
+        .await
+        .unwrap()
+        .problem
+        .expect("verify must fail")
+}
+
+async fn tampering_is_caught_at_the_right_entry(app: TestApp) {
+    // Untouched, the log verifies.
+    with_history(&app).await;
+    assert_eq!(app.library.verify_audit().await.unwrap().problem, None);
+
+    // Edited.
+    let edited = TestApp::spawn(app.backend).await.unwrap();
+    let ((entry, seq), _) = with_history(&edited).await;
+    edited
+        .raw_sql(&format!(
+            "{} UPDATE audit_events SET actor = 'mallory' WHERE seq = {seq};",
+            drop_guards(&edited)
+        ))
+        .await;
+    let problem = verify_problem(&edited).await;
+    assert!(
+        problem.contains(&format!("entry #{entry} (seq {seq}) was altered")),
+        "{problem}"
+    );
+
+    // Deleted.
+    let deleted = TestApp::spawn(app.backend).await.unwrap();
+    let ((entry, seq), _) = with_history(&deleted).await;
+    deleted
+        .raw_sql(&format!(
+            "{} DELETE FROM audit_events WHERE seq = {seq};",
+            drop_guards(&deleted)
+        ))
+        .await;
+    let problem = verify_problem(&deleted).await;
+    assert!(
+        problem.contains(&format!("entry #{entry} (seq {seq}) was deleted")),
+        "{problem}"
+    );
+
+    // Reordered: two events swap places.
+    let reordered = TestApp::spawn(app.backend).await.unwrap();
+    let ((entry, a), (_, b)) = with_history(&reordered).await;
+    reordered
+        .raw_sql(&format!(
+            "{} UPDATE audit_events SET seq = -seq WHERE seq IN ({a}, {b});
+             UPDATE audit_events SET seq = {b} WHERE seq = -{a};
+             UPDATE audit_events SET seq = {a} WHERE seq = -{b};",
+            drop_guards(&reordered)
+        ))
+        .await;
+    let problem = verify_problem(&reordered).await;
+    assert!(
+        problem.contains(&format!("entry #{entry} (seq {a}) was altered")),
+        "{problem}"
+    );
+}
+both_backends!(tampering, tampering_is_caught_at_the_right_entry);

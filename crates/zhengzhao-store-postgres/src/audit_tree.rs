@@ -1,0 +1,205 @@
+//! The audit log's Merkle tree and checkpoints.
+
+use crate::{backend, classify};
+use tokio_postgres::GenericClient;
+use zhengzhao_store::{
+    AuditCheckpoint, AuditLeaf, AuditNode, AuditTreeHead, StoreError, StoreResult, hash32,
+};
+
+pub(crate) async fn head<C: GenericClient + Sync>(c: &C) -> StoreResult<AuditTreeHead> {
+    let r = c
+        .query_one(
+            "SELECT coalesce(max(leaf_index) + 1, 0), coalesce(max(seq), 0) FROM audit_leaves",
+            &[],
+        )
+        .await
+        .map_err(backend)?;
+    Ok(AuditTreeHead {
+        size: r.get::<_, i64>(0) as u64,
+        last_seq: r.get(1),
+    })
+}
+
+/// In the caller's transaction.
+pub(crate) async fn append<C: GenericClient + Sync>(
+    c: &C,
+    expected: &AuditTreeHead,
+    leaves: &[AuditLeaf],
+    nodes: &[AuditNode],
+) -> StoreResult<()> {
+    // Waits for every transaction that is appending to the audit log, and
+    // holds new ones back until this one ends: so every event with a sequence
+    // number up to the last leaf's is committed now, and none can join later.
+    c.batch_execute("LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE")
+        .await
+        .map_err(backend)?;
+    let now = head(c).await?;
+    if now != *expected {
+        return Err(StoreError::Conflict(format!(
+            "the audit tree has {} leaves, not {}",
+            now.size, expected.size
+        )));
+    }
+    let Some(last) = leaves.last() else {
+        return Ok(());
+    };
+    let in_range: i64 = c
+        .query_one(
+            "SELECT count(*) FROM audit_events WHERE seq > $1 AND seq <= $2",
+            &[&expected.last_seq, &last.seq],
+        )
+        .await
+        .map_err(backend)?
+        .get(0);
+    let ordered = leaves
+        .iter()
+        .enumerate()
+        .all(|(i, l)| l.index == expected.size + i as u64)
+        && leaves.windows(2).all(|w| w[0].seq < w[1].seq)
+        && leaves.first().is_some_and(|l| l.seq > expected.last_seq);
+    if !ordered || in_range != leaves.len() as i64 {
+        return Err(StoreError::Conflict(
+            "the leaves are not exactly the next audit events".into(),
+        ));
+    }
+    let insert_leaf = c
+        .prepare("INSERT INTO audit_leaves (leaf_index, seq, hash) VALUES ($1, $2, $3)")
+        .await
+        .map_err(backend)?;
+    for l in leaves {
+        c.execute(&insert_leaf, &[&(l.index as i64), &l.seq, &&l.hash[..]])
+            .await
+            .map_err(classify)?;
+    }
+    let insert_node = c
+        .prepare("INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+        .await
+        .map_err(backend)?;
+    for n in nodes.iter().filter(|n| n.level > 0) {
+        c.execute(
+            &insert_node,
+            &[&(n.level as i32), &(n.index as i64), &&n.hash[..]],
+        )
+        .await
+        .map_err(classify)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn nodes<C: GenericClient + Sync>(
+    c: &C,
+    coords: &[(u32, u64)],
+) -> StoreResult<Vec<AuditNode>> {
+    let levels: Vec<i32> = coords.iter().map(|(l, _)| *l as i32).collect();
+    let indexes: Vec<i64> = coords.iter().map(|(_, i)| *i as i64).collect();
+    let rows = c
+        .query(
+            "SELECT w.level, w.idx, coalesce(n.hash, l.hash)
+             FROM unnest($1::int[], $2::bigint[]) AS w(level, idx)
+             LEFT JOIN audit_nodes n ON n.level = w.level AND n.idx = w.idx AND w.level > 0
+             LEFT JOIN audit_leaves l ON l.leaf_index = w.idx AND w.level = 0
+             WHERE coalesce(n.hash, l.hash) IS NOT NULL",
+            &[&levels, &indexes],
+        )
+        .await
+        .map_err(backend)?;
+    rows.iter()
+        .map(|r| {
+            Ok(AuditNode {
+                level: r.get::<_, i32>(0) as u32,
+                index: r.get::<_, i64>(1) as u64,
+                hash: hash32(r.get::<_, &[u8]>(2))?,
+            })
+        })
+        .collect()
+}
+
+fn to_leaf(r: &tokio_postgres::Row) -> StoreResult<AuditLeaf> {
+    Ok(AuditLeaf {
+        index: r.get::<_, i64>(0) as u64,
+        seq: r.get(1),
+        hash: hash32(r.get::<_, &[u8]>(2))?,
+    })
+}
+
+pub(crate) async fn leaves<C: GenericClient + Sync>(
+    c: &C,
+    from: u64,
+    limit: u32,
+) -> StoreResult<Vec<AuditLeaf>> {
+    c.query(
+        "SELECT leaf_index, seq, hash FROM audit_leaves WHERE leaf_index >= $1 ORDER BY leaf_index LIMIT $2",
+        &[&(from as i64), &i64::from(limit)],
+    )
+    .await
+    .map_err(backend)?
+    .iter()
+    .map(to_leaf)
+    .collect()
+}
+
+pub(crate) async fn leaf_of<C: GenericClient + Sync>(
+    c: &C,
+    seq: i64,
+) -> StoreResult<Option<AuditLeaf>> {
+    c.query_opt(
+        "SELECT leaf_index, seq, hash FROM audit_leaves WHERE seq = $1",
+        &[&seq],
+    )
+    .await
+    .map_err(backend)?
+    .as_ref()
+    .map(to_leaf)
+    .transpose()
+}
+
+pub(crate) async fn add_checkpoint<C: GenericClient + Sync>(
+    c: &C,
+    cp: &AuditCheckpoint,
+) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO audit_checkpoints (tree_size, root, created_at, key_id, note, signature)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &(cp.tree_size as i64),
+            &&cp.root[..],
+            &cp.created_at,
+            &cp.key_id,
+            &cp.note,
+            &cp.signature,
+        ],
+    )
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+pub(crate) async fn checkpoints<C: GenericClient + Sync>(
+    c: &C,
+    from_size: u64,
+    limit: u32,
+    latest: bool,
+) -> StoreResult<Vec<AuditCheckpoint>> {
+    let sql = if latest {
+        "SELECT tree_size, root, created_at, key_id, note, signature FROM audit_checkpoints
+         WHERE tree_size >= $1 ORDER BY tree_size DESC LIMIT $2"
+    } else {
+        "SELECT tree_size, root, created_at, key_id, note, signature FROM audit_checkpoints
+         WHERE tree_size >= $1 ORDER BY tree_size LIMIT $2"
+    };
+    c.query(sql, &[&(from_size as i64), &i64::from(limit)])
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| {
+            Ok(AuditCheckpoint {
+                tree_size: r.get::<_, i64>(0) as u64,
+                root: hash32(r.get::<_, &[u8]>(1))?,
+                created_at: r.get(2),
+                key_id: r.get(3),
+                note: r.get(4),
+                signature: r.get(5),
+            })
+        })
+        .collect()
+}
