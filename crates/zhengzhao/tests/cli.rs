@@ -329,3 +329,52 @@ fn bench_issue_prints_its_figures() {
         "{ratio} vs {expected}: {text}"
     );
 }
+
+/// `audit verify` passes on an untouched library, and after a row of the
+/// audit log is edited directly in the database it fails, naming the entry.
+#[test]
+fn audit_verify_names_the_first_tampered_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    for args in [
+        &["init"][..],
+        &["token", "create", "--org", "150100", "--role", "auditor"],
+        &["token", "create", "--org", "150200", "--role", "auditor"],
+        &["audit", "checkpoint"],
+        &["token", "create", "--org", "150300", "--role", "auditor"],
+    ] {
+        let out = cli(data, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let good = cli(data, &["audit", "verify"]);
+    let text = String::from_utf8(good.stdout).unwrap();
+    assert!(good.status.success(), "{text}");
+    assert!(text.contains("audit log verified"), "{text}");
+    assert!(text.contains("1 signed checkpoints"), "{text}");
+
+    let db = rusqlite::Connection::open(data.join("zhengzhao.db")).unwrap();
+    let (entry, seq): (i64, i64) = db
+        .query_row(
+            "SELECT (SELECT count(*) FROM audit_events e WHERE e.seq <= t.seq), t.seq
+             FROM audit_events t WHERE t.action = 'token.create' ORDER BY t.seq LIMIT 1 OFFSET 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    db.execute_batch(&format!(
+        "DROP TRIGGER audit_events_no_update; UPDATE audit_events SET org = '150100' WHERE seq = {seq};"
+    ))
+    .unwrap();
+    drop(db);
+    let bad = cli(data, &["audit", "verify"]);
+    let text = String::from_utf8(bad.stdout).unwrap();
+    assert!(!bad.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("entry #{entry} (seq {seq}) was altered")),
+        "{text}"
+    );
+}
