@@ -96,6 +96,8 @@ pub enum StartError {
     Seed(String),
     #[error("master key: {0}")]
     MasterKey(String),
+    #[error("the audit log does not match its last signed checkpoint: {0}")]
+    AuditLog(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,
@@ -116,6 +118,10 @@ impl Application {
             .ensure_seeded(&config.data_dir)
             .await
             .map_err(|e| StartError::Seed(e.to_string()))?;
+        library
+            .check_audit_head()
+            .await
+            .map_err(|e| StartError::AuditLog(e.to_string()))?;
         let listener =
             TcpListener::bind(&config.listen)
                 .await

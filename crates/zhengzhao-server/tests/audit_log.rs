@@ -291,3 +291,30 @@ async fn tampering_is_caught_at_the_right_entry(app: TestApp) {
     );
 }
 both_backends!(tampering, tampering_is_caught_at_the_right_entry);
+
+/// Like a transparency log, the library checks its tree against the last
+/// signed checkpoint before it starts, and refuses to start on a mismatch.
+#[tokio::test]
+async fn a_rewritten_tree_stops_the_start() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    issue_some(&app, 2, "S").await;
+    app.library.checkpoint_audit(&Actor::cli()).await.unwrap();
+    let mut config = zhengzhao_server::ServerConfig::new(&app.data_dir);
+    config.listen = "127.0.0.1:0".into();
+    assert!(
+        zhengzhao_server::Application::build(config.clone())
+            .await
+            .is_ok()
+    );
+    // The start-up check folds the stored right edge of the tree; rewriting
+    // the interior nodes changes it (a single leaf is `audit verify`'s job).
+    app.raw_sql(
+        "DROP TRIGGER audit_nodes_no_update;
+         UPDATE audit_nodes SET hash = zeroblob(32);",
+    )
+    .await;
+    let Err(e) = zhengzhao_server::Application::build(config).await else {
+        panic!("a library whose tree lost its checkpointed root must not start");
+    };
+    assert!(e.to_string().contains("audit log"), "{e}");
+}

@@ -182,6 +182,23 @@ impl Library {
         }
     }
 
+    /// The start-up check (as a transparency log does before it accepts
+    /// writes): the stored tree must still have the root that the latest
+    /// checkpoint signed, and the signature must hold. A full check of every
+    /// entry is `verify_audit`.
+    pub async fn check_audit_head(&self) -> ApiResult<()> {
+        let Some(cp) = self.store.latest_audit_checkpoint().await? else {
+            return Ok(());
+        };
+        let root = self.audit_root(cp.tree_size).await?;
+        match self.check_checkpoint(&cp, &root).await? {
+            None => Ok(()),
+            Some(problem) => Err(ApiError::Internal(format!(
+                "{problem}; run `zhengzhao audit verify` to find the first bad entry"
+            ))),
+        }
+    }
+
     async fn only_checkpoint_events_since(&self, from: u64, to: u64) -> ApiResult<bool> {
         if to != from + 1 {
             return Ok(false);
