@@ -60,6 +60,21 @@ enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Take a consistent online backup of the SQLite library (the server may keep serving).
+    Backup {
+        /// The backup file to create (it must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into the data directory, after checking its audit log
+    /// and every license signature. Stop the server first.
+    Restore {
+        /// A file made by `zhengzhao backup`.
+        file: PathBuf,
+        /// Replace an existing library.
+        #[arg(long)]
+        force: bool,
+    },
     /// Measure and print performance figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -255,6 +270,99 @@ async fn audit(config: &ServerConfig, cmd: AuditCommand) -> anyhow::Result<()> {
     }
 }
 
+async fn backup(config: &ServerConfig, to: &std::path::Path) -> anyhow::Result<()> {
+    if config.database_url.is_some() {
+        bail!(
+            "backups of a PostgreSQL library are taken with pg_dump (see docs/backup-and-restore.md)"
+        );
+    }
+    if to.exists() {
+        bail!("{} exists; a backup never overwrites a file", to.display());
+    }
+    let path = config.sqlite_path();
+    if !path.exists() {
+        bail!("no library at {}", path.display());
+    }
+    let started = std::time::Instant::now();
+    let store = zhengzhao_store_sqlite::SqliteStore::open(&path).await?;
+    // VACUUM INTO: one read transaction, so the copy is the database as of
+    // one instant, while writers carry on.
+    store.vacuum_into(to.to_path_buf()).await?;
+    let bytes = std::fs::metadata(to).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "backup written to {} ({bytes} bytes, {:.1} s); keep the master key apart from it",
+        to.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn restore(config: &ServerConfig, from: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    if config.database_url.is_some() {
+        bail!("a PostgreSQL library is restored with pg_restore (see docs/backup-and-restore.md)");
+    }
+    let target = config.sqlite_path();
+    if target.exists() && !force {
+        bail!(
+            "{} holds a library; restoring would replace it: stop the server and pass --force",
+            target.display()
+        );
+    }
+    std::fs::create_dir_all(&config.data_dir)?;
+    let started = std::time::Instant::now();
+    // Check a scratch copy (opening it may migrate it), then install a
+    // fresh copy of the backup itself.
+    let scratch = config.data_dir.join("zhengzhao.db.restore-check");
+    let staged = config.data_dir.join("zhengzhao.db.restoring");
+    let sidecars = |p: &std::path::Path| {
+        ["", "-wal", "-shm", "-journal"].map(|s| {
+            let mut name = p.as_os_str().to_owned();
+            name.push(s);
+            PathBuf::from(name)
+        })
+    };
+    for f in sidecars(&scratch).iter().chain(sidecars(&staged).iter()) {
+        let _ = std::fs::remove_file(f);
+    }
+    std::fs::copy(from, &scratch).with_context(|| format!("reading {}", from.display()))?;
+    let checked = async {
+        let store = zhengzhao_store_sqlite::SqliteStore::open(&scratch).await?;
+        let library = Library::new(std::sync::Arc::new(store));
+        let audit = library.verify_audit().await?;
+        if let Some(problem) = audit.problem {
+            bail!("the backup's audit log does not verify: {problem}");
+        }
+        let signatures = library.verify_license_signatures().await?;
+        if let Some(problem) = signatures.problem {
+            bail!("the backup's licenses do not verify: {problem}");
+        }
+        anyhow::Ok((audit, signatures))
+    }
+    .await;
+    for f in sidecars(&scratch) {
+        let _ = std::fs::remove_file(f);
+    }
+    let (audit, signatures) = checked?;
+    std::fs::copy(from, &staged)?;
+    std::fs::File::open(&staged)?.sync_all()?;
+    // The old library's WAL must not be replayed onto the restored file.
+    for f in sidecars(&target).iter().skip(1) {
+        let _ = std::fs::remove_file(f);
+    }
+    std::fs::rename(&staged, &target)?;
+    println!(
+        "restored {} into {} in {:.1} s: audit log verified ({} entries, {} checkpoints), {} licenses with {} signed versions verified",
+        from.display(),
+        target.display(),
+        started.elapsed().as_secs_f64(),
+        audit.entries_checked,
+        audit.checkpoints_checked,
+        signatures.licenses,
+        signatures.versions
+    );
+    Ok(())
+}
+
 async fn token(config: &ServerConfig, cmd: TokenCommand) -> anyhow::Result<()> {
     let library = library(config).await?;
     match cmd {
@@ -385,6 +493,10 @@ fn main() -> anyhow::Result<()> {
             Command::Token(cmd) => token(&server_config(&file, &cli.library, None)?, cmd).await,
             Command::Keys(cmd) => keys(&server_config(&file, &cli.library, None)?, cmd).await,
             Command::Audit(cmd) => audit(&server_config(&file, &cli.library, None)?, cmd).await,
+            Command::Backup { to } => backup(&server_config(&file, &cli.library, None)?, &to).await,
+            Command::Restore { file: from, force } => {
+                restore(&server_config(&file, &cli.library, None)?, &from, force).await
+            }
             Command::Bench(BenchCommand::Issue {
                 count,
                 concurrency,

@@ -378,3 +378,98 @@ fn audit_verify_names_the_first_tampered_entry() {
         "{text}"
     );
 }
+
+/// A backup taken while licenses are being issued restores into a library
+/// whose audit log and signatures verify; a second restore over it needs --force.
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_under_writes_restores_to_a_library_that_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    let server = serve(&["--data", live.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let out = cli(
+        &live,
+        &[
+            "token",
+            "create",
+            "--org",
+            "150102",
+            "--role",
+            "issuer_clerk",
+        ],
+    );
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let holder = zhengzhao_domain::codes::CreditCode::with_check_character("91150102MA0N4JXK2")
+        .unwrap()
+        .to_string();
+    let base = server.base.clone();
+    let writer = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        for i in 0..40 {
+            let body = serde_json::json!({
+                "type_code": "11100000MB0143028R001",
+                "issuer": "150102",
+                "holder": {"name": format!("备份测试{i}有限公司"), "id_type": "uscc", "id": holder},
+                "face": {
+                    "credit_code": holder, "name": format!("备份测试{i}有限公司"),
+                    "entity_type": "有限责任公司", "legal_representative": "张三",
+                    "business_scope": "软件开发", "registered_capital": "1000000",
+                    "established_date": "2024-01-15", "domicile": "呼和浩特市新城区",
+                    "registration_authority": "150102", "registration_date": "2024-01-15"
+                },
+                "valid_from": "2024-01-15", "valid_until": null,
+                "source": {"system": "backup-test", "record_id": format!("R{i}")}
+            });
+            let resp = client
+                .post(format!("{base}/api/v1/licenses"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let file = dir.path().join("backup.db");
+    let (live_c, file_c) = (live.clone(), file.clone());
+    let backup = tokio::task::spawn_blocking(move || {
+        cli(&live_c, &["backup", "--to", file_c.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    assert!(
+        backup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    writer.await.unwrap();
+    terminate(server);
+
+    let restored = dir.path().join("restored");
+    let out = cli(&restored, &["restore", file.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("audit log verified"), "{text}");
+    assert!(text.contains("signed versions verified"), "{text}");
+    let verify = cli(&restored, &["audit", "verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+
+    let again = cli(&restored, &["restore", file.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    let forced = cli(&restored, &["restore", file.to_str().unwrap(), "--force"]);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+}

@@ -3,6 +3,7 @@
 //! in one storage transaction. HTTP handlers and the CLI both call these.
 
 pub mod audit_log;
+pub mod backup;
 pub mod cache;
 pub mod catalog;
 pub mod delivery;
