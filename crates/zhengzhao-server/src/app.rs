@@ -180,6 +180,15 @@ impl Application {
             self.state.config.audit_checkpoint_interval,
             stop_rx.clone(),
         ));
+        let backups = self.state.config.backup_dir.clone().map(|dir| {
+            tokio::spawn(crate::service::backup::run_backups(
+                self.state.library.clone(),
+                dir,
+                self.state.config.backup_interval,
+                self.state.config.backup_keep,
+                stop_rx.clone(),
+            ))
+        });
         let worker = tokio::spawn(worker.run(poll, stop_rx));
         let app = http::router(self.state);
         let served = axum::serve(
@@ -191,6 +200,9 @@ impl Application {
         let _ = stop_tx.send(true);
         let _ = worker.await;
         let _ = checkpointer.await;
+        if let Some(b) = backups {
+            let _ = b.await;
+        }
         served
     }
 }

@@ -30,6 +30,11 @@ pub struct ServerConfig {
     pub delivery_retry_base: Duration,
     /// How often `serve` signs a checkpoint of the audit log (when it grew).
     pub audit_checkpoint_interval: Duration,
+    /// Scheduled backups inside `serve` (SQLite): into this directory, every
+    /// `backup_interval`, keeping the newest `backup_keep` files.
+    pub backup_dir: Option<PathBuf>,
+    pub backup_interval: Duration,
+    pub backup_keep: usize,
     /// Base URL printed on licenses (QR codes link to `{public_url}/verify/{id}`).
     pub public_url: String,
 }
@@ -68,6 +73,9 @@ impl ServerConfig {
             delivery_poll: Duration::from_secs(2),
             delivery_retry_base: Duration::from_secs(5),
             audit_checkpoint_interval: Duration::from_secs(300),
+            backup_dir: None,
+            backup_interval: Duration::from_secs(24 * 3600),
+            backup_keep: 7,
             public_url: format!("http://{}", Self::DEFAULT_LISTEN),
         }
     }

@@ -411,6 +411,12 @@ impl Store for PgStore {
         journal::pending_outbox(&**self.client().await?, limit).await
     }
 
+    async fn backup_to(&self, _to: &std::path::Path) -> StoreResult<()> {
+        Err(StoreError::Backend(
+            "a PostgreSQL library is backed up with pg_dump (docs/backup-and-restore.md)".into(),
+        ))
+    }
+
     async fn audit_tree_head(&self) -> StoreResult<AuditTreeHead> {
         audit_tree::head(&**self.client().await?).await
     }

@@ -477,6 +477,10 @@ impl Store for SqliteStore {
         self.read(move |c| journal::pending_outbox(c, limit)).await
     }
 
+    async fn backup_to(&self, to: &Path) -> StoreResult<()> {
+        self.vacuum_into(to.to_path_buf()).await
+    }
+
     async fn audit_tree_head(&self) -> StoreResult<AuditTreeHead> {
         self.read(audit_tree::head).await
     }

@@ -198,6 +198,11 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- the audit log's Merkle tree (derived data: no ChangeLog) ----
 
+    /// Write a consistent copy of the whole library to `to` while serving
+    /// (SQLite). Backends with their own tools (PostgreSQL: `pg_dump`) say so
+    /// with `Backend`.
+    async fn backup_to(&self, to: &std::path::Path) -> StoreResult<()>;
+
     async fn audit_tree_head(&self) -> StoreResult<AuditTreeHead>;
     /// Append leaves and the interior nodes they complete. Refused with
     /// `Conflict` unless the tree still stands at `head` and `leaves` are

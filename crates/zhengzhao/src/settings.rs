@@ -53,6 +53,15 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub delivery_channels: Vec<String>,
+    /// Take scheduled backups (SQLite) into this directory [default: none]
+    #[arg(long, env = "ZHENGZHAO_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Hours between scheduled backups [default: 24]
+    #[arg(long, env = "ZHENGZHAO_BACKUP_INTERVAL_HOURS")]
+    pub backup_interval_hours: Option<f64>,
+    /// Scheduled backups kept; older ones are deleted [default: 7]
+    #[arg(long, env = "ZHENGZHAO_BACKUP_KEEP")]
+    pub backup_keep: Option<usize>,
 }
 
 /// The config file's keys: the same names as the flags, with underscores.
@@ -69,6 +78,9 @@ pub struct FileSettings {
     pub log_level: Option<String>,
     pub master_key_file: Option<PathBuf>,
     pub public_url: Option<String>,
+    pub backup_dir: Option<PathBuf>,
+    pub backup_interval_hours: Option<f64>,
+    pub backup_keep: Option<usize>,
     /// `[[delivery_channels]]` tables with `name` and `url`.
     #[serde(default)]
     pub delivery_channels: Vec<ChannelSetting>,
@@ -155,6 +167,21 @@ pub fn server_config(
         c.master_key = Some(MasterKeySource::File(path));
     } else if let Ok(hex) = std::env::var("ZHENGZHAO_MASTER_KEY") {
         c.master_key = Some(MasterKeySource::Hex(hex));
+    }
+    c.backup_dir = serve
+        .and_then(|s| s.backup_dir.clone())
+        .or_else(|| file.backup_dir.clone());
+    if let Some(hours) = serve
+        .and_then(|s| s.backup_interval_hours)
+        .or(file.backup_interval_hours)
+    {
+        if !(hours.is_finite() && hours > 0.0) {
+            anyhow::bail!("backup_interval_hours must be a positive number of hours, not {hours}");
+        }
+        c.backup_interval = std::time::Duration::from_secs_f64(hours * 3600.0);
+    }
+    if let Some(keep) = serve.and_then(|s| s.backup_keep).or(file.backup_keep) {
+        c.backup_keep = keep.max(1);
     }
     c.public_url = serve
         .and_then(|s| s.public_url.clone())

@@ -56,3 +56,66 @@ impl Library {
         }
     }
 }
+
+/// Prefix of the files scheduled backups write; the rest is a UTC time, so
+/// that names sort by age.
+pub const SCHEDULED_PREFIX: &str = "zhengzhao-";
+
+/// Take one scheduled backup into `dir` and keep only the newest `keep`.
+pub async fn scheduled_backup(
+    library: &Library,
+    dir: &std::path::Path,
+    keep: usize,
+) -> ApiResult<std::path::PathBuf> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| crate::error::ApiError::Internal(format!("{}: {e}", dir.display())))?;
+    let name = format!(
+        "{SCHEDULED_PREFIX}{}.db",
+        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.6fZ")
+    );
+    let path = dir.join(&name);
+    // Written under another name and renamed when complete, so a listing
+    // (or the pruning below) never takes a half-written file for a backup.
+    let partial = dir.join(format!(".{name}.partial"));
+    library.store.backup_to(&partial).await?;
+    std::fs::rename(&partial, &path)
+        .map_err(|e| crate::error::ApiError::Internal(format!("{}: {e}", path.display())))?;
+    let mut taken: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| crate::error::ApiError::Internal(format!("{}: {e}", dir.display())))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(SCHEDULED_PREFIX) && n.ends_with(".db"))
+        })
+        .collect();
+    taken.sort();
+    let surplus = taken.len().saturating_sub(keep.max(1));
+    for old in taken.into_iter().take(surplus) {
+        if let Err(e) = std::fs::remove_file(&old) {
+            tracing::warn!(path = %old.display(), error = %e, "cannot remove an old backup");
+        }
+    }
+    Ok(path)
+}
+
+/// The serve loop's part: a backup every `interval` until `stop` turns true.
+pub async fn run_backups(
+    library: Library,
+    dir: std::path::PathBuf,
+    interval: std::time::Duration,
+    keep: usize,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        match scheduled_backup(&library, &dir, keep).await {
+            Ok(path) => tracing::info!(path = %path.display(), "scheduled backup written"),
+            Err(e) => tracing::error!(error = %e, "scheduled backup failed"),
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Scheduled backups inside `serve`: taken at the interval, pruned to the
+//! newest few, and each a library that opens and verifies.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use zhengzhao_domain::role::Role;
+use zhengzhao_server::service::Library;
+use zhengzhao_server::service::backup::scheduled_backup;
+
+/// Completed scheduled backups in `dir`, oldest first.
+fn backups_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            name.starts_with("zhengzhao-") && name.ends_with(".db")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+async fn check(backup: &Path, licenses: u64) {
+    let store = zhengzhao_store_sqlite::SqliteStore::open(backup)
+        .await
+        .unwrap();
+    let library = Library::new(std::sync::Arc::new(store));
+    let signatures = library.verify_license_signatures().await.unwrap();
+    assert_eq!(signatures.problem, None);
+    assert_eq!(signatures.licenses, licenses);
+    assert_eq!(library.verify_audit().await.unwrap().problem, None);
+}
+
+#[tokio::test]
+async fn scheduled_backups_keep_the_newest() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut taken = Vec::new();
+    for i in 0..3 {
+        app.issue(&clerk, &license_request(&format!("K{i}"))).await;
+        taken.push(scheduled_backup(&app.library, dir.path(), 2).await.unwrap());
+    }
+    assert_eq!(backups_in(dir.path()), taken[1..], "the oldest was pruned");
+    check(&taken[2], 3).await;
+    check(&taken[1], 2).await;
+}
+
+#[tokio::test]
+async fn serve_takes_backups_at_its_interval() {
+    let backups = tempfile::tempdir().unwrap();
+    let dir = backups.path().to_path_buf();
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.backup_dir = Some(dir);
+        c.backup_interval = Duration::from_millis(100);
+        c.backup_keep = 3;
+    })
+    .await
+    .unwrap();
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    app.issue(&clerk, &license_request("S1")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    // Wait for a backup taken after the issuance: one that holds the license.
+    loop {
+        let files = backups_in(backups.path());
+        if let Some(newest) = files.last() {
+            let store = zhengzhao_store_sqlite::SqliteStore::open(newest)
+                .await
+                .unwrap();
+            let library = Library::new(std::sync::Arc::new(store));
+            if library.verify_license_signatures().await.unwrap().licenses == 1 {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no backup with the license"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
