@@ -84,3 +84,79 @@ async fn serve_takes_backups_at_its_interval() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The PostgreSQL path of docs/backup-and-restore.md: pg_dump of the
+/// library's schema, pg_restore into a new database, and the restored
+/// library verifies.
+#[tokio::test]
+async fn pg_dump_and_restore_give_a_library_that_verifies() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        eprintln!("skipped: TEST_DATABASE_URL not set");
+        return;
+    };
+    let (url, schema) = app.postgres.clone().unwrap();
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    for i in 0..3 {
+        app.issue(&clerk, &license_request(&format!("PG{i}"))).await;
+    }
+    app.library
+        .checkpoint_audit(&zhengzhao_server::service::Actor::cli())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("zz.dump");
+    let out = std::process::Command::new("pg_dump")
+        .args(["--format=custom", "--schema", &schema, "--file"])
+        .arg(&dump)
+        .arg(&url)
+        .output()
+        .expect("pg_dump (postgresql-client) must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let database = format!("{schema}_restored");
+    let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    admin
+        .batch_execute(&format!("CREATE DATABASE {database}"))
+        .await
+        .unwrap();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let restored_url = format!("{base}/{database}");
+    let out = std::process::Command::new("pg_restore")
+        .args(["--no-owner", "--dbname", &restored_url])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    let (restored_url_c, schema_c) = (restored_url.clone(), schema.clone());
+    let restored = async move {
+        let (restored_url, schema) = (restored_url_c, schema_c);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let store = zhengzhao_store_postgres::PgStore::connect(&restored_url, Some(&schema))
+            .await
+            .unwrap();
+        let library = Library::new(std::sync::Arc::new(store));
+        let audit = library.verify_audit().await.unwrap();
+        assert_eq!(audit.problem, None);
+        assert_eq!(audit.checkpoints_checked, 1);
+        let signatures = library.verify_license_signatures().await.unwrap();
+        assert_eq!((signatures.problem, signatures.licenses), (None, 3));
+    };
+    // Run the checks, then drop the scratch database whatever they found.
+    let outcome = tokio::spawn(restored).await;
+    let _ = admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        .await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
