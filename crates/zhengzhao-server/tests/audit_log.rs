@@ -318,3 +318,137 @@ async fn a_rewritten_tree_stops_the_start() {
     };
     assert!(e.to_string().contains("audit log"), "{e}");
 }
+
+async fn search_and_export_within_the_subtree(app: TestApp) {
+    let hohhot = app.token("150102", Role::IssuerClerk).await;
+    let baotou = app.token("150202", Role::IssuerClerk).await;
+    let first = app.issue(&hohhot, &license_request("E1")).await;
+    app.issue(&hohhot, &license_request("E2")).await;
+    let mut other = license_request("E3");
+    other["issuer"] = json!("150202");
+    other["face"]["registration_authority"] = json!("150202");
+    app.issue(&baotou, &other).await;
+
+    let auditor = app.token("150100", Role::Auditor).await;
+    let page: Value = app
+        .get_as("/api/v1/audit/events?action=license.issue", &auditor)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let orgs: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["org"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        orgs,
+        ["150102", "150102"],
+        "only the auditor's subtree: {page}"
+    );
+
+    let region = app.token("150000", Role::Auditor).await;
+    let all: Value = app
+        .get_as("/api/v1/audit/events?action=license.issue", &region)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["items"].as_array().unwrap().len(), 3);
+
+    for (path, token, status) in [
+        (
+            "/api/v1/audit/events?org=150200",
+            &auditor,
+            StatusCode::FORBIDDEN,
+        ),
+        ("/api/v1/audit/events", &hohhot, StatusCode::FORBIDDEN),
+        (
+            "/api/v1/audit/events?from=yesterday",
+            &auditor,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/api/v1/audit/events?format=xml",
+            &auditor,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/api/v1/audit/events?limit=0",
+            &auditor,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        expect_problem(app.get_as(path, token).await, status).await;
+    }
+
+    let id = first["license_id"].as_str().unwrap();
+    let about: Value = app
+        .get_as(&format!("/api/v1/audit/events?license={id}"), &auditor)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(about["items"].as_array().unwrap().len(), 1, "{about}");
+    assert_eq!(about["items"][0]["action"], "license.issue");
+
+    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)).to_string();
+    let none: Value = app
+        .get_as(&format!("/api/v1/audit/events?from={later}"), &region)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["items"], json!([]));
+
+    let one: Value = app
+        .get_as(
+            "/api/v1/audit/events?action=license.issue&limit=1",
+            &auditor,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let after = one["next_after"].as_i64().unwrap();
+    let next: Value = app
+        .get_as(
+            &format!("/api/v1/audit/events?action=license.issue&limit=1&after={after}"),
+            &auditor,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(next["items"][0]["seq"].as_i64().unwrap() > after);
+
+    let csv = app
+        .get_as(
+            "/api/v1/audit/events?action=license.issue&format=csv",
+            &auditor,
+        )
+        .await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("seq,id,at,actor,org"));
+    assert!(lines[1].contains("\"license.issue\""));
+    let jsonl = app
+        .get_as(
+            "/api/v1/audit/events?action=license.issue&format=jsonl",
+            &auditor,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let parsed: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(parsed.len(), 2);
+    assert_eq!(parsed[0]["org"], "150102");
+}
+both_backends!(search, search_and_export_within_the_subtree);

@@ -3,7 +3,7 @@
 use crate::backend;
 use tokio_postgres::GenericClient;
 use zhengzhao_store::{
-    AuditEvent, AuditRecord, ChangeLog, OutboxMessage, OutboxRecord, StoreResult,
+    AuditEvent, AuditQuery, AuditRecord, ChangeLog, OutboxMessage, OutboxRecord, StoreResult,
 };
 
 pub(crate) async fn append<C: GenericClient + Sync>(c: &C, log: &ChangeLog) -> StoreResult<()> {
@@ -51,8 +51,45 @@ pub(crate) async fn audit_after<C: GenericClient + Sync>(
         )
         .await
         .map_err(backend)?;
-    Ok(rows
-        .iter()
+    Ok(to_records(&rows))
+}
+
+pub(crate) async fn audit_search<C: GenericClient + Sync>(
+    c: &C,
+    q: &AuditQuery,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<AuditRecord>> {
+    let rows = c
+        .query(
+            "SELECT seq, id, at, actor, org, role, client_addr, action, target, outcome, reason, detail
+             FROM audit_events
+             WHERE seq > $1
+               AND ($3::timestamptz IS NULL OR at >= $3)
+               AND ($4::timestamptz IS NULL OR at < $4)
+               AND ($5::text IS NULL OR actor = $5)
+               AND ($6::text[] IS NULL OR org = ANY($6))
+               AND ($7::text IS NULL OR action = $7)
+               AND ($8::text IS NULL OR target = $8)
+             ORDER BY seq LIMIT $2",
+            &[
+                &after,
+                &i64::from(limit),
+                &q.from,
+                &q.to,
+                &q.actor,
+                &q.orgs,
+                &q.action,
+                &q.target,
+            ],
+        )
+        .await
+        .map_err(backend)?;
+    Ok(to_records(&rows))
+}
+
+fn to_records(rows: &[tokio_postgres::Row]) -> Vec<AuditRecord> {
+    rows.iter()
         .map(|r| AuditRecord {
             seq: r.get(0),
             event: AuditEvent {
@@ -69,7 +106,7 @@ pub(crate) async fn audit_after<C: GenericClient + Sync>(
                 detail: r.get(11),
             },
         })
-        .collect())
+        .collect()
 }
 
 pub(crate) async fn pending_outbox<C: GenericClient + Sync>(

@@ -411,6 +411,15 @@ impl Store for PgStore {
         journal::pending_outbox(&**self.client().await?, limit).await
     }
 
+    async fn search_audit(
+        &self,
+        query: &AuditQuery,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        journal::audit_search(&**self.client().await?, query, after, limit).await
+    }
+
     async fn backup_to(&self, _to: &std::path::Path) -> StoreResult<()> {
         Err(StoreError::Backend(
             "a PostgreSQL library is backed up with pg_dump (docs/backup-and-restore.md)".into(),

@@ -3,7 +3,8 @@
 use crate::{backend, ts, uuid_of};
 use rusqlite::{Connection, params};
 use zhengzhao_store::{
-    AuditEvent, AuditRecord, ChangeLog, OutboxMessage, OutboxRecord, StoreError, StoreResult,
+    AuditEvent, AuditQuery, AuditRecord, ChangeLog, OutboxMessage, OutboxRecord, StoreError,
+    StoreResult,
 };
 
 /// A change log rendered to column values before it reaches the writer
@@ -76,12 +77,57 @@ fn json(s: &str) -> StoreResult<serde_json::Value> {
 }
 
 pub(crate) fn audit_after(c: &Connection, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT seq, id, at, actor, org, role, client_addr, action, target, outcome, reason, detail
-             FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )
-        .map_err(backend)?;
+    audit_rows(
+        c,
+        "SELECT seq, id, at, actor, org, role, client_addr, action, target, outcome, reason, detail
+         FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        params![after, limit],
+    )
+}
+
+/// Audit search: every filter optional; time compared as instants (the
+/// stored text has varying fraction digits, so not as strings).
+pub(crate) fn audit_search(
+    c: &Connection,
+    q: &AuditQuery,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<AuditRecord>> {
+    let orgs = q
+        .orgs
+        .as_ref()
+        .map(|o| serde_json::to_string(o).unwrap_or_else(|_| "[]".into()));
+    audit_rows(
+        c,
+        "SELECT seq, id, at, actor, org, role, client_addr, action, target, outcome, reason, detail
+         FROM audit_events
+         WHERE seq > ?1
+           AND (?3 IS NULL OR julianday(at) >= julianday(?3))
+           AND (?4 IS NULL OR julianday(at) < julianday(?4))
+           AND (?5 IS NULL OR actor = ?5)
+           AND (?6 IS NULL OR org IN (SELECT value FROM json_each(?6)))
+           AND (?7 IS NULL OR action = ?7)
+           AND (?8 IS NULL OR target = ?8)
+         ORDER BY seq LIMIT ?2",
+        params![
+            after,
+            limit,
+            q.from.map(|t| t.to_string()),
+            q.to.map(|t| t.to_string()),
+            q.actor,
+            orgs,
+            q.action,
+            q.target
+        ],
+    )
+}
+
+fn audit_rows(
+    c: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> StoreResult<Vec<AuditRecord>> {
+    let mut stmt = c.prepare_cached(sql).map_err(backend)?;
     type Raw = (
         i64,
         String,
@@ -97,7 +143,7 @@ pub(crate) fn audit_after(c: &Connection, after: i64, limit: u32) -> StoreResult
         String,
     );
     let raw: Vec<Raw> = stmt
-        .query_map(params![after, limit], |r| {
+        .query_map(p, |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,

@@ -477,6 +477,17 @@ impl Store for SqliteStore {
         self.read(move |c| journal::pending_outbox(c, limit)).await
     }
 
+    async fn search_audit(
+        &self,
+        query: &AuditQuery,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        let query = query.clone();
+        self.read(move |c| journal::audit_search(c, &query, after, limit))
+            .await
+    }
+
     async fn backup_to(&self, to: &Path) -> StoreResult<()> {
         self.vacuum_into(to.to_path_buf()).await
     }

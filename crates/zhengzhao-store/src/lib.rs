@@ -193,6 +193,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Audit events with sequence number greater than `after`, oldest first.
     async fn audit_events(&self, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+    /// Audit events matching `query` with sequence number greater than `after`, oldest first.
+    async fn search_audit(
+        &self,
+        query: &AuditQuery,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRecord>>;
     /// Outbox messages not yet delivered, oldest first.
     async fn pending_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxRecord>>;
 

@@ -52,6 +52,21 @@ impl ChangeLog {
     }
 }
 
+/// Audit search filters; each `None` matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// At or after this instant.
+    pub from: Option<jiff::Timestamp>,
+    /// Before this instant.
+    pub to: Option<jiff::Timestamp>,
+    pub actor: Option<String>,
+    /// Events of any of these orgs (an org subtree); events without an org
+    /// (CLI, system) match only when this is `None`.
+    pub orgs: Option<Vec<String>>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+}
+
 /// A stored audit event with its position in the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditRecord {

@@ -96,3 +96,166 @@ pub async fn consistency(
 ) -> ApiResult<Json<ConsistencyProof>> {
     Ok(Json(s.library.consistency_proof(q.from, q.to).await?))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    /// At or after this instant (RFC 3339).
+    pub from: Option<String>,
+    /// Before this instant (RFC 3339).
+    pub to: Option<String>,
+    pub actor: Option<String>,
+    /// Only this org's subtree (default: the caller's org's).
+    pub org: Option<String>,
+    pub action: Option<String>,
+    /// Only events about this license (its first identifier).
+    pub license: Option<String>,
+    /// Keyset pagination: events after this sequence number.
+    pub after: Option<i64>,
+    /// At most this many (1-1000, default 100).
+    pub limit: Option<u32>,
+    /// `json` (default), `jsonl` or `csv`.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct EventPage {
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<zhengzhao_store::AuditRecord>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<i64>,
+}
+
+fn instant(field: &str, raw: Option<&str>) -> ApiResult<Option<jiff::Timestamp>> {
+    raw.map(|r| {
+        r.parse::<jiff::Timestamp>().map_err(|_| {
+            ApiError::field(
+                field,
+                "timestamp",
+                format!("{field} must be an RFC 3339 instant, e.g. 2026-11-29T08:00:00+08:00"),
+                format!("{field}应为RFC 3339时间，例如2026-11-29T08:00:00+08:00"),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// A CSV cell: always quoted; a leading = + - @ is defused so that a
+/// spreadsheet shows it as text instead of running it.
+fn csv_cell(s: &str) -> String {
+    let defused = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    format!("\"{}\"", defused.replace('"', "\"\""))
+}
+
+/// Search and export the audit log, within the caller's org subtree.
+#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(EventQuery), security(("bearer" = [])),
+    responses((status = 200, body = EventPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn events(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<EventQuery>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    Library::require_role(
+        &caller,
+        &[Role::Auditor, Role::SecurityAdmin, Role::RegionAdmin],
+    )?;
+    let scope = match &q.org {
+        Some(o) => OrgCode::parse(o).map_err(|e| ApiError::Validation(vec![e.at("org")]))?,
+        None => caller.org.clone(),
+    };
+    s.library.require_within(&caller, &scope).await?;
+    let orgs = if scope.as_str() == REGION_CODE {
+        None
+    } else {
+        Some(
+            s.store
+                .org_subtree(&scope)
+                .await?
+                .into_iter()
+                .map(|o| o.code.to_string())
+                .collect(),
+        )
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field(
+            "limit",
+            "range",
+            "limit must be 1-1000",
+            "limit应为1至1000",
+        ));
+    }
+    let query = zhengzhao_store::AuditQuery {
+        from: instant("from", q.from.as_deref())?,
+        to: instant("to", q.to.as_deref())?,
+        actor: q.actor.clone(),
+        orgs,
+        action: q.action.clone(),
+        target: q.license.as_ref().map(|l| format!("license:{l}")),
+    };
+    let items = s
+        .store
+        .search_audit(&query, q.after.unwrap_or(0), limit)
+        .await?;
+    let next_after = (items.len() == limit as usize)
+        .then(|| items.last().map(|e| e.seq))
+        .flatten();
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(EventPage { items, next_after }).into_response()),
+        "jsonl" => {
+            let mut body = String::new();
+            for e in &items {
+                body.push_str(
+                    &serde_json::to_string(e).map_err(|e| ApiError::Internal(e.to_string()))?,
+                );
+                body.push('\n');
+            }
+            Ok((
+                [(axum::http::header::CONTENT_TYPE, "application/jsonl")],
+                body,
+            )
+                .into_response())
+        }
+        "csv" => {
+            let mut body = String::from(
+                "seq,id,at,actor,org,role,client_addr,action,target,outcome,reason,detail\r\n",
+            );
+            for r in &items {
+                let e = &r.event;
+                let cells = [
+                    r.seq.to_string(),
+                    e.id.to_string(),
+                    e.at.to_string(),
+                    e.actor.clone(),
+                    e.org.clone().unwrap_or_default(),
+                    e.role.clone().unwrap_or_default(),
+                    e.client_addr.clone().unwrap_or_default(),
+                    e.action.clone(),
+                    e.target.clone(),
+                    e.outcome.clone(),
+                    e.reason.clone().unwrap_or_default(),
+                    e.detail.to_string(),
+                ];
+                let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+                body.push_str(&line.join(","));
+                body.push_str("\r\n");
+            }
+            Ok((
+                [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+                body,
+            )
+                .into_response())
+        }
+        other => Err(ApiError::field(
+            "format",
+            "unknown_format",
+            format!("format '{other}' is not one of json, jsonl, csv"),
+            format!("格式“{other}”不是json、jsonl或csv之一"),
+        )),
+    }
+}

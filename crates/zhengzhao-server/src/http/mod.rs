@@ -36,6 +36,7 @@ async fn not_found() -> impl IntoResponse {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/api/v1/audit/events", get(audit::events))
         .route("/api/v1/audit/checkpoint", get(audit::latest))
         .route("/api/v1/audit/checkpoints", post(audit::create))
         .route("/api/v1/audit/proofs/inclusion", get(audit::inclusion))

@@ -30,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         super::licenses::document,
         super::licenses::pdf,
         super::licenses::list,
+        super::audit::events,
         super::audit::latest,
         super::audit::create,
         super::audit::inclusion,
