@@ -4,6 +4,7 @@ use crate::config::MasterKeySource;
 use crate::config::ServerConfig;
 use crate::http;
 use crate::http::metrics::Metrics;
+use crate::http::tls::ClientAddr;
 use crate::service::Library;
 use crate::service::delivery::DeliveryWorker;
 use crate::state::AppState;
@@ -82,6 +83,7 @@ pub fn load_master_key(config: &ServerConfig) -> Result<MasterKey, String> {
 /// A library bound to its listening socket, ready to run.
 pub struct Application {
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     state: AppState,
     addr: SocketAddr,
     /// Set when this start seeded a new library.
@@ -96,6 +98,8 @@ pub enum StartError {
     Seed(String),
     #[error("master key: {0}")]
     MasterKey(String),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("the audit log does not match its last signed checkpoint: {0}")]
     AuditLog(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -108,6 +112,13 @@ pub enum StartError {
 impl Application {
     /// Open (and on first start, seed) the library and bind the listener.
     pub async fn build(config: ServerConfig) -> Result<Self, StartError> {
+        let tls = match &config.tls {
+            Some(files) => Some(
+                crate::http::tls::server_config(&files.cert, &files.key)
+                    .map_err(StartError::Tls)?,
+            ),
+            None => None,
+        };
         let store = open_store(&config).await?;
         let master_key = load_master_key(&config).map_err(StartError::MasterKey)?;
         let library = Library::new(store.clone())
@@ -143,6 +154,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            tls,
             state,
             addr,
             admin_token_path,
@@ -191,12 +203,25 @@ impl Application {
         });
         let worker = tokio::spawn(worker.run(poll, stop_rx));
         let app = http::router(self.state);
-        let served = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let served = match self.tls {
+            Some(tls) => {
+                let listener = crate::http::tls::TlsListener::new(self.listener, tls)?;
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<ClientAddr>(),
+                )
+                .with_graceful_shutdown(shutdown)
+                .await
+            }
+            None => {
+                axum::serve(
+                    self.listener,
+                    app.into_make_service_with_connect_info::<ClientAddr>(),
+                )
+                .with_graceful_shutdown(shutdown)
+                .await
+            }
+        };
         let _ = stop_tx.send(true);
         let _ = worker.await;
         let _ = checkpointer.await;

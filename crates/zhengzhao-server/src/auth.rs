@@ -8,7 +8,6 @@ use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use sm3::{Digest, Sm3};
-use std::net::SocketAddr;
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
 
@@ -39,8 +38,8 @@ pub struct Caller {
 fn client_addr(parts: &Parts) -> Option<String> {
     parts
         .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| a.ip().to_string())
+        .get::<ConnectInfo<crate::http::tls::ClientAddr>>()
+        .map(|ConnectInfo(a)| a.0.ip().to_string())
 }
 
 fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {

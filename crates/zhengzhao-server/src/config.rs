@@ -35,8 +35,17 @@ pub struct ServerConfig {
     pub backup_dir: Option<PathBuf>,
     pub backup_interval: Duration,
     pub backup_keep: usize,
+    /// Serve HTTPS with this PEM certificate chain and PEM private key.
+    pub tls: Option<TlsFiles>,
     /// Base URL printed on licenses (QR codes link to `{public_url}/verify/{id}`).
     pub public_url: String,
+}
+
+/// The certificate chain and private key `serve` uses for TLS (PEM files).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Where the master key comes from.
@@ -73,6 +82,7 @@ impl ServerConfig {
             delivery_poll: Duration::from_secs(2),
             delivery_retry_base: Duration::from_secs(5),
             audit_checkpoint_interval: Duration::from_secs(300),
+            tls: None,
             backup_dir: None,
             backup_interval: Duration::from_secs(24 * 3600),
             backup_keep: 7,

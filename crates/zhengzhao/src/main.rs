@@ -206,6 +206,11 @@ fn describe(config: &ServerConfig) -> String {
 
 async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let where_ = describe(&config);
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let app = Application::build(config).await?;
     let shutdown = shutdown_signal()?;
     println!("zhengzhao: library on {where_}");
@@ -215,7 +220,7 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let base = format!("http://{}", app.addr());
+    let base = format!("{scheme}://{}", app.addr());
     println!("zhengzhao: listening on {base}");
     println!("  health:        {base}/healthz");
     println!("  catalog page:  {base}/catalog");

@@ -53,6 +53,12 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub delivery_channels: Vec<String>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key)
+    #[arg(long, env = "ZHENGZHAO_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, env = "ZHENGZHAO_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Take scheduled backups (SQLite) into this directory [default: none]
     #[arg(long, env = "ZHENGZHAO_BACKUP_DIR")]
     pub backup_dir: Option<PathBuf>,
@@ -81,6 +87,8 @@ pub struct FileSettings {
     pub backup_dir: Option<PathBuf>,
     pub backup_interval_hours: Option<f64>,
     pub backup_keep: Option<usize>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     /// `[[delivery_channels]]` tables with `name` and `url`.
     #[serde(default)]
     pub delivery_channels: Vec<ChannelSetting>,
@@ -168,6 +176,17 @@ pub fn server_config(
     } else if let Ok(hex) = std::env::var("ZHENGZHAO_MASTER_KEY") {
         c.master_key = Some(MasterKeySource::Hex(hex));
     }
+    let tls_cert = serve
+        .and_then(|s| s.tls_cert.clone())
+        .or_else(|| file.tls_cert.clone());
+    let tls_key = serve
+        .and_then(|s| s.tls_key.clone())
+        .or_else(|| file.tls_key.clone());
+    c.tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some(zhengzhao_server::config::TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => anyhow::bail!("TLS needs both tls_cert and tls_key"),
+    };
     c.backup_dir = serve
         .and_then(|s| s.backup_dir.clone())
         .or_else(|| file.backup_dir.clone());
@@ -186,7 +205,10 @@ pub fn server_config(
     c.public_url = serve
         .and_then(|s| s.public_url.clone())
         .or_else(|| file.public_url.clone())
-        .unwrap_or_else(|| format!("http://{}", c.listen));
+        .unwrap_or_else(|| {
+            let scheme = if c.tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{}", c.listen)
+        });
     let flagged = serve
         .map(|s| s.delivery_channels.as_slice())
         .unwrap_or_default();

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod orgs;
 pub mod pages;
+pub mod tls;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -85,6 +86,14 @@ pub fn router(state: AppState) -> Router {
 
     let max_body = state.config.max_body_bytes;
     let timeout = state.config.request_timeout;
+    // HSTS only when this server itself speaks TLS: sent over plain HTTP it
+    // would be ignored, and behind a proxy the proxy sets it.
+    let hsts = state.config.tls.is_some().then(|| {
+        SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        )
+    });
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
@@ -120,4 +129,5 @@ pub fn router(state: AppState) -> Router {
             .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(tower::util::option_layer(hsts))
 }
