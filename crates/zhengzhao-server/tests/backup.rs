@@ -160,3 +160,36 @@ async fn pg_dump_and_restore_give_a_library_that_verifies() {
         std::panic::resume_unwind(e.into_panic());
     }
 }
+
+/// A license version whose stored signature was altered is named.
+#[tokio::test]
+async fn an_altered_signature_is_found() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    for i in 0..3 {
+        app.issue(&clerk, &license_request(&format!("X{i}"))).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let backup = scheduled_backup(&app.library, dir.path(), 1).await.unwrap();
+    let c = rusqlite::Connection::open(&backup).unwrap();
+    let id: String = c
+        .query_row(
+            "SELECT identifier FROM license_versions ORDER BY license_id LIMIT 1 OFFSET 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    c.execute(
+        "UPDATE license_versions SET payload = replace(payload, '\"version\":1', '\"version\":2') WHERE identifier = ?1",
+        [&id],
+    )
+    .unwrap();
+    drop(c);
+    let store = zhengzhao_store_sqlite::SqliteStore::open(&backup)
+        .await
+        .unwrap();
+    let library = Library::new(std::sync::Arc::new(store));
+    let report = library.verify_license_signatures().await.unwrap();
+    let problem = report.problem.expect("the altered version must be found");
+    assert!(problem.contains(&id), "{problem}");
+}

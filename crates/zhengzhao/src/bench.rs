@@ -71,7 +71,12 @@ fn request(i: usize, holder: &str) -> IssueRequest {
         .unwrap_or_else(|e| unreachable!("bench request is well-formed: {e}"))
 }
 
-pub async fn issue(count: usize, concurrency: usize, raw_seconds: f64) -> anyhow::Result<()> {
+pub async fn issue(
+    count: usize,
+    concurrency: usize,
+    raw_seconds: f64,
+    keep: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "zhengzhao bench issue: {count} licenses, {concurrency} concurrent requests, {cores} cores"
@@ -82,15 +87,26 @@ pub async fn issue(count: usize, concurrency: usize, raw_seconds: f64) -> anyhow
         "raw SM2 sign (1 KiB, DER):        {one:>8.0} /s on 1 core, {all:>8.0} /s on {cores} threads"
     );
 
-    let dir = tempfile::tempdir()?;
-    let config = ServerConfig::new(dir.path());
+    // A temporary library, or with --keep one left behind (for backup and
+    // restore drills on a library of realistic size).
+    let scratch = tempfile::tempdir()?;
+    let dir = match &keep {
+        Some(d) => {
+            if d.exists() && std::fs::read_dir(d)?.next().is_some() {
+                anyhow::bail!("--keep {}: the directory is not empty", d.display());
+            }
+            d.clone()
+        }
+        None => scratch.path().to_path_buf(),
+    };
+    let config = ServerConfig::new(&dir);
     let store = open_store(&config).await?;
     let library = Library::new(store.clone())
         .with_master_key(
             zhengzhao_server::app::load_master_key(&config).map_err(anyhow::Error::msg)?,
         )
         .with_channels(vec!["platform".into()]);
-    library.ensure_seeded(dir.path()).await?;
+    library.ensure_seeded(&dir).await?;
     let caller = Caller {
         actor: "bench".into(),
         org: OrgCode::parse("150102").map_err(|e| anyhow::anyhow!("{e}"))?,

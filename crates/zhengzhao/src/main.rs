@@ -125,6 +125,9 @@ enum BenchCommand {
         /// How long each raw signing figure is measured.
         #[arg(long, default_value_t = 2.0)]
         raw_seconds: f64,
+        /// Keep the library in this (new or empty) directory instead of discarding it.
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
 }
 
@@ -506,7 +509,8 @@ fn main() -> anyhow::Result<()> {
                 count,
                 concurrency,
                 raw_seconds,
-            }) => bench::issue(count, concurrency, raw_seconds).await,
+                keep,
+            }) => bench::issue(count, concurrency, raw_seconds, keep).await,
         }
     })
 }
