@@ -28,7 +28,10 @@ const CHUNK: u32 = 1000;
 /// The bytes a leaf hashes: the event's RFC 8785 JSON, its sequence number
 /// included, so that the order of the log is part of what is proven.
 pub fn leaf_entry(record: &AuditRecord) -> ApiResult<String> {
-    zhengzhao_crypto::canonical_json(record).map_err(|e| ApiError::Internal(e.to_string()))
+    // Through a JSON value, for the RFC 8785 fast path (same bytes; see
+    // `canonical_json_value`): integrating a large log is mostly this.
+    let value = serde_json::to_value(record).map_err(|e| ApiError::Internal(e.to_string()))?;
+    zhengzhao_crypto::canonical_json_value(&value).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 pub fn leaf_hash(record: &AuditRecord) -> ApiResult<Hash> {
@@ -505,5 +508,37 @@ pub async fn run_checkpointer(
                 tracing::error!(error = %e, "audit checkpoint failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zhengzhao_store::AuditEvent;
+
+    /// Leaves must never change bytes: stored trees depend on them.
+    #[test]
+    fn leaf_entries_are_the_records_rfc8785_json() {
+        let record = AuditRecord {
+            seq: 42,
+            event: AuditEvent {
+                id: uuid::Uuid::nil(),
+                at: jiff::Timestamp::from_second(1_700_000_000)
+                    .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                actor: "token:测试".into(),
+                org: Some("150102".into()),
+                role: None,
+                client_addr: Some("127.0.0.1".into()),
+                action: "license.issue".into(),
+                target: "license:x".into(),
+                outcome: "success".into(),
+                reason: Some("原因\n\"引号\"".into()),
+                detail: json!({"version": 1, "面": ["a", null, true], "zeta": {"b": 2, "a": 1}}),
+            },
+        };
+        assert_eq!(
+            leaf_entry(&record).unwrap_or_default(),
+            zhengzhao_crypto::canonical_json(&record).unwrap_or_default()
+        );
     }
 }
