@@ -10,7 +10,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::process::Command;
 use zhengzhao_crypto::merkle;
 use zhengzhao_domain::role::Role;
 use zhengzhao_server::service::Actor;
@@ -35,42 +34,11 @@ async fn issue_some(app: &TestApp, n: usize, prefix: &str) {
 
 /// The signed note verifies with OpenSSL and the certificate it comes with.
 fn openssl_verifies(cp: &Value) {
-    let dir = tempfile::tempdir().unwrap();
-    let (note, sig, cert, public) = (
-        dir.path().join("note"),
-        dir.path().join("sig.der"),
-        dir.path().join("cert.pem"),
-        dir.path().join("pub.pem"),
+    let ok = openssl_verify(
+        cp["note"].as_str().unwrap(),
+        cp["signature"].as_str().unwrap(),
+        cp["certificate"].as_str().unwrap(),
     );
-    std::fs::write(&note, cp["note"].as_str().unwrap()).unwrap();
-    std::fs::write(&sig, B64.decode(cp["signature"].as_str().unwrap()).unwrap()).unwrap();
-    std::fs::write(&cert, cp["certificate"].as_str().unwrap()).unwrap();
-    let out = Command::new("openssl")
-        .args(["x509", "-pubkey", "-noout", "-in"])
-        .arg(&cert)
-        .output()
-        .expect("openssl must be installed");
-    assert!(out.status.success());
-    std::fs::write(&public, &out.stdout).unwrap();
-    let ok = Command::new("openssl")
-        .args([
-            "pkeyutl",
-            "-verify",
-            "-rawin",
-            "-digest",
-            "sm3",
-            "-pkeyopt",
-            "distid:1234567812345678",
-            "-pubin",
-            "-inkey",
-        ])
-        .arg(&public)
-        .arg("-in")
-        .arg(&note)
-        .arg("-sigfile")
-        .arg(&sig)
-        .output()
-        .unwrap();
     assert!(
         ok.status.success(),
         "{}",

@@ -5,7 +5,9 @@
 mod common;
 
 use base64::Engine;
-use common::{BUSINESS_LICENSE, TestApp, expect_problem, holder_code, license_request};
+use common::{
+    BUSINESS_LICENSE, TestApp, expect_problem, holder_code, license_request, openssl_verify,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::process::Command;
@@ -275,54 +277,12 @@ async fn signed_document_verifies_with_openssl(app: TestApp) {
         .json()
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let payload = dir.path().join("payload");
-    let sig = dir.path().join("sig.der");
-    let cert = dir.path().join("cert.pem");
-    let public = dir.path().join("PUB.pem");
-    std::fs::write(&payload, doc["payload"].as_str().unwrap()).unwrap();
-    std::fs::write(
-        &sig,
-        base64::engine::general_purpose::STANDARD
-            .decode(doc["signature"].as_str().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
-    std::fs::write(&cert, doc["certificate"].as_str().unwrap()).unwrap();
-    let out = Command::new("openssl")
-        .args(["x509", "-in"])
-        .arg(&cert)
-        .args(["-pubkey", "-noout"])
-        .output()
-        .expect("openssl must be installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (payload, signature, certificate) = (
+        doc["payload"].as_str().unwrap(),
+        doc["signature"].as_str().unwrap(),
+        doc["certificate"].as_str().unwrap(),
     );
-    std::fs::write(&public, &out.stdout).unwrap();
-    let verify = |payload: &std::path::Path| {
-        Command::new("openssl")
-            .args([
-                "pkeyutl",
-                "-verify",
-                "-rawin",
-                "-digest",
-                "sm3",
-                "-pkeyopt",
-                "distid:1234567812345678",
-                "-pubin",
-                "-inkey",
-            ])
-            .arg(&public)
-            .arg("-in")
-            .arg(payload)
-            .arg("-sigfile")
-            .arg(&sig)
-            .output()
-            .unwrap()
-    };
-    let ok = verify(&payload);
+    let ok = openssl_verify(payload, signature, certificate);
     assert!(
         ok.status.success(),
         "{} {}",
@@ -331,13 +291,15 @@ async fn signed_document_verifies_with_openssl(app: TestApp) {
     );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("Signature Verified Successfully"));
     // One changed byte of the payload and OpenSSL refuses it.
-    let tampered = dir.path().join("tampered");
-    std::fs::write(
-        &tampered,
-        doc["payload"].as_str().unwrap().replace("张三", "李四"),
-    )
-    .unwrap();
-    assert!(!verify(&tampered).status.success());
+    let tampered = payload.replace("张三", "李四");
+    assert!(
+        !openssl_verify(&tampered, signature, certificate)
+            .status
+            .success()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    std::fs::write(&cert, certificate).unwrap();
     // The certificate names the issuer and is an SM2 certificate from the local test CA.
     let text = Command::new("openssl")
         .args(["x509", "-noout", "-text", "-nameopt", "utf8", "-in"])

@@ -95,7 +95,7 @@ pub(crate) fn nodes(c: &Connection, coords: &[(u32, u64)]) -> StoreResult<Vec<Au
 }
 
 fn leaf_of_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, i64, Vec<u8>)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    TryFrom::try_from(r)
 }
 
 fn to_leaf((index, seq, hash): (i64, i64, Vec<u8>)) -> StoreResult<AuditLeaf> {
@@ -168,17 +168,8 @@ pub(crate) fn checkpoints(
     let rows: Vec<Raw> = c
         .prepare_cached(sql)
         .and_then(|mut s| {
-            s.query_map(params![from_size as i64, limit], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })?
-            .collect()
+            s.query_map(params![from_size as i64, limit], |r| TryFrom::try_from(r))?
+                .collect()
         })
         .map_err(backend)?;
     rows.into_iter()

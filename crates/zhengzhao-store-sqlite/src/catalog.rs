@@ -67,7 +67,7 @@ pub(crate) fn next_version(
         .query_row(
             "SELECT id, current_version FROM license_types WHERE code = ?1",
             [code],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| TryFrom::try_from(r),
         )
         .optional()
         .map_err(backend)?

@@ -143,22 +143,7 @@ fn audit_rows(
         String,
     );
     let raw: Vec<Raw> = stmt
-        .query_map(p, |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-                r.get(10)?,
-                r.get(11)?,
-            ))
-        })
+        .query_map(p, |r| TryFrom::try_from(r))
         .map_err(backend)?
         .collect::<rusqlite::Result<_>>()
         .map_err(backend)?;
@@ -207,9 +192,7 @@ pub(crate) fn pending_outbox(c: &Connection, limit: u32) -> StoreResult<Vec<Outb
         )
         .map_err(backend)?;
     let raw: Vec<(i64, String, String, String, String)> = stmt
-        .query_map([limit], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
+        .query_map([limit], |r| TryFrom::try_from(r))
         .map_err(backend)?
         .collect::<rusqlite::Result<_>>()
         .map_err(backend)?;

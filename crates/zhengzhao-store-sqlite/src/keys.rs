@@ -24,19 +24,7 @@ type Raw = (
 );
 
 fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-    ))
+    TryFrom::try_from(r)
 }
 
 fn to_record(r: Raw) -> StoreResult<SigningKeyRecord> {

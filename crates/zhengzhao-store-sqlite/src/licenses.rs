@@ -44,23 +44,7 @@ fn versions(c: &Connection, key: i64) -> StoreResult<Vec<LicenseVersionRecord>> 
         String,
     );
     let rows: Vec<Raw> = stmt
-        .query_map([key], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-                r.get(10)?,
-                r.get(11)?,
-                r.get(12)?,
-            ))
-        })
+        .query_map([key], |r| TryFrom::try_from(r))
         .map_err(backend)?
         .collect::<rusqlite::Result<_>>()
         .map_err(backend)?;
@@ -136,20 +120,7 @@ fn license_rows(
 ) -> StoreResult<Vec<LicenseRecord>> {
     let mut stmt = c.prepare_cached(sql).map_err(backend)?;
     let rows: Vec<RawLicense> = stmt
-        .query_map(p, |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-            ))
-        })
+        .query_map(p, |r| TryFrom::try_from(r))
         .map_err(backend)?
         .collect::<rusqlite::Result<_>>()
         .map_err(backend)?;
@@ -411,7 +382,7 @@ fn current_state(c: &Connection, key: i64) -> StoreResult<(u16, bool)> {
     c.query_row(
         "SELECT current_version, revoked_at IS NOT NULL FROM licenses WHERE id = ?1",
         [key],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| TryFrom::try_from(r),
     )
     .optional()
     .map_err(backend)?
@@ -488,19 +459,7 @@ fn delivery_rows(
         String,
     );
     let rows: Vec<Raw> = stmt
-        .query_map(p, |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-            ))
-        })
+        .query_map(p, |r| TryFrom::try_from(r))
         .map_err(backend)?
         .collect::<rusqlite::Result<_>>()
         .map_err(backend)?;

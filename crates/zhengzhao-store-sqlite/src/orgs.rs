@@ -17,15 +17,7 @@ fn corrupt(what: &str, v: &str) -> StoreError {
 type RawOrg = (String, String, String, String, Option<String>, String, bool);
 
 fn raw(r: &Row<'_>) -> rusqlite::Result<RawOrg> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-    ))
+    TryFrom::try_from(r)
 }
 
 fn to_org(r: RawOrg) -> StoreResult<Org> {

@@ -12,14 +12,7 @@ const SELECT: &str = "SELECT t.id, o.code, t.role, t.label, t.created_at, t.revo
 type Raw = (String, String, String, String, String, Option<String>);
 
 fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-    ))
+    TryFrom::try_from(r)
 }
 
 fn to_record(r: Raw) -> StoreResult<TokenRecord> {

@@ -278,3 +278,61 @@ pub fn license_type(code: &str, name: &str) -> Value {
         ]
     })
 }
+
+/// OpenSSL 3's own check of an SM2 signature, with exactly the command the
+/// license issue names: `payload` (text), `signature_b64` (base64 of DER) and
+/// the signer's `certificate_pem`, whose public key OpenSSL extracts itself.
+pub fn openssl_verify(
+    payload: &str,
+    signature_b64: &str,
+    certificate_pem: &str,
+) -> std::process::Output {
+    use base64::Engine;
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let (input, sig, cert, public) = (
+        dir.path().join("payload"),
+        dir.path().join("sig.der"),
+        dir.path().join("cert.pem"),
+        dir.path().join("PUB.pem"),
+    );
+    std::fs::write(&input, payload).unwrap();
+    std::fs::write(
+        &sig,
+        base64::engine::general_purpose::STANDARD
+            .decode(signature_b64)
+            .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(&cert, certificate_pem).unwrap();
+    let out = Command::new("openssl")
+        .args(["x509", "-pubkey", "-noout", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("openssl must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&public, &out.stdout).unwrap();
+    Command::new("openssl")
+        .args([
+            "pkeyutl",
+            "-verify",
+            "-rawin",
+            "-digest",
+            "sm3",
+            "-pkeyopt",
+            "distid:1234567812345678",
+            "-pubin",
+            "-inkey",
+        ])
+        .arg(&public)
+        .arg("-in")
+        .arg(&input)
+        .arg("-sigfile")
+        .arg(&sig)
+        .output()
+        .unwrap()
+}
