@@ -8,6 +8,7 @@ mod journal;
 mod keys;
 mod licenses;
 mod orgs;
+mod staff;
 mod tokens;
 
 use async_trait::async_trait;
@@ -278,6 +279,74 @@ impl Store for PgStore {
         journal::append(&*tx, log).await?;
         tx.commit().await.map_err(backend)?;
         Ok(t)
+    }
+
+    async fn add_staff_user(&self, user: &StaffUser, log: &ChangeLog) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        staff::insert(&*tx, user).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn staff_user(&self, id: uuid::Uuid) -> StoreResult<Option<StaffUser>> {
+        staff::by_id(&**self.client().await?, id).await
+    }
+
+    async fn staff_user_by_name(&self, username: &str) -> StoreResult<Option<StaffUser>> {
+        staff::by_name(&**self.client().await?, username).await
+    }
+
+    async fn staff_users(&self) -> StoreResult<Vec<StaffUser>> {
+        staff::all(&**self.client().await?).await
+    }
+
+    async fn save_staff_user(
+        &self,
+        user: &StaffUser,
+        end_sessions_at: Option<jiff::Timestamp>,
+        log: &ChangeLog,
+    ) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        staff::save(&*tx, user, end_sessions_at).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn start_staff_session(
+        &self,
+        user: &StaffUser,
+        session: &StaffSession,
+        log: &ChangeLog,
+    ) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        staff::save(&*tx, user, None).await?;
+        staff::insert_session(&*tx, session).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn staff_session(&self, hash: &[u8]) -> StoreResult<Option<StaffSession>> {
+        staff::session(&**self.client().await?, hash).await
+    }
+
+    async fn touch_staff_session(&self, hash: &[u8], at: jiff::Timestamp) -> StoreResult<()> {
+        staff::touch_session(&**self.client().await?, hash, at).await
+    }
+
+    async fn end_staff_session(
+        &self,
+        hash: &[u8],
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        staff::end_session(&*tx, hash, at).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn add_signing_key(

@@ -6,7 +6,7 @@ use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
 use zhengzhao_store::{NewToken, StoreError, StoreResult, TokenRecord};
 
-const SELECT: &str = "SELECT t.id, o.code, t.role, t.label, t.created_at, t.revoked_at
+const SELECT: &str = "SELECT t.id, o.code, t.role, t.label, t.created_at, t.revoked_at, t.signing_secret
                       FROM api_tokens t JOIN orgs o ON o.id = t.org_id";
 
 fn to_record(r: &Row) -> StoreResult<TokenRecord> {
@@ -21,6 +21,7 @@ fn to_record(r: &Row) -> StoreResult<TokenRecord> {
         label: r.get(3),
         created_at: r.get(4),
         revoked_at: r.get(5),
+        signing_secret: r.get(6),
     })
 }
 
@@ -32,8 +33,8 @@ pub(crate) async fn insert<C: GenericClient + Sync>(c: &C, t: &NewToken) -> Stor
         .ok_or_else(|| StoreError::NotFound(format!("org {}", t.org)))?
         .get(0);
     c.execute(
-        "INSERT INTO api_tokens (id, hash, org_id, role, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&t.id, &t.hash, &org_id, &t.role.as_str(), &t.label, &t.created_at],
+        "INSERT INTO api_tokens (id, hash, org_id, role, label, created_at, signing_secret) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&t.id, &t.hash, &org_id, &t.role.as_str(), &t.label, &t.created_at, &t.signing_secret],
     )
     .await
     .map_err(classify)?;

@@ -6,17 +6,25 @@ use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
 use zhengzhao_store::{NewToken, StoreError, StoreResult, TokenRecord};
 
-const SELECT: &str = "SELECT t.id, o.code, t.role, t.label, t.created_at, t.revoked_at
+const SELECT: &str = "SELECT t.id, o.code, t.role, t.label, t.created_at, t.revoked_at, t.signing_secret
                       FROM api_tokens t JOIN orgs o ON o.id = t.org_id";
 
-type Raw = (String, String, String, String, String, Option<String>);
+type Raw = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<Vec<u8>>,
+);
 
 fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
     TryFrom::try_from(r)
 }
 
 fn to_record(r: Raw) -> StoreResult<TokenRecord> {
-    let (id, org, role, label, created, revoked) = r;
+    let (id, org, role, label, created, revoked, signing_secret) = r;
     Ok(TokenRecord {
         id: uuid_of(&id)?,
         org: OrgCode::parse(&org).map_err(|_| StoreError::Corrupt(format!("token org '{org}'")))?,
@@ -26,6 +34,7 @@ fn to_record(r: Raw) -> StoreResult<TokenRecord> {
         label,
         created_at: ts(&created)?,
         revoked_at: revoked.map(|s| ts(&s)).transpose()?,
+        signing_secret,
     })
 }
 
@@ -40,8 +49,8 @@ pub(crate) fn insert(c: &Connection, t: &NewToken) -> StoreResult<()> {
         .map_err(backend)?
         .ok_or_else(|| StoreError::NotFound(format!("org {}", t.org)))?;
     c.execute(
-        "INSERT INTO api_tokens (id, hash, org_id, role, label, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![t.id.to_string(), t.hash, org_id, t.role.as_str(), t.label, t.created_at.to_string()],
+        "INSERT INTO api_tokens (id, hash, org_id, role, label, created_at, signing_secret) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![t.id.to_string(), t.hash, org_id, t.role.as_str(), t.label, t.created_at.to_string(), t.signing_secret],
     )
     .map_err(backend)?;
     Ok(())

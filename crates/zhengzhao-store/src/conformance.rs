@@ -25,6 +25,7 @@ macro_rules! conformance_suite {
             catalog_versions_are_kept,
             catalog_conflicts_and_missing,
             tokens_are_found_by_hash_until_revoked,
+            staff_accounts_and_sessions,
             audit_events_keep_order_and_content,
             signing_keys_rotate,
             license_lifecycle,
@@ -108,6 +109,7 @@ fn token(org: &str, role: Role, hash: u8) -> NewToken {
         role,
         label: format!("test {hash}"),
         created_at: at(1),
+        signing_secret: None,
     }
 }
 
@@ -471,6 +473,102 @@ pub async fn tokens_are_found_by_hash_until_revoked(store: &dyn Store) {
         matches!(bad_org, Err(StoreError::NotFound(_))),
         "{bad_org:?}"
     );
+}
+
+fn staff(username: &str, org: &str, roles: Vec<Role>) -> StaffUser {
+    StaffUser {
+        id: uuid::Uuid::now_v7(),
+        username: username.into(),
+        display_name: "测试人员".into(),
+        org: code(org),
+        roles,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        totp_secret: vec![1, 2, 3],
+        totp_last_step: 0,
+        must_change_password: true,
+        failed_logins: 0,
+        locked_until: None,
+        password_changed_at: at(1),
+        created_at: at(1),
+        disabled_at: None,
+    }
+}
+
+pub async fn staff_accounts_and_sessions(store: &dyn Store) {
+    seeded(store).await;
+    let before = audit_count(store).await;
+    // Roles come back in `Role::ALL` order.
+    let mut alice = staff("alice", "150102", vec![Role::IssuerClerk, Role::SecurityAdmin]);
+    store
+        .add_staff_user(&alice, &log("user.create", "user", 2))
+        .await
+        .unwrap();
+    assert_eq!(store.staff_user(alice.id).await.unwrap().as_ref(), Some(&alice));
+    assert_eq!(
+        store.staff_user_by_name("alice").await.unwrap().as_ref(),
+        Some(&alice)
+    );
+    // A taken name, or an unknown org, writes nothing (not even the audit event).
+    let taken = store
+        .add_staff_user(&staff("alice", "150102", vec![]), &log("user.create", "u", 3))
+        .await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    let bad_org = store
+        .add_staff_user(&staff("bob", "152900", vec![]), &log("user.create", "u", 3))
+        .await;
+    assert!(matches!(bad_org, Err(StoreError::NotFound(_))), "{bad_org:?}");
+    assert_eq!(audit_count(store).await, before + 1);
+
+    alice.failed_logins = 0;
+    alice.totp_last_step = 42;
+    alice.must_change_password = false;
+    let session = StaffSession {
+        hash: vec![5; 32],
+        user_id: alice.id,
+        csrf_token: "csrf".into(),
+        created_at: at(4),
+        last_seen_at: at(4),
+        expires_at: at(4 + 8 * 3600),
+        client_addr: Some("127.0.0.1".into()),
+        ended_at: None,
+    };
+    store
+        .start_staff_session(&alice, &session, &log("session.login", "user", 4))
+        .await
+        .unwrap();
+    assert_eq!(store.staff_user(alice.id).await.unwrap().unwrap().totp_last_step, 42);
+    assert_eq!(store.staff_session(&[5; 32]).await.unwrap(), Some(session.clone()));
+    store.touch_staff_session(&[5; 32], at(60)).await.unwrap();
+    assert_eq!(
+        store.staff_session(&[5; 32]).await.unwrap().unwrap().last_seen_at,
+        at(60)
+    );
+    // Saving with end_sessions_at ends every live session of the user.
+    alice.failed_logins = 3;
+    alice.locked_until = Some(at(900));
+    alice.roles = vec![Role::Auditor];
+    store
+        .save_staff_user(&alice, Some(at(61)), &log("user.update", "user", 61))
+        .await
+        .unwrap();
+    assert!(store.staff_session(&[5; 32]).await.unwrap().is_none());
+    assert_eq!(store.staff_user(alice.id).await.unwrap().as_ref(), Some(&alice));
+    let second = StaffSession { hash: vec![6; 32], ..session };
+    store
+        .start_staff_session(&alice, &second, &log("session.login", "user", 62))
+        .await
+        .unwrap();
+    store
+        .end_staff_session(&[6; 32], at(63), &log("session.logout", "user", 63))
+        .await
+        .unwrap();
+    assert!(store.staff_session(&[6; 32]).await.unwrap().is_none());
+    let again = store
+        .end_staff_session(&[6; 32], at(64), &log("session.logout", "user", 64))
+        .await;
+    assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
+    assert_eq!(store.staff_users().await.unwrap().len(), 1);
+    assert_eq!(audit_count(store).await, before + 5);
 }
 
 pub async fn audit_events_keep_order_and_content(store: &dyn Store) {

@@ -9,6 +9,7 @@ mod audit_tree;
 mod error;
 mod licenses;
 mod records;
+mod staff;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -17,6 +18,7 @@ pub use audit_tree::*;
 pub use error::StoreError;
 pub use licenses::*;
 pub use records::*;
+pub use staff::*;
 
 use async_trait::async_trait;
 use zhengzhao_domain::catalog::{LicenseTypeSpec, LicenseTypeVersion};
@@ -106,6 +108,39 @@ pub trait Store: Send + Sync + 'static {
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<TokenRecord>;
+
+    // ---- staff accounts ----
+
+    /// `Conflict` if the username is taken.
+    async fn add_staff_user(&self, user: &StaffUser, log: &ChangeLog) -> StoreResult<()>;
+    async fn staff_user(&self, id: uuid::Uuid) -> StoreResult<Option<StaffUser>>;
+    async fn staff_user_by_name(&self, username: &str) -> StoreResult<Option<StaffUser>>;
+    async fn staff_users(&self) -> StoreResult<Vec<StaffUser>>;
+    /// Replace the user's mutable fields (roles, secrets, counters, state).
+    /// With `end_sessions_at`, every live session of the user ends then too.
+    async fn save_staff_user(
+        &self,
+        user: &StaffUser,
+        end_sessions_at: Option<jiff::Timestamp>,
+        log: &ChangeLog,
+    ) -> StoreResult<()>;
+    /// A successful login: the user's counters and the new session together.
+    async fn start_staff_session(
+        &self,
+        user: &StaffUser,
+        session: &StaffSession,
+        log: &ChangeLog,
+    ) -> StoreResult<()>;
+    /// The live (not ended) session with this hash.
+    async fn staff_session(&self, hash: &[u8]) -> StoreResult<Option<StaffSession>>;
+    /// Note activity on a session (for the idle timeout). Not audited.
+    async fn touch_staff_session(&self, hash: &[u8], at: jiff::Timestamp) -> StoreResult<()>;
+    async fn end_staff_session(
+        &self,
+        hash: &[u8],
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<()>;
 
     // ---- signing keys ----
 

@@ -92,6 +92,9 @@ pub struct NewToken {
     pub role: Role,
     pub label: String,
     pub created_at: jiff::Timestamp,
+    /// The HMAC key for signed requests, wrapped under the master key. When
+    /// present, every request with this token must be signed.
+    pub signing_secret: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -102,6 +105,9 @@ pub struct TokenRecord {
     pub label: String,
     pub created_at: jiff::Timestamp,
     pub revoked_at: Option<jiff::Timestamp>,
+    /// Wrapped HMAC key; never serialised.
+    #[serde(skip)]
+    pub signing_secret: Option<Vec<u8>>,
 }
 
 /// A change to an org's identity.

@@ -77,6 +77,7 @@ impl Library {
                 role: Role::RegionAdmin,
                 label: "first-start admin".into(),
                 created_at: at,
+                signing_secret: None,
             },
             at,
         };

@@ -1,0 +1,238 @@
+//! Staff accounts and sessions.
+
+use crate::{backend, classify};
+use tokio_postgres::{GenericClient, Row};
+use zhengzhao_domain::org::OrgCode;
+use zhengzhao_store::{
+    StaffSession, StaffUser, StoreError, StoreResult, roles_from_text, roles_to_text,
+};
+
+const SELECT_USER: &str = "SELECT u.id, u.username, u.display_name, o.code, u.roles, u.password_hash,
+        u.totp_secret, u.totp_last_step, u.must_change_password, u.failed_logins, u.locked_until,
+        u.password_changed_at, u.created_at, u.disabled_at
+     FROM staff_users u JOIN orgs o ON o.id = u.org_id";
+
+fn user_of(r: &Row) -> StoreResult<StaffUser> {
+    let org: String = r.get(3);
+    let roles: String = r.get(4);
+    let failed: i32 = r.get(9);
+    Ok(StaffUser {
+        id: r.get(0),
+        username: r.get(1),
+        display_name: r.get(2),
+        org: OrgCode::parse(&org).map_err(|_| StoreError::Corrupt(format!("staff org '{org}'")))?,
+        roles: roles_from_text(&roles)
+            .map_err(|r| StoreError::Corrupt(format!("staff role '{r}'")))?,
+        password_hash: r.get(5),
+        totp_secret: r.get(6),
+        totp_last_step: r.get(7),
+        must_change_password: r.get(8),
+        failed_logins: u32::try_from(failed).unwrap_or(0),
+        locked_until: r.get(10),
+        password_changed_at: r.get(11),
+        created_at: r.get(12),
+        disabled_at: r.get(13),
+    })
+}
+
+pub(crate) async fn by_id<C: GenericClient + Sync>(
+    c: &C,
+    id: uuid::Uuid,
+) -> StoreResult<Option<StaffUser>> {
+    c.query_opt(&format!("{SELECT_USER} WHERE u.id = $1"), &[&id])
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(user_of)
+        .transpose()
+}
+
+pub(crate) async fn by_name<C: GenericClient + Sync>(
+    c: &C,
+    username: &str,
+) -> StoreResult<Option<StaffUser>> {
+    c.query_opt(&format!("{SELECT_USER} WHERE u.username = $1"), &[&username])
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(user_of)
+        .transpose()
+}
+
+pub(crate) async fn all<C: GenericClient + Sync>(c: &C) -> StoreResult<Vec<StaffUser>> {
+    c.query(&format!("{SELECT_USER} ORDER BY u.username"), &[])
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(user_of)
+        .collect()
+}
+
+async fn org_id<C: GenericClient + Sync>(c: &C, org: &OrgCode) -> StoreResult<i64> {
+    Ok(c
+        .query_opt("SELECT id FROM orgs WHERE code = $1", &[&org.as_str()])
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(format!("org {org}")))?
+        .get(0))
+}
+
+fn failed(u: &StaffUser) -> i32 {
+    i32::try_from(u.failed_logins).unwrap_or(i32::MAX)
+}
+
+pub(crate) async fn insert<C: GenericClient + Sync>(c: &C, u: &StaffUser) -> StoreResult<()> {
+    let org_id = org_id(c, &u.org).await?;
+    c.execute(
+        "INSERT INTO staff_users (id, username, display_name, org_id, roles, password_hash,
+             totp_secret, totp_last_step, must_change_password, failed_logins, locked_until,
+             password_changed_at, created_at, disabled_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        &[
+            &u.id,
+            &u.username,
+            &u.display_name,
+            &org_id,
+            &roles_to_text(&u.roles),
+            &u.password_hash,
+            &u.totp_secret,
+            &u.totp_last_step,
+            &u.must_change_password,
+            &failed(u),
+            &u.locked_until,
+            &u.password_changed_at,
+            &u.created_at,
+            &u.disabled_at,
+        ],
+    )
+    .await
+    .map_err(|e| match classify(e) {
+        StoreError::Conflict(_) => {
+            StoreError::Conflict(format!("username '{}' is taken", u.username))
+        }
+        other => other,
+    })?;
+    Ok(())
+}
+
+pub(crate) async fn save<C: GenericClient + Sync>(
+    c: &C,
+    u: &StaffUser,
+    end_sessions_at: Option<jiff::Timestamp>,
+) -> StoreResult<()> {
+    let org_id = org_id(c, &u.org).await?;
+    let n = c
+        .execute(
+            "UPDATE staff_users SET display_name = $2, org_id = $3, roles = $4, password_hash = $5,
+                 totp_secret = $6, totp_last_step = $7, must_change_password = $8,
+                 failed_logins = $9, locked_until = $10, password_changed_at = $11, disabled_at = $12
+             WHERE id = $1",
+            &[
+                &u.id,
+                &u.display_name,
+                &org_id,
+                &roles_to_text(&u.roles),
+                &u.password_hash,
+                &u.totp_secret,
+                &u.totp_last_step,
+                &u.must_change_password,
+                &failed(u),
+                &u.locked_until,
+                &u.password_changed_at,
+                &u.disabled_at,
+            ],
+        )
+        .await
+        .map_err(backend)?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("staff user {}", u.id)));
+    }
+    if let Some(at) = end_sessions_at {
+        c.execute(
+            "UPDATE staff_sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL",
+            &[&u.id, &at],
+        )
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn insert_session<C: GenericClient + Sync>(
+    c: &C,
+    s: &StaffSession,
+) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO staff_sessions (hash, user_id, csrf_token, created_at, last_seen_at, expires_at, client_addr, ended_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &s.hash,
+            &s.user_id,
+            &s.csrf_token,
+            &s.created_at,
+            &s.last_seen_at,
+            &s.expires_at,
+            &s.client_addr,
+            &s.ended_at,
+        ],
+    )
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+pub(crate) async fn session<C: GenericClient + Sync>(
+    c: &C,
+    hash: &[u8],
+) -> StoreResult<Option<StaffSession>> {
+    Ok(c
+        .query_opt(
+            "SELECT hash, user_id, csrf_token, created_at, last_seen_at, expires_at, client_addr, ended_at
+             FROM staff_sessions WHERE hash = $1 AND ended_at IS NULL",
+            &[&hash],
+        )
+        .await
+        .map_err(backend)?
+        .map(|r| StaffSession {
+            hash: r.get(0),
+            user_id: r.get(1),
+            csrf_token: r.get(2),
+            created_at: r.get(3),
+            last_seen_at: r.get(4),
+            expires_at: r.get(5),
+            client_addr: r.get(6),
+            ended_at: r.get(7),
+        }))
+}
+
+pub(crate) async fn touch_session<C: GenericClient + Sync>(
+    c: &C,
+    hash: &[u8],
+    at: jiff::Timestamp,
+) -> StoreResult<()> {
+    c.execute(
+        "UPDATE staff_sessions SET last_seen_at = $2 WHERE hash = $1 AND ended_at IS NULL",
+        &[&hash, &at],
+    )
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn end_session<C: GenericClient + Sync>(
+    c: &C,
+    hash: &[u8],
+    at: jiff::Timestamp,
+) -> StoreResult<()> {
+    let n = c
+        .execute(
+            "UPDATE staff_sessions SET ended_at = $2 WHERE hash = $1 AND ended_at IS NULL",
+            &[&hash, &at],
+        )
+        .await
+        .map_err(backend)?;
+    if n == 0 {
+        return Err(StoreError::NotFound("session".into()));
+    }
+    Ok(())
+}

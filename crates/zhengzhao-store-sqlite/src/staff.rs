@@ -1,0 +1,247 @@
+//! Staff accounts and sessions.
+
+use crate::{backend, ts, uuid_of};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use zhengzhao_domain::org::OrgCode;
+use zhengzhao_store::{
+    StaffSession, StaffUser, StoreError, StoreResult, roles_from_text, roles_to_text,
+};
+
+const SELECT_USER: &str = "SELECT u.id, u.username, u.display_name, o.code, u.roles, u.password_hash,
+        u.totp_secret, u.totp_last_step, u.must_change_password, u.failed_logins, u.locked_until,
+        u.password_changed_at, u.created_at, u.disabled_at
+     FROM staff_users u JOIN orgs o ON o.id = u.org_id";
+
+fn user_of(r: &Row<'_>) -> rusqlite::Result<StoreResult<StaffUser>> {
+    let id: String = r.get(0)?;
+    let org: String = r.get(3)?;
+    let roles: String = r.get(4)?;
+    let failed: i64 = r.get(9)?;
+    let (locked, changed, created, disabled): (Option<String>, String, String, Option<String>) =
+        (r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?);
+    let (username, display_name, password_hash, totp_secret, totp_last_step, must_change) =
+        (r.get(1)?, r.get(2)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?);
+    Ok((|| {
+        Ok(StaffUser {
+            id: uuid_of(&id)?,
+            username,
+            display_name,
+            org: OrgCode::parse(&org)
+                .map_err(|_| StoreError::Corrupt(format!("staff org '{org}'")))?,
+            roles: roles_from_text(&roles)
+                .map_err(|r| StoreError::Corrupt(format!("staff role '{r}'")))?,
+            password_hash,
+            totp_secret,
+            totp_last_step,
+            must_change_password: must_change,
+            failed_logins: u32::try_from(failed).unwrap_or(u32::MAX),
+            locked_until: locked.map(|s| ts(&s)).transpose()?,
+            password_changed_at: ts(&changed)?,
+            created_at: ts(&created)?,
+            disabled_at: disabled.map(|s| ts(&s)).transpose()?,
+        })
+    })())
+}
+
+fn one_user(c: &Connection, filter: &str, key: &str) -> StoreResult<Option<StaffUser>> {
+    let mut stmt = c
+        .prepare_cached(&format!("{SELECT_USER} WHERE {filter}"))
+        .map_err(backend)?;
+    stmt.query_row([key], user_of)
+        .optional()
+        .map_err(backend)?
+        .transpose()
+}
+
+pub(crate) fn by_id(c: &Connection, id: uuid::Uuid) -> StoreResult<Option<StaffUser>> {
+    one_user(c, "u.id = ?1", &id.to_string())
+}
+
+pub(crate) fn by_name(c: &Connection, username: &str) -> StoreResult<Option<StaffUser>> {
+    one_user(c, "u.username = ?1", username)
+}
+
+pub(crate) fn all(c: &Connection) -> StoreResult<Vec<StaffUser>> {
+    let mut stmt = c
+        .prepare_cached(&format!("{SELECT_USER} ORDER BY u.username"))
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([], user_of)
+        .map_err(backend)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(backend)?;
+    rows.into_iter().collect()
+}
+
+fn org_id(c: &Connection, org: &OrgCode) -> StoreResult<i64> {
+    c.query_row("SELECT id FROM orgs WHERE code = ?1", [org.as_str()], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map_err(backend)?
+    .ok_or_else(|| StoreError::NotFound(format!("org {org}")))
+}
+
+fn opt_ts(t: Option<jiff::Timestamp>) -> Option<String> {
+    t.map(|t| t.to_string())
+}
+
+pub(crate) fn insert(c: &Connection, u: &StaffUser) -> StoreResult<()> {
+    let org_id = org_id(c, &u.org)?;
+    let taken: bool = c
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM staff_users WHERE username = ?1)",
+            [&u.username],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    if taken {
+        return Err(StoreError::Conflict(format!(
+            "username '{}' is taken",
+            u.username
+        )));
+    }
+    c.execute(
+        "INSERT INTO staff_users (id, username, display_name, org_id, roles, password_hash,
+             totp_secret, totp_last_step, must_change_password, failed_logins, locked_until,
+             password_changed_at, created_at, disabled_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            u.id.to_string(),
+            u.username,
+            u.display_name,
+            org_id,
+            roles_to_text(&u.roles),
+            u.password_hash,
+            u.totp_secret,
+            u.totp_last_step,
+            u.must_change_password,
+            u.failed_logins,
+            opt_ts(u.locked_until),
+            u.password_changed_at.to_string(),
+            u.created_at.to_string(),
+            opt_ts(u.disabled_at),
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn save(
+    c: &Connection,
+    u: &StaffUser,
+    end_sessions_at: Option<jiff::Timestamp>,
+) -> StoreResult<()> {
+    let org_id = org_id(c, &u.org)?;
+    let n = c
+        .execute(
+            "UPDATE staff_users SET display_name = ?2, org_id = ?3, roles = ?4, password_hash = ?5,
+                 totp_secret = ?6, totp_last_step = ?7, must_change_password = ?8,
+                 failed_logins = ?9, locked_until = ?10, password_changed_at = ?11, disabled_at = ?12
+             WHERE id = ?1",
+            params![
+                u.id.to_string(),
+                u.display_name,
+                org_id,
+                roles_to_text(&u.roles),
+                u.password_hash,
+                u.totp_secret,
+                u.totp_last_step,
+                u.must_change_password,
+                u.failed_logins,
+                opt_ts(u.locked_until),
+                u.password_changed_at.to_string(),
+                opt_ts(u.disabled_at),
+            ],
+        )
+        .map_err(backend)?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("staff user {}", u.id)));
+    }
+    if let Some(at) = end_sessions_at {
+        c.execute(
+            "UPDATE staff_sessions SET ended_at = ?2 WHERE user_id = ?1 AND ended_at IS NULL",
+            params![u.id.to_string(), at.to_string()],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn insert_session(c: &Connection, s: &StaffSession) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO staff_sessions (hash, user_id, csrf_token, created_at, last_seen_at, expires_at, client_addr, ended_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            s.hash,
+            s.user_id.to_string(),
+            s.csrf_token,
+            s.created_at.to_string(),
+            s.last_seen_at.to_string(),
+            s.expires_at.to_string(),
+            s.client_addr,
+            opt_ts(s.ended_at),
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+type RawSession = (
+    Vec<u8>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+pub(crate) fn session(c: &Connection, hash: &[u8]) -> StoreResult<Option<StaffSession>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT hash, user_id, csrf_token, created_at, last_seen_at, expires_at, client_addr, ended_at
+             FROM staff_sessions WHERE hash = ?1 AND ended_at IS NULL",
+        )
+        .map_err(backend)?;
+    let raw: Option<RawSession> = stmt
+        .query_row([hash], |r| TryFrom::try_from(r))
+        .optional()
+        .map_err(backend)?;
+    raw.map(|(hash, user, csrf, created, seen, expires, addr, ended)| {
+        Ok(StaffSession {
+            hash,
+            user_id: uuid_of(&user)?,
+            csrf_token: csrf,
+            created_at: ts(&created)?,
+            last_seen_at: ts(&seen)?,
+            expires_at: ts(&expires)?,
+            client_addr: addr,
+            ended_at: ended.map(|s| ts(&s)).transpose()?,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) fn touch_session(c: &Connection, hash: &[u8], at: jiff::Timestamp) -> StoreResult<()> {
+    c.execute(
+        "UPDATE staff_sessions SET last_seen_at = ?2 WHERE hash = ?1 AND ended_at IS NULL",
+        params![hash, at.to_string()],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn end_session(c: &Connection, hash: &[u8], at: jiff::Timestamp) -> StoreResult<()> {
+    let n = c
+        .execute(
+            "UPDATE staff_sessions SET ended_at = ?2 WHERE hash = ?1 AND ended_at IS NULL",
+            params![hash, at.to_string()],
+        )
+        .map_err(backend)?;
+    if n == 0 {
+        return Err(StoreError::NotFound("session".into()));
+    }
+    Ok(())
+}
