@@ -124,7 +124,8 @@ impl Application {
         let library = Library::new(store.clone())
             .with_master_key(master_key)
             .with_channels(config.channel_names())
-            .with_public_url(&config.public_url);
+            .with_public_url(&config.public_url)
+            .with_session_policy(config.session_policy);
         let admin_token_path = library
             .ensure_seeded(&config.data_dir)
             .await

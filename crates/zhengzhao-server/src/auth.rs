@@ -1,17 +1,30 @@
-//! API tokens: how they are made, stored (as an SM3 hash only) and checked.
+//! Who is calling. Three ways in:
+//!
+//! - an API token (`Authorization: Bearer zzt_…`), stored as its SM3 hash
+//!   only; a token made with `--signed` must also sign every request
+//!   (`crate::signed_request`);
+//! - a staff session cookie (`zz_session`), from a login with password and
+//!   one-time code; unsafe methods then need the session's CSRF token in
+//!   `X-CSRF-Token` (forms carry it as a field and are checked by their
+//!   handler);
+//! - nothing: public endpoints only.
 //!
 //! A token is `zzt_` and 64 hex digits (256 random bits). The prefix lets
 //! secret scanners recognise a leaked token.
 
 use crate::error::ApiError;
+use crate::service::staff::SESSION_COOKIE;
+use crate::signed_request::{self, BodyDigest};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
 use sm3::{Digest, Sm3};
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
 
 pub const TOKEN_PREFIX: &str = "zzt_";
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// A fresh token secret. Fails only if the OS has no randomness to give.
 pub fn generate_token() -> Result<String, ApiError> {
@@ -25,14 +38,34 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sm3::digest(token.as_bytes()).to_vec()
 }
 
-/// Who is calling: the identity behind a valid bearer token.
+/// Who is calling: the identity behind a valid token or session.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// `token:<uuid>` (later also `user:<uuid>`), as written to the audit log.
+    /// `token:<uuid>` or `user:<uuid>`, as written to the audit log.
     pub actor: String,
     pub org: OrgCode,
-    pub role: Role,
+    /// A token holds one role; a staff user may hold several.
+    pub roles: Vec<Role>,
     pub client_addr: Option<String>,
+    /// Present when the caller is a staff session.
+    pub session: Option<SessionInfo>,
+}
+
+impl Caller {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// The session behind a staff caller.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub hash: Vec<u8>,
+    pub csrf_token: String,
+    pub expires_at: jiff::Timestamp,
+    pub must_change_password: bool,
+    pub username: String,
+    pub display_name: String,
 }
 
 fn client_addr(parts: &Parts) -> Option<String> {
@@ -54,10 +87,23 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
     Ok(Some(token.trim()))
 }
 
-async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
-    let Some(token) = bearer(parts)? else {
-        return Ok(None);
-    };
+/// The value of one cookie from the `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+pub fn same_secret(a: &str, b: &str) -> bool {
+    subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()).into()
+}
+
+async fn token_caller(parts: &Parts, state: &AppState, token: &str) -> Result<Caller, ApiError> {
     if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
         return Err(ApiError::Unauthenticated);
     }
@@ -66,12 +112,72 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
         .token_by_hash(&token_hash(token))
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    Ok(Some(Caller {
+    if let Some(wrapped) = &record.signing_secret {
+        let secret = state
+            .library
+            .master_key()?
+            .decrypt(&signed_request::wrap_aad(record.id), wrapped)
+            .map_err(|e| ApiError::Internal(format!("signing key of token {}: {e}", record.id)))?;
+        let secret = String::from_utf8(secret)
+            .map_err(|_| ApiError::Internal(format!("signing key of token {}", record.id)))?;
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path(), |p| p.as_str());
+        signed_request::verify(
+            &parts.headers,
+            parts.method.as_str(),
+            path,
+            parts.extensions.get::<BodyDigest>(),
+            record.id,
+            &secret,
+            &state.library.nonces,
+            jiff::Timestamp::now().as_second(),
+        )?;
+    }
+    Ok(Caller {
         actor: format!("token:{}", record.id),
         org: record.org,
-        role: record.role,
+        roles: vec![record.role],
         client_addr: client_addr(parts),
-    }))
+        session: None,
+    })
+}
+
+/// Resolve the caller, if any. A bearer token wins over a cookie. A
+/// present but invalid token is refused with 401; a stale session cookie
+/// counts as no caller (the browser just logs in again).
+async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
+    if let Some(token) = bearer(parts)? {
+        return token_caller(parts, state, token).await.map(Some);
+    }
+    let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    state
+        .library
+        .session_caller(secret, client_addr(parts))
+        .await
+}
+
+/// Unsafe methods from a session need the CSRF token in a header.
+fn check_csrf(parts: &Parts, caller: &Caller) -> Result<(), ApiError> {
+    let Some(session) = &caller.session else {
+        return Ok(());
+    };
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let sent = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::Csrf)?;
+    if same_secret(sent, &session.csrf_token) {
+        Ok(())
+    } else {
+        Err(ApiError::Csrf)
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -81,9 +187,75 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        resolve(parts, state)
+        let caller = resolve(parts, state)
             .await?
-            .ok_or(ApiError::Unauthenticated)
+            .ok_or(ApiError::Unauthenticated)?;
+        check_csrf(parts, &caller)?;
+        if caller
+            .session
+            .as_ref()
+            .is_some_and(|s| s.must_change_password)
+        {
+            return Err(ApiError::PasswordChangeRequired);
+        }
+        Ok(caller)
+    }
+}
+
+/// A staff session, even one that must change its password first (for the
+/// session endpoints themselves). CSRF is checked as for [`Caller`].
+#[derive(Debug, Clone)]
+pub struct SessionCaller(pub Caller);
+
+impl FromRequestParts<AppState> for SessionCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = resolve(parts, state)
+            .await?
+            .filter(|c| c.session.is_some())
+            .ok_or(ApiError::Unauthenticated)?;
+        check_csrf(parts, &caller)?;
+        Ok(SessionCaller(caller))
+    }
+}
+
+/// The session caller of a page, if logged in: forms check their own CSRF field.
+#[derive(Debug, Clone)]
+pub struct PageSession(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for PageSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = match cookie(&parts.headers, SESSION_COOKIE) {
+            Some(secret) => {
+                state
+                    .library
+                    .session_caller(secret, client_addr(parts))
+                    .await?
+            }
+            None => None,
+        };
+        Ok(PageSession(caller))
+    }
+}
+
+/// The client's IP address, for audit events of callers not yet known.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_addr(parts)))
     }
 }
 
@@ -122,5 +294,18 @@ mod tests {
             hex::encode(token_hash("abc")),
             "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
         );
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let mut h = HeaderMap::new();
+        h.append(
+            axum::http::header::COOKIE,
+            "a=1; zz_session=abc ; b=2".parse().unwrap(),
+        );
+        h.append(axum::http::header::COOKIE, "c=3".parse().unwrap());
+        assert_eq!(cookie(&h, "zz_session"), Some("abc"));
+        assert_eq!(cookie(&h, "c"), Some("3"));
+        assert_eq!(cookie(&h, "zz"), None);
     }
 }

@@ -37,6 +37,8 @@ pub struct ServerConfig {
     pub backup_keep: usize,
     /// Serve HTTPS with this PEM certificate chain and PEM private key.
     pub tls: Option<TlsFiles>,
+    /// Staff session timeouts and login lockout.
+    pub session_policy: crate::service::staff::SessionPolicy,
     /// Base URL printed on licenses (QR codes link to `{public_url}/verify/{id}`).
     pub public_url: String,
 }
@@ -87,6 +89,7 @@ impl ServerConfig {
             backup_interval: Duration::from_secs(24 * 3600),
             backup_keep: 7,
             public_url: format!("http://{}", Self::DEFAULT_LISTEN),
+            session_policy: crate::service::staff::SessionPolicy::default(),
         }
     }
 

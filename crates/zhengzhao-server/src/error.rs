@@ -23,6 +23,17 @@ pub enum ApiError {
     /// No or unknown credentials.
     #[error("authentication required")]
     Unauthenticated,
+    /// Wrong username, password or one-time code (never says which).
+    #[error("login failed")]
+    LoginFailed,
+    #[error("account locked until {0}")]
+    Locked(jiff::Timestamp),
+    #[error("password change required")]
+    PasswordChangeRequired,
+    #[error("CSRF token missing or wrong")]
+    Csrf,
+    #[error("bad request signature: {0}")]
+    BadSignature(String),
     /// Known caller, but this act is outside its role or org.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -96,6 +107,36 @@ impl ApiError {
                 "Authentication required",
                 "需要身份认证",
             ),
+            LoginFailed => (
+                StatusCode::UNAUTHORIZED,
+                "login-failed",
+                "Wrong username, password or one-time code",
+                "用户名、密码或动态口令错误",
+            ),
+            Locked(_) => (
+                StatusCode::LOCKED,
+                "account-locked",
+                "Account locked after repeated failed logins",
+                "多次登录失败，账号已被锁定",
+            ),
+            PasswordChangeRequired => (
+                StatusCode::FORBIDDEN,
+                "password-change-required",
+                "Change your password before going on",
+                "请先修改密码",
+            ),
+            Csrf => (
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "CSRF token missing or wrong",
+                "跨站请求校验失败",
+            ),
+            BadSignature(_) => (
+                StatusCode::UNAUTHORIZED,
+                "bad-signature",
+                "Request signature missing or invalid",
+                "请求签名缺失或无效",
+            ),
             Forbidden(_) => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -130,7 +171,9 @@ impl ApiError {
             ApiError::Malformed(d)
             | ApiError::Forbidden(d)
             | ApiError::NotFound(d)
-            | ApiError::Conflict(d) => Some(d.clone()),
+            | ApiError::Conflict(d)
+            | ApiError::BadSignature(d) => Some(d.clone()),
+            ApiError::Locked(until) => Some(format!("locked until {until}")),
             // Internal details may name tables or paths: they go to the log only.
             ApiError::Internal(_) | ApiError::Unavailable(_) => None,
             _ => None,

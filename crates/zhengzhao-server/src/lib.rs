@@ -7,9 +7,11 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod http;
 pub mod service;
+pub mod signed_request;
 pub mod state;
 
 pub use app::{Application, open_store};

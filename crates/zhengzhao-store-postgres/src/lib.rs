@@ -281,6 +281,13 @@ impl Store for PgStore {
         Ok(t)
     }
 
+    async fn record_event(&self, log: &ChangeLog) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)
+    }
+
     async fn add_staff_user(&self, user: &StaffUser, log: &ChangeLog) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;

@@ -7,7 +7,8 @@ use zhengzhao_store::{
     StaffSession, StaffUser, StoreError, StoreResult, roles_from_text, roles_to_text,
 };
 
-const SELECT_USER: &str = "SELECT u.id, u.username, u.display_name, o.code, u.roles, u.password_hash,
+const SELECT_USER: &str =
+    "SELECT u.id, u.username, u.display_name, o.code, u.roles, u.password_hash,
         u.totp_secret, u.totp_last_step, u.must_change_password, u.failed_logins, u.locked_until,
         u.password_changed_at, u.created_at, u.disabled_at
      FROM staff_users u JOIN orgs o ON o.id = u.org_id";
@@ -51,12 +52,15 @@ pub(crate) async fn by_name<C: GenericClient + Sync>(
     c: &C,
     username: &str,
 ) -> StoreResult<Option<StaffUser>> {
-    c.query_opt(&format!("{SELECT_USER} WHERE u.username = $1"), &[&username])
-        .await
-        .map_err(backend)?
-        .as_ref()
-        .map(user_of)
-        .transpose()
+    c.query_opt(
+        &format!("{SELECT_USER} WHERE u.username = $1"),
+        &[&username],
+    )
+    .await
+    .map_err(backend)?
+    .as_ref()
+    .map(user_of)
+    .transpose()
 }
 
 pub(crate) async fn all<C: GenericClient + Sync>(c: &C) -> StoreResult<Vec<StaffUser>> {
@@ -69,12 +73,13 @@ pub(crate) async fn all<C: GenericClient + Sync>(c: &C) -> StoreResult<Vec<Staff
 }
 
 async fn org_id<C: GenericClient + Sync>(c: &C, org: &OrgCode) -> StoreResult<i64> {
-    Ok(c
-        .query_opt("SELECT id FROM orgs WHERE code = $1", &[&org.as_str()])
-        .await
-        .map_err(backend)?
-        .ok_or_else(|| StoreError::NotFound(format!("org {org}")))?
-        .get(0))
+    Ok(
+        c.query_opt("SELECT id FROM orgs WHERE code = $1", &[&org.as_str()])
+            .await
+            .map_err(backend)?
+            .ok_or_else(|| StoreError::NotFound(format!("org {org}")))?
+            .get(0),
+    )
 }
 
 fn failed(u: &StaffUser) -> i32 {

@@ -310,6 +310,11 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn record_event(&self, log: &ChangeLog) -> StoreResult<()> {
+        let log = journal::PreparedLog::new(log);
+        self.write(move |tx| journal::append(tx, &log)).await
+    }
+
     async fn add_staff_user(&self, user: &StaffUser, log: &ChangeLog) -> StoreResult<()> {
         let (user, log) = (user.clone(), journal::PreparedLog::new(log));
         self.write(move |tx| {
@@ -369,7 +374,8 @@ impl Store for SqliteStore {
 
     async fn touch_staff_session(&self, hash: &[u8], at: jiff::Timestamp) -> StoreResult<()> {
         let hash = hash.to_vec();
-        self.write(move |tx| staff::touch_session(tx, &hash, at)).await
+        self.write(move |tx| staff::touch_session(tx, &hash, at))
+            .await
     }
 
     async fn end_staff_session(

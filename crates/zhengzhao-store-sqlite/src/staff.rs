@@ -7,7 +7,8 @@ use zhengzhao_store::{
     StaffSession, StaffUser, StoreError, StoreResult, roles_from_text, roles_to_text,
 };
 
-const SELECT_USER: &str = "SELECT u.id, u.username, u.display_name, o.code, u.roles, u.password_hash,
+const SELECT_USER: &str =
+    "SELECT u.id, u.username, u.display_name, o.code, u.roles, u.password_hash,
         u.totp_secret, u.totp_last_step, u.must_change_password, u.failed_logins, u.locked_until,
         u.password_changed_at, u.created_at, u.disabled_at
      FROM staff_users u JOIN orgs o ON o.id = u.org_id";
@@ -19,8 +20,14 @@ fn user_of(r: &Row<'_>) -> rusqlite::Result<StoreResult<StaffUser>> {
     let failed: i64 = r.get(9)?;
     let (locked, changed, created, disabled): (Option<String>, String, String, Option<String>) =
         (r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?);
-    let (username, display_name, password_hash, totp_secret, totp_last_step, must_change) =
-        (r.get(1)?, r.get(2)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?);
+    let (username, display_name, password_hash, totp_secret, totp_last_step, must_change) = (
+        r.get(1)?,
+        r.get(2)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    );
     Ok((|| {
         Ok(StaffUser {
             id: uuid_of(&id)?,

@@ -6,7 +6,8 @@ use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
 use zhengzhao_store::{NewToken, StoreError, StoreResult, TokenRecord};
 
-const SELECT: &str = "SELECT t.id, o.code, t.role, t.label, t.created_at, t.revoked_at, t.signing_secret
+const SELECT: &str =
+    "SELECT t.id, o.code, t.role, t.label, t.created_at, t.revoked_at, t.signing_secret
                       FROM api_tokens t JOIN orgs o ON o.id = t.org_id";
 
 type Raw = (

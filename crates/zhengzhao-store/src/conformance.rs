@@ -498,25 +498,38 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
     seeded(store).await;
     let before = audit_count(store).await;
     // Roles come back in `Role::ALL` order.
-    let mut alice = staff("alice", "150102", vec![Role::IssuerClerk, Role::SecurityAdmin]);
+    let mut alice = staff(
+        "alice",
+        "150102",
+        vec![Role::IssuerClerk, Role::SecurityAdmin],
+    );
     store
         .add_staff_user(&alice, &log("user.create", "user", 2))
         .await
         .unwrap();
-    assert_eq!(store.staff_user(alice.id).await.unwrap().as_ref(), Some(&alice));
+    assert_eq!(
+        store.staff_user(alice.id).await.unwrap().as_ref(),
+        Some(&alice)
+    );
     assert_eq!(
         store.staff_user_by_name("alice").await.unwrap().as_ref(),
         Some(&alice)
     );
     // A taken name, or an unknown org, writes nothing (not even the audit event).
     let taken = store
-        .add_staff_user(&staff("alice", "150102", vec![]), &log("user.create", "u", 3))
+        .add_staff_user(
+            &staff("alice", "150102", vec![]),
+            &log("user.create", "u", 3),
+        )
         .await;
     assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
     let bad_org = store
         .add_staff_user(&staff("bob", "152900", vec![]), &log("user.create", "u", 3))
         .await;
-    assert!(matches!(bad_org, Err(StoreError::NotFound(_))), "{bad_org:?}");
+    assert!(
+        matches!(bad_org, Err(StoreError::NotFound(_))),
+        "{bad_org:?}"
+    );
     assert_eq!(audit_count(store).await, before + 1);
 
     alice.failed_logins = 0;
@@ -536,11 +549,27 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
         .start_staff_session(&alice, &session, &log("session.login", "user", 4))
         .await
         .unwrap();
-    assert_eq!(store.staff_user(alice.id).await.unwrap().unwrap().totp_last_step, 42);
-    assert_eq!(store.staff_session(&[5; 32]).await.unwrap(), Some(session.clone()));
+    assert_eq!(
+        store
+            .staff_user(alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .totp_last_step,
+        42
+    );
+    assert_eq!(
+        store.staff_session(&[5; 32]).await.unwrap(),
+        Some(session.clone())
+    );
     store.touch_staff_session(&[5; 32], at(60)).await.unwrap();
     assert_eq!(
-        store.staff_session(&[5; 32]).await.unwrap().unwrap().last_seen_at,
+        store
+            .staff_session(&[5; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
         at(60)
     );
     // Saving with end_sessions_at ends every live session of the user.
@@ -552,8 +581,14 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
         .await
         .unwrap();
     assert!(store.staff_session(&[5; 32]).await.unwrap().is_none());
-    assert_eq!(store.staff_user(alice.id).await.unwrap().as_ref(), Some(&alice));
-    let second = StaffSession { hash: vec![6; 32], ..session };
+    assert_eq!(
+        store.staff_user(alice.id).await.unwrap().as_ref(),
+        Some(&alice)
+    );
+    let second = StaffSession {
+        hash: vec![6; 32],
+        ..session
+    };
     store
         .start_staff_session(&alice, &second, &log("session.login", "user", 62))
         .await
@@ -568,7 +603,11 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
         .await;
     assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
     assert_eq!(store.staff_users().await.unwrap().len(), 1);
-    assert_eq!(audit_count(store).await, before + 5);
+    store
+        .record_event(&log("session.login", "user:unknown", 65))
+        .await
+        .unwrap();
+    assert_eq!(audit_count(store).await, before + 6);
 }
 
 pub async fn audit_events_keep_order_and_content(store: &dyn Store) {

@@ -111,6 +111,10 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- staff accounts ----
 
+    /// An event that changes no other state (e.g. a refused login of an
+    /// unknown username): only its audit event and outbox messages.
+    async fn record_event(&self, log: &ChangeLog) -> StoreResult<()>;
+
     /// `Conflict` if the username is taken.
     async fn add_staff_user(&self, user: &StaffUser, log: &ChangeLog) -> StoreResult<()>;
     async fn staff_user(&self, id: uuid::Uuid) -> StoreResult<Option<StaffUser>>;

@@ -110,8 +110,9 @@ pub async fn issue(
     let caller = Caller {
         actor: "bench".into(),
         org: OrgCode::parse("150102").map_err(|e| anyhow::anyhow!("{e}"))?,
-        role: Role::IssuerClerk,
+        roles: vec![Role::IssuerClerk],
         client_addr: None,
+        session: None,
     };
     let holder = zhengzhao_domain::codes::CreditCode::with_check_character("91150102MA0N4JXK2")
         .map_err(|e| anyhow::anyhow!("{e}"))?

@@ -54,6 +54,9 @@ enum Command {
     /// Manage API tokens (works while the server runs).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage staff accounts (the first security admin is made here).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Manage issuing orgs' signing keys and certificates.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -144,11 +147,57 @@ enum TokenCommand {
         /// A note saying who or what the token is for
         #[arg(long, default_value = "")]
         label: String,
+        /// Also make an HMAC key (printed on a second line): every request
+        /// with this token must then be signed (see README, "Signed requests")
+        #[arg(long)]
+        signed: bool,
     },
     /// List tokens (never their secrets).
     List,
     /// Revoke a token by its id.
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a staff account; prints its initial password and TOTP secret,
+    /// the only time they are shown. The password must be changed at first login.
+    Create {
+        /// Login name: 3 to 32 of a-z 0-9 . _ -, starting with a letter
+        #[arg(long)]
+        username: String,
+        /// The person's name as shown in the library
+        #[arg(long)]
+        name: String,
+        /// Org code the account belongs to, e.g. 150000
+        #[arg(long)]
+        org: String,
+        /// A role; repeat for several (e.g. --role security_admin)
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+    /// List staff accounts (never their secrets).
+    List,
+    /// New initial password and TOTP secret for an account; unlocks it and
+    /// ends its sessions (the way back in for a locked-out administrator).
+    Reset {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+fn print_credentials(
+    user: &zhengzhao_server::service::staff::StaffView,
+    c: &zhengzhao_server::service::staff::InitialCredentials,
+) {
+    eprintln!(
+        "zhengzhao: account {} ({}) of org {}; the credentials below are shown once",
+        user.username, user.id, user.org
+    );
+    println!("username: {}", user.username);
+    println!("initial_password: {}", c.initial_password);
+    println!("totp_secret: {}", c.totp_secret);
+    println!("totp_uri: {}", c.totp_uri);
 }
 
 fn init_logging(cli: &Cli, file: &FileSettings) -> anyhow::Result<()> {
@@ -232,6 +281,88 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     tracing::info!(addr = %app.addr(), "serving");
     app.run_until(shutdown).await?;
     Ok(())
+}
+
+async fn user(config: &ServerConfig, cmd: UserCommand) -> anyhow::Result<()> {
+    let library = library(config).await?;
+    match cmd {
+        UserCommand::Create {
+            username,
+            name,
+            org,
+            roles,
+        } => {
+            let roles = roles
+                .iter()
+                .flat_map(|r| r.split(','))
+                .map(|r| r.trim().parse::<Role>())
+                .collect::<Result<Vec<_>, _>>()?;
+            let new = zhengzhao_server::service::staff::NewStaff {
+                username,
+                display_name: name,
+                org,
+                roles,
+            };
+            let (user, creds) = library
+                .create_staff_user(None, &Actor::cli(), new)
+                .await
+                .map_err(describe_api_error)?;
+            print_credentials(&user, &creds);
+        }
+        UserCommand::List => {
+            println!(
+                "{:<20}  {:<8}  {:<8}  {:<40}  name",
+                "username", "org", "state", "roles"
+            );
+            for u in library.all_staff_users().await? {
+                let state = if u.disabled_at.is_some() {
+                    "disabled"
+                } else if u
+                    .locked_until
+                    .is_some_and(|t| t > zhengzhao_server::service::now())
+                {
+                    "locked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<20}  {:<8}  {:<8}  {:<40}  {}",
+                    u.username,
+                    u.org,
+                    state,
+                    u.roles
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    u.display_name
+                );
+            }
+        }
+        UserCommand::Reset { username } => {
+            let found = library.staff_user_named(&username).await?;
+            let (user, creds) = library
+                .reset_staff_credentials(None, &Actor::cli(), found.id)
+                .await?;
+            print_credentials(&user, &creds);
+        }
+    }
+    Ok(())
+}
+
+/// Validation errors name each field and say what is wrong, in both languages.
+fn describe_api_error(e: zhengzhao_server::error::ApiError) -> anyhow::Error {
+    match e {
+        zhengzhao_server::error::ApiError::Validation(errors) => anyhow::anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|f| format!("{}: {} / {}", f.field, f.message, f.message_zh))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => other.into(),
+    }
 }
 
 async fn library(config: &ServerConfig) -> anyhow::Result<Library> {
@@ -374,17 +505,32 @@ async fn restore(config: &ServerConfig, from: &std::path::Path, force: bool) -> 
 async fn token(config: &ServerConfig, cmd: TokenCommand) -> anyhow::Result<()> {
     let library = library(config).await?;
     match cmd {
-        TokenCommand::Create { org, role, label } => {
+        TokenCommand::Create {
+            org,
+            role,
+            label,
+            signed,
+        } => {
             let org = OrgCode::parse(&org).map_err(|e| anyhow::anyhow!("--org {org}: {e}"))?;
             let role: Role = role.parse()?;
-            let (record, secret) = library
-                .create_token(&Actor::cli(), &org, role, &label)
+            let (record, secret, signing) = library
+                .create_token_with(&Actor::cli(), &org, role, &label, signed)
                 .await?;
             eprintln!(
-                "zhengzhao: token {} for org {} role {} created; it is shown once, below",
-                record.id, record.org, record.role
+                "zhengzhao: token {} for org {} role {} created; it is shown once, below{}",
+                record.id,
+                record.org,
+                record.role,
+                if signed {
+                    " (second line: the HMAC signing key)"
+                } else {
+                    ""
+                }
             );
             println!("{secret}");
+            if let Some(key) = signing {
+                println!("{key}");
+            }
         }
         TokenCommand::List => {
             println!(
@@ -499,6 +645,7 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Token(cmd) => token(&server_config(&file, &cli.library, None)?, cmd).await,
+            Command::User(cmd) => user(&server_config(&file, &cli.library, None)?, cmd).await,
             Command::Keys(cmd) => keys(&server_config(&file, &cli.library, None)?, cmd).await,
             Command::Audit(cmd) => audit(&server_config(&file, &cli.library, None)?, cmd).await,
             Command::Backup { to } => backup(&server_config(&file, &cli.library, None)?, &to).await,

@@ -7,13 +7,16 @@ pub mod catalog;
 pub mod health;
 pub mod json;
 pub mod licenses;
+pub mod login;
 pub mod metrics;
 pub mod openapi;
 pub mod orgs;
 pub mod pages;
+pub mod staff;
 pub mod tls;
 
 use crate::error::ApiError;
+use crate::signed_request::digest_signed_bodies;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -76,6 +79,18 @@ pub fn router(state: AppState) -> Router {
             get(licenses::document),
         )
         .route("/api/v1/licenses/{license_id}/pdf", get(licenses::pdf))
+        .route("/api/v1/users", get(staff::list).post(staff::create))
+        .route("/api/v1/users/{id}", get(staff::get).patch(staff::update))
+        .route("/api/v1/users/{id}/reset", post(staff::reset))
+        .route(
+            "/api/v1/session",
+            get(staff::current).post(staff::login).delete(staff::logout),
+        )
+        .route("/api/v1/session/password", post(staff::change_password))
+        .route("/login", get(login::login_form).post(login::login_submit))
+        .route("/logout", post(login::logout))
+        .route("/account", get(login::account))
+        .route("/account/password", post(login::change_password))
         .route("/catalog", get(pages::catalog))
         .route("/", get(pages::index))
         .route("/metrics", get(metrics::render))
@@ -85,6 +100,11 @@ pub fn router(state: AppState) -> Router {
         ));
 
     let max_body = state.config.max_body_bytes;
+    // Signed requests: the body's SM3 is taken before any handler runs.
+    let api = api.layer(middleware::from_fn_with_state(
+        max_body,
+        digest_signed_bodies,
+    ));
     let timeout = state.config.request_timeout;
     // HSTS only when this server itself speaks TLS: sent over plain HTTP it
     // would be ignored, and behind a proxy the proxy sets it.

@@ -35,6 +35,15 @@ use utoipa::{Modify, OpenApi};
         super::audit::create,
         super::audit::inclusion,
         super::audit::consistency,
+        super::staff::create,
+        super::staff::list,
+        super::staff::get,
+        super::staff::update,
+        super::staff::reset,
+        super::staff::login,
+        super::staff::current,
+        super::staff::logout,
+        super::staff::change_password,
     ),
     components(schemas(crate::error::Problem, zhengzhao_domain::FieldError)),
     modifiers(&BearerAuth),
@@ -43,6 +52,7 @@ use utoipa::{Modify, OpenApi};
         (name = "orgs", description = "Org tree (Art. 5)"),
         (name = "licenses", description = "Issue, update, revoke and read licenses (Art. 7, 8, 10)"),
         (name = "audit", description = "Tamper-evident audit log: signed checkpoints and proofs (Art. 21)"),
+        (name = "staff", description = "Staff accounts and sessions: password + TOTP login, roles by org (Art. 21)"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

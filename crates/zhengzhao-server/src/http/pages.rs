@@ -101,7 +101,7 @@ fn type_row(v: &LicenseTypeVersion) -> TypeRow {
 /// Pages load nothing from anywhere: no scripts at all, styles inline only.
 const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-fn render(t: &impl Template) -> ApiResult<Response> {
+pub(crate) fn render(t: &impl Template) -> ApiResult<Response> {
     let html = t
         .render()
         .map_err(|e| ApiError::Internal(format!("template: {e}")))?;

@@ -49,7 +49,7 @@ fn validity(pem: &str) -> ApiResult<(jiff::Timestamp, jiff::Timestamp)> {
 }
 
 impl Library {
-    fn master_key(&self) -> ApiResult<&MasterKey> {
+    pub(crate) fn master_key(&self) -> ApiResult<&MasterKey> {
         self.master_key.as_ref().ok_or_else(|| {
             ApiError::Internal("no master key configured: cannot use signing keys".into())
         })

@@ -12,6 +12,7 @@ pub mod licenses;
 pub mod orgs;
 pub mod printing;
 pub mod seed;
+pub mod staff;
 pub mod tokens;
 
 use crate::auth::Caller;
@@ -35,6 +36,9 @@ pub struct Library {
     caches: Arc<Caches>,
     /// One audit-tree integration at a time in this process.
     audit_integrator: Arc<tokio::sync::Mutex<()>>,
+    session_policy: staff::SessionPolicy,
+    /// Nonces of signed requests seen within the replay window.
+    pub(crate) nonces: Arc<crate::signed_request::NonceCache>,
 }
 
 /// Reference data read on every issuance (see `cache`).
@@ -85,7 +89,7 @@ impl From<&Caller> for Actor {
         Self {
             id: c.actor.clone(),
             org: Some(c.org.to_string()),
-            role: Some(c.role.to_string()),
+            role: Some(zhengzhao_store::roles_to_text(&c.roles)),
             client_addr: c.client_addr.clone(),
         }
     }
@@ -141,6 +145,8 @@ impl Library {
             public_url: Arc::from("http://127.0.0.1:8080"),
             caches: Arc::default(),
             audit_integrator: Arc::default(),
+            session_policy: staff::SessionPolicy::default(),
+            nonces: Arc::default(),
         }
     }
 
@@ -197,13 +203,13 @@ impl Library {
 
     /// Refuse unless the caller holds one of `roles`.
     pub fn require_role(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&caller.role) {
+        if roles.iter().any(|r| caller.roles.contains(r)) {
             Ok(())
         } else {
             let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
             Err(ApiError::Forbidden(format!(
                 "role {} may not do this; needs one of: {}",
-                caller.role,
+                zhengzhao_store::roles_to_text(&caller.roles),
                 names.join(", ")
             )))
         }

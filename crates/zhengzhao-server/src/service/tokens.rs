@@ -19,6 +19,23 @@ impl Library {
         role: Role,
         label: &str,
     ) -> ApiResult<(TokenRecord, String)> {
+        let (record, secret, _) = self
+            .create_token_with(actor, org, role, label, false)
+            .await?;
+        Ok((record, secret))
+    }
+
+    /// As [`Self::create_token`]; with `signed`, the token also gets an HMAC
+    /// key (returned third, shown once, stored wrapped under the master key)
+    /// and every request made with it must then be signed.
+    pub async fn create_token_with(
+        &self,
+        actor: &Actor,
+        org: &OrgCode,
+        role: Role,
+        label: &str,
+        signed: bool,
+    ) -> ApiResult<(TokenRecord, String, Option<String>)> {
         if self.store.org(org).await?.is_none() {
             return Err(ApiError::NotFound(format!("org {org}")));
         }
@@ -32,19 +49,31 @@ impl Library {
             ));
         }
         let secret = generate_token()?;
+        let id = uuid::Uuid::now_v7();
+        let signing = if signed {
+            let key = crate::signed_request::generate_signing_secret()?;
+            let wrapped = self
+                .master_key()?
+                .encrypt(&crate::signed_request::wrap_aad(id), key.as_bytes())
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            Some((key, wrapped))
+        } else {
+            None
+        };
         let token = NewToken {
-            id: uuid::Uuid::now_v7(),
+            id,
             hash: token_hash(&secret),
             org: org.clone(),
             role,
             label: label.to_owned(),
             created_at: super::now(),
+            signing_secret: signing.as_ref().map(|(_, w)| w.clone()),
         };
         let log = ChangeLog::audit_only(audit_event(
             actor,
             "token.create",
             format!("token:{}", token.id),
-            json!({"org": org, "role": role, "label": label}),
+            json!({"org": org, "role": role, "label": label, "signed_requests": signed}),
         ));
         self.store.create_token(&token, &log).await?;
         let record = TokenRecord {
@@ -54,8 +83,9 @@ impl Library {
             label: token.label,
             created_at: token.created_at,
             revoked_at: None,
+            signing_secret: token.signing_secret,
         };
-        Ok((record, secret))
+        Ok((record, secret, signing.map(|(k, _)| k)))
     }
 
     pub async fn tokens(&self) -> ApiResult<Vec<TokenRecord>> {
