@@ -1,0 +1,196 @@
+//! Signed requests over HTTP: a token made with `signed` must sign every
+//! request (HMAC-SM3 over method, path, timestamp, nonce and body hash);
+//! tampering, replays and stale timestamps are refused and change nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
+
+mod common;
+
+use common::*;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use zhengzhao_domain::org::OrgCode;
+use zhengzhao_domain::role::Role;
+use zhengzhao_server::service::Actor;
+use zhengzhao_server::signed_request::{body_sm3_hex, sign, string_to_sign};
+
+struct Client<'a> {
+    app: &'a TestApp,
+    token: String,
+    key: String,
+}
+
+impl Client<'_> {
+    /// A request signed as a well-behaved client would; `body` is sent as is.
+    fn signed(
+        &self,
+        method: Method,
+        path: &str,
+        body: &[u8],
+        ts: i64,
+        nonce: &str,
+    ) -> RequestBuilder {
+        let sig = sign(
+            &self.key,
+            &string_to_sign(
+                method.as_str(),
+                path,
+                &ts.to_string(),
+                nonce,
+                &body_sm3_hex(body),
+            ),
+        )
+        .unwrap();
+        self.app
+            .client
+            .request(method, self.app.url(path))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .header("x-zz-timestamp", ts.to_string())
+            .header("x-zz-nonce", nonce)
+            .header("x-zz-signature", sig)
+            .body(body.to_vec())
+    }
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+async fn signed_requests(app: TestApp) {
+    let (_, token, key) = app
+        .library
+        .create_token_with(
+            &Actor::cli(),
+            &OrgCode::parse("150102").unwrap(),
+            Role::IssuerClerk,
+            "bank gateway",
+            true,
+        )
+        .await
+        .unwrap();
+    let key = key.unwrap();
+    assert!(key.starts_with("zzs_"));
+    let c = Client {
+        app: &app,
+        token: token.clone(),
+        key,
+    };
+    let body = serde_json::to_vec(&license_request("SIGNED-1")).unwrap();
+
+    // The bearer token alone is not enough.
+    let r = app.get_as("/api/v1/licenses?limit=5", &token).await;
+    let p = expect_problem(r, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(p["type"], "/problems/bad-signature");
+
+    let before = app.audit_count().await;
+    // Body altered after signing: refused, nothing written.
+    let mut tampered = body.clone();
+    tampered.extend_from_slice(b" ");
+    let req = c
+        .signed(
+            Method::POST,
+            "/api/v1/licenses",
+            &body,
+            now(),
+            "nonce-tamper-000001",
+        )
+        .body(tampered);
+    expect_problem(req.send().await.unwrap(), StatusCode::UNAUTHORIZED).await;
+    // Signed for another path.
+    let sig_path = c.signed(
+        Method::POST,
+        "/api/v1/orgs",
+        &body,
+        now(),
+        "nonce-path-00000001",
+    );
+    let req = app
+        .client
+        .post(app.url("/api/v1/licenses"))
+        .headers(sig_path.build().unwrap().headers().clone())
+        .body(body.clone());
+    expect_problem(req.send().await.unwrap(), StatusCode::UNAUTHORIZED).await;
+    // Outside the replay window.
+    let req = c.signed(
+        Method::POST,
+        "/api/v1/licenses",
+        &body,
+        now() - 301,
+        "nonce-stale-0000001",
+    );
+    let p = expect_problem(req.send().await.unwrap(), StatusCode::UNAUTHORIZED).await;
+    assert!(p["detail"].as_str().unwrap().contains("window"));
+    // A short nonce.
+    let req = c.signed(Method::POST, "/api/v1/licenses", &body, now(), "short");
+    expect_problem(req.send().await.unwrap(), StatusCode::UNAUTHORIZED).await;
+    assert_eq!(app.audit_count().await, before);
+
+    // Properly signed: accepted.
+    let ts = now();
+    let r = c
+        .signed(
+            Method::POST,
+            "/api/v1/licenses",
+            &body,
+            ts,
+            "nonce-good-00000001",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // The same request again is a replay.
+    let r = c
+        .signed(
+            Method::POST,
+            "/api/v1/licenses",
+            &body,
+            ts,
+            "nonce-good-00000001",
+        )
+        .send()
+        .await
+        .unwrap();
+    let p = expect_problem(r, StatusCode::UNAUTHORIZED).await;
+    assert!(p["detail"].as_str().unwrap().contains("nonce"));
+    // Reads are signed too; the query is covered.
+    let r = c
+        .signed(
+            Method::GET,
+            "/api/v1/licenses?limit=5",
+            b"",
+            now(),
+            "nonce-read-00000001",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c.signed(
+        Method::GET,
+        "/api/v1/licenses?limit=5",
+        b"",
+        now(),
+        "nonce-read-00000002",
+    );
+    let req = app
+        .client
+        .get(app.url("/api/v1/licenses?limit=50"))
+        .headers(r.build().unwrap().headers().clone());
+    expect_problem(req.send().await.unwrap(), StatusCode::UNAUTHORIZED).await;
+
+    // An ordinary token needs no signature.
+    let plain = app.token("150102", Role::IssuerClerk).await;
+    assert_eq!(
+        app.get_as("/api/v1/licenses?limit=5", &plain)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // The token list never shows the HMAC key.
+    assert!(app.library.tokens().await.unwrap().iter().all(|t| {
+        serde_json::to_string(t)
+            .map(|s| !s.contains("signing"))
+            .unwrap()
+    }));
+}
+both_backends!(signing, signed_requests);
