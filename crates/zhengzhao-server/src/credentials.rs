@@ -97,6 +97,11 @@ pub fn totp_secret_base32(secret: &[u8]) -> String {
     data_encoding::BASE32_NOPAD.encode(secret)
 }
 
+/// The inverse of [`totp_secret_base32`] (for clients and tests).
+pub fn totp_secret_from_base32(text: &str) -> Option<Vec<u8>> {
+    data_encoding::BASE32_NOPAD.decode(text.trim().as_bytes()).ok()
+}
+
 /// The `otpauth://` URI an authenticator app scans (Key Uri Format).
 pub fn totp_uri(secret: &[u8], username: &str) -> String {
     let label: String = form_label(&format!("zhengzhao:{username}"));
@@ -200,6 +205,7 @@ mod tests {
     fn base32_and_uri() {
         // RFC 4648 test vector.
         assert_eq!(totp_secret_base32(b"foobar"), "MZXW6YTBOI");
+        assert_eq!(totp_secret_from_base32("MZXW6YTBOI").unwrap(), b"foobar");
         let uri = totp_uri(b"foobar", "wang li");
         assert!(uri.starts_with("otpauth://totp/zhengzhao:wang%20li?secret=MZXW6YTBOI&"));
     }

@@ -473,3 +473,118 @@ async fn backup_under_writes_restores_to_a_library_that_verifies() {
         String::from_utf8_lossy(&forced.stderr)
     );
 }
+
+/// The first staff user is made at the command line while the server runs,
+/// logs in over HTTP with the printed password and TOTP secret, and is
+/// listed; a signed token prints its HMAC key on a second line.
+#[tokio::test(flavor = "multi_thread")]
+async fn first_staff_user_from_the_command_line() {
+    use zhengzhao_server::credentials::{totp_code, totp_secret_from_base32, totp_step};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = serve(&["--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+
+    let bad = cli(
+        &data,
+        &[
+            "user",
+            "create",
+            "--username",
+            "sec.admin",
+            "--name",
+            "安全管理员",
+            "--org",
+            "150000",
+            "--role",
+            "auditor",
+            "--role",
+            "issuer_clerk",
+        ],
+    );
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("roles") && err.contains("职责分离"), "{err}");
+
+    let out = cli(
+        &data,
+        &[
+            "user",
+            "create",
+            "--username",
+            "sec.admin",
+            "--name",
+            "安全管理员",
+            "--org",
+            "150000",
+            "--role",
+            "security_admin",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap()
+            .to_owned()
+    };
+    let password = field("initial_password");
+    let secret = totp_secret_from_base32(&field("totp_secret")).unwrap();
+    assert!(field("totp_uri").starts_with("otpauth://totp/zhengzhao:sec.admin?"));
+    // Safe from a step change between making and checking the code.
+    let into = jiff::Timestamp::now().as_second().rem_euclid(30);
+    if into >= 25 {
+        tokio::time::sleep(Duration::from_secs(u64::try_from(31 - into).unwrap())).await;
+    }
+    let code = totp_code(&secret, totp_step(jiff::Timestamp::now().as_second())).unwrap();
+    let login = reqwest::Client::new()
+        .post(format!("{}/api/v1/session", server.base))
+        .json(
+            &serde_json::json!({"username": "sec.admin", "password": password, "totp_code": code}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), reqwest::StatusCode::CREATED);
+    let session: serde_json::Value = login.json().await.unwrap();
+    assert_eq!(session["must_change_password"], true);
+    assert_eq!(session["roles"], serde_json::json!(["security_admin"]));
+
+    let list = cli(&data, &["user", "list"]);
+    let listed = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("sec.admin") && l.contains("security_admin")),
+        "{listed}"
+    );
+    assert!(!listed.contains(&password));
+
+    let signed = cli(
+        &data,
+        &[
+            "token",
+            "create",
+            "--org",
+            "150781",
+            "--role",
+            "issuer_clerk",
+            "--label",
+            "登记系统",
+            "--signed",
+        ],
+    );
+    assert!(signed.status.success());
+    let lines: Vec<String> = String::from_utf8(signed.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].starts_with("zzt_") && lines[1].starts_with("zzs_"));
+    terminate(server);
+}
