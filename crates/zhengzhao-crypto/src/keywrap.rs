@@ -49,6 +49,11 @@ impl MasterKey {
         Ok(Self(b))
     }
 
+    /// The raw key, for wrapping it under another key.
+    pub fn to_bytes(&self) -> [u8; 16] {
+        self.0
+    }
+
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }

@@ -26,7 +26,8 @@ fn policy_error(en: &str, zh: &str) -> FieldError {
 }
 
 /// The password policy: 12 to 128 characters, at least three of lower case,
-/// upper case, digits and symbols, and not containing the username.
+/// upper case, caseless letters (汉字), digits and symbols, and not
+/// containing the username.
 pub fn check_password_policy(password: &str, username: &str) -> Result<(), FieldError> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
@@ -41,9 +42,13 @@ pub fn check_password_policy(password: &str, username: &str) -> Result<(), Field
             "密码长度不能超过128个字符",
         ));
     }
+    // Letters without case (汉字, Mongolian script) count as a class of their own.
     let classes = [
         password.chars().any(|c| c.is_lowercase()),
         password.chars().any(|c| c.is_uppercase()),
+        password
+            .chars()
+            .any(|c| c.is_alphabetic() && !c.is_lowercase() && !c.is_uppercase()),
         password.chars().any(|c| c.is_ascii_digit()),
         password.chars().any(|c| !c.is_alphanumeric()),
     ];
@@ -99,7 +104,9 @@ pub fn totp_secret_base32(secret: &[u8]) -> String {
 
 /// The inverse of [`totp_secret_base32`] (for clients and tests).
 pub fn totp_secret_from_base32(text: &str) -> Option<Vec<u8>> {
-    data_encoding::BASE32_NOPAD.decode(text.trim().as_bytes()).ok()
+    data_encoding::BASE32_NOPAD
+        .decode(text.trim().as_bytes())
+        .ok()
 }
 
 /// The `otpauth://` URI an authenticator app scans (Key Uri Format).
@@ -217,7 +224,8 @@ mod tests {
         assert!(check_password_policy("lowerUPPERonly", "u").is_err());
         assert!(check_password_policy("Zhang-San-2026", "zhangsan").is_ok());
         assert!(check_password_policy("xxZhangSan-2026", "zhangsan").is_err());
-        assert!(check_password_policy("草原上的牧民2026!", "u").is_ok());
+        assert!(check_password_policy("草原上的牧民们2026!", "u").is_ok());
+        assert!(check_password_policy("草原上的牧民们在放牧羊群", "u").is_err());
         assert!(check_password_policy(&"Aa1!".repeat(40), "u").is_err());
     }
 

@@ -281,6 +281,38 @@ impl Store for PgStore {
         Ok(t)
     }
 
+    async fn add_data_key(&self, key: &DataKeyRecord, log: &ChangeLog) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        tx.execute(
+            "INSERT INTO data_keys (id, wrapped_key, created_at) VALUES ($1, $2, $3)",
+            &[&key.id, &key.wrapped_key, &key.created_at],
+        )
+        .await
+        .map_err(classify)?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn data_keys(&self) -> StoreResult<Vec<DataKeyRecord>> {
+        Ok(self
+            .client()
+            .await?
+            .query(
+                "SELECT id, wrapped_key, created_at FROM data_keys ORDER BY created_at, id",
+                &[],
+            )
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|r| DataKeyRecord {
+                id: r.get(0),
+                wrapped_key: r.get(1),
+                created_at: r.get(2),
+            })
+            .collect())
+    }
+
     async fn record_event(&self, log: &ChangeLog) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;

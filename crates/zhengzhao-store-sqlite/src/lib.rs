@@ -310,6 +310,48 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn add_data_key(&self, key: &DataKeyRecord, log: &ChangeLog) -> StoreResult<()> {
+        let (key, log) = (key.clone(), journal::PreparedLog::new(log));
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO data_keys (id, wrapped_key, created_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![
+                    key.id.to_string(),
+                    key.wrapped_key,
+                    key.created_at.to_string()
+                ],
+            )
+            .map_err(backend)?;
+            journal::append(tx, &log)
+        })
+        .await
+    }
+
+    async fn data_keys(&self) -> StoreResult<Vec<DataKeyRecord>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT id, wrapped_key, created_at FROM data_keys ORDER BY created_at, id",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| <(String, Vec<u8>, String)>::try_from(r))
+                .map_err(backend)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(backend)?;
+            rows.into_iter()
+                .map(|(id, wrapped_key, at)| {
+                    Ok(DataKeyRecord {
+                        id: uuid_of(&id)?,
+                        wrapped_key,
+                        created_at: ts(&at)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn record_event(&self, log: &ChangeLog) -> StoreResult<()> {
         let log = journal::PreparedLog::new(log);
         self.write(move |tx| journal::append(tx, &log)).await

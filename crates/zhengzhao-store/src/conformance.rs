@@ -608,6 +608,32 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(audit_count(store).await, before + 6);
+
+    // Data keys come back oldest first; an id is never reused.
+    let k1 = DataKeyRecord {
+        id: uuid::Uuid::now_v7(),
+        wrapped_key: vec![1; 44],
+        created_at: at(70),
+    };
+    let k2 = DataKeyRecord {
+        id: uuid::Uuid::now_v7(),
+        wrapped_key: vec![2; 44],
+        created_at: at(71),
+    };
+    store
+        .add_data_key(&k1, &log("data_key.create", "k", 70))
+        .await
+        .unwrap();
+    store
+        .add_data_key(&k2, &log("data_key.create", "k", 71))
+        .await
+        .unwrap();
+    assert_eq!(store.data_keys().await.unwrap(), vec![k1.clone(), k2]);
+    let again = store
+        .add_data_key(&k1, &log("data_key.create", "k", 72))
+        .await;
+    assert!(again.is_err());
+    assert_eq!(audit_count(store).await, before + 8);
 }
 
 pub async fn audit_events_keep_order_and_content(store: &dyn Store) {

@@ -146,6 +146,12 @@ pub trait Store: Send + Sync + 'static {
         log: &ChangeLog,
     ) -> StoreResult<()>;
 
+    // ---- keys for personal data at rest ----
+
+    async fn add_data_key(&self, key: &DataKeyRecord, log: &ChangeLog) -> StoreResult<()>;
+    /// Every data key, oldest first (the last one seals new data).
+    async fn data_keys(&self) -> StoreResult<Vec<DataKeyRecord>>;
+
     // ---- signing keys ----
 
     /// Store a key. With `retire_active`, the org's current key of the same

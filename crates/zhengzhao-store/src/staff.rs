@@ -64,3 +64,11 @@ pub fn roles_from_text(text: &str) -> Result<Vec<Role>, String> {
         .map(|s| s.parse::<Role>().map_err(|_| s.to_owned()))
         .collect()
 }
+
+/// A key that seals personal face fields, wrapped under the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataKeyRecord {
+    pub id: uuid::Uuid,
+    pub wrapped_key: Vec<u8>,
+    pub created_at: jiff::Timestamp,
+}

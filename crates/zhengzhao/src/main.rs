@@ -104,6 +104,9 @@ enum KeysCommand {
         #[arg(long)]
         org: String,
     },
+    /// Start a new data key for personal face fields (SM4-GCM); older keys
+    /// stay to open what they sealed.
+    RotateDataKey,
     /// Install a key and certificate issued by a real CA for an org.
     Import {
         #[arg(long)]
@@ -466,7 +469,14 @@ async fn restore(config: &ServerConfig, from: &std::path::Path, force: bool) -> 
     std::fs::copy(from, &scratch).with_context(|| format!("reading {}", from.display()))?;
     let checked = async {
         let store = zhengzhao_store_sqlite::SqliteStore::open(&scratch).await?;
-        let library = Library::new(std::sync::Arc::new(store));
+        let mut library = Library::new(std::sync::Arc::new(store));
+        // Sealed personal fields are opened (and so checked) with the master
+        // key, when one is given; restoring without it fails at the first one.
+        if config.master_key.is_some() || config.default_master_key_path().exists() {
+            library = library.with_master_key(
+                zhengzhao_server::app::load_master_key(config).map_err(anyhow::Error::msg)?,
+            );
+        }
         let audit = library.verify_audit().await?;
         if let Some(problem) = audit.problem {
             bail!("the backup's audit log does not verify: {problem}");
@@ -606,6 +616,12 @@ async fn keys(config: &ServerConfig, cmd: KeysCommand) -> anyhow::Result<()> {
             println!(
                 "key {} is now active for {}; earlier keys stay available for verification",
                 k.id, org.code
+            );
+        }
+        KeysCommand::RotateDataKey => {
+            let id = library.rotate_data_key(&Actor::cli()).await?;
+            println!(
+                "data key {id} now seals new personal data; earlier keys stay to open what they sealed"
             );
         }
         KeysCommand::Import { org, cert, key } => {

@@ -30,7 +30,7 @@ pub async fn issue(
     Library::require_role(&caller, &[Role::IssuerClerk])?;
     let req: IssueRequest = body.parse()?;
     let (rec, created) = s.library.issue_license(&caller, req).await?;
-    let view = s.library.current_view(&rec).await?;
+    let view = s.library.current_view(&caller, &rec).await?;
     Ok((
         if created {
             StatusCode::CREATED
@@ -52,7 +52,7 @@ pub async fn get(
 ) -> ApiResult<Json<LicenseView>> {
     let (rec, asked) = s.library.find_license(&id).await?;
     s.library.require_reader(&caller, &rec).await?;
-    Ok(Json(s.library.license_view(&rec, &asked).await?))
+    Ok(Json(s.library.license_view(&caller, &rec, &asked).await?))
 }
 
 /// Update: issue the next version (with the changed paper license).
@@ -70,7 +70,7 @@ pub async fn update(
     let rec = s.library.update_license(&caller, &id, req).await?;
     Ok((
         StatusCode::CREATED,
-        Json(s.library.current_view(&rec).await?),
+        Json(s.library.current_view(&caller, &rec).await?),
     ))
 }
 
@@ -87,7 +87,7 @@ pub async fn revoke(
     Library::require_role(&caller, &[Role::IssuerClerk])?;
     let req: RevokeRequest = body.parse()?;
     let rec = s.library.revoke_license(&caller, &id, req).await?;
-    Ok(Json(s.library.current_view(&rec).await?))
+    Ok(Json(s.library.current_view(&caller, &rec).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -111,7 +111,7 @@ pub async fn history(
     s.library.require_reader(&caller, &rec).await?;
     let mut versions = Vec::with_capacity(rec.versions.len());
     for v in &rec.versions {
-        versions.push(s.library.license_view(&rec, &v.license_id).await?);
+        versions.push(s.library.license_view(&caller, &rec, &v.license_id).await?);
     }
     let deliveries = s.store.deliveries_of(rec.key).await?;
     Ok(Json(History {
@@ -149,6 +149,7 @@ pub async fn document(
         .iter()
         .find(|v| v.license_id == asked)
         .ok_or_else(|| ApiError::NotFound(format!("license {asked}")))?;
+    s.library.require_full_disclosure(&caller, &rec, v).await?;
     let key = s
         .store
         .signing_key(v.key_id)
@@ -225,13 +226,13 @@ pub async fn list(
         type_code,
         issuer_within: Some(caller.org.clone()),
     };
-    let page = s.store.licenses(&filter, before, limit).await?;
+    let page = s.library.licenses_page(&filter, before, limit).await?;
     let next_cursor = (page.len() == limit as usize)
         .then(|| page.last().map(|l| l.key.to_string()))
         .flatten();
     let mut items = Vec::with_capacity(page.len());
     for l in &page {
-        items.push(s.library.current_view(l).await?);
+        items.push(s.library.current_view(&caller, l).await?);
     }
     Ok(Json(LicensePage { items, next_cursor }))
 }
@@ -248,7 +249,10 @@ pub async fn pdf(
     use axum::response::IntoResponse;
     let (rec, asked) = s.library.find_license(&id).await?;
     s.library.require_reader(&caller, &rec).await?;
-    let view = s.library.license_view(&rec, &asked).await?;
+    if let Some(v) = rec.versions.iter().find(|v| v.license_id == asked) {
+        s.library.require_full_disclosure(&caller, &rec, v).await?;
+    }
+    let view = s.library.license_view(&caller, &rec, &asked).await?;
     let print = s.library.print_view(&view).await?;
     let renderer = s.renderer.clone();
     let bytes = tokio::task::spawn_blocking(move || renderer.render(&print))

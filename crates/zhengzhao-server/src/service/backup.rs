@@ -18,15 +18,17 @@ pub struct SignatureReport {
 
 impl Library {
     /// Check every stored license version's signature over its payload
-    /// against the public key it names (no master key needed).
+    /// against the public key it names (the master key opens sealed
+    /// personal fields first).
     pub async fn verify_license_signatures(&self) -> ApiResult<SignatureReport> {
         let mut report = SignatureReport::default();
         let mut keys: HashMap<uuid::Uuid, Option<PublicKey>> = HashMap::new();
         let mut before = None;
         loop {
+            // Opened: sealed personal fields back in, so the payload is
+            // the text that was signed.
             let page = self
-                .store
-                .licenses(&LicenseFilter::default(), before, 500)
+                .licenses_page(&LicenseFilter::default(), before, 500)
                 .await?;
             let Some(last) = page.last() else {
                 return Ok(report);

@@ -51,7 +51,9 @@ fn validity(pem: &str) -> ApiResult<(jiff::Timestamp, jiff::Timestamp)> {
 impl Library {
     pub(crate) fn master_key(&self) -> ApiResult<&MasterKey> {
         self.master_key.as_ref().ok_or_else(|| {
-            ApiError::Internal("no master key configured: cannot use signing keys".into())
+            ApiError::Internal(
+                "no master key configured: cannot use signing keys or sealed personal data".into(),
+            )
         })
     }
 

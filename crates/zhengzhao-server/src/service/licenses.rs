@@ -522,6 +522,12 @@ impl Library {
                 key_id,
             },
         };
+        // Kept for comparing a replay; what is stored has personal fields sealed.
+        let plain_face = new.first.face.clone();
+        let new = NewLicense {
+            first: self.seal_version(&t, new.first).await?,
+            ..new
+        };
         let mut audit = audit_event(
             &Actor::from(caller),
             "license.issue",
@@ -534,14 +540,17 @@ impl Library {
             outbox: vec![platform_message("license.issued", &id, 1, &issuer.code)],
         };
         match self.store.issue_license(&new, &self.channels, &log).await {
-            Ok(rec) => Ok((rec, true)),
+            Ok(rec) => Ok((self.open_license(rec).await?, true)),
             // A concurrent identical request won the race: answer as a replay.
             Err(StoreError::Conflict(_)) => match self
                 .store
                 .license_by_source(&req.source.system, &req.source.record_id)
                 .await?
             {
-                Some(existing) => self.replay(existing, &req, &new.first.holder, &new.first.face),
+                Some(existing) => {
+                    let existing = self.open_license(existing).await?;
+                    self.replay(existing, &req, &new.first.holder, &plain_face)
+                }
                 None => Err(ApiError::Conflict(
                     "serial collision; retry the request".into(),
                 )),
@@ -584,7 +593,7 @@ impl Library {
             .license_by_identifier(&id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("license {id}")))?;
-        Ok((rec, id))
+        Ok((self.open_license(rec).await?, id))
     }
 
     /// Staff of the issuing org or of an org above it may read a license.
@@ -684,10 +693,12 @@ impl Library {
             audit,
             outbox: vec![platform_message("license.updated", &id, version, &l.issuer)],
         };
-        Ok(self
+        let record = self.seal_version(&t, record).await?;
+        let stored = self
             .store
             .add_license_version(l.key, current.version, &record, &self.channels, &log)
-            .await?)
+            .await?;
+        self.open_license(stored).await
     }
 
     /// Revoke (注销), with a reason; recorded with who and when.
@@ -736,23 +747,26 @@ impl Library {
                 &l.issuer,
             )],
         };
-        Ok(self
+        let stored = self
             .store
             .revoke_license(l.key, current.version, &revocation, &log)
-            .await?)
+            .await?;
+        self.open_license(stored).await
     }
 
-    /// The API view of `l`'s current version.
-    pub async fn current_view(&self, l: &LicenseRecord) -> ApiResult<LicenseView> {
+    /// The API view of `l`'s current version, as `caller` may see it.
+    pub async fn current_view(&self, caller: &Caller, l: &LicenseRecord) -> ApiResult<LicenseView> {
         let current = l
             .current()
             .ok_or_else(|| ApiError::Internal("license without versions".into()))?;
-        self.license_view(l, &current.license_id).await
+        self.license_view(caller, l, &current.license_id).await
     }
 
-    /// The API view of `l` as named by `asked`.
+    /// The API view of `l` as named by `asked`; personal fields are masked
+    /// unless the caller may see them (`privacy`).
     pub async fn license_view(
         &self,
+        caller: &Caller,
         l: &LicenseRecord,
         asked: &LicenseId,
     ) -> ApiResult<LicenseView> {
@@ -785,7 +799,10 @@ impl Library {
             current_license_id: current.license_id.clone(),
             current_version: current.version,
             type_code: l.type_code.clone(),
-            type_name: t.map(|t| t.spec.draft().name.clone()).unwrap_or_default(),
+            type_name: t
+                .as_ref()
+                .map(|t| t.spec.draft().name.clone())
+                .unwrap_or_default(),
             type_version: v.type_version,
             license_number: v.license_number.clone(),
             issuer: IssuerView {
@@ -795,7 +812,13 @@ impl Library {
                     .unwrap_or_else(|_| issuer.credit_code.clone()),
             },
             holder: v.holder.clone(),
-            face: v.face.clone(),
+            face: {
+                let mut face = v.face.clone();
+                if let Some(t) = t.as_ref().filter(|_| !Self::sees_personal_data(caller, l)) {
+                    Self::mask_face(t, &mut face);
+                }
+                face
+            },
             valid_from: v.valid_from,
             valid_until: v.valid_until,
             issued_at: v.issued_at,

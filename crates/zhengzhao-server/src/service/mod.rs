@@ -11,6 +11,7 @@ pub mod keys;
 pub mod licenses;
 pub mod orgs;
 pub mod printing;
+pub mod privacy;
 pub mod seed;
 pub mod staff;
 pub mod tokens;
@@ -39,6 +40,8 @@ pub struct Library {
     session_policy: staff::SessionPolicy,
     /// Nonces of signed requests seen within the replay window.
     pub(crate) nonces: Arc<crate::signed_request::NonceCache>,
+    /// Keys that seal personal fields (see `privacy`), loaded on demand.
+    data_keys: Arc<tokio::sync::Mutex<Option<Arc<privacy::DataKeyring>>>>,
 }
 
 /// Reference data read on every issuance (see `cache`).
@@ -147,6 +150,7 @@ impl Library {
             audit_integrator: Arc::default(),
             session_policy: staff::SessionPolicy::default(),
             nonces: Arc::default(),
+            data_keys: Arc::default(),
         }
     }
 

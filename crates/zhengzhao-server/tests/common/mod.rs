@@ -191,6 +191,28 @@ impl TestApp {
         }
     }
 
+    /// A single integer from plain SQL against this test's database (e.g. a
+    /// `SELECT count(*)`), read as someone with database access would.
+    pub async fn raw_count(&self, sql: &str) -> i64 {
+        match &self.postgres {
+            None => {
+                let c = rusqlite::Connection::open(self.data_dir.join("zhengzhao.db")).unwrap();
+                c.query_row(sql, [], |r| r.get(0)).unwrap()
+            }
+            Some((url, schema)) => {
+                let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                client
+                    .batch_execute(&format!("SET search_path TO {schema}"))
+                    .await
+                    .unwrap();
+                client.query_one(sql, &[]).await.unwrap().get(0)
+            }
+        }
+    }
+
     pub async fn audit_count(&self) -> usize {
         self.library
             .store

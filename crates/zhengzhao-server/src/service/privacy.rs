@@ -1,0 +1,325 @@
+//! Personal data at rest and on output (Art. 22: protection of personal
+//! privacy).
+//!
+//! **At rest.** Face fields the catalog marks `personal` are sealed before a
+//! version is stored: each value becomes `zzenc:v1:<key id>:<base64>`, the
+//! SM4-GCM encryption of its JSON text under a data key, with the license
+//! identifier and field name as associated data (so a sealed value cannot be
+//! moved to another license or field). The same sealed values replace the
+//! plain ones in the stored payload text. Reading opens them again and
+//! re-canonicalises the payload, which gives back, byte for byte, the text
+//! that was signed (RFC 8785 output is a fixed point of parse + canonicalise).
+//! Someone with the database and not the master key sees no personal field.
+//!
+//! **Keys.** Data keys live in the `data_keys` table, wrapped under the
+//! master key. The newest seals new data; older ones stay to open what they
+//! sealed. `zhengzhao keys rotate-data-key` starts a new one.
+//!
+//! **On output.** Only the issuing org's clerks and objection handlers see
+//! personal fields in full; other readers get them masked, and may not fetch
+//! the signed document or PDF of a version that has them (a masked document
+//! could not verify, and an unmasked one would disclose).
+
+use super::{Actor, Library, audit_event, now};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zhengzhao_crypto::keywrap::MasterKey;
+use zhengzhao_domain::catalog::LicenseTypeVersion;
+use zhengzhao_domain::role::Role;
+use zhengzhao_store::{ChangeLog, DataKeyRecord, LicenseRecord, LicenseVersionRecord};
+
+pub const SEALED_PREFIX: &str = "zzenc:v1:";
+/// How long a process trusts its copy of the key list (another process,
+/// e.g. the CLI, may have rotated).
+const KEYRING_TTL: Duration = Duration::from_secs(60);
+
+/// The unwrapped data keys, oldest first.
+pub(crate) struct DataKeyring {
+    keys: Vec<(uuid::Uuid, MasterKey)>,
+    loaded: Instant,
+}
+
+impl DataKeyring {
+    fn active(&self) -> Option<&(uuid::Uuid, MasterKey)> {
+        self.keys.last()
+    }
+
+    fn get(&self, id: uuid::Uuid) -> Option<&MasterKey> {
+        self.keys.iter().find(|(k, _)| *k == id).map(|(_, key)| key)
+    }
+}
+
+fn wrap_aad(id: uuid::Uuid) -> Vec<u8> {
+    format!("data-key:{id}").into_bytes()
+}
+
+fn field_aad(license_id: &str, field: &str) -> Vec<u8> {
+    format!("face:{license_id}/{field}").into_bytes()
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// The names of a catalog version's personal fields.
+pub fn personal_fields(t: &LicenseTypeVersion) -> Vec<&str> {
+    t.spec
+        .draft()
+        .face_fields
+        .iter()
+        .filter(|f| f.personal)
+        .map(|f| f.name.as_str())
+        .collect()
+}
+
+/// Mask a personal value for display: keep about a quarter at each end.
+pub fn mask_value(v: &Value) -> Value {
+    let Some(s) = v.as_str() else {
+        return if v.is_null() {
+            Value::Null
+        } else {
+            json!("***")
+        };
+    };
+    let chars: Vec<char> = s.chars().collect();
+    let n = chars.len();
+    if n <= 1 {
+        return json!("*");
+    }
+    let keep = (n / 4).max(1);
+    let (head, tail) = if n <= 3 { (1, 0) } else { (keep, keep) };
+    let masked: String = chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i < head || i >= n - tail { *c } else { '*' })
+        .collect();
+    json!(masked)
+}
+
+impl Library {
+    /// The data keys, loaded (and, with `need_active`, created) on demand.
+    pub(crate) async fn data_keyring(&self, need_active: bool) -> ApiResult<Arc<DataKeyring>> {
+        let mut slot = self.data_keys.lock().await;
+        if let Some(ring) = slot.as_ref()
+            && ring.loaded.elapsed() < KEYRING_TTL
+            && (!need_active || ring.active().is_some())
+        {
+            return Ok(ring.clone());
+        }
+        let master = self.master_key()?;
+        let mut records = self.store.data_keys().await?;
+        if records.is_empty() && need_active {
+            records.push(self.new_data_key(&Actor::system()).await?);
+        }
+        let keys = records
+            .iter()
+            .map(|r| {
+                let raw = master
+                    .decrypt(&wrap_aad(r.id), &r.wrapped_key)
+                    .map_err(internal)?;
+                let bytes: [u8; 16] = raw
+                    .try_into()
+                    .map_err(|_| internal(format!("data key {} has the wrong length", r.id)))?;
+                Ok((r.id, MasterKey::from_bytes(bytes)))
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        let ring = Arc::new(DataKeyring {
+            keys,
+            loaded: Instant::now(),
+        });
+        *slot = Some(ring.clone());
+        Ok(ring)
+    }
+
+    async fn new_data_key(&self, actor: &Actor) -> ApiResult<DataKeyRecord> {
+        let key = MasterKey::generate().map_err(internal)?;
+        let id = uuid::Uuid::now_v7();
+        let wrapped = self
+            .master_key()?
+            .encrypt(&wrap_aad(id), &key.to_bytes())
+            .map_err(internal)?;
+        let rec = DataKeyRecord {
+            id,
+            wrapped_key: wrapped,
+            created_at: now(),
+        };
+        let log = ChangeLog::audit_only(audit_event(
+            actor,
+            "data_key.create",
+            format!("data_key:{id}"),
+            json!({"fingerprint": key.fingerprint()}),
+        ));
+        self.store.add_data_key(&rec, &log).await?;
+        Ok(rec)
+    }
+
+    /// Start a new data key: new personal data is sealed with it from now on
+    /// (other processes pick it up within a minute).
+    pub async fn rotate_data_key(&self, actor: &Actor) -> ApiResult<uuid::Uuid> {
+        let rec = self.new_data_key(actor).await?;
+        *self.data_keys.lock().await = None;
+        Ok(rec.id)
+    }
+
+    /// Seal the personal fields of a version about to be stored.
+    pub(crate) async fn seal_version(
+        &self,
+        t: &LicenseTypeVersion,
+        mut v: LicenseVersionRecord,
+    ) -> ApiResult<LicenseVersionRecord> {
+        let personal = personal_fields(t);
+        if personal.is_empty() {
+            return Ok(v);
+        }
+        let ring = self.data_keyring(true).await?;
+        let (key_id, key) = ring.active().ok_or_else(|| internal("no data key"))?;
+        let mut payload: Value = serde_json::from_str(&v.payload).map_err(internal)?;
+        let id = v.license_id.to_string();
+        for name in personal {
+            let Some(value) = v.face.get(name).filter(|x| !x.is_null()) else {
+                continue;
+            };
+            if value.as_str().is_some_and(|s| s.starts_with("zzenc:")) {
+                return Err(ApiError::field(
+                    &format!("face/{name}"),
+                    "reserved",
+                    "values may not start with 'zzenc:'",
+                    "字段值不能以“zzenc:”开头",
+                ));
+            }
+            let text = serde_json::to_vec(value).map_err(internal)?;
+            let blob = key
+                .encrypt(&field_aad(&id, name), &text)
+                .map_err(internal)?;
+            let sealed = Value::String(format!("{SEALED_PREFIX}{key_id}:{}", B64.encode(blob)));
+            if let Some(slot) = v.face.get_mut(name) {
+                *slot = sealed.clone();
+            }
+            if let Some(slot) = payload.get_mut("face").and_then(|f| f.get_mut(name)) {
+                *slot = sealed;
+            }
+        }
+        v.payload = zhengzhao_crypto::canonical_json_value(&payload).map_err(internal)?;
+        Ok(v)
+    }
+
+    /// Open a stored version's sealed fields: face and payload as signed.
+    pub(crate) async fn open_version(&self, v: &mut LicenseVersionRecord) -> ApiResult<()> {
+        if !v.payload.contains(SEALED_PREFIX) {
+            return Ok(());
+        }
+        let mut ring = self.data_keyring(false).await?;
+        let mut payload: Value = serde_json::from_str(&v.payload).map_err(internal)?;
+        let id = v.license_id.to_string();
+        let Some(face) = payload.get_mut("face").and_then(Value::as_object_mut) else {
+            return Ok(());
+        };
+        for (name, value) in face.iter_mut() {
+            let Some(rest) = value.as_str().and_then(|s| s.strip_prefix(SEALED_PREFIX)) else {
+                continue;
+            };
+            let (key_id, b64) = rest
+                .split_once(':')
+                .ok_or_else(|| internal(format!("sealed field {name} of {id} is malformed")))?;
+            let key_id = uuid::Uuid::parse_str(key_id).map_err(internal)?;
+            if ring.get(key_id).is_none() {
+                // Made by another process since we loaded: look again.
+                *self.data_keys.lock().await = None;
+                ring = self.data_keyring(false).await?;
+            }
+            let key = ring
+                .get(key_id)
+                .ok_or_else(|| internal(format!("data key {key_id} is unknown")))?;
+            let blob = B64.decode(b64).map_err(internal)?;
+            let text = key
+                .decrypt(&field_aad(&id, name), &blob)
+                .map_err(|e| internal(format!("field {name} of {id}: {e}")))?;
+            *value = serde_json::from_slice(&text).map_err(internal)?;
+        }
+        v.payload = zhengzhao_crypto::canonical_json_value(&payload).map_err(internal)?;
+        v.face = payload.get("face").cloned().unwrap_or(Value::Null);
+        Ok(())
+    }
+
+    pub(crate) async fn open_license(&self, mut l: LicenseRecord) -> ApiResult<LicenseRecord> {
+        for v in &mut l.versions {
+            self.open_version(v).await?;
+        }
+        Ok(l)
+    }
+
+    /// A page of the license list, opened.
+    pub async fn licenses_page(
+        &self,
+        filter: &zhengzhao_store::LicenseFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> ApiResult<Vec<LicenseRecord>> {
+        let page = self.store.licenses(filter, before, limit).await?;
+        let mut out = Vec::with_capacity(page.len());
+        for l in page {
+            out.push(self.open_license(l).await?);
+        }
+        Ok(out)
+    }
+
+    /// Does the caller see personal fields of `l` in full?
+    pub fn sees_personal_data(caller: &Caller, l: &LicenseRecord) -> bool {
+        (caller.has(Role::IssuerClerk) && caller.org == l.issuer)
+            || caller.has(Role::ObjectionHandler)
+    }
+
+    /// Mask the personal fields of `face` (of a version of type `t`).
+    pub fn mask_face(t: &LicenseTypeVersion, face: &mut Value) {
+        for name in personal_fields(t) {
+            if let Some(v) = face.get_mut(name) {
+                *v = mask_value(v);
+            }
+        }
+    }
+
+    /// Refuse the signed document or PDF of a version with personal fields
+    /// to a caller who may only see them masked.
+    pub async fn require_full_disclosure(
+        &self,
+        caller: &Caller,
+        l: &LicenseRecord,
+        v: &LicenseVersionRecord,
+    ) -> ApiResult<()> {
+        if Self::sees_personal_data(caller, l) {
+            return Ok(());
+        }
+        let t = self
+            .cached_license_type(&l.type_code, Some(v.type_version))
+            .await?;
+        if t.is_some_and(|t| !personal_fields(&t).is_empty()) {
+            return Err(ApiError::Forbidden(
+                "this license holds personal data: only the issuing org's clerks and objection handlers may have the full document".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_keeps_the_ends_only() {
+        assert_eq!(mask_value(&json!("张三")), json!("张*"));
+        assert_eq!(mask_value(&json!("王小明")), json!("王**"));
+        assert_eq!(
+            mask_value(&json!("150102199003071234")),
+            json!("1501**********1234")
+        );
+        assert_eq!(mask_value(&json!("13800138000")), json!("13*******00"));
+        assert_eq!(mask_value(&json!(42)), json!("***"));
+        assert_eq!(mask_value(&Value::Null), Value::Null);
+    }
+}

@@ -1,0 +1,12 @@
+-- Keys that encrypt personal face fields at rest (SM4-GCM), each wrapped
+-- under the master key. The newest is used for new data; older ones stay
+-- for reading what they sealed. Keys are never updated or deleted.
+
+CREATE TABLE data_keys (
+    id          UUID PRIMARY KEY,
+    wrapped_key BYTEA NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL
+);
+
+CREATE TRIGGER data_keys_no_change BEFORE UPDATE OR DELETE ON data_keys
+    FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
