@@ -85,6 +85,22 @@ async fn checkpoints_and_proofs(app: TestApp) {
     assert_eq!(resp.status(), StatusCode::CREATED);
     let first: Value = resp.json().await.unwrap();
     assert_eq!(first["tree_size"], events_before);
+    // Asked again with nothing new (beyond checkpoint events, and the
+    // region key made for the first one): the same checkpoint, 200 not 201.
+    let empty = json!({});
+    let sign = || {
+        app.send_json(
+            Method::POST,
+            "/api/v1/audit/checkpoints",
+            Some(&security),
+            &empty,
+        )
+    };
+    let second: Value = sign().await.json().await.unwrap();
+    let again = sign().await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.json::<Value>().await.unwrap(), second);
+    let first = second;
     let latest: Value = app
         .get("/api/v1/audit/checkpoint")
         .await
@@ -167,7 +183,10 @@ async fn checkpoints_and_proofs(app: TestApp) {
 
     let report = app.library.verify_audit().await.unwrap();
     assert_eq!(report.problem, None);
-    assert_eq!(report.checkpoints_checked, 2);
+    assert_eq!(
+        report.checkpoints_checked, 3,
+        "three checkpoints were signed above"
+    );
     assert!(report.entries_checked >= second.tree_size);
 }
 both_backends!(checkpoints, checkpoints_and_proofs);
@@ -420,3 +439,68 @@ async fn search_and_export_within_the_subtree(app: TestApp) {
     assert_eq!(parsed[0]["org"], "150102");
 }
 both_backends!(search, search_and_export_within_the_subtree);
+
+/// Searching by any version's identifier finds the whole license's events
+/// (issue, updates, revocation); public audit endpoints still refuse a
+/// token that is present but wrong.
+async fn license_search_spans_versions(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let issued = app.issue(&clerk, &license_request("AUDIT-V")).await;
+    let first = issued["license_id"].as_str().unwrap().to_owned();
+    let mut update = json!({"face": license_request("x")["face"].clone(), "valid_from": "2024-01-15", "valid_until": null});
+    update["face"]["domicile"] = json!("内蒙古自治区呼和浩特市新城区新华大街2号");
+    let r = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{first}/versions"),
+            Some(&clerk),
+            &update,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let second = r.json::<Value>().await.unwrap()["license_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{first}/revoke"),
+            Some(&clerk),
+            &json!({"reason": "注销"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let auditor = app.token("150000", Role::Auditor).await;
+    for id in [&first, &second] {
+        let page: Value = app
+            .get_as(&format!("/api/v1/audit/events?license={id}"), &auditor)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let actions: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            ["license.issue", "license.update", "license.revoke"],
+            "by {id}"
+        );
+    }
+    let r = app
+        .get_as("/api/v1/audit/events?license=not-an-id", &auditor)
+        .await;
+    expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    for path in [
+        "/api/v1/audit/checkpoint",
+        "/api/v1/audit/proofs/consistency?from=0&to=1",
+    ] {
+        let r = app.get_as(path, "nonsense").await;
+        expect_problem(r, StatusCode::UNAUTHORIZED).await;
+    }
+}
+both_backends!(license_search, license_search_spans_versions);

@@ -70,7 +70,7 @@ pub(crate) async fn audit_search<C: GenericClient + Sync>(
                AND ($5::text IS NULL OR actor = $5)
                AND ($6::text[] IS NULL OR org = ANY($6))
                AND ($7::text IS NULL OR action = $7)
-               AND ($8::text IS NULL OR target = $8)
+               AND ($8::text[] IS NULL OR target = ANY($8))
              ORDER BY seq LIMIT $2",
             &[
                 &after,
@@ -80,7 +80,7 @@ pub(crate) async fn audit_search<C: GenericClient + Sync>(
                 &q.actor,
                 &q.orgs,
                 &q.action,
-                &q.target,
+                &q.targets,
             ],
         )
         .await

@@ -97,6 +97,10 @@ pub(crate) fn audit_search(
         .orgs
         .as_ref()
         .map(|o| serde_json::to_string(o).unwrap_or_else(|_| "[]".into()));
+    let targets = q
+        .targets
+        .as_ref()
+        .map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()));
     audit_rows(
         c,
         "SELECT seq, id, at, actor, org, role, client_addr, action, target, outcome, reason, detail
@@ -107,7 +111,7 @@ pub(crate) fn audit_search(
            AND (?5 IS NULL OR actor = ?5)
            AND (?6 IS NULL OR org IN (SELECT value FROM json_each(?6)))
            AND (?7 IS NULL OR action = ?7)
-           AND (?8 IS NULL OR target = ?8)
+           AND (?8 IS NULL OR target IN (SELECT value FROM json_each(?8)))
          ORDER BY seq LIMIT ?2",
         params![
             after,
@@ -117,7 +121,7 @@ pub(crate) fn audit_search(
             q.actor,
             orgs,
             q.action,
-            q.target
+            targets
         ],
     )
 }

@@ -64,7 +64,8 @@ pub struct AuditQuery {
     /// (CLI, system) match only when this is `None`.
     pub orgs: Option<Vec<String>>,
     pub action: Option<String>,
-    pub target: Option<String>,
+    /// Events about any of these targets (e.g. every version of a license).
+    pub targets: Option<Vec<String>>,
 }
 
 /// A stored audit event with its position in the log.

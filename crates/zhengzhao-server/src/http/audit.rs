@@ -3,7 +3,7 @@
 //! so, as in Certificate Transparency, anyone may fetch them; an inclusion
 //! proof names one event, so it is for auditors of that event's org.
 
-use crate::auth::Caller;
+use crate::auth::{Caller, MaybeCaller};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::json::ApiQuery;
 use crate::service::Library;
@@ -20,7 +20,10 @@ use zhengzhao_domain::role::Role;
 /// The latest signed checkpoint of the audit log.
 #[utoipa::path(get, path = "/api/v1/audit/checkpoint", tag = "audit",
     responses((status = 200, body = CheckpointView), (status = 404, body = Problem)))]
-pub async fn latest(State(s): State<AppState>) -> ApiResult<Json<CheckpointView>> {
+pub async fn latest(
+    State(s): State<AppState>,
+    _caller: MaybeCaller,
+) -> ApiResult<Json<CheckpointView>> {
     let cp = s
         .store
         .latest_audit_checkpoint()
@@ -31,18 +34,27 @@ pub async fn latest(State(s): State<AppState>) -> ApiResult<Json<CheckpointView>
 
 /// Sign a checkpoint of the audit log now (it is also signed at a fixed interval).
 #[utoipa::path(post, path = "/api/v1/audit/checkpoints", tag = "audit", security(("bearer" = [])),
-    responses((status = 201, body = CheckpointView), (status = 403, body = Problem)))]
+    responses((status = 201, body = CheckpointView), (status = 200, body = CheckpointView, description = "the log had not grown: the latest checkpoint"), (status = 403, body = Problem)))]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
 ) -> ApiResult<(StatusCode, Json<CheckpointView>)> {
     Library::require_role(&caller, &[Role::SecurityAdmin, Role::RegionAdmin])?;
     Library::require_region(&caller)?;
+    let before = s
+        .store
+        .latest_audit_checkpoint()
+        .await?
+        .map(|c| c.tree_size);
     let cp = s.library.checkpoint_audit(&(&caller).into()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(s.library.checkpoint_view(&cp).await?),
-    ))
+    // 201 when a checkpoint was signed now; 200 when the log had not grown
+    // and the latest one is handed back.
+    let status = if before == Some(cp.tree_size) {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(s.library.checkpoint_view(&cp).await?)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -92,6 +104,7 @@ pub struct ConsistencyQuery {
     responses((status = 200, body = ConsistencyProof), (status = 422, body = Problem)))]
 pub async fn consistency(
     State(s): State<AppState>,
+    _caller: MaybeCaller,
     ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> ApiResult<Json<ConsistencyProof>> {
     Ok(Json(s.library.consistency_proof(q.from, q.to).await?))
@@ -108,7 +121,8 @@ pub struct EventQuery {
     /// Only this org's subtree (default: the caller's org's).
     pub org: Option<String>,
     pub action: Option<String>,
-    /// Only events about this license (its first identifier).
+    /// Only events about this license: the identifier of any of its
+    /// versions finds the events of all of them.
     pub license: Option<String>,
     /// Keyset pagination: events after this sequence number.
     pub after: Option<i64>,
@@ -196,7 +210,10 @@ pub async fn events(
         actor: q.actor.clone(),
         orgs,
         action: q.action.clone(),
-        target: q.license.as_ref().map(|l| format!("license:{l}")),
+        targets: match &q.license {
+            Some(l) => Some(license_targets(&s, l).await?),
+            None => None,
+        },
     };
     let items = s
         .store
@@ -258,4 +275,19 @@ pub async fn events(
             format!("格式“{other}”不是json、jsonl或csv之一"),
         )),
     }
+}
+
+/// Audit targets of every version of the license `raw` names (updates and
+/// revocations are filed under the version they made or ended).
+async fn license_targets(s: &AppState, raw: &str) -> ApiResult<Vec<String>> {
+    let id = zhengzhao_domain::license_id::LicenseId::parse(raw)
+        .map_err(|e| ApiError::Validation(vec![e.at("license")]))?;
+    Ok(match s.store.license_by_identifier(&id).await? {
+        Some(l) => l
+            .versions
+            .iter()
+            .map(|v| format!("license:{}", v.license_id))
+            .collect(),
+        None => vec![format!("license:{id}")],
+    })
 }
