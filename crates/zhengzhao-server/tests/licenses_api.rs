@@ -172,7 +172,8 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
         .collect();
     assert_eq!(statuses, ["revoked", "revoked", "revoked"]);
 
-    // Issue, update and revoke each wrote one audit event in its transaction.
+    // Issue, update and revoke each wrote one audit event in its
+    // transaction; each read is on the record too, with who read it.
     let events = app.library.store.audit_events(0, 10_000).await.unwrap();
     let actions: Vec<&str> = events
         .iter()
@@ -185,9 +186,15 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
             "license.issue",
             "license.update",
             "license.update",
-            "license.revoke"
+            "license.read",
+            "license.revoke",
+            "license.read_history"
         ]
     );
+    let read = events.iter().find(|e| e.event.action == "license.read").unwrap();
+    assert_eq!(read.event.target, format!("license:{first_id}"));
+    assert!(read.event.actor.starts_with("token:"));
+    assert_eq!(read.event.detail["personal_data"], "full");
     let pushed = app.library.store.pending_outbox(100).await.unwrap();
     let license_events: Vec<&str> = pushed
         .iter()

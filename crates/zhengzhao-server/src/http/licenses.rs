@@ -52,7 +52,16 @@ pub async fn get(
 ) -> ApiResult<Json<LicenseView>> {
     let (rec, asked) = s.library.find_license(&id).await?;
     s.library.require_reader(&caller, &rec).await?;
-    Ok(Json(s.library.license_view(&caller, &rec, &asked).await?))
+    let view = s.library.license_view(&caller, &rec, &asked).await?;
+    s.library
+        .record_read(
+            &caller,
+            "license.read",
+            format!("license:{asked}"),
+            read_detail(&caller, &rec),
+        )
+        .await?;
+    Ok(Json(view))
 }
 
 /// Update: issue the next version (with the changed paper license).
@@ -114,6 +123,19 @@ pub async fn history(
         versions.push(s.library.license_view(&caller, &rec, &v.license_id).await?);
     }
     let deliveries = s.store.deliveries_of(rec.key).await?;
+    let asked = rec
+        .versions
+        .first()
+        .map(|v| v.license_id.to_string())
+        .unwrap_or_default();
+    s.library
+        .record_read(
+            &caller,
+            "license.read_history",
+            format!("license:{asked}"),
+            read_detail(&caller, &rec),
+        )
+        .await?;
     Ok(Json(History {
         versions,
         deliveries,
@@ -150,6 +172,14 @@ pub async fn document(
         .find(|v| v.license_id == asked)
         .ok_or_else(|| ApiError::NotFound(format!("license {asked}")))?;
     s.library.require_full_disclosure(&caller, &rec, v).await?;
+    s.library
+        .record_read(
+            &caller,
+            "license.read_document",
+            format!("license:{asked}"),
+            read_detail(&caller, &rec),
+        )
+        .await?;
     let key = s
         .store
         .signing_key(v.key_id)
@@ -234,6 +264,21 @@ pub async fn list(
     for l in &page {
         items.push(s.library.current_view(&caller, l).await?);
     }
+    // One event per page, naming every license shown.
+    let shown: Vec<String> = items.iter().map(|v| v.license_id.to_string()).collect();
+    s.library
+        .record_read(
+            &caller,
+            "license.list",
+            format!("org:{}", caller.org),
+            // The holder filter may be a resident id: only its masked form is kept.
+            serde_json::json!({
+                "licenses": shown,
+                "holder": filter.holder_id.as_ref().map(|h| crate::service::privacy::mask_value(&serde_json::json!(h))),
+                "type": filter.type_code,
+            }),
+        )
+        .await?;
     Ok(Json(LicensePage { items, next_cursor }))
 }
 
@@ -252,6 +297,14 @@ pub async fn pdf(
     if let Some(v) = rec.versions.iter().find(|v| v.license_id == asked) {
         s.library.require_full_disclosure(&caller, &rec, v).await?;
     }
+    s.library
+        .record_read(
+            &caller,
+            "license.read_pdf",
+            format!("license:{asked}"),
+            read_detail(&caller, &rec),
+        )
+        .await?;
     let view = s.library.license_view(&caller, &rec, &asked).await?;
     let print = s.library.print_view(&view).await?;
     let renderer = s.renderer.clone();
@@ -280,4 +333,10 @@ pub async fn pdf(
         bytes,
     )
         .into_response())
+}
+
+/// What a read event says besides who and which: whether personal fields
+/// were shown in full.
+fn read_detail(caller: &Caller, rec: &zhengzhao_store::LicenseRecord) -> serde_json::Value {
+    serde_json::json!({"personal_data": if Library::sees_personal_data(caller, rec) { "full" } else { "masked" }})
 }

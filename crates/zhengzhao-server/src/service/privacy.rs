@@ -268,6 +268,21 @@ impl Library {
         Ok(out)
     }
 
+    /// Record a read (Art. 21: every use of a license is on the record):
+    /// who read which license, how, and whether personal fields were shown
+    /// in full. Written before the answer is sent.
+    pub async fn record_read(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: String,
+        detail: Value,
+    ) -> ApiResult<()> {
+        let log = ChangeLog::audit_only(audit_event(&Actor::from(caller), action, target, detail));
+        self.store.record_event(&log).await?;
+        Ok(())
+    }
+
     /// Does the caller see personal fields of `l` in full?
     pub fn sees_personal_data(caller: &Caller, l: &LicenseRecord) -> bool {
         (caller.has(Role::IssuerClerk) && caller.org == l.issuer)
