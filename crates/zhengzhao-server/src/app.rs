@@ -145,6 +145,18 @@ impl Application {
             addr: config.listen.clone(),
             source,
         })?;
+        // Configuration is read at start: each start's settings go on the
+        // record, so a changed setting shows as a difference between starts.
+        let started = crate::service::audit_event(
+            &crate::service::Actor::system(),
+            "server.start",
+            format!("server:{addr}"),
+            config_summary(&config, store.backend()),
+        );
+        store
+            .record_event(&zhengzhao_store::ChangeLog::audit_only(started))
+            .await
+            .map_err(|e| StartError::Seed(format!("cannot record the start: {e}")))?;
         let metrics = Arc::new(Metrics::new(store.backend()));
         let state = AppState {
             store,
@@ -231,4 +243,43 @@ impl Application {
         }
         served
     }
+}
+
+/// The settings of a start, for the audit log: never a secret (no database
+/// URL, no key, webhook URLs only as SM3 fingerprints).
+fn config_summary(config: &ServerConfig, backend: &str) -> serde_json::Value {
+    use sm3::Digest;
+    let channels: Vec<serde_json::Value> = config
+        .delivery_channels
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "name": c.name,
+                "url_sm3": hex::encode(&sm3::Sm3::digest(c.url.as_bytes())[..8]),
+            })
+        })
+        .collect();
+    let p = config.session_policy;
+    serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "backend": backend,
+        "listen": config.listen,
+        "tls": config.tls.is_some(),
+        "public_url": config.public_url,
+        "max_body_bytes": config.max_body_bytes,
+        "request_timeout_secs": config.request_timeout.as_secs(),
+        "delivery_channels": channels,
+        "audit_checkpoint_interval_secs": config.audit_checkpoint_interval.as_secs(),
+        "backup": config.backup_dir.as_ref().map(|d| serde_json::json!({
+            "dir": d.display().to_string(),
+            "interval_secs": config.backup_interval.as_secs(),
+            "keep": config.backup_keep,
+        })),
+        "session": {
+            "idle_timeout_secs": p.idle_timeout.as_secs(),
+            "absolute_timeout_secs": p.absolute_timeout.as_secs(),
+            "lockout_threshold": p.lockout_threshold,
+            "lockout_secs": p.lockout_duration.as_secs(),
+        },
+    })
 }

@@ -272,7 +272,11 @@ impl FromRequestParts<AppState> for MaybeCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(MaybeCaller(resolve(parts, state).await?))
+        // A session that must change its password first counts as nobody here.
+        let caller = resolve(parts, state)
+            .await?
+            .filter(|c| !c.session.as_ref().is_some_and(|s| s.must_change_password));
+        Ok(MaybeCaller(caller))
     }
 }
 

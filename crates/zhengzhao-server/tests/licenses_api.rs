@@ -191,7 +191,10 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
             "license.read_history"
         ]
     );
-    let read = events.iter().find(|e| e.event.action == "license.read").unwrap();
+    let read = events
+        .iter()
+        .find(|e| e.event.action == "license.read")
+        .unwrap();
     assert_eq!(read.event.target, format!("license:{first_id}"));
     assert!(read.event.actor.starts_with("token:"));
     assert_eq!(read.event.detail["personal_data"], "full");

@@ -62,3 +62,23 @@ async fn operations_endpoints_answer(app: TestApp) {
     assert!(index.contains("电子证照发证目录公示"));
 }
 both_backends!(operations, operations_endpoints_answer);
+
+/// Each start records its settings in the audit log (configuration changes
+/// show as differences between starts), and no secret among them.
+async fn starts_are_on_the_record(app: TestApp) {
+    let events = app.library.store.audit_events(0, 10_000).await.unwrap();
+    let starts: Vec<_> = events
+        .iter()
+        .filter(|e| e.event.action == "server.start")
+        .collect();
+    assert_eq!(starts.len(), 1);
+    let d = &starts[0].event.detail;
+    assert_eq!(d["tls"], false);
+    assert_eq!(d["session"]["lockout_threshold"], 5);
+    assert_eq!(d["session"]["idle_timeout_secs"], 1800);
+    assert!(d["backend"] == "sqlite" || d["backend"] == "postgres");
+    let text = serde_json::to_string(&starts[0]).unwrap();
+    assert!(!text.contains("postgres://"), "{text}");
+    assert!(!text.contains(&app.admin_token));
+}
+both_backends!(start_record, starts_are_on_the_record);

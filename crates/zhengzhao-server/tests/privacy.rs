@@ -205,3 +205,98 @@ async fn personal_fields(app: TestApp) {
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
 both_backends!(personal, personal_fields);
+
+/// A natural person's license: the holder's name and resident id are
+/// personal too, masked for other readers; the id number field is sealed.
+async fn natural_person_holder(app: TestApp) {
+    let clerk = app.token("150100", Role::IssuerClerk).await;
+    let id_number = "11010519491231002X";
+    let body = json!({
+        "type_code": "11100000MB0143028R009",
+        "issuer": "150100",
+        "holder": {"name": "张三丰", "id_type": "resident_id", "id": id_number},
+        "face": {
+            "holder_name": "张三丰",
+            "gender": "男",
+            "id_number": id_number,
+            "photo": "photos/zsf-2026.jpg",
+            "work_items": "叉车司机（N1）",
+            "certificate_number": "TS-2026-0001",
+            "issuing_authority": "150100"
+        },
+        "valid_from": "2026-01-01",
+        "valid_until": "2029-12-31",
+        "source": {"system": "tezhong-shebei", "record_id": "NP-1"}
+    });
+    let issued = app.issue(&clerk, &body).await;
+    let lid = issued["license_id"].as_str().unwrap().to_owned();
+    assert_eq!(issued["holder"]["id"], id_number);
+    // At rest: neither the resident id nor the name, in any column.
+    for needle in [id_number, "张三丰"] {
+        let found = app
+            .raw_count(&format!(
+                "SELECT count(*) FROM license_versions WHERE payload LIKE '%{needle}%' OR holder_id LIKE '%{needle}%' OR holder_name LIKE '%{needle}%'"
+            ))
+            .await;
+        assert_eq!(found, 0, "{needle} is stored in the clear");
+    }
+    // The holder filter still finds the license by the resident id.
+    let found: Value = app
+        .get_as(&format!("/api/v1/licenses?holder={id_number}"), &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
+    assert_eq!(found["items"][0]["holder"]["name"], "张三丰");
+    // The clerk's document verifies: the opened payload is the signed text.
+    let doc: Value = app
+        .get_as(&format!("/api/v1/licenses/{lid}/document"), &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["payload"].as_str().unwrap().contains(id_number));
+    let out = openssl_verify(
+        doc["payload"].as_str().unwrap(),
+        doc["signature"].as_str().unwrap(),
+        doc["certificate"].as_str().unwrap(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let auditor = app.token("150000", Role::Auditor).await;
+    let view: Value = app
+        .get_as(&format!("/api/v1/licenses/{lid}"), &auditor)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["holder"]["name"], "张**");
+    assert_eq!(view["holder"]["id"], "1101**********002X");
+    assert_eq!(view["face"]["id_number"], "1101**********002X");
+    assert_eq!(view["face"]["gender"], "*");
+    assert!(!view.to_string().contains(id_number));
+    // A value shaped like a sealed one is refused in any field, before anything is stored.
+    let before = app.audit_count().await;
+    let mut forged = sole_trader("P-Z", OPERATOR);
+    forged["face"]["business_scope"] = json!("zzenc:v1:00000000-0000-0000-0000-000000000000:AAAA");
+    let r = app
+        .send_json(
+            Method::POST,
+            "/api/v1/licenses",
+            Some(&app.token("150102", Role::IssuerClerk).await),
+            &forged,
+        )
+        .await;
+    let p = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["errors"][0]["field"], "face/business_scope");
+    assert_eq!(
+        app.audit_count().await,
+        before + 1,
+        "only the token.create of the clerk"
+    );
+}
+both_backends!(natural_person, natural_person_holder);

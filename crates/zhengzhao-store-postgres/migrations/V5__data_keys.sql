@@ -8,5 +8,11 @@ CREATE TABLE data_keys (
     created_at  TIMESTAMPTZ NOT NULL
 );
 
+CREATE FUNCTION data_keys_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'data_keys is append-only';
+END;
+$$;
+
 CREATE TRIGGER data_keys_no_change BEFORE UPDATE OR DELETE ON data_keys
-    FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+    FOR EACH ROW EXECUTE FUNCTION data_keys_append_only();

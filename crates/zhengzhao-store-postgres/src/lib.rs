@@ -361,8 +361,22 @@ impl Store for PgStore {
     ) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        staff::save(&*tx, user, None).await?;
+        staff::note_login(&*tx, user).await?;
         staff::insert_session(&*tx, session).await?;
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn record_failed_login(
+        &self,
+        user: uuid::Uuid,
+        threshold: u32,
+        lock_until: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        staff::failed_login(&*tx, user, threshold, lock_until).await?;
         journal::append(&*tx, log).await?;
         tx.commit().await.map_err(backend)
     }

@@ -241,3 +241,40 @@ pub(crate) async fn end_session<C: GenericClient + Sync>(
     }
     Ok(())
 }
+
+pub(crate) async fn note_login<C: GenericClient + Sync>(c: &C, u: &StaffUser) -> StoreResult<()> {
+    let n = c
+        .execute(
+            "UPDATE staff_users SET failed_logins = 0, locked_until = NULL, totp_last_step = $2
+             WHERE id = $1 AND disabled_at IS NULL AND totp_last_step < $2",
+            &[&u.id, &u.totp_last_step],
+        )
+        .await
+        .map_err(backend)?;
+    if n == 0 {
+        return Err(StoreError::Conflict(format!(
+            "login of {} no longer valid (code used, or account changed)",
+            u.username
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) async fn failed_login<C: GenericClient + Sync>(
+    c: &C,
+    user: uuid::Uuid,
+    threshold: u32,
+    lock_until: jiff::Timestamp,
+) -> StoreResult<()> {
+    let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
+    c.execute(
+        "UPDATE staff_users SET
+             locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END,
+             failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END
+         WHERE id = $1",
+        &[&user, &threshold, &lock_until],
+    )
+    .await
+    .map_err(backend)?;
+    Ok(())
+}

@@ -402,8 +402,23 @@ impl Store for SqliteStore {
         let (user, session) = (user.clone(), session.clone());
         let log = journal::PreparedLog::new(log);
         self.write(move |tx| {
-            staff::save(tx, &user, None)?;
+            staff::note_login(tx, &user)?;
             staff::insert_session(tx, &session)?;
+            journal::append(tx, &log)
+        })
+        .await
+    }
+
+    async fn record_failed_login(
+        &self,
+        user: uuid::Uuid,
+        threshold: u32,
+        lock_until: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<()> {
+        let log = journal::PreparedLog::new(log);
+        self.write(move |tx| {
+            staff::failed_login(tx, user, threshold, lock_until)?;
             journal::append(tx, &log)
         })
         .await

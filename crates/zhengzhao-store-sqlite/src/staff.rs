@@ -252,3 +252,37 @@ pub(crate) fn end_session(c: &Connection, hash: &[u8], at: jiff::Timestamp) -> S
     }
     Ok(())
 }
+
+pub(crate) fn note_login(c: &Connection, u: &StaffUser) -> StoreResult<()> {
+    let n = c
+        .execute(
+            "UPDATE staff_users SET failed_logins = 0, locked_until = NULL, totp_last_step = ?2
+             WHERE id = ?1 AND disabled_at IS NULL AND totp_last_step < ?2",
+            params![u.id.to_string(), u.totp_last_step],
+        )
+        .map_err(backend)?;
+    if n == 0 {
+        return Err(StoreError::Conflict(format!(
+            "login of {} no longer valid (code used, or account changed)",
+            u.username
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn failed_login(
+    c: &Connection,
+    user: uuid::Uuid,
+    threshold: u32,
+    lock_until: jiff::Timestamp,
+) -> StoreResult<()> {
+    c.execute(
+        "UPDATE staff_users SET
+             locked_until = CASE WHEN failed_logins + 1 >= ?2 THEN ?3 ELSE locked_until END,
+             failed_logins = CASE WHEN failed_logins + 1 >= ?2 THEN 0 ELSE failed_logins + 1 END
+         WHERE id = ?1",
+        params![user.to_string(), threshold, lock_until.to_string()],
+    )
+    .map_err(backend)?;
+    Ok(())
+}

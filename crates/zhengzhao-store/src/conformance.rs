@@ -589,10 +589,48 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
         hash: vec![6; 32],
         ..session
     };
+    // The same time step again (a concurrent login used the code): refused,
+    // nothing written.
+    let before_replay = audit_count(store).await;
+    let replay = store
+        .start_staff_session(&alice, &second, &log("session.login", "user", 62))
+        .await;
+    assert!(matches!(replay, Err(StoreError::Conflict(_))), "{replay:?}");
+    assert!(store.staff_session(&[6; 32]).await.unwrap().is_none());
+    assert_eq!(audit_count(store).await, before_replay);
+    alice.totp_last_step = 43;
     store
         .start_staff_session(&alice, &second, &log("session.login", "user", 62))
         .await
         .unwrap();
+    let stored = store.staff_user(alice.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.failed_logins,
+            stored.locked_until,
+            stored.totp_last_step
+        ),
+        (0, None, 43)
+    );
+    // Failures count up atomically and lock at the threshold, then restart.
+    for _ in 0..2 {
+        store
+            .record_failed_login(alice.id, 3, at(500), &log("session.login", "user", 62))
+            .await
+            .unwrap();
+    }
+    let stored = store.staff_user(alice.id).await.unwrap().unwrap();
+    assert_eq!((stored.failed_logins, stored.locked_until), (2, None));
+    store
+        .record_failed_login(alice.id, 3, at(500), &log("session.login", "user", 62))
+        .await
+        .unwrap();
+    let stored = store.staff_user(alice.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.failed_logins, stored.locked_until),
+        (0, Some(at(500)))
+    );
+    assert_eq!(stored.roles, alice.roles, "no other column is touched");
     store
         .end_staff_session(&[6; 32], at(63), &log("session.logout", "user", 63))
         .await
@@ -607,7 +645,7 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
         .record_event(&log("session.login", "user:unknown", 65))
         .await
         .unwrap();
-    assert_eq!(audit_count(store).await, before + 6);
+    assert_eq!(audit_count(store).await, before + 9);
 
     // Data keys come back oldest first; an id is never reused.
     let k1 = DataKeyRecord {
@@ -633,7 +671,7 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
         .add_data_key(&k1, &log("data_key.create", "k", 72))
         .await;
     assert!(again.is_err());
-    assert_eq!(audit_count(store).await, before + 8);
+    assert_eq!(audit_count(store).await, before + 11);
 }
 
 pub async fn audit_events_keep_order_and_content(store: &dyn Store) {

@@ -128,11 +128,25 @@ pub trait Store: Send + Sync + 'static {
         end_sessions_at: Option<jiff::Timestamp>,
         log: &ChangeLog,
     ) -> StoreResult<()>;
-    /// A successful login: the user's counters and the new session together.
+    /// A successful login: the failure count reset, `user.totp_last_step`
+    /// recorded, and the new session, together. Only those columns are
+    /// written, and only if the account is still enabled and no later code
+    /// was accepted meanwhile; otherwise `Conflict` and nothing is written
+    /// (a concurrent login used the code, or an administrator acted).
     async fn start_staff_session(
         &self,
         user: &StaffUser,
         session: &StaffSession,
+        log: &ChangeLog,
+    ) -> StoreResult<()>;
+    /// A failed login: one more failure, atomically; at `threshold` failures
+    /// in a row the account is locked until `lock_until` and the count
+    /// starts again. Touches no other column.
+    async fn record_failed_login(
+        &self,
+        user: uuid::Uuid,
+        threshold: u32,
+        lock_until: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<()>;
     /// The live (not ended) session with this hash.

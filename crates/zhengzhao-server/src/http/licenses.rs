@@ -252,7 +252,13 @@ pub async fn list(
         })
         .transpose()?;
     let filter = LicenseFilter {
-        holder_id: q.holder.map(|h| h.to_uppercase()),
+        // A natural person's resident id is stored as its blind index.
+        holder_id: match q.holder.map(|h| h.trim().to_uppercase()) {
+            Some(h) if zhengzhao_domain::codes::ResidentId::parse(&h).is_ok() => {
+                Some(s.library.holder_index(&h)?)
+            }
+            other => other,
+        },
         type_code,
         issuer_within: Some(caller.org.clone()),
     };

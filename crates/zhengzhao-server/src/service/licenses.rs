@@ -375,6 +375,17 @@ impl Library {
     ) -> Value {
         match validate_face(t.spec.draft(), face) {
             Ok(map) => {
+                // The sealed form (see `privacy`) is reserved in every field.
+                for (name, value) in &map {
+                    if value.as_str().is_some_and(|s| s.starts_with("zzenc:")) {
+                        errors.push(FieldError::new(
+                            format!("face/{name}"),
+                            "reserved",
+                            "values may not start with 'zzenc:'",
+                            "字段值不能以“zzenc:”开头",
+                        ));
+                    }
+                }
                 for f in &t.spec.draft().face_fields {
                     if f.field_type == FieldType::OrgReference
                         && let Some(code) = map.get(&f.name).and_then(Value::as_str)
@@ -811,7 +822,21 @@ impl Library {
                 credit_code: CreditCode::parse(v.license_id.issuer_code())
                     .unwrap_or_else(|_| issuer.credit_code.clone()),
             },
-            holder: v.holder.clone(),
+            holder: {
+                // A natural person's name and resident id are personal data.
+                let mut h = v.holder.clone();
+                if h.id_type == "resident_id" && !Self::sees_personal_data(caller, l) {
+                    let mask = |s: &str| {
+                        crate::service::privacy::mask_value(&json!(s))
+                            .as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_default()
+                    };
+                    h.name = mask(&h.name);
+                    h.id = mask(&h.id);
+                }
+                h
+            },
             face: {
                 let mut face = v.face.clone();
                 if let Some(t) = t.as_ref().filter(|_| !Self::sees_personal_data(caller, l)) {

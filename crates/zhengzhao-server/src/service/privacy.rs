@@ -9,6 +9,9 @@
 //! plain ones in the stored payload text. Reading opens them again and
 //! re-canonicalises the payload, which gives back, byte for byte, the text
 //! that was signed (RFC 8785 output is a fixed point of parse + canonicalise).
+//! A natural person's name and resident id as holder are sealed the same
+//! way; the holder id column keeps a blind index (HMAC-SM3 under a key
+//! derived from the master key) so the holder filter still works.
 //! Someone with the database and not the master key sees no personal field.
 //!
 //! **Keys.** Data keys live in the `data_keys` table, wrapped under the
@@ -34,6 +37,8 @@ use zhengzhao_domain::role::Role;
 use zhengzhao_store::{ChangeLog, DataKeyRecord, LicenseRecord, LicenseVersionRecord};
 
 pub const SEALED_PREFIX: &str = "zzenc:v1:";
+/// A resident id's blind index, stored in its place.
+pub const HOLDER_INDEX_PREFIX: &str = "zzidx:v1:";
 /// How long a process trusts its copy of the key list (another process,
 /// e.g. the CLI, may have rotated).
 const KEYRING_TTL: Duration = Duration::from_secs(60);
@@ -60,6 +65,10 @@ fn wrap_aad(id: uuid::Uuid) -> Vec<u8> {
 
 fn field_aad(license_id: &str, field: &str) -> Vec<u8> {
     format!("face:{license_id}/{field}").into_bytes()
+}
+
+fn holder_aad(license_id: &str, part: &str) -> Vec<u8> {
+    format!("holder:{license_id}/{part}").into_bytes()
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -166,37 +175,50 @@ impl Library {
         Ok(rec.id)
     }
 
-    /// Seal the personal fields of a version about to be stored.
+    /// Seal the personal fields of a version about to be stored: the face
+    /// fields the catalog marks personal, and a natural person's name and
+    /// resident id as holder (whose id column then holds a blind index, so
+    /// the holder filter still finds it).
     pub(crate) async fn seal_version(
         &self,
         t: &LicenseTypeVersion,
         mut v: LicenseVersionRecord,
     ) -> ApiResult<LicenseVersionRecord> {
+        // The sealed form is reserved in every field: a value that looked
+        // sealed would be "opened" on every read, and fail.
+        if let Some((name, _)) = v.face.as_object().and_then(|f| {
+            f.iter()
+                .find(|(_, x)| x.as_str().is_some_and(|s| s.starts_with("zzenc:")))
+        }) {
+            return Err(ApiError::field(
+                &format!("face/{name}"),
+                "reserved",
+                "values may not start with 'zzenc:'",
+                "字段值不能以“zzenc:”开头",
+            ));
+        }
         let personal = personal_fields(t);
-        if personal.is_empty() {
+        let person = v.holder.id_type == "resident_id";
+        if personal.is_empty() && !person {
             return Ok(v);
         }
         let ring = self.data_keyring(true).await?;
         let (key_id, key) = ring.active().ok_or_else(|| internal("no data key"))?;
+        let seal = |value: &Value, aad: &[u8]| -> ApiResult<Value> {
+            let text = serde_json::to_vec(value).map_err(internal)?;
+            let blob = key.encrypt(aad, &text).map_err(internal)?;
+            Ok(Value::String(format!(
+                "{SEALED_PREFIX}{key_id}:{}",
+                B64.encode(blob)
+            )))
+        };
         let mut payload: Value = serde_json::from_str(&v.payload).map_err(internal)?;
         let id = v.license_id.to_string();
         for name in personal {
             let Some(value) = v.face.get(name).filter(|x| !x.is_null()) else {
                 continue;
             };
-            if value.as_str().is_some_and(|s| s.starts_with("zzenc:")) {
-                return Err(ApiError::field(
-                    &format!("face/{name}"),
-                    "reserved",
-                    "values may not start with 'zzenc:'",
-                    "字段值不能以“zzenc:”开头",
-                ));
-            }
-            let text = serde_json::to_vec(value).map_err(internal)?;
-            let blob = key
-                .encrypt(&field_aad(&id, name), &text)
-                .map_err(internal)?;
-            let sealed = Value::String(format!("{SEALED_PREFIX}{key_id}:{}", B64.encode(blob)));
+            let sealed = seal(value, &field_aad(&id, name))?;
             if let Some(slot) = v.face.get_mut(name) {
                 *slot = sealed.clone();
             }
@@ -204,11 +226,40 @@ impl Library {
                 *slot = sealed;
             }
         }
+        if person {
+            for part in ["name", "id"] {
+                if let Some(slot) = payload.get_mut("holder").and_then(|h| h.get_mut(part)) {
+                    *slot = seal(slot, &holder_aad(&id, part))?;
+                }
+            }
+            v.holder.name = payload["holder"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            v.holder.id = self.holder_index(&v.holder.id)?;
+        }
         v.payload = zhengzhao_crypto::canonical_json_value(&payload).map_err(internal)?;
         Ok(v)
     }
 
-    /// Open a stored version's sealed fields: face and payload as signed.
+    /// The blind index stored (and searched) in place of a resident id:
+    /// HMAC-SM3 under a key derived from the master key, so equal ids match
+    /// and nobody without the master key can test a guess.
+    pub fn holder_index(&self, resident_id: &str) -> ApiResult<String> {
+        use hmac::{KeyInit, Mac};
+        let master = self.master_key()?;
+        let key = zhengzhao_crypto::sm3(
+            &[b"zhengzhao holder index v1".as_slice(), &master.to_bytes()].concat(),
+        );
+        let mut mac = hmac::Hmac::<sm3::Sm3>::new_from_slice(&key).map_err(internal)?;
+        mac.update(resident_id.trim().to_ascii_uppercase().as_bytes());
+        Ok(format!(
+            "{HOLDER_INDEX_PREFIX}{}",
+            hex::encode(mac.finalize().into_bytes())
+        ))
+    }
+
+    /// Open a stored version's sealed values: face, holder and payload as signed.
     pub(crate) async fn open_version(&self, v: &mut LicenseVersionRecord) -> ApiResult<()> {
         if !v.payload.contains(SEALED_PREFIX) {
             return Ok(());
@@ -216,16 +267,41 @@ impl Library {
         let mut ring = self.data_keyring(false).await?;
         let mut payload: Value = serde_json::from_str(&v.payload).map_err(internal)?;
         let id = v.license_id.to_string();
-        let Some(face) = payload.get_mut("face").and_then(Value::as_object_mut) else {
-            return Ok(());
+        let mut sealed: Vec<(&mut Value, Vec<u8>)> = Vec::new();
+        let (face, holder) = match payload.as_object_mut() {
+            Some(p) => {
+                let mut face = None;
+                let mut holder = None;
+                for (k, val) in p.iter_mut() {
+                    match k.as_str() {
+                        "face" => face = Some(val),
+                        "holder" => holder = Some(val),
+                        _ => {}
+                    }
+                }
+                (face, holder)
+            }
+            None => (None, None),
         };
-        for (name, value) in face.iter_mut() {
+        if let Some(f) = face.and_then(Value::as_object_mut) {
+            for (name, value) in f.iter_mut() {
+                let aad = field_aad(&id, name);
+                sealed.push((value, aad));
+            }
+        }
+        if let Some(h) = holder.and_then(Value::as_object_mut) {
+            for (part, value) in h.iter_mut() {
+                let aad = holder_aad(&id, part);
+                sealed.push((value, aad));
+            }
+        }
+        for (value, aad) in sealed {
             let Some(rest) = value.as_str().and_then(|s| s.strip_prefix(SEALED_PREFIX)) else {
                 continue;
             };
             let (key_id, b64) = rest
                 .split_once(':')
-                .ok_or_else(|| internal(format!("sealed field {name} of {id} is malformed")))?;
+                .ok_or_else(|| internal(format!("a sealed value of {id} is malformed")))?;
             let key_id = uuid::Uuid::parse_str(key_id).map_err(internal)?;
             if ring.get(key_id).is_none() {
                 // Made by another process since we loaded: look again.
@@ -237,12 +313,20 @@ impl Library {
                 .ok_or_else(|| internal(format!("data key {key_id} is unknown")))?;
             let blob = B64.decode(b64).map_err(internal)?;
             let text = key
-                .decrypt(&field_aad(&id, name), &blob)
-                .map_err(|e| internal(format!("field {name} of {id}: {e}")))?;
+                .decrypt(&aad, &blob)
+                .map_err(|e| internal(format!("a sealed value of {id}: {e}")))?;
             *value = serde_json::from_slice(&text).map_err(internal)?;
         }
         v.payload = zhengzhao_crypto::canonical_json_value(&payload).map_err(internal)?;
         v.face = payload.get("face").cloned().unwrap_or(Value::Null);
+        if let Some(h) = payload.get("holder") {
+            if let Some(name) = h.get("name").and_then(Value::as_str) {
+                v.holder.name = name.to_owned();
+            }
+            if let Some(hid) = h.get("id").and_then(Value::as_str) {
+                v.holder.id = hid.to_owned();
+            }
+        }
         Ok(())
     }
 
