@@ -37,6 +37,9 @@ pub struct ServerConfig {
     pub backup_keep: usize,
     /// Serve HTTPS with this PEM certificate chain and PEM private key.
     pub tls: Option<TlsFiles>,
+    /// Requests per second (and burst) per client address on the public
+    /// verification endpoints; a rate of 0 turns the limit off.
+    pub public_rate_limit: crate::http::rate_limit::PublicRateLimit,
     /// Staff session timeouts and login lockout.
     pub session_policy: crate::service::staff::SessionPolicy,
     /// Base URL printed on licenses (QR codes link to `{public_url}/verify/{id}`).
@@ -90,6 +93,7 @@ impl ServerConfig {
             backup_keep: 7,
             public_url: format!("http://{}", Self::DEFAULT_LISTEN),
             session_policy: crate::service::staff::SessionPolicy::default(),
+            public_rate_limit: crate::http::rate_limit::PublicRateLimit::default(),
         }
     }
 

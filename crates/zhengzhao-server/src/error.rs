@@ -34,6 +34,9 @@ pub enum ApiError {
     Csrf,
     #[error("bad request signature: {0}")]
     BadSignature(String),
+    /// Too many requests from this address: retry after this many seconds.
+    #[error("too many requests")]
+    TooManyRequests(u64),
     /// Known caller, but this act is outside its role or org.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -137,6 +140,12 @@ impl ApiError {
                 "Request signature missing or invalid",
                 "请求签名缺失或无效",
             ),
+            TooManyRequests(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many requests from this address",
+                "请求过于频繁，请稍后再试",
+            ),
             Forbidden(_) => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -219,6 +228,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let ApiError::TooManyRequests(secs) = self
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if matches!(self, ApiError::Unauthenticated) {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// Scheduled backups kept; older ones are deleted [default: 7]
     #[arg(long, env = "ZHENGZHAO_BACKUP_KEEP")]
     pub backup_keep: Option<usize>,
+    /// Public verification requests per second per client address (burst:
+    /// twice that); 0 turns the limit off [default: 50]
+    #[arg(long, env = "ZHENGZHAO_PUBLIC_RATE_LIMIT")]
+    pub public_rate_limit: Option<u32>,
 }
 
 /// The config file's keys: the same names as the flags, with underscores.
@@ -87,6 +91,7 @@ pub struct FileSettings {
     pub backup_dir: Option<PathBuf>,
     pub backup_interval_hours: Option<f64>,
     pub backup_keep: Option<usize>,
+    pub public_rate_limit: Option<u32>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     /// `[[delivery_channels]]` tables with `name` and `url`.
@@ -201,6 +206,15 @@ pub fn server_config(
     }
     if let Some(keep) = serve.and_then(|s| s.backup_keep).or(file.backup_keep) {
         c.backup_keep = keep.max(1);
+    }
+    if let Some(rate) = serve
+        .and_then(|s| s.public_rate_limit)
+        .or(file.public_rate_limit)
+    {
+        c.public_rate_limit = zhengzhao_server::http::rate_limit::PublicRateLimit {
+            per_second: rate,
+            burst: rate.saturating_mul(2),
+        };
     }
     c.public_url = serve
         .and_then(|s| s.public_url.clone())

@@ -12,8 +12,10 @@ pub mod metrics;
 pub mod openapi;
 pub mod orgs;
 pub mod pages;
+pub mod rate_limit;
 pub mod staff;
 pub mod tls;
+pub mod verify;
 
 use crate::error::ApiError;
 use crate::signed_request::digest_signed_bodies;
@@ -98,6 +100,22 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::track,
         ));
+
+    // Public verification, limited per client address.
+    let limiter = rate_limit::PublicLimiter::new(state.config.public_rate_limit);
+    let public = Router::new()
+        .route("/api/v1/verify/{license_id}", get(verify::check))
+        .route("/verify", get(verify::form))
+        .route("/verify/{license_id}", get(verify::by_id))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            limiter,
+            rate_limit::limit_public,
+        ));
+    let api = api.merge(public);
 
     let max_body = state.config.max_body_bytes;
     // Signed requests: the body's SM3 is taken before any handler runs.

@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         super::audit::create,
         super::audit::inclusion,
         super::audit::consistency,
+        super::verify::check,
         super::staff::create,
         super::staff::list,
         super::staff::get,
@@ -52,6 +53,7 @@ use utoipa::{Modify, OpenApi};
         (name = "orgs", description = "Org tree (Art. 5)"),
         (name = "licenses", description = "Issue, update, revoke and read licenses (Art. 7, 8, 10)"),
         (name = "audit", description = "Tamper-evident audit log: signed checkpoints and proofs (Art. 21)"),
+        (name = "verify", description = "Public verification, no token (Art. 3, 12, 16)"),
         (name = "staff", description = "Staff accounts and sessions: password + TOTP login, roles by org (Art. 21)"),
         (name = "operations", description = "Health and metrics"),
     )

@@ -15,6 +15,7 @@ pub mod privacy;
 pub mod seed;
 pub mod staff;
 pub mod tokens;
+pub mod verify;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -42,6 +43,8 @@ pub struct Library {
     pub(crate) nonces: Arc<crate::signed_request::NonceCache>,
     /// Keys that seal personal fields (see `privacy`), loaded on demand.
     data_keys: Arc<tokio::sync::Mutex<Option<Arc<privacy::DataKeyring>>>>,
+    /// Public keys and verified signatures for the public check.
+    verify_cache: Arc<verify::VerifyCache>,
 }
 
 /// Reference data read on every issuance (see `cache`).
@@ -151,6 +154,7 @@ impl Library {
             session_policy: staff::SessionPolicy::default(),
             nonces: Arc::default(),
             data_keys: Arc::default(),
+            verify_cache: Arc::default(),
         }
     }
 

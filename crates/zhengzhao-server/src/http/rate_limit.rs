@@ -1,0 +1,77 @@
+//! Rate limits per client address on the public endpoints (verification):
+//! a GCRA bucket per IP (`governor`), answered with 429 and `Retry-After`.
+//! Callers with a token are limited the same way: the limit protects the
+//! service, not the data.
+
+use crate::error::ApiError;
+use crate::http::tls::ClientAddr;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Requests per second per address, and the burst allowed on top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicRateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl Default for PublicRateLimit {
+    fn default() -> Self {
+        Self {
+            per_second: 50,
+            burst: 100,
+        }
+    }
+}
+
+pub struct PublicLimiter {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    clock: DefaultClock,
+    seen: AtomicU64,
+}
+
+impl PublicLimiter {
+    /// `None` when the limit is off (a rate of 0).
+    pub fn new(limit: PublicRateLimit) -> Option<Arc<Self>> {
+        let rate = NonZeroU32::new(limit.per_second)?;
+        let burst = NonZeroU32::new(limit.burst.max(limit.per_second)).unwrap_or(rate);
+        Some(Arc::new(Self {
+            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            clock: DefaultClock::default(),
+            seen: AtomicU64::new(0),
+        }))
+    }
+}
+
+pub async fn limit_public(
+    State(limiter): State<Option<Arc<PublicLimiter>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(limiter) = limiter else {
+        return next.run(request).await;
+    };
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<ClientAddr>>()
+        .map(|ConnectInfo(a)| a.0.ip());
+    if let Some(ip) = ip {
+        // Forget idle addresses now and then, so the table stays small.
+        if limiter.seen.fetch_add(1, Ordering::Relaxed) % 10_000 == 9_999 {
+            limiter.limiter.retain_recent();
+        }
+        if let Err(not_until) = limiter.limiter.check_key(&ip) {
+            let wait = not_until.wait_time_from(limiter.clock.now());
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return ApiError::TooManyRequests(secs.max(1)).into_response();
+        }
+    }
+    next.run(request).await
+}

@@ -1,0 +1,136 @@
+//! Public verification: `GET /api/v1/verify/{license_id}` and the pages
+//! `/verify`, `/verify/{license_id}` (where a license's QR code points).
+//! No token; rate-limited per client address (`rate_limit`).
+
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::pages::render;
+use crate::service::verify::VerifyResult;
+use crate::state::AppState;
+use askama::Template;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+/// Check one license by the identifier of any of its versions.
+#[utoipa::path(get, path = "/api/v1/verify/{license_id}", tag = "verify",
+    params(("license_id" = String, Path, description = "GB/T 36904 identifier of any version")),
+    responses((status = 200, body = VerifyResult), (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn check(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<VerifyResult>> {
+    Ok(Json(s.library.verify_public(&id).await?))
+}
+
+pub struct ResultRow {
+    pub status_label: &'static str,
+    pub status_class: &'static str,
+    pub type_name: String,
+    pub license_id: String,
+    pub version: u16,
+    pub holder: String,
+    pub issuer: String,
+    pub validity: String,
+    pub current_license_id: String,
+    pub current_version: u16,
+    pub signature: &'static str,
+    pub revoked_at: Option<String>,
+    pub checked_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "verify.html")]
+pub struct VerifyPage {
+    pub asked: String,
+    pub error: Option<String>,
+    pub result: Option<ResultRow>,
+}
+
+fn china_time(t: jiff::Timestamp) -> String {
+    t.to_zoned(crate::service::china_tz())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+fn row(r: &VerifyResult) -> ResultRow {
+    let (status_label, status_class) = match (r.status, r.signature_valid) {
+        (_, false) => ("核验未通过：电子签名无效", "error"),
+        ("valid", true) => ("有效", "ok"),
+        ("superseded", true) => ("已更新：此为旧版本，请以当前版本为准", "error"),
+        ("revoked", true) => ("已注销", "error"),
+        ("expired", true) => ("已过期", "error"),
+        ("not_yet_valid", true) => ("尚未生效", "error"),
+        (_, true) => ("状态未知", "error"),
+    };
+    ResultRow {
+        status_label,
+        status_class,
+        type_name: r.type_name.clone(),
+        license_id: r.license_id.to_string(),
+        version: r.version,
+        holder: r.holder.name.clone(),
+        issuer: r.issuer.name.clone(),
+        validity: match r.valid_until {
+            Some(u) => format!("{} 至 {}", r.valid_from, u),
+            None => format!("{} 起长期有效", r.valid_from),
+        },
+        current_license_id: r.current_license_id.to_string(),
+        current_version: r.current_version,
+        signature: if r.signature_valid {
+            "有效（SM2，由发证机构签署）"
+        } else {
+            "无效"
+        },
+        revoked_at: r.revoked_at.map(china_time),
+        checked_at: china_time(r.checked_at),
+    }
+}
+
+async fn page(s: &AppState, asked: &str) -> ApiResult<Response> {
+    let asked = asked.trim();
+    if asked.is_empty() {
+        return render(&VerifyPage {
+            asked: String::new(),
+            error: None,
+            result: None,
+        });
+    }
+    let (status, error, result) = match s.library.verify_public(asked).await {
+        Ok(r) => (StatusCode::OK, None, Some(row(&r))),
+        Err(ApiError::Validation(_)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("标识格式不正确，请核对后重新输入。".to_owned()),
+            None,
+        ),
+        Err(ApiError::NotFound(_)) => (
+            StatusCode::NOT_FOUND,
+            Some("电子证照库中没有此标识的证照。".to_owned()),
+            None,
+        ),
+        Err(e) => return Err(e),
+    };
+    let mut resp = render(&VerifyPage {
+        asked: asked.to_owned(),
+        error,
+        result,
+    })?;
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    pub id: Option<String>,
+}
+
+/// `GET /verify` (the form; `?id=` checks).
+pub async fn form(State(s): State<AppState>, Query(q): Query<PageQuery>) -> ApiResult<Response> {
+    page(&s, q.id.as_deref().unwrap_or_default()).await
+}
+
+/// `GET /verify/{license_id}`: where a license's QR code points.
+pub async fn by_id(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    page(&s, &id).await
+}

@@ -1,0 +1,249 @@
+//! Public verification over HTTP, without a token: the answer's exact
+//! fields (nothing personal), statuses through update and revocation,
+//! a natural person's name masked, a tampered row caught despite the cache,
+//! wrong shapes and unknown ids, the Chinese pages, and the rate limit.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use zhengzhao_domain::role::Role;
+
+async fn public_check(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let issued = app.issue(&clerk, &license_request("V-1")).await;
+    let first = issued["license_id"].as_str().unwrap().to_owned();
+
+    let r = app.get(&format!("/api/v1/verify/{first}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "valid");
+    assert_eq!(v["signature_valid"], true);
+    assert_eq!(
+        v["holder"],
+        json!({"kind": "organization", "name": "呼和浩特市青城科技有限公司"})
+    );
+    assert_eq!(v["issuer"]["code"], "150102");
+    assert_eq!(v["type_code"], BUSINESS_LICENSE);
+    assert_eq!(v["current_license_id"], first.as_str());
+    // Exactly these fields: no face data, no holder id.
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "checked_at",
+            "current_license_id",
+            "current_version",
+            "holder",
+            "issuer",
+            "license_id",
+            "revoked_at",
+            "signature_valid",
+            "status",
+            "type_code",
+            "type_name",
+            "valid_from",
+            "valid_until",
+            "version"
+        ]
+    );
+    assert!(!v.to_string().contains(&holder_code()) || v["issuer"]["credit_code"] == holder_code());
+    assert!(
+        !v.to_string().contains("张三"),
+        "the legal representative is face data"
+    );
+
+    // Update: the old identifier is superseded and points at the current one.
+    let mut update = json!({"face": license_request("x")["face"].clone(), "valid_from": "2024-01-15", "valid_until": null});
+    update["face"]["domicile"] = json!("内蒙古自治区呼和浩特市新城区新华大街9号");
+    let r = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{first}/versions"),
+            Some(&clerk),
+            &update,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let second = r.json::<Value>().await.unwrap()["license_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let v: Value = app
+        .get(&format!("/api/v1/verify/{first}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "superseded");
+    assert_eq!(v["current_license_id"], second.as_str());
+    assert_eq!(v["current_version"], 2);
+    let v: Value = app
+        .get(&format!("/api/v1/verify/{second}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "valid");
+
+    // A row altered in the database is caught, though the check was answered before.
+    app.raw_sql(&format!(
+        "UPDATE license_versions SET payload = replace(payload, '新华大街9号', '新华大街8号') WHERE identifier = '{second}'"
+    ))
+    .await;
+    let v: Value = app
+        .get(&format!("/api/v1/verify/{second}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["signature_valid"], false);
+
+    // Revocation shows at once.
+    let r = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{first}/revoke"),
+            Some(&clerk),
+            &json!({"reason": "注销"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = app
+        .get(&format!("/api/v1/verify/{first}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "revoked");
+    assert!(v["revoked_at"].is_string());
+
+    // Wrong shape: 422 before any lookup; well-formed but unknown: 404.
+    let p = expect_problem(
+        app.get("/api/v1/verify/not-an-id").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "license_id");
+    let unknown = zhengzhao_domain::license_id::LicenseId::new(
+        &zhengzhao_domain::codes::LicenseTypeCode::parse(BUSINESS_LICENSE).unwrap(),
+        &zhengzhao_domain::codes::CreditCode::parse(
+            issued["issuer"]["credit_code"].as_str().unwrap(),
+        )
+        .unwrap(),
+        "0000000000000000000000000000ABCD",
+        1,
+    )
+    .unwrap();
+    let p = expect_problem(
+        app.get(&format!("/api/v1/verify/{unknown}")).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert!(p["title_zh"].is_string());
+    // The page, in Chinese, without scripts.
+    let page = app.get(&format!("/verify/{second}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("核验") && html.contains("呼和浩特市青城科技有限公司"),
+        "{html}"
+    );
+    assert!(!html.contains("<script"));
+    let page = app.get(&format!("/verify?id={first}")).await;
+    assert!(page.text().await.unwrap().contains("已注销"));
+    let page = app.get("/verify?id=bad").await;
+    assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.text().await.unwrap().contains("标识格式不正确"));
+    assert_eq!(app.get("/verify").await.status(), StatusCode::OK);
+}
+both_backends!(public, public_check);
+
+/// A natural person's name is masked; no id number appears.
+#[tokio::test]
+async fn natural_person_is_masked() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let clerk = app.token("150100", Role::IssuerClerk).await;
+    let id_number = "11010519491231002X";
+    let issued = app
+        .issue(
+            &clerk,
+            &json!({
+                "type_code": "11100000MB0143028R009",
+                "issuer": "150100",
+                "holder": {"name": "张三丰", "id_type": "resident_id", "id": id_number},
+                "face": {
+                    "holder_name": "张三丰", "gender": "男", "id_number": id_number,
+                    "photo": "p/1.jpg", "work_items": "叉车司机（N1）",
+                    "certificate_number": "TS-1", "issuing_authority": "150100"
+                },
+                "valid_from": "2026-01-01", "valid_until": "2029-12-31",
+                "source": {"system": "ts", "record_id": "NP-V"}
+            }),
+        )
+        .await;
+    let id = issued["license_id"].as_str().unwrap();
+    let v: Value = app
+        .get(&format!("/api/v1/verify/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        v["holder"],
+        json!({"kind": "natural_person", "name": "张**"})
+    );
+    assert_eq!(
+        v["signature_valid"], true,
+        "opened back to the signed bytes"
+    );
+    assert!(!v.to_string().contains(id_number));
+    let html = app
+        .get(&format!("/verify/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains(id_number) && !html.contains("张三丰"));
+}
+
+/// Past the per-address rate, 429 with Retry-After; other routes unaffected.
+#[tokio::test]
+async fn public_checks_are_rate_limited() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.public_rate_limit = zhengzhao_server::http::rate_limit::PublicRateLimit {
+            per_second: 1,
+            burst: 3,
+        };
+    })
+    .await
+    .unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let r = app.get("/api/v1/verify/not-an-id").await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            let retry: u64 = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=2).contains(&retry), "{retry}");
+            let p = expect_problem(r, StatusCode::TOO_MANY_REQUESTS).await;
+            assert_eq!(p["type"], "/problems/too-many-requests");
+            statuses.push(429);
+        } else {
+            statuses.push(r.status().as_u16());
+        }
+    }
+    assert_eq!(statuses, [422, 422, 422, 429, 429]);
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+}
