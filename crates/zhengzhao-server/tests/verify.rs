@@ -247,3 +247,103 @@ async fn public_checks_are_rate_limited() {
     assert_eq!(statuses, [422, 422, 422, 429, 429]);
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
 }
+
+/// Document check: the library's own document is genuine and current; an
+/// older version says so; an altered field is named; a document signed by a
+/// key the library does not hold is not valid.
+async fn document_check(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let issued = app.issue(&clerk, &license_request("D-1")).await;
+    let first = issued["license_id"].as_str().unwrap().to_owned();
+    let doc: Value = app
+        .get_as(&format!("/api/v1/licenses/{first}/document"), &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let check = |body: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .send_json(Method::POST, "/api/v1/verify/document", None, &body)
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let c = check(doc.clone()).await;
+    assert_eq!(c["valid"], true, "{c}");
+    assert_eq!(c["library_record"], "current");
+    assert_eq!(c["status"], "valid");
+    assert_eq!(c["license_id"], first.as_str());
+    assert_eq!(c["problems"], json!([]));
+
+    // After an update, the first document is genuine but an older version.
+    let mut update = json!({"face": license_request("x")["face"].clone(), "valid_from": "2024-01-15", "valid_until": null});
+    update["face"]["domicile"] = json!("内蒙古自治区呼和浩特市新城区新华大街7号");
+    let r = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{first}/versions"),
+            Some(&clerk),
+            &update,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let c = check(doc.clone()).await;
+    assert_eq!(
+        (
+            c["valid"].clone(),
+            c["library_record"].clone(),
+            c["status"].clone()
+        ),
+        (json!(true), json!("older_version"), json!("superseded"))
+    );
+
+    // Altered: the signature fails and the changed field is named.
+    let mut altered = doc.clone();
+    altered["payload"] = json!(
+        doc["payload"]
+            .as_str()
+            .unwrap()
+            .replace("某某路88号", "某某路99号")
+    );
+    let c = check(altered).await;
+    assert_eq!(c["valid"], false);
+    assert_eq!(c["library_record"], "differs");
+    let parts: Vec<&str> = c["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["part"].as_str().unwrap())
+        .collect();
+    assert_eq!(parts, ["signature", "payload/face/domicile"], "{c}");
+
+    // Signed by a key the library does not hold, with its own certificate.
+    let key = zhengzhao_crypto::sm2sig::KeyPair::generate().unwrap();
+    let sig = key
+        .sign(doc["payload"].as_str().unwrap().as_bytes())
+        .unwrap();
+    use base64::Engine;
+    let mut forged = doc.clone();
+    forged["signature"] = json!(base64::engine::general_purpose::STANDARD.encode(sig));
+    let c = check(forged).await;
+    assert_eq!(c["valid"], false);
+    assert_eq!(c["issued_by_this_library"], false);
+    assert_eq!(c["problems"][0]["part"], "signature");
+
+    // Not a document: 422, with a reason.
+    let r = app
+        .send_json(
+            Method::POST,
+            "/api/v1/verify/document",
+            None,
+            &json!({"hello": 1}),
+        )
+        .await;
+    expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let c = check(json!({"payload": "not json", "signature": "%%%"})).await;
+    assert_eq!(c["valid"], false);
+    assert_eq!(c["library_record"], "unknown");
+}
+both_backends!(document, document_check);

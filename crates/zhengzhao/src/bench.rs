@@ -46,7 +46,7 @@ fn raw_rate(threads: usize, secs: f64) -> anyhow::Result<f64> {
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
-fn request(i: usize, holder: &str) -> IssueRequest {
+pub(crate) fn request(i: usize, holder: &str) -> IssueRequest {
     let body = json!({
         "type_code": "11100000MB0143028R001",
         "issuer": "150102",

@@ -330,6 +330,61 @@ fn bench_issue_prints_its_figures() {
     );
 }
 
+/// `bench verify` loads a library, checks every signature once, and prints
+/// the three figures with a ratio that agrees with them.
+#[test]
+fn bench_verify_prints_its_figures() {
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "verify",
+            "--licenses",
+            "60",
+            "--seconds",
+            "0.3",
+            "--concurrency",
+            "4",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    let rate = |prefix: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no '{prefix}' line in {text}"));
+        assert!(!line.contains("errors"), "{line}");
+        line[prefix.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let health = rate("(a) GET /healthz");
+    let check = rate("(b) GET /api/v1/verify/{id}");
+    let half = rate("(c) verify at half its peak rate");
+    assert!(health > 0.0 && check > 0.0 && half > 0.0, "{text}");
+    assert!(half < check, "paced below the peak: {text}");
+    assert!(
+        text.contains("signatures checked once at start:  60 in"),
+        "{text}"
+    );
+    assert!(text.contains(", 0 bad"), "{text}");
+    let ratio: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("verify ÷ healthz throughput:"))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (ratio - 100.0 * check / health).abs() < 0.2,
+        "{ratio}: {text}"
+    );
+}
+
 /// `audit verify` passes on an untouched library, and after a row of the
 /// audit log is edited directly in the database it fails, naming the entry.
 #[test]

@@ -104,6 +104,7 @@ pub fn router(state: AppState) -> Router {
     // Public verification, limited per client address.
     let limiter = rate_limit::PublicLimiter::new(state.config.public_rate_limit);
     let public = Router::new()
+        .route("/api/v1/verify/document", post(verify::document))
         .route("/api/v1/verify/{license_id}", get(verify::check))
         .route("/verify", get(verify::form))
         .route("/verify/{license_id}", get(verify::by_id))

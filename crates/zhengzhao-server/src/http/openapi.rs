@@ -36,6 +36,7 @@ use utoipa::{Modify, OpenApi};
         super::audit::inclusion,
         super::audit::consistency,
         super::verify::check,
+        super::verify::document,
         super::staff::create,
         super::staff::list,
         super::staff::get,

@@ -3,7 +3,9 @@
 //! No token; rate-limited per client address (`rate_limit`).
 
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::json::ApiJson;
 use crate::http::pages::render;
+use crate::service::document_check::{DocumentCheck, parse_request};
 use crate::service::verify::VerifyResult;
 use crate::state::AppState;
 use askama::Template;
@@ -133,4 +135,17 @@ pub async fn form(State(s): State<AppState>, Query(q): Query<PageQuery>) -> ApiR
 /// `GET /verify/{license_id}`: where a license's QR code points.
 pub async fn by_id(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     page(&s, &id).await
+}
+
+/// Check a signed document the library produced: genuine, matching the
+/// library's record (current or older version), or altered (and where).
+#[utoipa::path(post, path = "/api/v1/verify/document", tag = "verify",
+    request_body(content = crate::service::document_check::DocumentCheckRequest, description = "the signed document as GET /api/v1/licenses/{id}/document gives it"),
+    responses((status = 200, body = DocumentCheck), (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn document(
+    State(s): State<AppState>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> ApiResult<Json<DocumentCheck>> {
+    let doc = parse_request(body)?;
+    Ok(Json(s.library.check_document(&doc).await?))
 }

@@ -551,7 +551,13 @@ impl Library {
             outbox: vec![platform_message("license.issued", &id, 1, &issuer.code)],
         };
         match self.store.issue_license(&new, &self.channels, &log).await {
-            Ok(rec) => Ok((self.open_license(rec).await?, true)),
+            Ok(rec) => {
+                let rec = self.open_license(rec).await?;
+                if let Some(v) = rec.current() {
+                    self.remember_verified(v);
+                }
+                Ok((rec, true))
+            }
             // A concurrent identical request won the race: answer as a replay.
             Err(StoreError::Conflict(_)) => match self
                 .store
@@ -709,7 +715,11 @@ impl Library {
             .store
             .add_license_version(l.key, current.version, &record, &self.channels, &log)
             .await?;
-        self.open_license(stored).await
+        let stored = self.open_license(stored).await?;
+        if let Some(v) = stored.current() {
+            self.remember_verified(v);
+        }
+        Ok(stored)
     }
 
     /// Revoke (注销), with a reason; recorded with who and when.

@@ -7,6 +7,7 @@ pub mod backup;
 pub mod cache;
 pub mod catalog;
 pub mod delivery;
+pub mod document_check;
 pub mod keys;
 pub mod licenses;
 pub mod orgs;

@@ -85,7 +85,7 @@ fn fingerprint(v: &LicenseVersionRecord) -> [u8; 16] {
 }
 
 impl Library {
-    async fn public_key(&self, id: uuid::Uuid) -> ApiResult<Option<Arc<PublicKey>>> {
+    pub(crate) async fn public_key(&self, id: uuid::Uuid) -> ApiResult<Option<Arc<PublicKey>>> {
         if let Some(k) = self
             .verify_cache
             .keys
@@ -105,6 +105,81 @@ impl Library {
             m.insert(id, key.clone());
         }
         Ok(key)
+    }
+
+    /// Note that `v`'s bytes are known good: the version this process just
+    /// signed and stored. (An edit of the stored row changes the bytes, so
+    /// it is still checked afresh.)
+    pub(crate) fn remember_verified(&self, v: &LicenseVersionRecord) {
+        let print = fingerprint(v);
+        if let Ok(mut set) = self.verify_cache.verified.lock() {
+            if set.len() >= VERIFIED_CAPACITY {
+                set.clear();
+            }
+            set.insert(print);
+        }
+    }
+
+    /// Check every stored signature once and remember the good ones, on all
+    /// cores (after a start, so the public check does no SM2 work). Returns
+    /// (versions checked, bad ones).
+    pub async fn warm_verify_cache(&self) -> ApiResult<(u64, u64)> {
+        let mut before = None;
+        let (mut checked, mut bad) = (0u64, 0u64);
+        loop {
+            let page = self
+                .licenses_page(&zhengzhao_store::LicenseFilter::default(), before, 2000)
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok((checked, bad));
+            };
+            before = Some(last.key);
+            let mut work: Vec<(LicenseVersionRecord, Arc<PublicKey>)> = Vec::new();
+            for l in page {
+                for v in l.versions {
+                    match self.public_key(v.key_id).await? {
+                        Some(k) => work.push((v, k)),
+                        None => bad += 1,
+                    }
+                }
+            }
+            checked += work.len() as u64;
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let chunk = work.len().div_ceil(threads).max(1);
+            let results: Vec<(Vec<[u8; 16]>, u64)> = std::thread::scope(|scope| {
+                let workers: Vec<_> = work
+                    .chunks(chunk)
+                    .map(|part| {
+                        scope.spawn(move || {
+                            let mut good = Vec::with_capacity(part.len());
+                            let mut failed = 0u64;
+                            for (v, k) in part {
+                                if k.verify(v.payload.as_bytes(), &v.signature).is_ok() {
+                                    good.push(fingerprint(v));
+                                } else {
+                                    failed += 1;
+                                }
+                            }
+                            (good, failed)
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| w.join().unwrap_or((Vec::new(), 0)))
+                    .collect()
+            });
+            if let Ok(mut set) = self.verify_cache.verified.lock() {
+                for (good, failed) in results {
+                    bad += failed;
+                    for p in good {
+                        if set.len() < VERIFIED_CAPACITY {
+                            set.insert(p);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Does the stored signature of `v` verify? Remembered per exact bytes.

@@ -1,0 +1,232 @@
+//! Document check (issue 5 §3): anyone posts a signed document the library
+//! produced (`GET /api/v1/licenses/{id}/document`) and learns whether it is
+//! genuine, whether it matches the library's record (current or an older
+//! version), and, if it was altered, which part.
+//!
+//! "Genuine" means: the signature verifies under one of *this library's*
+//! keys for the issuer the payload names. A valid signature under some other
+//! key (the certificate sent along is only a hint) is "not issued by this
+//! library", not valid.
+
+use super::Library;
+use crate::error::{ApiError, ApiResult};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use zhengzhao_crypto::cert;
+use zhengzhao_domain::license_id::LicenseId;
+use zhengzhao_domain::org::OrgCode;
+
+/// A signed document, as `GET /api/v1/licenses/{id}/document` gives it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct DocumentCheckRequest {
+    /// The canonical JSON text that was signed.
+    pub payload: String,
+    /// Base64 of the DER SM2 signature.
+    pub signature: String,
+    /// The signer's certificate (PEM); optional, only a hint.
+    #[serde(default)]
+    pub certificate: Option<String>,
+    #[serde(default)]
+    pub license_id: Option<String>,
+    #[serde(default)]
+    pub version: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DocumentProblem {
+    /// `signature`, `certificate`, `payload`, or a path in the payload
+    /// (`payload/face/domicile`).
+    pub part: String,
+    pub message: String,
+    pub message_zh: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DocumentCheck {
+    /// The signature verifies under this library's key for the issuer.
+    pub valid: bool,
+    pub issued_by_this_library: bool,
+    pub license_id: Option<String>,
+    pub version: Option<u16>,
+    /// `current`, `older_version`, `differs` (the library holds other
+    /// content under this identifier) or `unknown` (no such license).
+    pub library_record: &'static str,
+    /// The license's status in the library now, when it is known.
+    pub status: Option<&'static str>,
+    pub problems: Vec<DocumentProblem>,
+}
+
+fn problem(part: &str, en: &str, zh: &str) -> DocumentProblem {
+    DocumentProblem {
+        part: part.to_owned(),
+        message: en.to_owned(),
+        message_zh: zh.to_owned(),
+    }
+}
+
+/// Paths (`payload/...`) where two JSON values differ, up to `limit`.
+fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>, limit: usize) {
+    if out.len() >= limit || a == b {
+        return;
+    }
+    match (a.as_object(), b.as_object()) {
+        (Some(x), Some(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let (va, vb) = (
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                );
+                differences(va, vb, &format!("{path}/{k}"), out, limit);
+            }
+        }
+        _ => out.push(path.to_owned()),
+    }
+}
+
+impl Library {
+    pub async fn check_document(&self, doc: &DocumentCheckRequest) -> ApiResult<DocumentCheck> {
+        let mut problems = Vec::new();
+        let signature = B64.decode(doc.signature.trim()).ok();
+        if signature.is_none() {
+            problems.push(problem("signature", "not base64", "签名不是Base64编码"));
+        }
+        let parsed: Option<Value> = serde_json::from_str(&doc.payload).ok();
+        if parsed.is_none() {
+            problems.push(problem("payload", "not JSON", "签名内容不是JSON"));
+        }
+        let id = parsed
+            .as_ref()
+            .and_then(|p| p.get("license_id"))
+            .and_then(Value::as_str)
+            .and_then(|s| LicenseId::parse(s).ok());
+        let issuer = parsed
+            .as_ref()
+            .and_then(|p| p.pointer("/issuer/code"))
+            .and_then(Value::as_str)
+            .and_then(|s| OrgCode::parse(s).ok());
+        if parsed.is_some() && (id.is_none() || issuer.is_none()) {
+            problems.push(problem(
+                "payload",
+                "no license identifier or issuer in the payload",
+                "签名内容中没有证照标识或发证机构",
+            ));
+        }
+
+        // The library's record of this identifier, opened.
+        let record = match &id {
+            Some(id) => match self.store.license_by_identifier(id).await? {
+                Some(l) => Some(self.open_license(l).await?),
+                None => None,
+            },
+            None => None,
+        };
+        let stored = record
+            .as_ref()
+            .zip(id.as_ref())
+            .and_then(|(l, id)| l.versions.iter().find(|v| &v.license_id == id));
+
+        // Verify under this library's keys for the issuer (the stored
+        // version's key first), never under the certificate sent along.
+        let mut issued_here = false;
+        if let (Some(sig), Some(org)) = (&signature, &issuer) {
+            let mut keys: Vec<uuid::Uuid> = stored.map(|v| v.key_id).into_iter().collect();
+            keys.extend(
+                self.store
+                    .signing_keys(Some(org))
+                    .await?
+                    .iter()
+                    .map(|k| k.id),
+            );
+            for k in keys {
+                if let Some(pk) = self.public_key(k).await?
+                    && pk.verify(doc.payload.as_bytes(), sig).is_ok()
+                {
+                    issued_here = true;
+                    break;
+                }
+            }
+        }
+        if !issued_here && signature.is_some() && issuer.is_some() {
+            let under_given = doc
+                .certificate
+                .as_deref()
+                .and_then(|pem| cert::from_pem(pem).ok())
+                .and_then(|c| cert::public_key(&c).ok())
+                .zip(signature.as_ref())
+                .is_some_and(|(pk, sig)| pk.verify(doc.payload.as_bytes(), sig).is_ok());
+            if under_given {
+                problems.push(problem(
+                    "certificate",
+                    "the signature verifies only under a key this library does not hold: not issued by this library",
+                    "签名只能用非本库的密钥验证：不是本库签发的电子证照",
+                ));
+            } else {
+                problems.push(problem(
+                    "signature",
+                    "the signature does not verify over this payload",
+                    "签名与签名内容不符",
+                ));
+            }
+        }
+
+        let library_record = match (stored, record.as_ref()) {
+            (Some(v), Some(l)) if v.payload == doc.payload => {
+                if l.current().is_some_and(|c| c.version == v.version) {
+                    "current"
+                } else {
+                    "older_version"
+                }
+            }
+            (Some(v), Some(_)) => {
+                let theirs = parsed.clone().unwrap_or(Value::Null);
+                let ours: Value = serde_json::from_str(&v.payload).unwrap_or(Value::Null);
+                let mut paths = Vec::new();
+                differences(&ours, &theirs, "payload", &mut paths, 20);
+                for p in paths {
+                    problems.push(problem(
+                        &p,
+                        "differs from the library's record",
+                        "与电子证照库记录不一致",
+                    ));
+                }
+                "differs"
+            }
+            _ => "unknown",
+        };
+        let status = record
+            .as_ref()
+            .zip(stored)
+            .map(|(l, v)| super::licenses::status_of(l, v, super::china_today()));
+        Ok(DocumentCheck {
+            valid: issued_here,
+            issued_by_this_library: issued_here,
+            license_id: id.map(|i| i.to_string()),
+            version: parsed
+                .as_ref()
+                .and_then(|p| p.get("version"))
+                .and_then(Value::as_u64)
+                .and_then(|v| u16::try_from(v).ok()),
+            library_record,
+            status,
+            problems,
+        })
+    }
+}
+
+/// A body that is not a document at all is a 422, not a check.
+pub fn parse_request(v: Value) -> ApiResult<DocumentCheckRequest> {
+    serde_json::from_value(v).map_err(|e| {
+        ApiError::field(
+            "document",
+            "shape",
+            format!("expected a signed document with payload and signature: {e}"),
+            "应为含payload与signature的签名文件",
+        )
+    })
+}
