@@ -347,3 +347,99 @@ async fn document_check(app: TestApp) {
     assert_eq!(c["library_record"], "unknown");
 }
 both_backends!(document, document_check);
+
+/// Offline verification: the signed status list (checked with OpenSSL) has
+/// exactly the revoked license's bit set, at the index its document names;
+/// the certificates endpoint holds the issuer's certificate and the root.
+async fn offline_status_list(app: TestApp) {
+    use base64::Engine;
+    use std::io::Read;
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let a = app.issue(&clerk, &license_request("S-1")).await;
+    let b = app.issue(&clerk, &license_request("S-2")).await;
+    let doc = |id: String| {
+        let app = &app;
+        let clerk = clerk.clone();
+        async move {
+            app.get_as(&format!("/api/v1/licenses/{id}/document"), &clerk)
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let (da, db) = (
+        doc(a["license_id"].as_str().unwrap().to_owned()).await,
+        doc(b["license_id"].as_str().unwrap().to_owned()).await,
+    );
+    let (ia, ib) = (
+        da["status_list_index"].as_i64().unwrap(),
+        db["status_list_index"].as_i64().unwrap(),
+    );
+    assert_ne!(ia, ib);
+    assert!(
+        da["status_list_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/v1/status-list")
+    );
+    // Cached before the revocation: a revocation here rebuilds it at once.
+    let before: Value = app.get("/api/v1/status-list").await.json().await.unwrap();
+    let r = app
+        .send_json(
+            Method::POST,
+            &format!(
+                "/api/v1/licenses/{}/revoke",
+                b["license_id"].as_str().unwrap()
+            ),
+            Some(&clerk),
+            &json!({"reason": "注销"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let list: Value = app.get("/api/v1/status-list").await.json().await.unwrap();
+    assert_ne!(before["credential"], list["credential"]);
+    let cred = &list["credential"];
+    assert_eq!(
+        cred["type"],
+        json!(["VerifiableCredential", "BitstringStatusListCredential"])
+    );
+    assert_eq!(cred["credentialSubject"]["statusPurpose"], "revocation");
+    let encoded = cred["credentialSubject"]["encodedList"].as_str().unwrap();
+    let packed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded.strip_prefix('u').unwrap())
+        .unwrap();
+    let mut bits = Vec::new();
+    flate2::read::GzDecoder::new(&packed[..])
+        .read_to_end(&mut bits)
+        .unwrap();
+    assert_eq!(bits.len(), 131_072 / 8);
+    let bit = |i: i64| bits[usize::try_from(i / 8).unwrap()] & (0x80 >> (i % 8)) != 0;
+    assert!(bit(ib), "the revoked license's bit");
+    assert!(!bit(ia));
+    assert_eq!(bits.iter().map(|b| b.count_ones()).sum::<u32>(), 1);
+    // OpenSSL checks the region's signature over the canonical credential.
+    let text = zhengzhao_crypto::canonical_json_value(cred).unwrap();
+    let out = openssl_verify(
+        &text,
+        list["signature"].as_str().unwrap(),
+        list["certificate"].as_str().unwrap(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let certs: Value = app.get("/api/v1/certificates").await.json().await.unwrap();
+    let issuer_certs: Vec<&str> = certs["issuers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["org"] == "150102")
+        .map(|c| c["certificate"].as_str().unwrap())
+        .collect();
+    assert!(issuer_certs.contains(&da["certificate"].as_str().unwrap()));
+    assert_eq!(certs["roots"].as_array().unwrap().len(), 1);
+}
+both_backends!(offline, offline_status_list);

@@ -281,6 +281,26 @@ impl Store for PgStore {
         Ok(t)
     }
 
+    async fn license_status_summary(&self) -> StoreResult<(i64, Vec<i64>)> {
+        let c = self.client().await?;
+        let max: i64 = c
+            .query_one("SELECT COALESCE(MAX(id), 0)::BIGINT FROM licenses", &[])
+            .await
+            .map_err(backend)?
+            .get(0);
+        let revoked = c
+            .query(
+                "SELECT id FROM licenses WHERE revoked_at IS NOT NULL ORDER BY id",
+                &[],
+            )
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        Ok((max, revoked))
+    }
+
     async fn add_data_key(&self, key: &DataKeyRecord, log: &ChangeLog) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;

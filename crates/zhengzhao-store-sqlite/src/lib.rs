@@ -310,6 +310,26 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn license_status_summary(&self) -> StoreResult<(i64, Vec<i64>)> {
+        self.read(|c| {
+            let max: i64 = c
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM licenses", [], |r| {
+                    r.get(0)
+                })
+                .map_err(backend)?;
+            let mut stmt = c
+                .prepare_cached("SELECT id FROM licenses WHERE revoked_at IS NOT NULL ORDER BY id")
+                .map_err(backend)?;
+            let revoked = stmt
+                .query_map([], |r| r.get(0))
+                .map_err(backend)?
+                .collect::<rusqlite::Result<Vec<i64>>>()
+                .map_err(backend)?;
+            Ok((max, revoked))
+        })
+        .await
+    }
+
     async fn add_data_key(&self, key: &DataKeyRecord, log: &ChangeLog) -> StoreResult<()> {
         let (key, log) = (key.clone(), journal::PreparedLog::new(log));
         self.write(move |tx| {

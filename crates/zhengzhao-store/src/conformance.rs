@@ -999,6 +999,10 @@ pub async fn license_lifecycle(store: &dyn Store) {
         .revoke_license(issued.key, 2, &rev, &log("license.revoke", "l", 7))
         .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    // The status list sees the revocation by the license's key.
+    let (max, revoked_keys) = store.license_status_summary().await.unwrap();
+    assert!(max >= issued.key);
+    assert_eq!(revoked_keys, vec![issued.key]);
     let after_revoke = version_record(
         "11100000000013338W001",
         &f.issuer_credit,

@@ -160,6 +160,10 @@ pub trait Store: Send + Sync + 'static {
         log: &ChangeLog,
     ) -> StoreResult<()>;
 
+    /// For the revocation status list: the highest license key so far, and
+    /// the keys of every revoked license.
+    async fn license_status_summary(&self) -> StoreResult<(i64, Vec<i64>)>;
+
     // ---- keys for personal data at rest ----
 
     async fn add_data_key(&self, key: &DataKeyRecord, log: &ChangeLog) -> StoreResult<()>;

@@ -153,6 +153,9 @@ pub struct SignedDocument {
     pub signature: String,
     /// The signer's X.509 certificate, PEM.
     pub certificate: String,
+    /// This license's bit in the revocation status list (offline checks).
+    pub status_list_index: i64,
+    pub status_list_url: String,
 }
 
 /// The signed document: verify with OpenSSL alone (see README).
@@ -191,6 +194,8 @@ pub async fn document(
         payload: v.payload.clone(),
         signature: base64::engine::general_purpose::STANDARD.encode(&v.signature),
         certificate: key.certificate_pem,
+        status_list_index: rec.key,
+        status_list_url: s.library.status_list_url(),
     }))
 }
 

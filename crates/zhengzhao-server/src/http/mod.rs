@@ -105,6 +105,8 @@ pub fn router(state: AppState) -> Router {
     let limiter = rate_limit::PublicLimiter::new(state.config.public_rate_limit);
     let public = Router::new()
         .route("/api/v1/verify/document", post(verify::document))
+        .route("/api/v1/status-list", get(verify::status_list))
+        .route("/api/v1/certificates", get(verify::certificates))
         .route("/api/v1/verify/{license_id}", get(verify::check))
         .route("/verify", get(verify::form))
         .route("/verify/{license_id}", get(verify::by_id))

@@ -37,6 +37,8 @@ use utoipa::{Modify, OpenApi};
         super::audit::consistency,
         super::verify::check,
         super::verify::document,
+        super::verify::status_list,
+        super::verify::certificates,
         super::staff::create,
         super::staff::list,
         super::staff::get,

@@ -149,3 +149,27 @@ pub async fn document(
     let doc = parse_request(body)?;
     Ok(Json(s.library.check_document(&doc).await?))
 }
+
+/// The signed revocation status list (W3C Bitstring Status List shape):
+/// cache it and check a license's bit without asking the library.
+#[utoipa::path(get, path = "/api/v1/status-list", tag = "verify",
+    responses((status = 200, body = crate::service::status_list::StatusListView)))]
+pub async fn status_list(State(s): State<AppState>) -> ApiResult<Response> {
+    use axum::response::IntoResponse;
+    let view = s.library.status_list().await?;
+    let mut resp = Json(view.as_ref().clone()).into_response();
+    resp.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("public, max-age=60"),
+    );
+    Ok(resp)
+}
+
+/// The issuers' certificates and the root they chain to, for offline checks.
+#[utoipa::path(get, path = "/api/v1/certificates", tag = "verify",
+    responses((status = 200, body = crate::service::certificates::CertificateSet)))]
+pub async fn certificates(
+    State(s): State<AppState>,
+) -> ApiResult<Json<crate::service::certificates::CertificateSet>> {
+    Ok(Json(s.library.certificate_set().await?))
+}

@@ -772,6 +772,7 @@ impl Library {
             .store
             .revoke_license(l.key, current.version, &revocation, &log)
             .await?;
+        self.status_list_changed();
         self.open_license(stored).await
     }
 

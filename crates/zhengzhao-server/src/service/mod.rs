@@ -6,6 +6,7 @@ pub mod audit_log;
 pub mod backup;
 pub mod cache;
 pub mod catalog;
+pub mod certificates;
 pub mod delivery;
 pub mod document_check;
 pub mod keys;
@@ -15,6 +16,7 @@ pub mod printing;
 pub mod privacy;
 pub mod seed;
 pub mod staff;
+pub mod status_list;
 pub mod tokens;
 pub mod verify;
 
@@ -46,6 +48,8 @@ pub struct Library {
     data_keys: Arc<tokio::sync::Mutex<Option<Arc<privacy::DataKeyring>>>>,
     /// Public keys and verified signatures for the public check.
     verify_cache: Arc<verify::VerifyCache>,
+    status_list: Arc<status_list::StatusListCache>,
+    certificates: Arc<certificates::CertificateCache>,
 }
 
 /// Reference data read on every issuance (see `cache`).
@@ -156,6 +160,8 @@ impl Library {
             nonces: Arc::default(),
             data_keys: Arc::default(),
             verify_cache: Arc::default(),
+            status_list: Arc::default(),
+            certificates: Arc::default(),
         }
     }
 
