@@ -574,8 +574,10 @@ impl Store for SqliteStore {
     }
 
     async fn license_by_identifier(&self, id: &LicenseId) -> StoreResult<Option<LicenseRecord>> {
-        let id = id.clone();
-        self.read(move |c| licenses::by_identifier(c, &id)).await
+        self.inner
+            .readers
+            .run_point(|c| licenses::by_identifier(c, id))
+            .await
     }
 
     async fn license_by_source(

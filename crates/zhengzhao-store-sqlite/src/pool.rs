@@ -45,6 +45,36 @@ impl ReaderPool {
         }
     }
 
+    /// A short point read (one license by key or identifier: a few index
+    /// lookups in the page cache, tens of microseconds) run on the calling
+    /// task's thread: handing it to the blocking pool and back would cost
+    /// more than the read. Anything that may scan uses [`Self::run`].
+    pub(crate) async fn run_point<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&Connection) -> StoreResult<T>,
+    {
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Backend("reader pool closed".into()))?;
+        let conn = self
+            .idle
+            .lock()
+            .map_err(|_| StoreError::Backend("reader pool poisoned".into()))?
+            .pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_reader(&self.path).map_err(|e| StoreError::Backend(e.to_string()))?,
+        };
+        let out = f(&conn);
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(conn);
+        }
+        drop(permit);
+        out
+    }
+
     pub(crate) async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
