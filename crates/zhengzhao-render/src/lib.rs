@@ -41,6 +41,8 @@ mod layout;
 mod page;
 mod pdf;
 mod qr;
+mod qr_image;
+pub use qr_image::{qr_png, qr_svg};
 #[cfg(test)]
 mod testdata;
 mod wrap;

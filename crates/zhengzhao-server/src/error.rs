@@ -34,6 +34,9 @@ pub enum ApiError {
     Csrf,
     #[error("bad request signature: {0}")]
     BadSignature(String),
+    /// Existed once, no longer usable (an expired or used presentation).
+    #[error("gone: {0}")]
+    Gone(String),
     /// Too many requests from this address: retry after this many seconds.
     #[error("too many requests")]
     TooManyRequests(u64),
@@ -140,6 +143,7 @@ impl ApiError {
                 "Request signature missing or invalid",
                 "请求签名缺失或无效",
             ),
+            Gone(_) => (StatusCode::GONE, "gone", "No longer available", "已失效"),
             TooManyRequests(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-requests",
@@ -181,7 +185,8 @@ impl ApiError {
             | ApiError::Forbidden(d)
             | ApiError::NotFound(d)
             | ApiError::Conflict(d)
-            | ApiError::BadSignature(d) => Some(d.clone()),
+            | ApiError::BadSignature(d)
+            | ApiError::Gone(d) => Some(d.clone()),
             ApiError::Locked(until) => Some(format!("locked until {until}")),
             // Internal details may name tables or paths: they go to the log only.
             ApiError::Internal(_) | ApiError::Unavailable(_) => None,

@@ -301,6 +301,28 @@ impl Store for PgStore {
         Ok((max, revoked))
     }
 
+    async fn use_presentation(
+        &self,
+        jti: uuid::Uuid,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        let n = tx
+            .execute(
+                "INSERT INTO presentation_uses (jti, used_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&jti, &at],
+            )
+            .await
+            .map_err(backend)?;
+        if n == 0 {
+            return Err(StoreError::Conflict(format!("presentation {jti} was used")));
+        }
+        journal::append(&*tx, log).await?;
+        tx.commit().await.map_err(backend)
+    }
+
     async fn add_data_key(&self, key: &DataKeyRecord, log: &ChangeLog) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;

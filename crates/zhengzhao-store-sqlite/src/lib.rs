@@ -330,6 +330,28 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn use_presentation(
+        &self,
+        jti: uuid::Uuid,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<()> {
+        let log = journal::PreparedLog::new(log);
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "INSERT INTO presentation_uses (jti, used_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    rusqlite::params![jti.to_string(), at.to_string()],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!("presentation {jti} was used")));
+            }
+            journal::append(tx, &log)
+        })
+        .await
+    }
+
     async fn add_data_key(&self, key: &DataKeyRecord, log: &ChangeLog) -> StoreResult<()> {
         let (key, log) = (key.clone(), journal::PreparedLog::new(log));
         self.write(move |tx| {

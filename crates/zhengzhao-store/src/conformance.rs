@@ -999,6 +999,18 @@ pub async fn license_lifecycle(store: &dyn Store) {
         .revoke_license(issued.key, 2, &rev, &log("license.revoke", "l", 7))
         .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    // A single-use presentation is used once; the second use writes nothing.
+    let jti = uuid::Uuid::now_v7();
+    let events = audit_count(store).await;
+    store
+        .use_presentation(jti, at(6), &log("presentation.scan", "l", 6))
+        .await
+        .unwrap();
+    let again = store
+        .use_presentation(jti, at(7), &log("presentation.scan", "l", 7))
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(audit_count(store).await, events + 1);
     // The status list sees the revocation by the license's key.
     let (max, revoked_keys) = store.license_status_summary().await.unwrap();
     assert!(max >= issued.key);

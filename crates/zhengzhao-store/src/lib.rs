@@ -164,6 +164,15 @@ pub trait Store: Send + Sync + 'static {
     /// the keys of every revoked license.
     async fn license_status_summary(&self) -> StoreResult<(i64, Vec<i64>)>;
 
+    /// Mark a single-use presentation token used, with the scan's audit
+    /// event. `Conflict` (and nothing written) if it was used before.
+    async fn use_presentation(
+        &self,
+        jti: uuid::Uuid,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<()>;
+
     // ---- keys for personal data at rest ----
 
     async fn add_data_key(&self, key: &DataKeyRecord, log: &ChangeLog) -> StoreResult<()>;

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod orgs;
 pub mod pages;
+pub mod presentation;
 pub mod rate_limit;
 pub mod staff;
 pub mod tls;
@@ -81,6 +82,10 @@ pub fn router(state: AppState) -> Router {
             get(licenses::document),
         )
         .route("/api/v1/licenses/{license_id}/pdf", get(licenses::pdf))
+        .route(
+            "/api/v1/licenses/{license_id}/presentations",
+            post(presentation::create),
+        )
         .route("/api/v1/users", get(staff::list).post(staff::create))
         .route("/api/v1/users/{id}", get(staff::get).patch(staff::update))
         .route("/api/v1/users/{id}/reset", post(staff::reset))
@@ -106,6 +111,16 @@ pub fn router(state: AppState) -> Router {
     let public = Router::new()
         .route("/api/v1/verify/document", post(verify::document))
         .route("/api/v1/status-list", get(verify::status_list))
+        .route("/api/v1/presentations/{token}", get(presentation::scan))
+        .route(
+            "/api/v1/presentations/{token}/qr.png",
+            get(presentation::qr_png),
+        )
+        .route(
+            "/api/v1/presentations/{token}/qr.svg",
+            get(presentation::qr_svg),
+        )
+        .route("/verify/p/{token}", get(presentation::page))
         .route("/api/v1/certificates", get(verify::certificates))
         .route("/api/v1/verify/{license_id}", get(verify::check))
         .route("/verify", get(verify::form))

@@ -48,6 +48,8 @@ pub struct VerifyPage {
     pub asked: String,
     pub error: Option<String>,
     pub result: Option<ResultRow>,
+    /// Fields the holder chose to show (a presentation code).
+    pub shown: Vec<(String, String)>,
 }
 
 fn china_time(t: jiff::Timestamp) -> String {
@@ -56,7 +58,7 @@ fn china_time(t: jiff::Timestamp) -> String {
         .to_string()
 }
 
-fn row(r: &VerifyResult) -> ResultRow {
+pub(crate) fn row(r: &VerifyResult) -> ResultRow {
     let (status_label, status_class) = match (r.status, r.signature_valid) {
         (_, false) => ("核验未通过：电子签名无效", "error"),
         ("valid", true) => ("有效", "ok"),
@@ -97,6 +99,7 @@ async fn page(s: &AppState, asked: &str) -> ApiResult<Response> {
             asked: String::new(),
             error: None,
             result: None,
+            shown: Vec::new(),
         });
     }
     let (status, error, result) = match s.library.verify_public(asked).await {
@@ -117,6 +120,7 @@ async fn page(s: &AppState, asked: &str) -> ApiResult<Response> {
         asked: asked.to_owned(),
         error,
         result,
+        shown: Vec::new(),
     })?;
     *resp.status_mut() = status;
     Ok(resp)

@@ -12,6 +12,7 @@ pub mod document_check;
 pub mod keys;
 pub mod licenses;
 pub mod orgs;
+pub mod presentation;
 pub mod printing;
 pub mod privacy;
 pub mod seed;

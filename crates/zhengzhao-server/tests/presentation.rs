@@ -1,0 +1,145 @@
+//! QR presentation (亮证) over HTTP: made by the issuing org's clerk, the
+//! scan shows exactly the chosen fields and is on the audit record; the QR
+//! code (checked with zbarimg) holds the verify URL; expired, used and
+//! forged tokens get a clear answer and no data.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use zhengzhao_domain::role::Role;
+
+async fn presentations(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let issued = app.issue(&clerk, &license_request("QR-1")).await;
+    let id = issued["license_id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/licenses/{id}/presentations");
+    let make = |body: Value, token: String| {
+        let (app, path) = (&app, path.clone());
+        async move {
+            app.send_json(Method::POST, &path, Some(&token), &body)
+                .await
+        }
+    };
+
+    // Only the issuing org's clerks make them; unknown fields are refused.
+    for (org, role) in [
+        ("150102", Role::Auditor),
+        ("150103", Role::IssuerClerk),
+        ("150000", Role::RegionAdmin),
+    ] {
+        let r = make(json!({"fields": ["name"]}), app.token(org, role).await).await;
+        expect_problem(r, StatusCode::FORBIDDEN).await;
+    }
+    let r = make(json!({"fields": ["no_such_field"]}), clerk.clone()).await;
+    assert_eq!(
+        expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await["errors"][0]["field"],
+        "fields"
+    );
+
+    let r = make(
+        json!({"fields": ["name", "domicile"], "single_use": true}),
+        clerk.clone(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let p: Value = r.json().await.unwrap();
+    let token = p["token"].as_str().unwrap().to_owned();
+    assert!(
+        p["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/verify/p/{token}"))
+    );
+
+    // The QR code holds the URL: zbarimg reads it back.
+    let png = app
+        .get(&format!("/api/v1/presentations/{token}/qr.png"))
+        .await;
+    assert_eq!(png.headers()["content-type"], "image/png");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("qr.png");
+    std::fs::write(&file, png.bytes().await.unwrap()).unwrap();
+    let out = std::process::Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(&file)
+        .output()
+        .expect("zbarimg (zbar-tools) must be installed: ./scripts/test installs it");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        p["url"].as_str().unwrap()
+    );
+    let svg = app
+        .get(&format!("/api/v1/presentations/{token}/qr.svg"))
+        .await;
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    assert!(svg.text().await.unwrap().starts_with("<svg"));
+
+    // The scan shows exactly the chosen fields, and is recorded.
+    let before = app.audit_count().await;
+    let r = app.get(&format!("/api/v1/presentations/{token}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let shown: Value = r.json().await.unwrap();
+    assert_eq!(shown["license"]["status"], "valid");
+    let names: Vec<&str> = shown["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["name", "domicile"]);
+    assert_eq!(shown["fields"][1]["label"], "住所");
+    assert!(
+        !shown.to_string().contains("张三"),
+        "the legal representative was not chosen"
+    );
+    assert_eq!(app.audit_count().await, before + 1);
+    let events = app.library.store.audit_events(0, 10_000).await.unwrap();
+    assert_eq!(events.last().unwrap().event.action, "presentation.scan");
+
+    // Single use: the second scan is refused, with no data.
+    let r = app.get(&format!("/api/v1/presentations/{token}")).await;
+    let gone = expect_problem(r, StatusCode::GONE).await;
+    assert!(gone.get("license").is_none());
+    let page = app.get(&format!("/verify/p/{token}")).await;
+    assert_eq!(page.status(), StatusCode::GONE);
+    assert!(page.text().await.unwrap().contains("已过期或已使用"));
+
+    // Forged: one character changed.
+    let mut forged = token.clone().into_bytes();
+    let last = forged.len() - 2;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    let r = app.get(&format!("/api/v1/presentations/{forged}")).await;
+    expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let r = app
+        .get(&format!("/api/v1/presentations/{forged}/qr.png"))
+        .await;
+    expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+
+    // Reusable, shown on the page in Chinese; then it expires.
+    let r = make(json!({"fields": ["name"], "ttl_secs": 1}), clerk.clone()).await;
+    let p: Value = r.json().await.unwrap();
+    let token = p["token"].as_str().unwrap();
+    let page = app.get(&format!("/verify/p/{token}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("持证主体出示的信息") && html.contains("呼和浩特市青城科技有限公司"));
+    assert_eq!(
+        app.get(&format!("/api/v1/presentations/{token}"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = app.get(&format!("/api/v1/presentations/{token}")).await;
+    assert!(
+        expect_problem(r, StatusCode::GONE).await["detail"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+}
+both_backends!(presentation, presentations);
