@@ -23,10 +23,27 @@ pub enum Role {
     ScenarioApprover,
     /// Manages keys, tokens and security settings.
     SecurityAdmin,
+    /// An authorised platform (a relying party, Art. 16) that batch-checks
+    /// its merchants' business licenses; a role for system tokens only,
+    /// with no other permission.
+    Platform,
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
+        Role::RegionAdmin,
+        Role::CatalogAdmin,
+        Role::IssuerClerk,
+        Role::Auditor,
+        Role::ObjectionHandler,
+        Role::ScenarioApprover,
+        Role::SecurityAdmin,
+        Role::Platform,
+    ];
+
+    /// The roles of people and systems of the regulator (every role but
+    /// `Platform`): the ones that may read licenses within their subtree.
+    pub const STAFF: [Role; 7] = [
         Role::RegionAdmin,
         Role::CatalogAdmin,
         Role::IssuerClerk,
@@ -45,6 +62,7 @@ impl Role {
             Role::ObjectionHandler => "objection_handler",
             Role::ScenarioApprover => "scenario_approver",
             Role::SecurityAdmin => "security_admin",
+            Role::Platform => "platform",
         }
     }
 
@@ -57,6 +75,7 @@ impl Role {
             Role::ObjectionHandler => "异议核查人员",
             Role::ScenarioApprover => "场景审批人员",
             Role::SecurityAdmin => "安全管理员",
+            Role::Platform => "用证平台",
         }
     }
 }
@@ -69,7 +88,7 @@ impl fmt::Display for Role {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown role '{0}'; expected one of region_admin, catalog_admin, issuer_clerk, auditor, objection_handler, scenario_approver, security_admin"
+    "unknown role '{0}'; expected one of region_admin, catalog_admin, issuer_clerk, auditor, objection_handler, scenario_approver, security_admin, platform"
 )]
 pub struct UnknownRole(pub String);
 

@@ -172,7 +172,7 @@ async fn license_endpoints_check_role_and_org(app: TestApp) {
             n += 1;
             let token = app.token(org, role).await;
             let writer = role == Role::IssuerClerk && org == "150102";
-            let reader = ["150000", "150100", "150102"].contains(&org);
+            let reader = role != Role::Platform && ["150000", "150100", "150102"].contains(&org);
 
             let resp = app
                 .send_json(
@@ -209,9 +209,15 @@ async fn license_endpoints_check_role_and_org(app: TestApp) {
                 );
             }
             let resp = app.get_as("/api/v1/licenses", &token).await;
+            // Every staff role lists its own subtree; a platform lists nothing.
+            let want = if role == Role::Platform {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::OK
+            };
             assert_eq!(
                 resp.status(),
-                StatusCode::OK,
+                want,
                 "GET /api/v1/licenses as {role} of {org}"
             );
 

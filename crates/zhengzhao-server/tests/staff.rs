@@ -403,6 +403,7 @@ async fn separation_of_duties(app: TestApp) {
         json!(["auditor", "issuer_clerk"]),
         json!(["security_admin", "region_admin"]),
         json!(["catalog_admin"]),
+        json!(["platform"]),
         json!([]),
     ] {
         let r = app

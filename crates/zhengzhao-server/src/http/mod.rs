@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> Router {
     let limiter = rate_limit::PublicLimiter::new(state.config.public_rate_limit);
     let public = Router::new()
         .route("/api/v1/verify/document", post(verify::document))
+        .route("/api/v1/verify/batch", post(verify::batch))
         .route("/api/v1/status-list", get(verify::status_list))
         .route("/api/v1/presentations/{token}", get(presentation::scan))
         .route(

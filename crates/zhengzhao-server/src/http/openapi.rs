@@ -37,6 +37,7 @@ use utoipa::{Modify, OpenApi};
         super::audit::consistency,
         super::verify::check,
         super::verify::document,
+        super::verify::batch,
         super::verify::status_list,
         super::presentation::create,
         super::presentation::scan,

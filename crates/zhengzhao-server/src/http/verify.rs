@@ -177,3 +177,39 @@ pub async fn certificates(
 ) -> ApiResult<Json<crate::service::certificates::CertificateSet>> {
     Ok(Json(s.library.certificate_set().await?))
 }
+
+/// Batch check for an authorised platform (role `platform`): up to 1,000
+/// (credit code, name) pairs; the answer streams as JSON Lines, one line per
+/// item in order, each item its own audit event.
+#[utoipa::path(post, path = "/api/v1/verify/batch", tag = "verify",
+    request_body = crate::service::batch_check::BatchRequest, security(("bearer" = [])),
+    responses((status = 200, content_type = "application/x-ndjson", body = crate::service::batch_check::BatchResult), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn batch(
+    State(s): State<AppState>,
+    caller: crate::auth::Caller,
+    ApiJson(req): ApiJson<crate::service::batch_check::BatchRequest>,
+) -> ApiResult<Response> {
+    use axum::response::IntoResponse;
+    crate::service::Library::check_batch(&caller, &req)?;
+    let items = std::sync::Arc::new(req.items);
+    let stream = futures_util::stream::unfold(0usize, move |i| {
+        let (s, caller, items) = (s.clone(), caller.clone(), items.clone());
+        async move {
+            let item = items.get(i)?;
+            let line = match s.library.batch_item(&caller, i, item).await {
+                Ok(r) => serde_json::to_string(&r).unwrap_or_default(),
+                Err(e) => serde_json::json!({"index": i, "error": e.to_string()}).to_string(),
+            };
+            Some((
+                Ok::<_, std::convert::Infallible>(format!("{line}\n")),
+                i + 1,
+            ))
+        }
+    });
+    let mut resp = axum::body::Body::from_stream(stream).into_response();
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/x-ndjson"),
+    );
+    Ok(resp)
+}

@@ -614,7 +614,9 @@ impl Library {
     }
 
     /// Staff of the issuing org or of an org above it may read a license.
+    /// (Platforms, which are relying parties, read nothing this way.)
     pub async fn require_reader(&self, caller: &Caller, l: &LicenseRecord) -> ApiResult<()> {
+        Self::require_role(caller, &Role::STAFF)?;
         self.require_within(caller, &l.issuer).await
     }
 

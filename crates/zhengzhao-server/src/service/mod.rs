@@ -4,6 +4,7 @@
 
 pub mod audit_log;
 pub mod backup;
+pub mod batch_check;
 pub mod cache;
 pub mod catalog;
 pub mod certificates;

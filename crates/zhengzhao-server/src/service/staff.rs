@@ -202,6 +202,13 @@ fn check_roles(roles: &[Role], org: &OrgCode) -> ApiResult<Vec<Role>> {
             "至少需要一个角色",
         ));
     }
+    if roles.contains(&Role::Platform) {
+        return Err(invalid(
+            "roles",
+            "platform is a role for system tokens, not for staff",
+            "用证平台角色只用于系统令牌，不授予工作人员",
+        ));
+    }
     if roles.contains(&Role::Auditor) && roles.len() > 1 {
         return Err(invalid(
             "roles",
