@@ -9,6 +9,7 @@
 //! Pure computation apart from drawing random numbers.
 
 pub mod cert;
+pub mod ed25519;
 pub mod keywrap;
 pub mod merkle;
 pub mod sm2sig;

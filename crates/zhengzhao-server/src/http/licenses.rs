@@ -352,3 +352,40 @@ pub async fn pdf(
 fn read_detail(caller: &Caller, rec: &zhengzhao_store::LicenseRecord) -> serde_json::Value {
     serde_json::json!({"personal_data": if Library::sees_personal_data(caller, rec) { "full" } else { "masked" }})
 }
+
+/// The license as a W3C Verifiable Credential 2.0 with an `eddsa-jcs-2022`
+/// proof by the issuer's Ed25519 key (beside the SM2 document). Same access
+/// as the document: it carries the face data.
+#[utoipa::path(get, path = "/api/v1/licenses/{license_id}/vc", tag = "licenses", security(("bearer" = [])),
+    params(("license_id" = String, Path, description = "identifier of the version wanted")),
+    responses((status = 200, content_type = "application/vc+ld+json", description = "the credential"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn vc(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let (rec, asked) = s.library.find_license(&id).await?;
+    s.library.require_reader(&caller, &rec).await?;
+    let v = rec
+        .versions
+        .iter()
+        .find(|v| v.license_id == asked)
+        .ok_or_else(|| ApiError::NotFound(format!("license {asked}")))?;
+    s.library.require_full_disclosure(&caller, &rec, v).await?;
+    s.library
+        .record_read(
+            &caller,
+            "license.read_vc",
+            format!("license:{asked}"),
+            read_detail(&caller, &rec),
+        )
+        .await?;
+    let credential = s.library.license_vc(&rec, v).await?;
+    let mut resp = Json(credential).into_response();
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/vc+ld+json"),
+    );
+    Ok(resp)
+}

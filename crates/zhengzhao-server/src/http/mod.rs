@@ -82,6 +82,8 @@ pub fn router(state: AppState) -> Router {
             get(licenses::document),
         )
         .route("/api/v1/licenses/{license_id}/pdf", get(licenses::pdf))
+        .route("/api/v1/licenses/{license_id}/vc", get(licenses::vc))
+        .route("/api/v1/orgs/{code}/vc-key", get(orgs::vc_key))
         .route(
             "/api/v1/licenses/{license_id}/presentations",
             post(presentation::create),

@@ -29,6 +29,8 @@ use utoipa::{Modify, OpenApi};
         super::licenses::history,
         super::licenses::document,
         super::licenses::pdf,
+        super::licenses::vc,
+        super::orgs::vc_key,
         super::licenses::list,
         super::audit::events,
         super::audit::latest,

@@ -144,3 +144,17 @@ pub async fn update(
     let patch: OrgPatch = body.parse()?;
     Ok(Json(s.library.update_org(&caller, &code, patch).await?))
 }
+
+/// The org's Ed25519 verification key for Verifiable Credentials, as a Multikey.
+#[utoipa::path(get, path = "/api/v1/orgs/{code}/vc-key", tag = "orgs",
+    responses((status = 200, description = "Multikey document"), (status = 404, body = Problem)))]
+pub async fn vc_key(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let code = parse_org("code", &code)?;
+    if s.library.store.org(&code).await?.is_none() {
+        return Err(ApiError::NotFound(format!("org {code}")));
+    }
+    Ok(Json(s.library.vc_key_document(&code)?))
+}

@@ -20,6 +20,7 @@ pub mod seed;
 pub mod staff;
 pub mod status_list;
 pub mod tokens;
+pub mod vc;
 pub mod verify;
 
 use crate::auth::Caller;
