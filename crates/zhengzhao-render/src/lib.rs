@@ -68,6 +68,9 @@ pub struct LicenseView {
     /// Encoded in the QR code.
     pub verify_url: String,
     pub layout: Layout,
+    /// Embedded as the file `license-document.json`, uncompressed: the
+    /// signed document, so the PDF itself can be checked.
+    pub attachment: Option<String>,
 }
 
 /// Paper and orientation, chosen by a license type's template.
@@ -157,7 +160,12 @@ impl LicenseRenderer for PdfRenderer {
             return Err(RenderError::MissingGlyphs(missing));
         }
         let pages = layout::compose(face, view)?;
-        pdf::write(face, &pages, format!("{} {}", view.title, view.license_id))
+        pdf::write(
+            face,
+            &pages,
+            format!("{} {}", view.title, view.license_id),
+            view.attachment.as_deref(),
+        )
     }
 }
 

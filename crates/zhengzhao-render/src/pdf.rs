@@ -36,8 +36,27 @@ fn fill(ink: Ink) -> Fill {
 }
 
 /// Renders `pages` into one PDF whose document title is `title`.
-pub(crate) fn write(face: &Face, pages: &[Page], title: String) -> Result<Vec<u8>, RenderError> {
+pub(crate) fn write(
+    face: &Face,
+    pages: &[Page],
+    title: String,
+    attachment: Option<&str>,
+) -> Result<Vec<u8>, RenderError> {
     let mut doc = Document::new();
+    if let Some(text) = attachment {
+        doc.embed_file(krilla::embed::EmbeddedFile {
+            path: "license-document.json".to_owned(),
+            mime_type: krilla::embed::MimeType::new("application/json"),
+            description: Some("电子证照签名文件 (SM2-signed document)".to_owned()),
+            association_kind: krilla::embed::AssociationKind::Data,
+            data: text.as_bytes().to_vec().into(),
+            modification_date: None,
+            // Uncompressed: the check finds it in the file's bytes.
+            compress: Some(false),
+            location: None,
+        })
+        .ok_or_else(|| RenderError::Pdf("the signed document could not be embedded".into()))?;
+    }
     doc.set_metadata(
         Metadata::new()
             .title(title)

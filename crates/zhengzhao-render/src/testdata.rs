@@ -39,5 +39,6 @@ pub(crate) fn business_license(scope_len: usize, layout: Layout) -> LicenseView 
         validity: "2026年11月29日至长期".to_owned(),
         verify_url: format!("https://zhengzhao.amr.nmg.gov.cn/verify/{ID}"),
         layout,
+        attachment: None,
     }
 }

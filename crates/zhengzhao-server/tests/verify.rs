@@ -443,3 +443,74 @@ async fn offline_status_list(app: TestApp) {
     assert_eq!(certs["roots"].as_array().unwrap().len(), 1);
 }
 both_backends!(offline, offline_status_list);
+
+/// The PDF the library produced can be checked as it is: the signed document
+/// rides inside it; a PDF whose embedded document was altered is caught.
+#[tokio::test]
+async fn pdf_document_check() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.max_body_bytes = 4 * 1024 * 1024)
+        .await
+        .unwrap();
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let issued = app.issue(&clerk, &license_request("PDF-1")).await;
+    let id = issued["license_id"].as_str().unwrap();
+    let pdf = app
+        .get_as(&format!("/api/v1/licenses/{id}/pdf"), &clerk)
+        .await
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let post = |bytes: Vec<u8>| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/v1/verify/document"))
+                .header("content-type", "application/pdf")
+                .body(bytes)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = post(pdf.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(
+        (c["valid"].clone(), c["library_record"].clone()),
+        (json!(true), json!("current")),
+        "{c}"
+    );
+    assert_eq!(c["license_id"], id);
+
+    // The address changed inside the file: caught, and the field named.
+    let text = String::from_utf8_lossy(&pdf).into_owned();
+    assert!(
+        text.contains("某某路88号"),
+        "the embedded document is stored uncompressed"
+    );
+    let from = "某某路88号".as_bytes();
+    let to = "某某路99号".as_bytes();
+    let mut altered = pdf.clone();
+    let at = altered.windows(from.len()).position(|w| w == from).unwrap();
+    altered[at..at + to.len()].copy_from_slice(to);
+    let c: Value = post(altered).await.json().await.unwrap();
+    assert_eq!(c["valid"], false);
+    assert!(
+        c["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["part"] == "payload/face/domicile"),
+        "{c}"
+    );
+
+    // Not one of ours.
+    let r = post(b"%PDF-1.7\n% some other PDF\n".to_vec()).await;
+    assert_eq!(
+        expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await["errors"][0]["code"],
+        "no_signed_document"
+    );
+    let r = post(b"plain text".to_vec()).await;
+    expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+}

@@ -318,7 +318,23 @@ pub async fn pdf(
         )
         .await?;
     let view = s.library.license_view(&caller, &rec, &asked).await?;
-    let print = s.library.print_view(&view).await?;
+    let mut print = s.library.print_view(&view).await?;
+    // The signed document rides inside the PDF, so the file itself can be
+    // checked (`POST /api/v1/verify/document` with the PDF).
+    if let Some(v) = rec.versions.iter().find(|v| v.license_id == asked)
+        && let Some(key) = s.store.signing_key(v.key_id).await?
+    {
+        print.attachment = Some(
+            serde_json::json!({"zhengzhao_signed_document": {
+                "license_id": v.license_id,
+                "version": v.version,
+                "payload": v.payload,
+                "signature": base64::engine::general_purpose::STANDARD.encode(&v.signature),
+                "certificate": key.certificate_pem,
+            }})
+            .to_string(),
+        );
+    }
     let renderer = s.renderer.clone();
     let bytes = tokio::task::spawn_blocking(move || renderer.render(&print))
         .await

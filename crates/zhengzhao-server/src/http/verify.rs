@@ -144,13 +144,26 @@ pub async fn by_id(State(s): State<AppState>, Path(id): Path<String>) -> ApiResu
 /// Check a signed document the library produced: genuine, matching the
 /// library's record (current or older version), or altered (and where).
 #[utoipa::path(post, path = "/api/v1/verify/document", tag = "verify",
-    request_body(content = crate::service::document_check::DocumentCheckRequest, description = "the signed document as GET /api/v1/licenses/{id}/document gives it"),
+    request_body(content = crate::service::document_check::DocumentCheckRequest, description = "the signed document as GET /api/v1/licenses/{id}/document gives it (application/json), or the license PDF the library produced (application/pdf)"),
     responses((status = 200, body = DocumentCheck), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn document(
     State(s): State<AppState>,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
 ) -> ApiResult<Json<DocumentCheck>> {
-    let doc = parse_request(body)?;
+    let kind = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let doc = if kind.starts_with("application/pdf") {
+        crate::service::document_check::from_pdf(&body)?
+    } else if kind.starts_with("application/json") {
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::Malformed(format!("body is not JSON: {e}")))?;
+        parse_request(value)?
+    } else {
+        return Err(ApiError::UnsupportedMediaType);
+    };
     Ok(Json(s.library.check_document(&doc).await?))
 }
 

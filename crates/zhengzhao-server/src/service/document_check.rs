@@ -230,3 +230,44 @@ pub fn parse_request(v: Value) -> ApiResult<DocumentCheckRequest> {
         )
     })
 }
+
+/// The key the library's PDFs wrap their embedded signed document in.
+pub const PDF_MARKER: &[u8] = b"{\"zhengzhao_signed_document\":";
+
+/// The signed document embedded in a PDF this library produced (an
+/// uncompressed embedded file), if there is one.
+pub fn from_pdf(bytes: &[u8]) -> ApiResult<DocumentCheckRequest> {
+    if !bytes.starts_with(b"%PDF-") {
+        return Err(ApiError::field(
+            "document",
+            "not_pdf",
+            "not a PDF file",
+            "不是PDF文件",
+        ));
+    }
+    let start = bytes
+        .windows(PDF_MARKER.len())
+        .position(|w| w == PDF_MARKER)
+        .ok_or_else(|| {
+            ApiError::field(
+                "document",
+                "no_signed_document",
+                "this PDF holds no signed document of this library",
+                "此PDF中没有本库的电子证照签名文件",
+            )
+        })?;
+    let mut values = serde_json::Deserializer::from_slice(&bytes[start..]).into_iter::<Value>();
+    let wrapper = values
+        .next()
+        .and_then(Result::ok)
+        .and_then(|mut v| v.get_mut("zhengzhao_signed_document").map(Value::take))
+        .ok_or_else(|| {
+            ApiError::field(
+                "document",
+                "damaged",
+                "the signed document inside this PDF is damaged",
+                "PDF中的签名文件已损坏",
+            )
+        })?;
+    parse_request(wrapper)
+}

@@ -69,6 +69,7 @@ impl Library {
             ),
             verify_url: format!("{}/verify/{}", self.public_url, v.license_id),
             layout: Layout::from_template(&d.template).unwrap_or(Layout::A4Portrait),
+            attachment: None,
         })
     }
 }
