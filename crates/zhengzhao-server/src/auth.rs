@@ -26,11 +26,18 @@ use zhengzhao_domain::role::Role;
 pub const TOKEN_PREFIX: &str = "zzt_";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// A fresh token secret. Fails only if the OS has no randomness to give.
+/// `bytes` random bytes from the OS, in hex: every secret the library
+/// hands out (tokens, HMAC keys, session ids, CSRF tokens) is made here.
+/// Fails only if the OS has no randomness to give.
+pub fn random_hex(bytes: usize) -> Result<String, ApiError> {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+    Ok(hex::encode(b))
+}
+
+/// A fresh token secret (256 bits).
 pub fn generate_token() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
-    Ok(format!("{TOKEN_PREFIX}{}", hex::encode(bytes)))
+    Ok(format!("{TOKEN_PREFIX}{}", random_hex(32)?))
 }
 
 /// What is stored and looked up: SM3 of the whole token text.
@@ -151,6 +158,11 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
     if let Some(token) = bearer(parts)? {
         return token_caller(parts, state, token).await.map(Some);
     }
+    session_from_cookie(parts, state).await
+}
+
+/// The live staff session the `zz_session` cookie names, if any.
+async fn session_from_cookie(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
     let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else {
         return Ok(None);
     };
@@ -234,16 +246,7 @@ impl FromRequestParts<AppState> for PageSession {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let caller = match cookie(&parts.headers, SESSION_COOKIE) {
-            Some(secret) => {
-                state
-                    .library
-                    .session_caller(secret, client_addr(parts))
-                    .await?
-            }
-            None => None,
-        };
-        Ok(PageSession(caller))
+        Ok(PageSession(session_from_cookie(parts, state).await?))
     }
 }
 

@@ -40,9 +40,10 @@ const MAX_NONCES: usize = 1_000_000;
 
 /// A fresh HMAC key, shown once to the client.
 pub fn generate_signing_secret() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
-    Ok(format!("{SIGNING_SECRET_PREFIX}{}", hex::encode(bytes)))
+    Ok(format!(
+        "{SIGNING_SECRET_PREFIX}{}",
+        crate::auth::random_hex(32)?
+    ))
 }
 
 /// Associated data when the key is wrapped: ties the blob to its token.

@@ -58,7 +58,7 @@ pub async fn get(
             &caller,
             "license.read",
             format!("license:{asked}"),
-            read_detail(&caller, &rec),
+            Library::read_detail(&caller, &rec),
         )
         .await?;
     Ok(Json(view))
@@ -133,7 +133,7 @@ pub async fn history(
             &caller,
             "license.read_history",
             format!("license:{asked}"),
-            read_detail(&caller, &rec),
+            Library::read_detail(&caller, &rec),
         )
         .await?;
     Ok(Json(History {
@@ -167,36 +167,35 @@ pub async fn document(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SignedDocument>> {
-    let (rec, asked) = s.library.find_license(&id).await?;
-    s.library.require_reader(&caller, &rec).await?;
-    let v = rec
-        .versions
-        .iter()
-        .find(|v| v.license_id == asked)
-        .ok_or_else(|| ApiError::NotFound(format!("license {asked}")))?;
-    s.library.require_full_disclosure(&caller, &rec, v).await?;
-    s.library
-        .record_read(
-            &caller,
-            "license.read_document",
-            format!("license:{asked}"),
-            read_detail(&caller, &rec),
-        )
+    let (rec, at) = s
+        .library
+        .disclose_version(&caller, &id, "license.read_document")
         .await?;
-    let key = s
-        .store
-        .signing_key(v.key_id)
+    let v = &rec.versions[at];
+    let doc = signed_document(&s, &rec, v)
         .await?
         .ok_or_else(|| ApiError::Internal(format!("signing key {} missing", v.key_id)))?;
-    Ok(Json(SignedDocument {
-        license_id: v.license_id.to_string(),
-        version: v.version,
-        payload: v.payload.clone(),
-        signature: base64::engine::general_purpose::STANDARD.encode(&v.signature),
-        certificate: key.certificate_pem,
-        status_list_index: rec.key,
-        status_list_url: s.library.status_list_url(),
-    }))
+    Ok(Json(doc))
+}
+
+/// The signed document of `v`, if its signing key is on record.
+async fn signed_document(
+    s: &AppState,
+    rec: &zhengzhao_store::LicenseRecord,
+    v: &zhengzhao_store::LicenseVersionRecord,
+) -> ApiResult<Option<SignedDocument>> {
+    Ok(s.store
+        .signing_key(v.key_id)
+        .await?
+        .map(|key| SignedDocument {
+            license_id: v.license_id.to_string(),
+            version: v.version,
+            payload: v.payload.clone(),
+            signature: base64::engine::general_purpose::STANDARD.encode(&v.signature),
+            certificate: key.certificate_pem,
+            status_list_index: rec.key,
+            status_list_url: s.library.status_list_url(),
+        }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -286,7 +285,7 @@ pub async fn list(
             // The holder filter may be a resident id: only its masked form is kept.
             serde_json::json!({
                 "licenses": shown,
-                "holder": filter.holder_id.as_ref().map(|h| crate::service::privacy::mask_value(&serde_json::json!(h))),
+                "holder": filter.holder_id.as_deref().map(crate::service::privacy::mask_text),
                 "type": filter.type_code,
             }),
         )
@@ -304,35 +303,19 @@ pub async fn pdf(
     Path(id): Path<String>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
-    let (rec, asked) = s.library.find_license(&id).await?;
-    s.library.require_reader(&caller, &rec).await?;
-    if let Some(v) = rec.versions.iter().find(|v| v.license_id == asked) {
-        s.library.require_full_disclosure(&caller, &rec, v).await?;
-    }
-    s.library
-        .record_read(
-            &caller,
-            "license.read_pdf",
-            format!("license:{asked}"),
-            read_detail(&caller, &rec),
-        )
+    let (rec, at) = s
+        .library
+        .disclose_version(&caller, &id, "license.read_pdf")
         .await?;
-    let view = s.library.license_view(&caller, &rec, &asked).await?;
+    let v = &rec.versions[at];
+    let view = s.library.license_view(&caller, &rec, &v.license_id).await?;
     let mut print = s.library.print_view(&view).await?;
     // The signed document rides inside the PDF, so the file itself can be
     // checked (`POST /api/v1/verify/document` with the PDF).
-    if let Some(v) = rec.versions.iter().find(|v| v.license_id == asked)
-        && let Some(key) = s.store.signing_key(v.key_id).await?
-    {
+    if let Some(doc) = signed_document(&s, &rec, v).await? {
         print.attachment = Some(
-            serde_json::json!({"zhengzhao_signed_document": {
-                "license_id": v.license_id,
-                "version": v.version,
-                "payload": v.payload,
-                "signature": base64::engine::general_purpose::STANDARD.encode(&v.signature),
-                "certificate": key.certificate_pem,
-            }})
-            .to_string(),
+            serde_json::json!({ crate::service::document_check::PDF_DOCUMENT_KEY: doc })
+                .to_string(),
         );
     }
     let renderer = s.renderer.clone();
@@ -363,12 +346,6 @@ pub async fn pdf(
         .into_response())
 }
 
-/// What a read event says besides who and which: whether personal fields
-/// were shown in full.
-fn read_detail(caller: &Caller, rec: &zhengzhao_store::LicenseRecord) -> serde_json::Value {
-    serde_json::json!({"personal_data": if Library::sees_personal_data(caller, rec) { "full" } else { "masked" }})
-}
-
 /// The license as a W3C Verifiable Credential 2.0 with an `eddsa-jcs-2022`
 /// proof by the issuer's Ed25519 key (beside the SM2 document). Same access
 /// as the document: it carries the face data.
@@ -381,22 +358,11 @@ pub async fn vc(
     Path(id): Path<String>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
-    let (rec, asked) = s.library.find_license(&id).await?;
-    s.library.require_reader(&caller, &rec).await?;
-    let v = rec
-        .versions
-        .iter()
-        .find(|v| v.license_id == asked)
-        .ok_or_else(|| ApiError::NotFound(format!("license {asked}")))?;
-    s.library.require_full_disclosure(&caller, &rec, v).await?;
-    s.library
-        .record_read(
-            &caller,
-            "license.read_vc",
-            format!("license:{asked}"),
-            read_detail(&caller, &rec),
-        )
+    let (rec, at) = s
+        .library
+        .disclose_version(&caller, &id, "license.read_vc")
         .await?;
+    let v = &rec.versions[at];
     let credential = s.library.license_vc(&rec, v).await?;
     let mut resp = Json(credential).into_response();
     resp.headers_mut().insert(

@@ -8,6 +8,7 @@
 
 use crate::auth::{Caller, ClientIp, PageSession, cookie, same_secret};
 use crate::error::{ApiError, ApiResult};
+use crate::http::no_store;
 use crate::http::pages::render;
 use crate::http::staff::session_cookie;
 use crate::state::AppState;
@@ -65,21 +66,13 @@ pub struct PasswordForm {
     pub new_password: String,
 }
 
-fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
 fn login_page(
     s: &AppState,
     error: Option<String>,
     username: &str,
     status: StatusCode,
 ) -> ApiResult<Response> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
-    let token = hex::encode(bytes);
+    let token = crate::auth::random_hex(16)?;
     let policy = s.library.session_policy();
     let mut resp = render(&LoginPage {
         error,

@@ -36,6 +36,14 @@ use utoipa_swagger_ui::SwaggerUi;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Mark an answer that carries a secret or a one-time view as not to be
+/// kept by browsers or proxies.
+pub(crate) fn no_store(mut resp: axum::response::Response) -> axum::response::Response {
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
 async fn not_found() -> impl IntoResponse {
     ApiError::NotFound("no such endpoint".into())
 }

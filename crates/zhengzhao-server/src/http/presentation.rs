@@ -5,6 +5,7 @@
 use crate::auth::{Caller, ClientIp};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::json::ApiJson;
+use crate::http::no_store;
 use crate::http::pages::render;
 use crate::http::verify::{VerifyPage, row};
 use crate::service::presentation::{Presentation, PresentationRequest, PresentedLicense};
@@ -39,10 +40,7 @@ pub async fn scan(
     Path(token): Path<String>,
 ) -> ApiResult<Response> {
     let shown = s.library.scan_presentation(&token, ip).await?;
-    let mut resp = Json(shown).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
+    Ok(no_store(Json(shown).into_response()))
 }
 
 /// `GET /verify/p/{token}`: what a phone shows after scanning the QR code.
@@ -89,18 +87,14 @@ pub async fn page(
             .unwrap_or_default(),
     })?;
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
+    Ok(no_store(resp))
 }
 
 fn image(body: Vec<u8>, kind: &'static str) -> Response {
     let mut resp = body.into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    no_store(resp)
 }
 
 fn qr_error(e: zhengzhao_render::RenderError) -> ApiError {

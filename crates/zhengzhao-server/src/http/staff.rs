@@ -4,6 +4,7 @@
 use crate::auth::{Caller, ClientIp, SessionCaller};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::json::ApiJson;
+use crate::http::no_store;
 use crate::service::Actor;
 use crate::service::staff::{
     InitialCredentials, Login, NewStaff, SESSION_COOKIE, StaffChange, StaffView,
@@ -56,12 +57,6 @@ pub struct SessionView {
 pub struct PasswordChange {
     pub current_password: String,
     pub new_password: String,
-}
-
-fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
 }
 
 fn parse_id(raw: &str) -> ApiResult<uuid::Uuid> {

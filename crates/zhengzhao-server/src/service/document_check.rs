@@ -231,8 +231,9 @@ pub fn parse_request(v: Value) -> ApiResult<DocumentCheckRequest> {
     })
 }
 
-/// The key the library's PDFs wrap their embedded signed document in.
-pub const PDF_MARKER: &[u8] = b"{\"zhengzhao_signed_document\":";
+/// The key the library's PDFs wrap their embedded signed document in
+/// (`{"zhengzhao_signed_document": {...}}`, the whole embedded file).
+pub const PDF_DOCUMENT_KEY: &str = "zhengzhao_signed_document";
 
 /// The signed document embedded in a PDF this library produced (an
 /// uncompressed embedded file), if there is one.
@@ -245,9 +246,10 @@ pub fn from_pdf(bytes: &[u8]) -> ApiResult<DocumentCheckRequest> {
             "不是PDF文件",
         ));
     }
+    let marker = format!("{{\"{PDF_DOCUMENT_KEY}\":");
     let start = bytes
-        .windows(PDF_MARKER.len())
-        .position(|w| w == PDF_MARKER)
+        .windows(marker.len())
+        .position(|w| w == marker.as_bytes())
         .ok_or_else(|| {
             ApiError::field(
                 "document",
@@ -260,7 +262,7 @@ pub fn from_pdf(bytes: &[u8]) -> ApiResult<DocumentCheckRequest> {
     let wrapper = values
         .next()
         .and_then(Result::ok)
-        .and_then(|mut v| v.get_mut("zhengzhao_signed_document").map(Value::take))
+        .and_then(|mut v| v.get_mut(PDF_DOCUMENT_KEY).map(Value::take))
         .ok_or_else(|| {
             ApiError::field(
                 "document",

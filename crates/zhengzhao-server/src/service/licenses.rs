@@ -839,14 +839,8 @@ impl Library {
                 // A natural person's name and resident id are personal data.
                 let mut h = v.holder.clone();
                 if h.id_type == "resident_id" && !Self::sees_personal_data(caller, l) {
-                    let mask = |s: &str| {
-                        crate::service::privacy::mask_value(&json!(s))
-                            .as_str()
-                            .map(str::to_owned)
-                            .unwrap_or_default()
-                    };
-                    h.name = mask(&h.name);
-                    h.id = mask(&h.id);
+                    h.name = crate::service::privacy::mask_text(&h.name);
+                    h.id = crate::service::privacy::mask_text(&h.id);
                 }
                 h
             },

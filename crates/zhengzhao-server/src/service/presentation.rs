@@ -236,8 +236,8 @@ impl Library {
                 "this presentation code has expired; ask the holder for a new one".into(),
             ));
         }
-        let license = self.verify_public(&claims.lid).await?;
         let (l, asked) = self.find_license(&claims.lid).await?;
+        let license = self.public_result(&l, &asked).await?;
         let v = l
             .versions
             .iter()

@@ -110,6 +110,14 @@ pub fn mask_value(v: &Value) -> Value {
     json!(masked)
 }
 
+/// [`mask_value`] of a text, as text.
+pub fn mask_text(s: &str) -> String {
+    mask_value(&json!(s))
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_default()
+}
+
 impl Library {
     /// The data keys, loaded (and, with `need_active`, created) on demand.
     pub(crate) async fn data_keyring(&self, need_active: bool) -> ApiResult<Arc<DataKeyring>> {
@@ -365,6 +373,41 @@ impl Library {
         let log = ChangeLog::audit_only(audit_event(&Actor::from(caller), action, target, detail));
         self.store.record_event(&log).await?;
         Ok(())
+    }
+
+    /// A version handed out whole (signed document, PDF, credential): the
+    /// caller may read the license and see its personal fields, and the read
+    /// is recorded as `action` before anything is answered. Returns the
+    /// license and the index of the version `raw_id` names.
+    pub async fn disclose_version(
+        &self,
+        caller: &Caller,
+        raw_id: &str,
+        action: &str,
+    ) -> ApiResult<(LicenseRecord, usize)> {
+        let (rec, asked) = self.find_license(raw_id).await?;
+        self.require_reader(caller, &rec).await?;
+        let index = rec
+            .versions
+            .iter()
+            .position(|v| v.license_id == asked)
+            .ok_or_else(|| ApiError::NotFound(format!("license {asked}")))?;
+        self.require_full_disclosure(caller, &rec, &rec.versions[index])
+            .await?;
+        self.record_read(
+            caller,
+            action,
+            format!("license:{asked}"),
+            Self::read_detail(caller, &rec),
+        )
+        .await?;
+        Ok((rec, index))
+    }
+
+    /// What a read event says besides who and which: whether personal
+    /// fields were shown in full.
+    pub fn read_detail(caller: &Caller, rec: &LicenseRecord) -> Value {
+        json!({"personal_data": if Self::sees_personal_data(caller, rec) { "full" } else { "masked" }})
     }
 
     /// Does the caller see personal fields of `l` in full?

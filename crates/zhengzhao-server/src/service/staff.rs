@@ -13,7 +13,7 @@
 //!   an audit event written with the change.
 
 use super::{Actor, Library, audit_event, now};
-use crate::auth::{Caller, SessionInfo};
+use crate::auth::{Caller, SessionInfo, random_hex};
 use crate::credentials::{
     check_password_policy, generate_totp_secret, hash_password, totp_secret_base32, totp_uri,
     verify_password, verify_totp,
@@ -130,12 +130,6 @@ pub struct Login {
 
 pub fn session_hash(secret: &str) -> Vec<u8> {
     Sm3::digest(secret.as_bytes()).to_vec()
-}
-
-fn random_hex(bytes: usize) -> ApiResult<String> {
-    let mut b = vec![0u8; bytes];
-    getrandom::fill(&mut b).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
-    Ok(hex::encode(b))
 }
 
 /// A random initial password that meets the policy: three groups of six

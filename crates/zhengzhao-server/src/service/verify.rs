@@ -15,7 +15,7 @@
 use super::{Library, china_today};
 use crate::error::{ApiError, ApiResult};
 use crate::service::licenses::{IssuerView, status_of};
-use crate::service::privacy::mask_value;
+use crate::service::privacy::mask_text;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -209,21 +209,23 @@ impl Library {
     /// The public check of `raw` (any version's identifier). A malformed
     /// identifier is a 422 before any lookup; an unknown one a 404.
     pub async fn verify_public(&self, raw: &str) -> ApiResult<VerifyResult> {
-        let id =
-            LicenseId::parse(raw).map_err(|e| ApiError::Validation(vec![e.at("license_id")]))?;
-        let l: LicenseRecord = self
-            .store
-            .license_by_identifier(&id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("license {id}")))?;
-        let l = self.open_license(l).await?;
+        let (l, id) = self.find_license(raw).await?;
+        self.public_result(&l, &id).await
+    }
+
+    /// The public answer about version `id` of an opened license.
+    pub(crate) async fn public_result(
+        &self,
+        l: &LicenseRecord,
+        id: &LicenseId,
+    ) -> ApiResult<VerifyResult> {
         let current = l
             .current()
             .ok_or_else(|| ApiError::Internal("license without versions".into()))?;
         let v = l
             .versions
             .iter()
-            .find(|v| v.license_id == id)
+            .find(|v| &v.license_id == id)
             .ok_or_else(|| ApiError::NotFound(format!("license {id}")))?;
         let t = self
             .cached_license_type(&l.type_code, Some(v.type_version))
@@ -240,10 +242,7 @@ impl Library {
                 "organization"
             },
             name: if natural {
-                mask_value(&serde_json::json!(v.holder.name))
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
+                mask_text(&v.holder.name)
             } else {
                 v.holder.name.clone()
             },
@@ -251,7 +250,7 @@ impl Library {
         Ok(VerifyResult {
             license_id: v.license_id.clone(),
             version: v.version,
-            status: status_of(&l, v, china_today()),
+            status: status_of(l, v, china_today()),
             type_code: l.type_code.clone(),
             type_name: t.map(|t| t.spec.draft().name.clone()).unwrap_or_default(),
             issuer: IssuerView {

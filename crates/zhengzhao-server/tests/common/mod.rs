@@ -169,6 +169,26 @@ impl TestApp {
         resp.json().await.unwrap()
     }
 
+    /// Update a business license issued from `license_request` to a new
+    /// domicile, expecting 201; the new version's identifier.
+    pub async fn update_domicile(&self, token: &str, license_id: &str, domicile: &str) -> String {
+        let mut update = serde_json::json!({"face": license_request("x")["face"].clone(), "valid_from": "2024-01-15", "valid_until": null});
+        update["face"]["domicile"] = serde_json::json!(domicile);
+        let r = self
+            .send_json(
+                reqwest::Method::POST,
+                &format!("/api/v1/licenses/{license_id}/versions"),
+                Some(token),
+                &update,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.json::<Value>().await.unwrap()["license_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Run SQL straight against this test's database, as someone with
     /// database access (and no business going through the library) would.
     pub async fn raw_sql(&self, sql: &str) {
