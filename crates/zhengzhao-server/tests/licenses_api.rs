@@ -75,6 +75,33 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
     // Update twice, then address the license by its first identifier.
     let mut update = json!({"face": license_request("x")["face"].clone(), "valid_from": "2024-01-15", "valid_until": null});
     update["face"]["domicile"] = json!("内蒙古自治区呼和浩特市新城区新华大街1号");
+    // An update must say why (变更 / 更正 / 补发): without a reason, with an
+    // unknown kind or an empty text it is refused and writes nothing.
+    let before = app.audit_count().await;
+    for (reason, field) in [
+        (None, "reason"),
+        (Some(json!({"kind": "whim", "text": "x"})), "reason/kind"),
+        (Some(json!({"kind": "change", "text": "  "})), "reason/text"),
+    ] {
+        let mut bad = update.clone();
+        if let Some(r) = reason {
+            bad["reason"] = r;
+        }
+        let p = expect_problem(
+            app.send_json(
+                Method::POST,
+                &format!("/api/v1/licenses/{first_id}/versions"),
+                Some(&clerk),
+                &bad,
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(p.to_string().contains(field), "{field}: {p}");
+    }
+    assert_eq!(app.audit_count().await, before);
+    update["reason"] = json!({"kind": "change", "text": "住所变更登记"});
     let v2: Value = app
         .send_json(
             Method::POST,
@@ -87,7 +114,24 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(v2["version"], 2, "{v2}");
+    assert_eq!(v2["versions"][0].get("reason"), None, "{v2}");
+    assert_eq!(v2["versions"][1]["reason"]["kind"], "change", "{v2}");
+    assert_eq!(v2["versions"][1]["reason"]["text"], "住所变更登记", "{v2}");
+    let events: Value = app
+        .get_as(
+            "/api/v1/audit/events?action=license.update",
+            &app.admin_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        events["items"][0]["detail"]["reason"],
+        json!({"kind": "change", "text": "住所变更登记"})
+    );
     update["face"]["registered_capital"] = json!("2000000.5");
+    update["reason"] = json!({"kind": "correction", "text": "更正注册资本录入错误"});
     let resp = app
         .send_json(
             Method::POST,

@@ -137,6 +137,45 @@ async fn admins_act_within_their_subtree(app: TestApp) {
     expect_problem(resp, StatusCode::FORBIDDEN).await;
     let untouched: Value = app.get("/api/v1/orgs/150702").await.json().await.unwrap();
     assert_eq!(untouched["name"], "海拉尔区市场监督管理局");
+    // Names are unique: taking another org's name (even one outside the
+    // subtree) is a conflict that changes nothing and is not audited.
+    let events = app.audit_count().await;
+    let resp = app
+        .send_json(
+            Method::PATCH,
+            "/api/v1/orgs/150102",
+            Some(&hohhot_admin),
+            &json!({"name": "海拉尔区市场监督管理局"}),
+        )
+        .await;
+    let p = expect_problem(resp, StatusCode::CONFLICT).await;
+    assert!(p["detail"].as_str().unwrap().contains("150702"), "{p}");
+    let kept: Value = app.get("/api/v1/orgs/150102").await.json().await.unwrap();
+    assert_eq!(kept["name"], "新城区市场监督管理局");
+    assert_eq!(app.audit_count().await, events);
+    // A rename to a free name is stored and audited with before and after.
+    let resp = app
+        .send_json(
+            Method::PATCH,
+            "/api/v1/orgs/150102",
+            Some(&hohhot_admin),
+            &json!({"name": "呼和浩特市新城区市场监督管理局"}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let renamed: Value = app
+        .get_as("/api/v1/audit/events?action=org.update", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last = renamed["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["target"], "org:150102");
+    assert_eq!(last["detail"]["before"]["name"], "新城区市场监督管理局");
+    assert_eq!(
+        last["detail"]["after"]["name"],
+        "呼和浩特市新城区市场监督管理局"
+    );
     // Not an admin: refused.
     let clerk = app.token("150100", Role::IssuerClerk).await;
     let resp = app

@@ -155,7 +155,7 @@ async fn personal_fields(app: TestApp) {
             Method::POST,
             &format!("/api/v1/licenses/{id}/versions"),
             Some(&clerk),
-            &json!({"face": face, "valid_from": "2025-03-01", "valid_until": null}),
+            &json!({"face": face, "valid_from": "2025-03-01", "valid_until": null, "reason": {"kind": "change", "text": "经营场所变更"}}),
         )
         .await;
     assert_eq!(

@@ -54,37 +54,37 @@ pub(crate) async fn audit_after<C: GenericClient + Sync>(
     Ok(to_records(&rows))
 }
 
+/// Audit search: only the filters given become SQL conditions, so each can
+/// use its index (`V10__lookup_indexes.sql`) in a prepared statement.
 pub(crate) async fn audit_search<C: GenericClient + Sync>(
     c: &C,
     q: &AuditQuery,
     after: i64,
     limit: u32,
 ) -> StoreResult<Vec<AuditRecord>> {
-    let rows = c
-        .query(
-            "SELECT seq, id, at, actor, org, role, client_addr, action, target, outcome, reason, detail
-             FROM audit_events
-             WHERE seq > $1
-               AND ($3::timestamptz IS NULL OR at >= $3)
-               AND ($4::timestamptz IS NULL OR at < $4)
-               AND ($5::text IS NULL OR actor = $5)
-               AND ($6::text[] IS NULL OR org = ANY($6))
-               AND ($7::text IS NULL OR action = $7)
-               AND ($8::text[] IS NULL OR target = ANY($8))
-             ORDER BY seq LIMIT $2",
-            &[
-                &after,
-                &i64::from(limit),
-                &q.from,
-                &q.to,
-                &q.actor,
-                &q.orgs,
-                &q.action,
-                &q.targets,
-            ],
-        )
-        .await
-        .map_err(backend)?;
+    use tokio_postgres::types::ToSql;
+    let limit = i64::from(limit);
+    let mut sql = String::from(
+        "SELECT seq, id, at, actor, org, role, client_addr, action, target, outcome, reason, detail
+         FROM audit_events WHERE seq > $1",
+    );
+    let mut args: Vec<&(dyn ToSql + Sync)> = vec![&after, &limit];
+    let filters: [(&str, Option<&(dyn ToSql + Sync)>); 6] = [
+        (" AND at >= $", q.from.as_ref().map(|v| v as _)),
+        (" AND at < $", q.to.as_ref().map(|v| v as _)),
+        (" AND actor = $", q.actor.as_ref().map(|v| v as _)),
+        (" AND org = ANY($)", q.orgs.as_ref().map(|v| v as _)),
+        (" AND action = $", q.action.as_ref().map(|v| v as _)),
+        (" AND target = ANY($)", q.targets.as_ref().map(|v| v as _)),
+    ];
+    for (condition, value) in filters {
+        if let Some(value) = value {
+            args.push(value);
+            sql.push_str(&condition.replace('$', &format!("${}", args.len())));
+        }
+    }
+    sql.push_str(" ORDER BY seq LIMIT $2");
+    let rows = c.query(&sql, &args).await.map_err(backend)?;
     Ok(to_records(&rows))
 }
 

@@ -15,57 +15,78 @@ fn small(v: i32) -> StoreResult<u16> {
     u16::try_from(v).map_err(|_| StoreError::Corrupt(format!("version {v}")))
 }
 
-async fn versions<C: GenericClient + Sync>(
+/// The versions of every license in `keys`, oldest first per license, in
+/// one query (a page of licenses costs two round trips, not one per license).
+async fn versions_of<C: GenericClient + Sync>(
     c: &C,
-    key: i64,
-) -> StoreResult<Vec<LicenseVersionRecord>> {
+    keys: &[i64],
+) -> StoreResult<std::collections::HashMap<i64, Vec<LicenseVersionRecord>>> {
     let rows = c
         .query(
-            "SELECT identifier, version, type_version, holder_name, holder_id_type, holder_id, face, license_number,
-                    valid_from, valid_until, issued_at, payload, signature, key_id
-             FROM license_versions WHERE license_id = $1 ORDER BY version",
-            &[&key],
+            "SELECT license_id, identifier, version, type_version, holder_name, holder_id_type, holder_id, face,
+                    license_number, valid_from, valid_until, issued_at, payload, signature, key_id,
+                    reason_kind, reason_text
+             FROM license_versions WHERE license_id = ANY($1) ORDER BY license_id, version",
+            &[&keys],
         )
         .await
         .map_err(backend)?;
-    rows.iter()
-        .map(|r| {
-            let id: String = r.get(0);
-            let type_version: i32 = r.get(2);
-            Ok(LicenseVersionRecord {
-                license_id: LicenseId::parse(&id).map_err(|_| corrupt("identifier", &id))?,
-                version: small(r.get(1))?,
-                type_version: u32::try_from(type_version)
-                    .map_err(|_| corrupt("type version", &type_version.to_string()))?,
-                holder: Holder {
-                    name: r.get(3),
-                    id_type: r.get(4),
-                    id: r.get(5),
-                },
-                face: r.get(6),
-                license_number: r.get(7),
-                valid_from: r.get(8),
-                valid_until: r.get(9),
-                issued_at: r.get(10),
-                payload: r.get(11),
-                signature: r.get(12),
-                key_id: r.get(13),
-            })
-        })
-        .collect()
+    let mut out: std::collections::HashMap<i64, Vec<LicenseVersionRecord>> =
+        std::collections::HashMap::with_capacity(keys.len());
+    for r in &rows {
+        let key: i64 = r.try_get(0).map_err(backend)?;
+        out.entry(key).or_default().push(version_of(r)?);
+    }
+    Ok(out)
+}
+
+fn version_of(r: &Row) -> StoreResult<LicenseVersionRecord> {
+    let get = |e: tokio_postgres::Error| StoreError::Corrupt(format!("license version row: {e}"));
+    let id: String = r.try_get(1).map_err(get)?;
+    let type_version: i32 = r.try_get(3).map_err(get)?;
+    let reason_kind: Option<String> = r.try_get(15).map_err(get)?;
+    let reason_text: Option<String> = r.try_get(16).map_err(get)?;
+    let reason = match (reason_kind, reason_text) {
+        (Some(kind), Some(text)) => Some(ChangeReason {
+            kind: ChangeKind::parse(&kind).ok_or_else(|| corrupt("reason", &kind))?,
+            text,
+        }),
+        _ => None,
+    };
+    Ok(LicenseVersionRecord {
+        license_id: LicenseId::parse(&id).map_err(|_| corrupt("identifier", &id))?,
+        version: small(r.try_get(2).map_err(get)?)?,
+        type_version: u32::try_from(type_version)
+            .map_err(|_| corrupt("type version", &type_version.to_string()))?,
+        holder: Holder {
+            name: r.try_get(4).map_err(get)?,
+            id_type: r.try_get(5).map_err(get)?,
+            id: r.try_get(6).map_err(get)?,
+        },
+        face: r.try_get(7).map_err(get)?,
+        license_number: r.try_get(8).map_err(get)?,
+        valid_from: r.try_get(9).map_err(get)?,
+        valid_until: r.try_get(10).map_err(get)?,
+        issued_at: r.try_get(11).map_err(get)?,
+        payload: r.try_get(12).map_err(get)?,
+        signature: r.try_get(13).map_err(get)?,
+        key_id: r.try_get(14).map_err(get)?,
+        reason,
+    })
 }
 
 const LICENSE_SELECT: &str = "SELECT l.id, t.code, o.code, l.serial, l.source_system, l.source_record_id, l.created_at,
                                      l.revoked_at, l.revoked_by, l.revoke_reason
                               FROM licenses l JOIN license_types t ON t.id = l.type_id JOIN orgs o ON o.id = l.issuer_id";
 
-async fn to_license<C: GenericClient + Sync>(c: &C, r: &Row) -> StoreResult<LicenseRecord> {
-    let key: i64 = r.get(0);
-    let type_code: String = r.get(1);
-    let issuer: String = r.get(2);
-    let revoked_at: Option<jiff::Timestamp> = r.get(7);
-    let revoked_by: Option<String> = r.get(8);
-    let reason: Option<String> = r.get(9);
+fn to_license(r: &Row, versions: Vec<LicenseVersionRecord>) -> StoreResult<LicenseRecord> {
+    let get = |e: tokio_postgres::Error| StoreError::Corrupt(format!("license row: {e}"));
+    let key: i64 = r.try_get(0).map_err(get)?;
+    let type_code: String = r.try_get(1).map_err(get)?;
+    let issuer: String = r.try_get(2).map_err(get)?;
+    let revoked_at: Option<jiff::Timestamp> = r.try_get(7).map_err(get)?;
+    let revoked_by: Option<String> = r.try_get(8).map_err(get)?;
+    let reason: Option<String> = r.try_get(9).map_err(get)?;
     let revocation = match (revoked_at, revoked_by, reason) {
         (Some(at), Some(by), Some(reason)) => Some(Revocation { at, by, reason }),
         _ => None,
@@ -74,12 +95,12 @@ async fn to_license<C: GenericClient + Sync>(c: &C, r: &Row) -> StoreResult<Lice
         key,
         type_code: LicenseTypeCode::parse(&type_code).map_err(|_| corrupt("type", &type_code))?,
         issuer: OrgCode::parse(&issuer).map_err(|_| corrupt("issuer", &issuer))?,
-        serial: r.get(3),
-        source_system: r.get(4),
-        source_record_id: r.get(5),
-        created_at: r.get(6),
+        serial: r.try_get(3).map_err(get)?,
+        source_system: r.try_get(4).map_err(get)?,
+        source_record_id: r.try_get(5).map_err(get)?,
+        created_at: r.try_get(6).map_err(get)?,
         revocation,
-        versions: versions(c, key).await?,
+        versions,
     })
 }
 
@@ -87,11 +108,16 @@ async fn licenses_of<C: GenericClient + Sync>(
     c: &C,
     rows: Vec<Row>,
 ) -> StoreResult<Vec<LicenseRecord>> {
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(to_license(c, r).await?);
-    }
-    Ok(out)
+    let keys = rows
+        .iter()
+        .map(|r| r.try_get::<_, i64>(0))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    let mut versions = versions_of(c, &keys).await?;
+    rows.iter()
+        .zip(&keys)
+        .map(|(r, key)| to_license(r, versions.remove(key).unwrap_or_default()))
+        .collect()
 }
 
 pub(crate) async fn by_key<C: GenericClient + Sync>(
@@ -117,7 +143,7 @@ pub(crate) async fn by_identifier<C: GenericClient + Sync>(
         .await
         .map_err(backend)?;
     match key {
-        Some(r) => by_key(c, r.get(0)).await,
+        Some(r) => by_key(c, r.try_get(0).map_err(backend)?).await,
         None => Ok(None),
     }
 }
@@ -173,8 +199,9 @@ async fn insert_version<C: GenericClient + Sync>(
 ) -> StoreResult<()> {
     c.execute(
         "INSERT INTO license_versions (license_id, version, identifier, type_version, holder_name, holder_id_type, holder_id,
-                                       face, license_number, valid_from, valid_until, issued_at, payload, signature, key_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                                       face, license_number, valid_from, valid_until, issued_at, payload, signature, key_id,
+                                       reason_kind, reason_text)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         &[
             &key,
             &i32::from(v.version),
@@ -191,6 +218,8 @@ async fn insert_version<C: GenericClient + Sync>(
             &v.payload,
             &v.signature,
             &v.key_id,
+            &v.reason.as_ref().map(|r| r.kind.as_str()),
+            &v.reason.as_ref().map(|r| r.text.as_str()),
         ],
     )
     .await

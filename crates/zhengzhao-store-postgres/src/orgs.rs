@@ -157,6 +157,7 @@ pub(crate) async fn insert<C: GenericClient + Sync>(
             org.credit_code
         )));
     }
+    name_free(c, &org.name, &org.code).await?;
     let parent_id = match &org.parent {
         Some(p) => Some(
             id_of(c, p.as_str())
@@ -201,6 +202,26 @@ pub(crate) async fn insert<C: GenericClient + Sync>(
     Ok(())
 }
 
+/// Org names are unique (`orgs_name`): say which org has the name.
+async fn name_free<C: GenericClient + Sync>(c: &C, name: &str, code: &OrgCode) -> StoreResult<()> {
+    match c
+        .query_opt(
+            "SELECT code FROM orgs WHERE name = $1 AND code <> $2",
+            &[&name, &code.as_str()],
+        )
+        .await
+        .map_err(backend)?
+    {
+        Some(r) => {
+            let other: String = r.try_get(0).map_err(backend)?;
+            Err(StoreError::Conflict(format!(
+                "the name '{name}' is already used by org {other}"
+            )))
+        }
+        None => Ok(()),
+    }
+}
+
 pub(crate) async fn update<C: GenericClient + Sync>(
     c: &C,
     change: &OrgUpdate,
@@ -222,6 +243,9 @@ pub(crate) async fn update<C: GenericClient + Sync>(
         return Err(StoreError::Conflict(format!(
             "credit code {cc} is already used by org {other}"
         )));
+    }
+    if let Some(name) = &change.name {
+        name_free(c, name, &change.code).await?;
     }
     let name = change.name.clone().unwrap_or(current.name);
     let (credit, placeholder) = match &change.credit_code {

@@ -85,45 +85,65 @@ pub(crate) fn audit_after(c: &Connection, after: i64, limit: u32) -> StoreResult
     )
 }
 
-/// Audit search: every filter optional; time compared as instants (the
-/// stored text has varying fraction digits, so not as strings).
+/// Audit search: every filter optional. Only the filters given become SQL
+/// conditions, so each can use its index (`V11__lookup_indexes.sql`); time
+/// is compared as instants (the stored text has varying fraction digits, so
+/// not as strings).
 pub(crate) fn audit_search(
     c: &Connection,
     q: &AuditQuery,
     after: i64,
     limit: u32,
 ) -> StoreResult<Vec<AuditRecord>> {
-    let orgs = q
-        .orgs
-        .as_ref()
-        .map(|o| serde_json::to_string(o).unwrap_or_else(|_| "[]".into()));
-    let targets = q
-        .targets
-        .as_ref()
-        .map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()));
-    audit_rows(
-        c,
+    use rusqlite::types::Value as Sql;
+    let mut sql = String::from(
         "SELECT seq, id, at, actor, org, role, client_addr, action, target, outcome, reason, detail
-         FROM audit_events
-         WHERE seq > ?1
-           AND (?3 IS NULL OR julianday(at) >= julianday(?3))
-           AND (?4 IS NULL OR julianday(at) < julianday(?4))
-           AND (?5 IS NULL OR actor = ?5)
-           AND (?6 IS NULL OR org IN (SELECT value FROM json_each(?6)))
-           AND (?7 IS NULL OR action = ?7)
-           AND (?8 IS NULL OR target IN (SELECT value FROM json_each(?8)))
-         ORDER BY seq LIMIT ?2",
-        params![
-            after,
-            limit,
-            q.from.map(|t| t.to_string()),
-            q.to.map(|t| t.to_string()),
-            q.actor,
-            orgs,
-            q.action,
-            targets
-        ],
-    )
+         FROM audit_events WHERE seq > ?1",
+    );
+    let mut args: Vec<Sql> = vec![Sql::Integer(after), Sql::Integer(i64::from(limit))];
+    let mut bind = |sql: &mut String, condition: &str, value: Sql| {
+        args.push(value);
+        sql.push_str(&condition.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(from) = q.from {
+        bind(
+            &mut sql,
+            " AND julianday(at) >= julianday(?)",
+            Sql::Text(from.to_string()),
+        );
+    }
+    if let Some(to) = q.to {
+        bind(
+            &mut sql,
+            " AND julianday(at) < julianday(?)",
+            Sql::Text(to.to_string()),
+        );
+    }
+    if let Some(actor) = &q.actor {
+        bind(&mut sql, " AND actor = ?", Sql::Text(actor.clone()));
+    }
+    if let Some(orgs) = &q.orgs {
+        let list = serde_json::to_string(orgs).map_err(|e| StoreError::Backend(e.to_string()))?;
+        bind(
+            &mut sql,
+            " AND org IN (SELECT value FROM json_each(?))",
+            Sql::Text(list),
+        );
+    }
+    if let Some(action) = &q.action {
+        bind(&mut sql, " AND action = ?", Sql::Text(action.clone()));
+    }
+    if let Some(targets) = &q.targets {
+        let list =
+            serde_json::to_string(targets).map_err(|e| StoreError::Backend(e.to_string()))?;
+        bind(
+            &mut sql,
+            " AND target IN (SELECT value FROM json_each(?))",
+            Sql::Text(list),
+        );
+    }
+    sql.push_str(" ORDER BY seq LIMIT ?2");
+    audit_rows(c, &sql, rusqlite::params_from_iter(args))
 }
 
 fn audit_rows(

@@ -24,7 +24,7 @@ fn versions(c: &Connection, key: i64) -> StoreResult<Vec<LicenseVersionRecord>> 
     let mut stmt = c
         .prepare_cached(
             "SELECT identifier, version, type_version, holder_name, holder_id_type, holder_id, license_number,
-                    valid_from, valid_until, issued_at, payload, signature, key_id
+                    valid_from, valid_until, issued_at, payload, signature, key_id, reason_kind, reason_text
              FROM license_versions WHERE license_id = ?1 ORDER BY version",
         )
         .map_err(backend)?;
@@ -42,6 +42,8 @@ fn versions(c: &Connection, key: i64) -> StoreResult<Vec<LicenseVersionRecord>> 
         String,
         Vec<u8>,
         String,
+        Option<String>,
+        Option<String>,
     );
     let rows: Vec<Raw> = stmt
         .query_map([key], |r| TryFrom::try_from(r))
@@ -64,7 +66,16 @@ fn versions(c: &Connection, key: i64) -> StoreResult<Vec<LicenseVersionRecord>> 
                 payload,
                 signature,
                 key_id,
+                reason_kind,
+                reason_text,
             )| {
+                let reason = match (reason_kind, reason_text) {
+                    (Some(kind), Some(text)) => Some(ChangeReason {
+                        kind: ChangeKind::parse(&kind).ok_or_else(|| corrupt("reason", &kind))?,
+                        text,
+                    }),
+                    _ => None,
+                };
                 Ok(LicenseVersionRecord {
                     license_id: LicenseId::parse(&id).map_err(|_| corrupt("identifier", &id))?,
                     version,
@@ -82,6 +93,7 @@ fn versions(c: &Connection, key: i64) -> StoreResult<Vec<LicenseVersionRecord>> 
                     payload,
                     signature,
                     key_id: uuid_of(&key_id)?,
+                    reason,
                 })
             },
         )
@@ -230,7 +242,7 @@ pub(crate) fn page(
 pub(crate) struct VersionRow {
     version: u16,
     identifier: String,
-    values: [Option<String>; 9],
+    values: [Option<String>; 11],
     type_version: u32,
     signature: Vec<u8>,
 }
@@ -252,6 +264,8 @@ impl VersionRow {
                 Some(v.issued_at.to_string()),
                 Some(v.payload.clone()),
                 Some(v.key_id.to_string()),
+                v.reason.as_ref().map(|r| r.kind.as_str().to_owned()),
+                v.reason.as_ref().map(|r| r.text.clone()),
             ],
         }
     }
@@ -268,11 +282,14 @@ fn insert_version(c: &Connection, key: i64, v: &VersionRow) -> StoreResult<()> {
         issued,
         payload,
         key_id,
+        reason_kind,
+        reason_text,
     ] = &v.values;
     c.prepare_cached(
         "INSERT INTO license_versions (license_id, version, identifier, type_version, holder_name, holder_id_type, holder_id,
-                                       license_number, valid_from, valid_until, issued_at, payload, signature, key_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                       license_number, valid_from, valid_until, issued_at, payload, signature, key_id,
+                                       reason_kind, reason_text)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -289,7 +306,9 @@ fn insert_version(c: &Connection, key: i64, v: &VersionRow) -> StoreResult<()> {
             issued,
             payload,
             v.signature,
-            key_id
+            key_id,
+            reason_kind,
+            reason_text
         ])
     })
     .map_err(|e| {

@@ -130,6 +130,7 @@ pub(crate) fn insert(c: &Connection, org: &Org, at: jiff::Timestamp) -> StoreRes
             org.credit_code
         )));
     }
+    name_free(c, &org.name, &org.code)?;
     let parent_id = match &org.parent {
         Some(p) => Some(
             id_of(c, p.as_str())?.ok_or_else(|| StoreError::NotFound(format!("parent org {p}")))?,
@@ -169,6 +170,24 @@ pub(crate) fn insert(c: &Connection, org: &Org, at: jiff::Timestamp) -> StoreRes
     Ok(())
 }
 
+/// Org names are unique (`orgs_name`): say which org has the name.
+fn name_free(c: &Connection, name: &str, code: &OrgCode) -> StoreResult<()> {
+    let other: Option<String> = c
+        .query_row(
+            "SELECT code FROM orgs WHERE name = ?1 AND code <> ?2",
+            [name, code.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    match other {
+        Some(other) => Err(StoreError::Conflict(format!(
+            "the name '{name}' is already used by org {other}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn update(c: &Connection, change: &OrgUpdate, at: jiff::Timestamp) -> StoreResult<Org> {
     let current = by_code(c, &change.code)?
         .ok_or_else(|| StoreError::NotFound(format!("org {}", change.code)))?;
@@ -186,6 +205,9 @@ pub(crate) fn update(c: &Connection, change: &OrgUpdate, at: jiff::Timestamp) ->
                 "credit code {cc} is already used by org {other}"
             )));
         }
+    }
+    if let Some(name) = &change.name {
+        name_free(c, name, &change.code)?;
     }
     let name = change.name.clone().unwrap_or(current.name);
     let (credit, placeholder) = match &change.credit_code {

@@ -822,6 +822,11 @@ fn version_record(
         payload: format!("{{\"face\":{{\"number\":\"N{v}\"}},\"v\":{v}}}"),
         signature: vec![0x30, v as u8],
         key_id: key,
+        // Stored and read back with the version (compared whole below).
+        reason: (v > 1).then(|| crate::ChangeReason {
+            kind: crate::ChangeKind::Correction,
+            text: format!("第{v}版：更正住所"),
+        }),
     }
 }
 

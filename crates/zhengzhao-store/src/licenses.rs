@@ -106,6 +106,52 @@ pub struct LicenseVersionRecord {
     /// DER SM2-with-SM3 signature over `payload`.
     pub signature: Vec<u8>,
     pub key_id: uuid::Uuid,
+    /// Why this version replaced the one before (`None` for the first).
+    pub reason: Option<ChangeReason>,
+}
+
+/// Why an update (更新) issued a new version: the business change of the
+/// licensed facts (变更), the correction of an error (更正), or a new copy
+/// of unchanged facts (补发).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Change,
+    Correction,
+    Reissue,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Change => "change",
+            ChangeKind::Correction => "correction",
+            ChangeKind::Reissue => "reissue",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "change" => Some(Self::Change),
+            "correction" => Some(Self::Correction),
+            "reissue" => Some(Self::Reissue),
+            _ => None,
+        }
+    }
+    /// The Chinese term (变更 / 更正 / 补发).
+    pub fn zh(self) -> &'static str {
+        match self {
+            ChangeKind::Change => "变更",
+            ChangeKind::Correction => "更正",
+            ChangeKind::Reissue => "补发",
+        }
+    }
+}
+
+/// The reason recorded with a version made by an update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeReason {
+    pub kind: ChangeKind,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

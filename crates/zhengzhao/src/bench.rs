@@ -1,7 +1,10 @@
 //! `zhengzhao bench issue`: raw SM2 signing rate against licenses issued per
-//! second through the whole service layer (validate, sign, store, audit,
-//! outbox, deliveries) on a fresh SQLite library, in one run.
+//! second on a fresh SQLite library, in one run: by default over loopback
+//! HTTP against the real server (token check, JSON, validate, sign, store,
+//! audit, outbox, deliveries), with `/healthz` over the same connections as
+//! the HTTP baseline; with `--path service`, through the service layer alone.
 
+use crate::bench_http::{Budget, RequestMaker, drive_apart, get, print};
 use anyhow::Context;
 use serde_json::json;
 use std::sync::Arc;
@@ -12,7 +15,7 @@ use zhengzhao_domain::role::Role;
 use zhengzhao_server::auth::Caller;
 use zhengzhao_server::service::Library;
 use zhengzhao_server::service::licenses::IssueRequest;
-use zhengzhao_server::{ServerConfig, open_store};
+use zhengzhao_server::{Application, ServerConfig};
 
 /// Raw SM2 signatures per second on `threads` threads, each signing for
 /// `secs` seconds (long enough that a noisy neighbour averages out).
@@ -46,8 +49,9 @@ fn raw_rate(threads: usize, secs: f64) -> anyhow::Result<f64> {
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
-pub(crate) fn request(i: usize, holder: &str) -> IssueRequest {
-    let body = json!({
+/// The issue request body of the `i`-th benchmark license.
+pub(crate) fn request_json(i: usize, holder: &str) -> serde_json::Value {
+    json!({
         "type_code": "11100000MB0143028R001",
         "issuer": "150102",
         "holder": {"name": format!("呼和浩特市测试{i}有限公司"), "id_type": "uscc", "id": holder},
@@ -66,20 +70,48 @@ pub(crate) fn request(i: usize, holder: &str) -> IssueRequest {
         "valid_from": "2024-01-15",
         "valid_until": null,
         "source": {"system": "bench", "record_id": format!("B{i}")}
-    });
-    serde_json::from_value(body)
+    })
+}
+
+pub(crate) fn request(i: usize, holder: &str) -> IssueRequest {
+    serde_json::from_value(request_json(i, holder))
         .unwrap_or_else(|e| unreachable!("bench request is well-formed: {e}"))
 }
 
-pub async fn issue(
-    count: usize,
-    concurrency: usize,
-    raw_seconds: f64,
-    keep: Option<std::path::PathBuf>,
-) -> anyhow::Result<()> {
+/// Where `bench issue` sends its licenses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IssuePath {
+    /// `POST /api/v1/licenses` on the real server over loopback HTTP, with
+    /// an issuer clerk's API token: what business systems meet.
+    Http,
+    /// `Library::issue_license` called in process (no HTTP, no token
+    /// check): shows what the HTTP layer adds.
+    Service,
+}
+
+pub struct IssueBench {
+    pub count: usize,
+    pub concurrency: usize,
+    pub raw_seconds: f64,
+    pub keep: Option<std::path::PathBuf>,
+    pub path: IssuePath,
+}
+
+pub async fn issue(b: IssueBench) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let IssueBench {
+        count,
+        concurrency,
+        raw_seconds,
+        keep,
+        path,
+    } = b;
     println!(
-        "zhengzhao bench issue: {count} licenses, {concurrency} concurrent requests, {cores} cores"
+        "zhengzhao bench issue: {count} licenses, {concurrency} concurrent {}, {cores} cores",
+        match path {
+            IssuePath::Http => "HTTP connections",
+            IssuePath::Service => "in-process calls",
+        }
     );
     let one = raw_rate(1, raw_seconds)?;
     let all = raw_rate(cores, raw_seconds)?;
@@ -99,17 +131,21 @@ pub async fn issue(
         }
         None => scratch.path().to_path_buf(),
     };
-    let config = ServerConfig::new(&dir);
-    let store = open_store(&config).await?;
-    let library = Library::new(store.clone())
-        .with_master_key(
-            zhengzhao_server::app::load_master_key(&config).map_err(anyhow::Error::msg)?,
-        )
-        .with_channels(vec!["platform".into()]);
-    library.ensure_seeded(&dir).await?;
+    let mut config = ServerConfig::new(&dir);
+    config.listen = "127.0.0.1:0".into();
+    // One delivery channel, so each license also gets its delivery row; the
+    // worker that would post them waits past the end of the run.
+    config.delivery_channels = vec![zhengzhao_server::config::DeliveryChannel {
+        name: "platform".into(),
+        url: "http://127.0.0.1:9/unused".into(),
+    }];
+    config.delivery_poll = std::time::Duration::from_secs(24 * 3600);
+    let app = Application::build(config).await?;
+    let library = app.library().clone();
+    let issuer = OrgCode::parse("150102").map_err(|e| anyhow::anyhow!("{e}"))?;
     let caller = Caller {
         actor: "bench".into(),
-        org: OrgCode::parse("150102").map_err(|e| anyhow::anyhow!("{e}"))?,
+        org: issuer.clone(),
         roles: vec![Role::IssuerClerk],
         client_addr: None,
         session: None,
@@ -122,16 +158,116 @@ pub async fn issue(
         .issue_license(&caller, request(usize::MAX, &holder))
         .await?;
 
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let cpu_before = process_cpu_seconds();
     let started = Instant::now();
+    let (rate, latency) = match path {
+        IssuePath::Service => {
+            service_layer(&library, &caller, &holder, count, concurrency).await?;
+            (count as f64 / started.elapsed().as_secs_f64(), None)
+        }
+        IssuePath::Http => {
+            let actor = zhengzhao_server::service::Actor::cli();
+            let (_, token) = library
+                .create_token(&actor, &issuer, Role::IssuerClerk, "bench issue")
+                .await?;
+            let base = format!("http://{}", app.addr());
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(app.run_until(async {
+                let _ = stopped.await;
+            }));
+            let url = format!("{base}/api/v1/licenses");
+            let bodies = Arc::new(holder);
+            let make: RequestMaker = Arc::new(move |c: &reqwest::Client, i, _: &mut u64| {
+                c.post(&url)
+                    .bearer_auth(&token)
+                    .json(&request_json(i, &bodies))
+            });
+            // The trivial endpoint first, over the same connections: the
+            // ceiling of the HTTP layer alone on this machine.
+            let health = drive_apart(
+                get(format!("{base}/healthz")),
+                concurrency,
+                Budget::Seconds(raw_seconds),
+                None,
+            )
+            .await??;
+            print("GET /healthz (baseline)", &health);
+            let cpu_start = process_cpu_seconds();
+            let t = Instant::now();
+            let run = drive_apart(make, concurrency, Budget::Requests(count), None).await??;
+            let wall = t.elapsed().as_secs_f64();
+            print("POST /api/v1/licenses", &run);
+            if run.errors > 0 {
+                anyhow::bail!("{} of {count} issue requests failed", run.errors);
+            }
+            let _ = stop.send(());
+            let _ = server.await;
+            let cpu = process_cpu_seconds().zip(cpu_start).map(|(a, b)| a - b);
+            (run.rate, Some((run, wall, cpu, health.rate)))
+        }
+    };
+    let ceiling = one * cores as f64;
+    println!(
+        "issued {}: {rate:>8.0} /s (SQLite, validate + sign + store + audit + outbox + delivery rows)",
+        match path {
+            IssuePath::Http => "over HTTP",
+            IssuePath::Service => "through the service layer",
+        }
+    );
+    println!(
+        "ratio to raw signing × cores:      {:>8.1} % (target ≥ 50 %)",
+        100.0 * rate / ceiling
+    );
+    println!(
+        "ratio to measured {cores}-thread signing: {:>6.1} %",
+        100.0 * rate / all
+    );
+    let (wall, used) = match &latency {
+        Some((run, wall, cpu, health)) => {
+            println!(
+                "latency at {concurrency} connections:        p50 {:.2} ms, p99 {:.2} ms (target p99 < 50 ms)",
+                run.p50, run.p99
+            );
+            println!(
+                "issue ÷ /healthz throughput:        {:>7.1} %",
+                100.0 * rate / health
+            );
+            (*wall, *cpu)
+        }
+        None => {
+            let wall = started.elapsed().as_secs_f64();
+            (
+                wall,
+                process_cpu_seconds().zip(cpu_before).map(|(a, b)| a - b),
+            )
+        }
+    };
+    if let Some(used) = used {
+        println!(
+            "CPU while issuing:                 {:>8.0} µs per license (server and load generator), cores {:.0} % busy (signing alone: {:.0} µs)",
+            1e6 * used / count as f64,
+            100.0 * used / (wall * cores as f64),
+            1e6 / one
+        );
+    }
+    Ok(())
+}
+
+async fn service_layer(
+    library: &Library,
+    caller: &Caller,
+    holder: &str,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
             let (library, caller, next, holder) = (
                 library.clone(),
                 caller.clone(),
                 next.clone(),
-                holder.clone(),
+                holder.to_owned(),
             );
             tokio::spawn(async move {
                 loop {
@@ -149,29 +285,6 @@ pub async fn issue(
         .collect();
     for t in tasks {
         t.await??;
-    }
-    let wall = started.elapsed().as_secs_f64();
-    let rate = count as f64 / wall;
-    let ceiling = one * cores as f64;
-    println!(
-        "issued through the service layer:  {rate:>8.0} /s (SQLite, validate + sign + store + audit + outbox + delivery rows)"
-    );
-    println!(
-        "ratio to raw signing × cores:      {:>8.1} % (target ≥ 50 %)",
-        100.0 * rate / ceiling
-    );
-    println!(
-        "ratio to measured {cores}-thread signing: {:>6.1} %",
-        100.0 * rate / all
-    );
-    if let (Some(before), Some(after)) = (cpu_before, process_cpu_seconds()) {
-        let used = after - before;
-        println!(
-            "CPU while issuing:                 {:>8.0} µs per license, cores {:.0} % busy (signing alone: {:.0} µs)",
-            1e6 * used / count as f64,
-            100.0 * used / (wall * cores as f64),
-            1e6 / one
-        );
     }
     Ok(())
 }

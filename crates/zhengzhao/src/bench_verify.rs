@@ -9,141 +9,14 @@
 //! rates are lower than a separate client machine would see.
 
 use crate::bench::request;
+use crate::bench_http::{Budget, RequestMaker, drive_apart, get, next_random, print};
 use anyhow::Context;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
 use zhengzhao_server::auth::Caller;
 use zhengzhao_server::{Application, ServerConfig};
-
-/// Latencies in microseconds, and the achieved rate.
-struct Run {
-    rate: f64,
-    p50: f64,
-    p99: f64,
-    errors: usize,
-}
-
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    f64::from(sorted[i.min(sorted.len() - 1)]) / 1000.0
-}
-
-/// A small xorshift generator: spreads ids uniformly, no crypto needed.
-fn next_random(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
-/// Drive `paths()` with `concurrency` workers for `secs`; with `pace`, each
-/// worker waits for its next slot so the total is `pace` requests/s.
-async fn drive(
-    client: &reqwest::Client,
-    base: &str,
-    ids: Option<Arc<Vec<String>>>,
-    concurrency: usize,
-    secs: f64,
-    pace: Option<f64>,
-) -> anyhow::Result<Run> {
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(secs);
-    let workers: Vec<_> = (0..concurrency)
-        .map(|w| {
-            let (client, base, ids) = (client.clone(), base.to_owned(), ids.clone());
-            tokio::spawn(async move {
-                let mut seed =
-                    0x9E37_79B9_7F4A_7C15u64 ^ (w as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                let mut lat = Vec::with_capacity(100_000);
-                let mut errors = 0usize;
-                let interval = pace.map(|r| Duration::from_secs_f64(concurrency as f64 / r));
-                let mut slot = Instant::now() + Duration::from_micros(w as u64 * 37);
-                while Instant::now() < deadline {
-                    if let Some(iv) = interval {
-                        let now = Instant::now();
-                        if slot > now {
-                            tokio::time::sleep(slot - now).await;
-                        }
-                        slot += iv;
-                    }
-                    let url = match &ids {
-                        Some(ids) => {
-                            let i = (next_random(&mut seed) % ids.len() as u64) as usize;
-                            format!("{base}/api/v1/verify/{}", ids[i])
-                        }
-                        None => format!("{base}/healthz"),
-                    };
-                    let t = Instant::now();
-                    match client.get(&url).send().await {
-                        Ok(r) if r.status().is_success() => {
-                            let _ = r.bytes().await;
-                            lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
-                        }
-                        _ => errors += 1,
-                    }
-                }
-                (lat, errors)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for w in workers {
-        let (lat, e) = w.await?;
-        all.extend(lat);
-        errors += e;
-    }
-    let wall = started.elapsed().as_secs_f64();
-    all.sort_unstable();
-    Ok(Run {
-        rate: all.len() as f64 / wall,
-        p50: percentile(&all, 0.50),
-        p99: percentile(&all, 0.99),
-        errors,
-    })
-}
-
-/// Run the load generator on a thread and runtime of its own, so its tasks
-/// do not queue behind the server's on the same workers (they still share
-/// the machine's cores, for both endpoints alike).
-fn drive_apart(
-    base: String,
-    ids: Option<Arc<Vec<String>>>,
-    concurrency: usize,
-    secs: f64,
-    pace: Option<f64>,
-) -> tokio::task::JoinHandle<anyhow::Result<Run>> {
-    tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        rt.block_on(async move {
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(concurrency)
-                .build()?;
-            drive(&client, &base, ids, concurrency, secs, pace).await
-        })
-    })
-}
-
-fn print(label: &str, r: &Run) {
-    println!(
-        "{label:<34} {:>8.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms{}",
-        r.rate,
-        r.p50,
-        r.p99,
-        if r.errors > 0 {
-            format!("   ({} errors)", r.errors)
-        } else {
-            String::new()
-        }
-    );
-}
 
 pub async fn verify(
     licenses: usize,
@@ -245,21 +118,25 @@ pub async fn verify(
         let _ = stopped.await;
     }));
     let ids = Arc::new(ids);
+    let healthz = get(format!("{base}/healthz"));
+    let verify: RequestMaker = Arc::new(move |c: &reqwest::Client, _, seed: &mut u64| {
+        let i = (next_random(seed) % ids.len() as u64) as usize;
+        c.get(format!("{base}/api/v1/verify/{}", ids[i]))
+    });
     // Warm the connections and the page cache.
-    drive_apart(base.clone(), None, concurrency, 1.0, None).await??;
-    drive_apart(base.clone(), Some(ids.clone()), concurrency, 1.0, None).await??;
+    drive_apart(healthz.clone(), concurrency, Budget::Seconds(1.0), None).await??;
+    drive_apart(verify.clone(), concurrency, Budget::Seconds(1.0), None).await??;
 
-    let health = drive_apart(base.clone(), None, concurrency, seconds, None).await??;
+    let health = drive_apart(healthz, concurrency, Budget::Seconds(seconds), None).await??;
     print("(a) GET /healthz", &health);
-    let check = drive_apart(base.clone(), Some(ids.clone()), concurrency, seconds, None).await??;
+    let check = drive_apart(verify.clone(), concurrency, Budget::Seconds(seconds), None).await??;
     print("(b) GET /api/v1/verify/{id}", &check);
     // Paced: fewer connections suffice, each sending at its own steady rhythm.
     let paced = concurrency.min(16);
     let half = drive_apart(
-        base.clone(),
-        Some(ids.clone()),
+        verify,
         paced,
-        seconds,
+        Budget::Seconds(seconds),
         Some(check.rate / 2.0),
     )
     .await??;

@@ -1,6 +1,7 @@
 //! `zhengzhao`: the license library's one binary.
 
 mod bench;
+mod bench_http;
 mod bench_verify;
 mod settings;
 
@@ -123,12 +124,18 @@ enum KeysCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
-    /// Raw SM2 signing rate vs. licenses issued per second through the service layer on SQLite.
+    /// Raw SM2 signing rate vs. licenses issued per second on SQLite, over
+    /// loopback HTTP against the real server (or in process with --path service).
     Issue {
+        /// How many licenses to issue
         #[arg(long, default_value_t = 30000)]
         count: usize,
-        #[arg(long, default_value_t = 256)]
+        /// Concurrent HTTP connections (or in-process callers)
+        #[arg(long, default_value_t = 64)]
         concurrency: usize,
+        /// http: POST /api/v1/licenses on the real server; service: Library::issue_license in process
+        #[arg(long, value_enum, default_value_t = bench::IssuePath::Http)]
+        path: bench::IssuePath,
         /// How long each raw signing figure is measured.
         #[arg(long, default_value_t = 2.0)]
         raw_seconds: f64,
@@ -697,7 +704,17 @@ fn main() -> anyhow::Result<()> {
                 concurrency,
                 raw_seconds,
                 keep,
-            }) => bench::issue(count, concurrency, raw_seconds, keep).await,
+                path,
+            }) => {
+                bench::issue(bench::IssueBench {
+                    count,
+                    concurrency,
+                    raw_seconds,
+                    keep,
+                    path,
+                })
+                .await
+            }
             Command::Bench(BenchCommand::Verify {
                 licenses,
                 seconds,

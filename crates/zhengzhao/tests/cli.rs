@@ -320,7 +320,11 @@ fn bench_issue_prints_its_figures() {
         .parse()
         .unwrap();
     let one = figure("raw SM2 sign (1 KiB, DER):");
-    let issued = figure("issued through the service layer:");
+    // Over loopback HTTP by default, with the trivial endpoint as baseline.
+    let issued = figure("issued over HTTP:");
+    assert!(figure("GET /healthz (baseline)") > 0.0, "{text}");
+    assert!(figure("POST /api/v1/licenses") > 0.0, "{text}");
+    assert!(text.contains("p99"), "{text}");
     let ratio = figure("ratio to raw signing × cores:");
     assert!(one > 0.0 && issued > 0.0, "{text}");
     let expected = 100.0 * issued / (one * cores);
@@ -641,5 +645,92 @@ async fn first_staff_user_from_the_command_line() {
         .collect();
     assert_eq!(lines.len(), 2);
     assert!(lines[0].starts_with("zzt_") && lines[1].starts_with("zzs_"));
+    terminate(server);
+}
+
+/// The README's walkthrough, run as written: its `sh` blocks, in order, in
+/// one shell beside a started server (same working directory, so the CLI
+/// finds `./data`), with only the server's address put in for :8080.
+#[test]
+fn readme_walkthrough_runs_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let section = readme
+        .split("\n## Walkthrough\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has a Walkthrough section");
+    let blocks: Vec<&str> = section
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(blocks.len() >= 5, "{blocks:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("ZHENGZHAO_LOG_LEVEL", "warn")
+        .env_remove("ZHENGZHAO_DATABASE_URL")
+        .env_remove("ZHENGZHAO_DATA")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let base = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "server exited early"
+        );
+        if let Some(url) = line.trim_end().split("listening on ").nth(1) {
+            break url.to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in reader.lines() {});
+    let server = Server {
+        child,
+        base: base.clone(),
+        stdout: Vec::new(),
+    };
+
+    let script = blocks.join("\n").replace("http://127.0.0.1:8080", &base);
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("ZHENGZHAO_LOG_LEVEL", "warn")
+        .env_remove("ZHENGZHAO_DATABASE_URL")
+        .env_remove("ZHENGZHAO_DATA")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "{script}\n---\n{stdout}\n---\n{stderr}"
+    );
+    // The license was issued, updated, checked, verified with OpenSSL, revoked.
+    let id = stdout.lines().next().unwrap_or_default();
+    assert!(
+        id.starts_with("1.2.156.3005.2.11100000MB0143028R001."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"version\": 2"), "{stdout}");
+    assert!(stdout.contains("\"signature_valid\": true"), "{stdout}");
+    assert!(
+        stdout.contains("Signature Verified Successfully"),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(
+        stdout.lines().rev().take(2).collect::<Vec<_>>(),
+        ["\"revoked\"", "\"revoked\""],
+        "{stdout}"
+    );
     terminate(server);
 }

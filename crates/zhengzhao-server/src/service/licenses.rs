@@ -16,8 +16,8 @@ use zhengzhao_domain::license_id::LicenseId;
 use zhengzhao_domain::org::{Org, OrgCode};
 use zhengzhao_domain::role::Role;
 use zhengzhao_store::{
-    ChangeLog, Holder, LicenseRecord, LicenseVersionRecord, NewLicense, OutboxMessage, Revocation,
-    StoreError,
+    ChangeKind, ChangeLog, ChangeReason, Holder, LicenseRecord, LicenseVersionRecord, NewLicense,
+    OutboxMessage, Revocation, StoreError,
 };
 
 /// Topic of the messages that aggregate licenses to the regional platform (Art. 7).
@@ -76,6 +76,19 @@ pub struct UpdateRequest {
     pub valid_until: Option<Date>,
     #[serde(default)]
     pub holder_name: Option<String>,
+    /// Why the new version is issued: required.
+    pub reason: ReasonRequest,
+}
+
+/// The reason for an update: `change` (变更, the licensed facts changed),
+/// `correction` (更正, an error is corrected) or `reissue` (补发, a new copy
+/// of unchanged facts), with the clerk's words (1-500 characters).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    #[schema(value_type = String, example = "change")]
+    pub kind: ChangeKind,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -215,6 +228,10 @@ pub struct VersionSummary {
     pub status: &'static str,
     #[schema(value_type = String, format = DateTime)]
     pub issued_at: jiff::Timestamp,
+    /// Why an update issued this version (absent for the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub reason: Option<ChangeReason>,
 }
 
 /// Status of version `v` of `l` today (China time).
@@ -531,6 +548,7 @@ impl Library {
                 payload,
                 signature,
                 key_id,
+                reason: None,
             },
         };
         // Kept for comparing a replay; what is stored has personal fields sealed.
@@ -661,6 +679,18 @@ impl Library {
                 ));
             }
         }
+        if !text_ok(&req.reason.text, 500) {
+            errors.push(FieldError::new(
+                "reason/text",
+                "text",
+                "the reason must be 1-500 characters",
+                "更新原因应为1至500个字符",
+            ));
+        }
+        let reason = ChangeReason {
+            kind: req.reason.kind,
+            text: req.reason.text.trim().to_owned(),
+        };
         let face = self.checked_face(&t, &req.face, &mut errors).await;
         check_dates(req.valid_from, req.valid_until, &mut errors);
         if !errors.is_empty() {
@@ -700,12 +730,13 @@ impl Library {
             payload,
             signature,
             key_id,
+            reason: Some(reason.clone()),
         };
         let mut audit = audit_event(
             &Actor::from(caller),
             "license.update",
             format!("license:{id}"),
-            json!({"version": version, "supersedes": current.license_id}),
+            json!({"version": version, "supersedes": current.license_id, "reason": reason}),
         );
         audit.at = issued_at;
         let log = ChangeLog {
@@ -864,6 +895,7 @@ impl Library {
                     version: x.version,
                     status: status_of(l, x, today),
                     issued_at: x.issued_at,
+                    reason: x.reason.clone(),
                 })
                 .collect(),
         })

@@ -172,7 +172,7 @@ impl TestApp {
     /// Update a business license issued from `license_request` to a new
     /// domicile, expecting 201; the new version's identifier.
     pub async fn update_domicile(&self, token: &str, license_id: &str, domicile: &str) -> String {
-        let mut update = serde_json::json!({"face": license_request("x")["face"].clone(), "valid_from": "2024-01-15", "valid_until": null});
+        let mut update = serde_json::json!({"face": license_request("x")["face"].clone(), "valid_from": "2024-01-15", "valid_until": null, "reason": {"kind": "change", "text": "住所变更"}});
         update["face"]["domicile"] = serde_json::json!(domicile);
         let r = self
             .send_json(
