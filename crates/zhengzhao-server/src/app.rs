@@ -4,7 +4,6 @@ use crate::config::MasterKeySource;
 use crate::config::ServerConfig;
 use crate::http;
 use crate::http::metrics::Metrics;
-use crate::http::tls::ClientAddr;
 use crate::service::Library;
 use crate::service::delivery::DeliveryWorker;
 use crate::state::AppState;
@@ -100,6 +99,9 @@ pub enum StartError {
     MasterKey(String),
     #[error("TLS: {0}")]
     Tls(String),
+    /// Settings that cannot work (e.g. no public URL beyond loopback).
+    #[error("{0}")]
+    Config(String),
     #[error("the audit log does not match its last signed checkpoint: {0}")]
     AuditLog(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -111,7 +113,8 @@ pub enum StartError {
 
 impl Application {
     /// Open (and on first start, seed) the library and bind the listener.
-    pub async fn build(config: ServerConfig) -> Result<Self, StartError> {
+    pub async fn build(mut config: ServerConfig) -> Result<Self, StartError> {
+        config.check_public_url().map_err(StartError::Config)?;
         let tls = match &config.tls {
             Some(files) => Some(
                 crate::http::tls::server_config(&files.cert, &files.key)
@@ -124,7 +127,6 @@ impl Application {
         let library = Library::new(store.clone())
             .with_master_key(master_key)
             .with_channels(config.channel_names())
-            .with_public_url(&config.public_url)
             .with_session_policy(config.session_policy);
         let admin_token_path = library
             .ensure_seeded(&config.data_dir)
@@ -145,6 +147,10 @@ impl Application {
             addr: config.listen.clone(),
             source,
         })?;
+        // Links printed on licenses: the public URL, or on loopback without
+        // one, the address just bound.
+        config.public_url = Some(config.public_url_or(addr));
+        let library = library.with_public_url(config.public_url.as_deref().unwrap_or_default());
         // Configuration is read at start: each start's settings go on the
         // record, so a changed setting shows as a difference between starts.
         let started = crate::service::audit_event(
@@ -215,26 +221,12 @@ impl Application {
             ))
         });
         let worker = tokio::spawn(worker.run(poll, stop_rx));
-        let app = http::router(self.state);
-        let served = match self.tls {
-            Some(tls) => {
-                let listener = crate::http::tls::TlsListener::new(self.listener, tls)?;
-                axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<ClientAddr>(),
-                )
-                .with_graceful_shutdown(shutdown)
-                .await
-            }
-            None => {
-                axum::serve(
-                    self.listener,
-                    app.into_make_service_with_connect_info::<ClientAddr>(),
-                )
-                .with_graceful_shutdown(shutdown)
-                .await
-            }
+        let limits = crate::http::tls::ConnectionLimits {
+            header_read_timeout: self.state.config.header_read_timeout,
+            max_connections: self.state.config.max_connections,
         };
+        let app = http::router(self.state);
+        let served = crate::http::tls::serve(self.listener, self.tls, app, limits, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = worker.await;
         let _ = checkpointer.await;
@@ -266,6 +258,9 @@ fn config_summary(config: &ServerConfig, backend: &str) -> serde_json::Value {
         "listen": config.listen,
         "tls": config.tls.is_some(),
         "public_url": config.public_url,
+        "trusted_proxies": config.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "header_read_timeout_ms": u64::try_from(config.header_read_timeout.as_millis()).unwrap_or(u64::MAX),
+        "max_connections": config.max_connections,
         "max_body_bytes": config.max_body_bytes,
         "request_timeout_secs": config.request_timeout.as_secs(),
         "delivery_channels": channels,

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::service::staff::SESSION_COOKIE;
 use crate::signed_request::{self, BodyDigest};
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use sm3::{Digest, Sm3};
@@ -75,11 +75,10 @@ pub struct SessionInfo {
     pub display_name: String,
 }
 
+/// The client's address for audit events: forwarded by a trusted proxy,
+/// else the TCP peer (`crate::http::tls::client_ip`).
 fn client_addr(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<crate::http::tls::ClientAddr>>()
-        .map(|ConnectInfo(a)| a.0.ip().to_string())
+    crate::http::tls::client_ip(&parts.extensions).map(|ip| ip.to_string())
 }
 
 fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
@@ -131,16 +130,20 @@ async fn token_caller(parts: &Parts, state: &AppState, token: &str) -> Result<Ca
             .uri
             .path_and_query()
             .map_or_else(|| parts.uri.path(), |p| p.as_str());
-        signed_request::verify(
+        let now = jiff::Timestamp::now().as_second();
+        let nonce = signed_request::verify(
             &parts.headers,
             parts.method.as_str(),
             path,
             parts.extensions.get::<BodyDigest>(),
-            record.id,
             &secret,
-            &state.library.nonces,
-            jiff::Timestamp::now().as_second(),
+            now,
         )?;
+        state
+            .library
+            .nonces
+            .claim(&state.store, record.id, nonce, now)
+            .await?;
     }
     Ok(Caller {
         actor: format!("token:{}", record.id),
@@ -151,11 +154,46 @@ async fn token_caller(parts: &Parts, state: &AppState, token: &str) -> Result<Ca
     })
 }
 
+/// The caller a bearer token named, found once per request by
+/// [`check_bearer`] (a signed request's nonce can be used only once).
+#[derive(Debug, Clone)]
+struct BearerCaller(Caller);
+
+/// Middleware on every route: a request with an `Authorization` header is
+/// refused with 401 unless the token is valid (and, for a signed token,
+/// the request is signed), on public endpoints too, so a mistyped or
+/// revoked token is noticed rather than silently ignored. The caller found
+/// is kept for the extractors.
+pub async fn check_bearer(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (mut parts, body) = request.into_parts();
+    let caller = match bearer(&parts) {
+        Ok(None) => None,
+        Ok(Some(token)) => match token_caller(&parts, &state, token).await {
+            Ok(c) => Some(c),
+            Err(e) => return e.into_response(),
+        },
+        Err(e) => return e.into_response(),
+    };
+    if let Some(c) = caller {
+        parts.extensions.insert(BearerCaller(c));
+    }
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
+}
+
 /// Resolve the caller, if any. A bearer token wins over a cookie. A
 /// present but invalid token is refused with 401; a stale session cookie
 /// counts as no caller (the browser just logs in again).
 async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
     if let Some(token) = bearer(parts)? {
+        if let Some(BearerCaller(c)) = parts.extensions.get::<BearerCaller>() {
+            return Ok(Some(c.clone()));
+        }
         return token_caller(parts, state, token).await.map(Some);
     }
     session_from_cookie(parts, state).await

@@ -42,8 +42,21 @@ pub struct ServerConfig {
     pub public_rate_limit: crate::http::rate_limit::PublicRateLimit,
     /// Staff session timeouts and login lockout.
     pub session_policy: crate::service::staff::SessionPolicy,
-    /// Base URL printed on licenses (QR codes link to `{public_url}/verify/{id}`).
-    pub public_url: String,
+    /// Base URL printed on licenses (QR codes link to `{public_url}/verify/{id}`):
+    /// an absolute `http(s)://` URL. Required when listening beyond loopback;
+    /// on loopback, `None` means the bound address (`http(s)://ADDR`).
+    pub public_url: Option<String>,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For`
+    /// is believed: the client is the rightmost address not among them.
+    /// From anyone else the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A connection must send a request's whole header (and finish its TLS
+    /// handshake) within this time, else it is closed; an idle keep-alive
+    /// connection is closed after it too.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further ones wait, unaccepted, until one
+    /// closes. Capped by the open-file limit (see `http::tls::serve`).
+    pub max_connections: usize,
 }
 
 /// The certificate chain and private key `serve` uses for TLS (PEM files).
@@ -72,6 +85,7 @@ pub struct DeliveryChannel {
 impl ServerConfig {
     pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:8080";
     pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
     /// Defaults for a library in `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
@@ -91,7 +105,10 @@ impl ServerConfig {
             backup_dir: None,
             backup_interval: Duration::from_secs(24 * 3600),
             backup_keep: 7,
-            public_url: format!("http://{}", Self::DEFAULT_LISTEN),
+            public_url: None,
+            trusted_proxies: Vec::new(),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             session_policy: crate::service::staff::SessionPolicy::default(),
             public_rate_limit: crate::http::rate_limit::PublicRateLimit::default(),
         }
@@ -109,10 +126,154 @@ impl ServerConfig {
         self.data_dir.join("master-key")
     }
 
+    /// Cookies carry `Secure` when the library is reached over HTTPS: it
+    /// speaks TLS itself, or its public URL is `https://` (a TLS proxy).
+    pub fn secure_cookies(&self) -> bool {
+        self.tls.is_some()
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+    }
+
+    /// Check the listen address and public URL before anything starts: the
+    /// public URL must be an absolute http(s) URL, and is required unless
+    /// the library listens on loopback only (else every QR code would name
+    /// `0.0.0.0` or an internal address). Messages in English and Chinese.
+    pub fn check_public_url(&self) -> Result<(), String> {
+        match &self.public_url {
+            Some(url) => check_public_url(url),
+            None if listens_on_loopback(&self.listen) => Ok(()),
+            None => Err(format!(
+                "listening on {listen}, beyond this machine, needs --public-url: the address \
+                 people and QR codes reach the library at, e.g. https://zz.example.gov.cn / \
+                 监听地址{listen}不限于本机，须用 --public-url 指定公众和二维码访问本库的地址，\
+                 例如 https://zz.example.gov.cn",
+                listen = self.listen
+            )),
+        }
+    }
+
+    /// The public URL, or for a loopback listener without one, the bound
+    /// address.
+    pub fn public_url_or(&self, bound: std::net::SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let scheme = if self.tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{bound}")
+            }
+        }
+    }
+
     pub fn channel_names(&self) -> Vec<String> {
         self.delivery_channels
             .iter()
             .map(|c| c.name.clone())
             .collect()
+    }
+}
+
+/// Whether `listen` (`HOST:PORT`) names only this machine.
+fn listens_on_loopback(listen: &str) -> bool {
+    if let Ok(addr) = listen.parse::<std::net::SocketAddr>() {
+        return addr.ip().to_canonical().is_loopback();
+    }
+    listen
+        .rsplit_once(':')
+        .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost"))
+}
+
+/// An absolute `http://` or `https://` URL with a host, and no query or
+/// fragment (paths are appended to it).
+fn check_public_url(url: &str) -> Result<(), String> {
+    let bad = |why: &str, zh: &str| {
+        Err(format!(
+            "--public-url {url:?} {why} / --public-url“{url}”{zh}"
+        ))
+    };
+    let Ok(uri) = url.parse::<axum::http::Uri>() else {
+        return bad("is not a URL", "不是有效的网址");
+    };
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return bad(
+            "must start with http:// or https://",
+            "应以 http:// 或 https:// 开头",
+        );
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return bad("has no host", "缺少主机名");
+    }
+    if url.contains(['?', '#']) {
+        return bad("must not have a query or fragment", "不应包含查询串或片段");
+    }
+    Ok(())
+}
+
+/// A trusted proxy as given on the command line: an address (`10.0.0.5`,
+/// `::1`) or a CIDR range (`10.0.0.0/8`).
+pub fn parse_trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    if let Ok(net) = text.parse::<ipnet::IpNet>() {
+        return Ok(net.trunc());
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| {
+            format!(
+                "--trusted-proxy {text:?} is neither an IP address nor a CIDR range / \
+                 --trusted-proxy“{text}”既不是IP地址也不是CIDR网段"
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_is_required_beyond_loopback() {
+        let mut c = ServerConfig::new("/tmp/x");
+        for listen in ["127.0.0.1:0", "[::1]:8080", "localhost:8080"] {
+            c.listen = listen.into();
+            assert!(c.check_public_url().is_ok(), "{listen}");
+        }
+        for listen in ["0.0.0.0:8080", "[::]:8080", "10.1.2.3:80", "zz.internal:80"] {
+            c.listen = listen.into();
+            let e = c.check_public_url().unwrap_err();
+            assert!(e.contains("--public-url") && e.contains("须用"), "{e}");
+        }
+        c.public_url = Some("https://zz.example.gov.cn/".into());
+        assert!(c.check_public_url().is_ok());
+        assert!(c.secure_cookies());
+        assert_eq!(
+            c.public_url_or("127.0.0.1:1".parse().unwrap()),
+            "https://zz.example.gov.cn"
+        );
+        for bad in [
+            "zz.example.gov.cn",
+            "ftp://zz.example.gov.cn",
+            "https://",
+            "https://zz.example.gov.cn/?a=1",
+            "/verify",
+        ] {
+            c.public_url = Some(bad.into());
+            assert!(c.check_public_url().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        assert_eq!(
+            parse_trusted_proxy("10.0.0.5").unwrap().to_string(),
+            "10.0.0.5/32"
+        );
+        assert_eq!(
+            parse_trusted_proxy("10.1.2.3/8").unwrap().to_string(),
+            "10.0.0.0/8"
+        );
+        assert_eq!(parse_trusted_proxy("::1").unwrap().to_string(), "::1/128");
+        assert!(parse_trusted_proxy("proxy.local").is_err());
+        assert!(parse_trusted_proxy("10.0.0.0/33").is_err());
     }
 }

@@ -206,6 +206,54 @@ impl ApiError {
     }
 }
 
+impl Problem {
+    /// The problem for a bare status some layer answered with instead of a
+    /// problem document: an extractor's rejection (`detail`: its text), the
+    /// body limit (413), a method the route lacks (405), a timeout (503).
+    /// Server errors carry no detail.
+    pub fn for_status(status: StatusCode, detail: Option<String>) -> Self {
+        let known = match status.as_u16() {
+            400 => Some(ApiError::Malformed(String::new())),
+            401 => Some(ApiError::Unauthenticated),
+            403 => Some(ApiError::Forbidden(String::new())),
+            404 => Some(ApiError::NotFound(String::new())),
+            410 => Some(ApiError::Gone(String::new())),
+            413 => Some(ApiError::TooLarge),
+            415 => Some(ApiError::UnsupportedMediaType),
+            422 => Some(ApiError::Validation(Vec::new())),
+            429 => Some(ApiError::TooManyRequests(1)),
+            503 => Some(ApiError::Unavailable(String::new())),
+            _ => None,
+        };
+        let (slug, title, title_zh) = match (status.as_u16(), known) {
+            (_, Some(e)) => {
+                let (_, slug, title, title_zh) = e.parts();
+                (slug.to_owned(), title, title_zh)
+            }
+            (405, None) => (
+                "method-not-allowed".to_owned(),
+                "Method not allowed",
+                "不支持此请求方法",
+            ),
+            (s, None) if s >= 500 => ("internal".to_owned(), "Internal error", "服务器内部错误"),
+            (s, None) => (format!("http-{s}"), "Request failed", "请求未能完成"),
+        };
+        let detail = if status.is_server_error() {
+            None
+        } else {
+            detail.filter(|d| !d.trim().is_empty())
+        };
+        Problem {
+            kind: format!("/problems/{slug}"),
+            title: title.to_owned(),
+            title_zh: title_zh.to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors: Vec::new(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -25,8 +25,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, KeyInit, Mac};
 use sm3::{Digest, Sm3};
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use zhengzhao_store::{Store, StoreError};
 
 pub const SIGNING_SECRET_PREFIX: &str = "zzs_";
 pub const TIMESTAMP_HEADER: &str = "x-zz-timestamp";
@@ -34,9 +35,6 @@ pub const NONCE_HEADER: &str = "x-zz-nonce";
 pub const SIGNATURE_HEADER: &str = "x-zz-signature";
 /// How far a request's timestamp may be from the server's clock.
 pub const REPLAY_WINDOW_SECS: i64 = 300;
-/// Nonces remembered at most; beyond this, signed requests are refused
-/// (503) until old nonces expire, rather than forgetting live ones.
-const MAX_NONCES: usize = 1_000_000;
 
 /// A fresh HMAC key, shown once to the client.
 pub fn generate_signing_secret() -> Result<String, ApiError> {
@@ -96,33 +94,60 @@ pub async fn digest_signed_bodies(
         .await
 }
 
-/// Nonces seen within the replay window, per token.
+/// When this process last purged expired nonces from the store. The
+/// nonces themselves live in the store (`Store::use_request_nonce`), shared
+/// by every node on the database and kept across restarts.
 #[derive(Default)]
 pub struct NonceCache {
-    seen: Mutex<HashMap<(uuid::Uuid, String), i64>>,
+    next_purge: AtomicI64,
 }
 
+/// How often expired nonces are purged, at most (seconds).
+const PURGE_EVERY_SECS: i64 = 60;
+
 impl NonceCache {
-    /// Remember a nonce until `expires`; false if it was already used.
-    fn claim(&self, token: uuid::Uuid, nonce: &str, now: i64) -> Result<bool, ApiError> {
-        let mut seen = self
-            .seen
-            .lock()
-            .map_err(|_| ApiError::Internal("nonce cache poisoned".into()))?;
-        if seen.len() >= MAX_NONCES / 2 {
-            seen.retain(|_, expires| *expires > now);
+    /// Use up `nonce` for `token` for the rest of its replay window: refused
+    /// if this token used it before, here, on another node or before a
+    /// restart. Now and then, expired nonces are purged in the background.
+    pub async fn claim(
+        &self,
+        store: &Arc<dyn Store>,
+        token: uuid::Uuid,
+        nonce: &str,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let at = |secs: i64| {
+            jiff::Timestamp::from_second(secs)
+                .map_err(|e| ApiError::Internal(format!("clock: {e}")))
+        };
+        match store
+            .use_request_nonce(token, nonce, at(now + 2 * REPLAY_WINDOW_SECS)?, at(now)?)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Err(bad("nonce already used")),
+            Err(e) => return Err(e.into()),
         }
-        if seen.len() >= MAX_NONCES {
-            return Err(ApiError::Unavailable(
-                "too many signed requests in flight".into(),
-            ));
+        let due = self.next_purge.load(Ordering::Relaxed);
+        if now >= due
+            && self
+                .next_purge
+                .compare_exchange(
+                    due,
+                    now + PURGE_EVERY_SECS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            let (store, now) = (store.clone(), at(now)?);
+            tokio::spawn(async move {
+                if let Err(e) = store.purge_request_nonces(now).await {
+                    tracing::warn!(error = %e, "purging expired request nonces failed");
+                }
+            });
         }
-        let key = (token, nonce.to_owned());
-        if seen.get(&key).is_some_and(|&e| e > now) {
-            return Ok(false);
-        }
-        seen.insert(key, now + 2 * REPLAY_WINDOW_SECS);
-        Ok(true)
+        Ok(())
     }
 }
 
@@ -143,18 +168,17 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
 }
 
 /// Check a request made with a token that must sign. `secret` is the
-/// unwrapped HMAC key; `now` is Unix seconds.
-#[allow(clippy::too_many_arguments)]
-pub fn verify(
-    headers: &HeaderMap,
+/// unwrapped HMAC key; `now` is Unix seconds. Returns the nonce, which the
+/// caller then claims ([`NonceCache::claim`]): only a verified request may
+/// use up a nonce, otherwise anyone could burn a client's nonces.
+pub fn verify<'h>(
+    headers: &'h HeaderMap,
     method: &str,
     path_and_query: &str,
     digest: Option<&BodyDigest>,
-    token: uuid::Uuid,
     secret: &str,
-    nonces: &NonceCache,
     now: i64,
-) -> Result<(), ApiError> {
+) -> Result<&'h str, ApiError> {
     let timestamp = header(headers, TIMESTAMP_HEADER)?;
     let nonce = header(headers, NONCE_HEADER)?;
     let signature = header(headers, SIGNATURE_HEADER)?;
@@ -184,12 +208,7 @@ pub fn verify(
     if !ok {
         return Err(bad("signature does not match"));
     }
-    // Only a verified request may use up a nonce: otherwise anyone could
-    // fill the cache or burn a client's nonces.
-    if !nonces.claim(token, nonce, now)? {
-        return Err(bad("nonce already used"));
-    }
-    Ok(())
+    Ok(nonce)
 }
 
 #[cfg(test)]
@@ -209,12 +228,10 @@ mod tests {
     }
 
     #[test]
-    fn signatures_bind_every_part_and_replays_fail() {
+    fn signatures_bind_every_part() {
         let secret = "zzs_00112233";
         let body = body_sm3_hex(b"{\"a\":1}");
         let digest = BodyDigest(body.clone());
-        let nonces = NonceCache::default();
-        let token = uuid::Uuid::now_v7();
         let now = 1_800_000_000;
         let nonce = "n0nce-0000000001";
         let sig = sign(
@@ -223,7 +240,7 @@ mod tests {
         )
         .unwrap();
         let check = |h: &HeaderMap, m: &str, p: &str, d: &BodyDigest, t: i64| {
-            verify(h, m, p, Some(d), token, secret, &nonces, t)
+            verify(h, m, p, Some(d), secret, t).map(str::to_owned)
         };
         let h = headers(now, nonce, &sig);
         // Any change to method, path, query or body fails.
@@ -239,11 +256,14 @@ mod tests {
             )
             .is_err()
         );
-        // Outside the window fails; inside succeeds once, then is a replay.
+        // Outside the window fails; inside succeeds and names the nonce to
+        // claim (replays: `tests/signed_requests.rs` and the store's
+        // conformance suite).
         assert!(check(&h, "POST", "/api/v1/x?y=1", &digest, now + 301).is_err());
-        check(&h, "POST", "/api/v1/x?y=1", &digest, now + 299).unwrap();
-        let replay = check(&h, "POST", "/api/v1/x?y=1", &digest, now + 10);
-        assert!(matches!(replay, Err(ApiError::BadSignature(m)) if m.contains("nonce")));
+        assert_eq!(
+            check(&h, "POST", "/api/v1/x?y=1", &digest, now + 299).unwrap(),
+            nonce
+        );
         // Wrong key.
         let forged = sign(
             "zzs_other",

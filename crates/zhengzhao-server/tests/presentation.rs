@@ -119,8 +119,13 @@ async fn presentations(app: TestApp) {
         .await;
     expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
 
-    // Reusable, shown on the page in Chinese; then it expires.
-    let r = make(json!({"fields": ["name"], "ttl_secs": 1}), clerk.clone()).await;
+    // Reusable only when asked for, shown on the page in Chinese; then it
+    // expires.
+    let r = make(
+        json!({"fields": ["name"], "ttl_secs": 1, "single_use": false}),
+        clerk.clone(),
+    )
+    .await;
     let p: Value = r.json().await.unwrap();
     let token = p["token"].as_str().unwrap();
     let page = app.get(&format!("/verify/p/{token}")).await;
@@ -143,3 +148,90 @@ async fn presentations(app: TestApp) {
     );
 }
 both_backends!(presentation, presentations);
+
+/// The access log, captured: every event of this process's server code and
+/// its HTTP layers, as the log would print them.
+fn captured_log() -> &'static std::sync::Mutex<Vec<u8>> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::{Layer, filter};
+    static LOG: std::sync::OnceLock<&'static std::sync::Mutex<Vec<u8>>> =
+        std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log: &'static std::sync::Mutex<Vec<u8>> =
+            Box::leak(Box::new(std::sync::Mutex::new(Vec::new())));
+        struct Writer(&'static std::sync::Mutex<Vec<u8>>);
+        impl std::io::Write for Writer {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(move || Writer(log))
+            .with_filter(filter::filter_fn(|m| {
+                (m.target().starts_with("zhengzhao") || m.target().starts_with("tower_http"))
+                    && *m.level() <= tracing::Level::DEBUG
+            }));
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+            .unwrap();
+        log
+    })
+}
+
+/// A presentation is single-use unless asked otherwise, and its token (a
+/// capability) never reaches the access log or the audit log.
+async fn presentation_tokens_stay_secret(app: TestApp) {
+    let log = captured_log();
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let issued = app.issue(&clerk, &license_request("QR-LOG")).await;
+    let id = issued["license_id"].as_str().unwrap();
+    let r = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{id}/presentations"),
+            Some(&clerk),
+            &json!({"fields": ["name"]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["single_use"], true);
+    let token = p["token"].as_str().unwrap().to_owned();
+
+    // Every route that carries it: the picture, the page, the API; the
+    // default code is good for one scan.
+    let png = app
+        .get(&format!("/api/v1/presentations/{token}/qr.png"))
+        .await;
+    assert_eq!(png.status(), StatusCode::OK);
+    let page = app.get(&format!("/verify/p/{token}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let again = app.get(&format!("/api/v1/presentations/{token}")).await;
+    expect_problem(again, StatusCode::GONE).await;
+    let page = app.get(&format!("/verify/p/{token}")).await;
+    assert_eq!(page.status(), StatusCode::GONE);
+    // A forged one is refused, and not logged either.
+    let forged = format!("{token}x");
+    let r = app.get(&format!("/api/v1/presentations/{forged}")).await;
+    expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+
+    let signature = token.split_once('.').unwrap().1.to_owned();
+    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    assert!(
+        text.contains("/api/v1/presentations/<redacted>/qr.png")
+            && text.contains("/verify/p/<redacted>"),
+        "the access log records the redacted paths"
+    );
+    for secret in [&token, &forged, &signature] {
+        assert!(!text.contains(secret.as_str()), "token in the log:\n{text}");
+    }
+    let events = app.library.store.audit_events(0, 100_000).await.unwrap();
+    let events = serde_json::to_string(&events).unwrap();
+    assert!(events.contains("presentation.scan"));
+    assert!(!events.contains(&signature), "token in the audit log");
+}
+both_backends!(presentation_secrecy, presentation_tokens_stay_secret);

@@ -194,3 +194,141 @@ async fn signed_requests(app: TestApp) {
     }));
 }
 both_backends!(signing, signed_requests);
+
+/// A server on the data directory (SQLite) or schema (PostgreSQL) of
+/// `config`, running until `stop` is sent; its base URL.
+async fn start(
+    config: &zhengzhao_server::ServerConfig,
+) -> (
+    String,
+    zhengzhao_server::service::Library,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let app = zhengzhao_server::Application::build(config.clone())
+        .await
+        .unwrap();
+    let (base, library) = (format!("http://{}", app.addr()), app.library().clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    (base, library, stop, running)
+}
+
+/// A signed GET as a client sends it.
+fn signed_get(
+    base: &str,
+    token: &str,
+    key: &str,
+    path: &str,
+    ts: i64,
+    nonce: &str,
+) -> reqwest::RequestBuilder {
+    let sig = sign(
+        key,
+        &string_to_sign("GET", path, &ts.to_string(), nonce, &body_sm3_hex(b"")),
+    )
+    .unwrap();
+    reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .header("x-zz-timestamp", ts.to_string())
+        .header("x-zz-nonce", nonce)
+        .header("x-zz-signature", sig)
+}
+
+/// Nonces are kept in the database for the replay window: a captured
+/// request replayed after a restart, or to another node on the same
+/// PostgreSQL, is refused.
+async fn replays_after_restart_are_refused(backend: Backend) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = zhengzhao_server::ServerConfig::new(data_dir.path());
+    config.listen = "127.0.0.1:0".into();
+    if backend == Backend::Postgres {
+        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+            eprintln!("skipped: TEST_DATABASE_URL not set");
+            return;
+        };
+        config.database_schema =
+            Some(zhengzhao_store_postgres::testing::fresh_schema_name(&url).await);
+        config.database_url = Some(url);
+    }
+    let (base, library, stop, running) = start(&config).await;
+    let (_, token, key) = library
+        .create_token_with(
+            &Actor::cli(),
+            &OrgCode::parse("150102").unwrap(),
+            Role::IssuerClerk,
+            "bank gateway",
+            true,
+        )
+        .await
+        .unwrap();
+    drop(library);
+    let key = key.unwrap();
+    let path = "/api/v1/licenses?limit=5";
+    let ts = now();
+    let captured = "nonce-restart-000001";
+    let r = signed_get(&base, &token, &key, path, ts, captured)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    if backend == Backend::Postgres {
+        // Another node on the same database, while the first runs.
+        let (other, _, other_stop, other_running) = start(&config).await;
+        let r = signed_get(&other, &token, &key, path, ts, captured)
+            .send()
+            .await
+            .unwrap();
+        let p = expect_problem(r, StatusCode::UNAUTHORIZED).await;
+        assert!(p["detail"].as_str().unwrap().contains("nonce"), "{p}");
+        // And the other way round.
+        let fresh = "nonce-other-node-01";
+        let r = signed_get(&other, &token, &key, path, now(), fresh)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = signed_get(&base, &token, &key, path, now(), fresh)
+            .send()
+            .await
+            .unwrap();
+        expect_problem(r, StatusCode::UNAUTHORIZED).await;
+        other_stop.send(()).unwrap();
+        other_running.await.unwrap().unwrap();
+    }
+
+    // A restart: the first server stops completely, a new one starts on
+    // the same library.
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+    let (base, _, stop, running) = start(&config).await;
+    let r = signed_get(&base, &token, &key, path, ts, captured)
+        .send()
+        .await
+        .unwrap();
+    let p = expect_problem(r, StatusCode::UNAUTHORIZED).await;
+    assert!(p["detail"].as_str().unwrap().contains("nonce"), "{p}");
+    // A new nonce still works.
+    let r = signed_get(&base, &token, &key, path, now(), "nonce-restart-000002")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+}
+
+mod replay_after_restart {
+    #[tokio::test]
+    async fn sqlite() {
+        super::replays_after_restart_are_refused(crate::common::Backend::Sqlite).await;
+    }
+    #[tokio::test]
+    async fn postgres() {
+        super::replays_after_restart_are_refused(crate::common::Backend::Postgres).await;
+    }
+}

@@ -104,3 +104,59 @@ async fn no_hsts_without_tls_and_bad_files_stop_the_start() {
     };
     assert!(e.to_string().starts_with("TLS"), "{e}");
 }
+
+/// Over TLS too: a silent client is dropped after the header timeout
+/// (the handshake deadline), and so is one that finishes the handshake but
+/// sends half a header; the slots they held serve others.
+#[tokio::test]
+async fn slow_clients_are_cut_off_over_tls() {
+    use rustls::pki_types::pem::PemObject;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let files = certificate(dir.path());
+    let pem = std::fs::read(&files.cert).unwrap();
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.tls = Some(files);
+        c.header_read_timeout = std::time::Duration::from_millis(200);
+        c.max_connections = 2;
+    })
+    .await
+    .unwrap();
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+    let bound = std::time::Duration::from_secs(60);
+
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut half = connector.connect(name, tcp).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let mut sink = Vec::new();
+    let closed = tokio::time::timeout(bound, silent.read_to_end(&mut sink)).await;
+    assert!(closed.is_ok(), "a silent client is never dropped");
+    let mut got = Vec::new();
+    let closed = tokio::time::timeout(bound, half.read_to_end(&mut got)).await;
+    assert!(closed.is_ok(), "half a header over TLS is never cut off");
+    assert!(!String::from_utf8_lossy(&got).contains("200 OK"));
+
+    let https = app.base.replacen("http://", "https://", 1);
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    let resp = client.get(format!("{https}/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}

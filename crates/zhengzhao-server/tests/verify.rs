@@ -493,3 +493,238 @@ async fn pdf_document_check() {
     let r = post(b"plain text".to_vec()).await;
     expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
 }
+
+/// Page routes answer errors as Chinese HTML pages under the pages' CSP,
+/// the rate limiter's 429 included; the API answers every error as a
+/// problem document, the document check's 413 and a 405 included.
+#[tokio::test]
+async fn errors_are_pages_on_pages_and_problems_on_the_api() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.public_rate_limit = zhengzhao_server::http::rate_limit::PublicRateLimit {
+            per_second: 1,
+            burst: 3,
+        };
+    })
+    .await
+    .unwrap();
+    async fn page(resp: reqwest::Response, status: StatusCode, says: &str) -> String {
+        assert_eq!(resp.status(), status);
+        let h = resp.headers();
+        assert!(
+            h["content-type"].to_str().unwrap().starts_with("text/html"),
+            "{status}: {:?}",
+            h["content-type"]
+        );
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .starts_with("default-src 'none'")
+        );
+        let html = resp.text().await.unwrap();
+        assert!(html.contains(says), "{status}: {html}");
+        assert!(html.contains("<html lang=\"zh-CN\">"));
+        html
+    }
+    // 404: an unknown page, and a path no page route takes.
+    page(
+        app.get("/no-such-page").await,
+        StatusCode::NOT_FOUND,
+        "未找到",
+    )
+    .await;
+    page(
+        app.get("/verify/a/b").await,
+        StatusCode::NOT_FOUND,
+        "未找到",
+    )
+    .await;
+    // 405 on a page.
+    let r = app.client.delete(app.url("/catalog")).send().await.unwrap();
+    page(r, StatusCode::METHOD_NOT_ALLOWED, "不支持此请求方法").await;
+    // 422: a login form without its fields.
+    let r = app
+        .client
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=x")
+        .send()
+        .await
+        .unwrap();
+    page(r, StatusCode::UNPROCESSABLE_ENTITY, "未通过校验").await;
+    // 413: a form larger than the body limit.
+    let r = app
+        .client
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("username={}", "x".repeat(128 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    page(r, StatusCode::PAYLOAD_TOO_LARGE, "过大").await;
+    // The API: every error a problem document in English and Chinese.
+    let big = vec![b' '; 128 * 1024];
+    for kind in ["application/json", "application/pdf"] {
+        let r = app
+            .client
+            .post(app.url("/api/v1/verify/document"))
+            .header("content-type", kind)
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        let p = expect_problem(r, StatusCode::PAYLOAD_TOO_LARGE).await;
+        assert_eq!(p["type"], "/problems/too-large");
+    }
+    let r = app
+        .client
+        .delete(app.url("/api/v1/certificates"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().contains_key("allow"));
+    let p = expect_problem(r, StatusCode::METHOD_NOT_ALLOWED).await;
+    assert_eq!(p["type"], "/problems/method-not-allowed");
+    assert_eq!(p["title_zh"], "不支持此请求方法");
+    expect_problem(
+        app.get("/api/v1/no-such-thing").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    // 429 from the rate limiter on the page a QR code opens.
+    let mut limited = None;
+    for _ in 0..1000 {
+        let r = app.get("/verify/11100000MB0143028R001").await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(r);
+            break;
+        }
+    }
+    let r = limited.expect("the page is rate-limited");
+    assert!(r.headers().contains_key("retry-after"));
+    let html = page(r, StatusCode::TOO_MANY_REQUESTS, "访问过于频繁").await;
+    assert!(
+        html.contains("秒后再试") && html.contains("请求编号"),
+        "{html}"
+    );
+}
+
+/// A server error on a page is a page too (the licenses table is gone).
+#[tokio::test]
+async fn server_errors_on_pages_are_pages() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let issued = app.issue(&clerk, &license_request("E-500")).await;
+    let id = issued["license_id"].as_str().unwrap().to_owned();
+    app.raw_sql("ALTER TABLE licenses RENAME TO licenses_elsewhere")
+        .await;
+    let r = app.get(&format!("/verify/{id}")).await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = r.text().await.unwrap();
+    assert!(html.contains("服务器内部错误"), "{html}");
+    assert!(!html.contains("licenses"), "no internal detail: {html}");
+    let r = app.get(&format!("/api/v1/verify/{id}")).await;
+    let p = expect_problem(r, StatusCode::INTERNAL_SERVER_ERROR).await;
+    assert!(p.get("detail").is_none());
+}
+
+/// A present but invalid token is refused with 401 on every public
+/// endpoint too, as on the others; pages answer it as a page.
+async fn invalid_tokens_are_refused_everywhere(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let issued = app.issue(&clerk, &license_request("BAD-TOKEN")).await;
+    let id = issued["license_id"].as_str().unwrap().to_owned();
+    let p: Value = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{id}/presentations"),
+            Some(&clerk),
+            &json!({"fields": ["name"], "single_use": false}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let presentation = p["token"].as_str().unwrap().to_owned();
+    let document: Value = app
+        .get_as(&format!("/api/v1/licenses/{id}/document"), &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let public: Vec<(Method, String)> = vec![
+        (Method::GET, format!("/api/v1/verify/{id}")),
+        (Method::POST, "/api/v1/verify/document".into()),
+        (Method::GET, "/api/v1/status-list".into()),
+        (Method::GET, "/api/v1/certificates".into()),
+        (Method::GET, "/api/v1/catalog".into()),
+        (Method::GET, format!("/api/v1/catalog/{BUSINESS_LICENSE}")),
+        (
+            Method::GET,
+            format!("/api/v1/catalog/{BUSINESS_LICENSE}/versions"),
+        ),
+        (Method::GET, "/api/v1/audit/checkpoint".into()),
+        (Method::GET, "/api/v1/orgs/150102/vc-key".into()),
+        (Method::GET, format!("/api/v1/presentations/{presentation}")),
+        (
+            Method::GET,
+            format!("/api/v1/presentations/{presentation}/qr.png"),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/presentations/{presentation}/qr.svg"),
+        ),
+    ];
+    let unknown = format!("zzt_{}", "0a".repeat(32));
+    for bad in [unknown.as_str(), "not-a-token", "zzt_short"] {
+        for (method, path) in &public {
+            // Without a token: answered (not 401; the audit log has no
+            // checkpoint yet, so that one is a 404).
+            let mut plain = app.client.request(method.clone(), app.url(path));
+            if *method == Method::POST {
+                plain = plain.json(&document);
+            }
+            let r = plain.send().await.unwrap();
+            assert!(
+                r.status().is_success() || r.status() == StatusCode::NOT_FOUND,
+                "{method} {path}: {}",
+                r.status()
+            );
+            let mut req = app
+                .client
+                .request(method.clone(), app.url(path))
+                .bearer_auth(bad);
+            if *method == Method::POST {
+                req = req.json(&document);
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(
+                r.status(),
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {bad}"
+            );
+            assert_eq!(
+                expect_problem(r, StatusCode::UNAUTHORIZED).await["type"],
+                "/problems/unauthenticated"
+            );
+        }
+        for path in [format!("/verify/{id}"), "/verify".into(), "/catalog".into()] {
+            let r = app.get_as(&path, bad).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+            assert!(
+                r.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html")
+            );
+        }
+    }
+}
+both_backends!(invalid_tokens, invalid_tokens_are_refused_everywhere);

@@ -323,6 +323,40 @@ impl Store for PgStore {
         tx.commit().await.map_err(backend)
     }
 
+    async fn use_request_nonce(
+        &self,
+        token: uuid::Uuid,
+        nonce: &str,
+        expires_at: jiff::Timestamp,
+        now: jiff::Timestamp,
+    ) -> StoreResult<()> {
+        // Inserted, or an expired entry taken over: one row. A live entry
+        // (committed by any node, or waited for if in flight): none.
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "INSERT INTO request_nonces (token_id, nonce, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (token_id, nonce) DO UPDATE SET expires_at = excluded.expires_at \
+                 WHERE request_nonces.expires_at <= $4",
+                &[&token, &nonce, &expires_at, &now],
+            )
+            .await
+            .map_err(backend)?;
+        if n == 0 {
+            return Err(StoreError::Conflict("nonce already used".into()));
+        }
+        Ok(())
+    }
+
+    async fn purge_request_nonces(&self, now: jiff::Timestamp) -> StoreResult<u64> {
+        self.client()
+            .await?
+            .execute("DELETE FROM request_nonces WHERE expires_at <= $1", &[&now])
+            .await
+            .map_err(backend)
+    }
+
     async fn add_data_key(&self, key: &DataKeyRecord, log: &ChangeLog) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;

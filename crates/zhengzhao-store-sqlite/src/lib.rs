@@ -356,6 +356,45 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn use_request_nonce(
+        &self,
+        token: uuid::Uuid,
+        nonce: &str,
+        expires_at: jiff::Timestamp,
+        now: jiff::Timestamp,
+    ) -> StoreResult<()> {
+        let (token, nonce) = (token.to_string(), nonce.to_owned());
+        let (expires, now) = (expires_at.as_second(), now.as_second());
+        self.write(move |tx| {
+            // Inserted, or an expired entry taken over: one row changed.
+            // A live entry: none.
+            let n = tx
+                .execute(
+                    "INSERT INTO request_nonces (token_id, nonce, expires_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (token_id, nonce) DO UPDATE SET expires_at = excluded.expires_at \
+                     WHERE request_nonces.expires_at <= ?4",
+                    rusqlite::params![token, nonce, expires, now],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::Conflict("nonce already used".into()));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge_request_nonces(&self, now: jiff::Timestamp) -> StoreResult<u64> {
+        let now = now.as_second();
+        self.write(move |tx| {
+            let n = tx
+                .execute("DELETE FROM request_nonces WHERE expires_at <= ?1", [now])
+                .map_err(backend)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn add_data_key(&self, key: &DataKeyRecord, log: &ChangeLog) -> StoreResult<()> {
         let (key, log) = (key.clone(), journal::PreparedLog::new(log));
         self.write(move |tx| {

@@ -30,7 +30,8 @@ macro_rules! conformance_suite {
             signing_keys_rotate,
             license_lifecycle,
             license_list_filters_and_pages,
-            deliveries_retry_and_finish
+            deliveries_retry_and_finish,
+            request_nonces_are_used_once
         );
     };
     (@each $make:path; $($case:ident),* $(,)?) => {
@@ -1210,4 +1211,88 @@ pub async fn deliveries_retry_and_finish(store: &dyn Store) {
         DeliveryStatus::Delivered
     );
     assert_eq!(by_channel(&due[2].channel).status, DeliveryStatus::Failed);
+}
+
+/// Signed-request nonces: used once per token within their window, by any
+/// node on the database; an expired one is purged or taken over.
+pub async fn request_nonces_are_used_once(store: &dyn Store) {
+    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let nonce = "n0nce-0000000001";
+    let before = audit_count(store).await;
+    store
+        .use_request_nonce(a, nonce, at(600), at(0))
+        .await
+        .unwrap();
+    let again = store.use_request_nonce(a, nonce, at(600), at(10)).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    // Another token may use the same nonce; the same token another nonce.
+    store
+        .use_request_nonce(b, nonce, at(600), at(10))
+        .await
+        .unwrap();
+    store
+        .use_request_nonce(a, "n0nce-0000000002", at(900), at(10))
+        .await
+        .unwrap();
+    // Many at once: exactly one wins.
+    let tries = futures_join_all(
+        (0..8).map(|_| store.use_request_nonce(a, "n0nce-concurrent-1", at(600), at(10))),
+    )
+    .await;
+    assert_eq!(tries.iter().filter(|r| r.is_ok()).count(), 1, "{tries:?}");
+    assert!(
+        tries
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(StoreError::Conflict(_))))
+    );
+    // Once its window is over, a nonce may be taken again (the timestamp
+    // check refuses such a request anyway) or purged.
+    store
+        .use_request_nonce(a, nonce, at(1200), at(600))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.use_request_nonce(a, nonce, at(1200), at(601)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // At 900: b's first (600) and the concurrent one (600) are over; a's
+    // second (900) too; a's first, taken again (1200), is not.
+    assert_eq!(store.purge_request_nonces(at(900)).await.unwrap(), 3);
+    assert_eq!(store.purge_request_nonces(at(900)).await.unwrap(), 0);
+    assert!(matches!(
+        store.use_request_nonce(a, nonce, at(1500), at(900)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .use_request_nonce(b, nonce, at(1500), at(900))
+        .await
+        .unwrap();
+    // Nothing of this is an audit event.
+    assert_eq!(audit_count(store).await, before);
+}
+
+/// Run futures concurrently and collect their results in order.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in pinned.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|v| v.unwrap()).collect()
 }

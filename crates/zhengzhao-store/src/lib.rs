@@ -173,6 +173,21 @@ pub trait Store: Send + Sync + 'static {
         log: &ChangeLog,
     ) -> StoreResult<()>;
 
+    /// Note a signed request's nonce for `token` until `expires_at` (the end
+    /// of its replay window). `Conflict` if the same token used this nonce
+    /// and it has not yet expired at `now`; an expired entry is taken over.
+    /// Shared by every node on the database, and kept across restarts. Not
+    /// audited: the request itself is, by what it does.
+    async fn use_request_nonce(
+        &self,
+        token: uuid::Uuid,
+        nonce: &str,
+        expires_at: jiff::Timestamp,
+        now: jiff::Timestamp,
+    ) -> StoreResult<()>;
+    /// Forget nonces whose window ended at or before `now`; how many.
+    async fn purge_request_nonces(&self, now: jiff::Timestamp) -> StoreResult<u64>;
+
     // ---- keys for personal data at rest ----
 
     async fn add_data_key(&self, key: &DataKeyRecord, log: &ChangeLog) -> StoreResult<()>;

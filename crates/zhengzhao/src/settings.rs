@@ -43,9 +43,26 @@ pub struct ServeArgs {
     /// Requests running longer get 503 [default: 30]
     #[arg(long, env = "ZHENGZHAO_REQUEST_TIMEOUT_SECS")]
     pub request_timeout_secs: Option<u64>,
-    /// Base URL printed on licenses, e.g. https://zz.amr.nmg.gov.cn [default: http://LISTEN]
+    /// Base URL printed on licenses and in QR codes, e.g. https://zz.amr.nmg.gov.cn;
+    /// required unless listening on loopback [default: http://LISTEN]
     #[arg(long, env = "ZHENGZHAO_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// A reverse proxy (address or CIDR range) whose X-Forwarded-For is
+    /// believed (repeatable; env: comma-separated) [default: none]
+    #[arg(
+        long = "trusted-proxy",
+        env = "ZHENGZHAO_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// Seconds a connection has to send a request's header (and finish TLS);
+    /// idle connections are closed after it too [default: 10]
+    #[arg(long, env = "ZHENGZHAO_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Connections served at once; more wait to be accepted (capped by the
+    /// open-file limit) [default: 1024]
+    #[arg(long, env = "ZHENGZHAO_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Delivery channel as NAME=URL (repeatable; env: comma-separated)
     #[arg(
         long = "delivery-channel",
@@ -88,6 +105,10 @@ pub struct FileSettings {
     pub log_level: Option<String>,
     pub master_key_file: Option<PathBuf>,
     pub public_url: Option<String>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
     pub backup_dir: Option<PathBuf>,
     pub backup_interval_hours: Option<f64>,
     pub backup_keep: Option<usize>,
@@ -216,13 +237,43 @@ pub fn server_config(
             burst: rate.saturating_mul(2),
         };
     }
+    // Unset on loopback: the bound address; required beyond it (checked
+    // when the server starts).
     c.public_url = serve
         .and_then(|s| s.public_url.clone())
-        .or_else(|| file.public_url.clone())
-        .unwrap_or_else(|| {
-            let scheme = if c.tls.is_some() { "https" } else { "http" };
-            format!("{scheme}://{}", c.listen)
-        });
+        .or_else(|| file.public_url.clone());
+    let flagged = serve
+        .map(|s| s.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    let proxies = if flagged.is_empty() {
+        file.trusted_proxies.as_slice()
+    } else {
+        flagged
+    };
+    c.trusted_proxies = proxies
+        .iter()
+        .map(|p| zhengzhao_server::config::parse_trusted_proxy(p).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<_>>()?;
+    if let Some(secs) = serve
+        .and_then(|s| s.header_read_timeout_secs)
+        .or(file.header_read_timeout_secs)
+    {
+        anyhow::ensure!(
+            secs > 0,
+            "header_read_timeout_secs must be at least 1 / header_read_timeout_secs 至少为1秒"
+        );
+        c.header_read_timeout = Duration::from_secs(secs);
+    }
+    if let Some(n) = serve
+        .and_then(|s| s.max_connections)
+        .or(file.max_connections)
+    {
+        anyhow::ensure!(
+            n > 0,
+            "max_connections must be at least 1 / max_connections 至少为1"
+        );
+        c.max_connections = n;
+    }
     let flagged = serve
         .map(|s| s.delivery_channels.as_slice())
         .unwrap_or_default();

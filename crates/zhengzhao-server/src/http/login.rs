@@ -82,7 +82,7 @@ fn login_page(
         lock_minutes: policy.lockout_duration.as_secs() / 60,
     })?;
     *resp.status_mut() = status;
-    let secure = if s.config.tls.is_some() {
+    let secure = if s.config.secure_cookies() {
         "; Secure"
     } else {
         ""

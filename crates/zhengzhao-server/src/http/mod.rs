@@ -18,15 +18,17 @@ pub mod staff;
 pub mod tls;
 pub mod verify;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::signed_request::digest_signed_bodies;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, header};
-use axum::middleware;
-use axum::response::IntoResponse;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use std::borrow::Cow;
+use std::sync::Arc;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -46,6 +48,102 @@ pub(crate) fn no_store(mut resp: axum::response::Response) -> axum::response::Re
 
 async fn not_found() -> impl IntoResponse {
     ApiError::NotFound("no such endpoint".into())
+}
+
+/// Paths whose segment after the prefix is a capability (a presentation
+/// token): whoever holds the URL holds the right to see what it shows.
+const CAPABILITY_PATHS: [&str; 2] = ["/api/v1/presentations/", "/verify/p/"];
+
+/// The path as the access log records it: capability tokens replaced by
+/// `<redacted>` (the rest of the path, e.g. `/qr.png`, is kept).
+pub fn loggable_path(path: &str) -> Cow<'_, str> {
+    for prefix in CAPABILITY_PATHS {
+        if let Some(rest) = path.strip_prefix(prefix)
+            && !rest.is_empty()
+        {
+            let tail = rest.find('/').map_or("", |i| &rest[i..]);
+            return Cow::Owned(format!("{prefix}<redacted>{tail}"));
+        }
+    }
+    Cow::Borrowed(path)
+}
+
+/// HTML pages (what a browser opens) answer errors as pages; the rest is
+/// the API, whose every error is a problem document.
+fn is_page(path: &str) -> bool {
+    !(path == "/api" || path.starts_with("/api/") || path == "/healthz" || path == "/metrics")
+}
+
+/// Error bodies larger than this are not read back (none of ours are).
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Middleware: one shape of error per surface. An error some layer or
+/// extractor answered in its own way (the body limit's 413, a 405, a
+/// rejected path or query, a timeout) becomes an RFC 9457 problem on the
+/// API; on a page, every error (the rate limiter's 429 included) becomes
+/// an HTML page in Chinese. Status and headers (`Retry-After`, `Allow`)
+/// are kept.
+async fn uniform_errors(request: axum::extract::Request, next: Next) -> Response {
+    let page = is_page(request.uri().path());
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let resp = next.run(request).await;
+    if resp.status().as_u16() < 400 {
+        return resp;
+    }
+    let kind = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let is_problem = kind.starts_with("application/problem+json");
+    if (page && kind.starts_with("text/html")) || (!page && is_problem) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let (new_headers, new_body) = if page {
+        let problem: Option<serde_json::Value> = if is_problem {
+            serde_json::from_slice(&bytes).ok()
+        } else {
+            None
+        };
+        let retry_after = parts
+            .headers
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        pages::error_page(parts.status, problem.as_ref(), retry_after, request_id).into_parts()
+    } else {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let problem = Problem::for_status(parts.status, Some(text));
+        if parts.status == axum::http::StatusCode::UNAUTHORIZED
+            && !parts.headers.contains_key(header::WWW_AUTHENTICATE)
+        {
+            parts.headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"zhengzhao\""),
+            );
+        }
+        let mut resp = serde_json::to_vec(&problem)
+            .unwrap_or_default()
+            .into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        resp.into_parts()
+    };
+    for (name, value) in &new_headers.headers {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    Response::from_parts(parts, new_body)
 }
 
 pub fn router(state: AppState) -> Router {
@@ -147,11 +245,19 @@ pub fn router(state: AppState) -> Router {
     let api = api.merge(public);
 
     let max_body = state.config.max_body_bytes;
-    // Signed requests: the body's SM3 is taken before any handler runs.
+    // A bearer token is checked on every route, public ones included: a
+    // present but invalid token is a 401 everywhere.
+    let api = api.layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::auth::check_bearer,
+    ));
+    // Signed requests: the body's SM3 is taken before any handler runs
+    // (and before the bearer check, which verifies the signature).
     let api = api.layer(middleware::from_fn_with_state(
         max_body,
         digest_signed_bodies,
     ));
+    let trusted = Arc::new(tls::TrustedProxies(state.config.trusted_proxies.clone()));
     let timeout = state.config.request_timeout;
     // HSTS only when this server itself speaks TLS: sent over plain HTTP it
     // would be ignored, and behind a proxy the proxy sets it.
@@ -168,6 +274,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(middleware::from_fn(uniform_errors))
+        .layer(middleware::from_fn_with_state(trusted, tls::resolve_client))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -188,13 +296,40 @@ pub fn router(state: AppState) -> Router {
                     .get(&REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
-                // The path only: query strings may carry identifiers, and
-                // headers (Authorization) are never logged.
-                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                // The path only, with capability tokens redacted: query
+                // strings may carry identifiers, and headers
+                // (Authorization) are never logged.
+                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %loggable_path(req.uri().path()))
             })
             // One access-log line per response, with status and latency.
             .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(tower::util::option_layer(hsts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_tokens_are_redacted_from_logged_paths() {
+        assert_eq!(
+            loggable_path("/api/v1/presentations/eyJs.abc"),
+            "/api/v1/presentations/<redacted>"
+        );
+        assert_eq!(
+            loggable_path("/api/v1/presentations/eyJs.abc/qr.png"),
+            "/api/v1/presentations/<redacted>/qr.png"
+        );
+        assert_eq!(loggable_path("/verify/p/eyJs.abc"), "/verify/p/<redacted>");
+        assert_eq!(
+            loggable_path("/verify/11100000MB0143028R001"),
+            "/verify/11100000MB0143028R001"
+        );
+        assert_eq!(
+            loggable_path("/api/v1/presentations/"),
+            "/api/v1/presentations/"
+        );
+    }
 }

@@ -5,7 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use zhengzhao_domain::catalog::{FaceField, LicenseTypeVersion};
 
@@ -41,6 +41,88 @@ pub struct CatalogPage {
 #[derive(Template)]
 #[template(path = "index.html")]
 pub struct IndexPage {}
+
+/// What a page route answers instead of a problem document.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub status: u16,
+    pub title: String,
+    pub message: String,
+    pub details: Vec<String>,
+    pub request_id: Option<String>,
+}
+
+/// What a person should know about an error, in Chinese: a heading and a
+/// sentence. `retry_after` is the wait a 429 asks for, in seconds.
+fn error_text(status: StatusCode, retry_after: Option<u64>) -> (&'static str, String) {
+    let (title, message) = match status.as_u16() {
+        400 => ("请求格式错误", "请求无法识别，请返回上一页重新操作。"),
+        401 => ("需要身份认证", "请先登录，或检查所用的访问令牌。"),
+        403 => (
+            "无权访问",
+            "您无权执行此操作；若页面已过期，请返回刷新后重试。",
+        ),
+        404 => ("未找到", "您访问的页面或证照不存在，请核对地址。"),
+        405 => ("不支持此请求方法", "此页面不支持这种访问方式。"),
+        410 => ("已失效", "此链接已过期或已使用。"),
+        413 => ("提交的内容过大", "提交的内容超过了允许的大小。"),
+        415 => ("内容类型不受支持", "提交的内容类型不受支持。"),
+        422 => ("信息未通过校验", "提交的信息未通过校验，请核对后重试。"),
+        429 => ("访问过于频繁", "您的访问过于频繁，请稍后再试。"),
+        503 => ("服务暂不可用", "服务暂时繁忙或维护中，请稍后再试。"),
+        s if s >= 500 => ("服务器内部错误", "服务器出现错误，请稍后再试。"),
+        _ => ("请求未能完成", "请求未能完成，请返回上一页重新操作。"),
+    };
+    let message = match (status.as_u16(), retry_after) {
+        (429, Some(secs)) => format!("您的访问过于频繁，请{secs}秒后再试。"),
+        _ => message.to_owned(),
+    };
+    (title, message)
+}
+
+/// An error page (Chinese, same CSP as every page) for `status`. `problem`
+/// is the problem document the API would have answered, if any: its
+/// per-field messages are shown in Chinese.
+pub(crate) fn error_page(
+    status: StatusCode,
+    problem: Option<&serde_json::Value>,
+    retry_after: Option<u64>,
+    request_id: Option<String>,
+) -> Response {
+    let (title, message) = error_text(status, retry_after);
+    let details = problem
+        .and_then(|p| p["errors"].as_array())
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["message_zh"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let page = ErrorPage {
+        status: status.as_u16(),
+        title: title.to_owned(),
+        message,
+        details,
+        request_id,
+    };
+    let mut resp = match render(&page) {
+        Ok(r) => r,
+        // The template cannot fail on these fields; if it ever did, a
+        // plain sentence still beats a JSON body on a page.
+        Err(_) => {
+            let mut r = format!("{title}：{}", page.message).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(PAGE_CSP),
+            );
+            r
+        }
+    };
+    *resp.status_mut() = status;
+    resp
+}
 
 fn field_row(f: &FaceField) -> FieldRow {
     let mut notes = Vec::new();

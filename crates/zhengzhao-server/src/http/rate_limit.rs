@@ -1,11 +1,12 @@
 //! Rate limits per client address on the public endpoints (verification):
 //! a GCRA bucket per IP (`governor`), answered with 429 and `Retry-After`.
 //! Callers with a token are limited the same way: the limit protects the
-//! service, not the data.
+//! service, not the data. Behind a trusted proxy the address is the one it
+//! forwarded (`tls::resolve_client`).
 
 use crate::error::ApiError;
-use crate::http::tls::ClientAddr;
-use axum::extract::{ConnectInfo, Request, State};
+use crate::http::tls::client_ip;
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
@@ -58,10 +59,8 @@ pub async fn limit_public(
     let Some(limiter) = limiter else {
         return next.run(request).await;
     };
-    let ip = request
-        .extensions()
-        .get::<ConnectInfo<ClientAddr>>()
-        .map(|ConnectInfo(a)| a.0.ip());
+    // Behind a trusted proxy, the address it forwarded.
+    let ip = client_ip(request.extensions());
     if let Some(ip) = ip {
         // Forget idle addresses now and then, so the table stays small.
         if limiter.seen.fetch_add(1, Ordering::Relaxed) % 10_000 == 9_999 {

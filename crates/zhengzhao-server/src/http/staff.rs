@@ -66,7 +66,7 @@ fn parse_id(raw: &str) -> ApiResult<uuid::Uuid> {
 /// The session cookie: HttpOnly (no script reads it), SameSite=Strict (no
 /// other site sends it), Secure when the server speaks TLS.
 pub fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
-    let secure = if state.config.tls.is_some() {
+    let secure = if state.config.secure_cookies() {
         "; Secure"
     } else {
         ""

@@ -45,7 +45,7 @@ pub struct Library {
     /// One audit-tree integration at a time in this process.
     audit_integrator: Arc<tokio::sync::Mutex<()>>,
     session_policy: staff::SessionPolicy,
-    /// Nonces of signed requests seen within the replay window.
+    /// Signed-request nonces: claimed in the store, purged now and then.
     pub(crate) nonces: Arc<crate::signed_request::NonceCache>,
     /// Keys that seal personal fields (see `privacy`), loaded on demand.
     data_keys: Arc<tokio::sync::Mutex<Option<Arc<privacy::DataKeyring>>>>,

@@ -6,7 +6,9 @@
 //! A token is `base64url(claims).base64url(HMAC-SM3(claims))`, keyed with a
 //! key derived from the master key, so only this library makes them. Claims:
 //! license identifier, fields, expiry, a token id, and whether it is single
-//! use (then its id is recorded on first scan, and a second scan is refused).
+//! use (the default: its id is recorded on first scan, and a second scan is
+//! refused). The token is a capability: the access log redacts it
+//! (`http::loggable_path`), and audit events name only its id.
 
 use super::{Actor, Library, audit_event, now};
 use crate::auth::Caller;
@@ -32,7 +34,8 @@ pub struct PresentationRequest {
     pub fields: Vec<String>,
     /// Lifetime in seconds (default 300, at most 86,400).
     pub ttl_secs: Option<u64>,
-    /// Refuse a second scan (default false).
+    /// Refuse a second scan (default true). `false` makes a code anyone
+    /// who sees it may scan again until it expires.
     pub single_use: Option<bool>,
 }
 
@@ -165,7 +168,7 @@ impl Library {
             f: fields.clone(),
             exp: expires_at.as_second(),
             jti: uuid::Uuid::now_v7(),
-            su: req.single_use.unwrap_or(false),
+            su: req.single_use.unwrap_or(true),
         };
         let body = serde_json::to_vec(&claims).map_err(|e| ApiError::Internal(e.to_string()))?;
         let token = format!(
