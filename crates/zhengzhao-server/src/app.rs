@@ -164,13 +164,13 @@ impl Application {
             .await
             .map_err(|e| StartError::Seed(format!("cannot record the start: {e}")))?;
         let metrics = Arc::new(Metrics::new(store.backend()));
-        let state = AppState {
+        let state = AppState::new(crate::state::Shared {
             store,
             library,
             config: Arc::new(config),
             metrics,
             renderer: Arc::new(zhengzhao_render::PdfRenderer),
-        };
+        });
         Ok(Self {
             listener,
             tls,

@@ -7,8 +7,13 @@ use zhengzhao_store::{
 };
 
 pub(crate) fn head(c: &Connection) -> StoreResult<AuditTreeHead> {
+    // Two sub-selects, not one SELECT with two max(): SQLite answers a lone
+    // max() from the index's last entry, but two aggregates in one SELECT
+    // scan the whole table (seen in a profile as `minmaxStep`, growing
+    // with the log).
     c.prepare_cached(
-        "SELECT coalesce(max(leaf_index) + 1, 0), coalesce(max(seq), 0) FROM audit_leaves",
+        "SELECT coalesce((SELECT max(leaf_index) FROM audit_leaves) + 1, 0),
+                coalesce((SELECT max(seq) FROM audit_leaves), 0)",
     )
     .and_then(|mut s| {
         s.query_row([], |r| {

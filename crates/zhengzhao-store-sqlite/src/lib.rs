@@ -142,7 +142,14 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+        // A prepared no-op on a reader, inline: health checks come often.
+        self.inner
+            .readers
+            .run_point(|c| {
+                c.prepare_cached("SELECT 1")
+                    .and_then(|mut s| s.query_row([], |_| Ok(())))
+                    .map_err(backend)
+            })
             .await
     }
 

@@ -20,15 +20,34 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
-fn versions(c: &Connection, key: i64) -> StoreResult<Vec<LicenseVersionRecord>> {
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT identifier, version, type_version, holder_name, holder_id_type, holder_id, license_number,
+/// The versions of every license in `keys`, oldest first, keyed by
+/// license: one query for a whole page (not one per license).
+fn versions_of(
+    c: &Connection,
+    keys: &[i64],
+) -> StoreResult<std::collections::HashMap<i64, Vec<LicenseVersionRecord>>> {
+    let mut out: std::collections::HashMap<i64, Vec<LicenseVersionRecord>> =
+        std::collections::HashMap::with_capacity(keys.len());
+    let (sql, arg) = match keys {
+        [] => return Ok(out),
+        [one] => (
+            "SELECT license_id, identifier, version, type_version, holder_name, holder_id_type, holder_id, license_number,
                     valid_from, valid_until, issued_at, payload, signature, key_id, reason_kind, reason_text
              FROM license_versions WHERE license_id = ?1 ORDER BY version",
-        )
-        .map_err(backend)?;
+            rusqlite::types::Value::Integer(*one),
+        ),
+        _ => (
+            "SELECT license_id, identifier, version, type_version, holder_name, holder_id_type, holder_id, license_number,
+                    valid_from, valid_until, issued_at, payload, signature, key_id, reason_kind, reason_text
+             FROM license_versions WHERE license_id IN (SELECT value FROM json_each(?1)) ORDER BY license_id, version",
+            rusqlite::types::Value::Text(
+                serde_json::to_string(keys).map_err(|e| StoreError::Backend(e.to_string()))?,
+            ),
+        ),
+    };
+    let mut stmt = c.prepare_cached(sql).map_err(backend)?;
     type Raw = (
+        i64,
         String,
         u16,
         u32,
@@ -46,58 +65,57 @@ fn versions(c: &Connection, key: i64) -> StoreResult<Vec<LicenseVersionRecord>> 
         Option<String>,
     );
     let rows: Vec<Raw> = stmt
-        .query_map([key], |r| TryFrom::try_from(r))
+        .query_map([arg], |r| TryFrom::try_from(r))
         .map_err(backend)?
         .collect::<rusqlite::Result<_>>()
         .map_err(backend)?;
-    rows.into_iter()
-        .map(
-            |(
-                id,
-                version,
-                type_version,
+    for (
+        license,
+        id,
+        version,
+        type_version,
+        name,
+        id_type,
+        hid,
+        number,
+        from,
+        until,
+        issued,
+        payload,
+        signature,
+        key_id,
+        reason_kind,
+        reason_text,
+    ) in rows
+    {
+        let reason = match (reason_kind, reason_text) {
+            (Some(kind), Some(text)) => Some(ChangeReason {
+                kind: ChangeKind::parse(&kind).ok_or_else(|| corrupt("reason", &kind))?,
+                text,
+            }),
+            _ => None,
+        };
+        out.entry(license).or_default().push(LicenseVersionRecord {
+            license_id: LicenseId::parse(&id).map_err(|_| corrupt("identifier", &id))?,
+            version,
+            type_version,
+            holder: Holder {
                 name,
                 id_type,
-                hid,
-                number,
-                from,
-                until,
-                issued,
-                payload,
-                signature,
-                key_id,
-                reason_kind,
-                reason_text,
-            )| {
-                let reason = match (reason_kind, reason_text) {
-                    (Some(kind), Some(text)) => Some(ChangeReason {
-                        kind: ChangeKind::parse(&kind).ok_or_else(|| corrupt("reason", &kind))?,
-                        text,
-                    }),
-                    _ => None,
-                };
-                Ok(LicenseVersionRecord {
-                    license_id: LicenseId::parse(&id).map_err(|_| corrupt("identifier", &id))?,
-                    version,
-                    type_version,
-                    holder: Holder {
-                        name,
-                        id_type,
-                        id: hid,
-                    },
-                    face: face_of(&payload)?,
-                    license_number: number,
-                    valid_from: date(&from)?,
-                    valid_until: until.map(|u| date(&u)).transpose()?,
-                    issued_at: ts(&issued)?,
-                    payload,
-                    signature,
-                    key_id: uuid_of(&key_id)?,
-                    reason,
-                })
+                id: hid,
             },
-        )
-        .collect()
+            face: face_of(&payload)?,
+            license_number: number,
+            valid_from: date(&from)?,
+            valid_until: until.map(|u| date(&u)).transpose()?,
+            issued_at: ts(&issued)?,
+            payload,
+            signature,
+            key_id: uuid_of(&key_id)?,
+            reason,
+        });
+    }
+    Ok(out)
 }
 
 /// A version's face data, kept only inside its signed payload (migration V3).
@@ -136,6 +154,8 @@ fn license_rows(
         .map_err(backend)?
         .collect::<rusqlite::Result<_>>()
         .map_err(backend)?;
+    let keys: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let mut versions = versions_of(c, &keys)?;
     rows.into_iter()
         .map(
             |(
@@ -168,7 +188,7 @@ fn license_rows(
                     source_record_id: record,
                     created_at: ts(&created)?,
                     revocation,
-                    versions: versions(c, key)?,
+                    versions: versions.remove(&key).unwrap_or_default(),
                 })
             },
         )
