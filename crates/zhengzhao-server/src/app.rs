@@ -213,9 +213,7 @@ pub async fn master_key_for(
         .map_err(|e| StartError::MasterKey(e.to_string()))?;
     match (configured, report.problem) {
         (Some(key), None) => Ok(key),
-        (Some(_), Some(problem)) => Err(StartError::MasterKey(format!(
-            "{problem}: this is not the library's master key"
-        ))),
+        (Some(_), Some(problem)) => Err(StartError::WrongMasterKey(problem)),
         (None, None) => mint_master_key(config).map_err(StartError::MasterKey),
         (None, Some(problem)) => Err(StartError::MissingMasterKey {
             path: config.default_master_key_path(),
@@ -257,6 +255,9 @@ pub enum StartError {
         path.display()
     )]
     MissingMasterKey { path: PathBuf, problem: String },
+    /// The master key given does not open the library's wrapped keys.
+    #[error("{0}: this is not the library's master key")]
+    WrongMasterKey(String),
     #[error("first-start seeding: {0}")]
     Seed(String),
     #[error("master key: {0}")]
@@ -286,6 +287,9 @@ impl StartError {
                 "缺少主密钥：证照库中有以主密钥加密保存的密钥；请将主密钥放到 {}，或用 --master-key-file、ZHENGZHAO_MASTER_KEY 指定（新生成的密钥无法解开它们）",
                 path.display()
             ),
+            StartError::WrongMasterKey(_) => {
+                "给出的主密钥打不开证照库中的密钥，不是这个证照库的主密钥".to_owned()
+            }
             StartError::Seed(e) => format!("首次启动初始化失败：{e}"),
             StartError::MasterKey(e) => format!("主密钥不可用：{e}"),
             StartError::Tls(e) => format!("TLS 配置错误：{e}"),

@@ -618,13 +618,14 @@ async fn restore_checked(config: &ServerConfig, from: &Path, target: &Path) -> a
         )
     })?;
     println!(
-        "restored {} into {} in {:.1} s: master key opens its {} wrapped keys, audit log verified ({} entries, {} checkpoints), {} licenses with {} signed versions verified",
+        "restored {} into {} in {:.1} s: master key opens its {} wrapped keys, audit log verified ({} entries, {} checkpoints; {} newer events not yet in the tree), {} licenses with {} signed versions verified",
         from.display(),
         target.display(),
         started.elapsed().as_secs_f64(),
         keys.wrapped(),
         audit.entries_checked,
         audit.checkpoints_checked,
+        audit.pending,
         signatures.licenses,
         signatures.versions
     );
