@@ -30,6 +30,11 @@ pub struct ServerConfig {
     pub delivery_retry_base: Duration,
     /// How often `serve` signs a checkpoint of the audit log (when it grew).
     pub audit_checkpoint_interval: Duration,
+    /// How often `serve` checks the audit log against its tree in the
+    /// background (`Library::sweep_audit`), and how many entries of the pass
+    /// over the whole log each round takes (new entries are all checked).
+    pub audit_sweep_interval: Duration,
+    pub audit_sweep_batch: u32,
     /// Scheduled backups inside `serve` (SQLite): into this directory, every
     /// `backup_interval`, keeping the newest `backup_keep` files.
     pub backup_dir: Option<PathBuf>,
@@ -101,6 +106,8 @@ impl ServerConfig {
             delivery_poll: Duration::from_secs(2),
             delivery_retry_base: Duration::from_secs(5),
             audit_checkpoint_interval: Duration::from_secs(300),
+            audit_sweep_interval: Duration::from_secs(5),
+            audit_sweep_batch: 2000,
             tls: None,
             backup_dir: None,
             backup_interval: Duration::from_secs(24 * 3600),

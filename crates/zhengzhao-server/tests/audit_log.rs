@@ -281,6 +281,7 @@ both_backends!(tampering, tampering_is_caught_at_the_right_entry);
 
 /// Like a transparency log, the library checks its tree against the last
 /// signed checkpoint before it starts, and refuses to start on a mismatch.
+/// (And one server per data directory: a second start there is refused.)
 #[tokio::test]
 async fn a_rewritten_tree_stops_the_start() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
@@ -288,22 +289,144 @@ async fn a_rewritten_tree_stops_the_start() {
     app.library.checkpoint_audit(&Actor::cli()).await.unwrap();
     let mut config = zhengzhao_server::ServerConfig::new(&app.data_dir);
     config.listen = "127.0.0.1:0".into();
+    let Err(e) = zhengzhao_server::Application::build(config).await else {
+        panic!("a second server on a data directory in use must not start");
+    };
     assert!(
-        zhengzhao_server::Application::build(config.clone())
-            .await
-            .is_ok()
+        e.to_string().contains("another process holds the library"),
+        "{e}"
     );
+
+    // A copy of the library elsewhere, with its master key, starts.
+    let copy = tempfile::tempdir().unwrap();
+    let taken = zhengzhao_server::service::backup::scheduled_backup(&app.library, copy.path(), 1)
+        .await
+        .unwrap();
+    std::fs::rename(&taken, copy.path().join("zhengzhao.db")).unwrap();
+    std::fs::copy(
+        app.data_dir.join("master-key"),
+        copy.path().join("master-key"),
+    )
+    .unwrap();
+    let mut config = zhengzhao_server::ServerConfig::new(copy.path());
+    config.listen = "127.0.0.1:0".into();
+    let started = zhengzhao_server::Application::build(config.clone()).await;
+    assert!(started.is_ok(), "{:?}", started.err());
+    drop(started);
     // The start-up check folds the stored right edge of the tree; rewriting
     // the interior nodes changes it (a single leaf is `audit verify`'s job).
-    app.raw_sql(
-        "DROP TRIGGER audit_nodes_no_update;
-         UPDATE audit_nodes SET hash = zeroblob(32);",
-    )
-    .await;
+    rusqlite::Connection::open(copy.path().join("zhengzhao.db"))
+        .unwrap()
+        .execute_batch(
+            "DROP TRIGGER audit_nodes_no_update;
+             UPDATE audit_nodes SET hash = zeroblob(32);",
+        )
+        .unwrap();
     let Err(e) = zhengzhao_server::Application::build(config).await else {
         panic!("a library whose tree lost its checkpointed root must not start");
     };
     assert!(e.to_string().contains("audit log"), "{e}");
+}
+
+/// A running library finds an audit event edited after it joined the tree
+/// by itself: the background check (`sweep_audit`, which `serve` runs at
+/// `audit_sweep_interval`; here called directly) hashes new entries at once
+/// and passes over the whole log a batch at a time; `/metrics` shows the
+/// finding and the seq of the entry.
+async fn the_background_check_finds_edited_entries(backend: Backend) {
+    let quiet = |c: &mut zhengzhao_server::ServerConfig| {
+        c.audit_sweep_interval = std::time::Duration::from_secs(3600);
+    };
+    let Some(app) = TestApp::spawn_with(backend, quiet).await else {
+        eprintln!("skipped: TEST_DATABASE_URL not set");
+        return;
+    };
+    let metric = |text: &str, name: &str| -> i64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .parse()
+            .unwrap()
+    };
+    with_history(&app).await;
+    let clean = app.library.sweep_audit(1000).await.unwrap();
+    assert_eq!(clean.problem, None);
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert_eq!(metric(&text, "zhengzhao_audit_integrity_ok"), 1, "{text}");
+
+    // A new entry, edited right after it joined the tree, is found in the
+    // next round even though the pass over the whole log (2 entries per
+    // round here) is far from it.
+    issue_some(&app, 1, "N").await;
+    app.library.integrate_audit().await.unwrap();
+    let events = app.library.store.audit_events(0, 10_000).await.unwrap();
+    let new_seq = events
+        .iter()
+        .rev()
+        .find(|e| e.event.action == "license.issue")
+        .unwrap()
+        .seq;
+    app.raw_sql(&format!(
+        "{} UPDATE audit_events SET actor = 'mallory' WHERE seq = {new_seq};",
+        drop_guards(&app)
+    ))
+    .await;
+    let found = app.library.sweep_audit(2).await.unwrap();
+    let problem = found.problem.expect("the edited new entry must be found");
+    assert_eq!(problem.seq, Some(new_seq), "{problem:?}");
+    assert!(
+        problem
+            .message
+            .contains(&format!("(seq {new_seq}) was altered")),
+        "{problem:?}"
+    );
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert_eq!(metric(&text, "zhengzhao_audit_integrity_ok"), 0, "{text}");
+    assert_eq!(
+        metric(&text, "zhengzhao_audit_integrity_first_bad_seq"),
+        new_seq,
+        "{text}"
+    );
+
+    // An old entry, edited long after it was added, is found by the pass.
+    let other = TestApp::spawn_with(backend, quiet).await.unwrap();
+    let ((_, old), _) = with_history(&other).await;
+    assert_eq!(other.library.sweep_audit(5).await.unwrap().problem, None);
+    other
+        .raw_sql(&format!(
+            "{} UPDATE audit_events SET org = '150200' WHERE seq = {old};",
+            drop_guards(&other)
+        ))
+        .await;
+    let mut rounds = 0;
+    let problem = loop {
+        let status = other.library.sweep_audit(5).await.unwrap();
+        if let Some(p) = status.problem {
+            break p;
+        }
+        rounds += 1;
+        assert!(rounds < 100, "the pass never found the edited entry");
+    };
+    assert_eq!(problem.seq, Some(old), "{problem:?}");
+    let text = other.get("/metrics").await.text().await.unwrap();
+    assert_eq!(metric(&text, "zhengzhao_audit_integrity_ok"), 0, "{text}");
+    assert_eq!(
+        metric(&text, "zhengzhao_audit_integrity_first_bad_seq"),
+        old,
+        "{text}"
+    );
+    assert!(metric(&text, "zhengzhao_audit_sweep_checked_entries") > 0);
+}
+
+mod background_check {
+    #[tokio::test]
+    async fn sqlite() {
+        super::the_background_check_finds_edited_entries(super::Backend::Sqlite).await;
+    }
+    #[tokio::test]
+    async fn postgres() {
+        super::the_background_check_finds_edited_entries(super::Backend::Postgres).await;
+    }
 }
 
 async fn search_and_export_within_the_subtree(app: TestApp) {

@@ -61,6 +61,38 @@ impl PgStore {
     /// Connect, and migrate. With `schema`, everything lives in that schema
     /// (created if missing): tests use one schema each.
     pub async fn connect(url: &str, schema: Option<&str>) -> StoreResult<Self> {
+        let pool = Self::pool(url, schema)?;
+        let mut client = pool.get().await.map_err(backend)?;
+        if let Some(s) = schema {
+            client
+                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}"))
+                .await
+                .map_err(backend)?;
+        }
+        Self::migrate(&mut client).await?;
+        Ok(Self { pool })
+    }
+
+    /// Connect only if the database (the schema, when given) already holds a
+    /// library (its tables, seeded), then migrate. `Ok(None)` when it holds
+    /// none; nothing is created then, not even the schema.
+    pub async fn connect_existing(url: &str, schema: Option<&str>) -> StoreResult<Option<Self>> {
+        let pool = Self::pool(url, schema)?;
+        let mut client = pool.get().await.map_err(backend)?;
+        let has_meta: bool = client
+            .query_one("SELECT to_regclass('library_meta') IS NOT NULL", &[])
+            .await
+            .map_err(backend)?
+            .try_get(0)
+            .map_err(backend)?;
+        if !has_meta || !journal::is_seeded(&**client).await? {
+            return Ok(None);
+        }
+        Self::migrate(&mut client).await?;
+        Ok(Some(Self { pool }))
+    }
+
+    fn pool(url: &str, schema: Option<&str>) -> StoreResult<Pool> {
         let mut cfg = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Backend(format!("bad database URL: {e}")))?;
         if let Some(s) = schema {
@@ -79,28 +111,24 @@ impl PgStore {
         let size = std::thread::available_parallelism()
             .map_or(4, |n| n.get() * 4)
             .clamp(4, 32);
-        let pool = Pool::builder(mgr).max_size(size).build().map_err(backend)?;
-        let mut client = pool.get().await.map_err(backend)?;
-        if let Some(s) = schema {
-            client
-                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}"))
-                .await
-                .map_err(backend)?;
-        }
+        Pool::builder(mgr).max_size(size).build().map_err(backend)
+    }
+
+    /// Apply pending migrations, under an advisory lock.
+    async fn migrate(client: &mut deadpool_postgres::Object) -> StoreResult<()> {
         client
             .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
             .await
             .map_err(backend)?;
         let migrated = embedded::migrations::runner()
-            .run_async(&mut **client)
+            .run_async(&mut ***client)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()));
         client
             .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
             .await
             .map_err(backend)?;
-        migrated?;
-        Ok(Self { pool })
+        migrated.map(|_| ())
     }
 
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {

@@ -56,6 +56,38 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// Does the file at `path` hold a seeded library? Opens it without creating
+/// it and reads only (an empty or foreign database stays as it was).
+fn holds_library(path: &Path) -> StoreResult<bool> {
+    if !path.is_file() {
+        return Ok(false);
+    }
+    let not_a_database = |e: rusqlite::Error| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => {
+            StoreError::Backend(format!("{} is not a SQLite database", path.display()))
+        }
+        _ => backend(e),
+    };
+    let c = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(not_a_database)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(backend)?;
+    let has_meta: bool = c
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'library_meta'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(not_a_database)?;
+    if !has_meta {
+        return Ok(false);
+    }
+    journal::is_seeded(&c)
+}
+
 impl SqliteStore {
     /// Open (creating if needed) the database file and apply pending migrations.
     pub async fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
@@ -63,6 +95,22 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || Self::open_blocking(path))
             .await
             .map_err(backend)?
+    }
+
+    /// Open the database file only if it already holds a library (its
+    /// tables, seeded), then apply pending migrations. `Ok(None)` when the
+    /// file is missing or holds no library; nothing is created then. A file
+    /// that is not a SQLite database is an error that says so.
+    pub async fn open_existing(path: impl AsRef<Path>) -> StoreResult<Option<Self>> {
+        let path = path.as_ref().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            if !holds_library(&path)? {
+                return Ok(None);
+            }
+            Self::open_blocking(path).map(Some)
+        })
+        .await
+        .map_err(backend)?
     }
 
     fn open_blocking(path: PathBuf) -> StoreResult<Self> {

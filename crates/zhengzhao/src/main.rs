@@ -3,6 +3,7 @@
 mod bench;
 mod bench_http;
 mod bench_verify;
+mod errors;
 mod settings;
 
 /// mimalloc: the service allocates many small, short-lived buffers (JSON,
@@ -10,10 +11,10 @@ mod settings;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use errors::{bail2, fail};
 use settings::{FileSettings, LibraryArgs, ServeArgs, server_config};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
 use zhengzhao_server::service::{Actor, Library};
@@ -32,7 +33,8 @@ struct Cli {
     /// Log format [default: text]
     #[arg(long, env = "ZHENGZHAO_LOG_FORMAT", global = true)]
     log_format: Option<LogFormat>,
-    /// Log filter, e.g. info or zhengzhao_server=debug [default: info]
+    /// Log filter, e.g. info or zhengzhao_server=debug [default: info for
+    /// serve, warn for the other commands]
     #[arg(long, env = "ZHENGZHAO_LOG_LEVEL", global = true)]
     log_level: Option<String>,
     #[command(flatten)]
@@ -51,7 +53,8 @@ enum LogFormat {
 enum Command {
     /// Run the library: HTTP API, pages and background work.
     Serve(ServeArgs),
-    /// Create and seed a library without serving it.
+    /// Create and seed a library without serving it (`serve` and `init` are
+    /// the only commands that create one).
     Init,
     /// Manage API tokens (works while the server runs).
     #[command(subcommand)]
@@ -71,8 +74,9 @@ enum Command {
         #[arg(long)]
         to: PathBuf,
     },
-    /// Restore a backup into the data directory, after checking its audit log
-    /// and every license signature. Stop the server first.
+    /// Restore a backup into the data directory, after checking that the
+    /// master key opens its keys, its audit log and every license signature.
+    /// Stop the server first (it holds the data directory's lock).
     Restore {
         /// A file made by `zhengzhao backup`.
         file: PathBuf,
@@ -98,11 +102,13 @@ enum AuditCommand {
 enum KeysCommand {
     /// List an org's keys (or the local CA's, without --org), active and retired.
     List {
+        /// Org code whose keys to list, e.g. 150102 [default: the local CA]
         #[arg(long)]
         org: Option<String>,
     },
     /// Start a new key for an org, certified by the local test CA; the old one is retired.
     Rotate {
+        /// Org code, e.g. 150102
         #[arg(long)]
         org: String,
     },
@@ -111,6 +117,7 @@ enum KeysCommand {
     RotateDataKey,
     /// Install a key and certificate issued by a real CA for an org.
     Import {
+        /// Org code the key signs for, e.g. 150102
         #[arg(long)]
         org: String,
         /// The org's SM2 certificate, PEM
@@ -146,11 +153,13 @@ enum BenchCommand {
     /// The public check against /healthz over loopback HTTP, on a library of
     /// --licenses licenses (SQLite): requests/s and p50/p99 latency.
     Verify {
+        /// Licenses in the library checked against.
         #[arg(long, default_value_t = 1_000_000)]
         licenses: usize,
         /// How long each figure is measured.
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
+        /// Requests in flight at once.
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
         /// Library directory to reuse (or fill and keep), so the licenses are
@@ -181,7 +190,10 @@ enum TokenCommand {
     /// List tokens (never their secrets).
     List,
     /// Revoke a token by its id.
-    Revoke { id: String },
+    Revoke {
+        /// The token's id, as `token list` shows it.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +219,7 @@ enum UserCommand {
     /// New initial password and TOTP secret for an account; unlocks it and
     /// ends its sessions (the way back in for a locked-out administrator).
     Reset {
+        /// The account's login name.
         #[arg(long)]
         username: String,
     },
@@ -232,24 +245,37 @@ fn init_logging(cli: &Cli, file: &FileSettings) -> anyhow::Result<()> {
         .log_level
         .clone()
         .or_else(|| file.log_level.clone())
-        // A benchmark would otherwise measure its own access log.
+        // Only `serve` tells its story by default; the other commands print
+        // their result and stay quiet otherwise (no migration notes). A
+        // benchmark would otherwise also measure its own access log.
         .unwrap_or_else(|| {
-            if matches!(cli.command, Command::Bench(_)) {
-                "warn"
-            } else {
+            if matches!(cli.command, Command::Serve(_)) {
                 "info"
+            } else {
+                "warn"
             }
             .into()
         });
-    let filter = EnvFilter::try_new(&level).with_context(|| format!("bad log level '{level}'"))?;
+    let filter = EnvFilter::try_new(&level).map_err(|e| {
+        fail(
+            format!("日志级别“{level}”不合法：{e}"),
+            format!("bad log level '{level}': {e}"),
+        )
+    })?;
     let format = match (cli.log_format, file.log_format.as_deref()) {
         (Some(f), _) => f,
         (None, Some("json")) => LogFormat::Json,
         (None, Some("text") | None) => LogFormat::Text,
-        (None, Some(other)) => bail!("log_format must be text or json, not '{other}'"),
+        (None, Some(other)) => bail2!(
+            format!("log_format 应为 text 或 json，不是“{other}”"),
+            format!("log_format must be text or json, not '{other}'"),
+        ),
     };
+    // Colour only for a person at a terminal, never into a file or a pipe.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
@@ -264,8 +290,16 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let handler = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| {
+                fail(
+                    format!("无法处理 {name} 信号：{e}"),
+                    format!("cannot handle {name}: {e}"),
+                )
+            })
+        };
+        let mut term = handler(SignalKind::terminate(), "SIGTERM")?;
+        let mut int = handler(SignalKind::interrupt(), "SIGINT")?;
         Ok(async move {
             tokio::select! {
                 _ = term.recv() => {},
@@ -313,7 +347,24 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     println!("  catalog API:   {base}/api/v1/catalog");
     println!("  API docs:      {base}/api/docs");
     tracing::info!(addr = %app.addr(), "serving");
-    app.run_until(shutdown).await?;
+    app.run_until(shutdown)
+        .await
+        .map_err(|e| fail(format!("服务异常停止：{e}"), format!("serving failed: {e}")))?;
+    Ok(())
+}
+
+/// `init`: create (and seed) the library, or find it ready.
+async fn init(config: &ServerConfig) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let key = zhengzhao_server::app::master_key_for(config, &store).await?;
+    let library = Library::new(store).with_master_key(key);
+    if let Some(path) = library.ensure_seeded(&config.data_dir).await? {
+        eprintln!(
+            "zhengzhao: new library seeded; admin API token written to {} (mode 0600)",
+            path.display()
+        );
+    }
+    println!("zhengzhao: library ready on {}", describe(config));
     Ok(())
 }
 
@@ -337,10 +388,7 @@ async fn user(config: &ServerConfig, cmd: UserCommand) -> anyhow::Result<()> {
                 org,
                 roles,
             };
-            let (user, creds) = library
-                .create_staff_user(None, &Actor::cli(), new)
-                .await
-                .map_err(describe_api_error)?;
+            let (user, creds) = library.create_staff_user(None, &Actor::cli(), new).await?;
             print_credentials(&user, &creds);
         }
         UserCommand::List => {
@@ -384,30 +432,16 @@ async fn user(config: &ServerConfig, cmd: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Validation errors name each field and say what is wrong, in both languages.
-fn describe_api_error(e: zhengzhao_server::error::ApiError) -> anyhow::Error {
-    match e {
-        zhengzhao_server::error::ApiError::Validation(errors) => anyhow::anyhow!(
-            "{}",
-            errors
-                .iter()
-                .map(|f| format!("{}: {} / {}", f.field, f.message, f.message_zh))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        other => other.into(),
-    }
-}
-
+/// The library for every command but `serve`, `init` and `bench`: it must
+/// exist (a wrong `--data` or schema is an error, and nothing is created),
+/// and its master key is used when one is configured, never made.
 async fn library(config: &ServerConfig) -> anyhow::Result<Library> {
-    let store = open_store(config).await?;
-    let key = zhengzhao_server::app::load_master_key(config).map_err(anyhow::Error::msg)?;
-    let library = Library::new(store).with_master_key(key);
-    if let Some(path) = library.ensure_seeded(&config.data_dir).await? {
-        eprintln!(
-            "zhengzhao: new library seeded; admin API token written to {} (mode 0600)",
-            path.display()
-        );
+    let store = zhengzhao_server::app::open_existing_store(config).await?;
+    let mut library = Library::new(store);
+    match zhengzhao_server::app::configured_master_key(config) {
+        Ok(Some(key)) => library = library.with_master_key(key),
+        Ok(None) => {}
+        Err(e) => bail2!(format!("主密钥不可用：{e}"), format!("master key: {e}")),
     }
     Ok(library)
 }
@@ -431,7 +465,10 @@ async fn audit(config: &ServerConfig, cmd: AuditCommand) -> anyhow::Result<()> {
                         "audit log FAILED verification after {} good entries: {problem}",
                         report.entries_checked
                     );
-                    bail!("audit log verification failed: {problem}")
+                    bail2!(
+                        format!("审计日志校验未通过：{problem}"),
+                        format!("audit log verification failed: {problem}"),
+                    )
                 }
             }
         }
@@ -443,21 +480,27 @@ async fn audit(config: &ServerConfig, cmd: AuditCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn backup(config: &ServerConfig, to: &std::path::Path) -> anyhow::Result<()> {
+async fn backup(config: &ServerConfig, to: &Path) -> anyhow::Result<()> {
     if config.database_url.is_some() {
-        bail!(
-            "backups of a PostgreSQL library are taken with pg_dump (see docs/backup-and-restore.md)"
+        bail2!(
+            "PostgreSQL 证照库用 pg_dump 备份（见 docs/backup-and-restore.md）",
+            "backups of a PostgreSQL library are taken with pg_dump (see docs/backup-and-restore.md)",
         );
     }
     if to.exists() {
-        bail!("{} exists; a backup never overwrites a file", to.display());
-    }
-    let path = config.sqlite_path();
-    if !path.exists() {
-        bail!("no library at {}", path.display());
+        bail2!(
+            format!("{} 已存在；备份从不覆盖文件", to.display()),
+            format!("{} exists; a backup never overwrites a file", to.display()),
+        );
     }
     let started = std::time::Instant::now();
-    let store = zhengzhao_store_sqlite::SqliteStore::open(&path).await?;
+    let store = zhengzhao_store_sqlite::SqliteStore::open_existing(config.sqlite_path())
+        .await?
+        .ok_or_else(|| {
+            zhengzhao_server::app::StartError::NoLibrary(zhengzhao_server::app::library_location(
+                config,
+            ))
+        })?;
     // VACUUM INTO: one read transaction, so the copy is the database as of
     // one instant, while writers carry on.
     store.vacuum_into(to.to_path_buf()).await?;
@@ -470,77 +513,196 @@ async fn backup(config: &ServerConfig, to: &std::path::Path) -> anyhow::Result<(
     Ok(())
 }
 
-async fn restore(config: &ServerConfig, from: &std::path::Path, force: bool) -> anyhow::Result<()> {
+/// The file and its SQLite sidecars (WAL, shared memory, rollback journal).
+fn with_sidecars(p: &Path) -> [PathBuf; 4] {
+    ["", "-wal", "-shm", "-journal"].map(|s| {
+        let mut name = p.as_os_str().to_owned();
+        name.push(s);
+        PathBuf::from(name)
+    })
+}
+
+/// Does the file start like a SQLite database?
+fn looks_like_sqlite(path: &Path) -> anyhow::Result<bool> {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    let mut f = std::fs::File::open(path).map_err(|e| {
+        fail(
+            format!("无法读取 {}：{e}", path.display()),
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    Ok(f.read_exact(&mut head).is_ok() && &head == b"SQLite format 3\0")
+}
+
+async fn restore(config: &ServerConfig, from: &Path, force: bool) -> anyhow::Result<()> {
     if config.database_url.is_some() {
-        bail!("a PostgreSQL library is restored with pg_restore (see docs/backup-and-restore.md)");
+        bail2!(
+            "PostgreSQL 证照库用 pg_restore 恢复（见 docs/backup-and-restore.md）",
+            "a PostgreSQL library is restored with pg_restore (see docs/backup-and-restore.md)",
+        );
+    }
+    if !looks_like_sqlite(from)? {
+        bail2!(
+            format!(
+                "{} 不是 SQLite 数据库，不是 zhengzhao backup 生成的备份",
+                from.display()
+            ),
+            format!(
+                "{} is not a SQLite database, so not a backup made by `zhengzhao backup`",
+                from.display()
+            ),
+        );
     }
     let target = config.sqlite_path();
     if target.exists() && !force {
-        bail!(
-            "{} holds a library; restoring would replace it: stop the server and pass --force",
-            target.display()
+        bail2!(
+            format!(
+                "{} 中已有证照库，恢复会替换它：请先停止服务，再加 --force",
+                target.display()
+            ),
+            format!(
+                "{} holds a library; restoring would replace it: stop the server and pass --force",
+                target.display()
+            ),
         );
     }
-    std::fs::create_dir_all(&config.data_dir)?;
+    let made_dir = !config.data_dir.exists();
+    let restored = restore_checked(config, from, &target).await;
+    if restored.is_err() && made_dir {
+        // Leave nothing behind: the directory this run made holds only the lock.
+        let _ = std::fs::remove_file(config.data_dir.join(zhengzhao_server::app::LOCK_FILE));
+        let _ = std::fs::remove_dir(&config.data_dir);
+    }
+    restored
+}
+
+async fn restore_checked(config: &ServerConfig, from: &Path, target: &Path) -> anyhow::Result<()> {
+    // `serve` holds this lock while it runs: a library is never replaced
+    // under a running server.
+    let _lock = zhengzhao_server::app::DataDirLock::acquire(&config.data_dir)?;
     let started = std::time::Instant::now();
     // Check a scratch copy (opening it may migrate it), then install a
     // fresh copy of the backup itself.
     let scratch = config.data_dir.join("zhengzhao.db.restore-check");
     let staged = config.data_dir.join("zhengzhao.db.restoring");
-    let sidecars = |p: &std::path::Path| {
-        ["", "-wal", "-shm", "-journal"].map(|s| {
-            let mut name = p.as_os_str().to_owned();
-            name.push(s);
-            PathBuf::from(name)
+    for f in with_sidecars(&scratch)
+        .iter()
+        .chain(with_sidecars(&staged).iter())
+    {
+        let _ = std::fs::remove_file(f);
+    }
+    let copy = |to: &Path| {
+        std::fs::copy(from, to).map_err(|e| {
+            fail(
+                format!("无法复制 {} 到 {}：{e}", from.display(), to.display()),
+                format!("cannot copy {} to {}: {e}", from.display(), to.display()),
+            )
         })
     };
-    for f in sidecars(&scratch).iter().chain(sidecars(&staged).iter()) {
+    copy(&scratch)?;
+    let checked = check_backup(config, from, &scratch).await;
+    for f in with_sidecars(&scratch) {
         let _ = std::fs::remove_file(f);
     }
-    std::fs::copy(from, &scratch).with_context(|| format!("reading {}", from.display()))?;
-    let checked = async {
-        let store = zhengzhao_store_sqlite::SqliteStore::open(&scratch).await?;
-        let mut library = Library::new(std::sync::Arc::new(store));
-        // Sealed personal fields are opened (and so checked) with the master
-        // key, when one is given; restoring without it fails at the first one.
-        if config.master_key.is_some() || config.default_master_key_path().exists() {
-            library = library.with_master_key(
-                zhengzhao_server::app::load_master_key(config).map_err(anyhow::Error::msg)?,
-            );
+    let (keys, audit, signatures) = checked?;
+    let install = || -> std::io::Result<()> {
+        std::fs::File::open(&staged)?.sync_all()?;
+        // The old library's WAL must not be replayed onto the restored file.
+        for f in with_sidecars(target).iter().skip(1) {
+            let _ = std::fs::remove_file(f);
         }
-        let audit = library.verify_audit().await?;
-        if let Some(problem) = audit.problem {
-            bail!("the backup's audit log does not verify: {problem}");
-        }
-        let signatures = library.verify_license_signatures().await?;
-        if let Some(problem) = signatures.problem {
-            bail!("the backup's licenses do not verify: {problem}");
-        }
-        anyhow::Ok((audit, signatures))
-    }
-    .await;
-    for f in sidecars(&scratch) {
-        let _ = std::fs::remove_file(f);
-    }
-    let (audit, signatures) = checked?;
-    std::fs::copy(from, &staged)?;
-    std::fs::File::open(&staged)?.sync_all()?;
-    // The old library's WAL must not be replayed onto the restored file.
-    for f in sidecars(&target).iter().skip(1) {
-        let _ = std::fs::remove_file(f);
-    }
-    std::fs::rename(&staged, &target)?;
+        std::fs::rename(&staged, target)
+    };
+    copy(&staged)?;
+    install().map_err(|e| {
+        let _ = std::fs::remove_file(&staged);
+        fail(
+            format!("无法把备份放到 {}：{e}", target.display()),
+            format!("cannot install the backup as {}: {e}", target.display()),
+        )
+    })?;
     println!(
-        "restored {} into {} in {:.1} s: audit log verified ({} entries, {} checkpoints), {} licenses with {} signed versions verified",
+        "restored {} into {} in {:.1} s: master key opens its {} wrapped keys, audit log verified ({} entries, {} checkpoints; {} newer events not yet in the tree), {} licenses with {} signed versions verified",
         from.display(),
         target.display(),
         started.elapsed().as_secs_f64(),
+        keys.wrapped(),
         audit.entries_checked,
         audit.checkpoints_checked,
+        audit.pending,
         signatures.licenses,
         signatures.versions
     );
     Ok(())
+}
+
+/// Everything a restore checks on its scratch copy before it installs anything.
+async fn check_backup(
+    config: &ServerConfig,
+    from: &Path,
+    scratch: &Path,
+) -> anyhow::Result<(
+    zhengzhao_server::service::keys::MasterKeyReport,
+    zhengzhao_server::service::audit_log::VerifyReport,
+    zhengzhao_server::service::backup::SignatureReport,
+)> {
+    let Some(store) = zhengzhao_store_sqlite::SqliteStore::open_existing(scratch).await? else {
+        bail2!(
+            format!(
+                "{} 中没有证照库，不是 zhengzhao backup 生成的备份",
+                from.display()
+            ),
+            format!(
+                "{} holds no library: it is not a backup made by `zhengzhao backup`",
+                from.display()
+            ),
+        );
+    };
+    let mut library = Library::new(std::sync::Arc::new(store));
+    let key = zhengzhao_server::app::configured_master_key(config)
+        .map_err(|e| fail(format!("主密钥不可用：{e}"), format!("master key: {e}")))?;
+    let given = key.is_some();
+    if let Some(key) = key {
+        library = library.with_master_key(key);
+    }
+    // The keys first: a library restored without the key that opens them
+    // can verify, but never sign, log anyone in or open personal data.
+    let keys = library.check_master_key().await?;
+    if let Some(problem) = &keys.problem {
+        let master = config.default_master_key_path();
+        if given {
+            bail2!(
+                format!("给出的主密钥打不开备份中的密钥，不是这个证照库的主密钥（{problem}）"),
+                format!("{problem}: the master key given is not this library's"),
+            );
+        }
+        bail2!(
+            format!(
+                "备份中的密钥以主密钥加密保存，但未提供主密钥：请将它放到 {}，或用 --master-key-file、ZHENGZHAO_MASTER_KEY 指定",
+                master.display()
+            ),
+            format!(
+                "{problem}: put the library's master key in {} or give --master-key-file or ZHENGZHAO_MASTER_KEY",
+                master.display()
+            ),
+        );
+    }
+    let audit = library.verify_audit().await?;
+    if let Some(problem) = audit.problem {
+        bail2!(
+            format!("备份的审计日志校验未通过：{problem}"),
+            format!("the backup's audit log does not verify: {problem}"),
+        );
+    }
+    let signatures = library.verify_license_signatures().await?;
+    if let Some(problem) = signatures.problem.clone() {
+        bail2!(
+            format!("备份中的证照签名校验未通过：{problem}"),
+            format!("the backup's licenses do not verify: {problem}"),
+        );
+    }
+    Ok((keys, audit, signatures))
 }
 
 async fn token(config: &ServerConfig, cmd: TokenCommand) -> anyhow::Result<()> {
@@ -552,7 +714,12 @@ async fn token(config: &ServerConfig, cmd: TokenCommand) -> anyhow::Result<()> {
             label,
             signed,
         } => {
-            let org = OrgCode::parse(&org).map_err(|e| anyhow::anyhow!("--org {org}: {e}"))?;
+            let org = OrgCode::parse(&org).map_err(|e| {
+                fail(
+                    format!("--org {org}：{}", e.zh()),
+                    format!("--org {org}: {e}"),
+                )
+            })?;
             let role: Role = role.parse()?;
             let (record, secret, signing) = library
                 .create_token_with(&Actor::cli(), &org, role, &label, signed)
@@ -591,8 +758,12 @@ async fn token(config: &ServerConfig, cmd: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { id } => {
-            let id =
-                uuid::Uuid::parse_str(&id).with_context(|| format!("'{id}' is not a token id"))?;
+            let id = uuid::Uuid::parse_str(&id).map_err(|_| {
+                fail(
+                    format!("“{id}”不是令牌编号"),
+                    format!("'{id}' is not a token id"),
+                )
+            })?;
             let t = library.revoke_token(&Actor::cli(), id).await?;
             println!("token {} revoked", t.id);
         }
@@ -606,12 +777,18 @@ async fn keys(config: &ServerConfig, cmd: KeysCommand) -> anyhow::Result<()> {
         let code = code.to_owned();
         let library = library.clone();
         async move {
-            let parsed = OrgCode::parse(&code).map_err(|e| anyhow::anyhow!("--org {code}: {e}"))?;
-            library
-                .store
-                .org(&parsed)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("org {code} does not exist"))
+            let parsed = OrgCode::parse(&code).map_err(|e| {
+                fail(
+                    format!("--org {code}：{}", e.zh()),
+                    format!("--org {code}: {e}"),
+                )
+            })?;
+            library.store.org(&parsed).await?.ok_or_else(|| {
+                fail(
+                    format!("机构 {code} 不存在"),
+                    format!("org {code} does not exist"),
+                )
+            })
         }
     };
     match cmd {
@@ -657,10 +834,16 @@ async fn keys(config: &ServerConfig, cmd: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Import { org, cert, key } => {
             let org = org_of(&org).await?;
-            let cert_pem = std::fs::read_to_string(&cert)
-                .with_context(|| format!("cannot read {}", cert.display()))?;
-            let key_pem = std::fs::read_to_string(&key)
-                .with_context(|| format!("cannot read {}", key.display()))?;
+            let read = |path: &Path| {
+                std::fs::read_to_string(path).map_err(|e| {
+                    fail(
+                        format!("无法读取 {}：{e}", path.display()),
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })
+            };
+            let cert_pem = read(&cert)?;
+            let key_pem = read(&key)?;
             let k = library
                 .import_key(&Actor::cli(), &org, &cert_pem, &key_pem)
                 .await?;
@@ -673,24 +856,48 @@ async fn keys(config: &ServerConfig, cmd: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Parse the command line; a usage error is told in both languages (clap
+/// words the details in English) and exits with status 2.
+fn parse_cli() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            let _ = e.print();
+            eprintln!(
+                "zhengzhao: 命令行参数有误，用法见 zhengzhao --help / invalid command line, see zhengzhao --help"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let file = FileSettings::load(cli.config.as_ref())?;
     init_logging(&cli, &file)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
+        .build()
+        .map_err(|e| {
+            fail(
+                format!("无法启动运行时：{e}"),
+                format!("cannot start the runtime: {e}"),
+            )
+        })?;
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(ref args) => {
                 serve(server_config(&file, &cli.library, Some(args))?).await
             }
-            Command::Init => {
-                let config = server_config(&file, &cli.library, None)?;
-                library(&config).await?;
-                println!("zhengzhao: library ready on {}", describe(&config));
-                Ok(())
-            }
+            Command::Init => init(&server_config(&file, &cli.library, None)?).await,
             Command::Token(cmd) => token(&server_config(&file, &cli.library, None)?, cmd).await,
             Command::User(cmd) => user(&server_config(&file, &cli.library, None)?, cmd).await,
             Command::Keys(cmd) => keys(&server_config(&file, &cli.library, None)?, cmd).await,
@@ -723,4 +930,47 @@ fn main() -> anyhow::Result<()> {
             }) => bench_verify::verify(licenses, seconds, concurrency, keep).await,
         }
     })
+}
+
+/// The one place errors are printed: each line in Chinese and English.
+fn main() -> std::process::ExitCode {
+    match run(parse_cli()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            for line in errors::lines(&e) {
+                eprintln!("zhengzhao: {line}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// `--help` is complete: every command and every option or argument of
+    /// every command says what it is.
+    #[test]
+    fn every_command_and_option_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            if cmd.get_about().is_none() && path != "zhengzhao help" {
+                missing.push(format!("{path} (the command)"));
+            }
+            for arg in cmd.get_arguments() {
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut cli = Cli::command();
+        cli.build();
+        let mut missing = Vec::new();
+        walk(&cli, "zhengzhao", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
 }

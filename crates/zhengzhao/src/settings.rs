@@ -2,7 +2,7 @@
 //! environment variables (clap reads both), then the TOML file given by
 //! `--config`, then defaults. Every key works in all three places.
 
-use anyhow::Context;
+use crate::errors::fail;
 use clap::Args;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -128,20 +128,27 @@ pub struct ChannelSetting {
 }
 
 fn parse_channel(s: &str) -> anyhow::Result<DeliveryChannel> {
-    let (name, url) = s
-        .split_once('=')
-        .ok_or_else(|| anyhow::anyhow!("delivery channel '{s}' must be NAME=URL"))?;
+    let (name, url) = s.split_once('=').ok_or_else(|| {
+        fail(
+            format!("推送渠道“{s}”应写作 名称=URL"),
+            format!("delivery channel '{s}' must be NAME=URL"),
+        )
+    })?;
     channel(name, url)
 }
 
 fn channel(name: &str, url: &str) -> anyhow::Result<DeliveryChannel> {
     let name = name.trim();
     let url = url.trim();
-    anyhow::ensure!(!name.is_empty(), "a delivery channel needs a name");
-    anyhow::ensure!(
-        url.starts_with("http://") || url.starts_with("https://"),
-        "delivery channel {name}: URL must start with http:// or https://"
-    );
+    if name.is_empty() {
+        return Err(fail("推送渠道需要名称", "a delivery channel needs a name"));
+    }
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(fail(
+            format!("推送渠道 {name}：URL 应以 http:// 或 https:// 开头"),
+            format!("delivery channel {name}: URL must start with http:// or https://"),
+        ));
+    }
     Ok(DeliveryChannel {
         name: name.to_owned(),
         url: url.to_owned(),
@@ -153,9 +160,18 @@ impl FileSettings {
         let Some(path) = path else {
             return Ok(Self::default());
         };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            fail(
+                format!("无法读取配置文件 {}：{e}", path.display()),
+                format!("cannot read config file {}: {e}", path.display()),
+            )
+        })?;
+        toml::from_str(&text).map_err(|e| {
+            fail(
+                format!("配置文件 {} 有误：{e}", path.display()),
+                format!("config file {}: {e}", path.display()),
+            )
+        })
     }
 }
 
@@ -211,7 +227,12 @@ pub fn server_config(
     c.tls = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => Some(zhengzhao_server::config::TlsFiles { cert, key }),
         (None, None) => None,
-        _ => anyhow::bail!("TLS needs both tls_cert and tls_key"),
+        _ => {
+            return Err(fail(
+                "TLS 需要同时给出 tls_cert 和 tls_key",
+                "TLS needs both tls_cert and tls_key",
+            ));
+        }
     };
     c.backup_dir = serve
         .and_then(|s| s.backup_dir.clone())
@@ -221,7 +242,10 @@ pub fn server_config(
         .or(file.backup_interval_hours)
     {
         if !(hours.is_finite() && hours > 0.0) {
-            anyhow::bail!("backup_interval_hours must be a positive number of hours, not {hours}");
+            return Err(fail(
+                format!("backup_interval_hours 应为正的小时数，不是 {hours}"),
+                format!("backup_interval_hours must be a positive number of hours, not {hours}"),
+            ));
         }
         c.backup_interval = std::time::Duration::from_secs_f64(hours * 3600.0);
     }

@@ -196,7 +196,11 @@ async fn first_start_tokens_shutdown_and_restart() {
         &["token", "create", "--org", "150100", "--role", "boss"],
     );
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown role 'boss'"));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("unknown role 'boss'") && err.contains("未知角色"),
+        "{err}"
+    );
     let bad = cli(
         &data,
         &["token", "create", "--org", "159999", "--role", "auditor"],
@@ -436,6 +440,16 @@ fn audit_verify_names_the_first_tampered_entry() {
         text.contains(&format!("entry #{entry} (seq {seq}) was altered")),
         "{text}"
     );
+    // The entries before the altered one were checked and are good.
+    assert!(
+        text.contains(&format!(
+            "FAILED verification after {} good entries",
+            entry - 1
+        )),
+        "{text}"
+    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("审计日志校验未通过"), "{err}");
 }
 
 /// A backup taken while licenses are being issued restores into a library
@@ -506,13 +520,33 @@ async fn backup_under_writes_restores_to_a_library_that_verifies() {
     terminate(server);
 
     let restored = dir.path().join("restored");
-    let out = cli(&restored, &["restore", file.to_str().unwrap()]);
+    // Without the master key that opens its keys, the backup is refused
+    // before anything is installed.
+    let keyless = cli(&restored, &["restore", file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&keyless.stderr);
+    assert!(!keyless.status.success(), "{err}");
+    assert!(
+        err.contains("--master-key-file") && err.contains("未提供主密钥"),
+        "{err}"
+    );
+    assert!(
+        !restored.exists(),
+        "a refused restore leaves nothing behind"
+    );
+
+    let key = live.join("master-key");
+    let key = key.to_str().unwrap();
+    let out = cli(
+        &restored,
+        &["restore", file.to_str().unwrap(), "--master-key-file", key],
+    );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(text.contains("master key opens its"), "{text}");
     assert!(text.contains("audit log verified"), "{text}");
     assert!(text.contains("signed versions verified"), "{text}");
     let verify = cli(&restored, &["audit", "verify"]);
@@ -522,15 +556,403 @@ async fn backup_under_writes_restores_to_a_library_that_verifies() {
         String::from_utf8_lossy(&verify.stdout)
     );
 
+    // Started without its master key, the restored library refuses to
+    // start and makes no new key (one that would open none of its keys).
+    let start = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&restored)
+        .env("ZHENGZHAO_LOG_LEVEL", "warn")
+        .env_remove("ZHENGZHAO_DATABASE_URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&start.stderr);
+    assert!(!start.status.success(), "{err}");
+    assert!(
+        err.contains(restored.join("master-key").to_str().unwrap())
+            && err.contains("ZHENGZHAO_MASTER_KEY")
+            && err.contains("缺少主密钥"),
+        "{err}"
+    );
+    assert!(
+        !restored.join("master-key").exists(),
+        "a master key was made"
+    );
+
     let again = cli(&restored, &["restore", file.to_str().unwrap()]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
-    let forced = cli(&restored, &["restore", file.to_str().unwrap(), "--force"]);
+    let forced = cli(
+        &restored,
+        &[
+            "restore",
+            file.to_str().unwrap(),
+            "--force",
+            "--master-key-file",
+            key,
+        ],
+    );
     assert!(
         forced.status.success(),
         "{}",
         String::from_utf8_lossy(&forced.stderr)
     );
+}
+
+/// Files in `dir` and their bytes (the lock file aside), to show that a
+/// refused command changed nothing.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name() != "zhengzhao.lock")
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A typo in `--data` (or a wrong working directory) never makes a library:
+/// only `serve` and `init` do. Every other command fails, in both
+/// languages, and leaves nothing behind.
+#[test]
+fn only_serve_and_init_make_a_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong");
+    let pem = dir.path().join("x.pem");
+    std::fs::write(&pem, "not used").unwrap();
+    let pem = pem.to_str().unwrap();
+    let backup = dir.path().join("backup.db");
+    let id = "01900000-0000-7000-8000-000000000000";
+    for args in [
+        &["audit", "verify"][..],
+        &["audit", "checkpoint"],
+        &["token", "list"],
+        &["token", "create", "--org", "150100", "--role", "auditor"],
+        &["token", "revoke", id],
+        &["user", "list"],
+        &[
+            "user",
+            "create",
+            "--username",
+            "sec.admin",
+            "--name",
+            "安全管理员",
+            "--org",
+            "150000",
+            "--role",
+            "security_admin",
+        ],
+        &["user", "reset", "--username", "sec.admin"],
+        &["keys", "list"],
+        &["keys", "rotate", "--org", "150102"],
+        &["keys", "rotate-data-key"],
+        &[
+            "keys", "import", "--org", "150102", "--cert", pem, "--key", pem,
+        ],
+        &["backup", "--to", backup.to_str().unwrap()],
+    ] {
+        let out = cli(&wrong, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("no library at {}", wrong.display()))
+                && err.contains("处没有证照库"),
+            "{args:?}: {err}"
+        );
+        assert!(!wrong.exists(), "{args:?} left {}", wrong.display());
+        assert!(!backup.exists(), "{args:?}");
+    }
+
+    // A wrong working directory: the default ./data is not made either.
+    let out = Command::new(BIN)
+        .args(["token", "list"])
+        .current_dir(dir.path())
+        .env("ZHENGZHAO_LOG_LEVEL", "warn")
+        .env_remove("ZHENGZHAO_DATA")
+        .env_remove("ZHENGZHAO_DATABASE_URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("no library at ./data"), "{err}");
+    assert!(!dir.path().join("data").exists());
+
+    // A file there that is not a library is not taken for one, nor changed.
+    std::fs::create_dir(&wrong).unwrap();
+    std::fs::write(wrong.join("zhengzhao.db"), "not a database").unwrap();
+    let out = cli(&wrong, &["token", "list"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a SQLite database"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        snapshot(&wrong),
+        [("zhengzhao.db".to_owned(), b"not a database".to_vec())]
+    );
+
+    // `init` makes one; then the others find it.
+    let lib = dir.path().join("lib");
+    ok(&cli(&lib, &["init"]));
+    assert!(ok(&cli(&lib, &["token", "list"])).contains("region_admin"));
+}
+
+/// The same on PostgreSQL: a schema without the library's tables is no
+/// library; the commands neither create the schema nor migrate it.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_library_in_a_fresh_postgres_schema() {
+    let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but TEST_DATABASE_URL is not set"
+        );
+        eprintln!("skipped: TEST_DATABASE_URL not set");
+        return;
+    };
+    let schema = zhengzhao_store_postgres::testing::fresh_schema_name(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .arg("--data")
+            .arg(&data)
+            .args(["--database-url", &url, "--database-schema", &schema])
+            .env("ZHENGZHAO_LOG_LEVEL", "warn")
+            .output()
+            .unwrap()
+    };
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let tables = || async {
+        client
+            .query_one(
+                "SELECT count(*) FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid
+                 WHERE n.nspname = $1",
+                &[&schema],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let refused = |out: std::process::Output| {
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{err}");
+        assert!(
+            err.contains(&format!("no library at PostgreSQL schema {schema}"))
+                && err.contains("处没有证照库"),
+            "{err}"
+        );
+        assert!(!data.exists());
+    };
+    for args in [
+        &["token", "list"][..],
+        &["audit", "verify"],
+        &["user", "list"],
+    ] {
+        refused(run(args));
+    }
+    assert_eq!(tables().await, 0, "the schema was created");
+    // An empty schema is no library either, and stays empty.
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    refused(run(&[
+        "token", "create", "--org", "150100", "--role", "auditor",
+    ]));
+    assert_eq!(tables().await, 1, "the empty schema was migrated");
+
+    ok(&run(&["init"]));
+    assert!(ok(&run(&["token", "list"])).contains("region_admin"));
+    let _ = client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await;
+}
+
+/// `restore` refuses a file that holds no library: not a SQLite file at
+/// all, an empty one, or a SQLite database of something else.
+#[test]
+fn restore_refuses_a_file_that_holds_no_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target");
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "这不是备份 / not a backup\n").unwrap();
+    let zero = dir.path().join("zero.db");
+    std::fs::write(&zero, "").unwrap();
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('x');")
+        .unwrap();
+    for (file, en, zh) in [
+        (&text, "is not a SQLite database", "不是 SQLite 数据库"),
+        (&zero, "is not a SQLite database", "不是 SQLite 数据库"),
+        (&other, "holds no library", "中没有证照库"),
+    ] {
+        let out = cli(&target, &["restore", file.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{file:?}: {err}");
+        assert!(err.contains(en) && err.contains(zh), "{file:?}: {err}");
+        assert!(!target.exists(), "{file:?}");
+    }
+    let tables: i64 = rusqlite::Connection::open(&other)
+        .unwrap()
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 1, "the file restored from is left as it was");
+}
+
+/// While `serve` runs on a data directory it holds its lock: `restore`
+/// (even with --force) and a second `serve` are refused, and the running
+/// library is untouched; once it stops, the restore goes through.
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_and_a_second_serve_are_refused_while_serve_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    let server = serve(&["--data", live.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let file = dir.path().join("backup.db");
+    ok(&cli(&live, &["backup", "--to", file.to_str().unwrap()]));
+    let token = ok(&cli(
+        &live,
+        &["token", "create", "--org", "150100", "--role", "auditor"],
+    ));
+
+    let restore = cli(&live, &["restore", file.to_str().unwrap(), "--force"]);
+    let err = String::from_utf8_lossy(&restore.stderr);
+    assert!(!restore.status.success(), "{err}");
+    assert!(
+        err.contains("another process holds the library") && err.contains("正由另一进程使用"),
+        "{err}"
+    );
+    let second = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&live)
+        .env("ZHENGZHAO_LOG_LEVEL", "warn")
+        .env_remove("ZHENGZHAO_DATABASE_URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{err}");
+    assert!(err.contains("another process holds the library"), "{err}");
+
+    // The token made after the backup still works: nothing was replaced.
+    let resp = reqwest::Client::new()
+        .get(format!("{}/api/v1/audit/events", server.base))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    terminate(server);
+
+    let restored = ok(&cli(&live, &["restore", file.to_str().unwrap(), "--force"]));
+    assert!(restored.contains("audit log verified"), "{restored}");
+}
+
+/// A master key that does not open the backup's keys (here: the target
+/// library's own) is refused before anything is installed; the right one
+/// restores, after which the target's old key no longer starts it.
+#[test]
+fn restore_with_the_wrong_master_key_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    for d in [&a, &b] {
+        ok(&cli(d, &["init"]));
+        ok(&cli(d, &["keys", "rotate", "--org", "150102"]));
+    }
+    let file = dir.path().join("a.db");
+    ok(&cli(&a, &["backup", "--to", file.to_str().unwrap()]));
+    let before = snapshot(&b);
+
+    let out = cli(&b, &["restore", file.to_str().unwrap(), "--force"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("is not this library's") && err.contains("不是这个证照库的主密钥"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&b), before, "a refused restore changed the target");
+
+    let a_key = a.join("master-key");
+    ok(&cli(
+        &b,
+        &[
+            "restore",
+            file.to_str().unwrap(),
+            "--force",
+            "--master-key-file",
+            a_key.to_str().unwrap(),
+        ],
+    ));
+    let start = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&b)
+        .env("ZHENGZHAO_LOG_LEVEL", "warn")
+        .env_remove("ZHENGZHAO_DATABASE_URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&start.stderr);
+    assert!(!start.status.success(), "{err}");
+    assert!(err.contains("not the library's master key"), "{err}");
+}
+
+/// Commands other than `serve` are quiet unless asked (no migration notes),
+/// and log lines carry no colour codes when stderr is not a terminal.
+#[test]
+fn commands_are_quiet_and_colourless_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env_remove("ZHENGZHAO_LOG_LEVEL")
+            .env_remove("ZHENGZHAO_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let fresh = dir.path().join("fresh");
+    let out = quiet(&["init", "--data", fresh.to_str().unwrap()]);
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("INFO") && !err.contains('\x1b'), "{err}");
+    let out = quiet(&["token", "list", "--data", fresh.to_str().unwrap()]);
+    ok(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+
+    let loud = dir.path().join("loud");
+    let out = quiet(&[
+        "init",
+        "--log-level",
+        "info",
+        "--data",
+        loud.to_str().unwrap(),
+    ]);
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("INFO"),
+        "asked for, the notes are there: {err}"
+    );
+    assert!(!err.contains('\x1b'), "{err}");
 }
 
 /// The first staff user is made at the command line while the server runs,

@@ -1,5 +1,6 @@
-//! Prometheus metrics: requests by route and status, latency by route, and
-//! the database pool. Served as OpenMetrics text at `/metrics`.
+//! Prometheus metrics: requests by route and status, latency by route, the
+//! database pool, and the background check of the audit log. Served as
+//! OpenMetrics text at `/metrics`.
 
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -35,6 +36,50 @@ pub struct Metrics {
     latency: HistogramFamily,
     pool_size: Gauge,
     pool_available: Gauge,
+    audit: AuditGauges,
+}
+
+/// The background check of the audit log (`Library::sweep_audit`).
+#[derive(Default)]
+struct AuditGauges {
+    ok: Gauge,
+    first_bad_seq: Gauge,
+    checked: Gauge,
+    passes: Gauge,
+}
+
+impl AuditGauges {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "audit_integrity_ok",
+            "1 while every audit entry checked in the background matches the tree and its signed checkpoints; 0 once one does not",
+            self.ok.clone(),
+        );
+        registry.register(
+            "audit_integrity_first_bad_seq",
+            "The seq of the first audit entry found not to match (0: none, or no single entry to blame)",
+            self.first_bad_seq.clone(),
+        );
+        registry.register(
+            "audit_sweep_checked_entries",
+            "Audit entries hashed again by the background check since the start",
+            self.checked.clone(),
+        );
+        registry.register(
+            "audit_sweep_passes",
+            "Completed background passes over the whole audit log since the start",
+            self.passes.clone(),
+        );
+    }
+
+    fn set(&self, found: &crate::service::audit_log::AuditIntegrity) {
+        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.ok.set(i64::from(found.problem.is_none()));
+        self.first_bad_seq
+            .set(found.problem.as_ref().and_then(|p| p.seq).unwrap_or(0));
+        self.checked.set(int(found.entries_checked));
+        self.passes.set(int(found.passes));
+    }
 }
 
 fn latency_histogram() -> Histogram {
@@ -66,12 +111,15 @@ impl Metrics {
             "Database connections free to use",
             pool_available.clone(),
         );
+        let audit = AuditGauges::default();
+        audit.register(&mut registry);
         Self {
             registry,
             requests,
             latency,
             pool_size,
             pool_available,
+            audit,
         }
     }
 
@@ -119,6 +167,7 @@ pub async fn render(State(state): State<AppState>) -> Response {
         .set(i64::try_from(pool.size).unwrap_or(i64::MAX));
     m.pool_available
         .set(i64::try_from(pool.available).unwrap_or(i64::MAX));
+    m.audit.set(&state.library.audit_integrity());
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &m.registry) {
         return crate::error::ApiError::Internal(format!("metrics encoding: {e}")).into_response();

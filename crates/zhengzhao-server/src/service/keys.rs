@@ -295,3 +295,115 @@ impl Library {
         Ok(rec)
     }
 }
+
+/// What `check_master_key` found: the keys kept wrapped under the master key,
+/// by kind, and the first one it does not open.
+#[derive(Debug, Clone, Default)]
+pub struct MasterKeyReport {
+    pub signing_keys: u64,
+    pub data_keys: u64,
+    pub totp_secrets: u64,
+    pub token_secrets: u64,
+    pub problem: Option<String>,
+}
+
+impl MasterKeyReport {
+    /// All wrapped keys found.
+    pub fn wrapped(&self) -> u64 {
+        self.signing_keys + self.data_keys + self.totp_secrets + self.token_secrets
+    }
+}
+
+impl Library {
+    /// Open every key the library keeps wrapped under its master key: the
+    /// signing keys (the CA's and every org's), the data keys of personal
+    /// fields, staff TOTP secrets and signed tokens' HMAC keys. Without a
+    /// master key, any wrapped key is a problem; with the wrong one, the
+    /// first key it does not open is named.
+    pub async fn check_master_key(&self) -> ApiResult<MasterKeyReport> {
+        let mut report = MasterKeyReport::default();
+        let first_problem = |report: &mut MasterKeyReport, what: String| {
+            report.problem.get_or_insert(what);
+        };
+        let master = self.master_key.as_ref();
+        let mut signing = self.store.signing_keys(None).await?;
+        for org in self.store.orgs().await? {
+            signing.extend(self.store.signing_keys(Some(&org.code)).await?);
+        }
+        for rec in &signing {
+            report.signing_keys += 1;
+            if master.is_some()
+                && let Err(e) = self.unwrap_key(rec)
+            {
+                let owner = rec
+                    .org
+                    .as_ref()
+                    .map_or("the CA".to_owned(), |o| format!("org {o}"));
+                first_problem(
+                    &mut report,
+                    format!(
+                        "the master key does not open signing key {} of {owner}: {e}",
+                        rec.id
+                    ),
+                );
+            }
+        }
+        for rec in self.store.data_keys().await? {
+            report.data_keys += 1;
+            if let Some(m) = master
+                && m.decrypt(&super::privacy::wrap_aad(rec.id), &rec.wrapped_key)
+                    .is_err()
+            {
+                first_problem(
+                    &mut report,
+                    format!("the master key does not open data key {}", rec.id),
+                );
+            }
+        }
+        for user in self.store.staff_users().await? {
+            report.totp_secrets += 1;
+            if let Some(m) = master
+                && m.decrypt(&super::staff::totp_aad(user.id), &user.totp_secret)
+                    .is_err()
+            {
+                first_problem(
+                    &mut report,
+                    format!(
+                        "the master key does not open the TOTP secret of staff user {}",
+                        user.username
+                    ),
+                );
+            }
+        }
+        for token in self.store.tokens().await? {
+            let Some(wrapped) = &token.signing_secret else {
+                continue;
+            };
+            report.token_secrets += 1;
+            if let Some(m) = master
+                && m.decrypt(&crate::signed_request::wrap_aad(token.id), wrapped)
+                    .is_err()
+            {
+                first_problem(
+                    &mut report,
+                    format!(
+                        "the master key does not open the signing key of token {}",
+                        token.id
+                    ),
+                );
+            }
+        }
+        if master.is_none() && report.wrapped() > 0 {
+            report.problem = Some(format!(
+                "no master key is given, but the library keeps {} keys wrapped under one \
+                 ({} signing keys, {} data keys, {} TOTP secrets, {} token signing keys)",
+                report.wrapped(),
+                report.signing_keys,
+                report.data_keys,
+                report.totp_secrets,
+                report.token_secrets
+            ));
+        }
+        Ok(report)
+    }
+}

@@ -44,6 +44,8 @@ pub struct Library {
     caches: Arc<Caches>,
     /// One audit-tree integration at a time in this process.
     audit_integrator: Arc<tokio::sync::Mutex<()>>,
+    /// The background check of the audit log (`audit_log::sweep_audit`).
+    audit_sweep: Arc<audit_log::AuditSweep>,
     session_policy: staff::SessionPolicy,
     /// Signed-request nonces: claimed in the store, purged now and then.
     pub(crate) nonces: Arc<crate::signed_request::NonceCache>,
@@ -159,6 +161,7 @@ impl Library {
             public_url: Arc::from("http://127.0.0.1:8080"),
             caches: Arc::default(),
             audit_integrator: Arc::default(),
+            audit_sweep: Arc::default(),
             session_policy: staff::SessionPolicy::default(),
             nonces: Arc::default(),
             data_keys: Arc::default(),

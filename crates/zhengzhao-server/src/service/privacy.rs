@@ -59,7 +59,7 @@ impl DataKeyring {
     }
 }
 
-fn wrap_aad(id: uuid::Uuid) -> Vec<u8> {
+pub(crate) fn wrap_aad(id: uuid::Uuid) -> Vec<u8> {
     format!("data-key:{id}").into_bytes()
 }
 

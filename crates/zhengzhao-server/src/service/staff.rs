@@ -227,7 +227,7 @@ fn check_roles(roles: &[Role], org: &OrgCode) -> ApiResult<Vec<Role>> {
     Ok(roles)
 }
 
-fn totp_aad(user: uuid::Uuid) -> Vec<u8> {
+pub(crate) fn totp_aad(user: uuid::Uuid) -> Vec<u8> {
     format!("staff-totp:{user}").into_bytes()
 }
 
