@@ -78,7 +78,7 @@ async fn every_write_endpoint_checks_role_and_org(app: TestApp) {
             );
 
             let credit = CreditCode::with_check_character(&format!("11150102MB{:07}", n)).unwrap();
-            let bureau = json!({"code": format!("150102-X{n}"), "name": "审批局", "kind": "approval_bureau", "parent": "150102", "credit_code": credit});
+            let bureau = json!({"code": format!("150102-X{n}"), "name": format!("审批局{n}"), "kind": "approval_bureau", "parent": "150102", "credit_code": credit});
             let resp = app
                 .send_json(Method::POST, "/api/v1/orgs", Some(&token), &bureau)
                 .await;

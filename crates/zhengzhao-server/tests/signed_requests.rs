@@ -277,8 +277,15 @@ async fn replays_after_restart_are_refused(backend: Backend) {
     assert_eq!(r.status(), StatusCode::OK);
 
     if backend == Backend::Postgres {
-        // Another node on the same database, while the first runs.
-        let (other, _, other_stop, other_running) = start(&config).await;
+        // Another node on the same database, while the first runs: its own
+        // data directory (each node locks its own), the same master key.
+        let other_dir = tempfile::tempdir().unwrap();
+        let mut other_config = config.clone();
+        other_config.data_dir = other_dir.path().to_path_buf();
+        other_config.master_key = Some(zhengzhao_server::config::MasterKeySource::File(
+            config.default_master_key_path(),
+        ));
+        let (other, _, other_stop, other_running) = start(&other_config).await;
         let r = signed_get(&other, &token, &key, path, ts, captured)
             .send()
             .await

@@ -137,24 +137,53 @@ async fn drive(
     })
 }
 
+/// The name of the load generator's thread, so its CPU time can be told
+/// apart from the server's ([`load_cpu_seconds`]).
+const LOAD_THREAD: &str = "zz-bench-load";
+
 /// Run the load generator on a thread and runtime of its own.
-pub(crate) fn drive_apart(
+pub(crate) async fn drive_apart(
     make: RequestMaker,
     concurrency: usize,
     budget: Budget,
     pace: Option<f64>,
-) -> tokio::task::JoinHandle<anyhow::Result<Run>> {
-    tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        rt.block_on(async move {
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(concurrency)
-                .build()?;
-            drive(&client, make, concurrency, budget, pace).await
-        })
-    })
+) -> anyhow::Result<anyhow::Result<Run>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(LOAD_THREAD.into())
+        .spawn(move || {
+            let run = (|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async move {
+                    let client = reqwest::Client::builder()
+                        .pool_max_idle_per_host(concurrency)
+                        .build()?;
+                    drive(&client, make, concurrency, budget, pace).await
+                })
+            })();
+            let _ = tx.send(run);
+        })?;
+    Ok(rx.await?)
+}
+
+/// CPU time (user + system) of the load generator's threads so far, from
+/// Linux `/proc` (`None` elsewhere).
+pub(crate) fn load_cpu_seconds() -> Option<f64> {
+    let mut total = 0.0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("stat")).ok()?;
+        let (name, rest) = stat.split_once('(')?.1.rsplit_once(')')?;
+        if name != LOAD_THREAD {
+            continue;
+        }
+        let mut fields = rest.split_whitespace().skip(11);
+        let utime: f64 = fields.next()?.parse().ok()?;
+        let stime: f64 = fields.next()?.parse().ok()?;
+        total += (utime + stime) / 100.0;
+    }
+    Some(total)
 }
 
 /// A GET of `url` made anew for each request.
