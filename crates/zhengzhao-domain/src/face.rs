@@ -20,6 +20,28 @@ const LATEST_DATE: Date = jiff::civil::date(2199, 12, 31);
 const MAX_MONEY_DIGITS: usize = 15;
 const MAX_IMAGE_REFERENCE: usize = 500;
 
+/// The start of a sealed value as the library stores personal data
+/// (`zzenc:v1:<key id>:<base64>`): reserved, so no value from outside may
+/// begin with it (a stored value that looked sealed would be "opened" on
+/// every read, and fail).
+pub const RESERVED_PREFIX: &str = "zzenc:";
+
+/// Does `text` take the reserved sealed form (after leading spaces, which
+/// the library trims from names and text)?
+pub fn is_reserved(text: &str) -> bool {
+    text.trim_start().starts_with(RESERVED_PREFIX)
+}
+
+/// The error for a value in the reserved sealed form, at `field`.
+pub fn reserved_error(field: impl Into<String>) -> FieldError {
+    FieldError::new(
+        field,
+        "reserved",
+        format!("values may not start with '{RESERVED_PREFIX}' (reserved for sealed data)"),
+        format!("字段值不能以“{RESERVED_PREFIX}”开头（为加密存储保留）"),
+    )
+}
+
 /// Validate `face` (must be a JSON object) against the type's face fields and
 /// return the normalised face: only known fields, absent optional fields
 /// omitted, every value a string. Reports every problem at once, at
@@ -59,6 +81,7 @@ pub fn validate_face(spec: &LicenseTypeDraft, face: &Value) -> Result<Face, Vec<
             None if field.required => errors.push(at.fail("required", "is required", "为必填项")),
             None => {}
             Some(value) => match check_value(&at, value) {
+                Ok(v) if is_reserved(&v) => errors.push(reserved_error(at.path())),
                 Ok(v) => {
                     normalised.insert(field.name.clone(), Value::String(v));
                 }
@@ -359,6 +382,24 @@ mod tests {
         let expected = CreditCode::check_character_for(&body.chars().collect::<Vec<_>>());
         let wrong = if expected == '0' { '1' } else { '0' };
         (format!("{body}{wrong}"), expected)
+    }
+
+    #[test]
+    fn the_sealed_form_is_refused_in_every_field_that_could_hold_it() {
+        for (field, value) in [
+            ("number", " zzenc:v1:k:AAAA"),
+            ("scope", "zzenc:v1:x"),
+            ("photo", "zzenc:v1:x"),
+        ] {
+            let errors = with(field, json!(value)).unwrap_err();
+            assert_eq!(
+                paths_and_codes(&errors),
+                [(format!("face/{field}").as_str(), "reserved")]
+            );
+        }
+        // Inside a value it is only text.
+        assert!(with("scope", json!("说明：zzenc:v1:x")).is_ok());
+        assert!(is_reserved("  zzenc:v2:") && !is_reserved("zzen"));
     }
 
     #[test]

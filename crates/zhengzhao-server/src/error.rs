@@ -52,6 +52,11 @@ pub enum ApiError {
     Internal(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// One license's stored data cannot be opened (a sealed value under an
+    /// unknown data key, or one that does not decrypt): that license alone
+    /// is affected. The license is named to the caller; the reason is logged.
+    #[error("license {license} cannot be read: {reason}")]
+    Unreadable { license: String, reason: String },
 }
 
 /// RFC 9457 problem details, with a Chinese title beside the English one.
@@ -175,6 +180,12 @@ impl ApiError {
                 "Service unavailable",
                 "服务暂不可用",
             ),
+            Unreadable { .. } => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "unreadable-license",
+                "The stored data of this license cannot be read; the operator has been told",
+                "此证照的存储数据无法读取，已报告运维人员",
+            ),
         }
     }
 
@@ -188,6 +199,7 @@ impl ApiError {
             | ApiError::BadSignature(d)
             | ApiError::Gone(d) => Some(d.clone()),
             ApiError::Locked(until) => Some(format!("locked until {until}")),
+            ApiError::Unreadable { license, .. } => Some(format!("license {license}")),
             // Internal details may name tables or paths: they go to the log only.
             ApiError::Internal(_) | ApiError::Unavailable(_) => None,
             _ => None,
@@ -270,6 +282,9 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Internal(d) | ApiError::Unavailable(d) => {
                 tracing::error!(error = %d, "request failed")
+            }
+            ApiError::Unreadable { license, reason } => {
+                tracing::error!(license = %license, reason = %reason, "a license's stored data cannot be read")
             }
             _ => tracing::debug!(error = %self, "request refused"),
         }

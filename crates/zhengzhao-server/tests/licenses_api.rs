@@ -675,3 +675,66 @@ both_backends!(
     keys,
     rotated_and_imported_keys_keep_old_documents_verifiable
 );
+
+/// A source record already used by another org's license: 409, saying only
+/// that the record id is taken, never that license, its org or what differs;
+/// the caller's own org's record is described as before.
+async fn conflict_with_another_orgs_source_record_says_nothing_of_it(app: TestApp) {
+    let clerk = clerk(&app).await;
+    let theirs = app.issue(&clerk, &license_request("SRC-1")).await;
+    let their_id = theirs["license_id"].as_str().unwrap().to_owned();
+    let other = app.token("150103", Role::IssuerClerk).await;
+    // The other org has issued before (its signing key exists).
+    let mut own = license_request("SRC-OWN");
+    own["issuer"] = json!("150103");
+    app.issue(&other, &own).await;
+    let licenses = || app.raw_count("SELECT count(*) FROM licenses");
+    let (before, audit) = (licenses().await, app.audit_count().await);
+    let mut mine = license_request("SRC-1");
+    mine["issuer"] = json!("150103");
+    mine["face"]["legal_representative"] = json!("李四");
+    let p = expect_problem(
+        app.send_json(Method::POST, "/api/v1/licenses", Some(&other), &mine)
+            .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    let text = p.to_string();
+    for secret in [
+        their_id.as_str(),
+        "150102",
+        "face/",
+        "holder",
+        "legal_representative",
+        "issuer,",
+    ] {
+        assert!(!text.contains(secret), "the 409 tells {secret}: {text}");
+    }
+    assert!(p["detail"].as_str().unwrap().contains("SRC-1"), "{p}");
+    assert_eq!((licenses().await, app.audit_count().await), (before, audit));
+    // The same request as theirs, from the other org: the same answer.
+    let mut same = license_request("SRC-1");
+    same["issuer"] = json!("150103");
+    let q = expect_problem(
+        app.send_json(Method::POST, "/api/v1/licenses", Some(&other), &same)
+            .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(q["detail"], p["detail"]);
+    // Its own org's record: described.
+    let mut changed = license_request("SRC-1");
+    changed["face"]["legal_representative"] = json!("李四");
+    let p = expect_problem(
+        app.send_json(Method::POST, "/api/v1/licenses", Some(&clerk), &changed)
+            .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    let detail = p["detail"].as_str().unwrap();
+    assert!(detail.contains(&their_id) && detail.contains("face/legal_representative"));
+}
+both_backends!(
+    foreign_conflict,
+    conflict_with_another_orgs_source_record_says_nothing_of_it
+);

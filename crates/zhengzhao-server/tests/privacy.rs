@@ -202,7 +202,9 @@ async fn personal_fields(app: TestApp) {
     ))
     .await;
     let r = app.get_as(&format!("/api/v1/licenses/{id}"), &clerk).await;
-    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let p = expect_problem(r, StatusCode::INTERNAL_SERVER_ERROR).await;
+    assert_eq!(p["type"], "/problems/unreadable-license");
+    assert!(p["detail"].as_str().unwrap().contains(&id), "{p}");
 }
 both_backends!(personal, personal_fields);
 
@@ -300,3 +302,508 @@ async fn natural_person_holder(app: TestApp) {
     );
 }
 both_backends!(natural_person, natural_person_holder);
+
+/// The reserved sealed form (`zzenc:…`) in any input that reaches storage:
+/// 422 naming the field, and nothing written (no license, no version, no
+/// audit event).
+const RESERVED: &str = "zzenc:v1:00000000-0000-0000-0000-000000000000:AAAA";
+
+/// An update request (one place to change when the update's body grows).
+fn update_body(face: Value) -> Value {
+    json!({"face": face, "valid_from": "2024-01-15", "valid_until": null, "reason": {"kind": "correction", "text": "更正"}})
+}
+
+async fn reserved_form_is_refused(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let league_clerk = app.token("150100", Role::IssuerClerk).await;
+    let issued = app.issue(&clerk, &license_request("RES-0")).await;
+    let id = issued["license_id"].as_str().unwrap().to_owned();
+    let counts = || async {
+        (
+            app.raw_count("SELECT count(*) FROM licenses").await,
+            app.raw_count("SELECT count(*) FROM license_versions").await,
+            app.audit_count().await,
+        )
+    };
+    let before = counts().await;
+
+    let issue = |f: &dyn Fn(&mut Value)| {
+        let mut body = license_request("RES-1");
+        f(&mut body);
+        body
+    };
+    let person = json!({
+        "type_code": "11100000MB0143028R009",
+        "issuer": "150100",
+        "holder": {"name": RESERVED, "id_type": "resident_id", "id": "11010519491231002X"},
+        "face": {
+            "holder_name": "张三丰", "gender": "男", "id_number": "11010519491231002X",
+            "photo": "p/1.jpg", "work_items": "叉车司机（N1）",
+            "certificate_number": "TS-R", "issuing_authority": "150100"
+        },
+        "valid_from": "2026-01-01", "valid_until": "2029-12-31",
+        "source": {"system": "ts", "record_id": "RES-P"}
+    });
+    let mut photo = person.clone();
+    photo["holder"]["name"] = json!("张三丰");
+    photo["face"]["photo"] = json!(RESERVED);
+    let versions = format!("/api/v1/licenses/{id}/versions");
+    let mut face = license_request("x")["face"].clone();
+    face["domicile"] = json!(RESERVED);
+    let mut renamed = update_body(license_request("x")["face"].clone());
+    renamed["holder_name"] = json!(format!("  {RESERVED}"));
+    let mut reasoned = update_body(license_request("x")["face"].clone());
+    reasoned["reason"]["text"] = json!(RESERVED);
+    let cases: Vec<(&str, String, &String, Value, &str)> = vec![
+        (
+            "issue",
+            "/api/v1/licenses".into(),
+            &clerk,
+            issue(&|b: &mut Value| b["holder"]["name"] = json!(RESERVED)),
+            "holder/name",
+        ),
+        (
+            "issue",
+            "/api/v1/licenses".into(),
+            &clerk,
+            issue(&|b: &mut Value| b["holder"]["name"] = json!(format!(" {RESERVED}"))),
+            "holder/name",
+        ),
+        (
+            "issue",
+            "/api/v1/licenses".into(),
+            &clerk,
+            issue(&|b: &mut Value| b["holder"]["id"] = json!(RESERVED)),
+            "holder/id",
+        ),
+        (
+            "issue",
+            "/api/v1/licenses".into(),
+            &clerk,
+            issue(&|b: &mut Value| b["face"]["domicile"] = json!(RESERVED)),
+            "face/domicile",
+        ),
+        (
+            "issue",
+            "/api/v1/licenses".into(),
+            &clerk,
+            issue(&|b: &mut Value| b["face"]["business_scope"] = json!(format!("\r\n{RESERVED}"))),
+            "face/business_scope",
+        ),
+        (
+            "issue",
+            "/api/v1/licenses".into(),
+            &clerk,
+            issue(&|b: &mut Value| b["source"]["system"] = json!(RESERVED)),
+            "source/system",
+        ),
+        (
+            "issue",
+            "/api/v1/licenses".into(),
+            &clerk,
+            issue(&|b: &mut Value| b["source"]["record_id"] = json!(RESERVED)),
+            "source/record_id",
+        ),
+        (
+            "issue",
+            "/api/v1/licenses".into(),
+            &league_clerk,
+            person,
+            "holder/name",
+        ),
+        (
+            "issue",
+            "/api/v1/licenses".into(),
+            &league_clerk,
+            photo,
+            "face/photo",
+        ),
+        ("update", versions.clone(), &clerk, renamed, "holder_name"),
+        ("update", versions.clone(), &clerk, reasoned, "reason/text"),
+        (
+            "update",
+            versions.clone(),
+            &clerk,
+            update_body(face),
+            "face/domicile",
+        ),
+        (
+            "revoke",
+            format!("/api/v1/licenses/{id}/revoke"),
+            &clerk,
+            json!({"reason": RESERVED}),
+            "reason",
+        ),
+    ];
+    for (what, path, token, body, field) in cases {
+        let r = app.send_json(Method::POST, &path, Some(token), &body).await;
+        let p = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(
+            p["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["field"] == field && e["code"] == "reserved"),
+            "{what} with the sealed form in {field}: {p}"
+        );
+        assert_eq!(counts().await, before, "{what} ({field}) wrote something");
+    }
+    // The license is as it was, and readable by everyone who could read it.
+    let view: Value = app
+        .get_as(&format!("/api/v1/licenses/{id}"), &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "valid");
+    assert_eq!(view["current_version"], 1);
+    let region = app.token("150000", Role::Auditor).await;
+    let list = app.get_as("/api/v1/licenses", &region).await;
+    assert_eq!(list.status(), StatusCode::OK);
+}
+both_backends!(reserved_form, reserved_form_is_refused);
+
+/// One license whose stored data cannot be read (a sealed value under an
+/// unknown data key, as a poisoned row left by older versions; a sealed
+/// value moved from another license) breaks nothing else: lists leave it
+/// out and name it, the public check of other licenses, the batch check,
+/// the document check and the signature check of a restore go on; reading
+/// it is a clear error naming it; it can still be revoked.
+async fn an_unreadable_license_breaks_nothing_else(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let good = app.issue(&clerk, &license_request("UNR-1")).await;
+    let good_id = good["license_id"].as_str().unwrap().to_owned();
+    let bad_holder = CreditCode::with_check_character("91150102MA0N4JXK4")
+        .unwrap()
+        .to_string();
+    let mut body = license_request("UNR-2");
+    body["holder"] =
+        json!({"name": "呼和浩特市毒化记录有限公司", "id_type": "uscc", "id": bad_holder});
+    body["face"]["credit_code"] = json!(bad_holder);
+    let bad = app.issue(&clerk, &body).await;
+    let bad_id = bad["license_id"].as_str().unwrap().to_owned();
+    let moved = app.issue(&clerk, &sole_trader("UNR-3", OPERATOR)).await;
+    let moved_id = moved["license_id"].as_str().unwrap().to_owned();
+    let donor = app.issue(&clerk, &sole_trader("UNR-44", "其其格")).await;
+    let donor_id = donor["license_id"].as_str().unwrap().to_owned();
+    let doc: Value = app
+        .get_as(&format!("/api/v1/licenses/{good_id}/document"), &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Plant: a holder name in the sealed form under a data key nobody has
+    // (what a reserved-prefix name became before it was refused) ...
+    app.raw_sql(&format!(
+        "UPDATE license_versions SET payload = replace(payload, '\"id_type\":\"uscc\",\"name\":\"呼和浩特市毒化记录有限公司\"', '\"id_type\":\"uscc\",\"name\":\"zzenc:v1:0190c3e1-0000-7000-8000-000000000000:AAAA\"') WHERE identifier = '{bad_id}'"
+    ))
+    .await;
+    // ... and a sealed value moved from another license (it does not open here).
+    app.raw_sql(&format!(
+        "UPDATE license_versions SET payload = (SELECT payload FROM license_versions WHERE identifier = '{donor_id}') WHERE identifier = '{moved_id}'"
+    ))
+    .await;
+    let mut unreadable = vec![bad_id.clone(), moved_id.clone()];
+    unreadable.sort();
+
+    // Lists: the others are there, the two are named and left out.
+    let list: Value = app
+        .get_as("/api/v1/licenses?limit=100", &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shown: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["license_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(shown.len(), 2, "{list}");
+    assert!(shown.contains(&good_id.as_str()) && shown.contains(&donor_id.as_str()));
+    let mut named: Vec<String> = serde_json::from_value(list["unreadable"].clone()).unwrap();
+    named.sort();
+    assert_eq!(named, unreadable);
+    // Paged one by one from another org above, nothing stops the pages.
+    let region = app.token("150000", Role::Auditor).await;
+    let (mut seen, mut skipped, mut cursor) = (Vec::new(), Vec::new(), String::new());
+    for _ in 0..10 {
+        let r = app
+            .get_as(&format!("/api/v1/licenses?limit=1{cursor}"), &region)
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let page: Value = r.json().await.unwrap();
+        for v in page["items"].as_array().unwrap() {
+            seen.push(v["license_id"].as_str().unwrap().to_owned());
+        }
+        for v in page["unreadable"].as_array().into_iter().flatten() {
+            skipped.push(v.as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    skipped.sort();
+    assert_eq!((seen.len(), skipped), (2, unreadable.clone()));
+    let events = app.library.store.audit_events(0, 100_000).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.event.action == "license.list"
+            && e.event.detail["unreadable"].to_string().contains(&bad_id)),
+        "the list's read event names what was left out"
+    );
+
+    // Reading it: a clear error naming it, and no internal detail.
+    for path in [
+        format!("/api/v1/licenses/{bad_id}"),
+        format!("/api/v1/verify/{bad_id}"),
+    ] {
+        let r = app.get_as(&path, &clerk).await;
+        let p = expect_problem(r, StatusCode::INTERNAL_SERVER_ERROR).await;
+        assert_eq!(p["type"], "/problems/unreadable-license", "{path}");
+        assert!(p["detail"].as_str().unwrap().contains(&bad_id));
+        assert!(!p.to_string().contains("data key"), "{p}");
+    }
+    // The public check of the others.
+    for id in [&good_id, &donor_id] {
+        let v: Value = app
+            .get(&format!("/api/v1/verify/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (v["status"].clone(), v["signature_valid"].clone()),
+            (json!("valid"), json!(true)),
+            "{v}"
+        );
+    }
+    // The document check of another license.
+    let r = app
+        .send_json(Method::POST, "/api/v1/verify/document", None, &doc)
+        .await;
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(
+        (c["valid"].clone(), c["library_record"].clone()),
+        (json!(true), json!("current"))
+    );
+    // The batch check: the good holder answered, the bad one a clear error, audited.
+    let platform = app.token("150000", Role::Platform).await;
+    let before = app.audit_count().await;
+    let r = app
+        .send_json(
+            Method::POST,
+            "/api/v1/verify/batch",
+            Some(&platform),
+            &json!({"items": [
+                {"credit_code": holder_code(), "name": "呼和浩特市青城科技有限公司"},
+                {"credit_code": bad_holder, "name": "呼和浩特市毒化记录有限公司"}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["exists"], true);
+    assert_eq!(lines[0]["license_id"], good_id.as_str());
+    assert_eq!(lines[1]["error"], "unreadable", "{text}");
+    assert_eq!(lines[1]["exists"], false);
+    assert!(lines[1]["message"].is_string() && lines[1]["message_zh"].is_string());
+    assert!(
+        !text.contains("data key") && !text.contains("internal"),
+        "{text}"
+    );
+    assert_eq!(app.audit_count().await, before + 2, "every item is audited");
+    let events = app.library.store.audit_events(0, 100_000).await.unwrap();
+    assert_eq!(events.last().unwrap().event.detail["error"], "unreadable");
+
+    // What a restore checks: every other signature, the two named.
+    let report = app.library.verify_license_signatures().await.unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    assert_eq!(report.licenses, 2);
+    let mut named = report.unreadable.clone();
+    named.sort();
+    assert_eq!(named, unreadable);
+    let (checked, bad_count) = app.library.warm_verify_cache().await.unwrap();
+    assert_eq!((checked, bad_count), (2, 2));
+
+    // Its issuer can still revoke it.
+    let r = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{bad_id}/revoke"),
+            Some(&clerk),
+            &json!({"reason": "存储数据损坏，注销后重新制发"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let revoked: Value = r.json().await.unwrap();
+    assert_eq!(revoked["status"], "revoked");
+}
+both_backends!(unreadable, an_unreadable_license_breaks_nothing_else);
+
+/// A type whose holders are natural persons but which marks no face field
+/// personal: the holder's name and resident id are personal data all the
+/// same. Readers who see them masked get no document, PDF or credential,
+/// and every read event says what was disclosed.
+async fn natural_person_holder_is_personal_data(app: TestApp) {
+    let code = "11100000000013338W301";
+    let mut t = license_type(code, "测试从业人员证书");
+    t["holder_types"] = json!(["natural_person"]);
+    let r = app
+        .send_json(Method::POST, "/api/v1/catalog", Some(&app.admin_token), &t)
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let clerk = app.token("150100", Role::IssuerClerk).await;
+    let resident = "11010519491231002X";
+    let issued = app
+        .issue(
+            &clerk,
+            &json!({
+                "type_code": code,
+                "issuer": "150100",
+                "holder": {"name": "王小明", "id_type": "resident_id", "id": resident},
+                "face": {"number": "RY-0001", "grade": "一级", "issued_on": "2026-01-05"},
+                "valid_from": "2026-01-05",
+                "valid_until": null,
+                "source": {"system": "renyuan", "record_id": "NP-NOFIELD"}
+            }),
+        )
+        .await;
+    let id = issued["license_id"].as_str().unwrap().to_owned();
+    let reads = |action: &'static str| {
+        let app = &app;
+        async move {
+            app.library
+                .store
+                .audit_events(0, 100_000)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.event.action == action)
+                .map(|e| {
+                    (
+                        e.event.actor.clone(),
+                        e.event.detail["personal_data"].clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    for (org, role) in [
+        ("150000", Role::Auditor),
+        ("150000", Role::RegionAdmin),
+        ("150100", Role::Auditor),
+    ] {
+        let reader = app.token(org, role).await;
+        let view: Value = app
+            .get_as(&format!("/api/v1/licenses/{id}"), &reader)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(view["holder"]["name"], "王**");
+        assert_eq!(view["holder"]["id"], "1101**********002X");
+        for kind in ["document", "pdf", "vc"] {
+            let r = app
+                .get_as(&format!("/api/v1/licenses/{id}/{kind}"), &reader)
+                .await;
+            let p = expect_problem(r, StatusCode::FORBIDDEN).await;
+            assert!(!p.to_string().contains(resident) && !p.to_string().contains("王小明"));
+        }
+    }
+    // Each masked reader's read says "masked"; no document, PDF or
+    // credential read was recorded for them (nothing was handed out).
+    let read = reads("license.read").await;
+    assert_eq!(read.len(), 3);
+    assert!(read.iter().all(|(_, p)| p == "masked"), "{read:?}");
+    for action in [
+        "license.read_document",
+        "license.read_pdf",
+        "license.read_vc",
+    ] {
+        assert!(reads(action).await.is_empty(), "{action}");
+    }
+    // The issuing clerk gets them in full, and the events say so.
+    for kind in ["document", "pdf", "vc"] {
+        let r = app
+            .get_as(&format!("/api/v1/licenses/{id}/{kind}"), &clerk)
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{kind}");
+    }
+    for action in [
+        "license.read_document",
+        "license.read_pdf",
+        "license.read_vc",
+    ] {
+        assert_eq!(reads(action).await.len(), 1, "{action}");
+        assert_eq!(reads(action).await[0].1, "full", "{action}");
+    }
+}
+both_backends!(
+    natural_person_no_field,
+    natural_person_holder_is_personal_data
+);
+
+/// An individual business (个体工商户) named after its operator: its name
+/// is the operator's, a personal field, so the public check and every
+/// masked view mask it too.
+async fn individual_business_named_after_its_operator(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let mut body = sole_trader("OPNAME-1", OPERATOR);
+    body["holder"]["name"] = json!(OPERATOR);
+    body["face"]["name"] = json!(OPERATOR);
+    let issued = app.issue(&clerk, &body).await;
+    let id = issued["license_id"].as_str().unwrap().to_owned();
+    assert_eq!(issued["holder"]["name"], OPERATOR, "its clerk sees it");
+
+    let public: Value = app
+        .get(&format!("/api/v1/verify/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        public["holder"],
+        json!({"kind": "organization", "name": "乌****尔"})
+    );
+    let html = app
+        .get(&format!("/verify/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains(OPERATOR));
+    let region = app.token("150000", Role::RegionAdmin).await;
+    for path in [
+        format!("/api/v1/licenses/{id}"),
+        "/api/v1/licenses".to_owned(),
+        format!("/api/v1/licenses/{id}/history"),
+    ] {
+        let text = app.get_as(&path, &region).await.text().await.unwrap();
+        assert!(!text.contains(OPERATOR), "{path}: {text}");
+        assert!(text.contains("乌****尔"), "{path}");
+    }
+    // A business with its own name keeps it public.
+    let other = app.issue(&clerk, &sole_trader("OPNAME-22", OPERATOR)).await;
+    let public: Value = app
+        .get(&format!(
+            "/api/v1/verify/{}",
+            other["license_id"].as_str().unwrap()
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(public["holder"]["name"], "新城区草原奶茶店");
+}
+both_backends!(operator_name, individual_business_named_after_its_operator);

@@ -279,7 +279,8 @@ async fn document_check(app: TestApp) {
         (json!(true), json!("older_version"), json!("superseded"))
     );
 
-    // Altered: the signature fails and the changed field is named.
+    // Altered: the signature fails, and nothing is compared with the
+    // library's record (no status, no field named).
     let mut altered = doc.clone();
     altered["payload"] = json!(
         doc["payload"]
@@ -289,14 +290,15 @@ async fn document_check(app: TestApp) {
     );
     let c = check(altered).await;
     assert_eq!(c["valid"], false);
-    assert_eq!(c["library_record"], "differs");
+    assert_eq!(c["library_record"], "not_compared");
+    assert_eq!(c["status"], Value::Null);
     let parts: Vec<&str> = c["problems"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p["part"].as_str().unwrap())
         .collect();
-    assert_eq!(parts, ["signature", "payload/face/domicile"], "{c}");
+    assert_eq!(parts, ["signature"], "{c}");
 
     // Signed by a key the library does not hold, with its own certificate.
     let key = zhengzhao_crypto::sm2sig::KeyPair::generate().unwrap();
@@ -323,9 +325,89 @@ async fn document_check(app: TestApp) {
     expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     let c = check(json!({"payload": "not json", "signature": "%%%"})).await;
     assert_eq!(c["valid"], false);
-    assert_eq!(c["library_record"], "unknown");
+    assert_eq!(c["library_record"], "not_compared");
+
+    // A genuine document whose stored row was changed since: compared,
+    // and the changed field named.
+    app.raw_sql(&format!(
+        "UPDATE license_versions SET payload = replace(payload, '某某路88号', '某某路77号') WHERE identifier = '{first}'"
+    ))
+    .await;
+    let c = check(doc.clone()).await;
+    assert_eq!(
+        (c["valid"].clone(), c["library_record"].clone()),
+        (json!(true), json!("differs")),
+        "{c}"
+    );
+    assert_eq!(c["problems"][0]["part"], "payload/face/domicile", "{c}");
 }
 both_backends!(document, document_check);
+
+/// The document check is no oracle on what the library stores: with a
+/// made-up signature, a payload that guesses a natural person's name and
+/// resident id wrongly gets exactly the answer of one that has them right.
+async fn document_check_is_no_oracle(app: TestApp) {
+    let clerk = app.token("150100", Role::IssuerClerk).await;
+    let id_number = "11010519491231002X";
+    let issued = app
+        .issue(
+            &clerk,
+            &json!({
+                "type_code": "11100000MB0143028R009",
+                "issuer": "150100",
+                "holder": {"name": "张三丰", "id_type": "resident_id", "id": id_number},
+                "face": {
+                    "holder_name": "张三丰", "gender": "男", "id_number": id_number,
+                    "photo": "p/1.jpg", "work_items": "叉车司机（N1）",
+                    "certificate_number": "TS-O", "issuing_authority": "150100"
+                },
+                "valid_from": "2026-01-01", "valid_until": "2029-12-31",
+                "source": {"system": "ts", "record_id": "NP-ORACLE"}
+            }),
+        )
+        .await;
+    let id = issued["license_id"].as_str().unwrap();
+    let doc: Value = app
+        .get_as(&format!("/api/v1/licenses/{id}/document"), &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
+    use base64::Engine;
+    let made_up = base64::engine::general_purpose::STANDARD.encode([0x30u8; 72]);
+    let right = doc["payload"].as_str().unwrap().to_owned();
+    let wrong = right
+        .replace("张三丰", "张三风")
+        .replace(id_number, "110105194912310038");
+    assert_ne!(right, wrong);
+    let mut answers = Vec::new();
+    for payload in [&right, &wrong] {
+        for certificate in [doc["certificate"].clone(), Value::Null] {
+            let body =
+                json!({"payload": payload, "signature": made_up, "certificate": certificate});
+            let r = app
+                .send_json(Method::POST, "/api/v1/verify/document", None, &body)
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            answers.push(r.json::<Value>().await.unwrap());
+        }
+    }
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:#?}");
+    assert_eq!(answers[0]["valid"], false);
+    assert_eq!(answers[0]["library_record"], "not_compared");
+    assert_eq!(answers[0]["status"], Value::Null);
+    assert_eq!(answers[0]["problems"].as_array().unwrap().len(), 1);
+    // The genuine document is compared, and matches.
+    let r = app
+        .send_json(Method::POST, "/api/v1/verify/document", None, &doc)
+        .await;
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(
+        (c["valid"].clone(), c["library_record"].clone()),
+        (json!(true), json!("current"))
+    );
+}
+both_backends!(document_oracle, document_check_is_no_oracle);
 
 /// Offline verification: the signed status list (checked with OpenSSL) has
 /// exactly the revoked license's bit set, at the index its document names;
@@ -462,7 +544,8 @@ async fn pdf_document_check() {
     );
     assert_eq!(c["license_id"], id);
 
-    // The address changed inside the file: caught, and the field named.
+    // The address changed inside the file: caught (the signature fails;
+    // nothing is compared with the record).
     let text = String::from_utf8_lossy(&pdf).into_owned();
     assert!(
         text.contains("某某路88号"),
@@ -475,14 +558,8 @@ async fn pdf_document_check() {
     altered[at..at + to.len()].copy_from_slice(to);
     let c: Value = post(altered).await.json().await.unwrap();
     assert_eq!(c["valid"], false);
-    assert!(
-        c["problems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["part"] == "payload/face/domicile"),
-        "{c}"
-    );
+    assert_eq!(c["library_record"], "not_compared");
+    assert_eq!(c["problems"][0]["part"], "signature", "{c}");
 
     // Not one of ours.
     let r = post(b"%PDF-1.7\n% some other PDF\n".to_vec()).await;

@@ -217,6 +217,10 @@ pub struct LicensePage {
     pub items: Vec<LicenseView>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
+    /// Licenses of this page left out because their stored data cannot be
+    /// read now (the operator is told); absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
 }
 
 /// Licenses issued within the caller's org subtree, newest first (keyset pagination).
@@ -267,10 +271,13 @@ pub async fn list(
         type_code,
         issuer_within: Some(caller.org.clone()),
     };
-    let page = s.library.licenses_page(&filter, before, limit).await?;
-    let next_cursor = (page.len() == limit as usize)
-        .then(|| page.last().map(|l| l.key.to_string()))
+    // A license that cannot be read is named and left out; the page goes on.
+    let opened = s.library.open_page(&filter, before, limit).await?;
+    let next_cursor = opened
+        .full
+        .then(|| opened.next_before.map(|k| k.to_string()))
         .flatten();
+    let page = opened.licenses;
     let mut items = Vec::with_capacity(page.len());
     for l in &page {
         items.push(s.library.current_view(&caller, l).await?);
@@ -285,12 +292,17 @@ pub async fn list(
             // The holder filter may be a resident id: only its masked form is kept.
             serde_json::json!({
                 "licenses": shown,
+                "unreadable": opened.unreadable,
                 "holder": filter.holder_id.as_deref().map(crate::service::privacy::mask_text),
                 "type": filter.type_code,
             }),
         )
         .await?;
-    Ok(Json(LicensePage { items, next_cursor }))
+    Ok(Json(LicensePage {
+        items,
+        next_cursor,
+        unreadable: opened.unreadable,
+    }))
 }
 
 /// The license as a printable A4 file (PDF), with a QR code linking to its public check.

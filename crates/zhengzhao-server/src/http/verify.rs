@@ -193,7 +193,10 @@ pub async fn certificates(
 
 /// Batch check for an authorised platform (role `platform`): up to 1,000
 /// (credit code, name) pairs; the answer streams as JSON Lines, one line per
-/// item in order, each item its own audit event.
+/// item in order, each item its own audit event (an item that could not be
+/// checked too: its line has `error`, a stable code, and `message`/`message_zh`).
+/// A field longer than its limit refuses the whole request (422) before
+/// anything is looked up or logged.
 #[utoipa::path(post, path = "/api/v1/verify/batch", tag = "verify",
     request_body = crate::service::batch_check::BatchRequest, security(("bearer" = [])),
     responses((status = 200, content_type = "application/x-ndjson", body = crate::service::batch_check::BatchResult), (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -209,10 +212,12 @@ pub async fn batch(
         let (s, caller, items) = (s.clone(), caller.clone(), items.clone());
         async move {
             let item = items.get(i)?;
-            let line = match s.library.batch_item(&caller, i, item).await {
-                Ok(r) => serde_json::to_string(&r).unwrap_or_default(),
-                Err(e) => serde_json::json!({"index": i, "error": e.to_string()}).to_string(),
-            };
+            // Every line is a `BatchResult`: a failed item carries a stable
+            // code and a message in both languages, never internal text.
+            let result = s.library.batch_item(&caller, i, item).await;
+            let line = serde_json::to_string(&result).unwrap_or_else(|_| {
+                serde_json::json!({"index": i, "exists": false, "error": "unavailable"}).to_string()
+            });
             Some((
                 Ok::<_, std::convert::Infallible>(format!("{line}\n")),
                 i + 1,

@@ -14,12 +14,18 @@ pub struct SignatureReport {
     pub versions: u64,
     /// The first version whose signature does not verify, if any.
     pub problem: Option<String>,
+    /// Licenses whose stored data cannot be read (a sealed value under an
+    /// unknown data key, or one that does not open), by the identifier of
+    /// the version that failed. Each is logged and left out of the check
+    /// (and of `licenses`/`versions`); the others are checked all the same.
+    pub unreadable: Vec<String>,
 }
 
 impl Library {
     /// Check every stored license version's signature over its payload
     /// against the public key it names (the master key opens sealed
-    /// personal fields first).
+    /// personal fields first). A license that cannot be read never stops
+    /// the check: it is logged and named in `unreadable`.
     pub async fn verify_license_signatures(&self) -> ApiResult<SignatureReport> {
         let mut report = SignatureReport::default();
         let mut keys: HashMap<uuid::Uuid, Option<PublicKey>> = HashMap::new();
@@ -27,13 +33,15 @@ impl Library {
         loop {
             // Opened: sealed personal fields back in, so the payload is
             // the text that was signed.
-            let page = self
-                .licenses_page(&LicenseFilter::default(), before, 500)
+            let opened = self
+                .open_page(&LicenseFilter::default(), before, 500)
                 .await?;
-            let Some(last) = page.last() else {
+            let Some(last) = opened.next_before else {
                 return Ok(report);
             };
-            before = Some(last.key);
+            before = Some(last);
+            report.unreadable.extend(opened.unreadable);
+            let page = opened.licenses;
             for license in &page {
                 for v in &license.versions {
                     if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(v.key_id) {

@@ -12,6 +12,7 @@ use crate::service::licenses::status_of;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
+use zhengzhao_domain::FieldError;
 use zhengzhao_domain::codes::{CreditCode, LicenseTypeCode};
 use zhengzhao_domain::role::Role;
 use zhengzhao_store::{ChangeLog, LicenseFilter};
@@ -38,6 +39,14 @@ pub struct BatchRequest {
     pub items: Vec<BatchItem>,
 }
 
+/// The longest credit code accepted (one has 18 characters; spaces around
+/// it are trimmed): anything longer is refused before it is logged.
+pub const MAX_CODE_CHARS: usize = 64;
+/// The longest name accepted (as a holder name).
+pub const MAX_NAME_CHARS: usize = 200;
+/// Field errors listed at most for one refused request.
+const MAX_FIELD_ERRORS: usize = 20;
+
 /// One line of the answer (JSON Lines, in the order asked).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BatchResult {
@@ -50,12 +59,58 @@ pub struct BatchResult {
     /// The name asked equals the holder's name on the current version.
     pub name_matches: Option<bool>,
     pub license_id: Option<String>,
-    /// Set when the item could not be checked (e.g. a malformed code).
-    pub error: Option<String>,
+    /// Set when the item could not be checked, a stable code:
+    /// `malformed_code` (the code is not a valid unified social credit
+    /// code), `unreadable` (the library's record of this holder cannot be
+    /// read now) or `unavailable` (try again later).
+    pub error: Option<&'static str>,
+    /// What went wrong, for people (English); with `error`.
+    pub message: Option<String>,
+    /// What went wrong, for people (Chinese); with `error`.
+    pub message_zh: Option<String>,
+}
+
+impl BatchResult {
+    fn new(index: usize, credit_code: &str) -> Self {
+        Self {
+            index,
+            credit_code: credit_code.to_owned(),
+            exists: false,
+            status: None,
+            name_matches: None,
+            license_id: None,
+            error: None,
+            message: None,
+            message_zh: None,
+        }
+    }
+
+    /// The item could not be checked: nothing about a license is said.
+    fn failed(index: usize, credit_code: &str, code: &'static str, en: String, zh: String) -> Self {
+        Self {
+            error: Some(code),
+            message: Some(en),
+            message_zh: Some(zh),
+            ..Self::new(index, credit_code)
+        }
+    }
+
+    /// An item whose check failed inside the library (the detail is logged, not shown).
+    pub fn unavailable(index: usize, credit_code: &str) -> Self {
+        Self::failed(
+            index,
+            credit_code,
+            "unavailable",
+            "this item could not be checked now; try again later".into(),
+            "此项暂时无法核验，请稍后重试".into(),
+        )
+    }
 }
 
 impl Library {
-    /// Check the request's shape and the caller before anything streams.
+    /// Check the request's shape and the caller before anything streams:
+    /// the number of items, and every field's length (nothing oversized is
+    /// ever logged).
     pub fn check_batch(caller: &Caller, req: &BatchRequest) -> ApiResult<()> {
         Self::require_role(caller, &[Role::Platform])?;
         if req.items.is_empty() || req.items.len() > MAX_ITEMS {
@@ -66,54 +121,111 @@ impl Library {
                 "items应为1至1000项",
             ));
         }
-        Ok(())
-    }
-
-    /// Check one item, with its audit event.
-    pub async fn batch_item(
-        &self,
-        caller: &Caller,
-        index: usize,
-        item: &BatchItem,
-    ) -> ApiResult<BatchResult> {
-        let mut out = BatchResult {
-            index,
-            credit_code: item.credit_code.clone(),
-            exists: false,
-            status: None,
-            name_matches: None,
-            license_id: None,
-            error: None,
-        };
-        match CreditCode::parse(item.credit_code.trim()) {
-            Err(e) => out.error = Some(e.to_string()),
-            Ok(code) => {
-                for t in BUSINESS_LICENSE_TYPES {
-                    let filter = LicenseFilter {
-                        holder_id: Some(code.to_string()),
-                        type_code: LicenseTypeCode::parse(t).ok(),
-                        issuer_within: None,
-                    };
-                    let found = self.licenses_page(&filter, None, 1).await?;
-                    if let Some(l) = found.first()
-                        && let Some(v) = l.current()
-                    {
-                        out.exists = true;
-                        out.status = Some(status_of(l, v, china_today()));
-                        out.name_matches = Some(v.holder.name.trim() == item.name.trim());
-                        out.license_id = Some(v.license_id.to_string());
-                        break;
-                    }
+        let mut errors = Vec::new();
+        for (i, item) in req.items.iter().enumerate() {
+            for (field, value, max) in [
+                ("credit_code", &item.credit_code, MAX_CODE_CHARS),
+                ("name", &item.name, MAX_NAME_CHARS),
+            ] {
+                if value.chars().count() > max || value.chars().any(char::is_control) {
+                    errors.push(FieldError::new(
+                        format!("items/{i}/{field}"),
+                        "text",
+                        format!("must be at most {max} characters, without control characters"),
+                        format!("不能超过{max}个字符，且不能包含控制字符"),
+                    ));
                 }
             }
+            if errors.len() >= MAX_FIELD_ERRORS {
+                break;
+            }
         }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+
+    /// Check one item, with its audit event. Every outcome is an answer
+    /// line: an item that could not be checked says so with a stable code
+    /// and is audited like the others; an answer is given only once its
+    /// audit event is written.
+    pub async fn batch_item(&self, caller: &Caller, index: usize, item: &BatchItem) -> BatchResult {
+        let code = item.credit_code.trim();
+        let out = match CreditCode::parse(code) {
+            Err(e) => BatchResult::failed(
+                index,
+                &item.credit_code,
+                "malformed_code",
+                e.to_string(),
+                e.zh(),
+            ),
+            Ok(code) => match self.batch_lookup(index, item, &code).await {
+                Ok(found) => found,
+                Err(ApiError::Unreadable { license, reason }) => {
+                    tracing::error!(license = %license, reason = %reason, "batch check: a license's stored data cannot be read");
+                    BatchResult::failed(
+                        index,
+                        &item.credit_code,
+                        "unreadable",
+                        "the library's record of this holder cannot be read now; the operator has been told".into(),
+                        "此主体的证照记录暂时无法读取，已报告运维人员".into(),
+                    )
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, index, "batch check: an item could not be checked");
+                    BatchResult::unavailable(index, &item.credit_code)
+                }
+            },
+        };
         let log = ChangeLog::audit_only(audit_event(
             &Actor::from(caller),
             "verify.batch_item",
-            format!("holder:{}", item.credit_code.trim()),
-            json!({"index": index, "exists": out.exists, "status": out.status, "name_matches": out.name_matches}),
+            format!("holder:{code}"),
+            json!({"index": index, "exists": out.exists, "status": out.status, "name_matches": out.name_matches, "error": out.error}),
         ));
-        self.store.record_event(&log).await?;
+        match self.store.record_event(&log).await {
+            Ok(()) => out,
+            Err(e) => {
+                // Not on the record, so not answered.
+                tracing::error!(error = %e, index, "batch check: the audit event could not be written");
+                BatchResult::unavailable(index, &item.credit_code)
+            }
+        }
+    }
+
+    /// The business license of the holder `code`, if any.
+    async fn batch_lookup(
+        &self,
+        index: usize,
+        item: &BatchItem,
+        code: &CreditCode,
+    ) -> ApiResult<BatchResult> {
+        let mut out = BatchResult::new(index, &item.credit_code);
+        for t in BUSINESS_LICENSE_TYPES {
+            let filter = LicenseFilter {
+                holder_id: Some(code.to_string()),
+                type_code: LicenseTypeCode::parse(t).ok(),
+                issuer_within: None,
+            };
+            let found = self.open_page(&filter, None, 1).await?;
+            if let Some(l) = found.licenses.first()
+                && let Some(v) = l.current()
+            {
+                out.exists = true;
+                out.status = Some(status_of(l, v, china_today()));
+                out.name_matches = Some(v.holder.name.trim() == item.name.trim());
+                out.license_id = Some(v.license_id.to_string());
+                return Ok(out);
+            }
+            if let Some(license) = found.unreadable.into_iter().next() {
+                return Err(ApiError::Unreadable {
+                    license,
+                    reason: "left out of the holder's licenses".into(),
+                });
+            }
+        }
         Ok(out)
     }
 }

@@ -1,12 +1,19 @@
 //! Document check (issue 5 §3): anyone posts a signed document the library
 //! produced (`GET /api/v1/licenses/{id}/document`) and learns whether it is
-//! genuine, whether it matches the library's record (current or an older
-//! version), and, if it was altered, which part.
+//! genuine and, if it is, whether it matches the library's record (current
+//! or an older version).
 //!
 //! "Genuine" means: the signature verifies under one of *this library's*
 //! keys for the issuer the payload names. A valid signature under some other
 //! key (the certificate sent along is only a hint) is "not issued by this
 //! library", not valid.
+//!
+//! Until the signature verifies, the answer says nothing about what the
+//! library stores: no comparison with the record, no status, no field that
+//! differs. (Otherwise anyone could guess a masked name or a resident id
+//! field by field, with made-up signatures.) A genuine document's payload
+//! is compared with the stored version; a difference then means the stored
+//! row was changed, and is named.
 
 use super::Library;
 use crate::error::{ApiError, ApiResult};
@@ -51,10 +58,14 @@ pub struct DocumentCheck {
     pub issued_by_this_library: bool,
     pub license_id: Option<String>,
     pub version: Option<u16>,
-    /// `current`, `older_version`, `differs` (the library holds other
-    /// content under this identifier) or `unknown` (no such license).
+    /// Compared only when the signature verified: `current`,
+    /// `older_version`, `differs` (the library holds other content under
+    /// this identifier), `unknown` (no such license) or `unreadable` (the
+    /// library's record cannot be read now). `not_compared` when the
+    /// signature did not verify.
     pub library_record: &'static str,
-    /// The license's status in the library now, when it is known.
+    /// The license's status in the library now, when the signature verified
+    /// and the license is known.
     pub status: Option<&'static str>,
     pub problems: Vec<DocumentProblem>,
 }
@@ -118,32 +129,18 @@ impl Library {
             ));
         }
 
-        // The library's record of this identifier, opened.
-        let record = match &id {
-            Some(id) => match self.store.license_by_identifier(id).await? {
-                Some(l) => Some(self.open_license(l).await?),
-                None => None,
-            },
-            None => None,
-        };
-        let stored = record
-            .as_ref()
-            .zip(id.as_ref())
-            .and_then(|(l, id)| l.versions.iter().find(|v| &v.license_id == id));
-
-        // Verify under this library's keys for the issuer (the stored
-        // version's key first), never under the certificate sent along.
+        // Verify under this library's keys for the issuer the payload names,
+        // never under the certificate sent along. Nothing stored is opened
+        // or compared before this succeeds.
         let mut issued_here = false;
         if let (Some(sig), Some(org)) = (&signature, &issuer) {
-            let mut keys: Vec<uuid::Uuid> = stored.map(|v| v.key_id).into_iter().collect();
-            keys.extend(
-                self.store
-                    .signing_keys(Some(org))
-                    .await?
-                    .iter()
-                    .map(|k| k.id),
-            );
-            for k in keys {
+            for k in self
+                .store
+                .signing_keys(Some(org))
+                .await?
+                .iter()
+                .map(|k| k.id)
+            {
                 if let Some(pk) = self.public_key(k).await?
                     && pk.verify(doc.payload.as_bytes(), sig).is_ok()
                 {
@@ -175,34 +172,47 @@ impl Library {
             }
         }
 
-        let library_record = match (stored, record.as_ref()) {
-            (Some(v), Some(l)) if v.payload == doc.payload => {
-                if l.current().is_some_and(|c| c.version == v.version) {
+        let mut library_record = "not_compared";
+        let mut status = None;
+        if let (true, Some(id)) = (issued_here, &id) {
+            library_record = "unknown";
+            let record = match self.store.license_by_identifier(id).await? {
+                Some(l) => match self.open_license(l).await {
+                    Ok(l) => Some(l),
+                    Err(ApiError::Unreadable { license, reason }) => {
+                        tracing::error!(license = %license, reason = %reason, "a license's stored data cannot be read");
+                        library_record = "unreadable";
+                        None
+                    }
+                    Err(e) => return Err(e),
+                },
+                None => None,
+            };
+            if let Some(l) = &record
+                && let Some(v) = l.versions.iter().find(|v| &v.license_id == id)
+            {
+                status = Some(super::licenses::status_of(l, v, super::china_today()));
+                library_record = if v.payload != doc.payload {
+                    // Genuine, yet not what is stored: the stored row was changed.
+                    let theirs = parsed.clone().unwrap_or(Value::Null);
+                    let ours: Value = serde_json::from_str(&v.payload).unwrap_or(Value::Null);
+                    let mut paths = Vec::new();
+                    differences(&ours, &theirs, "payload", &mut paths, 20);
+                    for p in paths {
+                        problems.push(problem(
+                            &p,
+                            "differs from the library's record",
+                            "与电子证照库记录不一致",
+                        ));
+                    }
+                    "differs"
+                } else if l.current().is_some_and(|c| c.version == v.version) {
                     "current"
                 } else {
                     "older_version"
-                }
+                };
             }
-            (Some(v), Some(_)) => {
-                let theirs = parsed.clone().unwrap_or(Value::Null);
-                let ours: Value = serde_json::from_str(&v.payload).unwrap_or(Value::Null);
-                let mut paths = Vec::new();
-                differences(&ours, &theirs, "payload", &mut paths, 20);
-                for p in paths {
-                    problems.push(problem(
-                        &p,
-                        "differs from the library's record",
-                        "与电子证照库记录不一致",
-                    ));
-                }
-                "differs"
-            }
-            _ => "unknown",
-        };
-        let status = record
-            .as_ref()
-            .zip(stored)
-            .map(|(l, v)| super::licenses::status_of(l, v, super::china_today()));
+        }
         Ok(DocumentCheck {
             valid: issued_here,
             issued_by_this_library: issued_here,

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use zhengzhao_domain::FieldError;
 use zhengzhao_domain::catalog::{FieldType, LicenseTypeVersion};
 use zhengzhao_domain::codes::{CreditCode, LicenseTypeCode, ResidentId};
-use zhengzhao_domain::face::{holder_fits, validate_face};
+use zhengzhao_domain::face::{holder_fits, is_reserved, reserved_error, validate_face};
 use zhengzhao_domain::license_id::LicenseId;
 use zhengzhao_domain::org::{Org, OrgCode};
 use zhengzhao_domain::role::Role;
@@ -147,6 +147,12 @@ fn check_holder(
             "holder name must be 1-200 characters",
             "持证主体名称应为1至200个字符",
         ));
+    } else if is_reserved(&h.name) {
+        errors.push(reserved_error("holder/name"));
+    }
+    if is_reserved(&h.id) {
+        errors.push(reserved_error("holder/id"));
+        return None;
     }
     if let Err(e) = holder_fits(spec.spec.draft(), &h.id_type) {
         errors.push(e);
@@ -391,18 +397,8 @@ impl Library {
         errors: &mut Vec<FieldError>,
     ) -> Value {
         match validate_face(t.spec.draft(), face) {
+            // `validate_face` refuses the reserved sealed form (see `privacy`) in every field.
             Ok(map) => {
-                // The sealed form (see `privacy`) is reserved in every field.
-                for (name, value) in &map {
-                    if value.as_str().is_some_and(|s| s.starts_with("zzenc:")) {
-                        errors.push(FieldError::new(
-                            format!("face/{name}"),
-                            "reserved",
-                            "values may not start with 'zzenc:'",
-                            "字段值不能以“zzenc:”开头",
-                        ));
-                    }
-                }
                 for f in &t.spec.draft().face_fields {
                     if f.field_type == FieldType::OrgReference
                         && let Some(code) = map.get(&f.name).and_then(Value::as_str)
@@ -498,6 +494,8 @@ impl Library {
                     format!("must be 1-{max} characters without surrounding spaces"),
                     format!("应为1至{max}个字符且首尾无空格"),
                 ));
+            } else if is_reserved(v) {
+                errors.push(reserved_error(field));
             }
         }
         let holder = check_holder(&req.holder, &t, &mut errors);
@@ -582,6 +580,14 @@ impl Library {
                 .license_by_source(&req.source.system, &req.source.record_id)
                 .await?
             {
+                // Another org's license: the caller learns only that the
+                // record id is taken, never that license or its data.
+                Some(existing) if existing.issuer != issuer.code => {
+                    Err(ApiError::Conflict(format!(
+                        "source record {}/{} is already used by a license of another org; each org's business system must use its own record ids",
+                        req.source.system, req.source.record_id
+                    )))
+                }
                 Some(existing) => {
                     let existing = self.open_license(existing).await?;
                     self.replay(existing, &req, &new.first.holder, &plain_face)
@@ -668,7 +674,9 @@ impl Library {
         let mut errors = Vec::new();
         let mut holder = current.holder.clone();
         if let Some(name) = &req.holder_name {
-            if text_ok(name, 200) {
+            if is_reserved(name) {
+                errors.push(reserved_error("holder_name"));
+            } else if text_ok(name, 200) {
                 holder.name = name.trim().to_owned();
             } else {
                 errors.push(FieldError::new(
@@ -679,7 +687,9 @@ impl Library {
                 ));
             }
         }
-        if !text_ok(&req.reason.text, 500) {
+        if zhengzhao_domain::face::is_reserved(&req.reason.text) {
+            errors.push(zhengzhao_domain::face::reserved_error("reason/text"));
+        } else if !text_ok(&req.reason.text, 500) {
             errors.push(FieldError::new(
                 "reason/text",
                 "text",
@@ -763,7 +773,15 @@ impl Library {
         req: RevokeRequest,
     ) -> ApiResult<LicenseRecord> {
         Self::require_role(caller, &[Role::IssuerClerk])?;
-        let (l, _) = self.find_license(raw_id).await?;
+        // Not opened: revoking needs no personal data, so a license whose
+        // stored data cannot be read can still be revoked.
+        let id =
+            LicenseId::parse(raw_id).map_err(|e| ApiError::Validation(vec![e.at("license_id")]))?;
+        let l = self
+            .store
+            .license_by_identifier(&id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("license {id}")))?;
         Self::require_issuer_clerk(caller, &l.issuer)?;
         if !text_ok(&req.reason, 500) {
             return Err(ApiError::field(
@@ -772,6 +790,9 @@ impl Library {
                 "a reason of 1-500 characters is required",
                 "注销原因应为1至500个字符",
             ));
+        }
+        if is_reserved(&req.reason) {
+            return Err(ApiError::Validation(vec![reserved_error("reason")]));
         }
         if l.revocation.is_some() {
             return Err(ApiError::Conflict("the license is already revoked".into()));
@@ -806,7 +827,8 @@ impl Library {
             .revoke_license(l.key, current.version, &revocation, &log)
             .await?;
         self.status_list_changed();
-        self.open_license(stored).await
+        // Revoked either way: the answer shows what can be read.
+        self.open_license_lossy(stored).await
     }
 
     /// The API view of `l`'s current version, as `caller` may see it.
@@ -867,11 +889,14 @@ impl Library {
                     .unwrap_or_else(|_| issuer.credit_code.clone()),
             },
             holder: {
-                // A natural person's name and resident id are personal data.
+                // A natural person's name and resident id are personal data;
+                // so is an organisation's name equal to a personal face value.
                 let mut h = v.holder.clone();
-                if h.id_type == "resident_id" && !Self::sees_personal_data(caller, l) {
-                    h.name = crate::service::privacy::mask_text(&h.name);
-                    h.id = crate::service::privacy::mask_text(&h.id);
+                if !Self::sees_personal_data(caller, l) {
+                    h.name = crate::service::privacy::masked_holder_name(t.as_deref(), v);
+                    if h.id_type == "resident_id" {
+                        h.id = crate::service::privacy::mask_text(&h.id);
+                    }
                 }
                 h
             },

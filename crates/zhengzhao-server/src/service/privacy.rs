@@ -33,12 +33,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zhengzhao_crypto::keywrap::MasterKey;
 use zhengzhao_domain::catalog::LicenseTypeVersion;
+use zhengzhao_domain::face::{is_reserved, reserved_error};
 use zhengzhao_domain::role::Role;
 use zhengzhao_store::{ChangeLog, DataKeyRecord, LicenseRecord, LicenseVersionRecord};
 
 pub const SEALED_PREFIX: &str = "zzenc:v1:";
 /// A resident id's blind index, stored in its place.
 pub const HOLDER_INDEX_PREFIX: &str = "zzidx:v1:";
+/// What is shown in place of a sealed value that does not open.
+pub const UNREADABLE_VALUE: &str = "[unreadable 无法读取]";
 /// How long a process trusts its copy of the key list (another process,
 /// e.g. the CLI, may have rotated).
 const KEYRING_TTL: Duration = Duration::from_secs(60);
@@ -73,6 +76,24 @@ fn holder_aad(license_id: &str, part: &str) -> Vec<u8> {
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
+}
+
+/// Paths (`face/a/0`) of the strings in `v` that take the reserved sealed form.
+pub fn find_reserved(v: &Value, path: &str, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if is_reserved(s) => out.push(path.to_owned()),
+        Value::Array(items) => {
+            for (i, x) in items.iter().enumerate() {
+                find_reserved(x, &format!("{path}/{i}"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, x) in map {
+                find_reserved(x, &format!("{path}/{k}"), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The names of a catalog version's personal fields.
@@ -116,6 +137,20 @@ pub fn mask_text(s: &str) -> String {
         .as_str()
         .map(str::to_owned)
         .unwrap_or_default()
+}
+
+/// A page of licenses, opened, and the ones that could not be.
+#[derive(Debug, Default)]
+pub struct OpenedPage {
+    /// The licenses that opened, in list order.
+    pub licenses: Vec<LicenseRecord>,
+    /// Identifiers (of the version that failed) of the licenses left out
+    /// because their stored data cannot be read.
+    pub unreadable: Vec<String>,
+    /// The cursor after this page (its last license, readable or not).
+    pub next_before: Option<i64>,
+    /// The store gave as many licenses as asked: there may be more.
+    pub full: bool,
 }
 
 impl Library {
@@ -193,16 +228,18 @@ impl Library {
         mut v: LicenseVersionRecord,
     ) -> ApiResult<LicenseVersionRecord> {
         // The sealed form is reserved in every field: a value that looked
-        // sealed would be "opened" on every read, and fail.
-        if let Some((name, _)) = v.face.as_object().and_then(|f| {
-            f.iter()
-                .find(|(_, x)| x.as_str().is_some_and(|s| s.starts_with("zzenc:")))
-        }) {
-            return Err(ApiError::field(
-                &format!("face/{name}"),
-                "reserved",
-                "values may not start with 'zzenc:'",
-                "字段值不能以“zzenc:”开头",
+        // sealed would be "opened" on every read, and fail. The use cases
+        // refuse it while validating; this is the last line before storage.
+        let mut reserved = Vec::new();
+        find_reserved(&v.face, "face", &mut reserved);
+        for (part, value) in [("holder/name", &v.holder.name), ("holder/id", &v.holder.id)] {
+            if is_reserved(value) {
+                reserved.push(part.to_owned());
+            }
+        }
+        if !reserved.is_empty() {
+            return Err(ApiError::Validation(
+                reserved.into_iter().map(reserved_error).collect(),
             ));
         }
         let personal = personal_fields(t);
@@ -267,14 +304,38 @@ impl Library {
         ))
     }
 
-    /// Open a stored version's sealed values: face, holder and payload as signed.
+    /// Open a stored version's sealed values: face, holder and payload as
+    /// signed. A value that does not open (its data key is unknown, or it
+    /// does not decrypt under the key and place it names) is
+    /// [`ApiError::Unreadable`], naming the license: that license alone.
     pub(crate) async fn open_version(&self, v: &mut LicenseVersionRecord) -> ApiResult<()> {
+        self.open_sealed(v, false).await
+    }
+
+    /// Like [`Self::open_version`], but a value that does not open is
+    /// replaced by [`UNREADABLE_VALUE`] (for showing what can still be
+    /// shown, e.g. the answer to revoking such a license). The payload
+    /// then stays as stored.
+    pub(crate) async fn open_version_lossy(&self, v: &mut LicenseVersionRecord) -> ApiResult<()> {
+        self.open_sealed(v, true).await
+    }
+
+    async fn open_sealed(&self, v: &mut LicenseVersionRecord, lossy: bool) -> ApiResult<()> {
         if !v.payload.contains(SEALED_PREFIX) {
             return Ok(());
         }
-        let mut ring = self.data_keyring(false).await?;
-        let mut payload: Value = serde_json::from_str(&v.payload).map_err(internal)?;
         let id = v.license_id.to_string();
+        let unreadable = |reason: String| ApiError::Unreadable {
+            license: id.clone(),
+            reason,
+        };
+        let mut payload: Value = match serde_json::from_str(&v.payload) {
+            Ok(p) => p,
+            // Shown as stored: nothing in it opens.
+            Err(_) if lossy => return Ok(()),
+            Err(e) => return Err(unreadable(format!("the stored payload is not JSON: {e}"))),
+        };
+        let mut ring = self.data_keyring(false).await?;
         let mut sealed: Vec<(&mut Value, Vec<u8>)> = Vec::new();
         let (face, holder) = match payload.as_object_mut() {
             Some(p) => {
@@ -303,29 +364,53 @@ impl Library {
                 sealed.push((value, aad));
             }
         }
+        let mut damaged = false;
         for (value, aad) in sealed {
             let Some(rest) = value.as_str().and_then(|s| s.strip_prefix(SEALED_PREFIX)) else {
                 continue;
             };
-            let (key_id, b64) = rest
-                .split_once(':')
-                .ok_or_else(|| internal(format!("a sealed value of {id} is malformed")))?;
-            let key_id = uuid::Uuid::parse_str(key_id).map_err(internal)?;
-            if ring.get(key_id).is_none() {
+            let Some((key_id, b64)) = rest.split_once(':') else {
+                if lossy {
+                    *value = json!(UNREADABLE_VALUE);
+                    damaged = true;
+                    continue;
+                }
+                return Err(unreadable("a sealed value is malformed".into()));
+            };
+            let key_id = uuid::Uuid::parse_str(key_id).ok();
+            if key_id.is_some_and(|k| ring.get(k).is_none()) {
                 // Made by another process since we loaded: look again.
                 *self.data_keys.lock().await = None;
                 ring = self.data_keyring(false).await?;
             }
-            let key = ring
-                .get(key_id)
-                .ok_or_else(|| internal(format!("data key {key_id} is unknown")))?;
-            let blob = B64.decode(b64).map_err(internal)?;
-            let text = key
-                .decrypt(&aad, &blob)
-                .map_err(|e| internal(format!("a sealed value of {id}: {e}")))?;
-            *value = serde_json::from_slice(&text).map_err(internal)?;
+            let opened = match key_id.and_then(|k| ring.get(k).map(|key| (k, key))) {
+                None => Err(format!(
+                    "a sealed value names data key {}, which is unknown",
+                    key_id
+                        .map(|k| k.to_string())
+                        .unwrap_or_else(|| "(malformed)".into())
+                )),
+                Some((k, key)) => B64
+                    .decode(b64)
+                    .map_err(|e| e.to_string())
+                    .and_then(|blob| key.decrypt(&aad, &blob).map_err(|e| e.to_string()))
+                    .and_then(|text| {
+                        serde_json::from_slice::<Value>(&text).map_err(|e| e.to_string())
+                    })
+                    .map_err(|e| format!("a sealed value does not open under data key {k}: {e}")),
+            };
+            match opened {
+                Ok(plain) => *value = plain,
+                Err(_) if lossy => {
+                    *value = json!(UNREADABLE_VALUE);
+                    damaged = true;
+                }
+                Err(reason) => return Err(unreadable(reason)),
+            }
         }
-        v.payload = zhengzhao_crypto::canonical_json_value(&payload).map_err(internal)?;
+        if !damaged {
+            v.payload = zhengzhao_crypto::canonical_json_value(&payload).map_err(internal)?;
+        }
         v.face = payload.get("face").cloned().unwrap_or(Value::Null);
         if let Some(h) = payload.get("holder") {
             if let Some(name) = h.get("name").and_then(Value::as_str) {
@@ -345,17 +430,53 @@ impl Library {
         Ok(l)
     }
 
-    /// A page of the license list, opened.
+    /// [`Self::open_license`], showing what does not open as [`UNREADABLE_VALUE`].
+    pub(crate) async fn open_license_lossy(
+        &self,
+        mut l: LicenseRecord,
+    ) -> ApiResult<LicenseRecord> {
+        for v in &mut l.versions {
+            self.open_version_lossy(v).await?;
+        }
+        Ok(l)
+    }
+
+    /// A page of the license list, opened; a license that cannot be read is
+    /// logged and left out (see [`Self::open_page`] to learn which).
     pub async fn licenses_page(
         &self,
         filter: &zhengzhao_store::LicenseFilter,
         before: Option<i64>,
         limit: u32,
     ) -> ApiResult<Vec<LicenseRecord>> {
+        Ok(self.open_page(filter, before, limit).await?.licenses)
+    }
+
+    /// A page of the license list, opened. One license whose stored data
+    /// cannot be read never breaks the page: it is logged, named in
+    /// `unreadable` and left out, and the page goes on.
+    pub async fn open_page(
+        &self,
+        filter: &zhengzhao_store::LicenseFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> ApiResult<OpenedPage> {
         let page = self.store.licenses(filter, before, limit).await?;
-        let mut out = Vec::with_capacity(page.len());
+        let mut out = OpenedPage {
+            full: page.len() >= limit as usize,
+            next_before: page.last().map(|l| l.key),
+            licenses: Vec::with_capacity(page.len()),
+            unreadable: Vec::new(),
+        };
         for l in page {
-            out.push(self.open_license(l).await?);
+            match self.open_license(l).await {
+                Ok(l) => out.licenses.push(l),
+                Err(ApiError::Unreadable { license, reason }) => {
+                    tracing::error!(license = %license, reason = %reason, "a license's stored data cannot be read: left out");
+                    out.unreadable.push(license);
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(out)
     }
@@ -416,17 +537,28 @@ impl Library {
             || caller.has(Role::ObjectionHandler)
     }
 
-    /// Mask the personal fields of `face` (of a version of type `t`).
+    /// Mask the personal fields of `face` (of a version of type `t`), and
+    /// any other field whose value equals a personal one (an individual
+    /// business's name that is its operator's name).
     pub fn mask_face(t: &LicenseTypeVersion, face: &mut Value) {
-        for name in personal_fields(t) {
-            if let Some(v) = face.get_mut(name) {
-                *v = mask_value(v);
+        let values = personal_values(t, face);
+        let personal = personal_fields(t);
+        if let Some(map) = face.as_object_mut() {
+            for (name, v) in map.iter_mut() {
+                let equal = v
+                    .as_str()
+                    .is_some_and(|s| values.iter().any(|p| p == s.trim()));
+                if personal.contains(&name.as_str()) || equal {
+                    *v = mask_value(v);
+                }
             }
         }
     }
 
-    /// Refuse the signed document or PDF of a version with personal fields
-    /// to a caller who may only see them masked.
+    /// Refuse the signed document, PDF or credential of a version that holds
+    /// personal data (a natural person as holder, or a personal face field)
+    /// to a caller who may only see it masked: a masked document could not
+    /// verify, and an unmasked one would disclose.
     pub async fn require_full_disclosure(
         &self,
         caller: &Caller,
@@ -439,12 +571,44 @@ impl Library {
         let t = self
             .cached_license_type(&l.type_code, Some(v.type_version))
             .await?;
-        if t.is_some_and(|t| !personal_fields(&t).is_empty()) {
+        if holds_personal_data(t.as_deref(), v) {
             return Err(ApiError::Forbidden(
                 "this license holds personal data: only the issuing org's clerks and objection handlers may have the full document".into(),
             ));
         }
         Ok(())
+    }
+}
+
+/// Does version `v` (of catalog version `t`) hold personal data: a natural
+/// person as holder (name and resident id), or a face field the catalog
+/// marks personal? An unknown catalog version counts as personal.
+pub fn holds_personal_data(t: Option<&LicenseTypeVersion>, v: &LicenseVersionRecord) -> bool {
+    v.holder.id_type == "resident_id" || t.is_none_or(|t| !personal_fields(t).is_empty())
+}
+
+/// The values of `face`'s personal fields, trimmed, non-empty.
+fn personal_values(t: &LicenseTypeVersion, face: &Value) -> Vec<String> {
+    personal_fields(t)
+        .into_iter()
+        .filter_map(|name| face.get(name).and_then(Value::as_str))
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The holder's name for a reader who sees personal data masked (and for
+/// the public): a natural person's name masked, and an organisation's name
+/// masked too when it equals a personal face value (an individual business,
+/// 个体工商户, named after its operator).
+pub fn masked_holder_name(t: Option<&LicenseTypeVersion>, v: &LicenseVersionRecord) -> String {
+    let name = v.holder.name.trim();
+    let personal = v.holder.id_type == "resident_id"
+        || t.is_some_and(|t| personal_values(t, &v.face).iter().any(|p| p == name));
+    if personal {
+        mask_text(&v.holder.name)
+    } else {
+        v.holder.name.clone()
     }
 }
 

@@ -15,7 +15,7 @@
 use super::{Library, china_today};
 use crate::error::{ApiError, ApiResult};
 use crate::service::licenses::{IssuerView, status_of};
-use crate::service::privacy::mask_text;
+use crate::service::privacy::masked_holder_name;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -127,15 +127,17 @@ impl Library {
         let mut before = None;
         let (mut checked, mut bad) = (0u64, 0u64);
         loop {
+            // A license that cannot be read is logged, counted bad and left out.
             let page = self
-                .licenses_page(&zhengzhao_store::LicenseFilter::default(), before, 2000)
+                .open_page(&zhengzhao_store::LicenseFilter::default(), before, 2000)
                 .await?;
-            let Some(last) = page.last() else {
+            let Some(last) = page.next_before else {
                 return Ok((checked, bad));
             };
-            before = Some(last.key);
+            before = Some(last);
+            bad += page.unreadable.len() as u64;
             let mut work: Vec<(LicenseVersionRecord, Arc<PublicKey>)> = Vec::new();
-            for l in page {
+            for l in page.licenses {
                 for v in l.versions {
                     match self.public_key(v.key_id).await? {
                         Some(k) => work.push((v, k)),
@@ -241,11 +243,9 @@ impl Library {
             } else {
                 "organization"
             },
-            name: if natural {
-                mask_text(&v.holder.name)
-            } else {
-                v.holder.name.clone()
-            },
+            // Masked for a natural person, and for an organisation named
+            // with a personal value (an individual business named after its operator).
+            name: masked_holder_name(t.as_deref(), v),
         };
         Ok(VerifyResult {
             license_id: v.license_id.clone(),
