@@ -424,6 +424,15 @@ impl Store for PgStore {
         tx.commit().await.map_err(backend)
     }
 
+    async fn record_events(&self, logs: &[ChangeLog]) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        for log in logs {
+            journal::append(&*tx, log).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
     async fn add_staff_user(&self, user: &StaffUser, log: &ChangeLog) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
@@ -591,6 +600,15 @@ impl Store for PgStore {
         record_id: &str,
     ) -> StoreResult<Option<LicenseRecord>> {
         licenses::by_source(&**self.client().await?, system, record_id).await
+    }
+
+    async fn licenses_of_holders(
+        &self,
+        holder_ids: &[String],
+        type_codes: &[LicenseTypeCode],
+    ) -> StoreResult<Vec<LicenseRecord>> {
+        let types: Vec<&str> = type_codes.iter().map(|t| t.as_str()).collect();
+        licenses::of_holders(&**self.client().await?, holder_ids, &types).await
     }
 
     async fn licenses(

@@ -163,6 +163,26 @@ pub(crate) async fn by_source<C: GenericClient + Sync>(
     Ok(licenses_of(c, rows).await?.into_iter().next())
 }
 
+/// Licenses of `holders` whose type is one of `types`, newest first.
+pub(crate) async fn of_holders<C: GenericClient + Sync>(
+    c: &C,
+    holders: &[String],
+    types: &[&str],
+) -> StoreResult<Vec<LicenseRecord>> {
+    let rows = c
+        .query(
+            &format!(
+                "{LICENSE_SELECT} WHERE l.holder_id = ANY($1)
+                   AND l.type_id IN (SELECT id FROM license_types WHERE code = ANY($2))
+                 ORDER BY l.id DESC"
+            ),
+            &[&holders, &types],
+        )
+        .await
+        .map_err(backend)?;
+    licenses_of(c, rows).await
+}
+
 pub(crate) async fn page<C: GenericClient + Sync>(
     c: &C,
     f: &LicenseFilter,

@@ -497,6 +497,12 @@ impl Store for SqliteStore {
         self.write(move |tx| journal::append(tx, &log)).await
     }
 
+    async fn record_events(&self, logs: &[ChangeLog]) -> StoreResult<()> {
+        let logs: Vec<_> = logs.iter().map(journal::PreparedLog::new).collect();
+        self.write(move |tx| logs.iter().try_for_each(|log| journal::append(tx, log)))
+            .await
+    }
+
     async fn add_staff_user(&self, user: &StaffUser, log: &ChangeLog) -> StoreResult<()> {
         let (user, log) = (user.clone(), journal::PreparedLog::new(log));
         self.write(move |tx| {
@@ -707,6 +713,20 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<LicenseRecord>> {
         let (system, record_id) = (system.to_owned(), record_id.to_owned());
         self.read(move |c| licenses::by_source(c, &system, &record_id))
+            .await
+    }
+
+    async fn licenses_of_holders(
+        &self,
+        holder_ids: &[String],
+        type_codes: &[LicenseTypeCode],
+    ) -> StoreResult<Vec<LicenseRecord>> {
+        let holders =
+            serde_json::to_string(holder_ids).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let types =
+            serde_json::to_string(&type_codes.iter().map(|t| t.as_str()).collect::<Vec<_>>())
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.read(move |c| licenses::of_holders(c, &holders, &types))
             .await
     }
 

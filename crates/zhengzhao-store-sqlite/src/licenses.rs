@@ -225,6 +225,23 @@ pub(crate) fn by_source(
     .next())
 }
 
+/// Licenses of the holders and types given as JSON arrays, newest first.
+pub(crate) fn of_holders(
+    c: &Connection,
+    holders: &str,
+    types: &str,
+) -> StoreResult<Vec<LicenseRecord>> {
+    license_rows(
+        c,
+        &format!(
+            "{LICENSE_SELECT} WHERE l.holder_id IN (SELECT value FROM json_each(?1))
+               AND l.type_id IN (SELECT id FROM license_types WHERE code IN (SELECT value FROM json_each(?2)))
+             ORDER BY l.id DESC"
+        ),
+        [holders, types],
+    )
+}
+
 pub(crate) fn page(
     c: &Connection,
     f: &LicenseFilter,

@@ -1142,6 +1142,46 @@ pub async fn license_list_filters_and_pages(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+    // The batch check's lookup: many holders and types in one query, newest first.
+    let t1 = zhengzhao_domain::codes::LicenseTypeCode::parse("11100000000013338W001").unwrap();
+    let t2 = zhengzhao_domain::codes::LicenseTypeCode::parse("11100000000013338W002").unwrap();
+    let found = store
+        .licenses_of_holders(&["H-ODD".into(), "H-NONE".into()], &[t1.clone(), t2])
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|l| l.serial.as_str()).collect::<Vec<_>>(),
+        ["S3", "S1"]
+    );
+    assert!(found.iter().all(|l| l.current().is_some()));
+    let both = store
+        .licenses_of_holders(&["H-ODD".into(), "H-EVEN".into()], &[t1.clone()])
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 5);
+    assert!(
+        store
+            .licenses_of_holders(&[], &[t1])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Several events in one transaction, in order.
+    let before = audit_count(store).await;
+    store
+        .record_events(&[
+            log("verify.batch_item", "holder:a", 50),
+            log("verify.batch_item", "holder:b", 51),
+        ])
+        .await
+        .unwrap();
+    let events = store.audit_events(0, 10_000).await.unwrap();
+    assert_eq!(events.len(), before + 2);
+    let last: Vec<_> = events[before..]
+        .iter()
+        .map(|e| e.event.target.as_str())
+        .collect();
+    assert_eq!(last, ["holder:a", "holder:b"]);
 }
 
 pub async fn deliveries_retry_and_finish(store: &dyn Store) {

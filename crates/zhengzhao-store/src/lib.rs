@@ -114,6 +114,8 @@ pub trait Store: Send + Sync + 'static {
     /// An event that changes no other state (e.g. a refused login of an
     /// unknown username): only its audit event and outbox messages.
     async fn record_event(&self, log: &ChangeLog) -> StoreResult<()>;
+    /// Several such events in one transaction (all or none), in order.
+    async fn record_events(&self, logs: &[ChangeLog]) -> StoreResult<()>;
 
     /// `Conflict` if the username is taken.
     async fn add_staff_user(&self, user: &StaffUser, log: &ChangeLog) -> StoreResult<()>;
@@ -250,6 +252,14 @@ pub trait Store: Send + Sync + 'static {
         system: &str,
         record_id: &str,
     ) -> StoreResult<Option<LicenseRecord>>;
+    /// Every license of any of `holder_ids` whose type is one of
+    /// `type_codes`, newest first, in one query (the batch check looks up a
+    /// hundred holders at a time).
+    async fn licenses_of_holders(
+        &self,
+        holder_ids: &[String],
+        type_codes: &[LicenseTypeCode],
+    ) -> StoreResult<Vec<LicenseRecord>>;
     /// A page of licenses (newest first) after the cursor `before_key`.
     async fn licenses(
         &self,

@@ -191,6 +191,9 @@ pub async fn certificates(
     Ok(Json(s.library.certificate_set().await?))
 }
 
+/// Items looked up together (one query, one transaction of audit events).
+const BATCH_CHUNK: usize = 100;
+
 /// Batch check for an authorised platform (role `platform`): up to 1,000
 /// (credit code, name) pairs; the answer streams as JSON Lines, one line per
 /// item in order, each item its own audit event (an item that could not be
@@ -208,19 +211,35 @@ pub async fn batch(
     use axum::response::IntoResponse;
     crate::service::Library::check_batch(&caller, &req)?;
     let items = std::sync::Arc::new(req.items);
-    let stream = futures_util::stream::unfold(0usize, move |i| {
+    let stream = futures_util::stream::unfold(0usize, move |first| {
         let (s, caller, items) = (s.clone(), caller.clone(), items.clone());
         async move {
-            let item = items.get(i)?;
+            let chunk = items
+                .get(first..)?
+                .get(..BATCH_CHUNK.min(items.len() - first))?;
+            if chunk.is_empty() {
+                return None;
+            }
             // Every line is a `BatchResult`: a failed item carries a stable
             // code and a message in both languages, never internal text.
-            let result = s.library.batch_item(&caller, i, item).await;
-            let line = serde_json::to_string(&result).unwrap_or_else(|_| {
-                serde_json::json!({"index": i, "exists": false, "error": "unavailable"}).to_string()
-            });
+            let mut lines = String::new();
+            for (offset, result) in s
+                .library
+                .batch_items(&caller, first, chunk)
+                .await
+                .iter()
+                .enumerate()
+            {
+                let line = serde_json::to_string(result).unwrap_or_else(|_| {
+                    serde_json::json!({"index": first + offset, "exists": false, "error": "unavailable"})
+                        .to_string()
+                });
+                lines.push_str(&line);
+                lines.push('\n');
+            }
             Some((
-                Ok::<_, std::convert::Infallible>(format!("{line}\n")),
-                i + 1,
+                Ok::<_, std::convert::Infallible>(lines),
+                first + chunk.len(),
             ))
         }
     });

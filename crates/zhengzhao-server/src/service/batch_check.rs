@@ -1,9 +1,11 @@
 //! Batch check for platforms (Art. 16): an authorised platform posts up to
 //! 1,000 (unified social credit code, name) pairs and learns, for each,
 //! whether a business license exists, its status, whether the name matches,
-//! and its identifier. Each item is looked up and answered in turn (the
-//! answer streams; memory stays bounded by one item) and is its own audit
-//! event: who checked which code, and what they learned.
+//! and its identifier. Items are looked up a chunk at a time (one query for
+//! a chunk's holders, one transaction for its audit events) and answered as
+//! they are done (the answer streams; memory stays bounded by a chunk);
+//! each item is its own audit event: who checked which code, and what they
+//! learned.
 
 use super::{Actor, Library, audit_event, china_today};
 use crate::auth::Caller;
@@ -11,11 +13,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::licenses::status_of;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::HashMap;
 use utoipa::ToSchema;
 use zhengzhao_domain::FieldError;
 use zhengzhao_domain::codes::{CreditCode, LicenseTypeCode};
 use zhengzhao_domain::role::Role;
-use zhengzhao_store::{ChangeLog, LicenseFilter};
+use zhengzhao_store::{ChangeLog, LicenseRecord};
 
 pub const MAX_ITEMS: usize = 1000;
 /// The business licenses (营业执照: companies, sole traders, cooperatives).
@@ -147,85 +150,131 @@ impl Library {
         }
     }
 
-    /// Check one item, with its audit event. Every outcome is an answer
-    /// line: an item that could not be checked says so with a stable code
-    /// and is audited like the others; an answer is given only once its
-    /// audit event is written.
-    pub async fn batch_item(&self, caller: &Caller, index: usize, item: &BatchItem) -> BatchResult {
-        let code = item.credit_code.trim();
-        let out = match CreditCode::parse(code) {
-            Err(e) => BatchResult::failed(
-                index,
-                &item.credit_code,
-                "malformed_code",
-                e.to_string(),
-                e.zh(),
-            ),
-            Ok(code) => match self.batch_lookup(index, item, &code).await {
-                Ok(found) => found,
-                Err(ApiError::Unreadable { license, reason }) => {
-                    tracing::error!(license = %license, reason = %reason, "batch check: a license's stored data cannot be read");
-                    BatchResult::failed(
-                        index,
-                        &item.credit_code,
-                        "unreadable",
-                        "the library's record of this holder cannot be read now; the operator has been told".into(),
-                        "此主体的证照记录暂时无法读取，已报告运维人员".into(),
-                    )
+    /// Check a chunk of items (those at `first_index`…), with their audit
+    /// events. The holders' business licenses are found in one query, and
+    /// the chunk's audit events are written in one transaction; an answer
+    /// is given only once its audit event is written. Every outcome is an
+    /// answer line: an item that could not be checked says so with a stable
+    /// code and is audited like the others.
+    pub async fn batch_items(
+        &self,
+        caller: &Caller,
+        first_index: usize,
+        items: &[BatchItem],
+    ) -> Vec<BatchResult> {
+        let types: Vec<LicenseTypeCode> = BUSINESS_LICENSE_TYPES
+            .iter()
+            .filter_map(|t| LicenseTypeCode::parse(t).ok())
+            .collect();
+        let codes: Vec<_> = items
+            .iter()
+            .map(|i| CreditCode::parse(i.credit_code.trim()))
+            .collect();
+        let mut holders: Vec<String> = codes
+            .iter()
+            .filter_map(|c| c.as_ref().ok().map(ToString::to_string))
+            .collect();
+        holders.sort_unstable();
+        holders.dedup();
+        // The newest license of each (holder, type): the query is newest first.
+        let found = match holders.is_empty() {
+            true => Ok(Vec::new()),
+            false => self.store.licenses_of_holders(&holders, &types).await,
+        };
+        let newest = found.as_ref().map(|licenses| {
+            let mut newest: HashMap<(&str, &str), &LicenseRecord> = HashMap::new();
+            for l in licenses {
+                if let Some(v) = l.current() {
+                    newest
+                        .entry((v.holder.id.as_str(), l.type_code.as_str()))
+                        .or_insert(l);
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, index, "batch check: an item could not be checked");
+            }
+            newest
+        });
+        let mut out = Vec::with_capacity(items.len());
+        let mut logs = Vec::with_capacity(items.len());
+        for (offset, (item, code)) in items.iter().zip(&codes).enumerate() {
+            let index = first_index + offset;
+            let result = match (code, &newest) {
+                (Err(e), _) => BatchResult::failed(
+                    index,
+                    &item.credit_code,
+                    "malformed_code",
+                    e.to_string(),
+                    e.zh(),
+                ),
+                (Ok(_), Err(e)) => {
+                    tracing::error!(error = %e, index, "batch check: the holders' licenses could not be read");
                     BatchResult::unavailable(index, &item.credit_code)
                 }
-            },
-        };
-        let log = ChangeLog::audit_only(audit_event(
-            &Actor::from(caller),
-            "verify.batch_item",
-            format!("holder:{code}"),
-            json!({"index": index, "exists": out.exists, "status": out.status, "name_matches": out.name_matches, "error": out.error}),
-        ));
-        match self.store.record_event(&log).await {
+                (Ok(code), Ok(newest)) => {
+                    let code = code.to_string();
+                    let license = types
+                        .iter()
+                        .find_map(|t| newest.get(&(code.as_str(), t.as_str())));
+                    self.batch_answer(index, item, license.copied()).await
+                }
+            };
+            logs.push(ChangeLog::audit_only(audit_event(
+                &Actor::from(caller),
+                "verify.batch_item",
+                format!("holder:{}", item.credit_code.trim()),
+                json!({"index": index, "exists": result.exists, "status": result.status, "name_matches": result.name_matches, "error": result.error}),
+            )));
+            out.push(result);
+        }
+        match self.store.record_events(&logs).await {
             Ok(()) => out,
             Err(e) => {
                 // Not on the record, so not answered.
-                tracing::error!(error = %e, index, "batch check: the audit event could not be written");
-                BatchResult::unavailable(index, &item.credit_code)
+                tracing::error!(error = %e, first_index, "batch check: the audit events could not be written");
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(offset, item)| {
+                        BatchResult::unavailable(first_index + offset, &item.credit_code)
+                    })
+                    .collect()
             }
         }
     }
 
-    /// The business license of the holder `code`, if any.
-    async fn batch_lookup(
+    /// The answer for one item whose holder's newest business license is `license`.
+    async fn batch_answer(
         &self,
         index: usize,
         item: &BatchItem,
-        code: &CreditCode,
-    ) -> ApiResult<BatchResult> {
+        license: Option<&LicenseRecord>,
+    ) -> BatchResult {
         let mut out = BatchResult::new(index, &item.credit_code);
-        for t in BUSINESS_LICENSE_TYPES {
-            let filter = LicenseFilter {
-                holder_id: Some(code.to_string()),
-                type_code: LicenseTypeCode::parse(t).ok(),
-                issuer_within: None,
-            };
-            let found = self.open_page(&filter, None, 1).await?;
-            if let Some(l) = found.licenses.first()
-                && let Some(v) = l.current()
-            {
-                out.exists = true;
-                out.status = Some(status_of(l, v, china_today()));
-                out.name_matches = Some(v.holder.name.trim() == item.name.trim());
-                out.license_id = Some(v.license_id.to_string());
-                return Ok(out);
+        let Some(license) = license else {
+            return out;
+        };
+        match self.open_license(license.clone()).await {
+            Ok(l) => {
+                if let Some(v) = l.current() {
+                    out.exists = true;
+                    out.status = Some(status_of(&l, v, china_today()));
+                    out.name_matches = Some(v.holder.name.trim() == item.name.trim());
+                    out.license_id = Some(v.license_id.to_string());
+                }
+                out
             }
-            if let Some(license) = found.unreadable.into_iter().next() {
-                return Err(ApiError::Unreadable {
-                    license,
-                    reason: "left out of the holder's licenses".into(),
-                });
+            Err(ApiError::Unreadable { license, reason }) => {
+                tracing::error!(license = %license, reason = %reason, "batch check: a license's stored data cannot be read");
+                BatchResult::failed(
+                    index,
+                    &item.credit_code,
+                    "unreadable",
+                    "the library's record of this holder cannot be read now; the operator has been told".into(),
+                    "此主体的证照记录暂时无法读取，已报告运维人员".into(),
+                )
+            }
+            Err(e) => {
+                tracing::error!(error = %e, index, "batch check: an item could not be checked");
+                BatchResult::unavailable(index, &item.credit_code)
             }
         }
-        Ok(out)
     }
 }
