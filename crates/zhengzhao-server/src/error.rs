@@ -52,6 +52,10 @@ pub enum ApiError {
     Internal(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Too much work queued (e.g. password hashing in a login flood): retry
+    /// after this many seconds.
+    #[error("busy")]
+    Busy(u64),
 }
 
 /// RFC 9457 problem details, with a Chinese title beside the English one.
@@ -175,6 +179,12 @@ impl ApiError {
                 "Service unavailable",
                 "服务暂不可用",
             ),
+            Busy(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "Server busy, try again shortly",
+                "服务器繁忙，请稍后再试",
+            ),
         }
     }
 
@@ -233,7 +243,7 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let ApiError::TooManyRequests(secs) = self
+        if let ApiError::TooManyRequests(secs) | ApiError::Busy(secs) = self
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);

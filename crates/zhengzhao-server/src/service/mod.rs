@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod document_check;
 pub mod keys;
 pub mod licenses;
+pub mod login_limits;
 pub mod orgs;
 pub mod presentation;
 pub mod printing;
@@ -45,6 +46,8 @@ pub struct Library {
     /// One audit-tree integration at a time in this process.
     audit_integrator: Arc<tokio::sync::Mutex<()>>,
     session_policy: staff::SessionPolicy,
+    /// Login rate limits and the bound on password hashing (`login_limits`).
+    login_guard: Arc<login_limits::LoginGuard>,
     /// Nonces of signed requests seen within the replay window.
     pub(crate) nonces: Arc<crate::signed_request::NonceCache>,
     /// Keys that seal personal fields (see `privacy`), loaded on demand.
@@ -160,6 +163,7 @@ impl Library {
             caches: Arc::default(),
             audit_integrator: Arc::default(),
             session_policy: staff::SessionPolicy::default(),
+            login_guard: Arc::default(),
             nonces: Arc::default(),
             data_keys: Arc::default(),
             verify_cache: Arc::default(),
