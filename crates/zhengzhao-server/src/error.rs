@@ -57,6 +57,10 @@ pub enum ApiError {
     /// is affected. The license is named to the caller; the reason is logged.
     #[error("license {license} cannot be read: {reason}")]
     Unreadable { license: String, reason: String },
+    /// Too much work queued (e.g. password hashing in a login flood): retry
+    /// after this many seconds.
+    #[error("busy")]
+    Busy(u64),
 }
 
 /// RFC 9457 problem details, with a Chinese title beside the English one.
@@ -186,6 +190,12 @@ impl ApiError {
                 "The stored data of this license cannot be read; the operator has been told",
                 "此证照的存储数据无法读取，已报告运维人员",
             ),
+            Busy(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "Server busy, try again shortly",
+                "服务器繁忙，请稍后再试",
+            ),
         }
     }
 
@@ -296,7 +306,7 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let ApiError::TooManyRequests(secs) = self
+        if let ApiError::TooManyRequests(secs) | ApiError::Busy(secs) = self
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);

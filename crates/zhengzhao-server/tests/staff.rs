@@ -11,7 +11,8 @@ use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
 use zhengzhao_domain::role::Role;
-use zhengzhao_server::credentials::{totp_code, totp_step};
+use zhengzhao_server::credentials::{totp_code, totp_step, verify_password};
+use zhengzhao_server::service::login_limits::LoginRate;
 
 /// A created account's credentials.
 struct Account {
@@ -704,3 +705,467 @@ async fn login_pages() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()[LOCATION], "/login");
 }
+
+/// Like `both_backends!`, with the settings changed by `$adjust` first.
+macro_rules! both_backends_with {
+    ($name:ident, $body:ident, $adjust:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let app = crate::common::TestApp::spawn_with(
+                    crate::common::Backend::Sqlite,
+                    super::$adjust,
+                )
+                .await
+                .unwrap();
+                super::$body(app).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let Some(app) = crate::common::TestApp::spawn_with(
+                    crate::common::Backend::Postgres,
+                    super::$adjust,
+                )
+                .await
+                else {
+                    eprintln!("skipped: TEST_DATABASE_URL not set");
+                    return;
+                };
+                super::$body(app).await;
+            }
+        }
+    };
+}
+
+/// No rate limits, and room for every login in the hashing queue: each
+/// login of a parallel burst is checked (none refused as limited or busy).
+fn every_login_checked(c: &mut zhengzhao_server::ServerConfig) {
+    let limits = &mut c.session_policy.login_limits;
+    limits.per_address = LoginRate::OFF;
+    limits.per_username = LoginRate::OFF;
+    limits.hash_queue = 64;
+}
+
+/// Room for a 1 MB username in a request.
+fn large_bodies(c: &mut zhengzhao_server::ServerConfig) {
+    c.max_body_bytes = 2 * 1024 * 1024;
+}
+
+/// Login events so far.
+async fn login_events(app: &TestApp) -> usize {
+    app.library
+        .store
+        .audit_events(0, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event.action == "session.login")
+        .count()
+}
+
+/// The stored account behind `a`, read as the library stores it.
+async fn stored(app: &TestApp, a: &Account) -> zhengzhao_store::StaffUser {
+    app.library
+        .store
+        .staff_user(a.id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// `n` wrong logins for `username` in parallel; `act` goes in while they
+/// are being checked. The answer to `act` and the statuses of the logins.
+async fn during_wrong_logins<F: std::future::Future<Output = Response>>(
+    app: &TestApp,
+    username: &str,
+    n: usize,
+    act: F,
+) -> (Response, Vec<StatusCode>) {
+    let mut logins = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (client, url) = (app.client.clone(), app.url("/api/v1/session"));
+        let body = json!({"username": username, "password": format!("Wrong-Password-{i}"), "totp_code": "000000"});
+        logins.spawn(async move { client.post(url).json(&body).send().await.unwrap().status() });
+    }
+    let answer = act.await;
+    let statuses = logins.join_all().await;
+    for s in &statuses {
+        assert!(
+            [
+                StatusCode::UNAUTHORIZED,
+                StatusCode::LOCKED,
+                StatusCode::TOO_MANY_REQUESTS,
+                StatusCode::SERVICE_UNAVAILABLE
+            ]
+            .contains(s),
+            "a wrong login answered {s}"
+        );
+    }
+    (answer, statuses)
+}
+
+/// How many events of `action` name `target`.
+async fn events_about(app: &TestApp, action: &str, target: &str) -> usize {
+    app.library
+        .store
+        .audit_events(0, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event.action == action && e.event.target == target)
+        .count()
+}
+
+/// 30 wrong logins in parallel with a security admin's change (disable,
+/// role removal, credential reset) and with the user's own password
+/// change: each answer of success means the change is stored, and no
+/// failed login writes the old account back.
+async fn account_changes_survive_parallel_failed_logins(app: TestApp) {
+    let security = app.token("150000", Role::SecurityAdmin).await;
+    let users = |id: &str| format!("/api/v1/users/{id}");
+
+    // Disabled meanwhile: stays disabled, the right password does not log in.
+    let a = create_user(&app, &security, "race.disable", "150102", &["issuer_clerk"]).await;
+    let (r, _) = during_wrong_logins(
+        &app,
+        &a.username,
+        30,
+        app.send_json(
+            Method::PATCH,
+            &users(&a.id),
+            Some(&security),
+            &json!({"disabled": true}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        stored(&app, &a).await.disabled_at.is_some(),
+        "the disable holds"
+    );
+    let r = login_raw(&app, &a.username, &a.password, &code(&a, 0)).await;
+    expect_problem(r, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(
+        events_about(&app, "user.update", &format!("user:{}", a.id)).await,
+        1
+    );
+
+    // A role removed meanwhile stays removed.
+    let b = create_user(
+        &app,
+        &security,
+        "race.roles",
+        "150102",
+        &["issuer_clerk", "objection_handler"],
+    )
+    .await;
+    let (r, _) = during_wrong_logins(
+        &app,
+        &b.username,
+        30,
+        app.send_json(
+            Method::PATCH,
+            &users(&b.id),
+            Some(&security),
+            &json!({"roles": ["objection_handler"]}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(stored(&app, &b).await.roles, vec![Role::ObjectionHandler]);
+
+    // Credentials reset meanwhile: the new ones are stored, the old
+    // password no longer works.
+    let c = create_user(&app, &security, "race.reset", "150102", &["issuer_clerk"]).await;
+    let (r, _) = during_wrong_logins(
+        &app,
+        &c.username,
+        30,
+        app.send_json(
+            Method::POST,
+            &format!("{}/reset", users(&c.id)),
+            Some(&security),
+            &json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    let new_password = body["initial_password"].as_str().unwrap();
+    let row = stored(&app, &c).await;
+    assert!(
+        verify_password(new_password, &row.password_hash),
+        "the reset holds"
+    );
+    assert!(!verify_password(&c.password, &row.password_hash));
+    let r = login_raw(&app, &c.username, &c.password, &code(&c, 0)).await;
+    assert!(r.status().is_client_error(), "old password: {}", r.status());
+
+    // The user's own password change meanwhile holds too.
+    let d = create_user(&app, &security, "race.passwd", "150102", &["issuer_clerk"]).await;
+    let s = login(&app, &d, &d.password, 0).await;
+    let change = json!({"current_password": d.password, "new_password": NEW_PASSWORD});
+    let (r, _) = during_wrong_logins(
+        &app,
+        &d.username,
+        30,
+        with_session(
+            &app,
+            Method::POST,
+            "/api/v1/session/password",
+            &s,
+            true,
+            Some(&change),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let row = stored(&app, &d).await;
+    assert!(
+        verify_password(NEW_PASSWORD, &row.password_hash),
+        "the change holds"
+    );
+    assert!(!row.must_change_password);
+    let r = login_raw(&app, &d.username, &d.password, &code(&d, 1)).await;
+    assert!(r.status().is_client_error(), "old password: {}", r.status());
+}
+both_backends_with!(
+    changes_survive_failed_logins,
+    account_changes_survive_parallel_failed_logins,
+    every_login_checked
+);
+
+/// 20 wrong logins in parallel: exactly five are counted and the fifth
+/// locks, once; the rest neither count again nor extend the lock, and
+/// every attempt that was checked is audited once.
+async fn parallel_failures_lock_exactly_once(app: TestApp) {
+    let security = app.token("150000", Role::SecurityAdmin).await;
+    let a = create_user(&app, &security, "race.lock", "150102", &["issuer_clerk"]).await;
+    let (_, statuses) =
+        during_wrong_logins(&app, &a.username, 20, async { app.get("/healthz").await }).await;
+    let row = stored(&app, &a).await;
+    assert!(row.locked_until.is_some(), "locked: {row:?}");
+    assert_eq!(row.failed_logins, 0, "the count starts again at the lock");
+
+    let events = app.library.store.audit_events(0, 100_000).await.unwrap();
+    let attempts: Vec<_> = events
+        .iter()
+        .filter(|e| e.event.action == "session.login" && e.event.target == format!("user:{}", a.id))
+        .collect();
+    let reasons: Vec<&str> = attempts
+        .iter()
+        .map(|e| e.event.reason.as_deref().unwrap_or(""))
+        .collect();
+    let locks = reasons
+        .iter()
+        .filter(|r| r.contains("account locked until"))
+        .count();
+    let counted = reasons.iter().filter(|r| **r == "wrong password").count();
+    assert_eq!((counted, locks), (4, 1), "{reasons:#?}");
+    // Each attempt was checked, and audited once.
+    assert_eq!(attempts.len(), 20, "{reasons:#?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| [StatusCode::UNAUTHORIZED, StatusCode::LOCKED].contains(s))
+    );
+
+    // Locked: the right password is refused too, and the lock is not moved.
+    let r = login_raw(&app, &a.username, &a.password, &code(&a, 0)).await;
+    expect_problem(r, StatusCode::LOCKED).await;
+    assert_eq!(stored(&app, &a).await.locked_until, row.locked_until);
+}
+both_backends_with!(
+    lock_exactly_once,
+    parallel_failures_lock_exactly_once,
+    every_login_checked
+);
+
+/// A flood of logins for an unknown user: password checks never run more
+/// than their bound at once, the excess is answered 503 at once (problem,
+/// both languages, `Retry-After`) with no audit event, and `/healthz` keeps
+/// answering throughout.
+#[tokio::test]
+async fn login_flood_is_bounded() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        let limits = &mut c.session_policy.login_limits;
+        limits.per_address = LoginRate::OFF;
+        limits.per_username = LoginRate::OFF;
+        limits.hash_concurrency = 2;
+        limits.hash_queue = 2;
+    })
+    .await
+    .unwrap();
+    let before = login_events(&app).await;
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let (client, url) = (app.client.clone(), app.url("/api/v1/session"));
+        let body = json!({"username": "nobody.here", "password": format!("Guess-{i}"), "totp_code": "000000"});
+        flood.spawn(async move { client.post(url).json(&body).send().await.unwrap() });
+    }
+    // The health check answers while the flood is on.
+    for _ in 0..10 {
+        assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    }
+    let mut failed = 0;
+    let mut busy = 0;
+    for resp in flood.join_all().await {
+        match resp.status() {
+            StatusCode::UNAUTHORIZED => failed += 1,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                busy += 1;
+                assert_eq!(resp.headers()["retry-after"], "1");
+                let p = expect_problem(resp, StatusCode::SERVICE_UNAVAILABLE).await;
+                assert_eq!(p["type"], "/problems/busy");
+                assert_eq!(p["title_zh"], "服务器繁忙，请稍后再试");
+            }
+            other => panic!("a flooded login answered {other}"),
+        }
+    }
+    assert!(busy > 0 && failed > 0, "{failed} checked, {busy} refused");
+    let stats = app.library.login_stats();
+    assert_eq!(stats.hash_slots, 2);
+    assert!(
+        (1..=2).contains(&stats.hash_peak),
+        "peak {}",
+        stats.hash_peak
+    );
+    assert_eq!(stats.hash_running, 0);
+    assert_eq!(stats.refused_busy, busy);
+    // The same figures on /metrics.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for line in [
+        "zhengzhao_password_hash_slots 2".to_owned(),
+        format!("zhengzhao_password_hash_peak {}", stats.hash_peak),
+        format!("zhengzhao_login_refused_total{{reason=\"busy\"}} {busy}"),
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+    // One event per checked attempt; none for the refused ones.
+    assert_eq!(login_events(&app).await, before + failed);
+}
+
+/// Logins are limited per username and per client address before anything
+/// is checked: a refused attempt is 429 with `Retry-After` (the form too),
+/// counts nothing towards the lockout and writes no audit event.
+#[tokio::test]
+async fn logins_are_limited_per_username_and_address() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        let limits = &mut c.session_policy.login_limits;
+        limits.per_address = LoginRate {
+            per_minute: 1,
+            burst: 8,
+        };
+        limits.per_username = LoginRate {
+            per_minute: 1,
+            burst: 3,
+        };
+    })
+    .await
+    .unwrap();
+    let security = app.token("150000", Role::SecurityAdmin).await;
+    let a = create_user(&app, &security, "limited.zhou", "150100", &["auditor"]).await;
+    let before = login_events(&app).await;
+    for _ in 0..3 {
+        let r = login_raw(&app, &a.username, "Wrong-Password-1", "000000").await;
+        expect_problem(r, StatusCode::UNAUTHORIZED).await;
+    }
+    // The fourth for this username: refused before any check.
+    let r = login_raw(&app, &a.username, &a.password, &code(&a, 0)).await;
+    assert!(r.headers().contains_key("retry-after"));
+    let p = expect_problem(r, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(p["title_zh"], "请求过于频繁，请稍后再试");
+    assert_eq!(stored(&app, &a).await.failed_logins, 3);
+    assert_eq!(login_events(&app).await, before + 3);
+
+    // The login form goes through the same limit.
+    let client = Client::new();
+    let page = client.get(app.url("/login")).send().await.unwrap();
+    let csrf_cookie = page.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let token = csrf_cookie.trim_start_matches("zz_login_csrf=").to_owned();
+    let r = client
+        .post(app.url("/login"))
+        .header(COOKIE, &csrf_cookie)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", a.username.as_str()),
+            ("password", a.password.as_str()),
+            ("totp_code", code(&a, 0).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(r.text().await.unwrap().contains("登录尝试过于频繁"));
+
+    // Other usernames from the same address: up to the address's burst of 8
+    // (five used above), then refused whatever the username.
+    for name in ["other.one", "other.two", "other.three"] {
+        let r = login_raw(&app, name, "Wrong-Password-1", "000000").await;
+        expect_problem(r, StatusCode::UNAUTHORIZED).await;
+    }
+    let r = login_raw(&app, "other.four", "Wrong-Password-1", "000000").await;
+    expect_problem(r, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(login_events(&app).await, before + 6);
+    let stats = app.library.login_stats();
+    assert_eq!((stats.refused_username, stats.refused_address), (2, 1));
+}
+
+/// A 1 MB username (JSON or form) is refused like any failed login and
+/// logged only as a short, marked prefix: no audit event grows with it.
+async fn long_usernames_do_not_inflate_the_audit_log(app: TestApp) {
+    let long = "a".repeat(1_000_000);
+    let r = login_raw(&app, &long, "Wrong-Password-1", "000000").await;
+    expect_problem(r, StatusCode::UNAUTHORIZED).await;
+    let client = Client::new();
+    let page = client.get(app.url("/login")).send().await.unwrap();
+    let csrf_cookie = page.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let token = csrf_cookie.trim_start_matches("zz_login_csrf=").to_owned();
+    let r = client
+        .post(app.url("/login"))
+        .header(COOKIE, &csrf_cookie)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", long.as_str()),
+            ("password", "Wrong-Password-1"),
+            ("totp_code", "000000"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().len() < 100_000, "not echoed back");
+
+    let events = app.library.store.audit_events(0, 100_000).await.unwrap();
+    let logins: Vec<_> = events
+        .iter()
+        .filter(|e| e.event.action == "session.login")
+        .collect();
+    assert_eq!(logins.len(), 2);
+    for e in &logins {
+        assert_eq!(e.event.detail["username_truncated"], true);
+        assert_eq!(e.event.detail["username_bytes"], 1_000_000);
+    }
+    for e in &events {
+        let size = serde_json::to_string(e).unwrap().len();
+        assert!(size < 2_048, "an event of {size} bytes: {}", e.event.action);
+    }
+}
+both_backends_with!(
+    long_usernames,
+    long_usernames_do_not_inflate_the_audit_log,
+    large_bodies
+);

@@ -468,13 +468,14 @@ impl Store for PgStore {
 
     async fn start_staff_session(
         &self,
-        user: &StaffUser,
+        seen: &StaffUser,
+        totp_step: i64,
         session: &StaffSession,
         log: &ChangeLog,
     ) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        staff::note_login(&*tx, user).await?;
+        staff::note_login(&*tx, seen, totp_step).await?;
         staff::insert_session(&*tx, session).await?;
         journal::append(&*tx, log).await?;
         tx.commit().await.map_err(backend)
@@ -482,16 +483,17 @@ impl Store for PgStore {
 
     async fn record_failed_login(
         &self,
-        user: uuid::Uuid,
+        seen: &StaffUser,
         threshold: u32,
         lock_until: jiff::Timestamp,
-        log: &ChangeLog,
-    ) -> StoreResult<()> {
+        logs: &FailedLoginLogs,
+    ) -> StoreResult<FailedLogin> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        staff::failed_login(&*tx, user, threshold, lock_until).await?;
-        journal::append(&*tx, log).await?;
-        tx.commit().await.map_err(backend)
+        let outcome = staff::failed_login(&*tx, seen, threshold, lock_until).await?;
+        journal::append(&*tx, logs.for_outcome(outcome)).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(outcome)
     }
 
     async fn staff_session(&self, hash: &[u8]) -> StoreResult<Option<StaffSession>> {

@@ -4,35 +4,36 @@ use crate::{backend, classify};
 use tokio_postgres::{GenericClient, Row};
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_store::{
-    StaffSession, StaffUser, StoreError, StoreResult, roles_from_text, roles_to_text,
+    FailedLogin, StaffSession, StaffUser, StoreError, StoreResult, roles_from_text, roles_to_text,
 };
 
 const SELECT_USER: &str =
     "SELECT u.id, u.username, u.display_name, o.code, u.roles, u.password_hash,
         u.totp_secret, u.totp_last_step, u.must_change_password, u.failed_logins, u.locked_until,
-        u.password_changed_at, u.created_at, u.disabled_at
+        u.password_changed_at, u.created_at, u.disabled_at, u.row_version
      FROM staff_users u JOIN orgs o ON o.id = u.org_id";
 
 fn user_of(r: &Row) -> StoreResult<StaffUser> {
-    let org: String = r.get(3);
-    let roles: String = r.get(4);
-    let failed: i32 = r.get(9);
+    let org: String = r.try_get(3).map_err(backend)?;
+    let roles: String = r.try_get(4).map_err(backend)?;
+    let failed: i32 = r.try_get(9).map_err(backend)?;
     Ok(StaffUser {
-        id: r.get(0),
-        username: r.get(1),
-        display_name: r.get(2),
+        id: r.try_get(0).map_err(backend)?,
+        username: r.try_get(1).map_err(backend)?,
+        display_name: r.try_get(2).map_err(backend)?,
         org: OrgCode::parse(&org).map_err(|_| StoreError::Corrupt(format!("staff org '{org}'")))?,
         roles: roles_from_text(&roles)
             .map_err(|r| StoreError::Corrupt(format!("staff role '{r}'")))?,
-        password_hash: r.get(5),
-        totp_secret: r.get(6),
-        totp_last_step: r.get(7),
-        must_change_password: r.get(8),
+        password_hash: r.try_get(5).map_err(backend)?,
+        totp_secret: r.try_get(6).map_err(backend)?,
+        totp_last_step: r.try_get(7).map_err(backend)?,
+        must_change_password: r.try_get(8).map_err(backend)?,
         failed_logins: u32::try_from(failed).unwrap_or(0),
-        locked_until: r.get(10),
-        password_changed_at: r.get(11),
-        created_at: r.get(12),
-        disabled_at: r.get(13),
+        locked_until: r.try_get(10).map_err(backend)?,
+        password_changed_at: r.try_get(11).map_err(backend)?,
+        created_at: r.try_get(12).map_err(backend)?,
+        disabled_at: r.try_get(13).map_err(backend)?,
+        row_version: r.try_get(14).map_err(backend)?,
     })
 }
 
@@ -91,8 +92,8 @@ pub(crate) async fn insert<C: GenericClient + Sync>(c: &C, u: &StaffUser) -> Sto
     c.execute(
         "INSERT INTO staff_users (id, username, display_name, org_id, roles, password_hash,
              totp_secret, totp_last_step, must_change_password, failed_logins, locked_until,
-             password_changed_at, created_at, disabled_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             password_changed_at, created_at, disabled_at, row_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         &[
             &u.id,
             &u.username,
@@ -108,6 +109,7 @@ pub(crate) async fn insert<C: GenericClient + Sync>(c: &C, u: &StaffUser) -> Sto
             &u.password_changed_at,
             &u.created_at,
             &u.disabled_at,
+            &u.row_version,
         ],
     )
     .await
@@ -120,6 +122,7 @@ pub(crate) async fn insert<C: GenericClient + Sync>(c: &C, u: &StaffUser) -> Sto
     Ok(())
 }
 
+/// Write the account over the version it was read at (`u.row_version`).
 pub(crate) async fn save<C: GenericClient + Sync>(
     c: &C,
     u: &StaffUser,
@@ -130,8 +133,9 @@ pub(crate) async fn save<C: GenericClient + Sync>(
         .execute(
             "UPDATE staff_users SET display_name = $2, org_id = $3, roles = $4, password_hash = $5,
                  totp_secret = $6, totp_last_step = $7, must_change_password = $8,
-                 failed_logins = $9, locked_until = $10, password_changed_at = $11, disabled_at = $12
-             WHERE id = $1",
+                 failed_logins = $9, locked_until = $10, password_changed_at = $11, disabled_at = $12,
+                 row_version = row_version + 1
+             WHERE id = $1 AND row_version = $13",
             &[
                 &u.id,
                 &u.display_name,
@@ -145,12 +149,20 @@ pub(crate) async fn save<C: GenericClient + Sync>(
                 &u.locked_until,
                 &u.password_changed_at,
                 &u.disabled_at,
+                &u.row_version,
             ],
         )
         .await
         .map_err(backend)?;
     if n == 0 {
-        return Err(StoreError::NotFound(format!("staff user {}", u.id)));
+        return Err(if by_id(c, u.id).await?.is_some() {
+            StoreError::Conflict(format!(
+                "staff user {} was changed meanwhile (version {} is not current)",
+                u.id, u.row_version
+            ))
+        } else {
+            StoreError::NotFound(format!("staff user {}", u.id))
+        });
     }
     if let Some(at) = end_sessions_at {
         c.execute(
@@ -242,39 +254,68 @@ pub(crate) async fn end_session<C: GenericClient + Sync>(
     Ok(())
 }
 
-pub(crate) async fn note_login<C: GenericClient + Sync>(c: &C, u: &StaffUser) -> StoreResult<()> {
+/// A successful login of `seen`: only if the account is still enabled, as
+/// `seen` found it (password hash, lock), and `step` is later than any
+/// accepted code.
+pub(crate) async fn note_login<C: GenericClient + Sync>(
+    c: &C,
+    seen: &StaffUser,
+    step: i64,
+) -> StoreResult<()> {
     let n = c
         .execute(
-            "UPDATE staff_users SET failed_logins = 0, locked_until = NULL, totp_last_step = $2
-             WHERE id = $1 AND disabled_at IS NULL AND totp_last_step < $2",
-            &[&u.id, &u.totp_last_step],
+            "UPDATE staff_users SET failed_logins = 0, locked_until = NULL, totp_last_step = $2,
+                 row_version = row_version + 1
+             WHERE id = $1 AND disabled_at IS NULL AND totp_last_step < $2
+                 AND password_hash = $3 AND locked_until IS NOT DISTINCT FROM $4",
+            &[&seen.id, &step, &seen.password_hash, &seen.locked_until],
         )
         .await
         .map_err(backend)?;
     if n == 0 {
         return Err(StoreError::Conflict(format!(
             "login of {} no longer valid (code used, or account changed)",
-            u.username
+            seen.username
         )));
     }
     Ok(())
 }
 
+/// One more failure of `seen`, in one statement: counted only while the
+/// account is enabled and as `seen` found it (password hash, lock). A
+/// concurrent failure waits for this row and re-checks the condition on
+/// the committed row (READ COMMITTED), so exactly `threshold` failures lock.
 pub(crate) async fn failed_login<C: GenericClient + Sync>(
     c: &C,
-    user: uuid::Uuid,
+    seen: &StaffUser,
     threshold: u32,
     lock_until: jiff::Timestamp,
-) -> StoreResult<()> {
+) -> StoreResult<FailedLogin> {
     let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
-    c.execute(
-        "UPDATE staff_users SET
-             locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END,
-             failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END
-         WHERE id = $1",
-        &[&user, &threshold, &lock_until],
-    )
-    .await
-    .map_err(backend)?;
-    Ok(())
+    let row = c
+        .query_opt(
+            "UPDATE staff_users SET
+                 locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END,
+                 failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
+                 row_version = row_version + 1
+             WHERE id = $1 AND disabled_at IS NULL AND password_hash = $4
+                 AND locked_until IS NOT DISTINCT FROM $5
+             RETURNING failed_logins",
+            &[
+                &seen.id,
+                &threshold,
+                &lock_until,
+                &seen.password_hash,
+                &seen.locked_until,
+            ],
+        )
+        .await
+        .map_err(backend)?;
+    Ok(match row {
+        None => FailedLogin::NotCounted,
+        Some(r) => match r.try_get::<_, i32>(0).map_err(backend)? {
+            0 => FailedLogin::Locked,
+            n => FailedLogin::Counted(u32::try_from(n).unwrap_or(u32::MAX)),
+        },
+    })
 }

@@ -541,14 +541,15 @@ impl Store for SqliteStore {
 
     async fn start_staff_session(
         &self,
-        user: &StaffUser,
+        seen: &StaffUser,
+        totp_step: i64,
         session: &StaffSession,
         log: &ChangeLog,
     ) -> StoreResult<()> {
-        let (user, session) = (user.clone(), session.clone());
+        let (seen, session) = (seen.clone(), session.clone());
         let log = journal::PreparedLog::new(log);
         self.write(move |tx| {
-            staff::note_login(tx, &user)?;
+            staff::note_login(tx, &seen, totp_step)?;
             staff::insert_session(tx, &session)?;
             journal::append(tx, &log)
         })
@@ -557,15 +558,24 @@ impl Store for SqliteStore {
 
     async fn record_failed_login(
         &self,
-        user: uuid::Uuid,
+        seen: &StaffUser,
         threshold: u32,
         lock_until: jiff::Timestamp,
-        log: &ChangeLog,
-    ) -> StoreResult<()> {
-        let log = journal::PreparedLog::new(log);
+        logs: &FailedLoginLogs,
+    ) -> StoreResult<FailedLogin> {
+        let seen = seen.clone();
+        let counted = journal::PreparedLog::new(&logs.counted);
+        let locked = journal::PreparedLog::new(&logs.locked);
+        let not_counted = journal::PreparedLog::new(&logs.not_counted);
         self.write(move |tx| {
-            staff::failed_login(tx, user, threshold, lock_until)?;
-            journal::append(tx, &log)
+            let outcome = staff::failed_login(tx, &seen, threshold, lock_until)?;
+            let log = match outcome {
+                FailedLogin::Counted(_) => &counted,
+                FailedLogin::Locked => &locked,
+                FailedLogin::NotCounted => &not_counted,
+            };
+            journal::append(tx, log)?;
+            Ok(outcome)
         })
         .await
     }

@@ -4,13 +4,13 @@ use crate::{backend, ts, uuid_of};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_store::{
-    StaffSession, StaffUser, StoreError, StoreResult, roles_from_text, roles_to_text,
+    FailedLogin, StaffSession, StaffUser, StoreError, StoreResult, roles_from_text, roles_to_text,
 };
 
 const SELECT_USER: &str =
     "SELECT u.id, u.username, u.display_name, o.code, u.roles, u.password_hash,
         u.totp_secret, u.totp_last_step, u.must_change_password, u.failed_logins, u.locked_until,
-        u.password_changed_at, u.created_at, u.disabled_at
+        u.password_changed_at, u.created_at, u.disabled_at, u.row_version
      FROM staff_users u JOIN orgs o ON o.id = u.org_id";
 
 fn user_of(r: &Row<'_>) -> rusqlite::Result<StoreResult<StaffUser>> {
@@ -18,6 +18,7 @@ fn user_of(r: &Row<'_>) -> rusqlite::Result<StoreResult<StaffUser>> {
     let org: String = r.get(3)?;
     let roles: String = r.get(4)?;
     let failed: i64 = r.get(9)?;
+    let row_version: i64 = r.get(14)?;
     let (locked, changed, created, disabled): (Option<String>, String, String, Option<String>) =
         (r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?);
     let (username, display_name, password_hash, totp_secret, totp_last_step, must_change) = (
@@ -46,6 +47,7 @@ fn user_of(r: &Row<'_>) -> rusqlite::Result<StoreResult<StaffUser>> {
             password_changed_at: ts(&changed)?,
             created_at: ts(&created)?,
             disabled_at: disabled.map(|s| ts(&s)).transpose()?,
+            row_version,
         })
     })())
 }
@@ -111,8 +113,8 @@ pub(crate) fn insert(c: &Connection, u: &StaffUser) -> StoreResult<()> {
     c.execute(
         "INSERT INTO staff_users (id, username, display_name, org_id, roles, password_hash,
              totp_secret, totp_last_step, must_change_password, failed_logins, locked_until,
-             password_changed_at, created_at, disabled_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             password_changed_at, created_at, disabled_at, row_version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             u.id.to_string(),
             u.username,
@@ -128,12 +130,14 @@ pub(crate) fn insert(c: &Connection, u: &StaffUser) -> StoreResult<()> {
             u.password_changed_at.to_string(),
             u.created_at.to_string(),
             opt_ts(u.disabled_at),
+            u.row_version,
         ],
     )
     .map_err(backend)?;
     Ok(())
 }
 
+/// Write the account over the version it was read at (`u.row_version`).
 pub(crate) fn save(
     c: &Connection,
     u: &StaffUser,
@@ -144,8 +148,9 @@ pub(crate) fn save(
         .execute(
             "UPDATE staff_users SET display_name = ?2, org_id = ?3, roles = ?4, password_hash = ?5,
                  totp_secret = ?6, totp_last_step = ?7, must_change_password = ?8,
-                 failed_logins = ?9, locked_until = ?10, password_changed_at = ?11, disabled_at = ?12
-             WHERE id = ?1",
+                 failed_logins = ?9, locked_until = ?10, password_changed_at = ?11, disabled_at = ?12,
+                 row_version = row_version + 1
+             WHERE id = ?1 AND row_version = ?13",
             params![
                 u.id.to_string(),
                 u.display_name,
@@ -159,11 +164,19 @@ pub(crate) fn save(
                 opt_ts(u.locked_until),
                 u.password_changed_at.to_string(),
                 opt_ts(u.disabled_at),
+                u.row_version,
             ],
         )
         .map_err(backend)?;
     if n == 0 {
-        return Err(StoreError::NotFound(format!("staff user {}", u.id)));
+        return Err(if by_id(c, u.id)?.is_some() {
+            StoreError::Conflict(format!(
+                "staff user {} was changed meanwhile (version {} is not current)",
+                u.id, u.row_version
+            ))
+        } else {
+            StoreError::NotFound(format!("staff user {}", u.id))
+        });
     }
     if let Some(at) = end_sessions_at {
         c.execute(
@@ -253,36 +266,63 @@ pub(crate) fn end_session(c: &Connection, hash: &[u8], at: jiff::Timestamp) -> S
     Ok(())
 }
 
-pub(crate) fn note_login(c: &Connection, u: &StaffUser) -> StoreResult<()> {
+/// A successful login of `seen`: only if the account is still enabled, as
+/// `seen` found it (password hash, lock), and `step` is later than any
+/// accepted code.
+pub(crate) fn note_login(c: &Connection, seen: &StaffUser, step: i64) -> StoreResult<()> {
     let n = c
         .execute(
-            "UPDATE staff_users SET failed_logins = 0, locked_until = NULL, totp_last_step = ?2
-             WHERE id = ?1 AND disabled_at IS NULL AND totp_last_step < ?2",
-            params![u.id.to_string(), u.totp_last_step],
+            "UPDATE staff_users SET failed_logins = 0, locked_until = NULL, totp_last_step = ?2,
+                 row_version = row_version + 1
+             WHERE id = ?1 AND disabled_at IS NULL AND totp_last_step < ?2
+                 AND password_hash = ?3 AND locked_until IS ?4",
+            params![
+                seen.id.to_string(),
+                step,
+                seen.password_hash,
+                opt_ts(seen.locked_until)
+            ],
         )
         .map_err(backend)?;
     if n == 0 {
         return Err(StoreError::Conflict(format!(
             "login of {} no longer valid (code used, or account changed)",
-            u.username
+            seen.username
         )));
     }
     Ok(())
 }
 
+/// One more failure of `seen`, in one statement: counted only while the
+/// account is enabled and as `seen` found it (password hash, lock).
 pub(crate) fn failed_login(
     c: &Connection,
-    user: uuid::Uuid,
+    seen: &StaffUser,
     threshold: u32,
     lock_until: jiff::Timestamp,
-) -> StoreResult<()> {
-    c.execute(
-        "UPDATE staff_users SET
-             locked_until = CASE WHEN failed_logins + 1 >= ?2 THEN ?3 ELSE locked_until END,
-             failed_logins = CASE WHEN failed_logins + 1 >= ?2 THEN 0 ELSE failed_logins + 1 END
-         WHERE id = ?1",
-        params![user.to_string(), threshold, lock_until.to_string()],
-    )
-    .map_err(backend)?;
-    Ok(())
+) -> StoreResult<FailedLogin> {
+    let count: Option<i64> = c
+        .query_row(
+            "UPDATE staff_users SET
+                 locked_until = CASE WHEN failed_logins + 1 >= ?2 THEN ?3 ELSE locked_until END,
+                 failed_logins = CASE WHEN failed_logins + 1 >= ?2 THEN 0 ELSE failed_logins + 1 END,
+                 row_version = row_version + 1
+             WHERE id = ?1 AND disabled_at IS NULL AND password_hash = ?4 AND locked_until IS ?5
+             RETURNING failed_logins",
+            params![
+                seen.id.to_string(),
+                threshold,
+                lock_until.to_string(),
+                seen.password_hash,
+                opt_ts(seen.locked_until)
+            ],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    Ok(match count {
+        None => FailedLogin::NotCounted,
+        Some(0) => FailedLogin::Locked,
+        Some(n) => FailedLogin::Counted(u32::try_from(n).unwrap_or(u32::MAX)),
+    })
 }

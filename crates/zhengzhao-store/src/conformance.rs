@@ -26,6 +26,7 @@ macro_rules! conformance_suite {
             catalog_conflicts_and_missing,
             tokens_are_found_by_hash_until_revoked,
             staff_accounts_and_sessions,
+            staff_writes_are_conditional,
             audit_events_keep_order_and_content,
             signing_keys_rotate,
             license_lifecycle,
@@ -492,6 +493,22 @@ fn staff(username: &str, org: &str, roles: Vec<Role>) -> StaffUser {
         password_changed_at: at(1),
         created_at: at(1),
         disabled_at: None,
+        row_version: 0,
+    }
+}
+
+/// The three events of a failed login, told apart by their reason.
+fn failed_logs(secs: i64) -> FailedLoginLogs {
+    let with_reason = |reason: &str| {
+        let mut l = log("session.login", "user", secs);
+        l.audit.outcome = "failed".into();
+        l.audit.reason = Some(reason.into());
+        l
+    };
+    FailedLoginLogs {
+        counted: with_reason("counted"),
+        locked: with_reason("locked"),
+        not_counted: with_reason("not counted"),
     }
 }
 
@@ -499,7 +516,7 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
     seeded(store).await;
     let before = audit_count(store).await;
     // Roles come back in `Role::ALL` order.
-    let mut alice = staff(
+    let alice = staff(
         "alice",
         "150102",
         vec![Role::IssuerClerk, Role::SecurityAdmin],
@@ -533,9 +550,6 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
     );
     assert_eq!(audit_count(store).await, before + 1);
 
-    alice.failed_logins = 0;
-    alice.totp_last_step = 42;
-    alice.must_change_password = false;
     let session = StaffSession {
         hash: vec![5; 32],
         user_id: alice.id,
@@ -547,18 +561,11 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
         ended_at: None,
     };
     store
-        .start_staff_session(&alice, &session, &log("session.login", "user", 4))
+        .start_staff_session(&alice, 42, &session, &log("session.login", "user", 4))
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .staff_user(alice.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .totp_last_step,
-        42
-    );
+    let mut alice = store.staff_user(alice.id).await.unwrap().unwrap();
+    assert_eq!((alice.totp_last_step, alice.row_version), (42, 1));
     assert_eq!(
         store.staff_session(&[5; 32]).await.unwrap(),
         Some(session.clone())
@@ -582,6 +589,7 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
         .await
         .unwrap();
     assert!(store.staff_session(&[5; 32]).await.unwrap().is_none());
+    alice.row_version += 1;
     assert_eq!(
         store.staff_user(alice.id).await.unwrap().as_ref(),
         Some(&alice)
@@ -594,44 +602,46 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
     // nothing written.
     let before_replay = audit_count(store).await;
     let replay = store
-        .start_staff_session(&alice, &second, &log("session.login", "user", 62))
+        .start_staff_session(&alice, 42, &second, &log("session.login", "user", 62))
         .await;
     assert!(matches!(replay, Err(StoreError::Conflict(_))), "{replay:?}");
     assert!(store.staff_session(&[6; 32]).await.unwrap().is_none());
     assert_eq!(audit_count(store).await, before_replay);
-    alice.totp_last_step = 43;
     store
-        .start_staff_session(&alice, &second, &log("session.login", "user", 62))
+        .start_staff_session(&alice, 43, &second, &log("session.login", "user", 62))
         .await
         .unwrap();
-    let stored = store.staff_user(alice.id).await.unwrap().unwrap();
+    let alice = store.staff_user(alice.id).await.unwrap().unwrap();
     assert_eq!(
         (
-            stored.failed_logins,
-            stored.locked_until,
-            stored.totp_last_step
+            alice.failed_logins,
+            alice.locked_until,
+            alice.totp_last_step
         ),
         (0, None, 43)
     );
     // Failures count up atomically and lock at the threshold, then restart.
-    for _ in 0..2 {
-        store
-            .record_failed_login(alice.id, 3, at(500), &log("session.login", "user", 62))
+    for n in 1..=2 {
+        let outcome = store
+            .record_failed_login(&alice, 3, at(500), &failed_logs(62))
             .await
             .unwrap();
+        assert_eq!(outcome, FailedLogin::Counted(n));
     }
     let stored = store.staff_user(alice.id).await.unwrap().unwrap();
     assert_eq!((stored.failed_logins, stored.locked_until), (2, None));
-    store
-        .record_failed_login(alice.id, 3, at(500), &log("session.login", "user", 62))
+    let outcome = store
+        .record_failed_login(&alice, 3, at(500), &failed_logs(62))
         .await
         .unwrap();
+    assert_eq!(outcome, FailedLogin::Locked);
     let stored = store.staff_user(alice.id).await.unwrap().unwrap();
     assert_eq!(
         (stored.failed_logins, stored.locked_until),
         (0, Some(at(500)))
     );
     assert_eq!(stored.roles, alice.roles, "no other column is touched");
+    assert_eq!(stored.row_version, alice.row_version + 3);
     store
         .end_staff_session(&[6; 32], at(63), &log("session.logout", "user", 63))
         .await
@@ -647,6 +657,19 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(audit_count(store).await, before + 9);
+    let reasons: Vec<Option<String>> = store
+        .audit_events(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.outcome == "failed")
+        .map(|e| e.event.reason)
+        .collect();
+    assert_eq!(
+        reasons,
+        [Some("counted"), Some("counted"), Some("locked")].map(|r| r.map(str::to_owned)),
+        "the event of the outcome, and only it, is written"
+    );
 
     // Data keys come back oldest first; an id is never reused.
     let k1 = DataKeyRecord {
@@ -673,6 +696,222 @@ pub async fn staff_accounts_and_sessions(store: &dyn Store) {
         .await;
     assert!(again.is_err());
     assert_eq!(audit_count(store).await, before + 11);
+}
+
+/// No write to an account is lost: a change is saved only over the version
+/// it read; a failed or successful login counts only against the account as
+/// the attempt found it (not after a lock, a reset or a disable meanwhile).
+pub async fn staff_writes_are_conditional(store: &dyn Store) {
+    seeded(store).await;
+    let bob = staff("bob", "150102", vec![Role::IssuerClerk]);
+    store
+        .add_staff_user(&bob, &log("user.create", "user", 2))
+        .await
+        .unwrap();
+    let seen = store.staff_user(bob.id).await.unwrap().unwrap();
+    assert_eq!(seen.row_version, 0);
+
+    // An administrator read version 0; a failed login wrote version 1
+    // meanwhile: the administrator's save is refused, nothing written.
+    let mut change = seen.clone();
+    change.disabled_at = Some(at(3));
+    assert_eq!(
+        store
+            .record_failed_login(&seen, 3, at(500), &failed_logs(3))
+            .await
+            .unwrap(),
+        FailedLogin::Counted(1)
+    );
+    let before = audit_count(store).await;
+    let stale = store
+        .save_staff_user(&change, Some(at(3)), &log("user.update", "user", 3))
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    assert_eq!(
+        audit_count(store).await,
+        before,
+        "no event without the change"
+    );
+    let now = store.staff_user(bob.id).await.unwrap().unwrap();
+    assert_eq!(
+        (now.disabled_at, now.failed_logins, now.row_version),
+        (None, 1, 1)
+    );
+    // Read again and re-applied, it is saved, over the failure count.
+    let mut change = now.clone();
+    change.display_name = "新名字".into();
+    store
+        .save_staff_user(&change, None, &log("user.update", "user", 4))
+        .await
+        .unwrap();
+    let now = store.staff_user(bob.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            now.display_name.as_str(),
+            now.failed_logins,
+            now.row_version
+        ),
+        ("新名字", 1, 2)
+    );
+    // An account that does not exist is not a conflict.
+    let ghost = staff("ghost", "150102", vec![Role::Auditor]);
+    let missing = store
+        .save_staff_user(&ghost, None, &log("user.update", "user", 4))
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    assert_eq!(
+        store
+            .record_failed_login(&ghost, 3, at(500), &failed_logs(4))
+            .await
+            .unwrap(),
+        FailedLogin::NotCounted
+    );
+
+    // Attempts that read the account before it was locked: the one that
+    // reaches the threshold locks; the rest neither count nor extend the
+    // lock, and a success checked before the lock does not clear it.
+    let seen = store.staff_user(bob.id).await.unwrap().unwrap();
+    let outcomes = [
+        FailedLogin::Counted(2),
+        FailedLogin::Locked,
+        FailedLogin::NotCounted,
+        FailedLogin::NotCounted,
+    ];
+    for (i, want) in outcomes.into_iter().enumerate() {
+        let lock_until = at(600 + i64::try_from(i).unwrap());
+        let got = store
+            .record_failed_login(&seen, 3, lock_until, &failed_logs(5))
+            .await
+            .unwrap();
+        assert_eq!(got, want, "attempt {i}");
+    }
+    let locked = store.staff_user(bob.id).await.unwrap().unwrap();
+    assert_eq!(
+        (locked.failed_logins, locked.locked_until),
+        (0, Some(at(601))),
+        "locked once, not extended"
+    );
+    let late_success = store
+        .start_staff_session(
+            &seen,
+            10,
+            &session_of(&bob, 7),
+            &log("session.login", "user", 6),
+        )
+        .await;
+    assert!(
+        matches!(late_success, Err(StoreError::Conflict(_))),
+        "{late_success:?}"
+    );
+    assert!(store.staff_session(&[7; 32]).await.unwrap().is_none());
+
+    // A reset meanwhile (new password hash, unlocked): attempts checked
+    // against the old credentials neither count nor log in.
+    let mut reset = locked.clone();
+    reset.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3aGFzaA".into();
+    reset.locked_until = None;
+    reset.failed_logins = 0;
+    store
+        .save_staff_user(
+            &reset,
+            Some(at(7)),
+            &log("user.reset_credentials", "user", 7),
+        )
+        .await
+        .unwrap();
+    for old in [&seen, &locked] {
+        assert_eq!(
+            store
+                .record_failed_login(old, 3, at(700), &failed_logs(8))
+                .await
+                .unwrap(),
+            FailedLogin::NotCounted
+        );
+        let r = store
+            .start_staff_session(
+                old,
+                11,
+                &session_of(&bob, 8),
+                &log("session.login", "user", 8),
+            )
+            .await;
+        assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+    }
+    let now = store.staff_user(bob.id).await.unwrap().unwrap();
+    assert_eq!((now.failed_logins, now.locked_until), (0, None));
+    assert_eq!(now.password_hash, reset.password_hash);
+
+    // An expired lock, as read, still counts; a success clears it.
+    let mut expired = now.clone();
+    expired.locked_until = Some(at(1));
+    store
+        .save_staff_user(&expired, None, &log("user.update", "user", 9))
+        .await
+        .unwrap();
+    let seen = store.staff_user(bob.id).await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .record_failed_login(&seen, 3, at(900), &failed_logs(9))
+            .await
+            .unwrap(),
+        FailedLogin::Counted(1)
+    );
+    store
+        .start_staff_session(
+            &seen,
+            12,
+            &session_of(&bob, 9),
+            &log("session.login", "user", 9),
+        )
+        .await
+        .unwrap();
+    let now = store.staff_user(bob.id).await.unwrap().unwrap();
+    assert_eq!(
+        (now.failed_logins, now.locked_until, now.totp_last_step),
+        (0, None, 12)
+    );
+
+    // Disabled meanwhile: nothing counts, nobody logs in.
+    let mut disabled = now.clone();
+    disabled.disabled_at = Some(at(10));
+    store
+        .save_staff_user(&disabled, Some(at(10)), &log("user.update", "user", 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .record_failed_login(&now, 3, at(900), &failed_logs(10))
+            .await
+            .unwrap(),
+        FailedLogin::NotCounted
+    );
+    let r = store
+        .start_staff_session(
+            &now,
+            13,
+            &session_of(&bob, 10),
+            &log("session.login", "user", 10),
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+    let last = store.staff_user(bob.id).await.unwrap().unwrap();
+    assert_eq!((last.failed_logins, last.disabled_at), (0, Some(at(10))));
+}
+
+fn session_of(user: &StaffUser, tag: u8) -> StaffSession {
+    StaffSession {
+        hash: vec![tag; 32],
+        user_id: user.id,
+        csrf_token: "csrf".into(),
+        created_at: at(5),
+        last_seen_at: at(5),
+        expires_at: at(5 + 3600),
+        client_addr: None,
+        ended_at: None,
+    }
 }
 
 pub async fn audit_events_keep_order_and_content(store: &dyn Store) {

@@ -122,7 +122,12 @@ pub trait Store: Send + Sync + 'static {
     async fn staff_user(&self, id: uuid::Uuid) -> StoreResult<Option<StaffUser>>;
     async fn staff_user_by_name(&self, username: &str) -> StoreResult<Option<StaffUser>>;
     async fn staff_users(&self) -> StoreResult<Vec<StaffUser>>;
-    /// Replace the user's mutable fields (roles, secrets, counters, state).
+    /// Replace the user's mutable fields (roles, secrets, counters, state),
+    /// only if the stored row is still at `user.row_version` (the version the
+    /// change was based on); the stored version then becomes one more.
+    /// Otherwise `Conflict` and nothing is written: someone (a login, a failed
+    /// login, another administrator) wrote the row meanwhile; read it again.
+    /// `NotFound` if there is no such user.
     /// With `end_sessions_at`, every live session of the user ends then too.
     async fn save_staff_user(
         &self,
@@ -130,27 +135,35 @@ pub trait Store: Send + Sync + 'static {
         end_sessions_at: Option<jiff::Timestamp>,
         log: &ChangeLog,
     ) -> StoreResult<()>;
-    /// A successful login: the failure count reset, `user.totp_last_step`
+    /// A successful login of `seen` (the account as the login read and
+    /// checked it): the failure count and lock cleared, `totp_step`
     /// recorded, and the new session, together. Only those columns are
-    /// written, and only if the account is still enabled and no later code
-    /// was accepted meanwhile; otherwise `Conflict` and nothing is written
-    /// (a concurrent login used the code, or an administrator acted).
+    /// written (and the row version bumped), and only if the account is
+    /// still enabled, has the same password hash and lock as `seen`, and no
+    /// code of this or a later step was accepted meanwhile; otherwise
+    /// `Conflict` and nothing is written (a concurrent login used the code,
+    /// the account was locked, or an administrator acted).
     async fn start_staff_session(
         &self,
-        user: &StaffUser,
+        seen: &StaffUser,
+        totp_step: i64,
         session: &StaffSession,
         log: &ChangeLog,
     ) -> StoreResult<()>;
-    /// A failed login: one more failure, atomically; at `threshold` failures
-    /// in a row the account is locked until `lock_until` and the count
-    /// starts again. Touches no other column.
+    /// A failed login of `seen` (the account as the attempt read and checked
+    /// it), in one conditional statement: one more failure, counted only
+    /// while the account is enabled with the same password hash and the
+    /// same lock (none, or an expired one) as `seen`. At `threshold`
+    /// failures in a row the account is locked until `lock_until` and the
+    /// count starts again. Touches no other column (but the row version).
+    /// Writes the event of `logs` that matches the outcome, which it returns.
     async fn record_failed_login(
         &self,
-        user: uuid::Uuid,
+        seen: &StaffUser,
         threshold: u32,
         lock_until: jiff::Timestamp,
-        log: &ChangeLog,
-    ) -> StoreResult<()>;
+        logs: &FailedLoginLogs,
+    ) -> StoreResult<FailedLogin>;
     /// The live (not ended) session with this hash.
     async fn staff_session(&self, hash: &[u8]) -> StoreResult<Option<StaffSession>>;
     /// Note activity on a session (for the idle timeout). Not audited.

@@ -29,6 +29,42 @@ pub struct StaffUser {
     pub password_changed_at: jiff::Timestamp,
     pub created_at: jiff::Timestamp,
     pub disabled_at: Option<jiff::Timestamp>,
+    /// Bumped by every write to the row (an administrator's change, a
+    /// password change, a login, a failed login). A change is saved only
+    /// over the version it was based on, so no write is lost.
+    pub row_version: i64,
+}
+
+/// What a failed login did to the account (`Store::record_failed_login`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedLogin {
+    /// One more failure in a row; the count is now this.
+    Counted(u32),
+    /// This failure reached the threshold: the account is now locked and
+    /// the count starts again.
+    Locked,
+    /// Not counted: the account is no longer as the attempt found it (locked
+    /// meanwhile, disabled, its credentials reset or changed, or gone).
+    NotCounted,
+}
+
+/// The audit event of a failed login for each outcome: the store writes the
+/// one that happened, in the transaction that counts the failure.
+#[derive(Debug, Clone)]
+pub struct FailedLoginLogs {
+    pub counted: crate::ChangeLog,
+    pub locked: crate::ChangeLog,
+    pub not_counted: crate::ChangeLog,
+}
+
+impl FailedLoginLogs {
+    pub fn for_outcome(&self, outcome: FailedLogin) -> &crate::ChangeLog {
+        match outcome {
+            FailedLogin::Counted(_) => &self.counted,
+            FailedLogin::Locked => &self.locked,
+            FailedLogin::NotCounted => &self.not_counted,
+        }
+    }
 }
 
 /// A signed-in browser or API client of a staff user.

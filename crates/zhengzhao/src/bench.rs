@@ -4,7 +4,7 @@
 //! audit, outbox, deliveries), with `/healthz` over the same connections as
 //! the HTTP baseline; with `--path service`, through the service layer alone.
 
-use crate::bench_http::{Budget, RequestMaker, drive_apart, get, load_cpu_seconds, print};
+use crate::bench_http::{Budget, RequestMaker, drive_apart, get, print};
 use anyhow::Context;
 use serde_json::json;
 use std::sync::Arc;
@@ -193,11 +193,10 @@ pub async fn issue(b: IssueBench) -> anyhow::Result<()> {
             .await??;
             print("GET /healthz (baseline)", &health);
             let cpu_start = process_cpu_seconds();
-            let load_start = load_cpu_seconds();
             let t = Instant::now();
             let run = drive_apart(make, concurrency, Budget::Requests(count), None).await??;
             let wall = t.elapsed().as_secs_f64();
-            let load = load_cpu_seconds().zip(load_start).map(|(a, b)| a - b);
+            let load = run.load_cpu;
             print("POST /api/v1/licenses", &run);
             if run.errors > 0 {
                 anyhow::bail!("{} of {count} issue requests failed", run.errors);

@@ -26,6 +26,8 @@ pub(crate) struct Run {
     pub errors: usize,
     /// The first failed answer, for the operator to see what went wrong.
     pub first_error: Option<String>,
+    /// CPU time the load generator's thread used for this run (Linux).
+    pub load_cpu: Option<f64>,
 }
 
 /// How long a run lasts: for a time, or until `count` requests were sent.
@@ -134,11 +136,11 @@ async fn drive(
         p99: percentile(&all, 0.99),
         errors,
         first_error,
+        load_cpu: None,
     })
 }
 
-/// The name of the load generator's thread, so its CPU time can be told
-/// apart from the server's ([`load_cpu_seconds`]).
+/// The name of the load generator's thread (seen in `top -H`, `perf`).
 const LOAD_THREAD: &str = "zz-bench-load";
 
 /// Run the load generator on a thread and runtime of its own.
@@ -156,34 +158,30 @@ pub(crate) async fn drive_apart(
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?;
-                rt.block_on(async move {
+                let before = thread_cpu_seconds();
+                let mut run = rt.block_on(async move {
                     let client = reqwest::Client::builder()
                         .pool_max_idle_per_host(concurrency)
                         .build()?;
                     drive(&client, make, concurrency, budget, pace).await
-                })
+                })?;
+                run.load_cpu = thread_cpu_seconds().zip(before).map(|(a, b)| a - b);
+                Ok(run)
             })();
             let _ = tx.send(run);
         })?;
     Ok(rx.await?)
 }
 
-/// CPU time (user + system) of the load generator's threads so far, from
-/// Linux `/proc` (`None` elsewhere).
-pub(crate) fn load_cpu_seconds() -> Option<f64> {
-    let mut total = 0.0;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("stat")).ok()?;
-        let (name, rest) = stat.split_once('(')?.1.rsplit_once(')')?;
-        if name != LOAD_THREAD {
-            continue;
-        }
-        let mut fields = rest.split_whitespace().skip(11);
-        let utime: f64 = fields.next()?.parse().ok()?;
-        let stime: f64 = fields.next()?.parse().ok()?;
-        total += (utime + stime) / 100.0;
-    }
-    Some(total)
+/// CPU time (user + system) of the calling thread so far, from Linux
+/// `/proc` (`None` elsewhere).
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 /// A GET of `url` made anew for each request.

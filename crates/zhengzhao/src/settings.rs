@@ -89,6 +89,14 @@ pub struct ServeArgs {
     /// twice that); 0 turns the limit off [default: 50]
     #[arg(long, env = "ZHENGZHAO_PUBLIC_RATE_LIMIT")]
     pub public_rate_limit: Option<u32>,
+    /// Login attempts per minute per client address (also the burst); 0
+    /// turns the limit off [default: 30]
+    #[arg(long, env = "ZHENGZHAO_LOGIN_RATE_PER_ADDRESS")]
+    pub login_rate_per_address: Option<u32>,
+    /// Login attempts per minute per username (also the burst); 0 turns
+    /// the limit off [default: 10]
+    #[arg(long, env = "ZHENGZHAO_LOGIN_RATE_PER_USER")]
+    pub login_rate_per_user: Option<u32>,
 }
 
 /// The config file's keys: the same names as the flags, with underscores.
@@ -113,6 +121,8 @@ pub struct FileSettings {
     pub backup_interval_hours: Option<f64>,
     pub backup_keep: Option<usize>,
     pub public_rate_limit: Option<u32>,
+    pub login_rate_per_address: Option<u32>,
+    pub login_rate_per_user: Option<u32>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     /// `[[delivery_channels]]` tables with `name` and `url`.
@@ -260,6 +270,23 @@ pub fn server_config(
             per_second: rate,
             burst: rate.saturating_mul(2),
         };
+    }
+    let login_rate = |n: u32| zhengzhao_server::service::login_limits::LoginRate {
+        per_minute: n,
+        burst: n,
+    };
+    let limits = &mut c.session_policy.login_limits;
+    if let Some(n) = serve
+        .and_then(|s| s.login_rate_per_address)
+        .or(file.login_rate_per_address)
+    {
+        limits.per_address = login_rate(n);
+    }
+    if let Some(n) = serve
+        .and_then(|s| s.login_rate_per_user)
+        .or(file.login_rate_per_user)
+    {
+        limits.per_username = login_rate(n);
     }
     // Unset on loopback: the bound address; required beyond it (checked
     // when the server starts).

@@ -74,6 +74,8 @@ fn login_page(
 ) -> ApiResult<Response> {
     let token = crate::auth::random_hex(16)?;
     let policy = s.library.session_policy();
+    // Shown back in the form only when it could be a username at all.
+    let username = if username.len() <= 32 { username } else { "" };
     let mut resp = render(&LoginPage {
         error,
         csrf_token: token.clone(),
@@ -140,6 +142,26 @@ pub async fn login_submit(
                 &form.username,
                 StatusCode::UNAUTHORIZED,
             );
+        }
+        Err(e @ (ApiError::TooManyRequests(_) | ApiError::Busy(_))) => {
+            let (status, message, retry) = match e {
+                ApiError::TooManyRequests(secs) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "登录尝试过于频繁，请稍后再试。",
+                    secs,
+                ),
+                ApiError::Busy(secs) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "服务器繁忙，请稍后再试。",
+                    secs,
+                ),
+                _ => (StatusCode::SERVICE_UNAVAILABLE, "", 1),
+            };
+            let mut resp = login_page(&s, Some(message.into()), &form.username, status)?;
+            if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return Ok(resp);
         }
         Err(ApiError::Locked(until)) => {
             let until = until

@@ -30,6 +30,22 @@ struct RouteLabels {
 
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    reason: &'static str,
+}
+
+/// Password hashing and refused logins (`service::login_limits`), read
+/// from the library when `/metrics` is rendered.
+struct LoginMetrics {
+    hash_slots: Gauge,
+    hash_running: Gauge,
+    hash_peak: Gauge,
+    refused: Family<RefusalLabels, Counter>,
+    /// Serialises bringing the counters up to the library's totals.
+    sync: std::sync::Mutex<()>,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
@@ -37,6 +53,7 @@ pub struct Metrics {
     pool_size: Gauge,
     pool_available: Gauge,
     audit: AuditGauges,
+    login: LoginMetrics,
 }
 
 /// The background check of the audit log (`Library::sweep_audit`).
@@ -113,6 +130,33 @@ impl Metrics {
         );
         let audit = AuditGauges::default();
         audit.register(&mut registry);
+        let login = LoginMetrics {
+            hash_slots: Gauge::default(),
+            hash_running: Gauge::default(),
+            hash_peak: Gauge::default(),
+            refused: Family::default(),
+            sync: std::sync::Mutex::new(()),
+        };
+        registry.register(
+            "password_hash_slots",
+            "Password hashes (argon2id) allowed at once",
+            login.hash_slots.clone(),
+        );
+        registry.register(
+            "password_hash_running",
+            "Password hashes running now",
+            login.hash_running.clone(),
+        );
+        registry.register(
+            "password_hash_peak",
+            "The most password hashes that ran at once since start",
+            login.hash_peak.clone(),
+        );
+        registry.register(
+            "login_refused",
+            "Logins refused before any check: by the per-address or per-username limit, or busy hashing",
+            login.refused.clone(),
+        );
         Self {
             registry,
             requests,
@@ -120,6 +164,7 @@ impl Metrics {
             pool_size,
             pool_available,
             audit,
+            login,
         }
     }
 
@@ -168,6 +213,21 @@ pub async fn render(State(state): State<AppState>) -> Response {
     m.pool_available
         .set(i64::try_from(pool.available).unwrap_or(i64::MAX));
     m.audit.set(&state.library.audit_integrity());
+    let stats = state.library.login_stats();
+    let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    m.login.hash_slots.set(gauge(stats.hash_slots));
+    m.login.hash_running.set(gauge(stats.hash_running));
+    m.login.hash_peak.set(gauge(stats.hash_peak));
+    if let Ok(_sync) = m.login.sync.lock() {
+        for (reason, total) in [
+            ("address", stats.refused_address),
+            ("username", stats.refused_username),
+            ("busy", stats.refused_busy),
+        ] {
+            let counter = m.login.refused.get_or_create(&RefusalLabels { reason });
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
+    }
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &m.registry) {
         return crate::error::ApiError::Internal(format!("metrics encoding: {e}")).into_response();

@@ -153,8 +153,10 @@ pub async fn get(
 }
 
 /// Change roles, name, or disable (security admin; never one's own account).
+/// 200 means the change is stored; 409 (nothing changed) only if the account
+/// kept changing under it.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "staff", request_body = StaffChange,
-    responses((status = 200, body = StaffView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = StaffView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn update(
     State(s): State<AppState>,
@@ -171,7 +173,7 @@ pub async fn update(
 
 /// New initial password and TOTP secret; unlocks the account and ends its sessions.
 #[utoipa::path(post, path = "/api/v1/users/{id}/reset", tag = "staff",
-    responses((status = 200, body = StaffWithCredentials), (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = StaffWithCredentials), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn reset(
     State(s): State<AppState>,
@@ -188,8 +190,12 @@ pub async fn reset(
 }
 
 /// Log in with username, password and one-time code; sets the session cookie.
+/// Attempts are limited per client address and per username (429 with
+/// `Retry-After`, nothing checked or counted); when password checks are
+/// all busy and the short queue is full, 503 with `Retry-After` at once.
 #[utoipa::path(post, path = "/api/v1/session", tag = "staff", request_body = LoginRequest,
-    responses((status = 201, body = SessionView), (status = 401, body = Problem), (status = 423, body = Problem)))]
+    responses((status = 201, body = SessionView), (status = 401, body = Problem), (status = 423, body = Problem),
+        (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn login(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod document_check;
 pub mod keys;
 pub mod licenses;
+pub mod login_limits;
 pub mod orgs;
 pub mod presentation;
 pub mod printing;
@@ -47,6 +48,8 @@ pub struct Library {
     /// The background check of the audit log (`audit_log::sweep_audit`).
     audit_sweep: Arc<audit_log::AuditSweep>,
     session_policy: staff::SessionPolicy,
+    /// Login rate limits and the bound on password hashing (`login_limits`).
+    login_guard: Arc<login_limits::LoginGuard>,
     /// Signed-request nonces: claimed in the store, purged now and then.
     pub(crate) nonces: Arc<crate::signed_request::NonceCache>,
     /// Keys that seal personal fields (see `privacy`), loaded on demand.
@@ -163,6 +166,7 @@ impl Library {
             audit_integrator: Arc::default(),
             audit_sweep: Arc::default(),
             session_policy: staff::SessionPolicy::default(),
+            login_guard: Arc::default(),
             nonces: Arc::default(),
             data_keys: Arc::default(),
             verify_cache: Arc::default(),

@@ -10,8 +10,15 @@
 //! - An auditor holds no other role: the auditor reads and changes nothing.
 //! - Catalog admins sit at the region, where the catalog is kept.
 //! - Every login (failed ones too), logout, account and permission change is
-//!   an audit event written with the change.
+//!   an audit event written with the change; a login refused by the rate
+//!   limits (`login_limits`) checks nothing and writes no event, and a
+//!   username that cannot exist is logged only as a bounded prefix.
+//! - No write to an account is lost: a login writes only its own columns,
+//!   conditionally on the account as it checked it (`record_failed_login`,
+//!   `start_staff_session`); every other change is saved over the version
+//!   it read, and read again and re-applied when a login wrote meanwhile.
 
+use super::login_limits::{LoginLimits, LoginStats, Queue};
 use super::{Actor, Library, audit_event, now};
 use crate::auth::{Caller, SessionInfo, random_hex};
 use crate::credentials::{
@@ -26,7 +33,7 @@ use std::time::Duration;
 use utoipa::ToSchema;
 use zhengzhao_domain::org::{OrgCode, REGION_CODE};
 use zhengzhao_domain::role::Role;
-use zhengzhao_store::{ChangeLog, StaffSession, StaffUser};
+use zhengzhao_store::{ChangeLog, FailedLoginLogs, StaffSession, StaffUser, StoreError};
 
 pub const SESSION_COOKIE: &str = "zz_session";
 const SESSION_PREFIX: &str = "zzsess_";
@@ -41,6 +48,8 @@ pub struct SessionPolicy {
     /// Failed logins in a row that lock an account.
     pub lockout_threshold: u32,
     pub lockout_duration: Duration,
+    /// Rate limits on logins and the bound on password hashing.
+    pub login_limits: LoginLimits,
 }
 
 impl Default for SessionPolicy {
@@ -50,6 +59,7 @@ impl Default for SessionPolicy {
             absolute_timeout: Duration::from_secs(8 * 3600),
             lockout_threshold: 5,
             lockout_duration: Duration::from_secs(15 * 60),
+            login_limits: LoginLimits::default(),
         }
     }
 }
@@ -155,8 +165,39 @@ fn invalid(field: &str, en: &str, zh: &str) -> ApiError {
     ApiError::field(field, "invalid", en, zh)
 }
 
+/// Tries at saving an account change when logins keep writing the row.
+const SAVE_ATTEMPTS: usize = 20;
+
+/// The longest username (`check_username`); longer ones are logged only as
+/// a prefix.
+const MAX_USERNAME_BYTES: usize = 32;
+
+/// A submitted username as an audit event may hold it: in full when it is
+/// short, else a clearly marked prefix and its length.
+fn username_for_log(name: &str) -> serde_json::Value {
+    if name.len() <= MAX_USERNAME_BYTES {
+        return json!({"username": name});
+    }
+    let mut end = MAX_USERNAME_BYTES;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    json!({
+        "username": format!("{}…", &name[..end]),
+        "username_truncated": true,
+        "username_bytes": name.len(),
+    })
+}
+
+fn conflict_persists() -> ApiError {
+    ApiError::Conflict(
+        "the account kept changing while this change was being saved; nothing was changed, try again"
+            .into(),
+    )
+}
+
 fn check_username(name: &str) -> ApiResult<()> {
-    let ok = (3..=32).contains(&name.len())
+    let ok = (3..=MAX_USERNAME_BYTES).contains(&name.len())
         && name.bytes().all(|b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_' || b == b'-'
         })
@@ -242,6 +283,10 @@ fn span(d: Duration) -> jiff::SignedDuration {
 impl Library {
     #[must_use]
     pub fn with_session_policy(mut self, policy: SessionPolicy) -> Self {
+        if policy.login_limits != self.session_policy.login_limits {
+            self.login_guard =
+                std::sync::Arc::new(super::login_limits::LoginGuard::new(policy.login_limits));
+        }
         self.session_policy = policy;
         self
     }
@@ -250,18 +295,32 @@ impl Library {
         self.session_policy
     }
 
-    /// Hash off the async threads: argon2id takes tens of milliseconds.
-    async fn hash_password_blocking(password: String) -> ApiResult<String> {
-        tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))?
+    /// Password hashing and login refusals so far (for `/metrics`).
+    pub fn login_stats(&self) -> LoginStats {
+        self.login_guard.stats()
+    }
+
+    /// Hash off the async threads, within the bound on hashing: argon2id
+    /// takes 19 MiB and tens of milliseconds.
+    async fn hash_password_gated(&self, password: String) -> ApiResult<String> {
+        self.login_guard
+            .hashing()
+            .run(Queue::Wait, move || hash_password(&password))
+            .await?
             .map_err(ApiError::Internal)
     }
 
-    async fn verify_password_blocking(password: String, phc: String) -> ApiResult<bool> {
-        tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+    async fn verify_password_gated(
+        &self,
+        queue: Queue,
+        password: &str,
+        phc: &str,
+    ) -> ApiResult<bool> {
+        let (password, phc) = (password.to_owned(), phc.to_owned());
+        self.login_guard
+            .hashing()
+            .run(queue, move || verify_password(&password, &phc))
             .await
-            .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))
     }
 
     fn fresh_credentials(
@@ -313,7 +372,7 @@ impl Library {
             display_name,
             org,
             roles,
-            password_hash: Self::hash_password_blocking(password).await?,
+            password_hash: self.hash_password_gated(password).await?,
             totp_secret,
             totp_last_step: 0,
             must_change_password: true,
@@ -322,6 +381,7 @@ impl Library {
             password_changed_at: at,
             created_at: at,
             disabled_at: None,
+            row_version: 0,
         };
         let log = ChangeLog::audit_only(audit_event(
             actor,
@@ -410,45 +470,70 @@ impl Library {
         Ok(user)
     }
 
+    /// Change roles, name or the disabled state. Saved over the version
+    /// read; when a login wrote the row meanwhile, read again and re-applied
+    /// (the change does not depend on the login columns), so an answer of
+    /// success means the change is stored.
     pub async fn update_staff_user(
         &self,
         caller: &Caller,
         id: uuid::Uuid,
         change: StaffChange,
     ) -> ApiResult<StaffView> {
-        let mut user = self.managed_user(caller, id).await?;
-        let before = user.clone();
-        if let Some(name) = &change.display_name {
-            user.display_name = check_display_name(name)?;
+        for _ in 0..SAVE_ATTEMPTS {
+            let mut user = self.managed_user(caller, id).await?;
+            let before = user.clone();
+            if let Some(name) = &change.display_name {
+                user.display_name = check_display_name(name)?;
+            }
+            if let Some(roles) = &change.roles {
+                user.roles = check_roles(roles, &user.org)?;
+            }
+            let at = now();
+            match change.disabled {
+                Some(true) if user.disabled_at.is_none() => user.disabled_at = Some(at),
+                Some(false) => user.disabled_at = None,
+                _ => {}
+            }
+            if user == before {
+                return Ok(StaffView::from(&user));
+            }
+            // Fewer permissions take effect at once: live sessions end.
+            let end_sessions =
+                (user.roles != before.roles || user.disabled_at.is_some()).then_some(at);
+            let log = ChangeLog::audit_only(audit_event(
+                &Actor::from(caller),
+                "user.update",
+                format!("user:{id}"),
+                json!({
+                    "roles": {"before": before.roles, "after": user.roles},
+                    "disabled": user.disabled_at.is_some(),
+                    "display_name": user.display_name,
+                }),
+            ));
+            match self.store.save_staff_user(&user, end_sessions, &log).await {
+                Ok(()) => {
+                    user.row_version += 1;
+                    return Ok(StaffView::from(&user));
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
-        if let Some(roles) = &change.roles {
-            user.roles = check_roles(roles, &user.org)?;
+        Err(conflict_persists())
+    }
+
+    /// The account to reset: one the staff caller manages, or any for the
+    /// operator at the command line.
+    async fn account_to_reset(&self, by: Option<&Caller>, id: uuid::Uuid) -> ApiResult<StaffUser> {
+        match by {
+            Some(caller) => self.managed_user(caller, id).await,
+            None => self
+                .store
+                .staff_user(id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("user {id}"))),
         }
-        let at = now();
-        match change.disabled {
-            Some(true) if user.disabled_at.is_none() => user.disabled_at = Some(at),
-            Some(false) => user.disabled_at = None,
-            _ => {}
-        }
-        if user == before {
-            return Ok(StaffView::from(&user));
-        }
-        // Fewer permissions take effect at once: live sessions end.
-        let end_sessions = (user.roles != before.roles || user.disabled_at.is_some()).then_some(at);
-        let log = ChangeLog::audit_only(audit_event(
-            &Actor::from(caller),
-            "user.update",
-            format!("user:{id}"),
-            json!({
-                "roles": {"before": before.roles, "after": user.roles},
-                "disabled": user.disabled_at.is_some(),
-                "display_name": user.display_name,
-            }),
-        ));
-        self.store
-            .save_staff_user(&user, end_sessions, &log)
-            .await?;
-        Ok(StaffView::from(&user))
     }
 
     /// New initial password and TOTP secret; unlocks; ends every session.
@@ -460,31 +545,39 @@ impl Library {
         actor: &Actor,
         id: uuid::Uuid,
     ) -> ApiResult<(StaffView, InitialCredentials)> {
-        let mut user = match by {
-            Some(caller) => self.managed_user(caller, id).await?,
-            None => self
-                .store
-                .staff_user(id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound(format!("user {id}")))?,
-        };
-        let (password, totp_secret, creds) = self.fresh_credentials(id, &user.username)?;
-        let at = now();
-        user.password_hash = Self::hash_password_blocking(password).await?;
-        user.totp_secret = totp_secret;
-        user.totp_last_step = 0;
-        user.must_change_password = true;
-        user.failed_logins = 0;
-        user.locked_until = None;
-        user.password_changed_at = at;
-        let log = ChangeLog::audit_only(audit_event(
-            actor,
-            "user.reset_credentials",
-            format!("user:{id}"),
-            json!({}),
-        ));
-        self.store.save_staff_user(&user, Some(at), &log).await?;
-        Ok((StaffView::from(&user), creds))
+        let first = self.account_to_reset(by, id).await?;
+        let (password, totp_secret, creds) = self.fresh_credentials(id, &first.username)?;
+        let password_hash = self.hash_password_gated(password).await?;
+        for attempt in 0..SAVE_ATTEMPTS {
+            let mut user = if attempt == 0 {
+                first.clone()
+            } else {
+                self.account_to_reset(by, id).await?
+            };
+            let at = now();
+            user.password_hash = password_hash.clone();
+            user.totp_secret = totp_secret.clone();
+            user.totp_last_step = 0;
+            user.must_change_password = true;
+            user.failed_logins = 0;
+            user.locked_until = None;
+            user.password_changed_at = at;
+            let log = ChangeLog::audit_only(audit_event(
+                actor,
+                "user.reset_credentials",
+                format!("user:{id}"),
+                json!({}),
+            ));
+            match self.store.save_staff_user(&user, Some(at), &log).await {
+                Ok(()) => {
+                    user.row_version += 1;
+                    return Ok((StaffView::from(&user), creds));
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(conflict_persists())
     }
 
     fn login_event(
@@ -501,12 +594,7 @@ impl Library {
             client_addr: client_addr.map(str::to_owned),
         };
         let target = user.map_or_else(|| "user:unknown".to_owned(), |u| format!("user:{}", u.id));
-        let mut event = audit_event(
-            &actor,
-            "session.login",
-            target,
-            json!({"username": username}),
-        );
+        let mut event = audit_event(&actor, "session.login", target, username_for_log(username));
         event.outcome = outcome.into();
         event.reason = reason.map(str::to_owned);
         ChangeLog::audit_only(event)
@@ -514,6 +602,13 @@ impl Library {
 
     /// Check username, password and one-time code; lock the account after
     /// too many failures in a row. The error never says which part was wrong.
+    ///
+    /// In order: the per-address limit; the username's form (one that cannot
+    /// exist is refused without a lookup or a hash, and logged as a bounded
+    /// prefix); the per-username limit; the account (unknown, disabled,
+    /// locked); the password (hashing bounded, `login_limits`) and the code.
+    /// A failure is counted by one conditional statement of the store, a
+    /// success is recorded only if the account is still as checked.
     pub async fn login(
         &self,
         username: &str,
@@ -521,11 +616,26 @@ impl Library {
         totp_code: &str,
         client_addr: Option<&str>,
     ) -> ApiResult<Login> {
+        self.login_guard.check_address(client_addr)?;
         let username = username.trim();
-        let Some(mut user) = self.store.staff_user_by_name(username).await? else {
+        if check_username(username).is_err() {
+            let log = Self::login_event(
+                None,
+                username,
+                client_addr,
+                "failed",
+                Some("malformed username"),
+            );
+            self.store.record_event(&log).await?;
+            return Err(ApiError::LoginFailed);
+        }
+        self.login_guard.check_username(username)?;
+        let Some(user) = self.store.staff_user_by_name(username).await? else {
             // Spend the same time as a real check, so timing does not tell
             // which usernames exist.
-            let _ = Self::verify_password_blocking(password.to_owned(), DUMMY_PHC.to_owned()).await;
+            let _ = self
+                .verify_password_gated(Queue::Short, password, DUMMY_PHC)
+                .await?;
             let log = Self::login_event(
                 None,
                 username,
@@ -559,36 +669,24 @@ impl Library {
             self.store.record_event(&log).await?;
             return Err(ApiError::Locked(until));
         }
-        let password_ok =
-            Self::verify_password_blocking(password.to_owned(), user.password_hash.clone()).await?;
+        let password_ok = self
+            .verify_password_gated(Queue::Short, password, &user.password_hash)
+            .await?;
         let totp = self
             .master_key()?
             .decrypt(&totp_aad(user.id), &user.totp_secret)
             .map_err(|e| ApiError::Internal(format!("TOTP secret of user {}: {e}", user.id)))?;
         let step = verify_totp(&totp, totp_code, unix(at), user.totp_last_step);
         let (true, Some(step)) = (password_ok, step) else {
-            let policy = self.session_policy;
-            user.failed_logins = user.failed_logins.saturating_add(1);
-            user.locked_until = None;
-            let mut reason = if password_ok {
+            let reason = if password_ok {
                 "wrong one-time code"
             } else {
                 "wrong password"
-            }
-            .to_owned();
-            if user.failed_logins >= policy.lockout_threshold {
-                user.locked_until = at.checked_add(span(policy.lockout_duration)).ok();
-                user.failed_logins = 0;
-                reason.push_str("; account locked");
-            }
-            let log =
-                Self::login_event(Some(&user), username, client_addr, "failed", Some(&reason));
-            self.store.save_staff_user(&user, None, &log).await?;
+            };
+            self.count_failed_login(&user, username, client_addr, reason)
+                .await?;
             return Err(ApiError::LoginFailed);
         };
-        user.failed_logins = 0;
-        user.locked_until = None;
-        user.totp_last_step = step;
         let secret = format!("{SESSION_PREFIX}{}", random_hex(32)?);
         let session = StaffSession {
             hash: session_hash(&secret),
@@ -603,14 +701,86 @@ impl Library {
             ended_at: None,
         };
         let log = Self::login_event(Some(&user), username, client_addr, "success", None);
-        self.store
-            .start_staff_session(&user, &session, &log)
-            .await?;
+        match self
+            .store
+            .start_staff_session(&user, step, &session, &log)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return Err(self.overtaken_login(&user, username, client_addr).await?);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut user = user;
+        user.failed_logins = 0;
+        user.locked_until = None;
+        user.totp_last_step = step;
+        user.row_version += 1;
         Ok(Login {
             secret,
             session,
             user,
         })
+    }
+
+    /// A wrong password or code: counted by the store in one conditional
+    /// statement, with the event of what it did (counted, locked the
+    /// account, or not counted because the account changed meanwhile).
+    async fn count_failed_login(
+        &self,
+        user: &StaffUser,
+        username: &str,
+        client_addr: Option<&str>,
+        reason: &str,
+    ) -> ApiResult<()> {
+        let policy = self.session_policy;
+        let lock_until = now()
+            .checked_add(span(policy.lockout_duration))
+            .unwrap_or(jiff::Timestamp::MAX);
+        let event = |reason: String| {
+            Self::login_event(Some(user), username, client_addr, "failed", Some(&reason))
+        };
+        let logs = FailedLoginLogs {
+            counted: event(reason.to_owned()),
+            locked: event(format!("{reason}; account locked until {lock_until}")),
+            not_counted: event(format!(
+                "{reason}; not counted: the account changed meanwhile (locked, disabled or reset)"
+            )),
+        };
+        self.store
+            .record_failed_login(user, policy.lockout_threshold, lock_until, &logs)
+            .await?;
+        Ok(())
+    }
+
+    /// Right password and code, but the account is no longer as checked:
+    /// another login used the code, or it was locked, disabled or reset
+    /// meanwhile. Recorded, and refused like any failure (423 if locked).
+    async fn overtaken_login(
+        &self,
+        user: &StaffUser,
+        username: &str,
+        client_addr: Option<&str>,
+    ) -> ApiResult<ApiError> {
+        let log = Self::login_event(
+            Some(user),
+            username,
+            client_addr,
+            "failed",
+            Some(
+                "overtaken: the code was used, or the account locked, disabled or reset meanwhile",
+            ),
+        );
+        self.store.record_event(&log).await?;
+        let locked = self
+            .store
+            .staff_user(user.id)
+            .await?
+            .filter(|u| u.disabled_at.is_none())
+            .and_then(|u| u.locked_until)
+            .filter(|until| *until > now());
+        Ok(locked.map_or(ApiError::LoginFailed, ApiError::Locked))
     }
 
     /// The caller behind a session cookie, if the session is live: not
@@ -682,7 +852,17 @@ impl Library {
         Ok(())
     }
 
+    async fn own_account(&self, id: uuid::Uuid) -> ApiResult<StaffUser> {
+        self.store
+            .staff_user(id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("user {id}")))
+    }
+
     /// Change one's own password; every session of the user then ends.
+    /// Saved over the version read; when a login wrote the row meanwhile,
+    /// read again and re-applied, unless the password itself changed
+    /// (then 409: the current password was checked against an old one).
     pub async fn change_own_password(
         &self,
         caller: &Caller,
@@ -699,12 +879,11 @@ impl Library {
             .strip_prefix("user:")
             .and_then(|s| uuid::Uuid::parse_str(s).ok())
             .ok_or_else(|| ApiError::Internal("session without a user".into()))?;
-        let mut user = self
-            .store
-            .staff_user(id)
+        let first = self.own_account(id).await?;
+        if !self
+            .verify_password_gated(Queue::Wait, current, &first.password_hash)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("user {id}")))?;
-        if !Self::verify_password_blocking(current.to_owned(), user.password_hash.clone()).await? {
+        {
             return Err(ApiError::field(
                 "current_password",
                 "wrong",
@@ -721,18 +900,35 @@ impl Library {
                 "新密码不能与当前密码相同",
             ));
         }
-        let at = now();
-        user.password_hash = Self::hash_password_blocking(new.to_owned()).await?;
-        user.must_change_password = false;
-        user.password_changed_at = at;
-        let log = ChangeLog::audit_only(audit_event(
-            &Actor::from(caller),
-            "user.password_change",
-            caller.actor.clone(),
-            json!({}),
-        ));
-        self.store.save_staff_user(&user, Some(at), &log).await?;
-        Ok(())
+        let new_hash = self.hash_password_gated(new.to_owned()).await?;
+        for attempt in 0..SAVE_ATTEMPTS {
+            let mut user = if attempt == 0 {
+                first.clone()
+            } else {
+                self.own_account(id).await?
+            };
+            if user.password_hash != first.password_hash {
+                return Err(ApiError::Conflict(
+                    "the password was changed or reset meanwhile; log in again".into(),
+                ));
+            }
+            let at = now();
+            user.password_hash = new_hash.clone();
+            user.must_change_password = false;
+            user.password_changed_at = at;
+            let log = ChangeLog::audit_only(audit_event(
+                &Actor::from(caller),
+                "user.password_change",
+                caller.actor.clone(),
+                json!({}),
+            ));
+            match self.store.save_staff_user(&user, Some(at), &log).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(conflict_persists())
     }
 }
 
@@ -772,6 +968,16 @@ mod tests {
     #[test]
     fn dummy_hash_parses() {
         assert!(argon2::password_hash::phc::PasswordHash::new(DUMMY_PHC).is_ok());
+    }
+
+    #[test]
+    fn long_usernames_are_logged_as_a_marked_prefix() {
+        assert_eq!(username_for_log("wang.li"), json!({"username": "wang.li"}));
+        let long = "王".repeat(400_000);
+        let logged = username_for_log(&long);
+        assert_eq!(logged["username_truncated"], true);
+        assert_eq!(logged["username_bytes"], 1_200_000);
+        assert!(logged.to_string().len() < 200, "{logged}");
     }
 
     #[test]
