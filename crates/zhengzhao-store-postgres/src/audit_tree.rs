@@ -1,12 +1,12 @@
 //! The audit log's Merkle tree and checkpoints.
 
+use crate::db::Db;
 use crate::{backend, classify};
-use tokio_postgres::GenericClient;
 use zhengzhao_store::{
     AuditCheckpoint, AuditLeaf, AuditNode, AuditTreeHead, StoreError, StoreResult, hash32,
 };
 
-pub(crate) async fn head<C: GenericClient + Sync>(c: &C) -> StoreResult<AuditTreeHead> {
+pub(crate) async fn head<C: Db + ?Sized>(c: &C) -> StoreResult<AuditTreeHead> {
     let r = c
         .query_one(
             "SELECT coalesce(max(leaf_index) + 1, 0), coalesce(max(seq), 0) FROM audit_leaves",
@@ -21,7 +21,7 @@ pub(crate) async fn head<C: GenericClient + Sync>(c: &C) -> StoreResult<AuditTre
 }
 
 /// In the caller's transaction.
-pub(crate) async fn append<C: GenericClient + Sync>(
+pub(crate) async fn append<C: Db + ?Sized>(
     c: &C,
     expected: &AuditTreeHead,
     leaves: &[AuditLeaf],
@@ -62,22 +62,18 @@ pub(crate) async fn append<C: GenericClient + Sync>(
             "the leaves are not exactly the next audit events".into(),
         ));
     }
-    let insert_leaf = c
-        .prepare("INSERT INTO audit_leaves (leaf_index, seq, hash) VALUES ($1, $2, $3)")
-        .await
-        .map_err(backend)?;
+    // Prepared once per connection (`Db`), run per row.
     for l in leaves {
-        c.execute(&insert_leaf, &[&(l.index as i64), &l.seq, &&l.hash[..]])
-            .await
-            .map_err(classify)?;
-    }
-    let insert_node = c
-        .prepare("INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+        c.execute(
+            "INSERT INTO audit_leaves (leaf_index, seq, hash) VALUES ($1, $2, $3)",
+            &[&(l.index as i64), &l.seq, &&l.hash[..]],
+        )
         .await
-        .map_err(backend)?;
+        .map_err(classify)?;
+    }
     for n in nodes.iter().filter(|n| n.level > 0) {
         c.execute(
-            &insert_node,
+            "INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)",
             &[&(n.level as i32), &(n.index as i64), &&n.hash[..]],
         )
         .await
@@ -86,7 +82,7 @@ pub(crate) async fn append<C: GenericClient + Sync>(
     Ok(())
 }
 
-pub(crate) async fn nodes<C: GenericClient + Sync>(
+pub(crate) async fn nodes<C: Db + ?Sized>(
     c: &C,
     coords: &[(u32, u64)],
 ) -> StoreResult<Vec<AuditNode>> {
@@ -122,7 +118,7 @@ fn to_leaf(r: &tokio_postgres::Row) -> StoreResult<AuditLeaf> {
     })
 }
 
-pub(crate) async fn leaves<C: GenericClient + Sync>(
+pub(crate) async fn leaves<C: Db + ?Sized>(
     c: &C,
     from: u64,
     limit: u32,
@@ -138,10 +134,7 @@ pub(crate) async fn leaves<C: GenericClient + Sync>(
     .collect()
 }
 
-pub(crate) async fn leaf_of<C: GenericClient + Sync>(
-    c: &C,
-    seq: i64,
-) -> StoreResult<Option<AuditLeaf>> {
+pub(crate) async fn leaf_of<C: Db + ?Sized>(c: &C, seq: i64) -> StoreResult<Option<AuditLeaf>> {
     c.query_opt(
         "SELECT leaf_index, seq, hash FROM audit_leaves WHERE seq = $1",
         &[&seq],
@@ -153,10 +146,7 @@ pub(crate) async fn leaf_of<C: GenericClient + Sync>(
     .transpose()
 }
 
-pub(crate) async fn add_checkpoint<C: GenericClient + Sync>(
-    c: &C,
-    cp: &AuditCheckpoint,
-) -> StoreResult<()> {
+pub(crate) async fn add_checkpoint<C: Db + ?Sized>(c: &C, cp: &AuditCheckpoint) -> StoreResult<()> {
     c.execute(
         "INSERT INTO audit_checkpoints (tree_size, root, created_at, key_id, note, signature)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -174,7 +164,7 @@ pub(crate) async fn add_checkpoint<C: GenericClient + Sync>(
     Ok(())
 }
 
-pub(crate) async fn checkpoints<C: GenericClient + Sync>(
+pub(crate) async fn checkpoints<C: Db + ?Sized>(
     c: &C,
     from_size: u64,
     limit: u32,

@@ -1,7 +1,8 @@
 //! Catalog rows: one row per license type plus every version's spec as JSONB.
 
+use crate::db::Db;
 use crate::{backend, classify};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 use zhengzhao_domain::catalog::{LicenseTypeDraft, LicenseTypeSpec, LicenseTypeVersion};
 use zhengzhao_domain::codes::LicenseTypeCode;
 use zhengzhao_store::{StoreError, StoreResult};
@@ -25,7 +26,7 @@ fn spec_json(spec: &LicenseTypeSpec) -> StoreResult<serde_json::Value> {
     serde_json::to_value(spec).map_err(backend)
 }
 
-pub(crate) async fn create<C: GenericClient + Sync>(
+pub(crate) async fn create<C: Db + ?Sized>(
     c: &C,
     spec: &LicenseTypeSpec,
     at: jiff::Timestamp,
@@ -61,7 +62,7 @@ pub(crate) async fn create<C: GenericClient + Sync>(
     })
 }
 
-pub(crate) async fn next_version<C: GenericClient + Sync>(
+pub(crate) async fn next_version<C: Db + ?Sized>(
     c: &C,
     spec: &LicenseTypeSpec,
     expected_current: u32,
@@ -105,7 +106,7 @@ pub(crate) async fn next_version<C: GenericClient + Sync>(
     })
 }
 
-async fn rows<C: GenericClient + Sync>(
+async fn rows<C: Db + ?Sized>(
     c: &C,
     sql: &str,
     p: &[&(dyn tokio_postgres::types::ToSql + Sync)],
@@ -118,9 +119,7 @@ async fn rows<C: GenericClient + Sync>(
         .collect()
 }
 
-pub(crate) async fn current_all<C: GenericClient + Sync>(
-    c: &C,
-) -> StoreResult<Vec<LicenseTypeVersion>> {
+pub(crate) async fn current_all<C: Db + ?Sized>(c: &C) -> StoreResult<Vec<LicenseTypeVersion>> {
     rows(
         c,
         "SELECT v.spec, v.version, v.created_at FROM license_types t
@@ -131,7 +130,7 @@ pub(crate) async fn current_all<C: GenericClient + Sync>(
     .await
 }
 
-pub(crate) async fn one<C: GenericClient + Sync>(
+pub(crate) async fn one<C: Db + ?Sized>(
     c: &C,
     code: &LicenseTypeCode,
     version: Option<u32>,
@@ -164,7 +163,7 @@ pub(crate) async fn one<C: GenericClient + Sync>(
     Ok(found.into_iter().next())
 }
 
-pub(crate) async fn versions<C: GenericClient + Sync>(
+pub(crate) async fn versions<C: Db + ?Sized>(
     c: &C,
     code: &LicenseTypeCode,
 ) -> StoreResult<Vec<LicenseTypeVersion>> {

@@ -1,12 +1,12 @@
 //! The audit log and the outbox: appended in the same transaction as every change.
 
 use crate::backend;
-use tokio_postgres::GenericClient;
+use crate::db::Db;
 use zhengzhao_store::{
     AuditEvent, AuditQuery, AuditRecord, ChangeLog, OutboxMessage, OutboxRecord, StoreResult,
 };
 
-pub(crate) async fn append<C: GenericClient + Sync>(c: &C, log: &ChangeLog) -> StoreResult<()> {
+pub(crate) async fn append<C: Db + ?Sized>(c: &C, log: &ChangeLog) -> StoreResult<()> {
     let e = &log.audit;
     c.execute(
         "INSERT INTO audit_events (id, at, actor, org, role, client_addr, action, target, outcome, reason, detail)
@@ -29,7 +29,7 @@ pub(crate) async fn append<C: GenericClient + Sync>(c: &C, log: &ChangeLog) -> S
     Ok(())
 }
 
-pub(crate) async fn is_seeded<C: GenericClient + Sync>(c: &C) -> StoreResult<bool> {
+pub(crate) async fn is_seeded<C: Db + ?Sized>(c: &C) -> StoreResult<bool> {
     Ok(
         c.query_opt("SELECT 1 FROM library_meta WHERE key = 'seeded_at'", &[])
             .await
@@ -38,7 +38,7 @@ pub(crate) async fn is_seeded<C: GenericClient + Sync>(c: &C) -> StoreResult<boo
     )
 }
 
-pub(crate) async fn audit_after<C: GenericClient + Sync>(
+pub(crate) async fn audit_after<C: Db + ?Sized>(
     c: &C,
     after: i64,
     limit: u32,
@@ -56,7 +56,7 @@ pub(crate) async fn audit_after<C: GenericClient + Sync>(
 
 /// Audit search: only the filters given become SQL conditions, so each can
 /// use its index (`V10__lookup_indexes.sql`) in a prepared statement.
-pub(crate) async fn audit_search<C: GenericClient + Sync>(
+pub(crate) async fn audit_search<C: Db + ?Sized>(
     c: &C,
     q: &AuditQuery,
     after: i64,
@@ -109,7 +109,7 @@ fn to_records(rows: &[tokio_postgres::Row]) -> Vec<AuditRecord> {
         .collect()
 }
 
-pub(crate) async fn pending_outbox<C: GenericClient + Sync>(
+pub(crate) async fn pending_outbox<C: Db + ?Sized>(
     c: &C,
     limit: u32,
 ) -> StoreResult<Vec<OutboxRecord>> {

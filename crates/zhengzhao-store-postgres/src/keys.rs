@@ -1,7 +1,8 @@
 //! Signing key rows.
 
+use crate::db::Db;
 use crate::{backend, classify};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_store::{KeyPurpose, KeySource, SigningKeyRecord, StoreError, StoreResult};
 
@@ -32,7 +33,7 @@ fn to_record(r: &Row) -> StoreResult<SigningKeyRecord> {
     })
 }
 
-async fn org_id<C: GenericClient + Sync>(c: &C, org: Option<&OrgCode>) -> StoreResult<Option<i64>> {
+async fn org_id<C: Db + ?Sized>(c: &C, org: Option<&OrgCode>) -> StoreResult<Option<i64>> {
     match org {
         None => Ok(None),
         Some(o) => c
@@ -44,7 +45,7 @@ async fn org_id<C: GenericClient + Sync>(c: &C, org: Option<&OrgCode>) -> StoreR
     }
 }
 
-pub(crate) async fn add<C: GenericClient + Sync>(
+pub(crate) async fn add<C: Db + ?Sized>(
     c: &C,
     k: &SigningKeyRecord,
     retire_active: bool,
@@ -80,7 +81,7 @@ pub(crate) async fn add<C: GenericClient + Sync>(
     Ok(())
 }
 
-pub(crate) async fn active<C: GenericClient + Sync>(
+pub(crate) async fn active<C: Db + ?Sized>(
     c: &C,
     org: Option<&OrgCode>,
     purpose: KeyPurpose,
@@ -107,7 +108,7 @@ pub(crate) async fn active<C: GenericClient + Sync>(
     row.as_ref().map(to_record).transpose()
 }
 
-pub(crate) async fn by_id<C: GenericClient + Sync>(
+pub(crate) async fn by_id<C: Db + ?Sized>(
     c: &C,
     id: uuid::Uuid,
 ) -> StoreResult<Option<SigningKeyRecord>> {
@@ -119,7 +120,7 @@ pub(crate) async fn by_id<C: GenericClient + Sync>(
         .transpose()
 }
 
-pub(crate) async fn of_org<C: GenericClient + Sync>(
+pub(crate) async fn of_org<C: Db + ?Sized>(
     c: &C,
     org: Option<&OrgCode>,
 ) -> StoreResult<Vec<SigningKeyRecord>> {

@@ -4,6 +4,7 @@
 
 mod audit_tree;
 mod catalog;
+mod db;
 mod journal;
 mod keys;
 mod licenses;
@@ -85,7 +86,7 @@ impl PgStore {
             .map_err(backend)?
             .try_get(0)
             .map_err(backend)?;
-        if !has_meta || !journal::is_seeded(&**client).await? {
+        if !has_meta || !journal::is_seeded(&client).await? {
             return Ok(None);
         }
         Self::migrate(&mut client).await?;
@@ -160,7 +161,7 @@ impl Store for PgStore {
     }
 
     async fn is_seeded(&self) -> StoreResult<bool> {
-        journal::is_seeded(&**self.client().await?).await
+        journal::is_seeded(&self.client().await?).await
     }
 
     async fn seed(&self, seed: &Seed, log: &ChangeLog) -> StoreResult<()> {
@@ -170,63 +171,63 @@ impl Store for PgStore {
         tx.execute("LOCK TABLE library_meta IN EXCLUSIVE MODE", &[])
             .await
             .map_err(backend)?;
-        if journal::is_seeded(&*tx).await? {
+        if journal::is_seeded(&tx).await? {
             return Err(StoreError::Conflict("library is already seeded".into()));
         }
         for org in &seed.orgs {
-            orgs::insert(&*tx, org, seed.at).await?;
+            orgs::insert(&tx, org, seed.at).await?;
         }
         for spec in &seed.catalog {
-            catalog::create(&*tx, spec, seed.at).await?;
+            catalog::create(&tx, spec, seed.at).await?;
         }
-        tokens::insert(&*tx, &seed.admin_token).await?;
+        tokens::insert(&tx, &seed.admin_token).await?;
         tx.execute(
             "INSERT INTO library_meta (key, value) VALUES ('seeded_at', $1)",
             &[&seed.at.to_string()],
         )
         .await
         .map_err(backend)?;
-        journal::append(&*tx, log).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)
     }
 
     async fn orgs(&self) -> StoreResult<Vec<Org>> {
-        orgs::all(&**self.client().await?).await
+        orgs::all(&self.client().await?).await
     }
 
     async fn org(&self, code: &OrgCode) -> StoreResult<Option<Org>> {
-        orgs::by_code(&**self.client().await?, code).await
+        orgs::by_code(&self.client().await?, code).await
     }
 
     async fn org_by_credit_code(&self, code: &CreditCode) -> StoreResult<Option<Org>> {
-        orgs::by_credit_code(&**self.client().await?, code).await
+        orgs::by_credit_code(&self.client().await?, code).await
     }
 
     async fn org_children(&self, code: &OrgCode) -> StoreResult<Vec<Org>> {
-        orgs::children(&**self.client().await?, code).await
+        orgs::children(&self.client().await?, code).await
     }
 
     async fn org_within(&self, org: &OrgCode, ancestor: &OrgCode) -> StoreResult<bool> {
-        orgs::within(&**self.client().await?, org, ancestor).await
+        orgs::within(&self.client().await?, org, ancestor).await
     }
 
     async fn org_subtree(&self, ancestor: &OrgCode) -> StoreResult<Vec<Org>> {
-        orgs::subtree(&**self.client().await?, ancestor).await
+        orgs::subtree(&self.client().await?, ancestor).await
     }
 
     async fn add_org(&self, org: &Org, log: &ChangeLog) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        orgs::insert(&*tx, org, log.audit.at).await?;
-        journal::append(&*tx, log).await?;
+        orgs::insert(&tx, org, log.audit.at).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)
     }
 
     async fn update_org(&self, change: &OrgUpdate, log: &ChangeLog) -> StoreResult<Org> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        let org = orgs::update(&*tx, change, log.audit.at).await?;
-        journal::append(&*tx, log).await?;
+        let org = orgs::update(&tx, change, log.audit.at).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)?;
         Ok(org)
     }
@@ -239,8 +240,8 @@ impl Store for PgStore {
     ) -> StoreResult<LicenseTypeVersion> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        let v = catalog::create(&*tx, spec, at).await?;
-        journal::append(&*tx, log).await?;
+        let v = catalog::create(&tx, spec, at).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)?;
         Ok(v)
     }
@@ -254,14 +255,14 @@ impl Store for PgStore {
     ) -> StoreResult<LicenseTypeVersion> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        let v = catalog::next_version(&*tx, spec, expected_current, at).await?;
-        journal::append(&*tx, log).await?;
+        let v = catalog::next_version(&tx, spec, expected_current, at).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)?;
         Ok(v)
     }
 
     async fn current_license_types(&self) -> StoreResult<Vec<LicenseTypeVersion>> {
-        catalog::current_all(&**self.client().await?).await
+        catalog::current_all(&self.client().await?).await
     }
 
     async fn license_type(
@@ -269,30 +270,30 @@ impl Store for PgStore {
         code: &LicenseTypeCode,
         version: Option<u32>,
     ) -> StoreResult<Option<LicenseTypeVersion>> {
-        catalog::one(&**self.client().await?, code, version).await
+        catalog::one(&self.client().await?, code, version).await
     }
 
     async fn license_type_versions(
         &self,
         code: &LicenseTypeCode,
     ) -> StoreResult<Vec<LicenseTypeVersion>> {
-        catalog::versions(&**self.client().await?, code).await
+        catalog::versions(&self.client().await?, code).await
     }
 
     async fn create_token(&self, token: &NewToken, log: &ChangeLog) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        tokens::insert(&*tx, token).await?;
-        journal::append(&*tx, log).await?;
+        tokens::insert(&tx, token).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)
     }
 
     async fn token_by_hash(&self, hash: &[u8]) -> StoreResult<Option<TokenRecord>> {
-        tokens::by_hash(&**self.client().await?, hash).await
+        tokens::by_hash(&self.client().await?, hash).await
     }
 
     async fn tokens(&self) -> StoreResult<Vec<TokenRecord>> {
-        tokens::all(&**self.client().await?).await
+        tokens::all(&self.client().await?).await
     }
 
     async fn revoke_token(
@@ -303,8 +304,8 @@ impl Store for PgStore {
     ) -> StoreResult<TokenRecord> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        let t = tokens::revoke(&*tx, id, at).await?;
-        journal::append(&*tx, log).await?;
+        let t = tokens::revoke(&tx, id, at).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)?;
         Ok(t)
     }
@@ -347,7 +348,7 @@ impl Store for PgStore {
         if n == 0 {
             return Err(StoreError::Conflict(format!("presentation {jti} was used")));
         }
-        journal::append(&*tx, log).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -394,7 +395,7 @@ impl Store for PgStore {
         )
         .await
         .map_err(classify)?;
-        journal::append(&*tx, log).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -420,7 +421,7 @@ impl Store for PgStore {
     async fn record_event(&self, log: &ChangeLog) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        journal::append(&*tx, log).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -428,7 +429,7 @@ impl Store for PgStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
         for log in logs {
-            journal::append(&*tx, log).await?;
+            journal::append(&tx, log).await?;
         }
         tx.commit().await.map_err(backend)
     }
@@ -436,21 +437,21 @@ impl Store for PgStore {
     async fn add_staff_user(&self, user: &StaffUser, log: &ChangeLog) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        staff::insert(&*tx, user).await?;
-        journal::append(&*tx, log).await?;
+        staff::insert(&tx, user).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)
     }
 
     async fn staff_user(&self, id: uuid::Uuid) -> StoreResult<Option<StaffUser>> {
-        staff::by_id(&**self.client().await?, id).await
+        staff::by_id(&self.client().await?, id).await
     }
 
     async fn staff_user_by_name(&self, username: &str) -> StoreResult<Option<StaffUser>> {
-        staff::by_name(&**self.client().await?, username).await
+        staff::by_name(&self.client().await?, username).await
     }
 
     async fn staff_users(&self) -> StoreResult<Vec<StaffUser>> {
-        staff::all(&**self.client().await?).await
+        staff::all(&self.client().await?).await
     }
 
     async fn save_staff_user(
@@ -461,8 +462,8 @@ impl Store for PgStore {
     ) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        staff::save(&*tx, user, end_sessions_at).await?;
-        journal::append(&*tx, log).await?;
+        staff::save(&tx, user, end_sessions_at).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -475,9 +476,9 @@ impl Store for PgStore {
     ) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        staff::note_login(&*tx, seen, totp_step).await?;
-        staff::insert_session(&*tx, session).await?;
-        journal::append(&*tx, log).await?;
+        staff::note_login(&tx, seen, totp_step).await?;
+        staff::insert_session(&tx, session).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -490,18 +491,18 @@ impl Store for PgStore {
     ) -> StoreResult<FailedLogin> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        let outcome = staff::failed_login(&*tx, seen, threshold, lock_until).await?;
-        journal::append(&*tx, logs.for_outcome(outcome)).await?;
+        let outcome = staff::failed_login(&tx, seen, threshold, lock_until).await?;
+        journal::append(&tx, logs.for_outcome(outcome)).await?;
         tx.commit().await.map_err(backend)?;
         Ok(outcome)
     }
 
     async fn staff_session(&self, hash: &[u8]) -> StoreResult<Option<StaffSession>> {
-        staff::session(&**self.client().await?, hash).await
+        staff::session(&self.client().await?, hash).await
     }
 
     async fn touch_staff_session(&self, hash: &[u8], at: jiff::Timestamp) -> StoreResult<()> {
-        staff::touch_session(&**self.client().await?, hash, at).await
+        staff::touch_session(&self.client().await?, hash, at).await
     }
 
     async fn end_staff_session(
@@ -512,8 +513,8 @@ impl Store for PgStore {
     ) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        staff::end_session(&*tx, hash, at).await?;
-        journal::append(&*tx, log).await?;
+        staff::end_session(&tx, hash, at).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -525,8 +526,8 @@ impl Store for PgStore {
     ) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        keys::add(&*tx, key, retire_active).await?;
-        journal::append(&*tx, log).await?;
+        keys::add(&tx, key, retire_active).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)?;
         Ok(())
     }
@@ -536,15 +537,15 @@ impl Store for PgStore {
         org: Option<&OrgCode>,
         purpose: KeyPurpose,
     ) -> StoreResult<Option<SigningKeyRecord>> {
-        keys::active(&**self.client().await?, org, purpose).await
+        keys::active(&self.client().await?, org, purpose).await
     }
 
     async fn signing_key(&self, id: uuid::Uuid) -> StoreResult<Option<SigningKeyRecord>> {
-        keys::by_id(&**self.client().await?, id).await
+        keys::by_id(&self.client().await?, id).await
     }
 
     async fn signing_keys(&self, org: Option<&OrgCode>) -> StoreResult<Vec<SigningKeyRecord>> {
-        keys::of_org(&**self.client().await?, org).await
+        keys::of_org(&self.client().await?, org).await
     }
 
     async fn issue_license(
@@ -555,8 +556,8 @@ impl Store for PgStore {
     ) -> StoreResult<LicenseRecord> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        let rec = licenses::issue(&*tx, license, channels).await?;
-        journal::append(&*tx, log).await?;
+        let rec = licenses::issue(&tx, license, channels).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)?;
         Ok(rec)
     }
@@ -571,8 +572,8 @@ impl Store for PgStore {
     ) -> StoreResult<LicenseRecord> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        let rec = licenses::add_version(&*tx, key, expected_current, version, channels).await?;
-        journal::append(&*tx, log).await?;
+        let rec = licenses::add_version(&tx, key, expected_current, version, channels).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)?;
         Ok(rec)
     }
@@ -586,14 +587,14 @@ impl Store for PgStore {
     ) -> StoreResult<LicenseRecord> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        let rec = licenses::revoke(&*tx, key, expected_current, revocation).await?;
-        journal::append(&*tx, log).await?;
+        let rec = licenses::revoke(&tx, key, expected_current, revocation).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)?;
         Ok(rec)
     }
 
     async fn license_by_identifier(&self, id: &LicenseId) -> StoreResult<Option<LicenseRecord>> {
-        licenses::by_identifier(&**self.client().await?, id).await
+        licenses::by_identifier(&self.client().await?, id).await
     }
 
     async fn license_by_source(
@@ -601,7 +602,7 @@ impl Store for PgStore {
         system: &str,
         record_id: &str,
     ) -> StoreResult<Option<LicenseRecord>> {
-        licenses::by_source(&**self.client().await?, system, record_id).await
+        licenses::by_source(&self.client().await?, system, record_id).await
     }
 
     async fn licenses_of_holders(
@@ -610,7 +611,7 @@ impl Store for PgStore {
         type_codes: &[LicenseTypeCode],
     ) -> StoreResult<Vec<LicenseRecord>> {
         let types: Vec<&str> = type_codes.iter().map(|t| t.as_str()).collect();
-        licenses::of_holders(&**self.client().await?, holder_ids, &types).await
+        licenses::of_holders(&self.client().await?, holder_ids, &types).await
     }
 
     async fn licenses(
@@ -619,7 +620,7 @@ impl Store for PgStore {
         before_key: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<LicenseRecord>> {
-        licenses::page(&**self.client().await?, filter, before_key, limit).await
+        licenses::page(&self.client().await?, filter, before_key, limit).await
     }
 
     async fn due_deliveries(
@@ -627,7 +628,7 @@ impl Store for PgStore {
         now: jiff::Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<DeliveryRecord>> {
-        licenses::due(&**self.client().await?, now, limit).await
+        licenses::due(&self.client().await?, now, limit).await
     }
 
     async fn record_delivery(
@@ -638,23 +639,23 @@ impl Store for PgStore {
     ) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        licenses::record(&*tx, id, outcome).await?;
+        licenses::record(&tx, id, outcome).await?;
         if let Some(l) = log {
-            journal::append(&*tx, l).await?;
+            journal::append(&tx, l).await?;
         }
         tx.commit().await.map_err(backend)
     }
 
     async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>> {
-        licenses::of_license(&**self.client().await?, key).await
+        licenses::of_license(&self.client().await?, key).await
     }
 
     async fn audit_events(&self, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
-        journal::audit_after(&**self.client().await?, after, limit).await
+        journal::audit_after(&self.client().await?, after, limit).await
     }
 
     async fn pending_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxRecord>> {
-        journal::pending_outbox(&**self.client().await?, limit).await
+        journal::pending_outbox(&self.client().await?, limit).await
     }
 
     async fn search_audit(
@@ -663,7 +664,7 @@ impl Store for PgStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<AuditRecord>> {
-        journal::audit_search(&**self.client().await?, query, after, limit).await
+        journal::audit_search(&self.client().await?, query, after, limit).await
     }
 
     async fn backup_to(&self, _to: &std::path::Path) -> StoreResult<()> {
@@ -673,7 +674,7 @@ impl Store for PgStore {
     }
 
     async fn audit_tree_head(&self) -> StoreResult<AuditTreeHead> {
-        audit_tree::head(&**self.client().await?).await
+        audit_tree::head(&self.client().await?).await
     }
 
     async fn append_audit_leaves(
@@ -684,27 +685,27 @@ impl Store for PgStore {
     ) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        audit_tree::append(&*tx, head, leaves, nodes).await?;
+        audit_tree::append(&tx, head, leaves, nodes).await?;
         tx.commit().await.map_err(backend)
     }
 
     async fn audit_nodes(&self, coords: &[(u32, u64)]) -> StoreResult<Vec<AuditNode>> {
-        audit_tree::nodes(&**self.client().await?, coords).await
+        audit_tree::nodes(&self.client().await?, coords).await
     }
 
     async fn audit_leaves(&self, from: u64, limit: u32) -> StoreResult<Vec<AuditLeaf>> {
-        audit_tree::leaves(&**self.client().await?, from, limit).await
+        audit_tree::leaves(&self.client().await?, from, limit).await
     }
 
     async fn audit_leaf_of(&self, seq: i64) -> StoreResult<Option<AuditLeaf>> {
-        audit_tree::leaf_of(&**self.client().await?, seq).await
+        audit_tree::leaf_of(&self.client().await?, seq).await
     }
 
     async fn add_audit_checkpoint(&self, cp: &AuditCheckpoint, log: &ChangeLog) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        audit_tree::add_checkpoint(&*tx, cp).await?;
-        journal::append(&*tx, log).await?;
+        audit_tree::add_checkpoint(&tx, cp).await?;
+        journal::append(&tx, log).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -713,11 +714,11 @@ impl Store for PgStore {
         from_size: u64,
         limit: u32,
     ) -> StoreResult<Vec<AuditCheckpoint>> {
-        audit_tree::checkpoints(&**self.client().await?, from_size, limit, false).await
+        audit_tree::checkpoints(&self.client().await?, from_size, limit, false).await
     }
 
     async fn latest_audit_checkpoint(&self) -> StoreResult<Option<AuditCheckpoint>> {
-        Ok(audit_tree::checkpoints(&**self.client().await?, 0, 1, true)
+        Ok(audit_tree::checkpoints(&self.client().await?, 0, 1, true)
             .await?
             .into_iter()
             .next())

@@ -1,7 +1,8 @@
 //! License rows, their signed versions, and their deliveries.
 
+use crate::db::Db;
 use crate::{backend, classify};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 use zhengzhao_domain::codes::LicenseTypeCode;
 use zhengzhao_domain::license_id::LicenseId;
 use zhengzhao_domain::org::OrgCode;
@@ -17,7 +18,7 @@ fn small(v: i32) -> StoreResult<u16> {
 
 /// The versions of every license in `keys`, oldest first per license, in
 /// one query (a page of licenses costs two round trips, not one per license).
-async fn versions_of<C: GenericClient + Sync>(
+async fn versions_of<C: Db + ?Sized>(
     c: &C,
     keys: &[i64],
 ) -> StoreResult<std::collections::HashMap<i64, Vec<LicenseVersionRecord>>> {
@@ -104,10 +105,7 @@ fn to_license(r: &Row, versions: Vec<LicenseVersionRecord>) -> StoreResult<Licen
     })
 }
 
-async fn licenses_of<C: GenericClient + Sync>(
-    c: &C,
-    rows: Vec<Row>,
-) -> StoreResult<Vec<LicenseRecord>> {
+async fn licenses_of<C: Db + ?Sized>(c: &C, rows: Vec<Row>) -> StoreResult<Vec<LicenseRecord>> {
     let keys = rows
         .iter()
         .map(|r| r.try_get::<_, i64>(0))
@@ -120,10 +118,7 @@ async fn licenses_of<C: GenericClient + Sync>(
         .collect()
 }
 
-pub(crate) async fn by_key<C: GenericClient + Sync>(
-    c: &C,
-    key: i64,
-) -> StoreResult<Option<LicenseRecord>> {
+pub(crate) async fn by_key<C: Db + ?Sized>(c: &C, key: i64) -> StoreResult<Option<LicenseRecord>> {
     let rows = c
         .query(&format!("{LICENSE_SELECT} WHERE l.id = $1"), &[&key])
         .await
@@ -131,7 +126,7 @@ pub(crate) async fn by_key<C: GenericClient + Sync>(
     Ok(licenses_of(c, rows).await?.into_iter().next())
 }
 
-pub(crate) async fn by_identifier<C: GenericClient + Sync>(
+pub(crate) async fn by_identifier<C: Db + ?Sized>(
     c: &C,
     id: &LicenseId,
 ) -> StoreResult<Option<LicenseRecord>> {
@@ -148,7 +143,7 @@ pub(crate) async fn by_identifier<C: GenericClient + Sync>(
     }
 }
 
-pub(crate) async fn by_source<C: GenericClient + Sync>(
+pub(crate) async fn by_source<C: Db + ?Sized>(
     c: &C,
     system: &str,
     record: &str,
@@ -164,7 +159,7 @@ pub(crate) async fn by_source<C: GenericClient + Sync>(
 }
 
 /// Licenses of `holders` whose type is one of `types`, newest first.
-pub(crate) async fn of_holders<C: GenericClient + Sync>(
+pub(crate) async fn of_holders<C: Db + ?Sized>(
     c: &C,
     holders: &[String],
     types: &[&str],
@@ -183,7 +178,7 @@ pub(crate) async fn of_holders<C: GenericClient + Sync>(
     licenses_of(c, rows).await
 }
 
-pub(crate) async fn page<C: GenericClient + Sync>(
+pub(crate) async fn page<C: Db + ?Sized>(
     c: &C,
     f: &LicenseFilter,
     before: Option<i64>,
@@ -212,7 +207,7 @@ pub(crate) async fn page<C: GenericClient + Sync>(
     licenses_of(c, rows).await
 }
 
-async fn insert_version<C: GenericClient + Sync>(
+async fn insert_version<C: Db + ?Sized>(
     c: &C,
     key: i64,
     v: &LicenseVersionRecord,
@@ -247,7 +242,7 @@ async fn insert_version<C: GenericClient + Sync>(
     Ok(())
 }
 
-async fn insert_deliveries<C: GenericClient + Sync>(
+async fn insert_deliveries<C: Db + ?Sized>(
     c: &C,
     key: i64,
     version: u16,
@@ -265,7 +260,7 @@ async fn insert_deliveries<C: GenericClient + Sync>(
     Ok(())
 }
 
-pub(crate) async fn issue<C: GenericClient + Sync>(
+pub(crate) async fn issue<C: Db + ?Sized>(
     c: &C,
     l: &NewLicense,
     channels: &[String],
@@ -310,7 +305,7 @@ pub(crate) async fn issue<C: GenericClient + Sync>(
         .ok_or_else(|| StoreError::Backend("license vanished after insert".into()))
 }
 
-async fn current_state<C: GenericClient + Sync>(c: &C, key: i64) -> StoreResult<(u16, bool)> {
+async fn current_state<C: Db + ?Sized>(c: &C, key: i64) -> StoreResult<(u16, bool)> {
     let r = c
         .query_opt(
             "SELECT current_version, revoked_at IS NOT NULL FROM licenses WHERE id = $1 FOR UPDATE",
@@ -322,7 +317,7 @@ async fn current_state<C: GenericClient + Sync>(c: &C, key: i64) -> StoreResult<
     Ok((small(r.get(0))?, r.get(1)))
 }
 
-pub(crate) async fn add_version<C: GenericClient + Sync>(
+pub(crate) async fn add_version<C: Db + ?Sized>(
     c: &C,
     key: i64,
     expected: u16,
@@ -351,7 +346,7 @@ pub(crate) async fn add_version<C: GenericClient + Sync>(
         .ok_or_else(|| StoreError::NotFound(format!("license #{key}")))
 }
 
-pub(crate) async fn revoke<C: GenericClient + Sync>(
+pub(crate) async fn revoke<C: Db + ?Sized>(
     c: &C,
     key: i64,
     expected: u16,
@@ -398,7 +393,7 @@ fn to_delivery(r: &Row) -> StoreResult<DeliveryRecord> {
     })
 }
 
-pub(crate) async fn due<C: GenericClient + Sync>(
+pub(crate) async fn due<C: Db + ?Sized>(
     c: &C,
     now: jiff::Timestamp,
     limit: u32,
@@ -414,7 +409,7 @@ pub(crate) async fn due<C: GenericClient + Sync>(
     .collect()
 }
 
-pub(crate) async fn of_license<C: GenericClient + Sync>(
+pub(crate) async fn of_license<C: Db + ?Sized>(
     c: &C,
     key: i64,
 ) -> StoreResult<Vec<DeliveryRecord>> {
@@ -429,7 +424,7 @@ pub(crate) async fn of_license<C: GenericClient + Sync>(
     .collect()
 }
 
-pub(crate) async fn record<C: GenericClient + Sync>(
+pub(crate) async fn record<C: Db + ?Sized>(
     c: &C,
     id: i64,
     outcome: &DeliveryOutcome,

@@ -1,7 +1,8 @@
 //! Org tree rows and the closure table that answers subtree questions by index.
 
+use crate::db::Db;
 use crate::{backend, classify};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 use zhengzhao_domain::codes::CreditCode;
 use zhengzhao_domain::org::{Org, OrgCode, OrgKind, OrgLevel};
 use zhengzhao_store::{OrgUpdate, StoreError, StoreResult};
@@ -33,7 +34,7 @@ fn to_org(r: &Row) -> StoreResult<Org> {
     })
 }
 
-async fn query<C: GenericClient + Sync>(
+async fn query<C: Db + ?Sized>(
     c: &C,
     sql: &str,
     p: &[&(dyn tokio_postgres::types::ToSql + Sync)],
@@ -46,14 +47,11 @@ async fn query<C: GenericClient + Sync>(
         .collect()
 }
 
-pub(crate) async fn all<C: GenericClient + Sync>(c: &C) -> StoreResult<Vec<Org>> {
+pub(crate) async fn all<C: Db + ?Sized>(c: &C) -> StoreResult<Vec<Org>> {
     query(c, &format!("SELECT {COLUMNS} {FROM} ORDER BY o.code"), &[]).await
 }
 
-pub(crate) async fn by_code<C: GenericClient + Sync>(
-    c: &C,
-    code: &OrgCode,
-) -> StoreResult<Option<Org>> {
+pub(crate) async fn by_code<C: Db + ?Sized>(c: &C, code: &OrgCode) -> StoreResult<Option<Org>> {
     Ok(query(
         c,
         &format!("SELECT {COLUMNS} {FROM} WHERE o.code = $1"),
@@ -64,7 +62,7 @@ pub(crate) async fn by_code<C: GenericClient + Sync>(
     .next())
 }
 
-pub(crate) async fn by_credit_code<C: GenericClient + Sync>(
+pub(crate) async fn by_credit_code<C: Db + ?Sized>(
     c: &C,
     code: &CreditCode,
 ) -> StoreResult<Option<Org>> {
@@ -78,10 +76,7 @@ pub(crate) async fn by_credit_code<C: GenericClient + Sync>(
     .next())
 }
 
-pub(crate) async fn children<C: GenericClient + Sync>(
-    c: &C,
-    code: &OrgCode,
-) -> StoreResult<Vec<Org>> {
+pub(crate) async fn children<C: Db + ?Sized>(c: &C, code: &OrgCode) -> StoreResult<Vec<Org>> {
     query(
         c,
         &format!("SELECT {COLUMNS} {FROM} WHERE p.code = $1 ORDER BY o.code"),
@@ -90,10 +85,7 @@ pub(crate) async fn children<C: GenericClient + Sync>(
     .await
 }
 
-pub(crate) async fn subtree<C: GenericClient + Sync>(
-    c: &C,
-    ancestor: &OrgCode,
-) -> StoreResult<Vec<Org>> {
+pub(crate) async fn subtree<C: Db + ?Sized>(c: &C, ancestor: &OrgCode) -> StoreResult<Vec<Org>> {
     query(
         c,
         &format!(
@@ -108,7 +100,7 @@ pub(crate) async fn subtree<C: GenericClient + Sync>(
     .await
 }
 
-pub(crate) async fn within<C: GenericClient + Sync>(
+pub(crate) async fn within<C: Db + ?Sized>(
     c: &C,
     org: &OrgCode,
     ancestor: &OrgCode,
@@ -125,14 +117,14 @@ pub(crate) async fn within<C: GenericClient + Sync>(
     .is_some())
 }
 
-async fn id_of<C: GenericClient + Sync>(c: &C, code: &str) -> StoreResult<Option<i64>> {
+async fn id_of<C: Db + ?Sized>(c: &C, code: &str) -> StoreResult<Option<i64>> {
     Ok(c.query_opt("SELECT id FROM orgs WHERE code = $1", &[&code])
         .await
         .map_err(backend)?
         .map(|r| r.get(0)))
 }
 
-pub(crate) async fn insert<C: GenericClient + Sync>(
+pub(crate) async fn insert<C: Db + ?Sized>(
     c: &C,
     org: &Org,
     at: jiff::Timestamp,
@@ -203,7 +195,7 @@ pub(crate) async fn insert<C: GenericClient + Sync>(
 }
 
 /// Org names are unique (`orgs_name`): say which org has the name.
-async fn name_free<C: GenericClient + Sync>(c: &C, name: &str, code: &OrgCode) -> StoreResult<()> {
+async fn name_free<C: Db + ?Sized>(c: &C, name: &str, code: &OrgCode) -> StoreResult<()> {
     match c
         .query_opt(
             "SELECT code FROM orgs WHERE name = $1 AND code <> $2",
@@ -222,7 +214,7 @@ async fn name_free<C: GenericClient + Sync>(c: &C, name: &str, code: &OrgCode) -
     }
 }
 
-pub(crate) async fn update<C: GenericClient + Sync>(
+pub(crate) async fn update<C: Db + ?Sized>(
     c: &C,
     change: &OrgUpdate,
     at: jiff::Timestamp,

@@ -1,7 +1,8 @@
 //! Staff accounts and sessions.
 
+use crate::db::Db;
 use crate::{backend, classify};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_store::{
     FailedLogin, StaffSession, StaffUser, StoreError, StoreResult, roles_from_text, roles_to_text,
@@ -37,10 +38,7 @@ fn user_of(r: &Row) -> StoreResult<StaffUser> {
     })
 }
 
-pub(crate) async fn by_id<C: GenericClient + Sync>(
-    c: &C,
-    id: uuid::Uuid,
-) -> StoreResult<Option<StaffUser>> {
+pub(crate) async fn by_id<C: Db + ?Sized>(c: &C, id: uuid::Uuid) -> StoreResult<Option<StaffUser>> {
     c.query_opt(&format!("{SELECT_USER} WHERE u.id = $1"), &[&id])
         .await
         .map_err(backend)?
@@ -49,7 +47,7 @@ pub(crate) async fn by_id<C: GenericClient + Sync>(
         .transpose()
 }
 
-pub(crate) async fn by_name<C: GenericClient + Sync>(
+pub(crate) async fn by_name<C: Db + ?Sized>(
     c: &C,
     username: &str,
 ) -> StoreResult<Option<StaffUser>> {
@@ -64,7 +62,7 @@ pub(crate) async fn by_name<C: GenericClient + Sync>(
     .transpose()
 }
 
-pub(crate) async fn all<C: GenericClient + Sync>(c: &C) -> StoreResult<Vec<StaffUser>> {
+pub(crate) async fn all<C: Db + ?Sized>(c: &C) -> StoreResult<Vec<StaffUser>> {
     c.query(&format!("{SELECT_USER} ORDER BY u.username"), &[])
         .await
         .map_err(backend)?
@@ -73,7 +71,7 @@ pub(crate) async fn all<C: GenericClient + Sync>(c: &C) -> StoreResult<Vec<Staff
         .collect()
 }
 
-async fn org_id<C: GenericClient + Sync>(c: &C, org: &OrgCode) -> StoreResult<i64> {
+async fn org_id<C: Db + ?Sized>(c: &C, org: &OrgCode) -> StoreResult<i64> {
     Ok(
         c.query_opt("SELECT id FROM orgs WHERE code = $1", &[&org.as_str()])
             .await
@@ -87,7 +85,7 @@ fn failed(u: &StaffUser) -> i32 {
     i32::try_from(u.failed_logins).unwrap_or(i32::MAX)
 }
 
-pub(crate) async fn insert<C: GenericClient + Sync>(c: &C, u: &StaffUser) -> StoreResult<()> {
+pub(crate) async fn insert<C: Db + ?Sized>(c: &C, u: &StaffUser) -> StoreResult<()> {
     let org_id = org_id(c, &u.org).await?;
     c.execute(
         "INSERT INTO staff_users (id, username, display_name, org_id, roles, password_hash,
@@ -123,7 +121,7 @@ pub(crate) async fn insert<C: GenericClient + Sync>(c: &C, u: &StaffUser) -> Sto
 }
 
 /// Write the account over the version it was read at (`u.row_version`).
-pub(crate) async fn save<C: GenericClient + Sync>(
+pub(crate) async fn save<C: Db + ?Sized>(
     c: &C,
     u: &StaffUser,
     end_sessions_at: Option<jiff::Timestamp>,
@@ -175,10 +173,7 @@ pub(crate) async fn save<C: GenericClient + Sync>(
     Ok(())
 }
 
-pub(crate) async fn insert_session<C: GenericClient + Sync>(
-    c: &C,
-    s: &StaffSession,
-) -> StoreResult<()> {
+pub(crate) async fn insert_session<C: Db + ?Sized>(c: &C, s: &StaffSession) -> StoreResult<()> {
     c.execute(
         "INSERT INTO staff_sessions (hash, user_id, csrf_token, created_at, last_seen_at, expires_at, client_addr, ended_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -198,7 +193,7 @@ pub(crate) async fn insert_session<C: GenericClient + Sync>(
     Ok(())
 }
 
-pub(crate) async fn session<C: GenericClient + Sync>(
+pub(crate) async fn session<C: Db + ?Sized>(
     c: &C,
     hash: &[u8],
 ) -> StoreResult<Option<StaffSession>> {
@@ -222,7 +217,7 @@ pub(crate) async fn session<C: GenericClient + Sync>(
         }))
 }
 
-pub(crate) async fn touch_session<C: GenericClient + Sync>(
+pub(crate) async fn touch_session<C: Db + ?Sized>(
     c: &C,
     hash: &[u8],
     at: jiff::Timestamp,
@@ -236,7 +231,7 @@ pub(crate) async fn touch_session<C: GenericClient + Sync>(
     Ok(())
 }
 
-pub(crate) async fn end_session<C: GenericClient + Sync>(
+pub(crate) async fn end_session<C: Db + ?Sized>(
     c: &C,
     hash: &[u8],
     at: jiff::Timestamp,
@@ -257,7 +252,7 @@ pub(crate) async fn end_session<C: GenericClient + Sync>(
 /// A successful login of `seen`: only if the account is still enabled, as
 /// `seen` found it (password hash, lock), and `step` is later than any
 /// accepted code.
-pub(crate) async fn note_login<C: GenericClient + Sync>(
+pub(crate) async fn note_login<C: Db + ?Sized>(
     c: &C,
     seen: &StaffUser,
     step: i64,
@@ -285,7 +280,7 @@ pub(crate) async fn note_login<C: GenericClient + Sync>(
 /// account is enabled and as `seen` found it (password hash, lock). A
 /// concurrent failure waits for this row and re-checks the condition on
 /// the committed row (READ COMMITTED), so exactly `threshold` failures lock.
-pub(crate) async fn failed_login<C: GenericClient + Sync>(
+pub(crate) async fn failed_login<C: Db + ?Sized>(
     c: &C,
     seen: &StaffUser,
     threshold: u32,

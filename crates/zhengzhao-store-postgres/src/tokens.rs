@@ -1,7 +1,8 @@
 //! API token rows: the hash of the secret, its org and its role.
 
+use crate::db::Db;
 use crate::{backend, classify};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
 use zhengzhao_store::{NewToken, StoreError, StoreResult, TokenRecord};
@@ -26,7 +27,7 @@ fn to_record(r: &Row) -> StoreResult<TokenRecord> {
     })
 }
 
-pub(crate) async fn insert<C: GenericClient + Sync>(c: &C, t: &NewToken) -> StoreResult<()> {
+pub(crate) async fn insert<C: Db + ?Sized>(c: &C, t: &NewToken) -> StoreResult<()> {
     let org_id: i64 = c
         .query_opt("SELECT id FROM orgs WHERE code = $1", &[&t.org.as_str()])
         .await
@@ -42,7 +43,7 @@ pub(crate) async fn insert<C: GenericClient + Sync>(c: &C, t: &NewToken) -> Stor
     Ok(())
 }
 
-pub(crate) async fn by_hash<C: GenericClient + Sync>(
+pub(crate) async fn by_hash<C: Db + ?Sized>(
     c: &C,
     hash: &[u8],
 ) -> StoreResult<Option<TokenRecord>> {
@@ -57,7 +58,7 @@ pub(crate) async fn by_hash<C: GenericClient + Sync>(
     .transpose()
 }
 
-pub(crate) async fn all<C: GenericClient + Sync>(c: &C) -> StoreResult<Vec<TokenRecord>> {
+pub(crate) async fn all<C: Db + ?Sized>(c: &C) -> StoreResult<Vec<TokenRecord>> {
     c.query(&format!("{SELECT} ORDER BY t.id"), &[])
         .await
         .map_err(backend)?
@@ -66,7 +67,7 @@ pub(crate) async fn all<C: GenericClient + Sync>(c: &C) -> StoreResult<Vec<Token
         .collect()
 }
 
-pub(crate) async fn revoke<C: GenericClient + Sync>(
+pub(crate) async fn revoke<C: Db + ?Sized>(
     c: &C,
     id: uuid::Uuid,
     at: jiff::Timestamp,
