@@ -646,6 +646,13 @@ impl Store for PgStore {
         tx.commit().await.map_err(backend)
     }
 
+    async fn deliveries_of_licenses(&self, keys: &[i64]) -> StoreResult<Vec<DeliveryRecord>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        licenses::of_licenses(&self.client().await?, keys).await
+    }
+
     async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>> {
         licenses::of_license(&self.client().await?, key).await
     }

@@ -409,6 +409,24 @@ pub(crate) async fn due<C: Db + ?Sized>(
     .collect()
 }
 
+/// Deliveries of the licenses `keys`, in one query.
+pub(crate) async fn of_licenses<C: Db + ?Sized>(
+    c: &C,
+    keys: &[i64],
+) -> StoreResult<Vec<DeliveryRecord>> {
+    c.query(
+        &format!(
+            "{DELIVERY_SELECT} WHERE d.license_id = ANY($1) ORDER BY d.license_id, d.version, d.channel"
+        ),
+        &[&keys],
+    )
+    .await
+    .map_err(backend)?
+    .iter()
+    .map(to_delivery)
+    .collect()
+}
+
 pub(crate) async fn of_license<C: Db + ?Sized>(
     c: &C,
     key: i64,

@@ -776,6 +776,14 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn deliveries_of_licenses(&self, keys: &[i64]) -> StoreResult<Vec<DeliveryRecord>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = serde_json::to_string(keys).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.read(move |c| licenses::of_licenses(c, &keys)).await
+    }
+
     async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>> {
         // Every license view reads these: an indexed lookup of a few rows, inline.
         self.inner

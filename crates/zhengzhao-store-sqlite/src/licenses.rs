@@ -562,6 +562,18 @@ pub(crate) fn of_license(c: &Connection, key: i64) -> StoreResult<Vec<DeliveryRe
     )
 }
 
+/// Deliveries of the licenses whose keys are given as a JSON array.
+pub(crate) fn of_licenses(c: &Connection, keys: &str) -> StoreResult<Vec<DeliveryRecord>> {
+    delivery_rows(
+        c,
+        &format!(
+            "{DELIVERY_SELECT} WHERE d.license_id IN (SELECT value FROM json_each(?1))
+             ORDER BY d.license_id, d.version, d.channel"
+        ),
+        [keys],
+    )
+}
+
 pub(crate) fn record(c: &Connection, id: i64, outcome: &DeliveryOutcome) -> StoreResult<()> {
     let n = match outcome {
         DeliveryOutcome::Delivered { at } => c.execute(

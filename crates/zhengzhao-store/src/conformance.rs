@@ -1490,6 +1490,24 @@ pub async fn deliveries_retry_and_finish(store: &dyn Store) {
         DeliveryStatus::Delivered
     );
     assert_eq!(by_channel(&due[2].channel).status, DeliveryStatus::Failed);
+    // A list page's deliveries in one query: the same rows as one by one.
+    let other = store
+        .issue_license(
+            &new_license(&f, "D2", "d2", "H2", 21),
+            &channels[..1],
+            &log("license.issue", "l", 21),
+        )
+        .await
+        .unwrap();
+    let mut one_by_one = store.deliveries_of(l.key).await.unwrap();
+    one_by_one.extend(store.deliveries_of(other.key).await.unwrap());
+    let together = store
+        .deliveries_of_licenses(&[l.key, other.key])
+        .await
+        .unwrap();
+    assert_eq!(together.len(), 4);
+    assert_eq!(together, one_by_one);
+    assert!(store.deliveries_of_licenses(&[]).await.unwrap().is_empty());
 }
 
 /// Signed-request nonces: used once per token within their window, by any

@@ -298,6 +298,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Every delivery of a license's versions.
     async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>>;
+    /// Every delivery of the versions of all licenses in `keys`, in one
+    /// query (a list page's, not one query per license).
+    async fn deliveries_of_licenses(&self, keys: &[i64]) -> StoreResult<Vec<DeliveryRecord>>;
 
     // ---- audit and outbox (read side; writes go through ChangeLog) ----
 

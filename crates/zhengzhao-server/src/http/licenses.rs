@@ -278,10 +278,8 @@ pub async fn list(
         .then(|| opened.next_before.map(|k| k.to_string()))
         .flatten();
     let page = opened.licenses;
-    let mut items = Vec::with_capacity(page.len());
-    for l in &page {
-        items.push(s.library.current_view(&caller, l).await?);
-    }
+    // Deliveries of the whole page in one query (not one per license).
+    let items = s.library.current_views(&caller, &page).await?;
     // One event per page, naming every license shown.
     let shown: Vec<String> = items.iter().map(|v| v.license_id.to_string()).collect();
     s.library

@@ -16,8 +16,8 @@ use zhengzhao_domain::license_id::LicenseId;
 use zhengzhao_domain::org::{Org, OrgCode};
 use zhengzhao_domain::role::Role;
 use zhengzhao_store::{
-    ChangeKind, ChangeLog, ChangeReason, Holder, LicenseRecord, LicenseVersionRecord, NewLicense,
-    OutboxMessage, Revocation, StoreError,
+    ChangeKind, ChangeLog, ChangeReason, DeliveryRecord, Holder, LicenseRecord,
+    LicenseVersionRecord, NewLicense, OutboxMessage, Revocation, StoreError,
 };
 
 /// Topic of the messages that aggregate licenses to the regional platform (Art. 7).
@@ -847,6 +847,41 @@ impl Library {
         l: &LicenseRecord,
         asked: &LicenseId,
     ) -> ApiResult<LicenseView> {
+        let deliveries = self.store.deliveries_of(l.key).await?;
+        self.license_view_with(caller, l, asked, &deliveries).await
+    }
+
+    /// The current views of a page of licenses, with their deliveries read
+    /// in one query.
+    pub async fn current_views(
+        &self,
+        caller: &Caller,
+        page: &[LicenseRecord],
+    ) -> ApiResult<Vec<LicenseView>> {
+        let keys: Vec<i64> = page.iter().map(|l| l.key).collect();
+        let deliveries = self.store.deliveries_of_licenses(&keys).await?;
+        let mut views = Vec::with_capacity(page.len());
+        for l in page {
+            let current = l
+                .current()
+                .ok_or_else(|| ApiError::Internal("license without versions".into()))?;
+            views.push(
+                self.license_view_with(caller, l, &current.license_id, &deliveries)
+                    .await?,
+            );
+        }
+        Ok(views)
+    }
+
+    /// [`Self::license_view`] with the deliveries already read (`deliveries`
+    /// may hold other licenses' too: only this license's versions count).
+    async fn license_view_with(
+        &self,
+        caller: &Caller,
+        l: &LicenseRecord,
+        asked: &LicenseId,
+        deliveries: &[DeliveryRecord],
+    ) -> ApiResult<LicenseView> {
         let today = china_today();
         let current = l
             .current()
@@ -863,7 +898,6 @@ impl Library {
             .cached_org(&l.issuer)
             .await?
             .ok_or_else(|| ApiError::Internal("issuer vanished".into()))?;
-        let deliveries = self.store.deliveries_of(l.key).await?;
         let delivered_at = deliveries
             .iter()
             .filter(|d| d.license_id == v.license_id)
