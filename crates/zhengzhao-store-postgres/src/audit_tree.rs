@@ -1,6 +1,7 @@
 //! The audit log's Merkle tree and checkpoints.
 
 use crate::db::Db;
+use crate::row::RowExt;
 use crate::{backend, classify};
 use zhengzhao_store::{
     AuditCheckpoint, AuditLeaf, AuditNode, AuditTreeHead, StoreError, StoreResult, hash32,
@@ -15,8 +16,8 @@ pub(crate) async fn head<C: Db + ?Sized>(c: &C) -> StoreResult<AuditTreeHead> {
         .await
         .map_err(backend)?;
     Ok(AuditTreeHead {
-        size: r.get::<_, i64>(0) as u64,
-        last_seq: r.get(1),
+        size: r.col::<i64>(0, "audit tree head")? as u64,
+        last_seq: r.col(1, "audit tree head")?,
     })
 }
 
@@ -50,7 +51,7 @@ pub(crate) async fn append<C: Db + ?Sized>(
         )
         .await
         .map_err(backend)?
-        .get(0);
+        .col(0, "audit event count")?;
     let ordered = leaves
         .iter()
         .enumerate()
@@ -102,9 +103,9 @@ pub(crate) async fn nodes<C: Db + ?Sized>(
     rows.iter()
         .map(|r| {
             Ok(AuditNode {
-                level: r.get::<_, i32>(0) as u32,
-                index: r.get::<_, i64>(1) as u64,
-                hash: hash32(r.get::<_, &[u8]>(2))?,
+                level: r.col::<i32>(0, "audit node")? as u32,
+                index: r.col::<i64>(1, "audit node")? as u64,
+                hash: hash32(r.col::<&[u8]>(2, "audit node")?)?,
             })
         })
         .collect()
@@ -112,9 +113,9 @@ pub(crate) async fn nodes<C: Db + ?Sized>(
 
 fn to_leaf(r: &tokio_postgres::Row) -> StoreResult<AuditLeaf> {
     Ok(AuditLeaf {
-        index: r.get::<_, i64>(0) as u64,
-        seq: r.get(1),
-        hash: hash32(r.get::<_, &[u8]>(2))?,
+        index: r.col::<i64>(0, "audit leaf")? as u64,
+        seq: r.col(1, "audit leaf")?,
+        hash: hash32(r.col::<&[u8]>(2, "audit leaf")?)?,
     })
 }
 
@@ -183,12 +184,12 @@ pub(crate) async fn checkpoints<C: Db + ?Sized>(
         .iter()
         .map(|r| {
             Ok(AuditCheckpoint {
-                tree_size: r.get::<_, i64>(0) as u64,
-                root: hash32(r.get::<_, &[u8]>(1))?,
-                created_at: r.get(2),
-                key_id: r.get(3),
-                note: r.get(4),
-                signature: r.get(5),
+                tree_size: r.col::<i64>(0, "audit checkpoint")? as u64,
+                root: hash32(r.col::<&[u8]>(1, "audit checkpoint")?)?,
+                created_at: r.col(2, "audit checkpoint")?,
+                key_id: r.col(3, "audit checkpoint")?,
+                note: r.col(4, "audit checkpoint")?,
+                signature: r.col(5, "audit checkpoint")?,
             })
         })
         .collect()

@@ -1,6 +1,7 @@
 //! Catalog rows: one row per license type plus every version's spec as JSONB.
 
 use crate::db::Db;
+use crate::row::RowExt;
 use crate::{backend, classify};
 use tokio_postgres::Row;
 use zhengzhao_domain::catalog::{LicenseTypeDraft, LicenseTypeSpec, LicenseTypeVersion};
@@ -8,8 +9,8 @@ use zhengzhao_domain::codes::LicenseTypeCode;
 use zhengzhao_store::{StoreError, StoreResult};
 
 fn to_version(r: &Row) -> StoreResult<LicenseTypeVersion> {
-    let spec: serde_json::Value = r.get(0);
-    let version: i32 = r.get(1);
+    let spec: serde_json::Value = r.col(0, "license type version")?;
+    let version: i32 = r.col(1, "license type version")?;
     let draft: LicenseTypeDraft = serde_json::from_value(spec)
         .map_err(|e| StoreError::Corrupt(format!("catalog spec: {e}")))?;
     let spec = LicenseTypeSpec::parse(draft)
@@ -18,7 +19,7 @@ fn to_version(r: &Row) -> StoreResult<LicenseTypeVersion> {
         spec,
         version: u32::try_from(version)
             .map_err(|_| StoreError::Corrupt(format!("version {version}")))?,
-        created_at: r.get(2),
+        created_at: r.col(2, "license type version")?,
     })
 }
 
@@ -48,7 +49,7 @@ pub(crate) async fn create<C: Db + ?Sized>(
         )
         .await
         .map_err(classify)?;
-    let id: i64 = row.get(0);
+    let id: i64 = row.col(0, "license type")?;
     c.execute(
         "INSERT INTO license_type_versions (type_id, version, spec, created_at) VALUES ($1, 1, $2, $3)",
         &[&id, &spec_json(spec)?, &at],
@@ -78,8 +79,8 @@ pub(crate) async fn next_version<C: Db + ?Sized>(
         .await
         .map_err(backend)?
         .ok_or_else(|| StoreError::NotFound(format!("license type {code}")))?;
-    let id: i64 = row.get(0);
-    let current: i32 = row.get(1);
+    let id: i64 = row.col(0, "license type")?;
+    let current: i32 = row.col(1, "license type")?;
     if i64::from(current) != i64::from(expected_current) {
         return Err(StoreError::Conflict(format!(
             "license type {code} is at version {current}, not {expected_current}: it changed meanwhile"

@@ -2,6 +2,7 @@
 
 use crate::backend;
 use crate::db::Db;
+use crate::row::RowExt;
 use zhengzhao_store::{
     AuditEvent, AuditQuery, AuditRecord, ChangeLog, OutboxMessage, OutboxRecord, StoreResult,
 };
@@ -51,7 +52,7 @@ pub(crate) async fn audit_after<C: Db + ?Sized>(
         )
         .await
         .map_err(backend)?;
-    Ok(to_records(&rows))
+    to_records(&rows)
 }
 
 /// Audit search: only the filters given become SQL conditions, so each can
@@ -85,26 +86,28 @@ pub(crate) async fn audit_search<C: Db + ?Sized>(
     }
     sql.push_str(" ORDER BY seq LIMIT $2");
     let rows = c.query(&sql, &args).await.map_err(backend)?;
-    Ok(to_records(&rows))
+    to_records(&rows)
 }
 
-fn to_records(rows: &[tokio_postgres::Row]) -> Vec<AuditRecord> {
+fn to_records(rows: &[tokio_postgres::Row]) -> StoreResult<Vec<AuditRecord>> {
     rows.iter()
-        .map(|r| AuditRecord {
-            seq: r.get(0),
-            event: AuditEvent {
-                id: r.get(1),
-                at: r.get(2),
-                actor: r.get(3),
-                org: r.get(4),
-                role: r.get(5),
-                client_addr: r.get(6),
-                action: r.get(7),
-                target: r.get(8),
-                outcome: r.get(9),
-                reason: r.get(10),
-                detail: r.get(11),
-            },
+        .map(|r| {
+            Ok(AuditRecord {
+                seq: r.col(0, "audit event")?,
+                event: AuditEvent {
+                    id: r.col(1, "audit event")?,
+                    at: r.col(2, "audit event")?,
+                    actor: r.col(3, "audit event")?,
+                    org: r.col(4, "audit event")?,
+                    role: r.col(5, "audit event")?,
+                    client_addr: r.col(6, "audit event")?,
+                    action: r.col(7, "audit event")?,
+                    target: r.col(8, "audit event")?,
+                    outcome: r.col(9, "audit event")?,
+                    reason: r.col(10, "audit event")?,
+                    detail: r.col(11, "audit event")?,
+                },
+            })
         })
         .collect()
 }
@@ -121,16 +124,17 @@ pub(crate) async fn pending_outbox<C: Db + ?Sized>(
         )
         .await
         .map_err(backend)?;
-    Ok(rows
-        .iter()
-        .map(|r| OutboxRecord {
-            seq: r.get(0),
-            message: OutboxMessage {
-                id: r.get(1),
-                topic: r.get(2),
-                payload: r.get(3),
-            },
-            created_at: r.get(4),
+    rows.iter()
+        .map(|r| {
+            Ok(OutboxRecord {
+                seq: r.col(0, "outbox")?,
+                message: OutboxMessage {
+                    id: r.col(1, "outbox")?,
+                    topic: r.col(2, "outbox")?,
+                    payload: r.col(3, "outbox")?,
+                },
+                created_at: r.col(4, "outbox")?,
+            })
         })
-        .collect())
+        .collect()
 }

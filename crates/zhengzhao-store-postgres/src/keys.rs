@@ -1,6 +1,7 @@
 //! Signing key rows.
 
 use crate::db::Db;
+use crate::row::RowExt;
 use crate::{backend, classify};
 use tokio_postgres::Row;
 use zhengzhao_domain::org::OrgCode;
@@ -11,11 +12,11 @@ const SELECT: &str = "SELECT k.id, o.code, k.purpose, k.source, k.public_key, k.
                       FROM signing_keys k LEFT JOIN orgs o ON o.id = k.org_id";
 
 fn to_record(r: &Row) -> StoreResult<SigningKeyRecord> {
-    let org: Option<String> = r.get(1);
-    let purpose: String = r.get(2);
-    let source: String = r.get(3);
+    let org: Option<String> = r.col(1, "signing key")?;
+    let purpose: String = r.col(2, "signing key")?;
+    let source: String = r.col(3, "signing key")?;
     Ok(SigningKeyRecord {
-        id: r.get(0),
+        id: r.col(0, "signing key")?,
         org: org
             .map(|o| OrgCode::parse(&o).map_err(|_| StoreError::Corrupt(format!("key org '{o}'"))))
             .transpose()?,
@@ -23,13 +24,13 @@ fn to_record(r: &Row) -> StoreResult<SigningKeyRecord> {
             .ok_or_else(|| StoreError::Corrupt(format!("key purpose '{purpose}'")))?,
         source: KeySource::parse(&source)
             .ok_or_else(|| StoreError::Corrupt(format!("key source '{source}'")))?,
-        public_key: r.get(4),
-        wrapped_private_key: r.get(5),
-        certificate_pem: r.get(6),
-        not_before: r.get(7),
-        not_after: r.get(8),
-        created_at: r.get(9),
-        retired_at: r.get(10),
+        public_key: r.col(4, "signing key")?,
+        wrapped_private_key: r.col(5, "signing key")?,
+        certificate_pem: r.col(6, "signing key")?,
+        not_before: r.col(7, "signing key")?,
+        not_after: r.col(8, "signing key")?,
+        created_at: r.col(9, "signing key")?,
+        retired_at: r.col(10, "signing key")?,
     })
 }
 
@@ -40,8 +41,8 @@ async fn org_id<C: Db + ?Sized>(c: &C, org: Option<&OrgCode>) -> StoreResult<Opt
             .query_opt("SELECT id FROM orgs WHERE code = $1", &[&o.as_str()])
             .await
             .map_err(backend)?
-            .map(|r| Some(r.get(0)))
-            .ok_or_else(|| StoreError::NotFound(format!("org {o}"))),
+            .map(|r| r.col(0, "org").map(Some))
+            .ok_or_else(|| StoreError::NotFound(format!("org {o}")))?,
     }
 }
 

@@ -9,11 +9,13 @@ mod journal;
 mod keys;
 mod licenses;
 mod orgs;
+mod row;
 mod staff;
 mod tokens;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use row::RowExt;
 use std::str::FromStr;
 use tokio_postgres::NoTls;
 use zhengzhao_domain::catalog::{LicenseTypeSpec, LicenseTypeVersion};
@@ -316,7 +318,7 @@ impl Store for PgStore {
             .query_one("SELECT COALESCE(MAX(id), 0)::BIGINT FROM licenses", &[])
             .await
             .map_err(backend)?
-            .get(0);
+            .col(0, "license count")?;
         let revoked = c
             .query(
                 "SELECT id FROM licenses WHERE revoked_at IS NOT NULL ORDER BY id",
@@ -325,8 +327,8 @@ impl Store for PgStore {
             .await
             .map_err(backend)?
             .iter()
-            .map(|r| r.get(0))
-            .collect();
+            .map(|r| r.col(0, "license"))
+            .collect::<StoreResult<_>>()?;
         Ok((max, revoked))
     }
 
@@ -400,8 +402,7 @@ impl Store for PgStore {
     }
 
     async fn data_keys(&self) -> StoreResult<Vec<DataKeyRecord>> {
-        Ok(self
-            .client()
+        self.client()
             .await?
             .query(
                 "SELECT id, wrapped_key, created_at FROM data_keys ORDER BY created_at, id",
@@ -410,12 +411,14 @@ impl Store for PgStore {
             .await
             .map_err(backend)?
             .iter()
-            .map(|r| DataKeyRecord {
-                id: r.get(0),
-                wrapped_key: r.get(1),
-                created_at: r.get(2),
+            .map(|r| {
+                Ok(DataKeyRecord {
+                    id: r.col(0, "data key")?,
+                    wrapped_key: r.col(1, "data key")?,
+                    created_at: r.col(2, "data key")?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     async fn record_event(&self, log: &ChangeLog) -> StoreResult<()> {
@@ -754,7 +757,9 @@ pub mod testing {
                 .await
             {
                 for row in rows {
-                    let name: String = row.get(0);
+                    let Ok(name) = row.try_get::<_, String>(0) else {
+                        continue;
+                    };
                     let born = name[PREFIX.len()..]
                         .split('_')
                         .next()

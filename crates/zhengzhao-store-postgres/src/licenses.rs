@@ -1,6 +1,7 @@
 //! License rows, their signed versions, and their deliveries.
 
 use crate::db::Db;
+use crate::row::RowExt;
 use crate::{backend, classify};
 use tokio_postgres::Row;
 use zhengzhao_domain::codes::LicenseTypeCode;
@@ -273,13 +274,13 @@ pub(crate) async fn issue<C: Db + ?Sized>(
         .await
         .map_err(backend)?
         .ok_or_else(|| StoreError::NotFound(format!("license type {}", l.type_code)))?
-        .get(0);
+        .col(0, "license type")?;
     let issuer_id: i64 = c
         .query_opt("SELECT id FROM orgs WHERE code = $1", &[&l.issuer.as_str()])
         .await
         .map_err(backend)?
         .ok_or_else(|| StoreError::NotFound(format!("org {}", l.issuer)))?
-        .get(0);
+        .col(0, "org")?;
     let row = c
         .query_one(
             "INSERT INTO licenses (type_id, issuer_id, serial, holder_id, current_version, source_system, source_record_id, created_at)
@@ -297,7 +298,7 @@ pub(crate) async fn issue<C: Db + ?Sized>(
         )
         .await
         .map_err(classify)?;
-    let key: i64 = row.get(0);
+    let key: i64 = row.col(0, "license")?;
     insert_version(c, key, &l.first).await?;
     insert_deliveries(c, key, l.first.version, channels, l.first.issued_at).await?;
     by_key(c, key)
@@ -314,7 +315,7 @@ async fn current_state<C: Db + ?Sized>(c: &C, key: i64) -> StoreResult<(u16, boo
         .await
         .map_err(backend)?
         .ok_or_else(|| StoreError::NotFound(format!("license #{key}")))?;
-    Ok((small(r.get(0))?, r.get(1)))
+    Ok((small(r.col(0, "license")?)?, r.col(1, "license")?))
 }
 
 pub(crate) async fn add_version<C: Db + ?Sized>(
@@ -376,20 +377,20 @@ const DELIVERY_SELECT: &str = "SELECT d.id, v.identifier, d.channel, d.status, d
                                FROM deliveries d JOIN license_versions v ON v.license_id = d.license_id AND v.version = d.version";
 
 fn to_delivery(r: &Row) -> StoreResult<DeliveryRecord> {
-    let ident: String = r.get(1);
-    let status: String = r.get(3);
-    let attempts: i32 = r.get(4);
+    let ident: String = r.col(1, "delivery")?;
+    let status: String = r.col(3, "delivery")?;
+    let attempts: i32 = r.col(4, "delivery")?;
     Ok(DeliveryRecord {
-        id: r.get(0),
+        id: r.col(0, "delivery")?,
         license_id: LicenseId::parse(&ident).map_err(|_| corrupt("identifier", &ident))?,
-        channel: r.get(2),
+        channel: r.col(2, "delivery")?,
         status: DeliveryStatus::parse(&status)
             .ok_or_else(|| corrupt("delivery status", &status))?,
         attempts: u32::try_from(attempts).unwrap_or(0),
-        next_attempt_at: r.get(5),
-        last_error: r.get(6),
-        delivered_at: r.get(7),
-        created_at: r.get(8),
+        next_attempt_at: r.col(5, "delivery")?,
+        last_error: r.col(6, "delivery")?,
+        delivered_at: r.col(7, "delivery")?,
+        created_at: r.col(8, "delivery")?,
     })
 }
 

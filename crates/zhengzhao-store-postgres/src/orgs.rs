@@ -1,6 +1,7 @@
 //! Org tree rows and the closure table that answers subtree questions by index.
 
 use crate::db::Db;
+use crate::row::RowExt;
 use crate::{backend, classify};
 use tokio_postgres::Row;
 use zhengzhao_domain::codes::CreditCode;
@@ -16,21 +17,21 @@ fn corrupt(what: &str, v: &str) -> StoreError {
 }
 
 fn to_org(r: &Row) -> StoreResult<Org> {
-    let code: String = r.get(0);
-    let kind: String = r.get(2);
-    let level: String = r.get(3);
-    let parent: Option<String> = r.get(4);
-    let credit: String = r.get(5);
+    let code: String = r.col(0, "org")?;
+    let kind: String = r.col(2, "org")?;
+    let level: String = r.col(3, "org")?;
+    let parent: Option<String> = r.col(4, "org")?;
+    let credit: String = r.col(5, "org")?;
     Ok(Org {
         code: OrgCode::parse(&code).map_err(|_| corrupt("code", &code))?,
-        name: r.get(1),
+        name: r.col(1, "org")?,
         kind: OrgKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
         level: OrgLevel::parse(&level).ok_or_else(|| corrupt("level", &level))?,
         parent: parent
             .map(|p| OrgCode::parse(&p).map_err(|_| corrupt("parent", &p)))
             .transpose()?,
         credit_code: CreditCode::parse(&credit).map_err(|_| corrupt("credit code", &credit))?,
-        credit_code_placeholder: r.get(6),
+        credit_code_placeholder: r.col(6, "org")?,
     })
 }
 
@@ -118,10 +119,11 @@ pub(crate) async fn within<C: Db + ?Sized>(
 }
 
 async fn id_of<C: Db + ?Sized>(c: &C, code: &str) -> StoreResult<Option<i64>> {
-    Ok(c.query_opt("SELECT id FROM orgs WHERE code = $1", &[&code])
+    c.query_opt("SELECT id FROM orgs WHERE code = $1", &[&code])
         .await
         .map_err(backend)?
-        .map(|r| r.get(0)))
+        .map(|r| r.col(0, "org"))
+        .transpose()
 }
 
 pub(crate) async fn insert<C: Db + ?Sized>(
@@ -143,7 +145,7 @@ pub(crate) async fn insert<C: Db + ?Sized>(
         .await
         .map_err(backend)?
     {
-        let other: String = r.get(0);
+        let other: String = r.col(0, "org")?;
         return Err(StoreError::Conflict(format!(
             "credit code {} is already used by org {other}",
             org.credit_code
@@ -175,7 +177,7 @@ pub(crate) async fn insert<C: Db + ?Sized>(
         )
         .await
         .map_err(classify)?;
-    let id: i64 = row.get(0);
+    let id: i64 = row.col(0, "org")?;
     c.execute(
         "INSERT INTO org_closure (ancestor_id, descendant_id, depth) VALUES ($1, $1, 0)",
         &[&id],
@@ -231,7 +233,7 @@ pub(crate) async fn update<C: Db + ?Sized>(
             .await
             .map_err(backend)?
     {
-        let other: String = r.get(0);
+        let other: String = r.col(0, "org")?;
         return Err(StoreError::Conflict(format!(
             "credit code {cc} is already used by org {other}"
         )));

@@ -1,6 +1,7 @@
 //! Staff accounts and sessions.
 
 use crate::db::Db;
+use crate::row::RowExt;
 use crate::{backend, classify};
 use tokio_postgres::Row;
 use zhengzhao_domain::org::OrgCode;
@@ -72,13 +73,11 @@ pub(crate) async fn all<C: Db + ?Sized>(c: &C) -> StoreResult<Vec<StaffUser>> {
 }
 
 async fn org_id<C: Db + ?Sized>(c: &C, org: &OrgCode) -> StoreResult<i64> {
-    Ok(
-        c.query_opt("SELECT id FROM orgs WHERE code = $1", &[&org.as_str()])
-            .await
-            .map_err(backend)?
-            .ok_or_else(|| StoreError::NotFound(format!("org {org}")))?
-            .get(0),
-    )
+    c.query_opt("SELECT id FROM orgs WHERE code = $1", &[&org.as_str()])
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(format!("org {org}")))?
+        .col(0, "org")
 }
 
 fn failed(u: &StaffUser) -> i32 {
@@ -197,24 +196,26 @@ pub(crate) async fn session<C: Db + ?Sized>(
     c: &C,
     hash: &[u8],
 ) -> StoreResult<Option<StaffSession>> {
-    Ok(c
-        .query_opt(
+    c.query_opt(
             "SELECT hash, user_id, csrf_token, created_at, last_seen_at, expires_at, client_addr, ended_at
              FROM staff_sessions WHERE hash = $1 AND ended_at IS NULL",
             &[&hash],
         )
         .await
         .map_err(backend)?
-        .map(|r| StaffSession {
-            hash: r.get(0),
-            user_id: r.get(1),
-            csrf_token: r.get(2),
-            created_at: r.get(3),
-            last_seen_at: r.get(4),
-            expires_at: r.get(5),
-            client_addr: r.get(6),
-            ended_at: r.get(7),
-        }))
+        .map(|r| {
+            Ok(StaffSession {
+            hash: r.col(0, "staff session")?,
+            user_id: r.col(1, "staff session")?,
+            csrf_token: r.col(2, "staff session")?,
+            created_at: r.col(3, "staff session")?,
+            last_seen_at: r.col(4, "staff session")?,
+            expires_at: r.col(5, "staff session")?,
+            client_addr: r.col(6, "staff session")?,
+            ended_at: r.col(7, "staff session")?,
+            })
+        })
+        .transpose()
 }
 
 pub(crate) async fn touch_session<C: Db + ?Sized>(

@@ -1,6 +1,7 @@
 //! API token rows: the hash of the secret, its org and its role.
 
 use crate::db::Db;
+use crate::row::RowExt;
 use crate::{backend, classify};
 use tokio_postgres::Row;
 use zhengzhao_domain::org::OrgCode;
@@ -12,18 +13,18 @@ const SELECT: &str =
                       FROM api_tokens t JOIN orgs o ON o.id = t.org_id";
 
 fn to_record(r: &Row) -> StoreResult<TokenRecord> {
-    let org: String = r.get(1);
-    let role: String = r.get(2);
+    let org: String = r.col(1, "token")?;
+    let role: String = r.col(2, "token")?;
     Ok(TokenRecord {
-        id: r.get(0),
+        id: r.col(0, "token")?,
         org: OrgCode::parse(&org).map_err(|_| StoreError::Corrupt(format!("token org '{org}'")))?,
         role: role
             .parse::<Role>()
             .map_err(|_| StoreError::Corrupt(format!("token role '{role}'")))?,
-        label: r.get(3),
-        created_at: r.get(4),
-        revoked_at: r.get(5),
-        signing_secret: r.get(6),
+        label: r.col(3, "token")?,
+        created_at: r.col(4, "token")?,
+        revoked_at: r.col(5, "token")?,
+        signing_secret: r.col(6, "token")?,
     })
 }
 
@@ -33,7 +34,7 @@ pub(crate) async fn insert<C: Db + ?Sized>(c: &C, t: &NewToken) -> StoreResult<(
         .await
         .map_err(backend)?
         .ok_or_else(|| StoreError::NotFound(format!("org {}", t.org)))?
-        .get(0);
+        .col(0, "org")?;
     c.execute(
         "INSERT INTO api_tokens (id, hash, org_id, role, label, created_at, signing_secret) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[&t.id, &t.hash, &org_id, &t.role.as_str(), &t.label, &t.created_at, &t.signing_secret],
