@@ -1394,7 +1394,10 @@ pub async fn license_list_filters_and_pages(store: &dyn Store) {
     );
     assert!(found.iter().all(|l| l.current().is_some()));
     let both = store
-        .licenses_of_holders(&["H-ODD".into(), "H-EVEN".into()], &[t1.clone()])
+        .licenses_of_holders(
+            &["H-ODD".into(), "H-EVEN".into()],
+            std::slice::from_ref(&t1),
+        )
         .await
         .unwrap();
     assert_eq!(both.len(), 5);
