@@ -30,7 +30,11 @@ pub async fn issue(
     Library::require_role(&caller, &[Role::IssuerClerk])?;
     let req: IssueRequest = body.parse()?;
     let (rec, created) = s.library.issue_license(&caller, req).await?;
-    let view = s.library.current_view(&caller, &rec).await?;
+    let view = if created {
+        s.library.issued_view(&caller, &rec).await?
+    } else {
+        s.library.current_view(&caller, &rec).await?
+    };
     Ok((
         if created {
             StatusCode::CREATED

@@ -851,6 +851,16 @@ impl Library {
         self.license_view_with(caller, l, asked, &deliveries).await
     }
 
+    /// The view of a license just issued: nothing delivered yet, so no
+    /// delivery is read.
+    pub async fn issued_view(&self, caller: &Caller, l: &LicenseRecord) -> ApiResult<LicenseView> {
+        let current = l
+            .current()
+            .ok_or_else(|| ApiError::Internal("license without versions".into()))?;
+        self.license_view_with(caller, l, &current.license_id, &[])
+            .await
+    }
+
     /// The current views of a page of licenses, with their deliveries read
     /// in one query.
     pub async fn current_views(
