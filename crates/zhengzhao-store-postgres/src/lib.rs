@@ -775,3 +775,43 @@ pub mod testing {
         format!("{PREFIX}{now}_{}", uuid::Uuid::now_v7().simple())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A statement is prepared once per connection (`db.rs`): running the
+    /// same read again adds no prepared statement on the server.
+    #[tokio::test]
+    async fn statements_are_prepared_once_per_connection() {
+        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but TEST_DATABASE_URL is not set"
+            );
+            return;
+        };
+        let schema = testing::fresh_schema_name(&url).await;
+        let store = PgStore::connect(&url, Some(&schema)).await.unwrap();
+        let c = store.client().await.unwrap();
+        // Counted with the plain client: unnamed statements are not listed.
+        let prepared = async |c: &deadpool_postgres::Object| -> i64 {
+            (**c)
+                .query_one("SELECT count(*) FROM pg_prepared_statements", &[])
+                .await
+                .unwrap()
+                .get(0)
+        };
+        let before = prepared(&c).await;
+        orgs::all(&c).await.unwrap();
+        let after_first = prepared(&c).await;
+        orgs::all(&c).await.unwrap();
+        orgs::all(&c).await.unwrap();
+        assert_eq!(
+            after_first,
+            before + 1,
+            "the first read prepares its statement"
+        );
+        assert_eq!(prepared(&c).await, after_first, "later reads reuse it");
+    }
+}
