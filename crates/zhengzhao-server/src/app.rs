@@ -263,10 +263,9 @@ pub enum StartError {
     MasterKey(String),
     #[error("TLS: {0}")]
     Tls(String),
-    /// Settings that cannot work (e.g. no public URL beyond loopback), as
-    /// "English / 中文".
-    #[error("{}", bilingual(.0).0)]
-    Config(String),
+    /// Settings that cannot work (e.g. no public URL beyond loopback).
+    #[error("{}", .0.en)]
+    Config(crate::config::ConfigError),
     #[error("the audit log does not match its last signed checkpoint: {0}")]
     AuditLog(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -274,11 +273,6 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
-}
-
-/// The two halves of an "English / 中文" message (both, if it has no such split).
-fn bilingual(text: &str) -> (&str, &str) {
-    text.rsplit_once(" / ").unwrap_or((text, text))
 }
 
 impl StartError {
@@ -301,7 +295,7 @@ impl StartError {
             StartError::Seed(e) => format!("首次启动初始化失败：{e}"),
             StartError::MasterKey(e) => format!("主密钥不可用：{e}"),
             StartError::Tls(e) => format!("TLS 配置错误：{e}"),
-            StartError::Config(e) => bilingual(e).1.to_owned(),
+            StartError::Config(e) => e.zh.clone(),
             StartError::AuditLog(e) => format!("审计日志与最近的签名检查点不符：{e}"),
             StartError::Listen { addr, source } => format!("无法监听 {addr}：{source}"),
         }

@@ -147,17 +147,22 @@ impl ServerConfig {
     /// public URL must be an absolute http(s) URL, and is required unless
     /// the library listens on loopback only (else every QR code would name
     /// `0.0.0.0` or an internal address). Messages in English and Chinese.
-    pub fn check_public_url(&self) -> Result<(), String> {
+    pub fn check_public_url(&self) -> Result<(), ConfigError> {
         match &self.public_url {
             Some(url) => check_public_url(url),
             None if listens_on_loopback(&self.listen) => Ok(()),
-            None => Err(format!(
-                "listening on {listen}, beyond this machine, needs --public-url: the address \
-                 people and QR codes reach the library at, e.g. https://zz.example.gov.cn / \
-                 监听地址{listen}不限于本机，须用 --public-url 指定公众和二维码访问本库的地址，\
-                 例如 https://zz.example.gov.cn",
-                listen = self.listen
-            )),
+            None => Err(ConfigError {
+                en: format!(
+                    "listening on {}, beyond this machine, needs --public-url: the address \
+                     people and QR codes reach the library at, e.g. https://zz.example.gov.cn",
+                    self.listen
+                ),
+                zh: format!(
+                    "监听地址{}不限于本机，须用 --public-url 指定公众和二维码访问本库的地址，\
+                     例如 https://zz.example.gov.cn",
+                    self.listen
+                ),
+            }),
         }
     }
 
@@ -193,11 +198,12 @@ fn listens_on_loopback(listen: &str) -> bool {
 
 /// An absolute `http://` or `https://` URL with a host, and no query or
 /// fragment (paths are appended to it).
-fn check_public_url(url: &str) -> Result<(), String> {
+fn check_public_url(url: &str) -> Result<(), ConfigError> {
     let bad = |why: &str, zh: &str| {
-        Err(format!(
-            "--public-url {url:?} {why} / --public-url“{url}”{zh}"
-        ))
+        Err(ConfigError {
+            en: format!("--public-url {url:?} {why}"),
+            zh: format!("--public-url“{url}”{zh}"),
+        })
     };
     let Ok(uri) = url.parse::<axum::http::Uri>() else {
         return bad("is not a URL", "不是有效的网址");
@@ -215,6 +221,20 @@ fn check_public_url(url: &str) -> Result<(), String> {
         return bad("must not have a query or fragment", "不应包含查询串或片段");
     }
     Ok(())
+}
+
+/// Settings that cannot work, said in English and Chinese (shown as
+/// "English / 中文").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub en: String,
+    pub zh: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} / {}", self.en, self.zh)
+    }
 }
 
 /// A trusted proxy as given on the command line: an address (`10.0.0.5`,
@@ -247,7 +267,7 @@ mod tests {
         }
         for listen in ["0.0.0.0:8080", "[::]:8080", "10.1.2.3:80", "zz.internal:80"] {
             c.listen = listen.into();
-            let e = c.check_public_url().unwrap_err();
+            let e = c.check_public_url().unwrap_err().to_string();
             assert!(e.contains("--public-url") && e.contains("须用"), "{e}");
         }
         c.public_url = Some("https://zz.example.gov.cn/".into());

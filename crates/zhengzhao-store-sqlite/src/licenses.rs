@@ -28,18 +28,28 @@ fn versions_of(
 ) -> StoreResult<std::collections::HashMap<i64, Vec<LicenseVersionRecord>>> {
     let mut out: std::collections::HashMap<i64, Vec<LicenseVersionRecord>> =
         std::collections::HashMap::with_capacity(keys.len());
+    // One statement per shape, both static (no formatting on the read path).
+    macro_rules! versions_where {
+        ($filter:literal) => {
+            concat!(
+                "SELECT license_id, identifier, version, type_version, holder_name, holder_id_type, holder_id,
+                        license_number, valid_from, valid_until, issued_at, payload, signature, key_id,
+                        reason_kind, reason_text
+                 FROM license_versions WHERE ",
+                $filter
+            )
+        };
+    }
     let (sql, arg) = match keys {
         [] => return Ok(out),
         [one] => (
-            "SELECT license_id, identifier, version, type_version, holder_name, holder_id_type, holder_id, license_number,
-                    valid_from, valid_until, issued_at, payload, signature, key_id, reason_kind, reason_text
-             FROM license_versions WHERE license_id = ?1 ORDER BY version",
+            versions_where!("license_id = ?1 ORDER BY version"),
             rusqlite::types::Value::Integer(*one),
         ),
         _ => (
-            "SELECT license_id, identifier, version, type_version, holder_name, holder_id_type, holder_id, license_number,
-                    valid_from, valid_until, issued_at, payload, signature, key_id, reason_kind, reason_text
-             FROM license_versions WHERE license_id IN (SELECT value FROM json_each(?1)) ORDER BY license_id, version",
+            versions_where!(
+                "license_id IN (SELECT value FROM json_each(?1)) ORDER BY license_id, version"
+            ),
             rusqlite::types::Value::Text(
                 serde_json::to_string(keys).map_err(|e| StoreError::Backend(e.to_string()))?,
             ),

@@ -4,7 +4,7 @@
 //! audit, outbox, deliveries), with `/healthz` over the same connections as
 //! the HTTP baseline; with `--path service`, through the service layer alone.
 
-use crate::bench_http::{Budget, RequestMaker, drive_apart, get, print};
+use crate::bench_http::{Budget, RequestMaker, cpu_seconds, drive_apart, get, print};
 use anyhow::Context;
 use serde_json::json;
 use std::sync::Arc;
@@ -142,17 +142,8 @@ pub async fn issue(b: IssueBench) -> anyhow::Result<()> {
     config.delivery_poll = std::time::Duration::from_secs(24 * 3600);
     let app = Application::build(config).await?;
     let library = app.library().clone();
-    let issuer = OrgCode::parse("150102").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let caller = Caller {
-        actor: "bench".into(),
-        org: issuer.clone(),
-        roles: vec![Role::IssuerClerk],
-        client_addr: None,
-        session: None,
-    };
-    let holder = zhengzhao_domain::codes::CreditCode::with_check_character("91150102MA0N4JXK2")
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .to_string();
+    let (caller, holder) = clerk_and_holder()?;
+    let issuer = caller.org.clone();
     // Warm up: makes the CA and the org key, as the first real request would.
     library
         .issue_license(&caller, request(usize::MAX, &holder))
@@ -162,7 +153,7 @@ pub async fn issue(b: IssueBench) -> anyhow::Result<()> {
     let started = Instant::now();
     let (rate, latency) = match path {
         IssuePath::Service => {
-            service_layer(&library, &caller, &holder, count, concurrency).await?;
+            issue_in_process(&library, &caller, &holder, 0, count, concurrency).await?;
             (count as f64 / started.elapsed().as_secs_f64(), None)
         }
         IssuePath::Http => {
@@ -261,13 +252,16 @@ pub async fn issue(b: IssueBench) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn service_layer(
+/// Issue `count` licenses through `Library::issue_license` in process, with
+/// `concurrency` tasks, the `i`-th from `request(first + i)`; their identifiers.
+pub(crate) async fn issue_in_process(
     library: &Library,
     caller: &Caller,
     holder: &str,
+    first: usize,
     count: usize,
     concurrency: usize,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
@@ -278,33 +272,46 @@ async fn service_layer(
                 holder.to_owned(),
             );
             tokio::spawn(async move {
+                let mut made = Vec::new();
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if i >= count {
-                        return Ok::<(), anyhow::Error>(());
+                        return Ok::<_, anyhow::Error>(made);
                     }
-                    library
-                        .issue_license(&caller, request(i, &holder))
+                    let (rec, _) = library
+                        .issue_license(&caller, request(first + i, &holder))
                         .await
                         .with_context(|| format!("issuing #{i}"))?;
+                    if let Some(v) = rec.current() {
+                        made.push(v.license_id.to_string());
+                    }
                 }
             })
         })
         .collect();
+    let mut ids = Vec::with_capacity(count);
     for t in tasks {
-        t.await??;
+        ids.extend(t.await??);
     }
-    Ok(())
+    Ok(ids)
+}
+
+/// The benchmarks' issuing clerk of org 150102 and their holder's credit code.
+pub(crate) fn clerk_and_holder() -> anyhow::Result<(Caller, String)> {
+    let caller = Caller {
+        actor: "bench".into(),
+        org: OrgCode::parse("150102").map_err(|e| anyhow::anyhow!("{e}"))?,
+        roles: vec![Role::IssuerClerk],
+        client_addr: None,
+        session: None,
+    };
+    let holder = zhengzhao_domain::codes::CreditCode::with_check_character("91150102MA0N4JXK2")
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_string();
+    Ok((caller, holder))
 }
 
 /// User + system CPU time of this process so far (Linux `/proc`; `None` elsewhere).
 fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let rest = stat.rsplit_once(')')?.1;
-    let mut fields = rest.split_whitespace().skip(11);
-    let utime: f64 = fields.next()?.parse().ok()?;
-    let stime: f64 = fields.next()?.parse().ok()?;
-    // The kernel reports in clock ticks, USER_HZ = 100 on Linux.
-    Some((utime + stime) / 100.0)
+    cpu_seconds("/proc/self/stat")
 }

@@ -158,14 +158,16 @@ pub(crate) async fn drive_apart(
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?;
-                let before = thread_cpu_seconds();
+                let before = cpu_seconds("/proc/thread-self/stat");
                 let mut run = rt.block_on(async move {
                     let client = reqwest::Client::builder()
                         .pool_max_idle_per_host(concurrency)
                         .build()?;
                     drive(&client, make, concurrency, budget, pace).await
                 })?;
-                run.load_cpu = thread_cpu_seconds().zip(before).map(|(a, b)| a - b);
+                run.load_cpu = cpu_seconds("/proc/thread-self/stat")
+                    .zip(before)
+                    .map(|(a, b)| a - b);
                 Ok(run)
             })();
             let _ = tx.send(run);
@@ -173,14 +175,17 @@ pub(crate) async fn drive_apart(
     Ok(rx.await?)
 }
 
-/// CPU time (user + system) of the calling thread so far, from Linux
-/// `/proc` (`None` elsewhere).
-fn thread_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+/// CPU time (user + system) in a Linux `/proc` stat file so far:
+/// `/proc/self/stat` (the process) or `/proc/thread-self/stat` (the calling
+/// thread); `None` elsewhere.
+pub(crate) fn cpu_seconds(stat_file: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat_file).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
     let rest = stat.rsplit_once(')')?.1;
     let mut fields = rest.split_whitespace().skip(11);
     let utime: f64 = fields.next()?.parse().ok()?;
     let stime: f64 = fields.next()?.parse().ok()?;
+    // The kernel reports in clock ticks, USER_HZ = 100 on Linux.
     Some((utime + stime) / 100.0)
 }
 

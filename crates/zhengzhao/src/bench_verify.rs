@@ -8,14 +8,9 @@
 //! the server, for both endpoints alike, so the ratio is fair; the absolute
 //! rates are lower than a separate client machine would see.
 
-use crate::bench::request;
 use crate::bench_http::{Budget, RequestMaker, drive_apart, get, next_random, print};
-use anyhow::Context;
 use std::sync::Arc;
 use std::time::Instant;
-use zhengzhao_domain::org::OrgCode;
-use zhengzhao_domain::role::Role;
-use zhengzhao_server::auth::Caller;
 use zhengzhao_server::{Application, ServerConfig};
 
 pub async fn verify(
@@ -57,47 +52,12 @@ pub async fn verify(
     if ids.len() < licenses {
         let missing = licenses - ids.len();
         let started = Instant::now();
-        let caller = Caller {
-            actor: "bench".into(),
-            org: OrgCode::parse("150102").map_err(|e| anyhow::anyhow!("{e}"))?,
-            roles: vec![Role::IssuerClerk],
-            client_addr: None,
-            session: None,
-        };
-        let holder = zhengzhao_domain::codes::CreditCode::with_check_character("91150102MA0N4JXK2")
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .to_string();
-        let offset = ids.len();
-        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let tasks: Vec<_> = (0..256)
-            .map(|_| {
-                let (library, caller, next, holder) = (
-                    library.clone(),
-                    caller.clone(),
-                    next.clone(),
-                    holder.clone(),
-                );
-                tokio::spawn(async move {
-                    let mut made = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if i >= missing {
-                            return Ok::<_, anyhow::Error>(made);
-                        }
-                        let (rec, _) = library
-                            .issue_license(&caller, request(offset + i + 1_000_000_000, &holder))
-                            .await
-                            .with_context(|| format!("issuing #{i}"))?;
-                        if let Some(v) = rec.current() {
-                            made.push(v.license_id.to_string());
-                        }
-                    }
-                })
-            })
-            .collect();
-        for t in tasks {
-            ids.extend(t.await??);
-        }
+        let (caller, holder) = crate::bench::clerk_and_holder()?;
+        // Record ids far above any a kept library already used.
+        let first = ids.len() + 1_000_000_000;
+        ids.extend(
+            crate::bench::issue_in_process(&library, &caller, &holder, first, missing, 256).await?,
+        );
         println!(
             "loaded {missing} licenses in {:.0} s ({:.0} /s)",
             started.elapsed().as_secs_f64(),

@@ -240,6 +240,12 @@ pub struct VersionSummary {
     pub reason: Option<ChangeReason>,
 }
 
+/// The current version of `l`; every stored license has one.
+pub(crate) fn current_version(l: &LicenseRecord) -> ApiResult<&LicenseVersionRecord> {
+    l.current()
+        .ok_or_else(|| ApiError::Internal("license without versions".into()))
+}
+
 /// Status of version `v` of `l` today (China time).
 pub fn status_of(l: &LicenseRecord, v: &LicenseVersionRecord, today: Date) -> &'static str {
     let current = l.current().map(|c| c.version);
@@ -659,10 +665,7 @@ impl Library {
                 "a revoked license cannot be updated".into(),
             ));
         }
-        let current = l
-            .current()
-            .ok_or_else(|| ApiError::Internal("license without versions".into()))?
-            .clone();
+        let current = current_version(&l)?.clone();
         let t = self
             .cached_license_type(&l.type_code, None)
             .await?
@@ -797,9 +800,7 @@ impl Library {
         if l.revocation.is_some() {
             return Err(ApiError::Conflict("the license is already revoked".into()));
         }
-        let current = l
-            .current()
-            .ok_or_else(|| ApiError::Internal("license without versions".into()))?;
+        let current = current_version(&l)?;
         let revocation = Revocation {
             at: now(),
             by: caller.actor.clone(),
@@ -833,9 +834,7 @@ impl Library {
 
     /// The API view of `l`'s current version, as `caller` may see it.
     pub async fn current_view(&self, caller: &Caller, l: &LicenseRecord) -> ApiResult<LicenseView> {
-        let current = l
-            .current()
-            .ok_or_else(|| ApiError::Internal("license without versions".into()))?;
+        let current = current_version(&l)?;
         self.license_view(caller, l, &current.license_id).await
     }
 
@@ -854,9 +853,7 @@ impl Library {
     /// The view of a license just issued: nothing delivered yet, so no
     /// delivery is read.
     pub async fn issued_view(&self, caller: &Caller, l: &LicenseRecord) -> ApiResult<LicenseView> {
-        let current = l
-            .current()
-            .ok_or_else(|| ApiError::Internal("license without versions".into()))?;
+        let current = current_version(&l)?;
         self.license_view_with(caller, l, &current.license_id, &[])
             .await
     }
@@ -872,9 +869,7 @@ impl Library {
         let deliveries = self.store.deliveries_of_licenses(&keys).await?;
         let mut views = Vec::with_capacity(page.len());
         for l in page {
-            let current = l
-                .current()
-                .ok_or_else(|| ApiError::Internal("license without versions".into()))?;
+            let current = current_version(&l)?;
             views.push(
                 self.license_view_with(caller, l, &current.license_id, &deliveries)
                     .await?,
@@ -893,9 +888,7 @@ impl Library {
         deliveries: &[DeliveryRecord],
     ) -> ApiResult<LicenseView> {
         let today = china_today();
-        let current = l
-            .current()
-            .ok_or_else(|| ApiError::Internal("license without versions".into()))?;
+        let current = current_version(&l)?;
         let v = l
             .versions
             .iter()

@@ -78,8 +78,23 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
+/// Whether any string in `v` takes the reserved sealed form (no allocation:
+/// this runs on every issue and update).
+fn has_reserved(v: &Value) -> bool {
+    match v {
+        Value::String(s) => is_reserved(s),
+        Value::Array(items) => items.iter().any(has_reserved),
+        Value::Object(map) => map.values().any(has_reserved),
+        _ => false,
+    }
+}
+
 /// Paths (`face/a/0`) of the strings in `v` that take the reserved sealed form.
 pub fn find_reserved(v: &Value, path: &str, out: &mut Vec<String>) {
+    // Paths are built only when there is something to name.
+    if !has_reserved(v) {
+        return;
+    }
     match v {
         Value::String(s) if is_reserved(s) => out.push(path.to_owned()),
         Value::Array(items) => {

@@ -14,7 +14,7 @@
 
 use super::{Library, china_today};
 use crate::error::{ApiError, ApiResult};
-use crate::service::licenses::{IssuerView, status_of};
+use crate::service::licenses::{IssuerView, current_version, status_of};
 use crate::service::privacy::masked_holder_name;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -221,9 +221,7 @@ impl Library {
         l: &LicenseRecord,
         id: &LicenseId,
     ) -> ApiResult<VerifyResult> {
-        let current = l
-            .current()
-            .ok_or_else(|| ApiError::Internal("license without versions".into()))?;
+        let current = current_version(&l)?;
         let v = l
             .versions
             .iter()
