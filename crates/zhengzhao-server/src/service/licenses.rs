@@ -834,7 +834,7 @@ impl Library {
 
     /// The API view of `l`'s current version, as `caller` may see it.
     pub async fn current_view(&self, caller: &Caller, l: &LicenseRecord) -> ApiResult<LicenseView> {
-        let current = current_version(&l)?;
+        let current = current_version(l)?;
         self.license_view(caller, l, &current.license_id).await
     }
 
@@ -853,7 +853,7 @@ impl Library {
     /// The view of a license just issued: nothing delivered yet, so no
     /// delivery is read.
     pub async fn issued_view(&self, caller: &Caller, l: &LicenseRecord) -> ApiResult<LicenseView> {
-        let current = current_version(&l)?;
+        let current = current_version(l)?;
         self.license_view_with(caller, l, &current.license_id, &[])
             .await
     }
@@ -869,7 +869,7 @@ impl Library {
         let deliveries = self.store.deliveries_of_licenses(&keys).await?;
         let mut views = Vec::with_capacity(page.len());
         for l in page {
-            let current = current_version(&l)?;
+            let current = current_version(l)?;
             views.push(
                 self.license_view_with(caller, l, &current.license_id, &deliveries)
                     .await?,
@@ -888,7 +888,7 @@ impl Library {
         deliveries: &[DeliveryRecord],
     ) -> ApiResult<LicenseView> {
         let today = china_today();
-        let current = current_version(&l)?;
+        let current = current_version(l)?;
         let v = l
             .versions
             .iter()

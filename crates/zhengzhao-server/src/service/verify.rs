@@ -221,7 +221,7 @@ impl Library {
         l: &LicenseRecord,
         id: &LicenseId,
     ) -> ApiResult<VerifyResult> {
-        let current = current_version(&l)?;
+        let current = current_version(l)?;
         let v = l
             .versions
             .iter()
