@@ -220,6 +220,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/verify/document", post(verify::document))
         .route("/api/v1/verify/batch", post(verify::batch))
         .route("/api/v1/status-list", get(verify::status_list))
+        .route("/api/v1/status-lists/{purpose}", get(verify::status_lists))
         .route("/api/v1/presentations/{token}", get(presentation::scan))
         .route(
             "/api/v1/presentations/{token}/qr.png",
