@@ -45,7 +45,7 @@ pub async fn verifier_key(
 }
 
 /// Sign a checkpoint of the audit log now (it is also signed at a fixed interval).
-#[utoipa::path(post, path = "/api/v1/audit/checkpoints", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/audit/checkpoints", tag = "audit", operation_id = "audit_checkpoints_create", security(("bearer" = [])),
     responses((status = 201, body = CheckpointView), (status = 200, body = CheckpointView, description = "the log had not grown: the latest checkpoint"), (status = 403, body = Problem)))]
 pub async fn create(
     State(s): State<AppState>,
@@ -70,6 +70,7 @@ pub async fn create(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionQuery {
     /// The audit event's sequence number.
@@ -106,6 +107,7 @@ pub async fn inclusion(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
     pub from: u64,
@@ -124,6 +126,7 @@ pub async fn consistency(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {
     /// At or after this instant (RFC 3339).
