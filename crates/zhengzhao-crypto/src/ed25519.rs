@@ -1,7 +1,8 @@
-//! Ed25519 for W3C Verifiable Credentials (`eddsa-jcs-2022`), beside the
-//! SM2 documents: interoperability with wallets and verifiers that speak no
-//! SM2. Keys are derived, not stored: 32 bytes from a caller-supplied seed
-//! (the library derives it from the master key and the org code).
+//! Ed25519 for W3C Verifiable Credentials (`eddsa-jcs-2022`) and for the
+//! audit log's checkpoints (C2SP signed notes, see [`crate::note`]), beside
+//! the SM2 signatures: interoperability with wallets and verifiers that speak
+//! no SM2. Keys are derived, not stored: 32 bytes from a caller-supplied seed
+//! (the library derives it from the master key and a label).
 
 use ed25519_dalek::{Signer, SigningKey};
 use sha2::{Digest, Sha256};
@@ -30,6 +31,18 @@ impl VcKey {
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.0.sign(message).to_bytes()
     }
+}
+
+/// Does `signature` (64 bytes) verify `message` under `public_key`? Strict
+/// RFC 8032 checking: no small-order keys, no malleable signatures.
+pub fn verify(public_key: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
+    let (Ok(key), Ok(sig)) = (
+        ed25519_dalek::VerifyingKey::from_bytes(public_key),
+        ed25519_dalek::Signature::from_slice(signature),
+    ) else {
+        return false;
+    };
+    key.verify_strict(message, &sig).is_ok()
 }
 
 pub fn sha256(data: &[u8]) -> [u8; 32] {

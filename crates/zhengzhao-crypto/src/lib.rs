@@ -4,7 +4,8 @@
 //! - [`sm2sig`]: SM2-with-SM3 signatures, DER-encoded, distinguishing id
 //!   [`DISTID`] (GM/T 0009's default; RustCrypto `sm2` has none of its own);
 //! - [`cert`]: X.509 certificates with the SM2 OIDs, and the local test CA;
-//! - [`keywrap`]: SM4-GCM encryption of private keys at rest under a master key.
+//! - [`keywrap`]: SM4-GCM encryption of private keys at rest under a master key;
+//! - [`merkle`]: the RFC 9162 tree with SM3; [`note`]: C2SP signed notes.
 //!
 //! Pure computation apart from drawing random numbers.
 
@@ -12,6 +13,7 @@ pub mod cert;
 pub mod ed25519;
 pub mod keywrap;
 pub mod merkle;
+pub mod note;
 pub mod sm2sig;
 
 use serde::Serialize;

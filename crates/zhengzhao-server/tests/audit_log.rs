@@ -1,4 +1,5 @@
-//! The tamper-evident audit log: signed checkpoints (checked with OpenSSL),
+//! The tamper-evident audit log: signed checkpoints (C2SP signed notes,
+//! checked with Python `cryptography` from the specs and with OpenSSL),
 //! inclusion and consistency proofs over HTTP, who may ask for what, and
 //! `verify` catching rows edited, deleted or reordered with plain SQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
@@ -111,11 +112,12 @@ async fn checkpoints_and_proofs(app: TestApp) {
     openssl_verifies(&latest);
     let size1 = first["tree_size"].as_u64().unwrap();
     let root1 = hash(&first["root_hash"]);
+    let origin = first["origin"].as_str().unwrap();
     assert!(
         first["note"]
             .as_str()
             .unwrap()
-            .starts_with(&format!("zhengzhao audit log 150000\n{size1}\n")),
+            .starts_with(&format!("{origin}\n{size1}\n")),
         "{first}"
     );
 
@@ -141,6 +143,10 @@ async fn checkpoints_and_proofs(app: TestApp) {
     let resp = app.get_as(&path, &auditor).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let proof: Value = resp.json().await.unwrap();
+    assert_eq!(
+        proof["checkpoint"], first,
+        "the proof names the checkpoint it is relative to"
+    );
     let index = proof["leaf_index"].as_u64().unwrap();
     let leaf = zhengzhao_server::service::audit_log::leaf_hash(issued).unwrap();
     assert_eq!(hash(&proof["leaf_hash"]), leaf);
@@ -166,6 +172,11 @@ async fn checkpoints_and_proofs(app: TestApp) {
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let consistency: Value = resp.json().await.unwrap();
+    assert_eq!(consistency["from_checkpoint"], first);
+    assert_eq!(
+        consistency["to_checkpoint"]["root_hash"],
+        B64.encode(second.root)
+    );
     assert!(merkle::verify_consistency(
         size1,
         second.tree_size,
@@ -190,6 +201,303 @@ async fn checkpoints_and_proofs(app: TestApp) {
     assert!(report.entries_checked >= second.tree_size);
 }
 both_backends!(checkpoints, checkpoints_and_proofs);
+
+/// The uncompressed SM2 point (65 bytes) of a PEM certificate, by OpenSSL.
+fn sm2_point(certificate: &str) -> Vec<u8> {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    std::fs::write(&cert, certificate).unwrap();
+    let public = Command::new("openssl")
+        .args(["x509", "-pubkey", "-noout", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("openssl must be installed");
+    assert!(public.status.success());
+    let mut der = Command::new("openssl")
+        .args(["pkey", "-pubin", "-outform", "DER"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut der.stdin.take().unwrap(), &public.stdout).unwrap();
+    let der = der.wait_with_output().unwrap();
+    assert!(der.status.success());
+    // SubjectPublicKeyInfo ends with the BIT STRING of the point 04‖X‖Y.
+    let point = der.stdout[der.stdout.len() - 65..].to_vec();
+    assert_eq!(point[0], 4);
+    point
+}
+
+/// Run the independent checker (`note_verify.py`: the C2SP specs in Python
+/// `cryptography`) on a signed note with a verifier key.
+fn python_opens(signed_note: &str, vkey: &str, sm2_point: &[u8]) -> (bool, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, note) = (dir.path().join("verify.py"), dir.path().join("note"));
+    std::fs::write(&script, include_str!("note_verify.py")).unwrap();
+    std::fs::write(&note, signed_note).unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&note)
+        .arg(vkey)
+        .arg(hex::encode(sm2_point))
+        .output()
+        .expect(
+            "python3 with the cryptography package must be installed: ./scripts/test installs it",
+        );
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.success(), report)
+}
+
+/// A checkpoint is a C2SP signed note: origin without spaces, size, root and
+/// the time inside the signed text; an Ed25519 line that a note verifier
+/// holding the published verifier key accepts (and that nothing else
+/// passes), and an SM2 line beside it that OpenSSL verifies and note
+/// verifiers skip.
+async fn checkpoints_are_signed_notes(app: TestApp) {
+    issue_some(&app, 2, "N").await;
+    let security = app.token("150000", Role::SecurityAdmin).await;
+    let resp = app
+        .send_json(
+            Method::POST,
+            "/api/v1/audit/checkpoints",
+            Some(&security),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let cp: Value = resp.json().await.unwrap();
+    assert_eq!(cp["format"], "c2sp-tlog-checkpoint");
+    let origin = cp["origin"].as_str().unwrap();
+    assert!(
+        origin.starts_with("zhengzhao/audit-sm3/150000/"),
+        "{origin}"
+    );
+    assert!(!origin.contains(char::is_whitespace) && !origin.contains('+'));
+    let text = cp["note"].as_str().unwrap();
+    let created_at: jiff::Timestamp = cp["created_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "{origin}\n{}\n{}\ntime {created_at}\n",
+            cp["tree_size"],
+            cp["root_hash"].as_str().unwrap()
+        )
+    );
+    let signed = cp["signed_note"].as_str().unwrap();
+    assert!(
+        signed.starts_with(&format!("{text}\n\u{2014} {origin} ")),
+        "{signed}"
+    );
+    assert_eq!(signed.matches('\u{2014}').count(), 2, "{signed}");
+
+    // The verifier key is public, and the same for the command line.
+    let key: Value = app
+        .get("/api/v1/audit/verifier-key")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(key["origin"], origin);
+    assert_eq!(key["algorithm"], "Ed25519");
+    let vkey = key["vkey"].as_str().unwrap();
+    assert!(vkey.starts_with(&format!("{origin}+")), "{vkey}");
+    assert_eq!(app.library.audit_verifier_key().unwrap().vkey, vkey);
+
+    let point = sm2_point(cp["certificate"].as_str().unwrap());
+    let (ok, report) = python_opens(signed, vkey, &point);
+    assert!(ok, "{report}");
+    assert_eq!(report["text"], text);
+    assert_eq!(report["origin"], origin);
+    assert_eq!(report["tree_size"], cp["tree_size"]);
+    assert_eq!(report["root_hash"], cp["root_hash"]);
+    assert_eq!(report["extensions"], json!([format!("time {created_at}")]));
+    assert_eq!(report["verified_lines"], 1);
+    // The SM2 line: skipped by the note verifier, its key ID as documented,
+    // and its signature is the checkpoint's SM2 signature, which OpenSSL
+    // verifies over the text with the certificate.
+    let unknown = report["unknown_lines"].as_array().unwrap();
+    assert_eq!(unknown.len(), 1, "{report}");
+    assert_eq!(unknown[0]["name"], origin);
+    assert_eq!(unknown[0]["key_id"], report["sm2_key_id"]);
+    assert_eq!(unknown[0]["signature"], cp["signature"]);
+    let sm2 = openssl_verify(
+        text,
+        unknown[0]["signature"].as_str().unwrap(),
+        cp["certificate"].as_str().unwrap(),
+    );
+    assert!(
+        sm2.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sm2.stderr)
+    );
+
+    // What the checker refuses: a changed text, another log's key, no
+    // Ed25519 line at all.
+    let size = cp["tree_size"].as_u64().unwrap();
+    let grown = signed.replacen(&format!("\n{size}\n"), &format!("\n{}\n", size + 1), 1);
+    assert!(!python_opens(&grown, vkey, &point).0);
+    // (The verifier key of Go's sumdb/note example.)
+    let other = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+    let (ok, report) = python_opens(signed, other, &point);
+    assert!(!ok, "{report}");
+    assert_eq!(report["error"], "no signature by the verifier key");
+    let ed25519_line = signed.lines().find(|l| l.starts_with('\u{2014}')).unwrap();
+    let without = signed.replace(&format!("{ed25519_line}\n"), "");
+    assert!(!python_opens(&without, vkey, &point).0);
+
+    // The log grows: an event not yet under a signed checkpoint gets a proof
+    // against the whole log now, which names no checkpoint.
+    issue_some(&app, 1, "M").await;
+    let events = app.library.store.audit_events(0, 10_000).await.unwrap();
+    let newest = events
+        .iter()
+        .rev()
+        .find(|e| e.event.action == "license.issue")
+        .unwrap();
+    let auditor = app.token("150000", Role::Auditor).await;
+    let proof: Value = app
+        .get_as(
+            &format!("/api/v1/audit/proofs/inclusion?seq={}", newest.seq),
+            &auditor,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(proof["tree_size"].as_u64().unwrap() > size);
+    assert_eq!(proof["checkpoint"], Value::Null, "{proof}");
+    // An older event's proof is against the latest checkpoint by default.
+    let older = events
+        .iter()
+        .find(|e| e.event.action == "license.issue")
+        .unwrap();
+    let proof: Value = app
+        .get_as(
+            &format!("/api/v1/audit/proofs/inclusion?seq={}", older.seq),
+            &auditor,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(proof["tree_size"], size);
+    assert_eq!(proof["checkpoint"], cp);
+    assert_eq!(app.library.verify_audit().await.unwrap().problem, None);
+}
+both_backends!(signed_notes, checkpoints_are_signed_notes);
+
+/// A library whose checkpoints were signed before they were signed notes
+/// (the legacy format) still starts and verifies; those checkpoints are
+/// served as `legacy` and still verify with OpenSSL; the next one is a
+/// signed note; and an Ed25519 line rewritten in the database is caught.
+async fn legacy_checkpoints_still_verify(app: TestApp) {
+    use zhengzhao_server::service::audit_log::legacy_checkpoint_note;
+    issue_some(&app, 2, "O").await;
+    let region = app
+        .library
+        .store
+        .org(&zhengzhao_domain::org::OrgCode::parse("150000").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let key = app.library.signer_for(&region).await.unwrap();
+    // A checkpoint as the library signed them before (same code path as
+    // then: the old text, SM2 over it, stored with its audit event).
+    let size = app.library.integrate_audit().await.unwrap();
+    let root = app.library.audit_root(size).await.unwrap();
+    let note = legacy_checkpoint_note(size, &root);
+    let legacy = zhengzhao_store::AuditCheckpoint {
+        tree_size: size,
+        root,
+        created_at: jiff::Timestamp::now(),
+        key_id: key.id,
+        signature: key.pair.sign(note.as_bytes()).unwrap(),
+        note: note.clone(),
+    };
+    let event = zhengzhao_store::AuditEvent {
+        id: uuid::Uuid::new_v4(),
+        at: jiff::Timestamp::now(),
+        actor: "cli".into(),
+        org: None,
+        role: None,
+        client_addr: None,
+        action: "audit.checkpoint".into(),
+        target: format!("audit_tree:{size}"),
+        outcome: "success".into(),
+        reason: None,
+        detail: json!({"tree_size": size}),
+    };
+    app.library
+        .store
+        .add_audit_checkpoint(&legacy, &zhengzhao_store::ChangeLog::audit_only(event))
+        .await
+        .unwrap();
+    app.library.check_audit_head().await.unwrap();
+    let report = app.library.verify_audit().await.unwrap();
+    assert_eq!(report.problem, None);
+    assert_eq!(report.checkpoints_checked, 1);
+    let served: Value = app
+        .get("/api/v1/audit/checkpoint")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(served["format"], "legacy");
+    assert_eq!(served["note"], note);
+    assert_eq!(served["origin"], Value::Null);
+    assert_eq!(served["signed_note"], Value::Null);
+    openssl_verifies(&served);
+
+    // The next checkpoint (the log grew by the legacy one's event) is a note.
+    let next = app.library.checkpoint_audit(&Actor::cli()).await.unwrap();
+    assert!(next.tree_size > size);
+    let view = app.library.checkpoint_view(&next).await.unwrap();
+    assert_eq!(view.format, "c2sp-tlog-checkpoint");
+    app.library.check_audit_head().await.unwrap();
+    let report = app.library.verify_audit().await.unwrap();
+    assert_eq!(report.problem, None);
+    assert_eq!(report.checkpoints_checked, 2);
+    // A proof against the legacy checkpoint names it.
+    let first = app.library.store.audit_events(0, 1).await.unwrap()[0].seq;
+    let proof = app
+        .library
+        .inclusion_proof(first, Some(size))
+        .await
+        .unwrap();
+    assert_eq!(proof.checkpoint.unwrap().format, "legacy");
+
+    // Someone with database access swaps the Ed25519 line for one of
+    // another key: the SM2 line still holds, but the start-up check and
+    // `verify` refuse the checkpoint.
+    let signed = view.signed_note.unwrap();
+    let line = signed.lines().find(|l| l.starts_with('\u{2014}')).unwrap();
+    let (name, sig) = line.rsplit_once(' ').unwrap();
+    let mut bytes = B64.decode(sig).unwrap();
+    bytes[10] ^= 1;
+    let forged = signed.replace(line, &format!("{name} {}", B64.encode(bytes)));
+    let unguard = match app.backend {
+        Backend::Sqlite => "DROP TRIGGER audit_checkpoints_no_update;",
+        Backend::Postgres => "DROP TRIGGER audit_checkpoints_no_change ON audit_checkpoints;",
+    };
+    app.raw_sql(&format!(
+        "{unguard} UPDATE audit_checkpoints SET note = '{forged}' WHERE tree_size = {};",
+        next.tree_size
+    ))
+    .await;
+    let problem = verify_problem(&app).await;
+    assert!(
+        problem.contains(&format!(
+            "checkpoint at tree size {} is not signed by the log's Ed25519 key",
+            next.tree_size
+        )),
+        "{problem}"
+    );
+    let e = app.library.check_audit_head().await.unwrap_err();
+    assert!(e.to_string().contains("Ed25519"), "{e}");
+}
+both_backends!(legacy_checkpoints, legacy_checkpoints_still_verify);
 
 /// A library with history and a checkpoint over it; the entry numbers (1-based
 /// positions in the log) and sequence numbers of two license issuances.
@@ -608,6 +916,7 @@ async fn license_search_spans_versions(app: TestApp) {
     expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     for path in [
         "/api/v1/audit/checkpoint",
+        "/api/v1/audit/verifier-key",
         "/api/v1/audit/proofs/consistency?from=0&to=1",
     ] {
         let r = app.get_as(path, "nonsense").await;

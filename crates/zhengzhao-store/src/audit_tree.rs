@@ -31,11 +31,13 @@ pub struct AuditCheckpoint {
     pub tree_size: u64,
     pub root: [u8; 32],
     pub created_at: jiff::Timestamp,
-    /// The signing key (its certificate verifies `signature`).
+    /// The SM2 signing key (its certificate verifies `signature`).
     pub key_id: uuid::Uuid,
-    /// The exact text that was signed.
+    /// The checkpoint as published: a C2SP signed note (text, blank line,
+    /// signature lines), or, for checkpoints of the legacy format, the bare
+    /// text that was signed (it has no blank line).
     pub note: String,
-    /// DER SM2-with-SM3 signature over `note`.
+    /// DER SM2-with-SM3 signature over the note's text.
     pub signature: Vec<u8>,
 }
 

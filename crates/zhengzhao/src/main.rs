@@ -94,8 +94,12 @@ enum AuditCommand {
     /// Rebuild the audit tree from the events and check it against the stored
     /// tree and every signed checkpoint; fails naming the first bad entry.
     Verify,
-    /// Bring the tree up to date and sign a checkpoint of it now.
+    /// Bring the tree up to date, sign a checkpoint of it now and print it
+    /// (a C2SP signed note: text, blank line, Ed25519 and SM2 lines).
     Checkpoint,
+    /// Print the Ed25519 verifier key of the checkpoints (signed-note vkey),
+    /// to hand to those who check them.
+    VerifierKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -474,7 +478,22 @@ async fn audit(config: &ServerConfig, cmd: AuditCommand) -> anyhow::Result<()> {
         }
         AuditCommand::Checkpoint => {
             let cp = library.checkpoint_audit(&Actor::cli()).await?;
-            print!("{}", cp.note);
+            let view = library.checkpoint_view(&cp).await?;
+            match view.signed_note {
+                Some(signed) => print!("{signed}"),
+                // The log has not grown since a checkpoint of the old format.
+                None => {
+                    print!("{}", view.note);
+                    eprintln!(
+                        "旧格式检查点（无Ed25519签名）；SM2签名：{sig}\nlegacy checkpoint (no Ed25519 line); its SM2 signature: {sig}",
+                        sig = view.signature
+                    );
+                }
+            }
+            Ok(())
+        }
+        AuditCommand::VerifierKey => {
+            println!("{}", library.audit_verifier_key()?.vkey);
             Ok(())
         }
     }

@@ -452,6 +452,67 @@ fn audit_verify_names_the_first_tampered_entry() {
     assert!(err.contains("审计日志校验未通过"), "{err}");
 }
 
+/// `audit checkpoint` prints the whole signed note, which a note verifier
+/// holding the key `audit verifier-key` prints accepts (the independent
+/// Python checker of the server's tests).
+#[test]
+fn audit_checkpoint_prints_a_signed_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let run = |args: &[&str]| {
+        let out = cli(data, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["init"]);
+    let note = run(&["audit", "checkpoint"]);
+    let vkey = run(&["audit", "verifier-key"]);
+    let vkey = vkey.trim_end();
+    let (text, signatures) = note.rsplit_once("\n\n").unwrap();
+    let origin = text.lines().next().unwrap();
+    assert!(origin.starts_with("zhengzhao/audit-sm3/150000/"), "{note}");
+    assert!(vkey.starts_with(&format!("{origin}+")), "{vkey}");
+    assert!(text.lines().nth(3).unwrap().starts_with("time "), "{note}");
+    assert_eq!(
+        signatures
+            .lines()
+            .filter(|l| l.starts_with(&format!("\u{2014} {origin} ")))
+            .count(),
+        2,
+        "{note}"
+    );
+    let script = data.join("note_verify.py");
+    let file = data.join("checkpoint.note");
+    std::fs::write(
+        &script,
+        include_str!("../../zhengzhao-server/tests/note_verify.py"),
+    )
+    .unwrap();
+    std::fs::write(&file, &note).unwrap();
+    let checked = Command::new("python3")
+        .arg(&script)
+        .arg(&file)
+        .arg(vkey)
+        .output()
+        .expect("python3 with the cryptography package must be installed");
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    // (The first checkpoint made the region's key, an event: the next one
+    // covers it.) Nothing new after that: the same checkpoint again.
+    let second = run(&["audit", "checkpoint"]);
+    assert_ne!(second, note);
+    assert_eq!(run(&["audit", "checkpoint"]), second);
+    assert!(run(&["audit", "verify"]).contains("2 signed checkpoints"));
+}
+
 /// A backup taken while licenses are being issued restores into a library
 /// whose audit log and signatures verify; a second restore over it needs --force.
 #[tokio::test(flavor = "multi_thread")]

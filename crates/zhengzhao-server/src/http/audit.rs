@@ -7,7 +7,7 @@ use crate::auth::{Caller, MaybeCaller};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::json::ApiQuery;
 use crate::service::Library;
-use crate::service::audit_log::{CheckpointView, ConsistencyProof, InclusionProof};
+use crate::service::audit_log::{CheckpointView, ConsistencyProof, InclusionProof, VerifierKey};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -32,8 +32,20 @@ pub async fn latest(
     Ok(Json(s.library.checkpoint_view(&cp).await?))
 }
 
+/// The Ed25519 verifier key of the checkpoints (signed-note `vkey` format).
+/// Take it from here once and keep it: a verifier that fetches the key with
+/// every checkpoint learns nothing from the signature.
+#[utoipa::path(get, path = "/api/v1/audit/verifier-key", tag = "audit", operation_id = "audit_verifier_key",
+    responses((status = 200, body = VerifierKey)))]
+pub async fn verifier_key(
+    State(s): State<AppState>,
+    _caller: MaybeCaller,
+) -> ApiResult<Json<VerifierKey>> {
+    Ok(Json(s.library.audit_verifier_key()?))
+}
+
 /// Sign a checkpoint of the audit log now (it is also signed at a fixed interval).
-#[utoipa::path(post, path = "/api/v1/audit/checkpoints", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/audit/checkpoints", tag = "audit", operation_id = "audit_checkpoints_create", security(("bearer" = [])),
     responses((status = 201, body = CheckpointView), (status = 200, body = CheckpointView, description = "the log had not grown: the latest checkpoint"), (status = 403, body = Problem)))]
 pub async fn create(
     State(s): State<AppState>,
@@ -58,11 +70,13 @@ pub async fn create(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionQuery {
     /// The audit event's sequence number.
     pub seq: i64,
-    /// The tree the proof is for (default: the whole log now).
+    /// The tree the proof is for (default: the latest signed checkpoint's,
+    /// or the whole log now if that does not cover the event yet).
     pub tree_size: Option<u64>,
 }
 
@@ -93,6 +107,7 @@ pub async fn inclusion(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
     pub from: u64,
@@ -111,6 +126,7 @@ pub async fn consistency(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {
     /// At or after this instant (RFC 3339).

@@ -46,7 +46,7 @@ fn parse_code(raw: &str) -> ApiResult<LicenseTypeCode> {
 
 /// The current issuance catalog. Public; not-public types are shown only to
 /// callers with a valid token.
-#[utoipa::path(get, path = "/api/v1/catalog", tag = "catalog",
+#[utoipa::path(get, path = "/api/v1/catalog", tag = "catalog", operation_id = "catalog_list",
     responses((status = 200, body = CatalogList), (status = 401, body = Problem)))]
 pub async fn list(
     State(s): State<AppState>,
@@ -59,7 +59,7 @@ pub async fn list(
 }
 
 /// Add a license type (version 1). Region-level `region_admin` or `catalog_admin` only.
-#[utoipa::path(post, path = "/api/v1/catalog", tag = "catalog", request_body = LicenseTypeDraft,
+#[utoipa::path(post, path = "/api/v1/catalog", tag = "catalog", operation_id = "catalog_create", request_body = LicenseTypeDraft,
     security(("bearer" = [])),
     responses((status = 201, body = CatalogItem), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -75,7 +75,7 @@ pub async fn create(
 }
 
 /// The current version of one license type.
-#[utoipa::path(get, path = "/api/v1/catalog/{code}", tag = "catalog",
+#[utoipa::path(get, path = "/api/v1/catalog/{code}", tag = "catalog", operation_id = "catalog_get",
     params(("code" = String, Path, description = "GB/T 36904 license type code (21 characters)")),
     responses((status = 200, body = CatalogItem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn get(
@@ -94,7 +94,7 @@ pub async fn get(
 
 /// Make the next version of a license type from a full definition.
 /// Region-level `region_admin` or `catalog_admin` only.
-#[utoipa::path(put, path = "/api/v1/catalog/{code}", tag = "catalog", request_body = LicenseTypeDraft,
+#[utoipa::path(put, path = "/api/v1/catalog/{code}", tag = "catalog", operation_id = "catalog_update", request_body = LicenseTypeDraft,
     security(("bearer" = [])),
     params(("code" = String, Path, description = "GB/T 36904 license type code")),
     responses((status = 200, body = CatalogItem), (status = 401, body = Problem), (status = 403, body = Problem),

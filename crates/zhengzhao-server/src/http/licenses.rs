@@ -46,7 +46,7 @@ pub async fn issue(
 }
 
 /// A license by any of its versions' identifiers; the answer says which version is current.
-#[utoipa::path(get, path = "/api/v1/licenses/{license_id}", tag = "licenses", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/licenses/{license_id}", tag = "licenses", operation_id = "licenses_get", security(("bearer" = [])),
     params(("license_id" = String, Path, description = "GB/T 36904 identifier of any version")),
     responses((status = 200, body = LicenseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn get(
@@ -69,7 +69,7 @@ pub async fn get(
 }
 
 /// Update: issue the next version (with the changed paper license).
-#[utoipa::path(post, path = "/api/v1/licenses/{license_id}/versions", tag = "licenses", request_body = UpdateRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/licenses/{license_id}/versions", tag = "licenses", operation_id = "licenses_update", request_body = UpdateRequest, security(("bearer" = [])),
     params(("license_id" = String, Path, description = "identifier of any version")),
     responses((status = 201, body = LicenseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
@@ -170,7 +170,7 @@ pub struct SignedDocument {
 }
 
 /// The signed document: verify with OpenSSL alone (see README).
-#[utoipa::path(get, path = "/api/v1/licenses/{license_id}/document", tag = "licenses", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/licenses/{license_id}/document", tag = "licenses", operation_id = "licenses_document", security(("bearer" = [])),
     params(("license_id" = String, Path, description = "identifier of the version wanted")),
     responses((status = 200, body = SignedDocument), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn document(
@@ -221,6 +221,7 @@ async fn signed_document(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Holder's unified social credit code or resident id.
@@ -246,7 +247,7 @@ pub struct LicensePage {
 }
 
 /// Licenses issued within the caller's org subtree, newest first (keyset pagination).
-#[utoipa::path(get, path = "/api/v1/licenses", tag = "licenses", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/licenses", tag = "licenses", operation_id = "licenses_list", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = LicensePage), (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(s): State<AppState>,

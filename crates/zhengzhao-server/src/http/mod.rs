@@ -152,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit/events", get(audit::events))
         .route("/api/v1/audit/checkpoint", get(audit::latest))
         .route("/api/v1/audit/checkpoints", post(audit::create))
+        .route("/api/v1/audit/verifier-key", get(audit::verifier_key))
         .route("/api/v1/audit/proofs/inclusion", get(audit::inclusion))
         .route("/api/v1/audit/proofs/consistency", get(audit::consistency))
         .route("/api/v1/catalog", get(catalog::list).post(catalog::create))

@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         super::audit::events,
         super::audit::latest,
         super::audit::create,
+        super::audit::verifier_key,
         super::audit::inclusion,
         super::audit::consistency,
         super::verify::check,

@@ -34,6 +34,7 @@ pub struct OrgList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OrgQuery {
     /// Only the direct children of this org.
@@ -67,7 +68,7 @@ fn build_tree(orgs: Vec<Org>) -> Vec<OrgNode> {
 }
 
 /// The whole org tree, nested; or with `?parent=CODE` that org's direct children.
-#[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", params(OrgQuery),
+#[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", operation_id = "orgs_list", params(OrgQuery),
     responses((status = 200, body = OrgList), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(s): State<AppState>,
@@ -99,7 +100,7 @@ pub async fn list(
 }
 
 /// One org.
-#[utoipa::path(get, path = "/api/v1/orgs/{code}", tag = "orgs",
+#[utoipa::path(get, path = "/api/v1/orgs/{code}", tag = "orgs", operation_id = "orgs_get",
     params(("code" = String, Path, description = "org code, e.g. 150781 or 150102-SP")),
     responses((status = 200, body = Org), (status = 404, body = Problem)))]
 pub async fn get(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult<Json<Org>> {
@@ -112,7 +113,7 @@ pub async fn get(State(s): State<AppState>, Path(code): Path<String>) -> ApiResu
 }
 
 /// Add an org (e.g. an approval bureau) under one in the caller's subtree. `region_admin` only.
-#[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", request_body = NewOrg, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", operation_id = "orgs_create", request_body = NewOrg, security(("bearer" = [])),
     responses((status = 201, body = Org), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
@@ -129,7 +130,7 @@ pub async fn create(
 }
 
 /// Change an org's name or replace its placeholder credit code. `region_admin` of an ancestor org only.
-#[utoipa::path(patch, path = "/api/v1/orgs/{code}", tag = "orgs", request_body = OrgPatch, security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/orgs/{code}", tag = "orgs", operation_id = "orgs_update", request_body = OrgPatch, security(("bearer" = [])),
     params(("code" = String, Path, description = "org code")),
     responses((status = 200, body = Org), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]

@@ -16,7 +16,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// Make a presentation token for one license (issuer clerk of the issuing org).
-#[utoipa::path(post, path = "/api/v1/licenses/{license_id}/presentations", tag = "verify",
+#[utoipa::path(post, path = "/api/v1/licenses/{license_id}/presentations", tag = "verify", operation_id = "presentations_create",
     request_body = PresentationRequest, security(("bearer" = [])),
     responses((status = 201, body = Presentation), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(

@@ -110,7 +110,7 @@ pub fn login_view(state: &AppState, login: &Login) -> SessionView {
 }
 
 /// Create a staff account (security admin, within its subtree).
-#[utoipa::path(post, path = "/api/v1/users", tag = "staff", request_body = NewStaff,
+#[utoipa::path(post, path = "/api/v1/users", tag = "staff", operation_id = "users_create", request_body = NewStaff,
     responses((status = 201, body = StaffWithCredentials), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn create(
@@ -132,7 +132,7 @@ pub async fn create(
 }
 
 /// Accounts within the caller's subtree (security admin, auditor).
-#[utoipa::path(get, path = "/api/v1/users", tag = "staff",
+#[utoipa::path(get, path = "/api/v1/users", tag = "staff", operation_id = "users_list",
     responses((status = 200, body = StaffList), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn list(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<StaffList>> {
@@ -141,7 +141,7 @@ pub async fn list(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<S
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "staff",
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "staff", operation_id = "users_get",
     responses((status = 200, body = StaffView), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn get(
@@ -155,7 +155,7 @@ pub async fn get(
 /// Change roles, name, or disable (security admin; never one's own account).
 /// 200 means the change is stored; 409 (nothing changed) only if the account
 /// kept changing under it.
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "staff", request_body = StaffChange,
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "staff", operation_id = "users_update", request_body = StaffChange,
     responses((status = 200, body = StaffView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn update(

@@ -143,7 +143,7 @@ pub async fn by_id(State(s): State<AppState>, Path(id): Path<String>) -> ApiResu
 
 /// Check a signed document the library produced: genuine, matching the
 /// library's record (current or older version), or altered (and where).
-#[utoipa::path(post, path = "/api/v1/verify/document", tag = "verify",
+#[utoipa::path(post, path = "/api/v1/verify/document", tag = "verify", operation_id = "verify_document",
     request_body(content = crate::service::document_check::DocumentCheckRequest, description = "the signed document as GET /api/v1/licenses/{id}/document gives it (application/json), or the license PDF the library produced (application/pdf)"),
     responses((status = 200, body = DocumentCheck), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn document(

@@ -1,8 +1,20 @@
 //! The tamper-evident audit log (Art. 21): every audit event becomes a leaf
 //! of an SM3 Merkle tree in the RFC 9162 shape; the library signs checkpoints
-//! (tree size + root) with the region authority's SM2 key; anyone can ask for
-//! inclusion and consistency proofs; `verify` rebuilds everything from the
-//! events and names the first entry that does not fit.
+//! (tree size + root); anyone can ask for inclusion and consistency proofs;
+//! `verify` rebuilds everything from the events and names the first entry
+//! that does not fit.
+//!
+//! A checkpoint is a C2SP signed note (c2sp.org/tlog-checkpoint over
+//! c2sp.org/signed-note): the text is the origin, the tree size, the base64
+//! root and one extension line `time <RFC 3339>`; it is signed twice, both
+//! lines under the origin as key name: an Ed25519 line (signature type 0x01,
+//! what any note verifier checks, by a key derived from the master key) and
+//! an SM2 line by the region authority's SM2 key (type 0xff followed by the
+//! SM2-with-SM3 OID, see [`sm2_note_key_id`], which note verifiers skip as
+//! an unknown key). The tree hashes with SM3, not SHA-256: the origin says
+//! so (`…/audit-sm3/…`). Checkpoints signed before this format (`legacy`:
+//! the text `zhengzhao audit log 150000`, size and root, with a detached SM2
+//! signature and no time) are still served and checked as they were made.
 //!
 //! The tree is appended by an integrator (here, `integrate`), not by the
 //! writes themselves, so the hot path pays nothing for it; the serve loop runs
@@ -15,13 +27,20 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::HashMap;
+use zhengzhao_crypto::ed25519::VcKey;
 use zhengzhao_crypto::merkle::{self, Fetched, Hash, Missing, NodeSource, Recorder};
+use zhengzhao_crypto::note::{self, NoteSignature};
 use zhengzhao_crypto::sm2sig::PublicKey;
 use zhengzhao_domain::org::{OrgCode, REGION_CODE};
 use zhengzhao_store::{AuditCheckpoint, AuditLeaf, AuditNode, AuditRecord, ChangeLog, StoreError};
 
-/// First line of every checkpoint note: which log it speaks for.
-pub const ORIGIN: &str = "zhengzhao audit log 150000";
+/// First line of the checkpoints of the legacy format (before signed notes).
+pub const LEGACY_ORIGIN: &str = "zhengzhao audit log 150000";
+/// What follows the signature type byte 0xff in the SM2 line's key ID: the
+/// OID of SM2-with-SM3 (GB/T 35276; distinguishing id 1234567812345678).
+pub const SM2_NOTE_TYPE: &str = "1.2.156.10197.1.501";
+/// The label the checkpoints' Ed25519 key is derived under (with the master key).
+const CHECKPOINT_KEY_LABEL: &[u8] = b"zhengzhao audit checkpoint ed25519 v1";
 /// Events integrated per store round trip.
 const CHUNK: u32 = 1000;
 
@@ -38,9 +57,71 @@ pub fn leaf_hash(record: &AuditRecord) -> ApiResult<Hash> {
     Ok(merkle::leaf_hash(leaf_entry(record)?.as_bytes()))
 }
 
-/// The signed text of a checkpoint (the C2SP tlog-checkpoint body).
-pub fn checkpoint_note(size: u64, root: &Hash) -> String {
-    format!("{ORIGIN}\n{size}\n{}\n", B64.encode(root))
+/// The text both signatures of a checkpoint cover (a C2SP tlog-checkpoint
+/// body): origin, tree size, base64 root, and the time it was signed (UTC,
+/// whole seconds) as an extension line.
+pub fn checkpoint_note(origin: &str, size: u64, root: &Hash, at: jiff::Timestamp) -> String {
+    format!("{origin}\n{size}\n{}\ntime {at}\n", B64.encode(root))
+}
+
+/// The text of a legacy checkpoint (signed before checkpoints were signed
+/// notes): a fixed origin with spaces, size and root, no time.
+pub fn legacy_checkpoint_note(size: u64, root: &Hash) -> String {
+    format!("{LEGACY_ORIGIN}\n{size}\n{}\n", B64.encode(root))
+}
+
+/// The key ID of a checkpoint's SM2 line, made as c2sp.org/signed-note
+/// recommends for a signature type without an assigned byte:
+/// SHA-256(key name ‖ 0x0A ‖ 0xff ‖ "1.2.156.10197.1.501" ‖ the 65-byte
+/// uncompressed SEC1 SM2 public key)[:4]. A note verifier that knows only
+/// the Ed25519 key ignores the line.
+pub fn sm2_note_key_id(key_name: &str, sec1_public_key: &[u8]) -> [u8; 4] {
+    let mut signature_type = vec![note::UNASSIGNED];
+    signature_type.extend_from_slice(SM2_NOTE_TYPE.as_bytes());
+    note::key_id(key_name, &signature_type, sec1_public_key)
+}
+
+/// The origin of this library's checkpoints, also the key name of their
+/// signature lines: stable for as long as the master key is (the same for
+/// `serve` and the command line, whatever the public URL), unique per
+/// library, free of spaces, and saying that the tree hashes with SM3.
+fn origin_of(key: &VcKey) -> String {
+    let id = zhengzhao_crypto::ed25519::sha256(&key.public_key());
+    format!(
+        "zhengzhao/audit-sm3/{REGION_CODE}/{}",
+        hex::encode(&id[..8])
+    )
+}
+
+/// The two forms a stored checkpoint can have.
+enum StoredForm<'a> {
+    /// The text alone (`note`), SM2 signature in `signature`.
+    Legacy,
+    /// A signed note: its text and signature lines.
+    Note {
+        text: &'a str,
+        signatures: Vec<NoteSignature>,
+    },
+}
+
+/// Which form `cp` is in. A legacy text has no blank line; every signed note has one.
+fn stored_form(cp: &AuditCheckpoint) -> Result<StoredForm<'_>, String> {
+    if !cp.note.contains("\n\n") {
+        return Ok(StoredForm::Legacy);
+    }
+    note::parse(&cp.note)
+        .map(|(text, signatures)| StoredForm::Note { text, signatures })
+        .map_err(|e| {
+            format!(
+                "checkpoint at tree size {} is not a well-formed signed note: {e}",
+                cp.tree_size
+            )
+        })
+}
+
+/// The origin line of a checkpoint text.
+fn origin_line(text: &str) -> &str {
+    text.split('\n').next().unwrap_or_default()
 }
 
 fn missing(e: Missing) -> ApiError {
@@ -55,12 +136,37 @@ pub struct CheckpointView {
     pub root_hash: String,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: jiff::Timestamp,
-    /// The exact text that was signed.
+    /// `c2sp-tlog-checkpoint`: a C2SP signed note (`signed_note`) with an
+    /// Ed25519 and an SM2 line. `legacy`: signed before checkpoints were
+    /// signed notes; `note` with the SM2 `signature` alone, no time inside.
+    pub format: &'static str,
+    /// The log's origin, also the key name of the signature lines (absent on
+    /// legacy checkpoints).
+    pub origin: Option<String>,
+    /// The exact text that was signed (the note's text, final newline included).
     pub note: String,
+    /// The whole signed note: `note`, a blank line, the Ed25519 line and the
+    /// SM2 line (absent on legacy checkpoints).
+    pub signed_note: Option<String>,
     /// Base64 of the DER SM2-with-SM3 signature over `note` (distid 1234567812345678).
     pub signature: String,
-    /// The signer's certificate (PEM).
+    /// The SM2 signer's certificate (PEM).
     pub certificate: String,
+}
+
+/// The Ed25519 key that signs checkpoints, as note verifiers take it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct VerifierKey {
+    /// The checkpoints' origin and the key name of their signature lines.
+    pub origin: String,
+    /// The verifier key in the signed-note format,
+    /// `<name>+<hex key ID>+<base64(0x01 ‖ public key)>` (what Go's
+    /// `golang.org/x/mod/sumdb/note.NewVerifier` reads).
+    pub vkey: String,
+    /// `Ed25519`.
+    pub algorithm: &'static str,
+    /// Base64 of the 32-byte public key.
+    pub public_key: String,
 }
 
 /// What `audit verify` found.
@@ -404,15 +510,45 @@ impl Library {
         self.with_nodes(|src| merkle::root(src, size)).await
     }
 
+    /// The Ed25519 key of the checkpoints, derived from the master key (like
+    /// the VC keys, under its own label): nothing to store or back up, and
+    /// the same after a restore.
+    fn checkpoint_key(&self) -> ApiResult<VcKey> {
+        let master = self.master_key()?;
+        let seed = zhengzhao_crypto::sm3(&[CHECKPOINT_KEY_LABEL, &master.to_bytes()[..]].concat());
+        Ok(VcKey::from_seed(&seed))
+    }
+
+    /// The origin of the checkpoints this library signs.
+    pub fn audit_origin(&self) -> ApiResult<String> {
+        Ok(origin_of(&self.checkpoint_key()?))
+    }
+
+    /// The checkpoints' Ed25519 verifier key (published at
+    /// `/api/v1/audit/verifier-key` and by `zhengzhao audit verifier-key`).
+    pub fn audit_verifier_key(&self) -> ApiResult<VerifierKey> {
+        let key = self.checkpoint_key()?;
+        let origin = origin_of(&key);
+        Ok(VerifierKey {
+            vkey: note::ed25519_vkey(&origin, &key.public_key()),
+            origin,
+            algorithm: "Ed25519",
+            public_key: B64.encode(key.public_key()),
+        })
+    }
+
     /// Sign a checkpoint of the whole log as it stands, unless the last one
     /// already covers it (apart from the event that recorded that checkpoint).
     pub async fn checkpoint_audit(&self, actor: &Actor) -> ApiResult<AuditCheckpoint> {
         let size = self.integrate_audit().await?;
         if let Some(last) = self.store.latest_audit_checkpoint().await?
             && (last.tree_size == size
-                || self
-                    .only_checkpoint_events_since(last.tree_size, size)
-                    .await?)
+                // A legacy checkpoint is followed by a signed note as soon
+                // as the log has grown at all.
+                || (!matches!(stored_form(&last), Ok(StoredForm::Legacy))
+                    && self
+                        .only_checkpoint_events_since(last.tree_size, size)
+                        .await?))
         {
             return Ok(last);
         }
@@ -423,24 +559,43 @@ impl Library {
             .await?
             .ok_or_else(|| ApiError::Internal("the region org is missing".into()))?;
         let key = self.signer_for(&org).await?;
-        let note = checkpoint_note(size, &root);
+        let ed25519 = self.checkpoint_key()?;
+        let origin = origin_of(&ed25519);
+        // Whole seconds, so the time in the text is exactly the stored one.
+        let created_at = jiff::Timestamp::from_second(now().as_second())
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let text = checkpoint_note(&origin, size, &root, created_at);
         let signature = key
             .pair
-            .sign(note.as_bytes())
+            .sign(text.as_bytes())
             .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let lines = [
+            NoteSignature {
+                key_name: origin.clone(),
+                key_id: note::key_id(&origin, &[note::ED25519], &ed25519.public_key()),
+                signature: ed25519.sign(text.as_bytes()).to_vec(),
+            },
+            NoteSignature {
+                key_name: origin.clone(),
+                key_id: sm2_note_key_id(&origin, &key.pair.public_key().to_sec1()),
+                signature: signature.clone(),
+            },
+        ];
+        let signed =
+            note::sign_text(&text, &lines).map_err(|e| ApiError::Internal(e.to_string()))?;
         let cp = AuditCheckpoint {
             tree_size: size,
             root,
-            created_at: now(),
+            created_at,
             key_id: key.id,
-            note,
+            note: signed,
             signature,
         };
         let log = ChangeLog::audit_only(audit_event(
             actor,
             "audit.checkpoint",
             format!("audit_tree:{size}"),
-            json!({"tree_size": size, "root_hash": B64.encode(root)}),
+            json!({"tree_size": size, "root_hash": B64.encode(root), "origin": origin}),
         ));
         match self.store.add_audit_checkpoint(&cp, &log).await {
             Ok(()) => Ok(cp),
@@ -488,14 +643,41 @@ impl Library {
         let key = self.store.signing_key(cp.key_id).await?.ok_or_else(|| {
             ApiError::Internal(format!("checkpoint key {} is missing", cp.key_id))
         })?;
+        let (format, origin, text, signed_note) =
+            match stored_form(cp).map_err(ApiError::Internal)? {
+                StoredForm::Legacy => ("legacy", None, cp.note.clone(), None),
+                StoredForm::Note { text, .. } => (
+                    "c2sp-tlog-checkpoint",
+                    Some(origin_line(text).to_owned()),
+                    text.to_owned(),
+                    Some(cp.note.clone()),
+                ),
+            };
         Ok(CheckpointView {
             tree_size: cp.tree_size,
             root_hash: B64.encode(cp.root),
             created_at: cp.created_at,
-            note: cp.note.clone(),
+            format,
+            origin,
+            note: text,
+            signed_note,
             signature: B64.encode(&cp.signature),
             certificate: key.certificate_pem,
         })
+    }
+
+    /// The checkpoint signed at exactly `size` entries, if there is one.
+    async fn checkpoint_at(&self, size: u64) -> ApiResult<Option<CheckpointView>> {
+        let found = self
+            .store
+            .audit_checkpoints(size, 1)
+            .await?
+            .into_iter()
+            .find(|cp| cp.tree_size == size);
+        match found {
+            Some(cp) => Ok(Some(self.checkpoint_view(&cp).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Rebuild the tree from the audit events and hold it against the stored
@@ -652,58 +834,111 @@ impl Library {
             .unwrap_or_default()
     }
 
-    /// A checkpoint against the root recomputed from the entries at its size.
+    /// A checkpoint against the root recomputed from the entries at its size:
+    /// what its text states, its SM2 signature and, for a signed note, its
+    /// Ed25519 line (when the master key is at hand to know the key: always
+    /// in `serve`; the SM2 signature is checked regardless).
     async fn check_checkpoint(
         &self,
         cp: &AuditCheckpoint,
         recomputed_root: &Hash,
     ) -> ApiResult<Option<String>> {
+        let size = cp.tree_size;
         if *recomputed_root != cp.root {
             return Ok(Some(format!(
-                "checkpoint at tree size {} does not match the entries: one of entries 1-{} was altered, deleted, inserted or reordered",
-                cp.tree_size, cp.tree_size
+                "checkpoint at tree size {size} does not match the entries: one of entries 1-{size} was altered, deleted, inserted or reordered"
             )));
         }
-        if cp.note != checkpoint_note(cp.tree_size, &cp.root) {
+        let form = match stored_form(cp) {
+            Ok(form) => form,
+            Err(problem) => return Ok(Some(problem)),
+        };
+        let text = match &form {
+            StoredForm::Legacy => cp.note.as_str(),
+            StoredForm::Note { text, .. } => text,
+        };
+        let expected = match &form {
+            StoredForm::Legacy => legacy_checkpoint_note(size, &cp.root),
+            StoredForm::Note { text, .. } => {
+                checkpoint_note(origin_line(text), size, &cp.root, cp.created_at)
+            }
+        };
+        if text != expected {
             return Ok(Some(format!(
-                "checkpoint at tree size {} states something else than its size and root",
-                cp.tree_size
+                "checkpoint at tree size {size} states something else than its size, root and time"
             )));
         }
         let key = self.store.signing_key(cp.key_id).await?;
-        let verified = key
-            .and_then(|k| PublicKey::from_sec1(&k.public_key).ok())
-            .is_some_and(|pk| pk.verify(cp.note.as_bytes(), &cp.signature).is_ok());
+        let public = key.and_then(|k| PublicKey::from_sec1(&k.public_key).ok());
+        let verified = public
+            .as_ref()
+            .is_some_and(|pk| pk.verify(text.as_bytes(), &cp.signature).is_ok());
         if !verified {
             return Ok(Some(format!(
-                "checkpoint at tree size {} is not signed by its key",
-                cp.tree_size
+                "checkpoint at tree size {size} is not signed by its key"
             )));
+        }
+        let StoredForm::Note { text, signatures } = form else {
+            return Ok(None);
+        };
+        let origin = origin_line(text);
+        // The SM2 line is the signature checked above, under its key's ID.
+        let sm2_line = public.map(|pk| NoteSignature {
+            key_name: origin.to_owned(),
+            key_id: sm2_note_key_id(origin, &pk.to_sec1()),
+            signature: cp.signature.clone(),
+        });
+        if !sm2_line.is_some_and(|line| signatures.contains(&line)) {
+            return Ok(Some(format!(
+                "checkpoint at tree size {size} lacks its SM2 signature line"
+            )));
+        }
+        if let Ok(key) = self.checkpoint_key() {
+            let public = key.public_key();
+            let id = note::key_id(origin, &[note::ED25519], &public);
+            let ed25519_ok = origin == origin_of(&key)
+                && signatures
+                    .iter()
+                    .find(|s| s.key_name == origin && s.key_id == id)
+                    .is_some_and(|s| {
+                        zhengzhao_crypto::ed25519::verify(&public, text.as_bytes(), &s.signature)
+                    });
+            if !ed25519_ok {
+                return Ok(Some(format!(
+                    "checkpoint at tree size {size} is not signed by the log's Ed25519 key"
+                )));
+            }
         }
         Ok(None)
     }
 
-    /// Inclusion proof of audit event `seq` in the tree of `tree_size` leaves.
+    /// Inclusion proof of audit event `seq` in the tree of `tree_size`
+    /// leaves; by default the tree of the latest signed checkpoint, or the
+    /// whole log now when that checkpoint does not cover the event yet. The
+    /// proof names the checkpoint signed at its tree size, if any.
     pub async fn inclusion_proof(
         &self,
         seq: i64,
         tree_size: Option<u64>,
     ) -> ApiResult<InclusionProof> {
         let size = self.integrate_audit().await?;
-        let tree_size = tree_size.unwrap_or(size);
+        let stored = self.store.audit_leaf_of(seq).await?;
+        let tree_size = match (tree_size, &stored) {
+            (Some(t), _) => t,
+            (None, Some(leaf)) => match self.store.latest_audit_checkpoint().await? {
+                Some(cp) if cp.tree_size > leaf.index && cp.tree_size <= size => cp.tree_size,
+                _ => size,
+            },
+            (None, None) => size,
+        };
         if tree_size > size {
             return Err(ApiError::NotFound(format!(
                 "the audit tree has {size} entries, not {tree_size}"
             )));
         }
-        let leaf = self
-            .store
-            .audit_leaf_of(seq)
-            .await?
-            .filter(|l| l.index < tree_size)
-            .ok_or_else(|| {
-                ApiError::NotFound(format!("audit event {seq} in a tree of {tree_size}"))
-            })?;
+        let leaf = stored.filter(|l| l.index < tree_size).ok_or_else(|| {
+            ApiError::NotFound(format!("audit event {seq} in a tree of {tree_size}"))
+        })?;
         let (proof, root) = self
             .with_nodes(|src| {
                 Ok((
@@ -719,6 +954,7 @@ impl Library {
             leaf_hash: B64.encode(leaf.hash),
             root_hash: B64.encode(root),
             proof: proof.iter().map(|h| B64.encode(h)).collect(),
+            checkpoint: self.checkpoint_at(tree_size).await?,
         })
     }
 
@@ -748,10 +984,14 @@ impl Library {
             from_root_hash: B64.encode(old_root),
             to_root_hash: B64.encode(new_root),
             proof: proof.iter().map(|h| B64.encode(h)).collect(),
+            from_checkpoint: self.checkpoint_at(from).await?,
+            to_checkpoint: self.checkpoint_at(to).await?,
         })
     }
 }
 
+/// An inclusion proof, relative to the tree of `tree_size` leaves whose root
+/// is `root_hash`, and to the checkpoint that signed that root.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InclusionProof {
     pub seq: i64,
@@ -761,8 +1001,13 @@ pub struct InclusionProof {
     pub root_hash: String,
     /// Base64 hashes, RFC 9162 §2.1.3 order.
     pub proof: Vec<String>,
+    /// The signed checkpoint the proof is relative to (its `tree_size` and
+    /// `root_hash` are the proof's); null when no checkpoint was signed at
+    /// `tree_size`, so the root is signed by nothing yet.
+    pub checkpoint: Option<CheckpointView>,
 }
 
+/// A consistency proof between the trees of `from` and `to` leaves.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConsistencyProof {
     pub from: u64,
@@ -771,6 +1016,10 @@ pub struct ConsistencyProof {
     pub to_root_hash: String,
     /// Base64 hashes, RFC 9162 §2.1.4 order.
     pub proof: Vec<String>,
+    /// The signed checkpoints at `from` and at `to` leaves the proof is
+    /// relative to; null where no checkpoint was signed at that size.
+    pub from_checkpoint: Option<CheckpointView>,
+    pub to_checkpoint: Option<CheckpointView>,
 }
 
 /// The serve loop's part: integrate new events every few seconds, and sign a
