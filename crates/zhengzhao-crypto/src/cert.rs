@@ -19,8 +19,12 @@ use x509_cert::Certificate;
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder, CertificateBuilder};
 use x509_cert::certificate::TbsCertificate;
+use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, CrlDistributionPoints, CrlNumber, CrlReason,
+    KeyUsage, KeyUsages, SubjectKeyIdentifier,
 };
 use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::Name;
@@ -36,6 +40,8 @@ struct Profile {
     subject: Name,
     issuer: Option<Name>,
     ca: bool,
+    /// Where the issuer's CRL is published (end-entity certificates).
+    crl_url: Option<String>,
 }
 
 impl BuilderProfile for Profile {
@@ -73,6 +79,17 @@ impl BuilderProfile for Profile {
             ..Default::default()
         };
         ext.push(aki.to_extension(tbs.subject(), &ext)?);
+        if let Some(url) = &self.crl_url {
+            let uri = der::asn1::Ia5String::new(url)?;
+            let points = CrlDistributionPoints(vec![DistributionPoint {
+                distribution_point: Some(DistributionPointName::FullName(vec![
+                    GeneralName::UniformResourceIdentifier(uri),
+                ])),
+                reasons: None,
+                crl_issuer: None,
+            }]);
+            ext.push(points.to_extension(tbs.subject(), &ext)?);
+        }
         Ok(ext)
     }
 }
@@ -142,6 +159,7 @@ pub fn make_ca(
         subject: Name::from_str(subject).map_err(cert_err)?,
         issuer: None,
         ca: true,
+        crl_url: None,
     };
     let b = CertificateBuilder::new(profile, random_serial()?, validity(now, years)?, spki)
         .map_err(cert_err)?;
@@ -157,12 +175,26 @@ pub fn issue(
     now: SystemTime,
     years: u32,
 ) -> Result<Certificate, CryptoError> {
+    issue_with_crl(ca_key, ca_cert, subject, subject_key, now, years, None)
+}
+
+/// As [`issue`], naming `crl_url` as the CRL distribution point.
+pub fn issue_with_crl(
+    ca_key: &KeyPair,
+    ca_cert: &Certificate,
+    subject: &str,
+    subject_key: &PublicKey,
+    now: SystemTime,
+    years: u32,
+    crl_url: Option<&str>,
+) -> Result<Certificate, CryptoError> {
     let spki =
         SubjectPublicKeyInfoOwned::from_key(subject_key.verifying_key()).map_err(cert_err)?;
     let profile = Profile {
         subject: Name::from_str(subject).map_err(cert_err)?,
         issuer: Some(ca_cert.tbs_certificate().subject().clone()),
         ca: false,
+        crl_url: crl_url.map(str::to_owned),
     };
     let b = CertificateBuilder::new(profile, random_serial()?, validity(now, years)?, spki)
         .map_err(cert_err)?;
@@ -202,6 +234,89 @@ pub fn validity_secs(cert: &Certificate) -> (u64, u64) {
         v.not_before.to_unix_duration().as_secs(),
         v.not_after.to_unix_duration().as_secs(),
     )
+}
+
+/// A certificate on a CRL: its serial, since when, and why.
+pub struct RevokedEntry {
+    pub serial: SerialNumber,
+    pub revoked_at: SystemTime,
+    /// RFC 5280 reason name (`key_compromise`, ...); unknown names are `unspecified`.
+    pub reason: String,
+}
+
+fn crl_reason(name: &str) -> CrlReason {
+    match name {
+        "key_compromise" => CrlReason::KeyCompromise,
+        "ca_compromise" => CrlReason::CaCompromise,
+        "affiliation_changed" => CrlReason::AffiliationChanged,
+        "superseded" => CrlReason::Superseded,
+        "cessation_of_operation" => CrlReason::CessationOfOperation,
+        _ => CrlReason::Unspecified,
+    }
+}
+
+/// The serial number of `cert` (for its CRL entry).
+pub fn serial(cert: &Certificate) -> SerialNumber {
+    cert.tbs_certificate().serial_number().clone()
+}
+
+/// An RFC 5280 v2 CRL of `ca_cert`, signed by `ca_key` (SM3withSM2, DER
+/// signature), valid from `this_update` to `next_update`, numbered
+/// `number` (must grow with each CRL), with the authority key identifier.
+/// Returns DER.
+pub fn make_crl(
+    ca_key: &KeyPair,
+    ca_cert: &Certificate,
+    revoked: &[RevokedEntry],
+    this_update: SystemTime,
+    next_update: SystemTime,
+    number: u64,
+) -> Result<Vec<u8>, CryptoError> {
+    let issuer = ca_cert.tbs_certificate().subject().clone();
+    let algorithm = ca_cert.signature_algorithm().clone();
+    let mut entries = Vec::with_capacity(revoked.len());
+    for r in revoked {
+        let reason = crl_reason(&r.reason)
+            .to_extension(&issuer, &[])
+            .map_err(cert_err)?;
+        entries.push(RevokedCert {
+            serial_number: r.serial.clone(),
+            revocation_date: Time::try_from(r.revoked_at).map_err(cert_err)?,
+            crl_entry_extensions: Some(vec![reason]),
+        });
+    }
+    let spki_der = ca_cert
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .map_err(cert_err)?;
+    let spki = SubjectPublicKeyInfoRef::try_from(spki_der.as_slice()).map_err(cert_err)?;
+    let aki = AuthorityKeyIdentifier {
+        key_identifier: Some(SubjectKeyIdentifier::try_from(spki).map_err(cert_err)?.0),
+        ..Default::default()
+    };
+    let number = CrlNumber(der::asn1::Uint::new(&number.to_be_bytes()).map_err(cert_err)?);
+    let extensions = vec![
+        aki.to_extension(&issuer, &[]).map_err(cert_err)?,
+        number.to_extension(&issuer, &[]).map_err(cert_err)?,
+    ];
+    let tbs = TbsCertList {
+        version: x509_cert::Version::V2,
+        signature: algorithm.clone(),
+        issuer,
+        this_update: Time::try_from(this_update).map_err(cert_err)?,
+        next_update: Some(Time::try_from(next_update).map_err(cert_err)?),
+        revoked_certificates: (!entries.is_empty()).then_some(entries),
+        crl_extensions: Some(extensions),
+    };
+    let tbs_der = tbs.to_der().map_err(cert_err)?;
+    let sig: Signature = ca_key.signing_key().try_sign(&tbs_der).map_err(cert_err)?;
+    let list = CertificateList {
+        tbs_cert_list: tbs,
+        signature_algorithm: algorithm,
+        signature: sig.to_der().to_bitstring().map_err(cert_err)?,
+    };
+    list.to_der().map_err(cert_err)
 }
 
 /// Parse DER (for certificates received as bytes).

@@ -1091,3 +1091,276 @@ async fn invalid_tokens_are_refused_everywhere(app: TestApp) {
     }
 }
 both_backends!(invalid_tokens, invalid_tokens_are_refused_everywhere);
+
+/// Run `openssl` with `args` in `dir`; (success, stdout + stderr).
+fn openssl(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl must be installed");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Issue 11 §6: the issuers' certificates chain to the root with OpenSSL
+/// (given the SM2 distinguishing id), a look-alike certificate does not;
+/// certificates name their CRL, which the library serves; a revoked key's
+/// certificate is on it, and what that key signed from the revocation time
+/// on no longer counts as genuine, while what it signed before still does.
+async fn chain_and_crl(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let first = app.issue(&clerk, &license_request("CRL-1")).await;
+    let second = app.issue(&clerk, &license_request("CRL-2")).await;
+    let id = |l: &Value| l["license_id"].as_str().unwrap().to_owned();
+    let doc = |id: String| {
+        let app = &app;
+        let clerk = clerk.clone();
+        async move {
+            app.get_as(&format!("/api/v1/licenses/{id}/document"), &clerk)
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let (d1, d2) = (doc(id(&first)).await, doc(id(&second)).await);
+    let certs: Value = app.get("/api/v1/certificates").await.json().await.unwrap();
+    let root = &certs["roots"][0];
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write("root.pem", root["certificate"].as_str().unwrap());
+    write("issuer.pem", d1["certificate"].as_str().unwrap());
+    let distid = "distid:1234567812345678";
+    let (ok, out) = openssl(
+        dir.path(),
+        &[
+            "verify",
+            "-vfyopt",
+            distid,
+            "-CAfile",
+            "root.pem",
+            "issuer.pem",
+        ],
+    );
+    assert!(ok, "{out}");
+    // A certificate in the issuer's name from a self-made CA: refused.
+    let forged =
+        forged_with_certificate(&d1, &zhengzhao_crypto::sm2sig::KeyPair::generate().unwrap());
+    write("forged.pem", forged["certificate"].as_str().unwrap());
+    let (ok, out) = openssl(
+        dir.path(),
+        &[
+            "verify",
+            "-vfyopt",
+            distid,
+            "-CAfile",
+            "root.pem",
+            "forged.pem",
+        ],
+    );
+    assert!(!ok, "{out}");
+
+    // The certificate names the CA's CRL, served here.
+    let crl_path = format!("/api/v1/crl/{}", root["key_id"].as_str().unwrap());
+    let (ok, out) = openssl(
+        dir.path(),
+        &[
+            "x509",
+            "-in",
+            "issuer.pem",
+            "-noout",
+            "-ext",
+            "crlDistributionPoints",
+        ],
+    );
+    assert!(
+        ok && out.contains(&format!("URI:{}", app.url(&crl_path))),
+        "{out}"
+    );
+    let fetch_crl = || async {
+        let r = app.get(&crl_path).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "application/pkix-crl");
+        std::fs::write(dir.path().join("crl.der"), r.bytes().await.unwrap()).unwrap();
+        openssl(
+            dir.path(),
+            &["crl", "-inform", "DER", "-in", "crl.der", "-noout", "-text"],
+        )
+    };
+    let (ok, out) = fetch_crl().await;
+    assert!(ok && out.contains("No Revoked Certificates"), "{out}");
+    expect_problem(
+        app.get(&format!("/api/v1/crl/{}", uuid::Uuid::now_v7()))
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    // Revoked from between the two issuances (a compromise found late).
+    let payload =
+        |d: &Value| -> Value { serde_json::from_str(d["payload"].as_str().unwrap()).unwrap() };
+    let t1: jiff::Timestamp = payload(&d1)["issued_at"].as_str().unwrap().parse().unwrap();
+    let key_id = app
+        .library
+        .store
+        .signing_keys(Some(&OrgCode::parse("150102").unwrap()))
+        .await
+        .unwrap()[0]
+        .id;
+    let at = t1 + jiff::SignedDuration::from_micros(1);
+    app.library
+        .revoke_key(
+            &zhengzhao_server::service::Actor::cli(),
+            key_id,
+            "key_compromise",
+            Some(at),
+        )
+        .await
+        .unwrap();
+    let (ok, out) = fetch_crl().await;
+    assert!(ok && out.contains("Key Compromise"), "{out}");
+    let (_, serial) = openssl(
+        dir.path(),
+        &["x509", "-in", "issuer.pem", "-noout", "-serial"],
+    );
+    let serial = serial.trim().trim_start_matches("serial=");
+    assert!(
+        out.contains(&format!("Serial Number: {serial}")),
+        "{serial}\n{out}"
+    );
+    // OpenSSL checks the CRL's SM2 signature (with the standard
+    // distinguishing id, which `openssl crl`/`verify -crl_check` cannot be
+    // given) over its TBS part, by the root's key: the README's recipe.
+    let (_, parsed) = openssl(
+        dir.path(),
+        &["asn1parse", "-inform", "DER", "-in", "crl.der"],
+    );
+    let offset = |line: &str| line.split(':').next().unwrap().trim().to_owned();
+    let tbs_at = offset(parsed.lines().nth(1).unwrap());
+    let sig_at = offset(
+        parsed
+            .lines()
+            .rev()
+            .find(|l| l.contains("BIT STRING"))
+            .unwrap(),
+    );
+    for (at, file) in [(&tbs_at, "crl-tbs.der"), (&sig_at, "crl-sig.der")] {
+        let (ok, out) = openssl(
+            dir.path(),
+            &[
+                "asn1parse",
+                "-inform",
+                "DER",
+                "-in",
+                "crl.der",
+                "-strparse",
+                at,
+                "-out",
+                file,
+                "-noout",
+            ],
+        );
+        assert!(ok, "{out}");
+    }
+    let (ok, out) = openssl(
+        dir.path(),
+        &[
+            "x509", "-in", "root.pem", "-pubkey", "-noout", "-out", "ROOT.pem",
+        ],
+    );
+    assert!(ok, "{out}");
+    let verify_crl = || {
+        openssl(
+            dir.path(),
+            &[
+                "pkeyutl",
+                "-verify",
+                "-rawin",
+                "-digest",
+                "sm3",
+                "-pkeyopt",
+                distid,
+                "-pubin",
+                "-inkey",
+                "ROOT.pem",
+                "-in",
+                "crl-tbs.der",
+                "-sigfile",
+                "crl-sig.der",
+            ],
+        )
+    };
+    let (ok, out) = verify_crl();
+    assert!(
+        ok && out.contains("Signature Verified Successfully"),
+        "{out}"
+    );
+    let mut tbs = std::fs::read(dir.path().join("crl-tbs.der")).unwrap();
+    let last = tbs.len() - 1;
+    tbs[last] ^= 1;
+    std::fs::write(dir.path().join("crl-tbs.der"), tbs).unwrap();
+    assert!(!verify_crl().0, "a changed CRL must not verify");
+
+    // Signed before the revocation time: genuine. After: not.
+    let check = |d: Value| {
+        let app = &app;
+        async move {
+            app.send_json(Method::POST, "/api/v1/verify/document", None, &d)
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let c = check(d1.clone()).await;
+    assert_eq!(c["verdict"], "genuine_current", "{c}");
+    let c = check(d2.clone()).await;
+    assert_eq!(
+        (
+            c["verdict"].clone(),
+            c["signature_valid"].clone(),
+            c["library_record"].clone()
+        ),
+        (
+            json!("not_issued_here"),
+            json!(false),
+            json!("not_compared")
+        ),
+        "{c}"
+    );
+    let public = |id: String| {
+        let app = &app;
+        async move {
+            app.get(&format!("/api/v1/verify/{id}"))
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(public(id(&first)).await["signature_valid"], true);
+    assert_eq!(public(id(&second)).await["signature_valid"], false);
+    // The org signs on with a new key; twice revoking is a conflict.
+    let third = app.issue(&clerk, &license_request("CRL-3")).await;
+    let d3 = doc(id(&third)).await;
+    assert_ne!(d3["certificate"], d1["certificate"]);
+    assert_eq!(check(d3).await["verdict"], "genuine_current");
+    let again = app
+        .library
+        .revoke_key(
+            &zhengzhao_server::service::Actor::cli(),
+            key_id,
+            "key_compromise",
+            None,
+        )
+        .await;
+    assert!(again.is_err());
+}
+both_backends!(crl, chain_and_crl);

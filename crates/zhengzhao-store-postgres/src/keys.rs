@@ -5,7 +5,9 @@ use crate::row::RowExt;
 use crate::{backend, classify};
 use tokio_postgres::Row;
 use zhengzhao_domain::org::OrgCode;
-use zhengzhao_store::{KeyPurpose, KeySource, SigningKeyRecord, StoreError, StoreResult};
+use zhengzhao_store::{
+    KeyPurpose, KeyRevocation, KeySource, SigningKeyRecord, StoreError, StoreResult,
+};
 
 const SELECT: &str = "SELECT k.id, o.code, k.purpose, k.source, k.public_key, k.wrapped_private_key, k.certificate_pem,
                              k.not_before, k.not_after, k.created_at, k.retired_at
@@ -143,4 +145,55 @@ pub(crate) async fn of_org<C: Db + ?Sized>(
     }
     .map_err(backend)?;
     rows.iter().map(to_record).collect()
+}
+
+pub(crate) async fn revoke<C: Db + ?Sized>(c: &C, r: &KeyRevocation) -> StoreResult<()> {
+    let known = c
+        .query_opt("SELECT 1 FROM signing_keys WHERE id = $1", &[&r.key_id])
+        .await
+        .map_err(backend)?
+        .is_some();
+    if !known {
+        return Err(StoreError::NotFound(format!("signing key {}", r.key_id)));
+    }
+    let inserted = c
+        .execute(
+            "INSERT INTO key_revocations (key_id, revoked_at, reason, recorded_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (key_id) DO NOTHING",
+            &[&r.key_id, &r.revoked_at, &r.reason, &r.recorded_at],
+        )
+        .await
+        .map_err(backend)?;
+    if inserted == 0 {
+        return Err(StoreError::Conflict(format!(
+            "signing key {} is already revoked",
+            r.key_id
+        )));
+    }
+    c.execute(
+        "UPDATE signing_keys SET retired_at = $2 WHERE id = $1 AND retired_at IS NULL",
+        &[&r.key_id, &r.recorded_at],
+    )
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn revocations<C: Db + ?Sized>(c: &C) -> StoreResult<Vec<KeyRevocation>> {
+    c.query(
+        "SELECT key_id, revoked_at, reason, recorded_at FROM key_revocations ORDER BY recorded_at, key_id",
+        &[],
+    )
+    .await
+    .map_err(backend)?
+    .iter()
+    .map(|r| {
+        Ok(KeyRevocation {
+            key_id: r.col(0, "key revocation")?,
+            revoked_at: r.col(1, "key revocation")?,
+            reason: r.col(2, "key revocation")?,
+            recorded_at: r.col(3, "key revocation")?,
+        })
+    })
+    .collect()
 }

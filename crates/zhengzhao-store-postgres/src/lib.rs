@@ -601,6 +601,23 @@ impl Store for PgStore {
         keys::by_id(&self.client().await?, id).await
     }
 
+    async fn revoke_signing_key(
+        &self,
+        revocation: &KeyRevocation,
+        log: &ChangeLog,
+    ) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        keys::revoke(&tx, revocation).await?;
+        journal::append(&tx, log).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn key_revocations(&self) -> StoreResult<Vec<KeyRevocation>> {
+        keys::revocations(&self.client().await?).await
+    }
+
     async fn signing_keys(&self, org: Option<&OrgCode>) -> StoreResult<Vec<SigningKeyRecord>> {
         keys::of_org(&self.client().await?, org).await
     }

@@ -3,7 +3,9 @@
 use crate::{backend, ts, uuid_of};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use zhengzhao_domain::org::OrgCode;
-use zhengzhao_store::{KeyPurpose, KeySource, SigningKeyRecord, StoreError, StoreResult};
+use zhengzhao_store::{
+    KeyPurpose, KeyRevocation, KeySource, SigningKeyRecord, StoreError, StoreResult,
+};
 
 const SELECT: &str = "SELECT k.id, o.code, k.purpose, k.source, k.public_key, k.wrapped_private_key, k.certificate_pem,
                              k.not_before, k.not_after, k.created_at, k.retired_at
@@ -147,4 +149,64 @@ pub(crate) fn of_org(c: &Connection, org: Option<&OrgCode>) -> StoreResult<Vec<S
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(backend)?;
     rows.into_iter().map(to_record).collect()
+}
+
+pub(crate) fn revoke(c: &Connection, r: &KeyRevocation) -> StoreResult<()> {
+    let id = r.key_id.to_string();
+    let known = c
+        .prepare_cached("SELECT 1 FROM signing_keys WHERE id = ?1")
+        .and_then(|mut s| s.exists([&id]))
+        .map_err(backend)?;
+    if !known {
+        return Err(StoreError::NotFound(format!("signing key {id}")));
+    }
+    c.execute(
+        "INSERT INTO key_revocations (key_id, revoked_at, reason, recorded_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (key_id) DO NOTHING",
+        params![id, r.revoked_at.to_string(), r.reason, r.recorded_at.to_string()],
+    )
+    .map_err(backend)
+    .and_then(|n| {
+        if n == 0 {
+            Err(StoreError::Conflict(format!("signing key {id} is already revoked")))
+        } else {
+            Ok(())
+        }
+    })?;
+    c.execute(
+        "UPDATE signing_keys SET retired_at = ?2 WHERE id = ?1 AND retired_at IS NULL",
+        params![id, r.recorded_at.to_string()],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn revocations(c: &Connection) -> StoreResult<Vec<KeyRevocation>> {
+    let mut s = c
+        .prepare_cached(
+            "SELECT key_id, revoked_at, reason, recorded_at FROM key_revocations ORDER BY recorded_at, key_id",
+        )
+        .map_err(backend)?;
+    let rows = s
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .map_err(backend)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(backend)?;
+    rows.into_iter()
+        .map(|(id, at, reason, recorded)| {
+            Ok(KeyRevocation {
+                key_id: uuid_of(&id)?,
+                revoked_at: ts(&at)?,
+                reason,
+                recorded_at: ts(&recorded)?,
+            })
+        })
+        .collect()
 }

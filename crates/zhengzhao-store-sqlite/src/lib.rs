@@ -690,6 +690,23 @@ impl Store for SqliteStore {
         self.read(move |c| keys::by_id(c, id)).await
     }
 
+    async fn revoke_signing_key(
+        &self,
+        revocation: &KeyRevocation,
+        log: &ChangeLog,
+    ) -> StoreResult<()> {
+        let (r, log) = (revocation.clone(), journal::PreparedLog::new(log));
+        self.write(move |tx| {
+            keys::revoke(tx, &r)?;
+            journal::append(tx, &log)
+        })
+        .await
+    }
+
+    async fn key_revocations(&self) -> StoreResult<Vec<KeyRevocation>> {
+        self.read(keys::revocations).await
+    }
+
     async fn signing_keys(&self, org: Option<&OrgCode>) -> StoreResult<Vec<SigningKeyRecord>> {
         let org = org.cloned();
         self.read(move |c| keys::of_org(c, org.as_ref())).await

@@ -1029,6 +1029,66 @@ pub async fn signing_keys_rotate(store: &dyn Store) {
             .unwrap()
             .is_none()
     );
+
+    // Revoking the org's active key retires it (it signs no more) and is
+    // recorded with its audit event; twice is a conflict, an unknown key
+    // not found, and neither writes anything.
+    let active = store
+        .active_signing_key(Some(&code("150100")), KeyPurpose::License)
+        .await
+        .unwrap()
+        .unwrap();
+    let revocation = KeyRevocation {
+        key_id: active.id,
+        revoked_at: at(3),
+        reason: "key_compromise".into(),
+        recorded_at: at(5),
+    };
+    let events = audit_count(store).await;
+    store
+        .revoke_signing_key(&revocation, &log("key.revoke", "k", 5))
+        .await
+        .unwrap();
+    assert_eq!(audit_count(store).await, events + 1);
+    assert_eq!(
+        store.key_revocations().await.unwrap(),
+        vec![revocation.clone()]
+    );
+    assert!(
+        store
+            .active_signing_key(Some(&code("150100")), KeyPurpose::License)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .signing_key(active.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .retired_at,
+        Some(at(5))
+    );
+    let again = store
+        .revoke_signing_key(&revocation, &log("key.revoke", "k", 6))
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let unknown = store
+        .revoke_signing_key(
+            &KeyRevocation {
+                key_id: uuid::Uuid::now_v7(),
+                ..revocation.clone()
+            },
+            &log("key.revoke", "k", 6),
+        )
+        .await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
+    assert_eq!(audit_count(store).await, events + 1);
+    assert_eq!(store.key_revocations().await.unwrap().len(), 1);
 }
 
 fn version_record(

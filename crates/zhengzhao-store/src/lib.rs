@@ -237,6 +237,16 @@ pub trait Store: Send + Sync + 'static {
         purpose: KeyPurpose,
     ) -> StoreResult<Option<SigningKeyRecord>>;
     async fn signing_key(&self, id: uuid::Uuid) -> StoreResult<Option<SigningKeyRecord>>;
+    /// Revoke a key (a compromised key, `zhengzhao keys revoke`): record
+    /// the revocation and retire the key if it was active, so it signs no
+    /// more. `NotFound` if no such key; `Conflict` if it is already revoked.
+    async fn revoke_signing_key(
+        &self,
+        revocation: &KeyRevocation,
+        log: &ChangeLog,
+    ) -> StoreResult<()>;
+    /// Every key revocation, oldest first.
+    async fn key_revocations(&self) -> StoreResult<Vec<KeyRevocation>>;
     /// Every key of `org` (`None`: the CA), active and retired, oldest first.
     async fn signing_keys(&self, org: Option<&OrgCode>) -> StoreResult<Vec<SigningKeyRecord>>;
 

@@ -77,6 +77,20 @@ pub struct SigningKeyRecord {
     pub retired_at: Option<jiff::Timestamp>,
 }
 
+/// A signing key withdrawn from trust (its certificate goes on the CRL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRevocation {
+    pub key_id: uuid::Uuid,
+    /// From when the key is not trusted (may lie before `recorded_at`:
+    /// the moment a compromise began). Anything it signed at or after this
+    /// time is not genuine.
+    pub revoked_at: jiff::Timestamp,
+    /// RFC 5280 reason: `key_compromise`, `ca_compromise`, `affiliation_changed`,
+    /// `superseded`, `cessation_of_operation`.
+    pub reason: String,
+    pub recorded_at: jiff::Timestamp,
+}
+
 /// Who holds a license.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Holder {

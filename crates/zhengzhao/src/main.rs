@@ -119,6 +119,21 @@ enum KeysCommand {
     /// Start a new data key for personal face fields (SM4-GCM); older keys
     /// stay to open what they sealed.
     RotateDataKey,
+    /// Revoke an org's signing key (a compromised key): its certificate goes
+    /// on the local CA's CRL, and what it signed from the revocation time on
+    /// no longer verifies as genuine. The org's next license gets a new key.
+    Revoke {
+        /// The key's id (from `keys list --org …`)
+        key: String,
+        /// key_compromise, ca_compromise, affiliation_changed, superseded or cessation_of_operation
+        #[arg(long)]
+        reason: String,
+        /// Since when the key is not to be trusted (RFC 3339, e.g.
+        /// 2026-12-01T08:00:00+08:00), when a compromise began earlier
+        /// [default: now]
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Install a key and certificate issued by a real CA for an org.
     Import {
         /// Org code the key signs for, e.g. 150102
@@ -820,8 +835,17 @@ async fn keys(config: &ServerConfig, cmd: KeysCommand) -> anyhow::Result<()> {
                 "{:<36}  {:<8}  {:<9}  {:<8}  {:<20}  not after",
                 "id", "purpose", "source", "state", "created"
             );
+            let revoked: Vec<uuid::Uuid> = library
+                .store
+                .key_revocations()
+                .await?
+                .iter()
+                .map(|r| r.key_id)
+                .collect();
             for k in library.store.signing_keys(org.as_ref()).await? {
-                let state = if k.retired_at.is_some() {
+                let state = if revoked.contains(&k.id) {
+                    "revoked"
+                } else if k.retired_at.is_some() {
                     "retired"
                 } else {
                     "active"
@@ -843,6 +867,29 @@ async fn keys(config: &ServerConfig, cmd: KeysCommand) -> anyhow::Result<()> {
             println!(
                 "key {} is now active for {}; earlier keys stay available for verification",
                 k.id, org.code
+            );
+        }
+        KeysCommand::Revoke { key, reason, at } => {
+            let id = uuid::Uuid::parse_str(&key).map_err(|_| {
+                fail(
+                    format!("{key} 不是密钥标识（UUID）"),
+                    format!("{key} is not a key id (UUID)"),
+                )
+            })?;
+            let at = at
+                .map(|t| {
+                    t.parse::<jiff::Timestamp>().map_err(|e| {
+                        fail(
+                            format!("--at {t} 不是RFC 3339时间：{e}"),
+                            format!("--at {t} is not an RFC 3339 time: {e}"),
+                        )
+                    })
+                })
+                .transpose()?;
+            let r = library.revoke_key(&Actor::cli(), id, &reason, at).await?;
+            println!(
+                "key {} revoked from {} ({}); it is on the CRL and signs no more",
+                r.key_id, r.revoked_at, r.reason
             );
         }
         KeysCommand::RotateDataKey => {

@@ -722,6 +722,7 @@ fn only_serve_and_init_make_a_library() {
         &["keys", "list"],
         &["keys", "rotate", "--org", "150102"],
         &["keys", "rotate-data-key"],
+        &["keys", "revoke", id, "--reason", "key_compromise"],
         &[
             "keys", "import", "--org", "150102", "--cert", pem, "--key", pem,
         ],
@@ -1210,17 +1211,87 @@ fn readme_walkthrough_runs_as_written() {
         stdout.contains("Signature Verified Successfully"),
         "{stdout}\n{stderr}"
     );
+    assert!(stdout.contains("cert.pem: OK"), "{stdout}\n{stderr}");
     // Revoked: by the API, the public check, and offline from the signed
     // status list (after OpenSSL verified the list's signature).
     assert_eq!(
-        stdout.lines().rev().take(4).collect::<Vec<_>>(),
+        stdout.lines().rev().take(5).collect::<Vec<_>>(),
         [
             "\"revoked\"",
             "Signature Verified Successfully",
+            "region.pem: OK",
             "\"revoked\"",
             "\"revoked\""
         ],
         "{stdout}"
     );
     terminate(server);
+}
+
+/// `keys revoke` withdraws an org key: listed as revoked, refused twice,
+/// bad input refused with a reason in both languages, and the org's next
+/// key is a new one.
+#[test]
+fn keys_revoke_withdraws_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("lib");
+    ok(&cli(&d, &["init"]));
+    let rotated = ok(&cli(&d, &["keys", "rotate", "--org", "150102"]));
+    let key = rotated.split_whitespace().nth(1).unwrap().to_owned();
+    let out = ok(&cli(
+        &d,
+        &[
+            "keys",
+            "revoke",
+            &key,
+            "--reason",
+            "key_compromise",
+            "--at",
+            "2026-01-01T00:00:00+08:00",
+        ],
+    ));
+    assert!(
+        out.contains(&format!("key {key} revoked from 2025-12-31T16:00:00Z")),
+        "{out}"
+    );
+    let list = ok(&cli(&d, &["keys", "list", "--org", "150102"]));
+    let line = list.lines().find(|l| l.starts_with(&key)).unwrap();
+    assert!(line.contains("revoked"), "{list}");
+    for (args, en, zh) in [
+        (
+            vec!["keys", "revoke", &key, "--reason", "key_compromise"],
+            "already revoked",
+            "冲突",
+        ),
+        (
+            vec!["keys", "revoke", &key, "--reason", "lost"],
+            "reason must be one of",
+            "吊销原因",
+        ),
+        (
+            vec!["keys", "revoke", "nope", "--reason", "key_compromise"],
+            "is not a key id",
+            "不是密钥标识",
+        ),
+        (
+            vec![
+                "keys",
+                "revoke",
+                &key,
+                "--reason",
+                "key_compromise",
+                "--at",
+                "yesterday",
+            ],
+            "is not an RFC 3339 time",
+            "不是RFC 3339时间",
+        ),
+    ] {
+        let out = cli(&d, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains(en) && err.contains(zh), "{args:?}: {err}");
+    }
+    let rotated = ok(&cli(&d, &["keys", "rotate", "--org", "150102"]));
+    assert!(!rotated.contains(&key), "{rotated}");
 }

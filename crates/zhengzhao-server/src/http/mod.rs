@@ -233,6 +233,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/verify/p/{token}", get(presentation::page))
         .route("/api/v1/certificates", get(verify::certificates))
+        .route("/api/v1/crl/{ca}", get(verify::crl))
         .route("/api/v1/verify/{license_id}", get(verify::check))
         .route("/verify", get(verify::form))
         .route("/verify/{license_id}", get(verify::by_id))

@@ -48,6 +48,7 @@ use utoipa::{Modify, OpenApi};
         super::presentation::qr_png,
         super::presentation::qr_svg,
         super::verify::certificates,
+        super::verify::crl,
         super::staff::create,
         super::staff::list,
         super::staff::get,

@@ -216,6 +216,30 @@ pub async fn certificates(
     Ok(Json(s.library.certificate_set().await?))
 }
 
+/// The certificate revocation list of a local CA key (DER, RFC 5280 v2,
+/// SM3withSM2): the URL every org certificate names as its CRL
+/// distribution point. Lists the certificates of revoked org keys.
+#[utoipa::path(get, path = "/api/v1/crl/{ca}", tag = "verify", operation_id = "crl_get",
+    params(("ca" = String, Path, description = "key id of the CA (`roots` in /api/v1/certificates)")),
+    responses((status = 200, content_type = "application/pkix-crl", body = Vec<u8>),
+              (status = 404, body = Problem)))]
+pub async fn crl(State(s): State<AppState>, Path(ca): Path<String>) -> ApiResult<Response> {
+    use axum::response::IntoResponse;
+    let ca = uuid::Uuid::parse_str(&ca).map_err(|_| ApiError::NotFound(format!("CA {ca}")))?;
+    let der = s.library.crl(ca).await?;
+    let mut resp = der.into_response();
+    let headers = resp.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/pkix-crl"),
+    );
+    headers.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("public, max-age=60"),
+    );
+    Ok(resp)
+}
+
 /// Items looked up together (one query, one transaction of audit events).
 const BATCH_CHUNK: usize = 100;
 

@@ -51,6 +51,13 @@ fn entry(k: &zhengzhao_store::SigningKeyRecord) -> IssuerCertificate {
 }
 
 impl Library {
+    /// Forget the cached set (a key was made, rotated, imported or revoked).
+    pub(crate) fn certificates_changed(&self) {
+        if let Ok(mut c) = self.certificates.set.lock() {
+            *c = None;
+        }
+    }
+
     pub async fn certificate_set(&self) -> ApiResult<CertificateSet> {
         if let Ok(c) = self.certificates.set.lock()
             && let Some((at, set)) = c.as_ref()

@@ -156,6 +156,8 @@ impl Library {
         // never under the certificate sent along. Nothing stored is opened
         // or compared before this succeeds.
         let mut issued_here = false;
+        // The key of this library whose signature it is.
+        let mut signer = None;
         // The signature verifies, but only under the certificate sent along.
         let mut not_ours = false;
         if let (Some(sig), Some(org)) = (&signature, &issuer) {
@@ -170,11 +172,41 @@ impl Library {
                     && pk.verify(doc.payload.as_bytes(), sig).is_ok()
                 {
                     issued_here = true;
+                    signer = Some(k);
                     break;
                 }
             }
         }
-        if !issued_here && signature.is_some() && issuer.is_some() {
+        // A revoked (compromised) key's signature counts only for what the
+        // library itself stored, signed before the revocation; nothing else
+        // is compared (whoever holds the key could probe the record).
+        let mut revoked_key = false;
+        if let (Some(k), Some(id)) = (signer, &id)
+            && let Some(revoked) = self.key_revoked_at(k).await?
+        {
+            // Opened: stored payloads have personal fields sealed.
+            let stored = match self.store.license_by_identifier(id).await? {
+                Some(l) => self
+                    .open_license(l)
+                    .await
+                    .ok()
+                    .and_then(|l| l.versions.into_iter().find(|v| &v.license_id == id)),
+                None => None,
+            };
+            let before = stored.is_some_and(|v| {
+                v.key_id == k && v.issued_at < revoked && v.payload == doc.payload
+            });
+            if !before {
+                issued_here = false;
+                revoked_key = true;
+                problems.push(problem(
+                    "certificate",
+                    &format!("signed with a key revoked at {revoked}; this library did not sign this document before then: not genuine"),
+                    &format!("签名密钥已于{revoked}吊销，本库在此之前未签发此文件：不是真实有效的电子证照"),
+                ));
+            }
+        }
+        if !issued_here && !revoked_key && signature.is_some() && issuer.is_some() {
             let under_given = doc
                 .certificate
                 .as_deref()
@@ -240,7 +272,7 @@ impl Library {
             }
         }
         let verdict = match (issued_here, library_record, status) {
-            (false, _, _) if not_ours => "not_issued_here",
+            (false, _, _) if not_ours || revoked_key => "not_issued_here",
             (false, _, _) => "altered",
             (true, "unknown", _) => "not_issued_here",
             (true, "unreadable", _) => "genuine_status_unknown",

@@ -57,7 +57,7 @@ impl Library {
         })
     }
 
-    fn unwrap_key(&self, rec: &SigningKeyRecord) -> ApiResult<Arc<LoadedKey>> {
+    pub(crate) fn unwrap_key(&self, rec: &SigningKeyRecord) -> ApiResult<Arc<LoadedKey>> {
         if let Some(k) = self
             .key_cache
             .keys
@@ -124,7 +124,10 @@ impl Library {
             format!("key:{}", rec.id),
             detail,
         ));
-        match self.store.add_signing_key(&rec, false, &log).await {
+        let added = self.store.add_signing_key(&rec, false, &log).await;
+        // A verifier must find a new key's certificate at once.
+        self.certificates_changed();
+        match added {
             Ok(()) => self.unwrap_key(&rec),
             Err(StoreError::Conflict(_)) => {
                 let theirs = self
@@ -171,13 +174,15 @@ impl Library {
         let ca_cert = cert::from_pem(&ca.certificate_pem).map_err(crypto)?;
         let pair = KeyPair::generate().map_err(crypto)?;
         let subject = cert::subject_name(&org.name, &org.name, Some(org.credit_code.as_str()));
-        let c = cert::issue(
+        let crl_url = self.crl_url(ca.id);
+        let c = cert::issue_with_crl(
             &ca.pair,
             &ca_cert,
             &subject,
             &pair.public_key(),
             SystemTime::now(),
             ORG_CERT_YEARS,
+            Some(&crl_url),
         )
         .map_err(crypto)?;
         Ok((pair, cert::to_pem(&c).map_err(crypto)?))
@@ -232,6 +237,7 @@ impl Library {
         ));
         self.store.add_signing_key(&rec, true, &log).await?;
         self.caches.active_keys.forget(&org.code);
+        self.certificates_changed();
         Ok(rec)
     }
 
@@ -292,6 +298,7 @@ impl Library {
         ));
         self.store.add_signing_key(&rec, true, &log).await?;
         self.caches.active_keys.forget(&org.code);
+        self.certificates_changed();
         Ok(rec)
     }
 }

@@ -8,6 +8,7 @@ pub mod batch_check;
 pub mod cache;
 pub mod catalog;
 pub mod certificates;
+pub mod crl;
 pub mod delivery;
 pub mod document_check;
 pub mod keys;
@@ -58,6 +59,7 @@ pub struct Library {
     verify_cache: Arc<verify::VerifyCache>,
     status_list: Arc<status_list::StatusListCache>,
     certificates: Arc<certificates::CertificateCache>,
+    crl_cache: Arc<crl::CrlCache>,
 }
 
 /// Reference data read on every issuance (see `cache`).
@@ -172,6 +174,7 @@ impl Library {
             verify_cache: Arc::default(),
             status_list: Arc::default(),
             certificates: Arc::default(),
+            crl_cache: Arc::default(),
         }
     }
 

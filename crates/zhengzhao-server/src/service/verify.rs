@@ -184,8 +184,23 @@ impl Library {
         }
     }
 
-    /// Does the stored signature of `v` verify? Remembered per exact bytes.
+    /// Forget every remembered signature and public key (after a key
+    /// revocation: what verified before may not count now).
+    pub(crate) fn forget_verified_signatures(&self) {
+        if let Ok(mut set) = self.verify_cache.verified.lock() {
+            set.clear();
+        }
+        if let Ok(mut keys) = self.verify_cache.keys.lock() {
+            keys.clear();
+        }
+    }
+
+    /// Does the stored signature of `v` verify, by a key not revoked before
+    /// `v` was signed? Remembered per exact bytes.
     pub async fn signature_valid(&self, v: &LicenseVersionRecord) -> ApiResult<bool> {
+        if !self.signed_before_revocation(v.key_id, v.issued_at).await? {
+            return Ok(false);
+        }
         let print = fingerprint(v);
         if self
             .verify_cache
