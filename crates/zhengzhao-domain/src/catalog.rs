@@ -500,7 +500,11 @@ fn holder_field_errors(d: &LicenseTypeDraft) -> Vec<FieldError> {
                     part.as_str(),
                     wanted.as_str()
                 ),
-                format!("与{}一致的字段应为{}类型", part.label_zh(), wanted.label_zh()),
+                format!(
+                    "与{}一致的字段应为{}类型",
+                    part.label_zh(),
+                    wanted.label_zh()
+                ),
             ));
         }
         if seen.contains(&part) {
@@ -593,7 +597,12 @@ mod tests {
         // `one_current_license_per_holder`, as every stored version before them.
         let spec = LicenseTypeSpec::parse(draft(sample_json())).unwrap();
         assert!(!spec.draft().one_current_license_per_holder);
-        assert!(spec.draft().face_fields.iter().all(|f| f.same_as_holder.is_none()));
+        assert!(
+            spec.draft()
+                .face_fields
+                .iter()
+                .all(|f| f.same_as_holder.is_none())
+        );
         let back = serde_json::to_value(&spec).unwrap();
         assert!(back.get("one_current_license_per_holder").is_none());
         assert!(back["face_fields"][0].get("same_as_holder").is_none());
@@ -612,7 +621,10 @@ mod tests {
         v["license_number_field"] = "holder_code".into();
         let spec = LicenseTypeSpec::parse(draft(v.clone())).unwrap();
         assert!(spec.draft().one_current_license_per_holder);
-        assert_eq!(spec.draft().face_fields[0].same_as_holder, Some(HolderPart::Id));
+        assert_eq!(
+            spec.draft().face_fields[0].same_as_holder,
+            Some(HolderPart::Id)
+        );
         let back = serde_json::to_value(&spec).unwrap();
         assert_eq!(back["one_current_license_per_holder"], true);
         assert_eq!(back["face_fields"][0]["same_as_holder"], "id");
@@ -632,10 +644,7 @@ mod tests {
         );
         bad["holder_types"] = serde_json::json!(["natural_person"]);
         let errors = LicenseTypeSpec::parse(draft(bad)).unwrap_err();
-        let found: Vec<(&str, &str)> = errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.code))
-            .collect();
+        let found: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
         for expected in [
             ("face_fields/1/same_as_holder", "field_type"),
             ("face_fields/2/same_as_holder", "field_type"),
@@ -643,14 +652,23 @@ mod tests {
             ("face_fields/0/personal", "personal_required"),
             ("face_fields/1/personal", "personal_required"),
         ] {
-            assert!(found.contains(&expected), "{expected:?} missing from {found:?}");
+            assert!(
+                found.contains(&expected),
+                "{expected:?} missing from {found:?}"
+            );
         }
         let wrong_type = errors
             .iter()
             .find(|e| e.field == "face_fields/1/same_as_holder")
             .unwrap();
-        assert_eq!(wrong_type.message, "a field with the holder's name must be of type text");
-        assert_eq!(wrong_type.message_zh, "与持证主体名称一致的字段应为文本类型");
+        assert_eq!(
+            wrong_type.message,
+            "a field with the holder's name must be of type text"
+        );
+        assert_eq!(
+            wrong_type.message_zh,
+            "与持证主体名称一致的字段应为文本类型"
+        );
     }
 
     #[test]

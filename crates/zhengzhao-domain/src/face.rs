@@ -423,18 +423,30 @@ mod tests {
         let errors = holder_mismatches(&spec, &face, "NO-002", "440524188001010014");
         assert_eq!(
             paths_and_codes(&errors),
-            [("face/number", "holder_mismatch"), ("face/holder", "holder_mismatch")]
+            [
+                ("face/number", "holder_mismatch"),
+                ("face/holder", "holder_mismatch")
+            ]
         );
-        assert_eq!(errors[0].message, "number must be the same as the holder's name");
+        assert_eq!(
+            errors[0].message,
+            "number must be the same as the holder's name"
+        );
         assert_eq!(errors[0].message_zh, "编号应与持证主体名称一致");
-        assert_eq!(errors[1].message, "holder must be the same as the holder's id");
+        assert_eq!(
+            errors[1].message,
+            "holder must be the same as the holder's id"
+        );
         assert_eq!(errors[1].message_zh, "证件号码应与持证主体代码一致");
         // A field left out is not compared; full- and half-width brackets differ.
         let mut partial = face.clone();
         partial.remove("number");
         assert!(holder_mismatches(&spec, &partial, "anyone", "11010519491231002X").is_empty());
         partial.insert("number".into(), json!("某（甲）"));
-        assert_eq!(holder_mismatches(&spec, &partial, "某(甲)", "11010519491231002X").len(), 1);
+        assert_eq!(
+            holder_mismatches(&spec, &partial, "某(甲)", "11010519491231002X").len(),
+            1
+        );
     }
 
     /// A credit code with letters in its body and a wrong check character,

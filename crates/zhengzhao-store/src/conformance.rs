@@ -1120,14 +1120,14 @@ pub async fn one_current_license_per_holder(store: &dyn Store) {
         one_current_per_holder: true,
         ..new_license(&f, serial, record, holder, secs)
     };
-    let refused =
-        |r: StoreResult<LicenseRecord>, named: &zhengzhao_domain::license_id::LicenseId| match r {
-            Err(StoreError::CurrentLicenseExists { license_id, issuer }) => {
-                assert_eq!(&license_id, named);
-                assert_eq!(issuer, code("150102"));
-            }
-            other => panic!("expected CurrentLicenseExists, got {other:?}"),
-        };
+    let refused = |r: StoreResult<LicenseRecord>,
+                   named: &zhengzhao_domain::license_id::LicenseId| match r {
+        Err(StoreError::CurrentLicenseExists { license_id, issuer }) => {
+            assert_eq!(&license_id, named);
+            assert_eq!(issuer, code("150102"));
+        }
+        other => panic!("expected CurrentLicenseExists, got {other:?}"),
+    };
     let (h1, h2, h3, h4) = (
         "91150102MA0N4JXK2X",
         "91150102MA0N4JXK3X",

@@ -260,7 +260,8 @@ mod tests {
     #[test]
     fn undefined_pair_is_refused_though_its_check_character_is_right() {
         // 95: market regulation assigns only 1 企业, 2 个体工商户, 3 农民专业合作社.
-        let code = CreditCode::check_character_for(&"95150102MA0N4JXK2".chars().collect::<Vec<_>>());
+        let code =
+            CreditCode::check_character_for(&"95150102MA0N4JXK2".chars().collect::<Vec<_>>());
         let err = CreditCode::parse(&format!("95150102MA0N4JXK2{code}")).unwrap_err();
         assert_eq!(
             err,
@@ -280,7 +281,11 @@ mod tests {
             "登记管理部门代码9下没有机构类别代码5，该部门的机构类别代码为1、2、3"
         );
         // Y (其他) assigns only 1; 1 (机构编制) has 9 其他 but no 4.
-        for body in ["Y2150102MA0N4JXK2", "14150102MA0N4JXK2", "99150102MA0N4JXK2"] {
+        for body in [
+            "Y2150102MA0N4JXK2",
+            "14150102MA0N4JXK2",
+            "99150102MA0N4JXK2",
+        ] {
             let check = CreditCode::check_character_for(&body.chars().collect::<Vec<_>>());
             assert!(matches!(
                 CreditCode::parse(&format!("{body}{check}")),
@@ -288,7 +293,12 @@ mod tests {
             ));
         }
         // The defined pairs of the same body parse.
-        for body in ["91150102MA0N4JXK2", "19150102MA0N4JXK2", "Y1150102MA0N4JXK2", "54150102MA0N4JXK2"] {
+        for body in [
+            "91150102MA0N4JXK2",
+            "19150102MA0N4JXK2",
+            "Y1150102MA0N4JXK2",
+            "54150102MA0N4JXK2",
+        ] {
             assert!(CreditCode::with_check_character(body).is_ok(), "{body}");
         }
     }

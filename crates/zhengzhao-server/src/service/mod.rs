@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod certificates;
 pub mod delivery;
 pub mod document_check;
+pub mod holder_rules;
 pub mod keys;
 pub mod licenses;
 pub mod login_limits;
