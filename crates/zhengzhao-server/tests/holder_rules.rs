@@ -449,5 +449,9 @@ async fn seed_catalog_marks_business_licenses(app: TestApp) {
         .filter_map(|f| Some((f["name"].as_str()?, f["same_as_holder"].as_str()?)))
         .collect();
     assert_eq!(marks, [("credit_code", "id"), ("name", "name")]);
+    // The public notice says so too.
+    let html = app.get("/catalog").await.text().await.unwrap();
+    assert!(html.contains("每个持证主体只能有一张有效（未注销）证照"));
+    assert!(html.contains("须与持证主体代码一致") && html.contains("须与持证主体名称一致"));
 }
 both_backends!(seed_marks, seed_catalog_marks_business_licenses);
