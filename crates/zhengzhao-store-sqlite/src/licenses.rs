@@ -437,13 +437,17 @@ pub(crate) fn issue(
         ])
     })
     .map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Conflict(format!(
+        if !is_unique_violation(&e) {
+            return backend(e);
+        }
+        // The index of V14 (never reached past the check above, but named
+        // right if it were), else the source record or the serial.
+        match l.one_current_per_holder.then(|| current_of_holder(c, type_id, holder)) {
+            Some(Err(named)) => named,
+            _ => StoreError::Conflict(format!(
                 "source record {}/{} or serial {} is already used",
                 l.source_system, l.source_record_id, l.serial
-            ))
-        } else {
-            backend(e)
+            )),
         }
     })?;
     let key = c.last_insert_rowid();
