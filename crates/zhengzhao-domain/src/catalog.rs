@@ -107,12 +107,54 @@ impl FieldType {
         }
     }
 
+    /// The name in a catalog's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::LongText => "long_text",
+            FieldType::Date => "date",
+            FieldType::Money => "money",
+            FieldType::Enum => "enum",
+            FieldType::IdentityCode => "identity_code",
+            FieldType::OrgReference => "org_reference",
+            FieldType::ImageReference => "image_reference",
+        }
+    }
+
     /// Whether `max_length` applies to values of this type.
     fn has_length(self) -> bool {
         matches!(
             self,
             FieldType::Text | FieldType::LongText | FieldType::Enum | FieldType::IdentityCode
         )
+    }
+}
+
+/// What of the holder a face field repeats (`same_as_holder`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum HolderPart {
+    /// The holder's name (持证主体名称): a `text` field.
+    Name,
+    /// The holder's credit code or resident id (持证主体代码): an
+    /// `identity_code` field.
+    Id,
+}
+
+impl HolderPart {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HolderPart::Name => "name",
+            HolderPart::Id => "id",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            HolderPart::Name => "持证主体名称",
+            HolderPart::Id => "持证主体代码",
+        }
     }
 }
 
@@ -140,6 +182,10 @@ pub struct FaceField {
     /// A trade secret or otherwise confidential: never shown publicly.
     #[serde(default)]
     pub confidential: bool,
+    /// The field prints the holder's name or id: when given, its value must
+    /// be the holder's, exactly (a face naming someone else cannot be true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_as_holder: Option<HolderPart>,
 }
 
 /// The body that defines a license type.
@@ -182,6 +228,12 @@ pub struct LicenseTypeDraft {
     /// Usual validity, as a hint for clerks (e.g. `5年`, `长期`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<String>,
+    /// A holder may have only one current license of this type (营业执照:
+    /// one per credit code). Current means not revoked, whatever its dates:
+    /// a second issue is refused, naming the first, until that is revoked;
+    /// a change goes into a new version of the first (update).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub one_current_license_per_holder: bool,
     pub face_fields: Vec<FaceField>,
 }
 
@@ -408,6 +460,7 @@ fn rule_errors(d: &LicenseTypeDraft) -> Vec<FieldError> {
             ));
         }
     }
+    errors.extend(holder_field_errors(d));
     if let Some(n) = &d.license_number_field
         && !d.face_fields.iter().any(|f| &f.name == n)
     {
@@ -417,6 +470,60 @@ fn rule_errors(d: &LicenseTypeDraft) -> Vec<FieldError> {
             format!("'{n}' is not one of the face fields"),
             format!("“{n}”不是照面信息项"),
         ));
+    }
+    errors
+}
+
+/// The rules of `same_as_holder`: a name goes in a text field, an id in an
+/// identity code field, each at most once; and where a natural person may
+/// hold the type, the field is `personal` (it repeats personal data, which
+/// is sealed at rest and masked on output like the holder's own).
+fn holder_field_errors(d: &LicenseTypeDraft) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let natural_person = d.holder_types.contains(&HolderType::NaturalPerson);
+    let mut seen = Vec::new();
+    for (i, f) in d.face_fields.iter().enumerate() {
+        let Some(part) = f.same_as_holder else {
+            continue;
+        };
+        let at = format!("face_fields/{i}/same_as_holder");
+        let wanted = match part {
+            HolderPart::Name => FieldType::Text,
+            HolderPart::Id => FieldType::IdentityCode,
+        };
+        if f.field_type != wanted {
+            errors.push(err(
+                at.clone(),
+                "field_type",
+                format!(
+                    "a field with the holder's {} must be of type {}",
+                    part.as_str(),
+                    wanted.as_str()
+                ),
+                format!(
+                    "与{}一致的字段应为{}类型",
+                    part.label_zh(),
+                    wanted.label_zh()
+                ),
+            ));
+        }
+        if seen.contains(&part) {
+            errors.push(err(
+                at.clone(),
+                "duplicate",
+                format!("only one field may hold the holder's {}", part.as_str()),
+                format!("只能有一个字段与{}一致", part.label_zh()),
+            ));
+        }
+        seen.push(part);
+        if natural_person && !f.personal {
+            errors.push(err(
+                format!("face_fields/{i}/personal"),
+                "personal_required",
+                "a field with a natural person holder's name or id is personal data: mark it personal",
+                "该字段含自然人持证主体的姓名或证件号码，属于个人信息，应标记为个人信息",
+            ));
+        }
     }
     errors
 }
@@ -482,6 +589,102 @@ mod tests {
         let mut v = sample_json();
         v["extra"] = 1.into();
         assert!(serde_json::from_value::<LicenseTypeDraft>(v).is_err());
+    }
+
+    #[test]
+    fn versions_stored_before_the_holder_keys_load_and_read_back_unchanged() {
+        // sample_json has neither `same_as_holder` nor
+        // `one_current_license_per_holder`, as every stored version before them.
+        let spec = LicenseTypeSpec::parse(draft(sample_json())).unwrap();
+        assert!(!spec.draft().one_current_license_per_holder);
+        assert!(
+            spec.draft()
+                .face_fields
+                .iter()
+                .all(|f| f.same_as_holder.is_none())
+        );
+        let back = serde_json::to_value(&spec).unwrap();
+        assert!(back.get("one_current_license_per_holder").is_none());
+        assert!(back["face_fields"][0].get("same_as_holder").is_none());
+    }
+
+    #[test]
+    fn holder_keys_are_read_and_checked() {
+        let mut v = sample_json();
+        v["one_current_license_per_holder"] = true.into();
+        v["face_fields"][0] = serde_json::json!(
+            {"name": "holder_code", "label": "统一社会信用代码", "type": "identity_code", "required": true, "max_length": 18, "same_as_holder": "id"}
+        );
+        v["face_fields"][1] = serde_json::json!(
+            {"name": "holder_name", "label": "名称", "type": "text", "max_length": 200, "same_as_holder": "name"}
+        );
+        v["license_number_field"] = "holder_code".into();
+        let spec = LicenseTypeSpec::parse(draft(v.clone())).unwrap();
+        assert!(spec.draft().one_current_license_per_holder);
+        assert_eq!(
+            spec.draft().face_fields[0].same_as_holder,
+            Some(HolderPart::Id)
+        );
+        let back = serde_json::to_value(&spec).unwrap();
+        assert_eq!(back["one_current_license_per_holder"], true);
+        assert_eq!(back["face_fields"][0]["same_as_holder"], "id");
+        assert_eq!(back["face_fields"][1]["same_as_holder"], "name");
+
+        // An unknown part is a serde error, like every unknown value.
+        let mut bad = v.clone();
+        bad["face_fields"][0]["same_as_holder"] = "address".into();
+        assert!(serde_json::from_value::<LicenseTypeDraft>(bad).is_err());
+
+        // Wrong field types, a second field for the same part, and a natural
+        // person's name or id in a field not marked personal.
+        let mut bad = v.clone();
+        bad["face_fields"][1]["type"] = "long_text".into();
+        bad["face_fields"][2] = serde_json::json!(
+            {"name": "issued_on", "label": "发证日期", "type": "date", "required": true, "same_as_holder": "id"}
+        );
+        bad["holder_types"] = serde_json::json!(["natural_person"]);
+        let errors = LicenseTypeSpec::parse(draft(bad)).unwrap_err();
+        let found: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+        for expected in [
+            ("face_fields/1/same_as_holder", "field_type"),
+            ("face_fields/2/same_as_holder", "field_type"),
+            ("face_fields/2/same_as_holder", "duplicate"),
+            ("face_fields/0/personal", "personal_required"),
+            ("face_fields/1/personal", "personal_required"),
+        ] {
+            assert!(
+                found.contains(&expected),
+                "{expected:?} missing from {found:?}"
+            );
+        }
+        let wrong_type = errors
+            .iter()
+            .find(|e| e.field == "face_fields/1/same_as_holder")
+            .unwrap();
+        assert_eq!(
+            wrong_type.message,
+            "a field with the holder's name must be of type text"
+        );
+        assert_eq!(
+            wrong_type.message_zh,
+            "与持证主体名称一致的字段应为文本类型"
+        );
+    }
+
+    #[test]
+    fn field_type_names_are_the_json_names() {
+        for t in [
+            FieldType::Text,
+            FieldType::LongText,
+            FieldType::Date,
+            FieldType::Money,
+            FieldType::Enum,
+            FieldType::IdentityCode,
+            FieldType::OrgReference,
+            FieldType::ImageReference,
+        ] {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! the future, needs the store or the clock and is the caller's to check.
 
 use crate::FieldError;
-use crate::catalog::{FaceField, FieldType, HolderType, LicenseTypeDraft};
+use crate::catalog::{FaceField, FieldType, HolderPart, HolderType, LicenseTypeDraft};
 use crate::codes::{CodeError, CreditCode, ResidentId};
 use crate::org::OrgCode;
 use jiff::civil::Date;
@@ -286,6 +286,43 @@ fn image_reference(at: &At, text: String) -> Result<String, FieldError> {
     Ok(text)
 }
 
+/// The face fields that repeat the holder (`same_as_holder`) but hold
+/// something else: one error per field, at `face/<name>`. `face` is the
+/// normalised face of [`validate_face`]; `holder_name` and `holder_id` are
+/// the holder's as checked (trimmed name, normalised id). A field left out
+/// is not compared (an optional name field, e.g. of an individual business
+/// without a trade name); values are compared exactly, so a name differing
+/// only in full- or half-width brackets differs.
+pub fn holder_mismatches(
+    spec: &LicenseTypeDraft,
+    face: &Face,
+    holder_name: &str,
+    holder_id: &str,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for field in &spec.face_fields {
+        let (Some(part), Some(value)) = (
+            field.same_as_holder,
+            face.get(&field.name).and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let (holder, en, zh) = match part {
+            HolderPart::Name => (holder_name, "name", "持证主体名称"),
+            HolderPart::Id => (holder_id, "id", "持证主体代码"),
+        };
+        if value != holder {
+            let at = At { field };
+            errors.push(at.fail(
+                "holder_mismatch",
+                format!("must be the same as the holder's {en}"),
+                format!("应与{zh}一致"),
+            ));
+        }
+    }
+    errors
+}
+
 /// The holder id type a holder type uses: natural_person -> "resident_id", others -> "uscc".
 pub fn holder_id_type(holder: HolderType) -> &'static str {
     match holder {
@@ -373,6 +410,43 @@ mod tests {
 
     fn paths_and_codes(errors: &[FieldError]) -> Vec<(&str, &str)> {
         errors.iter().map(|e| (e.field.as_str(), e.code)).collect()
+    }
+
+    #[test]
+    fn fields_that_repeat_the_holder_must_be_the_holders() {
+        let mut spec = spec();
+        spec.face_fields[0].same_as_holder = Some(HolderPart::Name);
+        spec.face_fields[5].same_as_holder = Some(HolderPart::Id);
+        let face = validate_face(&spec, &valid_face()).unwrap();
+        // Compared after normalising: the trimmed number, the upper-case X.
+        assert!(holder_mismatches(&spec, &face, "NO-001", "11010519491231002X").is_empty());
+        let errors = holder_mismatches(&spec, &face, "NO-002", "440524188001010014");
+        assert_eq!(
+            paths_and_codes(&errors),
+            [
+                ("face/number", "holder_mismatch"),
+                ("face/holder", "holder_mismatch")
+            ]
+        );
+        assert_eq!(
+            errors[0].message,
+            "number must be the same as the holder's name"
+        );
+        assert_eq!(errors[0].message_zh, "编号应与持证主体名称一致");
+        assert_eq!(
+            errors[1].message,
+            "holder must be the same as the holder's id"
+        );
+        assert_eq!(errors[1].message_zh, "证件号码应与持证主体代码一致");
+        // A field left out is not compared; full- and half-width brackets differ.
+        let mut partial = face.clone();
+        partial.remove("number");
+        assert!(holder_mismatches(&spec, &partial, "anyone", "11010519491231002X").is_empty());
+        partial.insert("number".into(), json!("某（甲）"));
+        assert_eq!(
+            holder_mismatches(&spec, &partial, "某(甲)", "11010519491231002X").len(),
+            1
+        );
     }
 
     /// A credit code with letters in its body and a wrong check character,

@@ -47,6 +47,14 @@ pub enum ApiError {
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The license type allows one current license per holder and the
+    /// holder has one. `existing` names it when the caller may learn it
+    /// (`licenses::current_license_conflict` decides); `detail` says what to do.
+    #[error("the holder already has a current license of this type")]
+    CurrentLicenseExists {
+        existing: Option<String>,
+        detail: String,
+    },
     /// Anything the caller cannot fix. The detail is logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -77,6 +85,10 @@ pub struct Problem {
     /// Per-field failures, for validation problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For `/problems/current-license-exists`: the identifier (current
+    /// version) of the holder's license, when the caller may learn it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_license_id: Option<String>,
 }
 
 impl ApiError {
@@ -172,6 +184,12 @@ impl ApiError {
                 "Conflict with the current state",
                 "与当前状态冲突",
             ),
+            CurrentLicenseExists { .. } => (
+                StatusCode::CONFLICT,
+                "current-license-exists",
+                "The holder already has a current license of this type, which allows one per holder",
+                "持证主体已有此类型的有效证照（每个持证主体只能有一张），请先注销或更新该证照",
+            ),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -207,7 +225,8 @@ impl ApiError {
             | ApiError::NotFound(d)
             | ApiError::Conflict(d)
             | ApiError::BadSignature(d)
-            | ApiError::Gone(d) => Some(d.clone()),
+            | ApiError::Gone(d)
+            | ApiError::CurrentLicenseExists { detail: d, .. } => Some(d.clone()),
             ApiError::Locked(until) => Some(format!("locked until {until}")),
             ApiError::Unreadable { license, .. } => Some(format!("license {license}")),
             // Internal details may name tables or paths: they go to the log only.
@@ -223,6 +242,10 @@ impl ApiError {
             errors: match self {
                 ApiError::Validation(e) => e.clone(),
                 _ => Vec::new(),
+            },
+            existing_license_id: match self {
+                ApiError::CurrentLicenseExists { existing, .. } => existing.clone(),
+                _ => None,
             },
         }
     }
@@ -272,6 +295,7 @@ impl Problem {
             status: status.as_u16(),
             detail,
             errors: Vec::new(),
+            existing_license_id: None,
         }
     }
 }
@@ -281,6 +305,12 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(m) => ApiError::NotFound(m),
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            // Answered by `issue_license`, which knows what the caller may
+            // learn; anywhere else it is said without naming the license.
+            StoreError::CurrentLicenseExists { .. } => ApiError::CurrentLicenseExists {
+                existing: None,
+                detail: "the holder already has a current license of this type".into(),
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -165,7 +165,7 @@ async fn license_endpoints_check_role_and_org(app: TestApp) {
         .await
         .unwrap();
     let shared_id = shared["license_id"].as_str().unwrap().to_owned();
-    let update = json!({"face": license_request("x")["face"].clone(), "valid_from": "2024-01-15", "reason": {"kind": "reissue", "text": "补发"}});
+    let update = json!({"face": license_request("shared")["face"].clone(), "valid_from": "2024-01-15", "reason": {"kind": "reissue", "text": "补发"}});
     let mut n = 0;
     for role in Role::ALL {
         for org in ORGS {

@@ -17,8 +17,8 @@ async fn batch_check(app: TestApp) {
     let id = issued["license_id"].as_str().unwrap();
     let platform = app.token("150000", Role::Platform).await;
     let body = json!({"items": [
-        {"credit_code": holder_code(), "name": "呼和浩特市青城科技有限公司"},
-        {"credit_code": holder_code(), "name": "别的公司"},
+        {"credit_code": holder_code_for("BATCH-1"), "name": "呼和浩特市青城科技有限公司"},
+        {"credit_code": holder_code_for("BATCH-1"), "name": "别的公司"},
         {"credit_code": "BADCODE", "name": "坏代码"},
         {"credit_code": zhengzhao_domain::codes::CreditCode::with_check_character("91150102MA0N4JXK3").unwrap().to_string(), "name": "无此企业"}
     ]});

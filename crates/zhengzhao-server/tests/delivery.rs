@@ -62,7 +62,7 @@ async fn delivered_after_a_retry(backend: Backend) {
         return;
     };
     let clerk = app.token("150102", Role::IssuerClerk).await;
-    let uscc = common::holder_code();
+    let uscc = common::holder_code_for("d-1");
     let body = common::license_request("d-1");
     let issued: Value = app
         .send_json(Method::POST, "/api/v1/licenses", Some(&clerk), &body)

@@ -6,7 +6,8 @@ mod common;
 
 use base64::Engine;
 use common::{
-    BUSINESS_LICENSE, TestApp, expect_problem, holder_code, license_request, openssl_verify,
+    BUSINESS_LICENSE, TestApp, expect_problem, holder_code_for, license_request,
+    license_request_held_by, openssl_verify,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -37,7 +38,7 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
     zhengzhao_domain::license_id::LicenseId::parse(&first_id).unwrap();
     assert_eq!(issued["version"], 1);
     assert_eq!(issued["status"], "valid");
-    assert_eq!(issued["license_number"], holder_code());
+    assert_eq!(issued["license_number"], holder_code_for("R-1"));
     assert_eq!(issued["face"]["registered_capital"], "1000000.00");
     assert_eq!(issued["issuer"]["code"], "150102");
 
@@ -73,7 +74,7 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
     );
 
     // Update twice, then address the license by its first identifier.
-    let mut update = json!({"face": license_request("x")["face"].clone(), "valid_from": "2024-01-15", "valid_until": null});
+    let mut update = json!({"face": license_request("R-1")["face"].clone(), "valid_from": "2024-01-15", "valid_until": null});
     update["face"]["domicile"] = json!("内蒙古自治区呼和浩特市新城区新华大街1号");
     // An update must say why (变更 / 更正 / 补发): without a reason, with an
     // unknown kind or an empty text it is refused and writes nothing.
@@ -258,19 +259,23 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
         ]
     );
 
-    // The list by holder, paged.
-    app.send_json(
-        Method::POST,
-        "/api/v1/licenses",
-        Some(&clerk),
-        &license_request("R-2"),
-    )
-    .await;
+    // The list by holder, paged. R-1 is revoked, so its holder may be
+    // issued another 营业执照.
+    let holder = holder_code_for("R-1");
+    let r2 = app
+        .send_json(
+            Method::POST,
+            "/api/v1/licenses",
+            Some(&clerk),
+            &license_request_held_by("R-2", &holder),
+        )
+        .await;
+    assert_eq!(r2.status(), StatusCode::CREATED);
     let page: Value = app
         .get_as(
             &format!(
                 "/api/v1/licenses?holder={}&type={BUSINESS_LICENSE}&limit=1",
-                holder_code()
+                holder
             ),
             &clerk,
         )
@@ -282,10 +287,7 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
     let cursor = page["next_cursor"].as_str().unwrap();
     let page2: Value = app
         .get_as(
-            &format!(
-                "/api/v1/licenses?holder={}&limit=1&cursor={cursor}",
-                holder_code()
-            ),
+            &format!("/api/v1/licenses?holder={}&limit=1&cursor={cursor}", holder),
             &clerk,
         )
         .await
@@ -296,7 +298,7 @@ async fn issue_update_revoke_end_to_end(app: TestApp) {
     let other_league = app.token("150700", Role::Auditor).await;
     let none: Value = app
         .get_as(
-            &format!("/api/v1/licenses?holder={}", holder_code()),
+            &format!("/api/v1/licenses?holder={}", holder),
             &other_league,
         )
         .await

@@ -480,6 +480,7 @@ async fn an_unreadable_license_breaks_nothing_else(app: TestApp) {
     body["holder"] =
         json!({"name": "呼和浩特市毒化记录有限公司", "id_type": "uscc", "id": bad_holder});
     body["face"]["credit_code"] = json!(bad_holder);
+    body["face"]["name"] = json!("呼和浩特市毒化记录有限公司");
     let bad = app.issue(&clerk, &body).await;
     let bad_id = bad["license_id"].as_str().unwrap().to_owned();
     let moved = app.issue(&clerk, &sole_trader("UNR-3", OPERATOR)).await;
@@ -597,7 +598,7 @@ async fn an_unreadable_license_breaks_nothing_else(app: TestApp) {
             "/api/v1/verify/batch",
             Some(&platform),
             &json!({"items": [
-                {"credit_code": holder_code(), "name": "呼和浩特市青城科技有限公司"},
+                {"credit_code": holder_code_for("UNR-1"), "name": "呼和浩特市青城科技有限公司"},
                 {"credit_code": bad_holder, "name": "呼和浩特市毒化记录有限公司"}
             ]}),
         )

@@ -283,29 +283,76 @@ pub(crate) async fn issue<C: Db + ?Sized>(
         .map_err(backend)?
         .ok_or_else(|| StoreError::NotFound(format!("org {}", l.issuer)))?
         .col(0, "org")?;
+    let holder = &l.first.holder.id;
+    if l.one_current_per_holder {
+        current_of_holder(c, type_id, holder).await?;
+    }
+    // A concurrent issue for the same holder can pass that check too: the
+    // unique index (V13) lets one insert through. This one then waits for
+    // the other's commit and inserts nothing, and the check, run again in a
+    // new statement (READ COMMITTED), sees and names the winner.
+    let sole = l.one_current_per_holder.then_some(holder);
     let row = c
-        .query_one(
-            "INSERT INTO licenses (type_id, issuer_id, serial, holder_id, current_version, source_system, source_record_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        .query_opt(
+            "INSERT INTO licenses (type_id, issuer_id, serial, holder_id, current_version, source_system, source_record_id, created_at,
+                                   sole_current_holder_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (type_id, sole_current_holder_id) WHERE sole_current_holder_id IS NOT NULL DO NOTHING
+             RETURNING id",
             &[
                 &type_id,
                 &issuer_id,
                 &l.serial,
-                &l.first.holder.id,
+                holder,
                 &i32::from(l.first.version),
                 &l.source_system,
                 &l.source_record_id,
                 &l.first.issued_at,
+                &sole,
             ],
         )
         .await
         .map_err(classify)?;
+    let Some(row) = row else {
+        current_of_holder(c, type_id, holder).await?;
+        // The winner was revoked meanwhile: nothing stands in the way now.
+        return Err(StoreError::Conflict(
+            "a concurrent license for the same holder changed; retry".into(),
+        ));
+    };
     let key: i64 = row.col(0, "license")?;
     insert_version(c, key, &l.first).await?;
     insert_deliveries(c, key, l.first.version, channels, l.first.issued_at).await?;
     by_key(c, key)
         .await?
         .ok_or_else(|| StoreError::Backend("license vanished after insert".into()))
+}
+
+/// `CurrentLicenseExists` naming the holder's license of the type that is
+/// not revoked, if there is one. Every such license counts, also one issued
+/// before its type had the one-per-holder rule (whose column is NULL).
+async fn current_of_holder<C: Db + ?Sized>(c: &C, type_id: i64, holder: &str) -> StoreResult<()> {
+    let Some(r) = c
+        .query_opt(
+            "SELECT v.identifier, o.code
+             FROM licenses l
+             JOIN license_versions v ON v.license_id = l.id AND v.version = l.current_version
+             JOIN orgs o ON o.id = l.issuer_id
+             WHERE l.holder_id = $1 AND l.type_id = $2 AND l.revoked_at IS NULL
+             ORDER BY l.id LIMIT 1",
+            &[&holder, &type_id],
+        )
+        .await
+        .map_err(backend)?
+    else {
+        return Ok(());
+    };
+    let id: String = r.col(0, "license")?;
+    let issuer: String = r.col(1, "license")?;
+    Err(StoreError::CurrentLicenseExists {
+        license_id: LicenseId::parse(&id).map_err(|_| corrupt("identifier", &id))?,
+        issuer: OrgCode::parse(&issuer).map_err(|_| corrupt("issuer", &issuer))?,
+    })
 }
 
 async fn current_state<C: Db + ?Sized>(c: &C, key: i64) -> StoreResult<(u16, bool)> {
@@ -365,7 +412,8 @@ pub(crate) async fn revoke<C: Db + ?Sized>(
         )));
     }
     c.execute(
-        "UPDATE licenses SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 WHERE id = $4",
+        "UPDATE licenses SET revoked_at = $1, revoked_by = $2, revoke_reason = $3, sole_current_holder_id = NULL
+         WHERE id = $4",
         &[&r.at, &r.by, &r.reason, &key],
     )
     .await

@@ -423,36 +423,75 @@ pub(crate) fn issue(
         l.issuer.as_str(),
         "org",
     )?;
+    let holder = &l.first.holder.id;
+    // The one writer thread runs this check and the insert with nothing in
+    // between; the unique index (V14) backs it up.
+    if l.one_current_per_holder {
+        current_of_holder(c, type_id, holder)?;
+    }
     c.prepare_cached(
-        "INSERT INTO licenses (type_id, issuer_id, serial, holder_id, current_version, source_system, source_record_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO licenses (type_id, issuer_id, serial, holder_id, current_version, source_system, source_record_id, created_at,
+                               sole_current_holder_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .and_then(|mut s| {
         s.execute(params![
             type_id,
             issuer_id,
             l.serial,
-            l.first.holder.id,
+            holder,
             l.first.version,
             l.source_system,
             l.source_record_id,
-            first.values[6]
+            first.values[6],
+            l.one_current_per_holder.then_some(holder)
         ])
     })
     .map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Conflict(format!(
+        if !is_unique_violation(&e) {
+            return backend(e);
+        }
+        // The index of V14 (never reached past the check above, but named
+        // right if it were), else the source record or the serial.
+        match l.one_current_per_holder.then(|| current_of_holder(c, type_id, holder)) {
+            Some(Err(named)) => named,
+            _ => StoreError::Conflict(format!(
                 "source record {}/{} or serial {} is already used",
                 l.source_system, l.source_record_id, l.serial
-            ))
-        } else {
-            backend(e)
+            )),
         }
     })?;
     let key = c.last_insert_rowid();
     insert_version(c, key, first)?;
     insert_deliveries(c, key, l.first.version, channels, l.first.issued_at)?;
     Ok(key)
+}
+
+/// `CurrentLicenseExists` naming the holder's license of the type that is
+/// not revoked, if there is one. Every such license counts, also one issued
+/// before its type had the one-per-holder rule (whose column is NULL).
+fn current_of_holder(c: &Connection, type_id: i64, holder: &str) -> StoreResult<()> {
+    let found: Option<(String, String)> = c
+        .prepare_cached(
+            "SELECT v.identifier, o.code
+             FROM licenses l
+             JOIN license_versions v ON v.license_id = l.id AND v.version = l.current_version
+             JOIN orgs o ON o.id = l.issuer_id
+             WHERE l.holder_id = ?1 AND l.type_id = ?2 AND l.revoked_at IS NULL
+             ORDER BY l.id LIMIT 1",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![holder, type_id], |r| TryFrom::try_from(r))
+                .optional()
+        })
+        .map_err(backend)?;
+    match found {
+        None => Ok(()),
+        Some((id, issuer)) => Err(StoreError::CurrentLicenseExists {
+            license_id: LicenseId::parse(&id).map_err(|_| corrupt("identifier", &id))?,
+            issuer: OrgCode::parse(&issuer).map_err(|_| corrupt("issuer", &issuer))?,
+        }),
+    }
 }
 
 fn current_state(c: &Connection, key: i64) -> StoreResult<(u16, bool)> {
@@ -508,7 +547,8 @@ pub(crate) fn revoke(
         )));
     }
     c.execute(
-        "UPDATE licenses SET revoked_at = ?1, revoked_by = ?2, revoke_reason = ?3 WHERE id = ?4",
+        "UPDATE licenses SET revoked_at = ?1, revoked_by = ?2, revoke_reason = ?3, sole_current_holder_id = NULL
+         WHERE id = ?4",
         params![r.at.to_string(), r.by, r.reason, key],
     )
     .map_err(backend)?;

@@ -31,6 +31,7 @@ macro_rules! conformance_suite {
             signing_keys_rotate,
             license_lifecycle,
             license_list_filters_and_pages,
+            one_current_license_per_holder,
             deliveries_retry_and_finish,
             request_nonces_are_used_once,
             status_indexes_are_reserved_once
@@ -1162,6 +1163,7 @@ fn new_license(f: &Fixture, serial: &str, record: &str, holder: &str, secs: i64)
         serial: serial.into(),
         source_system: "sys".into(),
         source_record_id: record.into(),
+        one_current_per_holder: false,
         first: version_record(
             "11100000000013338W001",
             &f.issuer_credit,
@@ -1172,6 +1174,176 @@ fn new_license(f: &Fixture, serial: &str, record: &str, holder: &str, secs: i64)
             secs,
         ),
     }
+}
+
+/// A type that allows one current license per holder: a second is refused
+/// naming the first (its current version) and writes nothing, concurrent
+/// issues included; "current" is "not revoked", whatever the dates.
+pub async fn one_current_license_per_holder(store: &dyn Store) {
+    let f = license_fixture(store).await;
+    let only_one = |serial: &str, record: &str, holder: &str, secs| NewLicense {
+        one_current_per_holder: true,
+        ..new_license(&f, serial, record, holder, secs)
+    };
+    let refused = |r: StoreResult<LicenseRecord>,
+                   named: &zhengzhao_domain::license_id::LicenseId| match r {
+        Err(StoreError::CurrentLicenseExists { license_id, issuer }) => {
+            assert_eq!(&license_id, named);
+            assert_eq!(issuer, code("150102"));
+        }
+        other => panic!("expected CurrentLicenseExists, got {other:?}"),
+    };
+    let (h1, h2, h3, h4) = (
+        "91150102MA0N4JXK2X",
+        "91150102MA0N4JXK3X",
+        "91150102MA0N4JXK4X",
+        "91150102MA0N4JXK5X",
+    );
+    // Expired long ago, and still current: it is not revoked.
+    let mut first = only_one("O1", "o1", h1, 2);
+    first.first.valid_from = jiff::civil::date(2010, 1, 1);
+    first.first.valid_until = Some(jiff::civil::date(2015, 12, 31));
+    let first = store
+        .issue_license(&first, &[], &log("license.issue", "l", 2))
+        .await
+        .unwrap();
+    let before = audit_count(store).await;
+    let second = only_one("O2", "o2", h1, 3);
+    refused(
+        store
+            .issue_license(&second, &["app".into()], &log("license.issue", "l", 3))
+            .await,
+        &first.versions[0].license_id,
+    );
+    assert_eq!(
+        audit_count(store).await,
+        before,
+        "a refused issue writes nothing"
+    );
+    assert!(
+        store
+            .license_by_source("sys", "o2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Another holder of the same type is not affected.
+    store
+        .issue_license(
+            &only_one("O3", "o3", h2, 4),
+            &[],
+            &log("license.issue", "l", 4),
+        )
+        .await
+        .unwrap();
+    // The refusal names the current version.
+    let v2 = version_record(
+        "11100000000013338W001",
+        &f.issuer_credit,
+        "O1",
+        2,
+        h1,
+        f.key,
+        5,
+    );
+    store
+        .add_license_version(first.key, 1, &v2, &[], &log("license.update", "l", 5))
+        .await
+        .unwrap();
+    refused(
+        store
+            .issue_license(&second, &[], &log("license.issue", "l", 6))
+            .await,
+        &v2.license_id,
+    );
+    // Revoked, it no longer counts.
+    let revocation = Revocation {
+        at: at(7),
+        by: "clerk".into(),
+        reason: "注销".into(),
+    };
+    store
+        .revoke_license(first.key, 2, &revocation, &log("license.revoke", "l", 7))
+        .await
+        .unwrap();
+    let second = store
+        .issue_license(&second, &[], &log("license.issue", "l", 8))
+        .await
+        .unwrap();
+    refused(
+        store
+            .issue_license(
+                &only_one("O4", "o4", h1, 9),
+                &[],
+                &log("license.issue", "l", 9),
+            )
+            .await,
+        &second.versions[0].license_id,
+    );
+    // Licenses issued while the type had no such rule are not refused, and
+    // count once it has: the oldest is named.
+    let legacy = store
+        .issue_license(
+            &new_license(&f, "L1", "l1", h3, 10),
+            &[],
+            &log("license.issue", "l", 10),
+        )
+        .await
+        .unwrap();
+    store
+        .issue_license(
+            &new_license(&f, "L2", "l2", h3, 11),
+            &[],
+            &log("license.issue", "l", 11),
+        )
+        .await
+        .unwrap();
+    refused(
+        store
+            .issue_license(
+                &only_one("L3", "l3", h3, 12),
+                &[],
+                &log("license.issue", "l", 12),
+            )
+            .await,
+        &legacy.versions[0].license_id,
+    );
+    // Many at once for one holder: exactly one is stored, and every other
+    // names it.
+    let racing: Vec<NewLicense> = (0..8)
+        .map(|i| only_one(&format!("R{i}"), &format!("r{i}"), h4, 20 + i))
+        .collect();
+    let logs: Vec<ChangeLog> = (0..8).map(|i| log("license.issue", "l", 20 + i)).collect();
+    let results = futures_join_all(
+        racing
+            .iter()
+            .zip(&logs)
+            .map(|(l, lg)| store.issue_license(l, &[], lg)),
+    )
+    .await;
+    let won: Vec<&LicenseRecord> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    for r in &results {
+        match r {
+            Ok(_) => {}
+            Err(StoreError::CurrentLicenseExists { license_id, .. }) => {
+                assert_eq!(license_id, &won[0].versions[0].license_id)
+            }
+            Err(e) => panic!("expected CurrentLicenseExists, got {e:?}"),
+        }
+    }
+    let page = store
+        .licenses(
+            &LicenseFilter {
+                holder_id: Some(h4.into()),
+                ..LicenseFilter::default()
+            },
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
 }
 
 pub async fn license_lifecycle(store: &dyn Store) {

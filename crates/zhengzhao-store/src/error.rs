@@ -9,6 +9,14 @@ pub enum StoreError {
     /// A uniqueness rule would be broken; nothing was written.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The holder already has a current (not revoked) license of a type
+    /// that allows one per holder; nothing was written. Names that license
+    /// (its current version) and its issuer.
+    #[error("the holder already has current license {license_id} (issued by org {issuer})")]
+    CurrentLicenseExists {
+        license_id: zhengzhao_domain::license_id::LicenseId,
+        issuer: zhengzhao_domain::org::OrgCode,
+    },
     /// The stored data breaks an invariant (a row that no longer parses).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

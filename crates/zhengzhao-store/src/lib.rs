@@ -253,7 +253,11 @@ pub trait Store: Send + Sync + 'static {
     // ---- licenses ----
 
     /// Store a new license with its first version and pending deliveries.
-    /// `Conflict` if the source record or the serial is already used.
+    /// `Conflict` if the source record or the serial is already used;
+    /// `CurrentLicenseExists` if `license.one_current_per_holder` and the
+    /// holder has a license of the type that is not revoked (expired or not
+    /// yet valid ones count too). That rule holds under concurrency: it is
+    /// a unique index over the holder of every such license until revoked.
     async fn issue_license(
         &self,
         license: &NewLicense,

@@ -217,6 +217,11 @@ pub struct NewLicense {
     pub serial: String,
     pub source_system: String,
     pub source_record_id: String,
+    /// The type allows one current license per holder
+    /// (`one_current_license_per_holder` of the catalog version issued under):
+    /// the store refuses this one while the holder (`first.holder.id`, as
+    /// stored) has a license of the type that is not revoked.
+    pub one_current_per_holder: bool,
     pub first: LicenseVersionRecord,
 }
 

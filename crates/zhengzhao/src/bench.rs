@@ -49,8 +49,26 @@ fn raw_rate(threads: usize, secs: f64) -> anyhow::Result<f64> {
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
+/// The credit code of the `i`-th benchmark license's holder: one holder per
+/// license, as 营业执照 allows one current license per credit code. The
+/// subject code (positions 9-17) is `i` in GB 32100's 31 symbols.
+pub(crate) fn holder_of(i: usize) -> String {
+    const SYMBOLS: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    let mut body = *b"91150102000000000";
+    let mut n = i;
+    for slot in body[8..].iter_mut().rev() {
+        *slot = SYMBOLS[n % 31];
+        n /= 31;
+    }
+    let body = String::from_utf8_lossy(&body);
+    zhengzhao_domain::codes::CreditCode::with_check_character(&body)
+        .map(|c| c.to_string())
+        .unwrap_or_else(|e| unreachable!("a 91 code of valid symbols: {e}"))
+}
+
 /// The issue request body of the `i`-th benchmark license.
-pub(crate) fn request_json(i: usize, holder: &str) -> serde_json::Value {
+pub(crate) fn request_json(i: usize) -> serde_json::Value {
+    let holder = holder_of(i);
     json!({
         "type_code": "11100000MB0143028R001",
         "issuer": "150102",
@@ -73,8 +91,8 @@ pub(crate) fn request_json(i: usize, holder: &str) -> serde_json::Value {
     })
 }
 
-pub(crate) fn request(i: usize, holder: &str) -> IssueRequest {
-    serde_json::from_value(request_json(i, holder))
+pub(crate) fn request(i: usize) -> IssueRequest {
+    serde_json::from_value(request_json(i))
         .unwrap_or_else(|e| unreachable!("bench request is well-formed: {e}"))
 }
 
@@ -142,18 +160,16 @@ pub async fn issue(b: IssueBench) -> anyhow::Result<()> {
     config.delivery_poll = std::time::Duration::from_secs(24 * 3600);
     let app = Application::build(config).await?;
     let library = app.library().clone();
-    let (caller, holder) = clerk_and_holder()?;
+    let caller = clerk()?;
     let issuer = caller.org.clone();
     // Warm up: makes the CA and the org key, as the first real request would.
-    library
-        .issue_license(&caller, request(usize::MAX, &holder))
-        .await?;
+    library.issue_license(&caller, request(usize::MAX)).await?;
 
     let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let (rate, latency) = match path {
         IssuePath::Service => {
-            issue_in_process(&library, &caller, &holder, 0, count, concurrency).await?;
+            issue_in_process(&library, &caller, 0, count, concurrency).await?;
             (count as f64 / started.elapsed().as_secs_f64(), None)
         }
         IssuePath::Http => {
@@ -167,11 +183,8 @@ pub async fn issue(b: IssueBench) -> anyhow::Result<()> {
                 let _ = stopped.await;
             }));
             let url = format!("{base}/api/v1/licenses");
-            let bodies = Arc::new(holder);
             let make: RequestMaker = Arc::new(move |c: &reqwest::Client, i, _: &mut u64| {
-                c.post(&url)
-                    .bearer_auth(&token)
-                    .json(&request_json(i, &bodies))
+                c.post(&url).bearer_auth(&token).json(&request_json(i))
             });
             // The trivial endpoint first, over the same connections: the
             // ceiling of the HTTP layer alone on this machine.
@@ -257,7 +270,6 @@ pub async fn issue(b: IssueBench) -> anyhow::Result<()> {
 pub(crate) async fn issue_in_process(
     library: &Library,
     caller: &Caller,
-    holder: &str,
     first: usize,
     count: usize,
     concurrency: usize,
@@ -265,12 +277,7 @@ pub(crate) async fn issue_in_process(
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (library, caller, next, holder) = (
-                library.clone(),
-                caller.clone(),
-                next.clone(),
-                holder.to_owned(),
-            );
+            let (library, caller, next) = (library.clone(), caller.clone(), next.clone());
             tokio::spawn(async move {
                 let mut made = Vec::new();
                 loop {
@@ -279,7 +286,7 @@ pub(crate) async fn issue_in_process(
                         return Ok::<_, anyhow::Error>(made);
                     }
                     let (rec, _) = library
-                        .issue_license(&caller, request(first + i, &holder))
+                        .issue_license(&caller, request(first + i))
                         .await
                         .with_context(|| format!("issuing #{i}"))?;
                     if let Some(v) = rec.current() {
@@ -296,19 +303,15 @@ pub(crate) async fn issue_in_process(
     Ok(ids)
 }
 
-/// The benchmarks' issuing clerk of org 150102 and their holder's credit code.
-pub(crate) fn clerk_and_holder() -> anyhow::Result<(Caller, String)> {
-    let caller = Caller {
+/// The benchmarks' issuing clerk of org 150102.
+pub(crate) fn clerk() -> anyhow::Result<Caller> {
+    Ok(Caller {
         actor: "bench".into(),
         org: OrgCode::parse("150102").map_err(|e| anyhow::anyhow!("{e}"))?,
         roles: vec![Role::IssuerClerk],
         client_addr: None,
         session: None,
-    };
-    let holder = zhengzhao_domain::codes::CreditCode::with_check_character("91150102MA0N4JXK2")
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .to_string();
-    Ok((caller, holder))
+    })
 }
 
 /// User + system CPU time of this process so far (Linux `/proc`; `None` elsewhere).

@@ -60,6 +60,7 @@ fn store_line(e: &StoreError) -> String {
     let zh = match e {
         StoreError::NotFound(_) => "未找到",
         StoreError::Conflict(_) => "与当前状态冲突",
+        StoreError::CurrentLicenseExists { .. } => "持证主体已有此类型的有效证照",
         StoreError::Corrupt(_) => "存储的数据已损坏",
         StoreError::Migration(_) => "数据库结构升级失败",
         StoreError::Backend(_) => "数据库错误",

@@ -533,13 +533,16 @@ async fn backup_under_writes_restores_to_a_library_that_verifies() {
     );
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let holder = zhengzhao_domain::codes::CreditCode::with_check_character("91150102MA0N4JXK2")
-        .unwrap()
-        .to_string();
     let base = server.base.clone();
     let writer = tokio::spawn(async move {
         let client = reqwest::Client::new();
         for i in 0..40 {
+            // One company per license: a credit code has one current 营业执照.
+            let holder = zhengzhao_domain::codes::CreditCode::with_check_character(&format!(
+                "91150102MA0N4JX{i:02}"
+            ))
+            .unwrap()
+            .to_string();
             let body = serde_json::json!({
                 "type_code": "11100000MB0143028R001",
                 "issuer": "150102",

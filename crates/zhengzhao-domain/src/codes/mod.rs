@@ -28,6 +28,17 @@ pub enum CodeError {
     },
     #[error("check character should be {expected}, got {found}")]
     CheckCharacter { expected: char, found: char },
+    /// GB 32100: the first two characters (registering department and
+    /// organisation category) are not a pair any department assigns.
+    #[error(
+        "registering department {department} assigns no organisation category {category}; its categories are {}",
+        listed(.allowed, ", ")
+    )]
+    Category {
+        department: char,
+        category: char,
+        allowed: &'static str,
+    },
     #[error("birth date {0} is not a valid calendar date")]
     BirthDate(String),
     #[error("birth date {0} is in the future")]
@@ -43,6 +54,7 @@ impl CodeError {
             Self::Length { .. } => "length",
             Self::Character { .. } => "character",
             Self::CheckCharacter { .. } => "check_character",
+            Self::Category { .. } => "category",
             Self::BirthDate(_) => "birth_date",
             Self::BirthDateInFuture(_) => "birth_date_future",
             Self::Shape(_) => "shape",
@@ -59,6 +71,14 @@ impl CodeError {
             Self::CheckCharacter { expected, found } => {
                 format!("校验位应为{expected}，实际为{found}")
             }
+            Self::Category {
+                department,
+                category,
+                allowed,
+            } => format!(
+                "登记管理部门代码{department}下没有机构类别代码{category}，该部门的机构类别代码为{}",
+                listed(allowed, "、")
+            ),
             Self::BirthDate(d) => format!("出生日期{d}不是有效日期"),
             Self::BirthDateInFuture(d) => format!("出生日期{d}晚于当前日期"),
             Self::Shape(_) => "格式不正确".to_owned(),
@@ -69,6 +89,12 @@ impl CodeError {
     pub fn at(&self, field: impl Into<String>) -> crate::FieldError {
         crate::FieldError::new(field, self.code(), self.to_string(), self.zh())
     }
+}
+
+/// The characters of `chars` joined by `separator` ("1, 2, 3").
+fn listed(chars: &str, separator: &str) -> String {
+    let items: Vec<String> = chars.chars().map(String::from).collect();
+    items.join(separator)
 }
 
 /// Length check shared by the fixed-length codes; counts characters, not bytes,

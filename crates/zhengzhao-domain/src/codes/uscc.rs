@@ -13,6 +13,49 @@ const WEIGHTS: [u32; 17] = [
 /// First character: the registering department. Later assignments beyond 1/5/9/Y exist.
 const DEPARTMENTS: &str = "123456789ANY";
 
+/// The organisation categories (second character) each registering department
+/// (first character) assigns: a code whose pair is not here cannot have been
+/// issued. Sources (shared/standards.md §2):
+/// - 1 机构编制 (1 机关, 2 事业单位, 3 群团, 9 其他), 5 民政 (1 社会团体,
+///   2 民办非企业单位, 3 基金会, 9 其他) and 9 工商/市场监管 (1 企业,
+///   2 个体工商户, 3 农民专业合作社; no 9) are from the standard's table.
+/// - The later departments follow the assignment tables published in several
+///   public implementations (not the standard's own text): 2 外交 (1 外国常驻
+///   新闻机构), 3 司法行政 (1 律师执业机构, 2 公证处, 3 基层法律服务所,
+///   4 司法鉴定机构, 5 仲裁委员会, 6 商事调解组织), 4 文化 (1 外国在华文化
+///   中心), 6 旅游 (1 外国、2 港澳台旅游部门常驻代表机构), 7 宗教 (1 宗教活动
+///   场所, 2 宗教院校), 8 工会 (1 基层工会, 2 非法人工会组织), A 军队 (1),
+///   N 农业 (1 组级, 2 村级, 3 乡镇级集体经济组织), Y 其他 (1 only); each of
+///   2-8, A and N also has 9 其他. 民政 has also assigned 4 村民委员会 and
+///   5 居民委员会 to the basic-level self-governing organisations.
+///
+/// Where sources differ, the pair is kept: refusing a real holder's code
+/// stops its licenses, while accepting a pair nobody assigned only lets an
+/// unlikely typo through that the check character would usually catch.
+const CATEGORIES: [(char, &str); 12] = [
+    ('1', "1239"),
+    ('2', "19"),
+    ('3', "1234569"),
+    ('4', "19"),
+    ('5', "123459"),
+    ('6', "129"),
+    ('7', "129"),
+    ('8', "129"),
+    ('9', "123"),
+    ('A', "19"),
+    ('N', "1239"),
+    ('Y', "1"),
+];
+
+/// The categories registering department `department` assigns (empty if it is
+/// not a department).
+fn categories_of(department: char) -> &'static str {
+    CATEGORIES
+        .iter()
+        .find(|(d, _)| *d == department)
+        .map_or("", |(_, c)| c)
+}
+
 /// A unified social credit code whose characters and check character are valid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
@@ -58,6 +101,16 @@ impl CreditCode {
                     allowed: "0-9 or an upper-case letter other than I, O, S, V, Z",
                 });
             }
+        }
+        // After the alphabet checks (a stray letter is named as such) and
+        // before the check character, which a pair nobody assigns can pass.
+        let allowed = categories_of(chars[0]);
+        if !allowed.contains(chars[1]) {
+            return Err(CodeError::Category {
+                department: chars[0],
+                category: chars[1],
+                allowed,
+            });
         }
         let expected = Self::check_character_for(&chars[..17]);
         if chars[17] != expected {
@@ -187,17 +240,79 @@ mod tests {
         assert!(CreditCode::parse(&format!("{body}0")).is_ok());
     }
 
+    /// Every (department, category) pair some department assigns.
+    fn defined_pairs() -> Vec<(char, char)> {
+        CATEGORIES
+            .iter()
+            .flat_map(|(d, cs)| cs.chars().map(move |c| (*d, c)))
+            .collect()
+    }
+
+    #[test]
+    fn every_department_has_its_categories() {
+        let listed: String = CATEGORIES.iter().map(|(d, _)| *d).collect();
+        assert_eq!(listed, DEPARTMENTS);
+        for (_, cs) in CATEGORIES {
+            assert!(cs.chars().all(|c| value_of(c).is_some()));
+        }
+    }
+
+    #[test]
+    fn undefined_pair_is_refused_though_its_check_character_is_right() {
+        // 95: market regulation assigns only 1 企业, 2 个体工商户, 3 农民专业合作社.
+        let code =
+            CreditCode::check_character_for(&"95150102MA0N4JXK2".chars().collect::<Vec<_>>());
+        let err = CreditCode::parse(&format!("95150102MA0N4JXK2{code}")).unwrap_err();
+        assert_eq!(
+            err,
+            CodeError::Category {
+                department: '9',
+                category: '5',
+                allowed: "123"
+            }
+        );
+        assert_eq!(err.code(), "category");
+        assert_eq!(
+            err.to_string(),
+            "registering department 9 assigns no organisation category 5; its categories are 1, 2, 3"
+        );
+        assert_eq!(
+            err.zh(),
+            "登记管理部门代码9下没有机构类别代码5，该部门的机构类别代码为1、2、3"
+        );
+        // Y (其他) assigns only 1; 1 (机构编制) has 9 其他 but no 4.
+        for body in [
+            "Y2150102MA0N4JXK2",
+            "14150102MA0N4JXK2",
+            "99150102MA0N4JXK2",
+        ] {
+            let check = CreditCode::check_character_for(&body.chars().collect::<Vec<_>>());
+            assert!(matches!(
+                CreditCode::parse(&format!("{body}{check}")),
+                Err(CodeError::Category { .. })
+            ));
+        }
+        // The defined pairs of the same body parse.
+        for body in [
+            "91150102MA0N4JXK2",
+            "19150102MA0N4JXK2",
+            "Y1150102MA0N4JXK2",
+            "54150102MA0N4JXK2",
+        ] {
+            assert!(CreditCode::with_check_character(body).is_ok(), "{body}");
+        }
+    }
+
     fn valid_code() -> impl Strategy<Value = String> {
         (
-            prop::sample::select(DEPARTMENTS.chars().collect::<Vec<_>>()),
-            prop::sample::select(ALPHABET.iter().map(|b| char::from(*b)).collect::<Vec<_>>()),
+            prop::sample::select(defined_pairs()),
             "[0-9]{6}",
             prop::collection::vec(
                 prop::sample::select(ALPHABET.iter().map(|b| char::from(*b)).collect::<Vec<_>>()),
                 9,
             ),
         )
-            .prop_map(|(d, k, div, body)| {
+            .prop_map(|((d, k), div, body)| {
                 let s: String = format!("{d}{k}{div}{}", body.into_iter().collect::<String>());
                 CreditCode::with_check_character(&s).unwrap().0
             })
@@ -207,6 +322,21 @@ mod tests {
         #[test]
         fn generated_codes_parse(code in valid_code()) {
             prop_assert!(CreditCode::parse(&code).is_ok());
+        }
+
+        /// A code of any pair no department assigns is refused, whatever
+        /// the rest and even with the right check character.
+        #[test]
+        fn undefined_pairs_are_refused(
+            d in prop::sample::select(DEPARTMENTS.chars().collect::<Vec<_>>()),
+            k in prop::sample::select(ALPHABET.iter().map(|b| char::from(*b)).collect::<Vec<_>>()),
+            rest in "[0-9]{6}[0-9A-HJ-NPQRTUWXY]{9}",
+        ) {
+            prop_assume!(!defined_pairs().contains(&(d, k)));
+            let body = format!("{d}{k}{rest}");
+            let check = CreditCode::check_character_for(&body.chars().collect::<Vec<_>>());
+            let refused = CreditCode::parse(&format!("{body}{check}"));
+            prop_assert!(matches!(refused, Err(CodeError::Category { .. })), "{:?}", refused);
         }
 
         /// Every valid code with any one character changed is rejected: the

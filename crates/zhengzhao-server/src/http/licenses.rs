@@ -21,7 +21,9 @@ use zhengzhao_store::{DeliveryRecord, LicenseFilter};
 /// same license with 200; a different request for the same source is a 409.
 #[utoipa::path(post, path = "/api/v1/licenses", tag = "licenses", request_body = IssueRequest, security(("bearer" = [])),
     responses((status = 201, body = LicenseView), (status = 200, body = LicenseView, description = "replay of an earlier identical request"),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "the source record was used with other data; or the type allows one current license per holder and the holder has one (`/problems/current-license-exists`, naming it in `existing_license_id` when the caller may learn it)"),
+        (status = 422, body = Problem)))]
 pub async fn issue(
     State(s): State<AppState>,
     caller: Caller,

@@ -29,6 +29,8 @@ pub struct TypeRow {
     pub version: u32,
     pub updated: String,
     pub validity: String,
+    /// A holder may have only one current license of the type.
+    pub one_per_holder: bool,
     pub fields: Vec<FieldRow>,
 }
 
@@ -138,6 +140,9 @@ fn field_row(f: &FaceField) -> FieldRow {
     if f.confidential {
         notes.push("保密信息".into());
     }
+    if let Some(part) = f.same_as_holder {
+        notes.push(format!("须与{}一致", part.label_zh()));
+    }
     FieldRow {
         label: f.label.clone(),
         name: f.name.clone(),
@@ -176,6 +181,7 @@ fn type_row(v: &LicenseTypeVersion) -> TypeRow {
             .strftime("%Y-%m-%d")
             .to_string(),
         validity: d.validity.clone().unwrap_or_default(),
+        one_per_holder: d.one_current_license_per_holder,
         fields: d.face_fields.iter().map(field_row).collect(),
     }
 }

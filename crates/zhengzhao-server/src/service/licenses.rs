@@ -1,6 +1,7 @@
 //! License use cases (Art. 7, 8, 10): issue, update, revoke; every version
 //! signed with the issuer's SM2 key over its RFC 8785 canonical JSON.
 
+use super::holder_rules::check_face_is_the_holders;
 use super::{Actor, Library, audit_event, china_today, now};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -532,6 +533,9 @@ impl Library {
         }
         let holder = check_holder(&req.holder, &t, &mut errors);
         let face = self.checked_face(&t, &req.face, &mut errors).await;
+        if let Some(h) = &holder {
+            check_face_is_the_holders(&t, &face, h, &mut errors);
+        }
         check_dates(req.valid_from, req.valid_until, &mut errors);
         let Some(holder) = holder.filter(|_| errors.is_empty()) else {
             return Err(ApiError::Validation(errors));
@@ -567,6 +571,7 @@ impl Library {
             serial,
             source_system: req.source.system.clone(),
             source_record_id: req.source.record_id.clone(),
+            one_current_per_holder: d.one_current_license_per_holder,
             first: LicenseVersionRecord {
                 license_id: id.clone(),
                 version: 1,
@@ -609,28 +614,43 @@ impl Library {
                 }
                 Ok((rec, true))
             }
-            // A concurrent identical request won the race: answer as a replay.
-            Err(StoreError::Conflict(_)) => match self
-                .store
-                .license_by_source(&req.source.system, &req.source.record_id)
-                .await?
-            {
-                // Another org's license: the caller learns only that the
-                // record id is taken, never that license or its data.
-                Some(existing) if existing.issuer != issuer.code => {
-                    Err(ApiError::Conflict(format!(
-                        "source record {}/{} is already used by a license of another org; each org's business system must use its own record ids",
-                        req.source.system, req.source.record_id
-                    )))
+            // A concurrent identical request won the race: answer as a
+            // replay. (The same request sent again also finds its own
+            // license as the holder's current one: the source decides first.)
+            Err(e @ (StoreError::Conflict(_) | StoreError::CurrentLicenseExists { .. })) => {
+                match self
+                    .store
+                    .license_by_source(&req.source.system, &req.source.record_id)
+                    .await?
+                {
+                    // Another org's license: the caller learns only that the
+                    // record id is taken, never that license or its data.
+                    Some(existing) if existing.issuer != issuer.code => {
+                        Err(ApiError::Conflict(format!(
+                            "source record {}/{} is already used by a license of another org; each org's business system must use its own record ids",
+                            req.source.system, req.source.record_id
+                        )))
+                    }
+                    Some(existing) => {
+                        let existing = self.open_license(existing).await?;
+                        self.replay(existing, &req, &new.first.holder, &plain_face)
+                    }
+                    None => match e {
+                        StoreError::CurrentLicenseExists { license_id, issuer } => Err(self
+                            .current_license_conflict(
+                                caller,
+                                &t,
+                                &new.first.holder,
+                                &license_id,
+                                &issuer,
+                            )
+                            .await),
+                        _ => Err(ApiError::Conflict(
+                            "serial collision; retry the request".into(),
+                        )),
+                    },
                 }
-                Some(existing) => {
-                    let existing = self.open_license(existing).await?;
-                    self.replay(existing, &req, &new.first.holder, &plain_face)
-                }
-                None => Err(ApiError::Conflict(
-                    "serial collision; retry the request".into(),
-                )),
-            },
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -734,6 +754,9 @@ impl Library {
             text: req.reason.text.trim().to_owned(),
         };
         let face = self.checked_face(&t, &req.face, &mut errors).await;
+        // Against the holder as this version will name it (a new name from
+        // `holder_name`); the id never changes.
+        check_face_is_the_holders(&t, &face, &holder, &mut errors);
         check_dates(req.valid_from, req.valid_until, &mut errors);
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));

@@ -11,6 +11,7 @@ pub mod certificates;
 pub mod crl;
 pub mod delivery;
 pub mod document_check;
+pub mod holder_rules;
 pub mod keys;
 pub mod licenses;
 pub mod login_limits;

@@ -170,10 +170,14 @@ impl TestApp {
     }
 
     /// Update a business license issued from `license_request` to a new
-    /// domicile, expecting 201; the new version's identifier.
+    /// domicile, expecting 201; the new version's identifier. The rest of
+    /// the face is its current one (read as the library reads it, so no
+    /// read is audited).
     pub async fn update_domicile(&self, token: &str, license_id: &str, domicile: &str) -> String {
-        let mut update = serde_json::json!({"face": license_request("x")["face"].clone(), "valid_from": "2024-01-15", "valid_until": null, "reason": {"kind": "change", "text": "住所变更"}});
-        update["face"]["domicile"] = serde_json::json!(domicile);
+        let (license, _) = self.library.find_license(license_id).await.unwrap();
+        let mut face = license.current().unwrap().face.clone();
+        face["domicile"] = serde_json::json!(domicile);
+        let update = serde_json::json!({"face": face, "valid_from": "2024-01-15", "valid_until": null, "reason": {"kind": "change", "text": "住所变更"}});
         let r = self
             .send_json(
                 reqwest::Method::POST,
@@ -246,16 +250,36 @@ impl TestApp {
 pub const BUSINESS_LICENSE: &str = "11100000MB0143028R001";
 const HOLDER: &str = "91150102MA0N4JXK2X";
 
-pub fn holder_code() -> String {
-    // A valid code for the test holder (the constant's check character may be off).
-    zhengzhao_domain::codes::CreditCode::with_check_character(&HOLDER[..17])
+/// The credit code of the holder of `license_request(record)`: one holder
+/// per record, since a holder may have only one current 营业执照. Its
+/// subject code (positions 9-17) is FNV-1a of `record` in GB 32100's symbols.
+pub fn holder_code_for(record: &str) -> String {
+    const SYMBOLS: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in record.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let body: String = (0..9)
+        .map(|i| char::from(SYMBOLS[((h >> (i * 7)) % 31) as usize]))
+        .collect();
+    zhengzhao_domain::codes::CreditCode::with_check_character(&format!("{}{body}", &HOLDER[..8]))
         .unwrap()
         .to_string()
 }
 
-/// A valid 营业执照 issue request by org 150102 for `record`.
+/// The holder of `license_request("r1")`.
+pub fn holder_code() -> String {
+    holder_code_for("r1")
+}
+
+/// A valid 营业执照 issue request by org 150102 for `record`, for the
+/// holder `holder_code_for(record)`.
 pub fn license_request(record: &str) -> Value {
-    let uscc = holder_code();
+    license_request_held_by(record, &holder_code_for(record))
+}
+
+/// `license_request(record)` for the holder with credit code `uscc`.
+pub fn license_request_held_by(record: &str, uscc: &str) -> Value {
     serde_json::json!({
         "type_code": BUSINESS_LICENSE,
         "issuer": "150102",
