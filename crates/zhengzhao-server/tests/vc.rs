@@ -169,7 +169,7 @@ async fn node_verifies(app: &TestApp, vc: &Value) -> Verdict {
     }
 }
 
-async fn reference_verifier_accepts_then_refuses_revoked(app: TestApp) {
+async fn reference_verifier_accepts_current_refuses_superseded_and_revoked(app: TestApp) {
     let clerk = app.token("150102", Role::IssuerClerk).await;
     let issued = app.issue(&clerk, &license_request("VC-REF-1")).await;
     let id = issued["license_id"].as_str().unwrap();
@@ -249,7 +249,29 @@ async fn reference_verifier_accepts_then_refuses_revoked(app: TestApp) {
         "{errors}"
     );
 
-    // Revoked: the same credential now fails on its revocation bit.
+    // Superseded: after an update the first version's credential fails on
+    // its revocation bit; the new version's has an index of its own and passes.
+    let new_id = app.update_domicile(&clerk, id, "新址").await;
+    let verdict = node_verifies(&app, &vc).await;
+    assert_eq!(
+        verdict.code, 2,
+        "a superseded credential: {}",
+        verdict.stderr
+    );
+    let current: Value = app
+        .get_as(&format!("/api/v1/licenses/{new_id}/vc"), &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(
+        current["credentialStatus"][0]["statusListIndex"],
+        vc["credentialStatus"][0]["statusListIndex"]
+    );
+    let verdict = node_verifies(&app, &current).await;
+    assert_eq!(verdict.code, 0, "the current version: {}", verdict.stderr);
+
+    // Revoked: the current credential now fails on its revocation bit.
     let r = app
         .send_json(
             reqwest::Method::POST,
@@ -259,7 +281,7 @@ async fn reference_verifier_accepts_then_refuses_revoked(app: TestApp) {
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let verdict = node_verifies(&app, &vc).await;
+    let verdict = node_verifies(&app, &current).await;
     assert_eq!(verdict.code, 2, "a revoked credential: {}", verdict.stderr);
     let revoked: Vec<_> = verdict.report["status"]
         .as_array()
@@ -272,7 +294,7 @@ async fn reference_verifier_accepts_then_refuses_revoked(app: TestApp) {
 }
 both_backends!(
     reference_verifier,
-    reference_verifier_accepts_then_refuses_revoked
+    reference_verifier_accepts_current_refuses_superseded_and_revoked
 );
 
 /// The region's copy of a status list is a credential of its own: the
@@ -313,7 +335,9 @@ async fn verifier_documents_are_public(app: TestApp) {
         "/api/v1/orgs/150102/vc-key",
         "/api/v1/orgs/150102/status-lists/revocation/credential",
         "/api/v1/orgs/150102/status-lists/suspension/credential",
+        "/api/v1/orgs/150102/status-lists/message/credential",
         "/api/v1/status-lists/revocation/credential",
+        "/api/v1/status-lists/message/credential",
     ] {
         assert_eq!(app.get(path).await.status(), StatusCode::OK, "{path}");
         let r = app

@@ -9,6 +9,7 @@ mod common;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
 
 async fn public_check(app: TestApp) {
@@ -260,23 +261,37 @@ async fn document_check(app: TestApp) {
         }
     };
     let c = check(doc.clone()).await;
+    assert_eq!(c["verdict"], "genuine_current", "{c}");
     assert_eq!(c["valid"], true, "{c}");
+    assert_eq!(c["signature_valid"], true, "{c}");
     assert_eq!(c["library_record"], "current");
     assert_eq!(c["status"], "valid");
+    assert_eq!(c["schema"], "zhengzhao.license/2");
+    assert_eq!(c["status_signed"], true);
     assert_eq!(c["license_id"], first.as_str());
     assert_eq!(c["problems"], json!([]));
 
     // After an update, the first document is genuine but an older version.
-    app.update_domicile(&clerk, &first, "内蒙古自治区呼和浩特市新城区新华大街7号")
+    let second = app
+        .update_domicile(&clerk, &first, "内蒙古自治区呼和浩特市新城区新华大街7号")
         .await;
     let c = check(doc.clone()).await;
     assert_eq!(
         (
+            c["verdict"].clone(),
             c["valid"].clone(),
+            c["signature_valid"].clone(),
             c["library_record"].clone(),
             c["status"].clone()
         ),
-        (json!(true), json!("older_version"), json!("superseded"))
+        (
+            json!("genuine_superseded"),
+            json!(false),
+            json!(true),
+            json!("older_version"),
+            json!("superseded")
+        ),
+        "{c}"
     );
 
     // Altered: the signature fails, and nothing is compared with the
@@ -289,7 +304,9 @@ async fn document_check(app: TestApp) {
             .replace("某某路88号", "某某路99号")
     );
     let c = check(altered).await;
+    assert_eq!(c["verdict"], "altered", "{c}");
     assert_eq!(c["valid"], false);
+    assert_eq!(c["signature_valid"], false);
     assert_eq!(c["library_record"], "not_compared");
     assert_eq!(c["status"], Value::Null);
     let parts: Vec<&str> = c["problems"]
@@ -309,9 +326,18 @@ async fn document_check(app: TestApp) {
     let mut forged = doc.clone();
     forged["signature"] = json!(base64::engine::general_purpose::STANDARD.encode(sig));
     let c = check(forged).await;
+    assert_eq!(c["verdict"], "altered", "{c}");
     assert_eq!(c["valid"], false);
     assert_eq!(c["issued_by_this_library"], false);
     assert_eq!(c["problems"][0]["part"], "signature");
+    // ... and with the signer's own certificate sent along: it verifies
+    // only under a key this library does not hold.
+    let mut own_cert = forged_with_certificate(&doc, &key);
+    own_cert["signature"] = forged_signature(&doc, &key);
+    let c = check(own_cert).await;
+    assert_eq!(c["verdict"], "not_issued_here", "{c}");
+    assert_eq!(c["signature_valid"], false);
+    assert_eq!(c["problems"][0]["part"], "certificate", "{c}");
 
     // Not a document: 422, with a reason.
     let r = app
@@ -335,13 +361,73 @@ async fn document_check(app: TestApp) {
     .await;
     let c = check(doc.clone()).await;
     assert_eq!(
-        (c["valid"].clone(), c["library_record"].clone()),
-        (json!(true), json!("differs")),
+        (
+            c["signature_valid"].clone(),
+            c["library_record"].clone(),
+            c["verdict"].clone()
+        ),
+        (json!(true), json!("differs"), json!("genuine_superseded")),
         "{c}"
     );
     assert_eq!(c["problems"][0]["part"], "payload/face/domicile", "{c}");
+
+    // Revoked: every version's genuine document says so.
+    let current: Value = app
+        .get_as(&format!("/api/v1/licenses/{second}/document"), &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{first}/revoke"),
+            Some(&clerk),
+            &json!({"reason": "注销"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    for d in [current, doc] {
+        let c = check(d).await;
+        assert_eq!(
+            (
+                c["verdict"].clone(),
+                c["valid"].clone(),
+                c["status"].clone()
+            ),
+            (json!("genuine_revoked"), json!(false), json!("revoked")),
+            "{c}"
+        );
+    }
 }
 both_backends!(document, document_check);
+
+fn forged_signature(doc: &Value, key: &zhengzhao_crypto::sm2sig::KeyPair) -> Value {
+    use base64::Engine;
+    let sig = key
+        .sign(doc["payload"].as_str().unwrap().as_bytes())
+        .unwrap();
+    json!(base64::engine::general_purpose::STANDARD.encode(sig))
+}
+
+/// `doc` with a self-made certificate for `key`, in the issuer's name.
+fn forged_with_certificate(doc: &Value, key: &zhengzhao_crypto::sm2sig::KeyPair) -> Value {
+    use zhengzhao_crypto::cert;
+    let now = std::time::SystemTime::now();
+    let ca = zhengzhao_crypto::sm2sig::KeyPair::generate().unwrap();
+    let ca_cert = cert::make_ca(
+        &ca,
+        &cert::subject_name("伪造根证书", "伪造", None),
+        now,
+        10,
+    )
+    .unwrap();
+    let subject = cert::subject_name("新城区市场监督管理局", "新城区市场监督管理局", None);
+    let c = cert::issue(&ca, &ca_cert, &subject, &key.public_key(), now, 1).unwrap();
+    let mut forged = doc.clone();
+    forged["certificate"] = json!(cert::to_pem(&c).unwrap());
+    forged
+}
 
 /// The document check is no oracle on what the library stores: with a
 /// made-up signature, a payload that guesses a natural person's name and
@@ -412,9 +498,61 @@ both_backends!(document_oracle, document_check_is_no_oracle);
 /// Offline verification: the signed status list (checked with OpenSSL) has
 /// exactly the revoked license's bit set, at the index its document names;
 /// the certificates endpoint holds the issuer's certificate and the root.
-async fn offline_status_list(app: TestApp) {
+/// A status list as an offline verifier reads it: the SM2 signature (by
+/// OpenSSL) over the signed text, the validity window, the entries.
+fn read_list(list: &Value, purpose: &str) -> Vec<u8> {
     use base64::Engine;
     use std::io::Read;
+    let out = openssl_verify(
+        list["payload"].as_str().unwrap(),
+        list["signature"].as_str().unwrap(),
+        list["certificate"].as_str().unwrap(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cred: Value = serde_json::from_str(list["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(cred, list["credential"]);
+    assert_eq!(
+        cred["type"],
+        json!(["VerifiableCredential", "BitstringStatusListCredential"])
+    );
+    assert_eq!(cred["credentialSubject"]["statusPurpose"], purpose);
+    let from: jiff::Timestamp = cred["validFrom"].as_str().unwrap().parse().unwrap();
+    let until: jiff::Timestamp = cred["validUntil"].as_str().unwrap().parse().unwrap();
+    let now = jiff::Timestamp::now();
+    assert!(from <= now && now < until, "{from} {until}");
+    assert_eq!(
+        until.duration_since(from),
+        jiff::SignedDuration::from_hours(1)
+    );
+    let encoded = cred["credentialSubject"]["encodedList"].as_str().unwrap();
+    let packed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded.strip_prefix('u').unwrap())
+        .unwrap();
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(&packed[..])
+        .read_to_end(&mut bytes)
+        .unwrap();
+    bytes
+}
+
+/// Entry `i` of `size` bits, most significant bit first.
+fn entry(bytes: &[u8], size: usize, i: i64) -> u8 {
+    let i = usize::try_from(i).unwrap();
+    (0..size).fold(0, |acc, b| {
+        let bit = i * size + b;
+        acc << 1 | (bytes[bit / 8] >> (7 - bit % 8) & 1)
+    })
+}
+
+/// Every version has its own status, signed into its document (issue 11
+/// §1, §2): valid, superseded after an update, revoked; the lists are
+/// signed, carry a validity window, and a document cannot be pointed at
+/// another entry without breaking its signature.
+async fn offline_status_list(app: TestApp) {
     let clerk = app.token("150102", Role::IssuerClerk).await;
     let a = app.issue(&clerk, &license_request("S-1")).await;
     let b = app.issue(&clerk, &license_request("S-2")).await;
@@ -429,68 +567,135 @@ async fn offline_status_list(app: TestApp) {
                 .unwrap()
         }
     };
-    let (da, db) = (
-        doc(a["license_id"].as_str().unwrap().to_owned()).await,
-        doc(b["license_id"].as_str().unwrap().to_owned()).await,
-    );
-    let (ia, ib) = (
-        da["status_list_index"].as_i64().unwrap(),
-        db["status_list_index"].as_i64().unwrap(),
-    );
-    assert_ne!(ia, ib);
-    assert!(
-        da["status_list_url"]
-            .as_str()
-            .unwrap()
-            .ends_with("/api/v1/status-list")
-    );
-    // Cached before the revocation: a revocation here rebuilds it at once.
-    let before: Value = app.get("/api/v1/status-list").await.json().await.unwrap();
+    let a1 = a["license_id"].as_str().unwrap().to_owned();
+    let b1 = b["license_id"].as_str().unwrap().to_owned();
+    let (da1, db1) = (doc(a1.clone()).await, doc(b1.clone()).await);
+    // Cached before the changes: an update or revocation rebuilds at once.
+    let before: Value = app
+        .get("/api/v1/status-lists/message")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let a2 = app
+        .update_domicile(&clerk, &a1, "内蒙古自治区呼和浩特市新城区新华大街9号")
+        .await;
+    let da2 = doc(a2.clone()).await;
     let r = app
         .send_json(
             Method::POST,
-            &format!(
-                "/api/v1/licenses/{}/revoke",
-                b["license_id"].as_str().unwrap()
-            ),
+            &format!("/api/v1/licenses/{b1}/revoke"),
             Some(&clerk),
             &json!({"reason": "注销"}),
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let list: Value = app.get("/api/v1/status-list").await.json().await.unwrap();
-    assert_ne!(before["credential"], list["credential"]);
-    let cred = &list["credential"];
+
+    // The entry is inside the signed payload, and the response's one-bit
+    // index is the same entry.
+    let index = |d: &Value| {
+        assert_eq!(d["schema"], "zhengzhao.license/2");
+        let payload: Value = serde_json::from_str(d["payload"].as_str().unwrap()).unwrap();
+        let status = &payload["status"];
+        assert_eq!(status["statusPurpose"], "message");
+        assert_eq!(status["statusSize"], 2);
+        assert!(
+            status["statusListCredential"]
+                .as_str()
+                .unwrap()
+                .ends_with("/api/v1/status-lists/message")
+        );
+        assert!(
+            d["status_list_url"]
+                .as_str()
+                .unwrap()
+                .ends_with("/api/v1/status-lists/revocation")
+        );
+        let i: i64 = status["statusListIndex"].as_str().unwrap().parse().unwrap();
+        assert_eq!(d["status_list_index"], i);
+        i
+    };
+    let (ia1, ia2, ib1) = (index(&da1), index(&da2), index(&db1));
+    assert!(ia1 != ia2 && ia2 != ib1 && ia1 != ib1);
+
+    let message: Value = app
+        .get("/api/v1/status-lists/message")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(before["credential"], message["credential"]);
+    let bits = read_list(&message, "message");
+    assert_eq!(bits.len(), 131_072 * 2 / 8);
     assert_eq!(
-        cred["type"],
-        json!(["VerifiableCredential", "BitstringStatusListCredential"])
+        [
+            entry(&bits, 2, ia1),
+            entry(&bits, 2, ia2),
+            entry(&bits, 2, ib1)
+        ],
+        [1, 0, 2],
+        "superseded, valid, revoked"
     );
-    assert_eq!(cred["credentialSubject"]["statusPurpose"], "revocation");
-    let encoded = cred["credentialSubject"]["encodedList"].as_str().unwrap();
-    let packed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(encoded.strip_prefix('u').unwrap())
+    assert_eq!(bits.iter().map(|b| b.count_ones()).sum::<u32>(), 2);
+    let revocation: Value = app
+        .get("/api/v1/status-lists/revocation")
+        .await
+        .json()
+        .await
         .unwrap();
-    let mut bits = Vec::new();
-    flate2::read::GzDecoder::new(&packed[..])
-        .read_to_end(&mut bits)
+    let bits = read_list(&revocation, "revocation");
+    assert_eq!(
+        [
+            entry(&bits, 1, ia1),
+            entry(&bits, 1, ia2),
+            entry(&bits, 1, ib1)
+        ],
+        [1, 0, 1],
+        "no longer in force: superseded or revoked"
+    );
+    let suspension: Value = app
+        .get("/api/v1/status-lists/suspension")
+        .await
+        .json()
+        .await
         .unwrap();
-    assert_eq!(bits.len(), 131_072 / 8);
-    let bit = |i: i64| bits[usize::try_from(i / 8).unwrap()] & (0x80 >> (i % 8)) != 0;
-    assert!(bit(ib), "the revoked license's bit");
-    assert!(!bit(ia));
-    assert_eq!(bits.iter().map(|b| b.count_ones()).sum::<u32>(), 1);
-    // OpenSSL checks the region's signature over the canonical credential.
-    let text = zhengzhao_crypto::canonical_json_value(cred).unwrap();
+    let bits = read_list(&suspension, "suspension");
+    assert!(bits.iter().all(|&b| b == 0));
+    expect_problem(
+        app.get("/api/v1/status-lists/other").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    // The revoked document pointed at the valid entry: its signature no
+    // longer verifies (OpenSSL), and the document check says altered.
+    let payload = db1["payload"].as_str().unwrap();
+    let moved = payload.replace(
+        &format!("\"statusListIndex\":\"{ib1}\""),
+        &format!("\"statusListIndex\":\"{ia2}\""),
+    );
+    assert_ne!(moved, payload);
     let out = openssl_verify(
-        &text,
-        list["signature"].as_str().unwrap(),
-        list["certificate"].as_str().unwrap(),
+        &moved,
+        db1["signature"].as_str().unwrap(),
+        db1["certificate"].as_str().unwrap(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(!out.status.success());
+    let mut forged = db1.clone();
+    forged["payload"] = json!(moved);
+    let c: Value = app
+        .send_json(Method::POST, "/api/v1/verify/document", None, &forged)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["verdict"], "altered", "{c}");
+
+    // The list of schema-1 documents (by license key) is still served,
+    // with a validity window too.
+    let old: Value = app.get("/api/v1/status-list").await.json().await.unwrap();
+    let bits = read_list(&old, "revocation");
+    assert_eq!(bits.iter().map(|b| b.count_ones()).sum::<u32>(), 1);
 
     let certs: Value = app.get("/api/v1/certificates").await.json().await.unwrap();
     let issuer_certs: Vec<&str> = certs["issuers"]
@@ -500,10 +705,91 @@ async fn offline_status_list(app: TestApp) {
         .filter(|c| c["org"] == "150102")
         .map(|c| c["certificate"].as_str().unwrap())
         .collect();
-    assert!(issuer_certs.contains(&da["certificate"].as_str().unwrap()));
+    assert!(issuer_certs.contains(&da1["certificate"].as_str().unwrap()));
     assert_eq!(certs["roots"].as_array().unwrap().len(), 1);
 }
 both_backends!(offline, offline_status_list);
+
+/// A document signed before issue 11 (schema 1: no status entry in the
+/// payload) still verifies, and is reported as such: its status comes from
+/// the library's record and the list by license key.
+async fn schema_1_documents_still_verify(app: TestApp) {
+    use base64::Engine;
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let issued = app.issue(&clerk, &license_request("OLD-1")).await;
+    let id = issued["license_id"].as_str().unwrap().to_owned();
+    let doc: Value = app
+        .get_as(&format!("/api/v1/licenses/{id}/document"), &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
+    // What the library signed before: the same statement without `status`.
+    let mut old: Value = serde_json::from_str(doc["payload"].as_str().unwrap()).unwrap();
+    old.as_object_mut().unwrap().remove("status");
+    old["schema"] = json!("zhengzhao.license/1");
+    let text = zhengzhao_crypto::canonical_json_value(&old).unwrap();
+    let org = app
+        .library
+        .store
+        .org(&OrgCode::parse("150102").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let key = app.library.signer_for(&org).await.unwrap();
+    let sig = key.pair.sign(text.as_bytes()).unwrap();
+    let hex: String = sig.iter().map(|b| format!("{b:02x}")).collect();
+    let blob = match app.backend {
+        Backend::Sqlite => format!("X'{hex}'"),
+        Backend::Postgres => format!("decode('{hex}', 'hex')"),
+    };
+    app.raw_sql(&format!(
+        "UPDATE license_versions SET payload = '{}', signature = {blob} WHERE identifier = '{id}'",
+        text.replace('\'', "''")
+    ))
+    .await;
+    let doc: Value = app
+        .get_as(&format!("/api/v1/licenses/{id}/document"), &clerk)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["schema"], "zhengzhao.license/1");
+    assert!(
+        doc["status_list_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/v1/status-list")
+    );
+    assert_eq!(
+        doc["signature"],
+        json!(base64::engine::general_purpose::STANDARD.encode(&sig))
+    );
+    let c: Value = app
+        .send_json(Method::POST, "/api/v1/verify/document", None, &doc)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            c["verdict"].clone(),
+            c["signature_valid"].clone(),
+            c["schema"].clone(),
+            c["status_signed"].clone(),
+            c["library_record"].clone()
+        ),
+        (
+            json!("genuine_current"),
+            json!(true),
+            json!("zhengzhao.license/1"),
+            json!(false),
+            json!("current")
+        ),
+        "{c}"
+    );
+}
+both_backends!(schema_1, schema_1_documents_still_verify);
 
 /// The PDF the library produced can be checked as it is: the signed document
 /// rides inside it; a PDF whose embedded document was altered is caught.

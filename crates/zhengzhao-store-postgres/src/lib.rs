@@ -332,6 +332,60 @@ impl Store for PgStore {
         Ok((max, revoked))
     }
 
+    async fn reserve_status_indexes(&self, count: u32) -> StoreResult<i64> {
+        if count == 0 {
+            return Err(StoreError::Backend(
+                "reserve at least one status index".into(),
+            ));
+        }
+        let c = self.client().await?;
+        c.query_one(
+            "UPDATE status_index_counter SET next_index = next_index + $1 WHERE id = 1
+             RETURNING next_index - $1",
+            &[&i64::from(count)],
+        )
+        .await
+        .map_err(backend)?
+        .col(0, "status index")
+    }
+
+    async fn version_status_summary(&self) -> StoreResult<VersionStatusSummary> {
+        let c = self.client().await?;
+        let next_index: i64 = c
+            .query_one(
+                "SELECT next_index FROM status_index_counter WHERE id = 1",
+                &[],
+            )
+            .await
+            .map_err(backend)?
+            .col(0, "status index")?;
+        // Only the licenses of the partial index `licenses_not_plain`.
+        let rows = c
+            .query(
+                "SELECT v.status_index, l.revoked_at IS NOT NULL
+                 FROM licenses l JOIN license_versions v ON v.license_id = l.id
+                 WHERE (l.revoked_at IS NOT NULL OR l.current_version > 1)
+                   AND (l.revoked_at IS NOT NULL OR v.version < l.current_version)
+                 ORDER BY v.status_index",
+                &[],
+            )
+            .await
+            .map_err(backend)?;
+        let mut summary = VersionStatusSummary {
+            next_index,
+            ..Default::default()
+        };
+        for r in &rows {
+            let index: i64 = r.col(0, "status index")?;
+            if r.col::<bool>(1, "revoked")? {
+                summary.revoked.push(index);
+            } else {
+                summary.superseded.push(index);
+            }
+        }
+        Ok(summary)
+    }
+
     async fn use_presentation(
         &self,
         jti: uuid::Uuid,

@@ -27,7 +27,7 @@ async fn versions_of<C: Db + ?Sized>(
         .query(
             "SELECT license_id, identifier, version, type_version, holder_name, holder_id_type, holder_id, face,
                     license_number, valid_from, valid_until, issued_at, payload, signature, key_id,
-                    reason_kind, reason_text
+                    reason_kind, reason_text, status_index
              FROM license_versions WHERE license_id = ANY($1) ORDER BY license_id, version",
             &[&keys],
         )
@@ -74,6 +74,7 @@ fn version_of(r: &Row) -> StoreResult<LicenseVersionRecord> {
         signature: r.try_get(13).map_err(get)?,
         key_id: r.try_get(14).map_err(get)?,
         reason,
+        status_index: r.try_get(17).map_err(get)?,
     })
 }
 
@@ -216,8 +217,8 @@ async fn insert_version<C: Db + ?Sized>(
     c.execute(
         "INSERT INTO license_versions (license_id, version, identifier, type_version, holder_name, holder_id_type, holder_id,
                                        face, license_number, valid_from, valid_until, issued_at, payload, signature, key_id,
-                                       reason_kind, reason_text)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                                       reason_kind, reason_text, status_index)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         &[
             &key,
             &i32::from(v.version),
@@ -236,6 +237,7 @@ async fn insert_version<C: Db + ?Sized>(
             &v.key_id,
             &v.reason.as_ref().map(|r| r.kind.as_str()),
             &v.reason.as_ref().map(|r| r.text.as_str()),
+            &v.status_index,
         ],
     )
     .await

@@ -389,6 +389,63 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn reserve_status_indexes(&self, count: u32) -> StoreResult<i64> {
+        if count == 0 {
+            return Err(StoreError::Backend(
+                "reserve at least one status index".into(),
+            ));
+        }
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "UPDATE status_index_counter SET next_index = next_index + ?1 WHERE id = 1
+                 RETURNING next_index - ?1",
+            )
+            .and_then(|mut s| s.query_row([i64::from(count)], |r| r.get(0)))
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn version_status_summary(&self) -> StoreResult<VersionStatusSummary> {
+        self.read(|c| {
+            let next_index: i64 = c
+                .query_row(
+                    "SELECT next_index FROM status_index_counter WHERE id = 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            // Only the licenses of the partial index `licenses_not_plain`.
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT v.status_index, l.revoked_at IS NOT NULL
+                     FROM licenses l JOIN license_versions v ON v.license_id = l.id
+                     WHERE (l.revoked_at IS NOT NULL OR l.current_version > 1)
+                       AND (l.revoked_at IS NOT NULL OR v.version < l.current_version)
+                     ORDER BY v.status_index",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?)))
+                .map_err(backend)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(backend)?;
+            let mut summary = VersionStatusSummary {
+                next_index,
+                ..Default::default()
+            };
+            for (index, revoked) in rows {
+                if revoked {
+                    summary.revoked.push(index);
+                } else {
+                    summary.superseded.push(index);
+                }
+            }
+            Ok(summary)
+        })
+        .await
+    }
+
     async fn use_presentation(
         &self,
         jti: uuid::Uuid,
@@ -1043,5 +1100,61 @@ mod tests {
         );
         let ids: Vec<(i64, &str)> = rows.1.iter().map(|(s, i)| (*s, i.as_str())).collect();
         assert_eq!(ids, [(1, "old-1"), (2, "old-2"), (5, "old-5"), (6, "new")]);
+    }
+
+    /// V13 gives every version stored before it its own status index, in
+    /// storage order, and reservations continue after them.
+    #[tokio::test]
+    async fn v13_numbers_existing_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let mut c = Connection::open(&path).unwrap();
+            embedded::migrations::runner()
+                .set_target(refinery::Target::Version(12))
+                .run(&mut c)
+                .unwrap();
+            c.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+            for (key, versions) in [(7, 2), (3, 1)] {
+                c.execute(
+                    "INSERT INTO licenses (id, type_id, issuer_id, serial, holder_id, current_version,
+                                           source_system, source_record_id, created_at)
+                     VALUES (?1, 1, 1, ?1, 'h', ?2, 's', ?1, '2026-01-01T00:00:00Z')",
+                    rusqlite::params![key, versions],
+                )
+                .unwrap();
+                for v in 1..=versions {
+                    c.execute(
+                        "INSERT INTO license_versions (license_id, version, identifier, type_version, holder_name,
+                                                       holder_id_type, holder_id, valid_from, issued_at, payload,
+                                                       signature, key_id)
+                         VALUES (?1, ?2, ?3, 1, 'n', 'uscc', 'h', '2026-01-01', '2026-01-01T00:00:00Z', '{}', x'00', 'k')",
+                        rusqlite::params![key, v, format!("id-{key}-{v}")],
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let numbered = store
+            .read(|c| {
+                let mut s = c
+                    .prepare("SELECT identifier, status_index FROM license_versions ORDER BY status_index")
+                    .map_err(backend)?;
+                let rows = s
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(backend)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(backend)?;
+                Ok(rows)
+            })
+            .await
+            .unwrap();
+        let numbered: Vec<(&str, i64)> = numbered.iter().map(|(i, n)| (i.as_str(), *n)).collect();
+        assert_eq!(numbered, [("id-3-1", 0), ("id-7-1", 1), ("id-7-2", 2)]);
+        assert_eq!(store.reserve_status_indexes(5).await.unwrap(), 3);
+        let summary = store.version_status_summary().await.unwrap();
+        assert_eq!(summary.next_index, 8);
+        assert_eq!(summary.superseded, [1]);
     }
 }

@@ -34,7 +34,7 @@ fn versions_of(
             concat!(
                 "SELECT license_id, identifier, version, type_version, holder_name, holder_id_type, holder_id,
                         license_number, valid_from, valid_until, issued_at, payload, signature, key_id,
-                        reason_kind, reason_text
+                        reason_kind, reason_text, status_index
                  FROM license_versions WHERE ",
                 $filter
             )
@@ -56,6 +56,7 @@ fn versions_of(
         ),
     };
     let mut stmt = c.prepare_cached(sql).map_err(backend)?;
+    // (license key, status index, the other columns in select order)
     type Raw = (
         i64,
         String,
@@ -74,28 +75,31 @@ fn versions_of(
         Option<String>,
         Option<String>,
     );
-    let rows: Vec<Raw> = stmt
-        .query_map([arg], |r| TryFrom::try_from(r))
+    let rows: Vec<(Raw, i64)> = stmt
+        .query_map([arg], |r| Ok((Raw::try_from(r)?, r.get(16)?)))
         .map_err(backend)?
         .collect::<rusqlite::Result<_>>()
         .map_err(backend)?;
     for (
-        license,
-        id,
-        version,
-        type_version,
-        name,
-        id_type,
-        hid,
-        number,
-        from,
-        until,
-        issued,
-        payload,
-        signature,
-        key_id,
-        reason_kind,
-        reason_text,
+        (
+            license,
+            id,
+            version,
+            type_version,
+            name,
+            id_type,
+            hid,
+            number,
+            from,
+            until,
+            issued,
+            payload,
+            signature,
+            key_id,
+            reason_kind,
+            reason_text,
+        ),
+        status_index,
     ) in rows
     {
         let reason = match (reason_kind, reason_text) {
@@ -123,6 +127,7 @@ fn versions_of(
             signature,
             key_id: uuid_of(&key_id)?,
             reason,
+            status_index,
         });
     }
     Ok(out)
@@ -292,6 +297,7 @@ pub(crate) struct VersionRow {
     values: [Option<String>; 11],
     type_version: u32,
     signature: Vec<u8>,
+    status_index: i64,
 }
 
 impl VersionRow {
@@ -301,6 +307,7 @@ impl VersionRow {
             identifier: v.license_id.as_str().to_owned(),
             type_version: v.type_version,
             signature: v.signature.clone(),
+            status_index: v.status_index,
             values: [
                 Some(v.holder.name.clone()),
                 Some(v.holder.id_type.clone()),
@@ -335,8 +342,8 @@ fn insert_version(c: &Connection, key: i64, v: &VersionRow) -> StoreResult<()> {
     c.prepare_cached(
         "INSERT INTO license_versions (license_id, version, identifier, type_version, holder_name, holder_id_type, holder_id,
                                        license_number, valid_from, valid_until, issued_at, payload, signature, key_id,
-                                       reason_kind, reason_text)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                                       reason_kind, reason_text, status_index)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -355,12 +362,16 @@ fn insert_version(c: &Connection, key: i64, v: &VersionRow) -> StoreResult<()> {
             v.signature,
             key_id,
             reason_kind,
-            reason_text
+            reason_text,
+            v.status_index
         ])
     })
     .map_err(|e| {
         if is_unique_violation(&e) {
-            StoreError::Conflict(format!("license identifier {} already exists", v.identifier))
+            StoreError::Conflict(format!(
+                "license identifier {} or status index {} already exists",
+                v.identifier, v.status_index
+            ))
         } else {
             backend(e)
         }

@@ -32,7 +32,8 @@ macro_rules! conformance_suite {
             license_lifecycle,
             license_list_filters_and_pages,
             deliveries_retry_and_finish,
-            request_nonces_are_used_once
+            request_nonces_are_used_once,
+            status_indexes_are_reserved_once
         );
     };
     (@each $make:path; $($case:ident),* $(,)?) => {
@@ -1067,8 +1068,12 @@ fn version_record(
             kind: crate::ChangeKind::Correction,
             text: format!("第{v}版：更正住所"),
         }),
+        status_index: NEXT_STATUS_INDEX.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
     }
 }
+
+/// Fixture versions take distinct status indexes (the store refuses a repeat).
+static NEXT_STATUS_INDEX: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
 struct Fixture {
     key: uuid::Uuid,
@@ -1170,6 +1175,10 @@ pub async fn license_lifecycle(store: &dyn Store) {
     );
     assert_eq!(audit_count(store).await, before);
 
+    assert_eq!(
+        store.version_status_summary().await.unwrap().superseded,
+        Vec::<i64>::new()
+    );
     let v2 = version_record(
         "11100000000013338W001",
         &f.issuer_credit,
@@ -1192,6 +1201,31 @@ pub async fn license_lifecycle(store: &dyn Store) {
     assert_eq!(updated.versions.len(), 2);
     assert_eq!(updated.current().unwrap().version, 2);
     assert_eq!(updated.current().unwrap().valid_until, None);
+    // The first version is now superseded; nothing is revoked yet.
+    let summary = store.version_status_summary().await.unwrap();
+    assert_eq!(summary.superseded, vec![new.first.status_index]);
+    assert!(summary.revoked.is_empty());
+    // A second version with a status index already taken is refused.
+    let mut taken = version_record(
+        "11100000000013338W001",
+        &f.issuer_credit,
+        "A1",
+        3,
+        "91150102MA0N4JXK2X",
+        f.key,
+        4,
+    );
+    taken.status_index = v2.status_index;
+    let r = store
+        .add_license_version(
+            issued.key,
+            2,
+            &taken,
+            &channels,
+            &log("license.update", "l", 4),
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
     // Any version's identifier names the license.
     assert_eq!(
         store
@@ -1256,6 +1290,12 @@ pub async fn license_lifecycle(store: &dyn Store) {
         .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     assert_eq!(audit_count(store).await, events + 1);
+    // Every version of a revoked license is revoked, none superseded.
+    let summary = store.version_status_summary().await.unwrap();
+    let mut all = vec![new.first.status_index, v2.status_index];
+    all.sort();
+    assert_eq!(summary.revoked, all);
+    assert!(summary.superseded.is_empty());
     // The status list sees the revocation by the license's key.
     let (max, revoked_keys) = store.license_status_summary().await.unwrap();
     assert!(max >= issued.key);
@@ -1595,4 +1635,26 @@ async fn futures_join_all<F: std::future::Future>(
     })
     .await;
     out.into_iter().map(|v| v.unwrap()).collect()
+}
+
+/// Status indexes (issue 11): blocks reserved at once never overlap, and
+/// the next index is past every block.
+pub async fn status_indexes_are_reserved_once(store: &dyn Store) {
+    let first = store.reserve_status_indexes(10).await.unwrap();
+    assert!(first >= 0);
+    let blocks = futures_join_all((0..8).map(|_| store.reserve_status_indexes(100))).await;
+    let mut starts: Vec<i64> = blocks.into_iter().map(Result::unwrap).collect();
+    starts.push(first);
+    starts.sort();
+    assert_eq!(starts[0], first);
+    for pair in starts[1..].windows(2) {
+        assert!(pair[1] - pair[0] >= 100, "overlapping blocks: {starts:?}");
+    }
+    assert!(starts[1] - first >= 10, "overlapping blocks: {starts:?}");
+    let next = store.version_status_summary().await.unwrap().next_index;
+    assert!(
+        next >= starts[8] + 100,
+        "next {next} inside a reserved block"
+    );
+    assert!(store.reserve_status_indexes(0).await.is_err());
 }

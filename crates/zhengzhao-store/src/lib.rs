@@ -179,6 +179,16 @@ pub trait Store: Send + Sync + 'static {
     /// the keys of every revoked license.
     async fn license_status_summary(&self) -> StoreResult<(i64, Vec<i64>)>;
 
+    /// Reserve `count` consecutive status-list indexes (one per license
+    /// version, signed into its payload before it is stored) and return the
+    /// first. Never returns an index twice, across restarts and nodes; an
+    /// index reserved but not used stays a gap. Not audited: it changes no
+    /// license, like a sequence.
+    async fn reserve_status_indexes(&self, count: u32) -> StoreResult<i64>;
+    /// For the per-version status lists: the next unreserved index, and the
+    /// indexes of every version no longer in force, by why.
+    async fn version_status_summary(&self) -> StoreResult<VersionStatusSummary>;
+
     /// Mark a single-use presentation token used, with the scan's audit
     /// event. `Conflict` (and nothing written) if it was used before.
     async fn use_presentation(

@@ -108,6 +108,19 @@ pub struct LicenseVersionRecord {
     pub key_id: uuid::Uuid,
     /// Why this version replaced the one before (`None` for the first).
     pub reason: Option<ChangeReason>,
+    /// This version's entry in the status lists (`Store::reserve_status_indexes`).
+    pub status_index: i64,
+}
+
+/// Which versions are no longer in force (for the status lists).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionStatusSummary {
+    /// One more than the highest index ever reserved.
+    pub next_index: i64,
+    /// Versions an update replaced, of licenses not revoked.
+    pub superseded: Vec<i64>,
+    /// Every version of a revoked license.
+    pub revoked: Vec<i64>,
 }
 
 /// Why an update (更新) issued a new version: the business change of the

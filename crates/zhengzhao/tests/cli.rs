@@ -1149,9 +1149,16 @@ fn readme_walkthrough_runs_as_written() {
         stdout.contains("Signature Verified Successfully"),
         "{stdout}\n{stderr}"
     );
+    // Revoked: by the API, the public check, and offline from the signed
+    // status list (after OpenSSL verified the list's signature).
     assert_eq!(
-        stdout.lines().rev().take(2).collect::<Vec<_>>(),
-        ["\"revoked\"", "\"revoked\""],
+        stdout.lines().rev().take(4).collect::<Vec<_>>(),
+        [
+            "\"revoked\"",
+            "Signature Verified Successfully",
+            "\"revoked\"",
+            "\"revoked\""
+        ],
         "{stdout}"
     );
     terminate(server);

@@ -157,7 +157,14 @@ pub struct SignedDocument {
     pub signature: String,
     /// The signer's X.509 certificate, PEM.
     pub certificate: String,
-    /// This license's bit in the revocation status list (offline checks).
+    /// `zhengzhao.license/2` (the status entry is signed into the payload)
+    /// or `zhengzhao.license/1` (older: status only from the lists below).
+    pub schema: String,
+    /// This version's bit in the one-bit revocation list at
+    /// `status_list_url` (set: no longer in force). Schema 2: the version's
+    /// own index in `/api/v1/status-lists/revocation` (the payload's signed
+    /// `status` names its 2-bit entry in `/api/v1/status-lists/message`);
+    /// schema 1: the license's key in `/api/v1/status-list`.
     pub status_list_index: i64,
     pub status_list_url: String,
 }
@@ -188,6 +195,16 @@ async fn signed_document(
     rec: &zhengzhao_store::LicenseRecord,
     v: &zhengzhao_store::LicenseVersionRecord,
 ) -> ApiResult<Option<SignedDocument>> {
+    let schema = crate::service::licenses::payload_schema(&v.payload);
+    let (status_list_index, status_list_url) = if schema == crate::service::licenses::SCHEMA_1 {
+        (rec.key, s.library.status_list_url())
+    } else {
+        (
+            v.status_index,
+            s.library
+                .status_lists_url(crate::service::status_list::StatusPurpose::Revocation),
+        )
+    };
     Ok(s.store
         .signing_key(v.key_id)
         .await?
@@ -197,8 +214,9 @@ async fn signed_document(
             payload: v.payload.clone(),
             signature: base64::engine::general_purpose::STANDARD.encode(&v.signature),
             certificate: key.certificate_pem,
-            status_list_index: rec.key,
-            status_list_url: s.library.status_list_url(),
+            schema,
+            status_list_index,
+            status_list_url,
         }))
 }
 

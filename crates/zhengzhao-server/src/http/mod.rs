@@ -223,6 +223,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/verify/document", post(verify::document))
         .route("/api/v1/verify/batch", post(verify::batch))
         .route("/api/v1/status-list", get(verify::status_list))
+        .route("/api/v1/status-lists/{purpose}", get(verify::status_lists))
         .route(
             "/api/v1/orgs/{code}/status-lists/{purpose}/credential",
             get(vc::org_status_list),

@@ -45,6 +45,7 @@ use utoipa::{Modify, OpenApi};
         super::verify::document,
         super::verify::batch,
         super::verify::status_list,
+        super::verify::status_lists,
         super::presentation::create,
         super::presentation::scan,
         super::presentation::qr_png,

@@ -5,7 +5,8 @@
 //! (`/api/v1/orgs/{code}/vc-key`) are in `licenses.rs` and `orgs.rs`.
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::service::vc::{LICENSE_CONTEXT, ListPurpose};
+use crate::service::status_list::StatusPurpose;
+use crate::service::vc::LICENSE_CONTEXT;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -24,6 +25,15 @@ fn with_type(body: impl IntoResponse, media_type: &'static str, cache: &'static 
 fn json_ld(v: &Value, media_type: &'static str, cache: &'static str) -> ApiResult<Response> {
     let body = serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(with_type(body, media_type, cache))
+}
+
+/// A list's purpose, or 404.
+fn parse_purpose(raw: &str) -> ApiResult<StatusPurpose> {
+    StatusPurpose::parse(raw).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "status list {raw:?} (one of message, revocation, suspension) / 没有这个状态列表"
+        ))
+    })
 }
 
 /// An org of the tree, or 404.
@@ -81,7 +91,7 @@ pub async fn org_status_list(
     State(s): State<AppState>,
     Path((code, purpose)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let purpose = ListPurpose::parse(&purpose)?;
+    let purpose = parse_purpose(&purpose)?;
     let org = known_org(&s, &code).await?;
     let url = s.library.status_list_credential_url(&org, purpose);
     let credential = s
@@ -100,7 +110,7 @@ pub async fn region_status_list(
     State(s): State<AppState>,
     Path(purpose): Path<String>,
 ) -> ApiResult<Response> {
-    let purpose = ListPurpose::parse(&purpose)?;
+    let purpose = parse_purpose(&purpose)?;
     let region = OrgCode::parse(REGION_CODE).map_err(|e| ApiError::Internal(e.to_string()))?;
     let url = s.library.library_status_list_credential_url(purpose);
     let credential = s

@@ -182,6 +182,31 @@ pub async fn status_list(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(resp)
 }
 
+/// A per-version status list, SM2-signed by the region: `message` (2 bits
+/// an entry: 0 valid, 1 superseded, 2 revoked, 3 under objection; what a
+/// schema-2 document's signed `status` names), `revocation` (1 bit: no
+/// longer in force) or `suspension` (1 bit: under objection). Refuse a list
+/// past its signed `validUntil`.
+#[utoipa::path(get, path = "/api/v1/status-lists/{purpose}", tag = "verify",
+    params(("purpose" = String, Path, description = "`message`, `revocation` or `suspension`")),
+    responses((status = 200, body = crate::service::status_list::StatusListView),
+              (status = 404, body = Problem)))]
+pub async fn status_lists(
+    State(s): State<AppState>,
+    Path(purpose): Path<String>,
+) -> ApiResult<Response> {
+    use axum::response::IntoResponse;
+    let purpose = crate::service::status_list::StatusPurpose::parse(&purpose)
+        .ok_or_else(|| ApiError::NotFound(format!("status list {purpose}")))?;
+    let view = s.library.status_lists().await?.signed(purpose)?;
+    let mut resp = Json(view.as_ref().clone()).into_response();
+    resp.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("public, max-age=60"),
+    );
+    Ok(resp)
+}
+
 /// The issuers' certificates and the root they chain to, for offline checks.
 #[utoipa::path(get, path = "/api/v1/certificates", tag = "verify",
     responses((status = 200, body = crate::service::certificates::CertificateSet)))]

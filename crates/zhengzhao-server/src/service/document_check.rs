@@ -53,9 +53,32 @@ pub struct DocumentProblem {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DocumentCheck {
-    /// The signature verifies under this library's key for the issuer.
+    /// One word for what was found:
+    /// `genuine_current` (signed by this library and the license's current
+    /// version, not revoked; `status` still says if it has expired),
+    /// `genuine_superseded` (genuine, but an update replaced this version),
+    /// `genuine_revoked` (genuine, but the license is revoked),
+    /// `altered` (the signature does not verify over this content: changed
+    /// or forged), `not_issued_here` (signed under a key this library does
+    /// not hold, or the library has no record of the license), or
+    /// `genuine_status_unknown` (genuine, but the library's record cannot be
+    /// read now; ask again later).
+    #[schema(example = "genuine_current")]
+    pub verdict: &'static str,
+    /// Signed by this library and in force: the current version, not
+    /// revoked, within its validity period (`verdict` and `status` say more).
     pub valid: bool,
+    /// The signature verifies under this library's key for the issuer the
+    /// payload names (says nothing about status).
+    pub signature_valid: bool,
     pub issued_by_this_library: bool,
+    /// The payload's declared schema: `zhengzhao.license/2` has its status
+    /// entry inside the signature; `zhengzhao.license/1` (older documents)
+    /// does not, so an offline check of its status relies on the library's
+    /// lists by license key.
+    pub schema: Option<String>,
+    /// Whether the document's status-list entry is covered by its signature.
+    pub status_signed: bool,
     pub license_id: Option<String>,
     pub version: Option<u16>,
     /// Compared only when the signature verified: `current`,
@@ -133,6 +156,8 @@ impl Library {
         // never under the certificate sent along. Nothing stored is opened
         // or compared before this succeeds.
         let mut issued_here = false;
+        // The signature verifies, but only under the certificate sent along.
+        let mut not_ours = false;
         if let (Some(sig), Some(org)) = (&signature, &issuer) {
             for k in self
                 .store
@@ -157,6 +182,7 @@ impl Library {
                 .and_then(|c| cert::public_key(&c).ok())
                 .zip(signature.as_ref())
                 .is_some_and(|(pk, sig)| pk.verify(doc.payload.as_bytes(), sig).is_ok());
+            not_ours = under_given;
             if under_given {
                 problems.push(problem(
                     "certificate",
@@ -213,9 +239,32 @@ impl Library {
                 };
             }
         }
+        let verdict = match (issued_here, library_record, status) {
+            (false, _, _) if not_ours => "not_issued_here",
+            (false, _, _) => "altered",
+            (true, "unknown", _) => "not_issued_here",
+            (true, "unreadable", _) => "genuine_status_unknown",
+            (true, _, Some("revoked")) => "genuine_revoked",
+            (true, _, Some("superseded")) => "genuine_superseded",
+            (true, _, _) => "genuine_current",
+        };
+        let schema = parsed.as_ref().map(|p| {
+            p.get("schema")
+                .and_then(Value::as_str)
+                .unwrap_or(super::licenses::SCHEMA_1)
+                .to_owned()
+        });
+        let status_signed = issued_here
+            && parsed
+                .as_ref()
+                .is_some_and(|p| p.pointer("/status/statusListIndex").is_some());
         Ok(DocumentCheck {
-            valid: issued_here,
+            verdict,
+            valid: issued_here && library_record == "current" && status == Some("valid"),
+            signature_valid: issued_here,
             issued_by_this_library: issued_here,
+            schema,
+            status_signed,
             license_id: id.map(|i| i.to_string()),
             version: parsed
                 .as_ref()

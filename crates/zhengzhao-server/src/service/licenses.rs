@@ -23,7 +23,7 @@ use zhengzhao_store::{
 /// Topic of the messages that aggregate licenses to the regional platform (Art. 7).
 pub const PLATFORM_LICENSE_TOPIC: &str = "platform.license";
 /// Marks the shape of the signed document.
-pub const DOCUMENT_SCHEMA: &str = "zhengzhao.license/1";
+pub const DOCUMENT_SCHEMA: &str = "zhengzhao.license/2";
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -180,6 +180,21 @@ fn check_holder(
     }
 }
 
+/// The first document schema: status only outside the signature.
+pub const SCHEMA_1: &str = "zhengzhao.license/1";
+
+/// The `schema` a signed payload declares (`SCHEMA_1` when it names none).
+pub fn payload_schema(payload: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct Schema {
+        schema: Option<String>,
+    }
+    serde_json::from_str::<Schema>(payload)
+        .ok()
+        .and_then(|s| s.schema)
+        .unwrap_or_else(|| SCHEMA_1.to_owned())
+}
+
 /// The license as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LicenseView {
@@ -322,6 +337,8 @@ struct Statement<'a> {
     valid_until: Option<Date>,
     issued_at: jiff::Timestamp,
     supersedes: Option<&'a LicenseId>,
+    /// This version's entry in the `message` status list (schema 2).
+    status: Value,
 }
 
 impl Statement<'_> {
@@ -342,6 +359,7 @@ impl Statement<'_> {
             "valid_until": self.valid_until.map(|d| d.to_string()),
             "issued_at": self.issued_at.to_string(),
             "supersedes": self.supersedes,
+            "status": self.status,
         });
         if let Some(fields) = payload.as_object_mut() {
             fields.insert("face".into(), face);
@@ -427,6 +445,14 @@ impl Library {
                 Value::Null
             }
         }
+    }
+
+    /// The `status` member of a schema-2 payload for `index`.
+    fn status_entry(&self, index: i64) -> Value {
+        super::status_list::status_entry(
+            &self.status_lists_url(super::status_list::StatusPurpose::Message),
+            index,
+        )
     }
 
     /// Sign a statement with `issuer`'s active key. Returns the canonical
@@ -519,6 +545,7 @@ impl Library {
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         let number = face.as_object().and_then(|f| license_number(&t, f));
         let issued_at = now();
+        let status_index = self.next_status_index().await?;
         let statement = Statement {
             id: &id,
             version: 1,
@@ -531,6 +558,7 @@ impl Library {
             valid_until: req.valid_until,
             issued_at,
             supersedes: None,
+            status: self.status_entry(status_index),
         };
         let (payload, signature, key_id, face) = self.sign(&issuer, &statement, face).await?;
         let new = NewLicense {
@@ -553,6 +581,7 @@ impl Library {
                 signature,
                 key_id,
                 reason: None,
+                status_index,
             },
         };
         // Kept for comparing a replay; what is stored has personal fields sealed.
@@ -716,6 +745,7 @@ impl Library {
             .map_err(|e| ApiError::Conflict(format!("no further version possible: {e}")))?;
         let number = face.as_object().and_then(|f| license_number(&t, f));
         let issued_at = now();
+        let status_index = self.next_status_index().await?;
         let statement = Statement {
             id: &id,
             version,
@@ -728,6 +758,7 @@ impl Library {
             valid_until: req.valid_until,
             issued_at,
             supersedes: Some(&current.license_id),
+            status: self.status_entry(status_index),
         };
         let (payload, signature, key_id, face) = self.sign(&issuer, &statement, face).await?;
         let record = LicenseVersionRecord {
@@ -744,6 +775,7 @@ impl Library {
             signature,
             key_id,
             reason: Some(reason.clone()),
+            status_index,
         };
         let mut audit = audit_event(
             &Actor::from(caller),
@@ -761,6 +793,8 @@ impl Library {
             .store
             .add_license_version(l.key, current.version, &record, &self.channels, &log)
             .await?;
+        // The version before is superseded now: the lists say so at once.
+        self.status_list_changed();
         let stored = self.open_license(stored).await?;
         if let Some(v) = stored.current() {
             self.remember_verified(v);

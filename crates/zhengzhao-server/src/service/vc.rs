@@ -29,6 +29,7 @@
 //! of that, multibase base58btc, is the `proofValue`.
 
 use super::Library;
+use super::status_list::{LIST_TTL_HINT_MS, StatusPurpose};
 use crate::error::{ApiError, ApiResult};
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -41,39 +42,6 @@ pub const CREDENTIALS_V2: &str = "https://www.w3.org/ns/credentials/v2";
 /// The license vocabulary, served at `/ns/license/v1`; `tools/vc-verifier`
 /// bundles this same file.
 pub const LICENSE_CONTEXT: &str = include_str!("../../contexts/license-v1.jsonld");
-
-/// What a status list says about the entries that point into it (the
-/// `statusPurpose` of W3C Bitstring Status List).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListPurpose {
-    /// Two bits: 0 valid, 1 superseded, 2 revoked, 3 under objection.
-    Message,
-    /// Set when the version is revoked or superseded.
-    Revocation,
-    /// Set while the version is under objection.
-    Suspension,
-}
-
-impl ListPurpose {
-    pub fn parse(s: &str) -> ApiResult<Self> {
-        match s {
-            "message" => Ok(Self::Message),
-            "revocation" => Ok(Self::Revocation),
-            "suspension" => Ok(Self::Suspension),
-            _ => Err(ApiError::NotFound(format!(
-                "status list {s:?} (one of message, revocation, suspension) / 没有这个状态列表"
-            ))),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Message => "message",
-            Self::Revocation => "revocation",
-            Self::Suspension => "suspension",
-        }
-    }
-}
 
 fn jcs(v: &Value) -> ApiResult<String> {
     zhengzhao_crypto::canonical_json_value(v).map_err(|e| ApiError::Internal(e.to_string()))
@@ -112,7 +80,7 @@ impl Library {
     }
 
     /// Where a credential of `org` finds the status list for `purpose`.
-    pub fn status_list_credential_url(&self, org: &OrgCode, purpose: ListPurpose) -> String {
+    pub fn status_list_credential_url(&self, org: &OrgCode, purpose: StatusPurpose) -> String {
         format!(
             "{}/api/v1/orgs/{org}/status-lists/{}/credential",
             self.public_url,
@@ -120,13 +88,10 @@ impl Library {
         )
     }
 
-    /// Where the region's copy of the list for `purpose` is.
-    pub fn library_status_list_credential_url(&self, purpose: ListPurpose) -> String {
-        format!(
-            "{}/api/v1/status-lists/{}/credential",
-            self.public_url,
-            purpose.as_str()
-        )
+    /// Where the region's copy of the list for `purpose` is: beside its
+    /// SM2-signed form.
+    pub fn library_status_list_credential_url(&self, purpose: StatusPurpose) -> String {
+        format!("{}/credential", self.status_lists_url(purpose))
     }
 
     /// The org's Ed25519 key as a Multikey document.
@@ -203,8 +168,8 @@ impl Library {
             .await?
             .ok_or_else(|| ApiError::Internal("issuer vanished".into()))?;
         let base = &self.public_url;
-        let index = vc_status_index(l, v).to_string();
-        let status_entry = |purpose: ListPurpose| {
+        let index = v.status_index.to_string();
+        let status_entry = |purpose: StatusPurpose| {
             let list = self.status_list_credential_url(&issuer.code, purpose);
             json!({
                 "id": format!("{list}#{index}"),
@@ -233,8 +198,8 @@ impl Library {
                 "face": v.face,
             },
             "credentialStatus": [
-                status_entry(ListPurpose::Revocation),
-                status_entry(ListPurpose::Suspension),
+                status_entry(StatusPurpose::Revocation),
+                status_entry(StatusPurpose::Suspension),
             ],
         });
         if let (Some(until), Some(obj)) = (v.valid_until, credential.as_object_mut()) {
@@ -254,7 +219,7 @@ impl Library {
         &self,
         org: &OrgCode,
         url: &str,
-        purpose: ListPurpose,
+        purpose: StatusPurpose,
         encoded_list: &str,
         valid_from: Timestamp,
         valid_until: Timestamp,
@@ -270,54 +235,28 @@ impl Library {
                 "id": format!("{url}#list"),
                 "type": "BitstringStatusList",
                 "statusPurpose": purpose.as_str(),
+                "ttl": LIST_TTL_HINT_MS,
                 "encodedList": encoded_list,
             },
         });
         self.add_vc_proof(org, credential, valid_from)
     }
-}
 
-/// The index of `v` in the status lists.
-fn vc_status_index(l: &LicenseRecord, _v: &LicenseVersionRecord) -> i64 {
-    l.key
-}
-
-impl Library {
     /// `org`'s signed copy of the library's list for `purpose`, at `url`.
     pub async fn org_status_list_credential(
         &self,
         org: &OrgCode,
         url: &str,
-        purpose: ListPurpose,
+        purpose: StatusPurpose,
     ) -> ApiResult<Value> {
-        let (encoded, from, until) = self.list_for_vc(purpose).await?;
-        self.status_list_credential(org, url, purpose, &encoded, from, until)
-    }
-
-    /// INTERIM, until every version has its own status index: today's
-    /// revocation list (index = license key), no suspensions yet.
-    async fn list_for_vc(&self, purpose: ListPurpose) -> ApiResult<(String, Timestamp, Timestamp)> {
-        let view = self.status_list().await?;
-        let subject = &view.credential["credentialSubject"];
-        let from: Timestamp = view.credential["validFrom"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| ApiError::Internal("status list without validFrom".into()))?;
-        let until = from + jiff::SignedDuration::from_mins(5);
-        let encoded = match purpose {
-            ListPurpose::Revocation => subject["encodedList"]
-                .as_str()
-                .ok_or_else(|| ApiError::Internal("status list without encodedList".into()))?
-                .to_string(),
-            ListPurpose::Suspension => {
-                super::status_list::encode_bits(super::status_list::MIN_BITS, &[])?
-            }
-            ListPurpose::Message => {
-                return Err(ApiError::Unavailable(
-                    "the message list is not built yet".into(),
-                ));
-            }
-        };
-        Ok((encoded, from, until))
+        let lists = self.status_lists().await?;
+        self.status_list_credential(
+            org,
+            url,
+            purpose,
+            lists.encoded(purpose),
+            lists.valid_from,
+            lists.valid_until,
+        )
     }
 }
