@@ -16,6 +16,7 @@ pub mod presentation;
 pub mod rate_limit;
 pub mod staff;
 pub mod tls;
+pub mod vc;
 pub mod verify;
 
 use crate::error::{ApiError, Problem};
@@ -191,6 +192,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/licenses/{license_id}/pdf", get(licenses::pdf))
         .route("/api/v1/licenses/{license_id}/vc", get(licenses::vc))
         .route("/api/v1/orgs/{code}/vc-key", get(orgs::vc_key))
+        .route("/api/v1/orgs/{code}/controller", get(vc::controller))
+        .route("/ns/license/v1", get(vc::license_context))
         .route(
             "/api/v1/licenses/{license_id}/presentations",
             post(presentation::create),
@@ -222,6 +225,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/verify/batch", post(verify::batch))
         .route("/api/v1/status-list", get(verify::status_list))
         .route("/api/v1/status-lists/{purpose}", get(verify::status_lists))
+        .route(
+            "/api/v1/orgs/{code}/status-lists/{purpose}/credential",
+            get(vc::org_status_list),
+        )
+        .route(
+            "/api/v1/status-lists/{purpose}/credential",
+            get(vc::region_status_list),
+        )
         .route("/api/v1/presentations/{token}", get(presentation::scan))
         .route(
             "/api/v1/presentations/{token}/qr.png",

@@ -44,7 +44,7 @@ const LIST_TTL: Duration = Duration::from_secs(60);
 /// How long a list stays valid after it was built (its signed `validUntil`).
 pub const LIST_VALIDITY: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
 /// What verifiers are asked to wait at most before fetching again (ms, W3C `ttl`).
-const LIST_TTL_HINT_MS: u64 = 300_000;
+pub const LIST_TTL_HINT_MS: u64 = 300_000;
 /// Status indexes reserved from the store at a time (a restart leaves the
 /// unused rest of a block as a gap, which costs nothing but list length).
 const INDEX_BLOCK: u32 = 256;
