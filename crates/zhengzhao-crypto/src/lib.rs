@@ -9,6 +9,7 @@
 //! Pure computation apart from drawing random numbers.
 
 pub mod cert;
+pub mod cms;
 pub mod ed25519;
 pub mod keywrap;
 pub mod merkle;

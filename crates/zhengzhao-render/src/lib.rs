@@ -42,7 +42,12 @@ mod page;
 mod pdf;
 mod qr;
 mod qr_image;
+mod signature;
 pub use qr_image::{qr_png, qr_svg};
+pub use signature::{
+    PreparedPdf, SIGNATURE_ROOM, SignatureFieldInfo, SignatureLookupError, WholeFileSignature,
+    find_signature, prepare_signature,
+};
 #[cfg(test)]
 mod testdata;
 mod wrap;
@@ -71,6 +76,10 @@ pub struct LicenseView {
     /// Embedded as the file `license-document.json`, uncompressed: the
     /// signed document, so the PDF itself can be checked.
     pub attachment: Option<String>,
+    /// Lines printed large, in red, under the subtitle of every page: what
+    /// a reader of the paper must not miss (the license is revoked or
+    /// superseded, the signing certificate is a test one). Usually empty.
+    pub notices: Vec<String>,
 }
 
 /// Paper and orientation, chosen by a license type's template.
@@ -148,6 +157,7 @@ impl LicenseRenderer for PdfRenderer {
             &view.issue_date,
         ];
         let texts = std::iter::once(view.title.as_str())
+            .chain(view.notices.iter().map(String::as_str))
             .chain(
                 view.fields
                     .iter()

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod licenses;
 pub mod login_limits;
 pub mod orgs;
+pub mod pdf_signature;
 pub mod presentation;
 pub mod printing;
 pub mod privacy;
