@@ -4,6 +4,7 @@
 //! - [`sm2sig`]: SM2-with-SM3 signatures, DER-encoded, distinguishing id
 //!   [`DISTID`] (GM/T 0009's default; RustCrypto `sm2` has none of its own);
 //! - [`cert`]: X.509 certificates with the SM2 OIDs, and the local test CA;
+//! - [`cms`]: detached CMS SignedData with SM2/SM3 (a license PDF's signature);
 //! - [`keywrap`]: SM4-GCM encryption of private keys at rest under a master key.
 //!
 //! Pure computation apart from drawing random numbers.

@@ -3,10 +3,13 @@
 //! Callers hold a `&dyn LicenseRenderer`; [`PdfRenderer`] is the one
 //! implementation today, and an OFD (GB/T 36905) renderer can be added beside
 //! it without touching them. Rendering is pure: no I/O, no clock, and the same
-//! view always gives the same bytes.
+//! view always gives the same bytes. [`prepare_signature`] and
+//! [`find_signature`] add and find PDF signatures over the whole file (the
+//! CMS inside is the caller's: this crate holds no keys).
 //!
 //! # Page
-//! A red double frame; the title, large and centred, over "（电子证照）"; the
+//! A red double frame; the title, large and centred, over "（电子证照）" and
+//! the notices, if any (bold red, e.g. 已注销 with its date); the
 //! label/value rows in catalog order, then 证照编号 (if any), 持证主体 and
 //! 有效期限, and the 证照标识 line; at the bottom a vector QR code of
 //! `verify_url` captioned "扫码核验", and to its right the issuer, the issue
