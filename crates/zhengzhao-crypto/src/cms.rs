@@ -151,7 +151,7 @@ pub struct DetachedSignature {
     signer: Option<Certificate>,
 }
 
-fn single_value<'a>(attrs: &'a Attributes, oid: ObjectIdentifier) -> Result<&'a Any, CryptoError> {
+fn single_value(attrs: &Attributes, oid: ObjectIdentifier) -> Result<&Any, CryptoError> {
     let mut found = attrs.iter().filter(|a| a.oid == oid);
     match (found.next(), found.next()) {
         (Some(a), None) if a.values.len() == 1 => a

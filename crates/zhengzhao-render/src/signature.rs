@@ -294,7 +294,7 @@ pub fn find_signature(pdf: &[u8]) -> Result<WholeFileSignature<'_>, SignatureLoo
             continue;
         }
         let digits = &pdf[a + 1..b - 1];
-        if digits.len() % 2 != 0 {
+        if !digits.len().is_multiple_of(2) {
             continue;
         }
         let contents: Option<Vec<u8>> = digits

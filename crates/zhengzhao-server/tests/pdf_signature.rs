@@ -170,6 +170,7 @@ fn signed_attributes_and_signature(cms: &[u8]) -> (Vec<u8>, Vec<u8>) {
 ///    signature over the signed attributes, under the signer's key;
 /// 3. `openssl verify -vfyopt distid:…`: the signer's certificate chains
 ///    to the root.
+///
 /// Also that the CMS carries the signer's certificate. `Err` names the step.
 fn openssl_cms_checks(
     dir: &Path,
