@@ -1137,7 +1137,8 @@ fn readme_walkthrough_runs_as_written() {
         out.status.success(),
         "{script}\n---\n{stdout}\n---\n{stderr}"
     );
-    // The license was issued, updated, checked, verified with OpenSSL, revoked.
+    // The license was issued, updated, checked, verified with OpenSSL (its
+    // document and its PDF), revoked.
     let id = stdout.lines().next().unwrap_or_default();
     assert!(
         id.starts_with("1.2.156.3005.2.11100000MB0143028R001."),
@@ -1147,6 +1148,14 @@ fn readme_walkthrough_runs_as_written() {
     assert!(stdout.contains("\"signature_valid\": true"), "{stdout}");
     assert!(
         stdout.contains("Signature Verified Successfully"),
+        "{stdout}\n{stderr}"
+    );
+    // The PDF: its signature covers the whole file, OpenSSL checks the
+    // message digest over it and the SM2 signature (document and PDF: twice).
+    assert!(
+        stdout.contains("the signature covers the whole file")
+            && stderr.contains("CMS Verification successful")
+            && stdout.matches("Signature Verified Successfully").count() == 2,
         "{stdout}\n{stderr}"
     );
     assert_eq!(
