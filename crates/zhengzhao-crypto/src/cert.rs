@@ -15,7 +15,7 @@ use sm2::dsa::{DerSignature, Signature, VerifyingKey};
 use spki::{SignatureBitStringEncoding, SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
-use x509_cert::Certificate;
+pub use x509_cert::Certificate;
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder, CertificateBuilder};
 use x509_cert::certificate::TbsCertificate;

@@ -4,12 +4,14 @@
 //! - [`sm2sig`]: SM2-with-SM3 signatures, DER-encoded, distinguishing id
 //!   [`DISTID`] (GM/T 0009's default; RustCrypto `sm2` has none of its own);
 //! - [`cert`]: X.509 certificates with the SM2 OIDs, and the local test CA;
+//! - [`cms`]: detached CMS SignedData with SM2/SM3 (a license PDF's signature);
 //! - [`keywrap`]: SM4-GCM encryption of private keys at rest under a master key;
 //! - [`merkle`]: the RFC 9162 tree with SM3; [`note`]: C2SP signed notes.
 //!
 //! Pure computation apart from drawing random numbers.
 
 pub mod cert;
+pub mod cms;
 pub mod ed25519;
 pub mod keywrap;
 pub mod merkle;

@@ -1,4 +1,4 @@
-//! Page furniture, everything but the rows: title and subtitle, the bottom
+//! Page furniture, everything but the rows: title, subtitle and notices, the bottom
 //! block (QR code, issuer, issue date, signature note), the continuation
 //! header and the footer; and the room they leave for rows.
 
@@ -15,6 +15,9 @@ pub(crate) const CONTINUED: &str = "（续页）";
 pub(crate) const ID_LABEL: &str = "证照标识";
 
 const FOOTER_SIZE: f32 = 7.0;
+/// Notices (已注销, 测试证书 …) on page 1 and on continuation pages.
+const NOTICE_SIZE: f32 = 15.0;
+const CONT_NOTICE_SIZE: f32 = 12.0;
 /// Text keeps this distance from the paper edge (the inner frame is at 30).
 const MARGIN: f32 = 58.0;
 const COLUMN_GAP: f32 = 28.0;
@@ -103,7 +106,8 @@ pub(crate) struct Furniture {
 }
 
 impl Furniture {
-    /// `title`, `id`, `issuer` and `date` already cleaned for display.
+    /// `title`, `id`, `issuer`, `date` and `notices` already cleaned for display.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         face: &Face,
         layout: Layout,
@@ -112,6 +116,7 @@ impl Furniture {
         issuer: &str,
         date: &str,
         url: &str,
+        notices: &[String],
     ) -> Result<Self, RenderError> {
         let sheet = Sheet::of(layout);
         let footer = Footer::new(face, &sheet, id);
@@ -120,12 +125,16 @@ impl Furniture {
         let sub = sheet.subtitle_size;
         let x = (sheet.w - face.width(SUBTITLE, sub)) / 2.0;
         head.push(Run::new(x, y + 4.0 + 0.92 * sub, sub, SUBTITLE, Ink::Black));
-        let rows_top = y + 4.0 + 1.2 * sub + 14.0;
+        let (lines, y) = notice_runs(face, &sheet, notices, y + 4.0 + 1.2 * sub, NOTICE_SIZE);
+        head.extend(lines);
+        let rows_top = y + 14.0;
         let issued = [format!("发证单位：{issuer}"), format!("发证日期：{date}")];
         let (block, qr, block_top) =
             bottom_block(face, &sheet, &issued, qr::encode(url)?, content_bottom);
         head.extend(block);
-        let (cont_head, y) = title_runs(face, &sheet, &format!("{title}{CONTINUED}"), 20.0);
+        let (mut cont_head, y) = title_runs(face, &sheet, &format!("{title}{CONTINUED}"), 20.0);
+        let (lines, y) = notice_runs(face, &sheet, notices, y, CONT_NOTICE_SIZE);
+        cont_head.extend(lines);
         let (first, cont) = ((rows_top, block_top - 16.0), (y + 14.0, content_bottom));
         Ok(Furniture {
             sheet,
@@ -211,6 +220,31 @@ fn title_runs(face: &Face, sheet: &Sheet, text: &str, max_size: f32) -> (Vec<Run
         ));
     }
     (runs, HEAD_TOP + (lines.len() as f32 * 1.3 - 0.1) * size)
+}
+
+/// Notices, centred in bold red under `top`, wrapped to the content width.
+/// Returns the runs and the y just below them.
+fn notice_runs(
+    face: &Face,
+    sheet: &Sheet,
+    notices: &[String],
+    top: f32,
+    size: f32,
+) -> (Vec<Run>, f32) {
+    let mut runs = Vec::new();
+    let mut y = top;
+    for notice in notices {
+        for line in wrap(notice, sheet.content_w(), |c| face.advance_em(c) * size) {
+            let x = (sheet.w - face.width(&line, size)) / 2.0;
+            y += 0.4 * size;
+            runs.push(Run {
+                bold: true,
+                ..Run::new(x, y + 0.92 * size, size, &line, Ink::Red)
+            });
+            y += 1.2 * size;
+        }
+    }
+    (runs, y)
 }
 
 /// QR code (left) and issuer, date and signature note (right, flush with the

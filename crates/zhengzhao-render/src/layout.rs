@@ -45,6 +45,7 @@ pub(crate) fn compose(face: &Face, view: &LicenseView) -> Result<Vec<Page>, Rend
         &issuer,
         &date,
         &view.verify_url,
+        &view.notices.iter().map(|n| clean(n)).collect::<Vec<_>>(),
     )?;
     let sheet = &furniture.sheet;
 

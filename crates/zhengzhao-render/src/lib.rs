@@ -3,10 +3,13 @@
 //! Callers hold a `&dyn LicenseRenderer`; [`PdfRenderer`] is the one
 //! implementation today, and an OFD (GB/T 36905) renderer can be added beside
 //! it without touching them. Rendering is pure: no I/O, no clock, and the same
-//! view always gives the same bytes.
+//! view always gives the same bytes. [`prepare_signature`] and
+//! [`find_signature`] add and find PDF signatures over the whole file (the
+//! CMS inside is the caller's: this crate holds no keys).
 //!
 //! # Page
-//! A red double frame; the title, large and centred, over "（电子证照）"; the
+//! A red double frame; the title, large and centred, over "（电子证照）" and
+//! the notices, if any (bold red, e.g. 已注销 with its date); the
 //! label/value rows in catalog order, then 证照编号 (if any), 持证主体 and
 //! 有效期限, and the 证照标识 line; at the bottom a vector QR code of
 //! `verify_url` captioned "扫码核验", and to its right the issuer, the issue
@@ -42,7 +45,12 @@ mod page;
 mod pdf;
 mod qr;
 mod qr_image;
+mod signature;
 pub use qr_image::{qr_png, qr_svg};
+pub use signature::{
+    PreparedPdf, SIGNATURE_ROOM, SignatureFieldInfo, SignatureLookupError, WholeFileSignature,
+    find_signature, prepare_signature,
+};
 #[cfg(test)]
 mod testdata;
 mod wrap;
@@ -71,6 +79,10 @@ pub struct LicenseView {
     /// Embedded as the file `license-document.json`, uncompressed: the
     /// signed document, so the PDF itself can be checked.
     pub attachment: Option<String>,
+    /// Lines printed large, in red, under the subtitle of every page: what
+    /// a reader of the paper must not miss (the license is revoked or
+    /// superseded, the signing certificate is a test one). Usually empty.
+    pub notices: Vec<String>,
 }
 
 /// Paper and orientation, chosen by a license type's template.
@@ -148,6 +160,7 @@ impl LicenseRenderer for PdfRenderer {
             &view.issue_date,
         ];
         let texts = std::iter::once(view.title.as_str())
+            .chain(view.notices.iter().map(String::as_str))
             .chain(
                 view.fields
                     .iter()

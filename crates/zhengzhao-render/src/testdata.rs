@@ -40,5 +40,6 @@ pub(crate) fn business_license(scope_len: usize, layout: Layout) -> LicenseView 
         verify_url: format!("https://zhengzhao.amr.nmg.gov.cn/verify/{ID}"),
         layout,
         attachment: None,
+        notices: Vec::new(),
     }
 }

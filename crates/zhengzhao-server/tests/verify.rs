@@ -1204,6 +1204,39 @@ async fn chain_and_crl(app: TestApp) {
     )
     .await;
 
+    let pdf_of = |id: String| {
+        let app = &app;
+        let clerk = clerk.clone();
+        async move {
+            app.get_as(&format!("/api/v1/licenses/{id}/pdf"), &clerk)
+                .await
+                .bytes()
+                .await
+                .unwrap()
+                .to_vec()
+        }
+    };
+    let check_pdf = |pdf: Vec<u8>| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/v1/verify/document"))
+                .header("content-type", "application/pdf")
+                .body(pdf)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let old_pdf = pdf_of(id(&first)).await;
+    assert_eq!(
+        check_pdf(old_pdf.clone()).await["verdict"],
+        "genuine_current"
+    );
+
     // Revoked from between the two issuances (a compromise found late).
     let payload =
         |d: &Value| -> Value { serde_json::from_str(d["payload"].as_str().unwrap()).unwrap() };
@@ -1348,6 +1381,16 @@ async fn chain_and_crl(app: TestApp) {
     };
     assert_eq!(public(id(&first)).await["signature_valid"], true);
     assert_eq!(public(id(&second)).await["signature_valid"], false);
+    // A PDF file signed by the revoked key counts at no time (its signing
+    // time is the signer's word); downloaded again, it is signed afresh.
+    let c = check_pdf(old_pdf).await;
+    assert_eq!(
+        (c["verdict"].clone(), c["pdf_signature_valid"].clone()),
+        (json!("altered"), json!(false)),
+        "{c}"
+    );
+    let c = check_pdf(pdf_of(id(&first)).await).await;
+    assert_eq!(c["verdict"], "genuine_current", "{c}");
     // The org signs on with a new key; twice revoking is a conflict.
     let third = app.issue(&clerk, &license_request("CRL-3")).await;
     let d3 = doc(id(&third)).await;

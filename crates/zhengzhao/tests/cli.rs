@@ -1202,7 +1202,8 @@ fn readme_walkthrough_runs_as_written() {
         out.status.success(),
         "{script}\n---\n{stdout}\n---\n{stderr}"
     );
-    // The license was issued, updated, checked, verified with OpenSSL, revoked.
+    // The license was issued, updated, checked, verified with OpenSSL (its
+    // document and its PDF), revoked.
     let id = stdout.lines().next().unwrap_or_default();
     assert!(
         id.starts_with("1.2.156.3005.2.11100000MB0143028R001."),
@@ -1215,6 +1216,14 @@ fn readme_walkthrough_runs_as_written() {
         "{stdout}\n{stderr}"
     );
     assert!(stdout.contains("cert.pem: OK"), "{stdout}\n{stderr}");
+    // The PDF: its signature covers the whole file, OpenSSL checks the
+    // message digest over it and the SM2 signature (document, PDF and status list: three times).
+    assert!(
+        stdout.contains("the signature covers the whole file")
+            && stderr.contains("CMS Verification successful")
+            && stdout.matches("Signature Verified Successfully").count() == 3,
+        "{stdout}\n{stderr}"
+    );
     // Revoked: by the API, the public check, and offline from the signed
     // status list (after OpenSSL verified the list's signature).
     assert_eq!(

@@ -94,6 +94,10 @@ fn variants() -> Vec<(String, LicenseView)> {
             ));
             odd.issuer_name = "内蒙古自治区呼和浩特市新城区市场监督管理局行政审批服务科".repeat(2);
             odd.license_number = None;
+            odd.notices = vec![
+                "已注销（注销日期：2026年12月05日）".to_owned(),
+                "测试证书：签名证书由本地测试CA签发，不具法律效力".repeat(3),
+            ];
             out.push((format!("{layout:?} scope {len}, odd"), odd));
         }
     }
@@ -120,6 +124,37 @@ fn nothing_overlaps_leaves_the_frame_or_goes_missing() {
             assert_conserved(&pages, text);
         }
         assert_conserved(&pages, SIGNATURE_NOTE);
+        for n in &v.notices {
+            assert_conserved(&pages, n);
+        }
+    }
+}
+
+/// Notices are on every page, in red, above the rows.
+#[test]
+fn notices_head_every_page() {
+    let face = face().unwrap();
+    let mut v = business_license(4000, Layout::A4Portrait);
+    v.notices = vec!["已被新版本替代（替代日期：2026年12月05日，现行为第2版）".to_owned()];
+    let pages = compose(face, &v).unwrap();
+    assert!(pages.len() > 1);
+    for (n, page) in pages.iter().enumerate() {
+        let notice = page
+            .runs
+            .iter()
+            .find(|r| r.text.starts_with("已被新版本替代"))
+            .unwrap_or_else(|| panic!("page {n} has no notice"));
+        assert!(notice.ink == crate::page::Ink::Red && notice.bold);
+        let first_row = page
+            .runs
+            .iter()
+            .filter(|r| r.size <= 12.0 && r.ink == crate::page::Ink::Black)
+            .map(|r| r.y)
+            .fold(f32::MAX, f32::min);
+        assert!(
+            notice.y < first_row,
+            "page {n}: the notice is above the rows"
+        );
     }
 }
 

@@ -328,7 +328,9 @@ pub async fn list(
     }))
 }
 
-/// The license as a printable A4 file (PDF), with a QR code linking to its public check.
+/// The license as a printable A4 file (PDF), with a QR code linking to its
+/// public check, signed by the issuer over the whole file (SM2 in CMS); a
+/// revoked or superseded version says so on its face.
 #[utoipa::path(get, path = "/api/v1/licenses/{license_id}/pdf", tag = "licenses", security(("bearer" = [])),
     params(("license_id" = String, Path, description = "identifier of the version wanted")),
     responses((status = 200, content_type = "application/pdf", description = "the license file"), (status = 403, body = Problem), (status = 404, body = Problem)))]
@@ -353,16 +355,32 @@ pub async fn pdf(
                 .to_string(),
         );
     }
+    // The file itself is signed by the issuer (what its face says); the
+    // signature is a PDF one, so no other format is served unsigned.
+    if s.renderer.media_type() != "application/pdf" {
+        return Err(ApiError::Internal(format!(
+            "no file signature for {}",
+            s.renderer.media_type()
+        )));
+    }
+    let signer = s.library.pdf_signer(&rec.issuer, v.key_id).await?;
+    if signer.test_certificate {
+        print
+            .notices
+            .push(crate::service::pdf_signature::TEST_CERTIFICATE_NOTICE.to_owned());
+    }
     let renderer = s.renderer.clone();
-    let bytes = tokio::task::spawn_blocking(move || renderer.render(&print))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| match e {
+    let bytes = tokio::task::spawn_blocking(move || {
+        let pdf = renderer.render(&print).map_err(|e| match e {
             zhengzhao_render::RenderError::MissingGlyphs(chars) => ApiError::Conflict(format!(
                 "the license contains characters the embedded font cannot print: {chars}"
             )),
             other => ApiError::Internal(other.to_string()),
         })?;
+        signer.sign(pdf)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     let disposition = format!(
         "inline; filename=\"license-{}.{}\"",
         view.version,

@@ -156,7 +156,8 @@ pub async fn document(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let doc = if kind.starts_with("application/pdf") {
-        crate::service::document_check::from_pdf(&body)?
+        // The embedded document and the file's own signature.
+        return Ok(Json(s.library.check_pdf(body.to_vec()).await?));
     } else if kind.starts_with("application/json") {
         let value: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| ApiError::Malformed(format!("body is not JSON: {e}")))?;

@@ -44,8 +44,8 @@ pub struct DocumentCheckRequest {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DocumentProblem {
-    /// `signature`, `certificate`, `payload`, or a path in the payload
-    /// (`payload/face/domicile`).
+    /// `signature`, `certificate`, `payload`, `pdf_signature` (a PDF's
+    /// own signature), or a path in the payload (`payload/face/domicile`).
     pub part: String,
     pub message: String,
     pub message_zh: String,
@@ -90,6 +90,12 @@ pub struct DocumentCheck {
     /// The license's status in the library now, when the signature verified
     /// and the license is known.
     pub status: Option<&'static str>,
+    /// For a posted PDF: whether the file's own signature covers the whole
+    /// file and verifies under this library's key for the issuer (see
+    /// `pdf_signature.rs`; when false, `valid` is false and a
+    /// `pdf_signature` problem says why). Absent for a JSON document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdf_signature_valid: Option<bool>,
     pub problems: Vec<DocumentProblem>,
 }
 
@@ -305,6 +311,7 @@ impl Library {
                 .and_then(|v| u16::try_from(v).ok()),
             library_record,
             status,
+            pdf_signature_valid: None,
             problems,
         })
     }
@@ -327,7 +334,8 @@ pub fn parse_request(v: Value) -> ApiResult<DocumentCheckRequest> {
 pub const PDF_DOCUMENT_KEY: &str = "zhengzhao_signed_document";
 
 /// The signed document embedded in a PDF this library produced (an
-/// uncompressed embedded file), if there is one.
+/// uncompressed embedded file), if there is one. The file's own signature
+/// is checked by `Library::check_pdf` (`pdf_signature.rs`).
 pub fn from_pdf(bytes: &[u8]) -> ApiResult<DocumentCheckRequest> {
     if !bytes.starts_with(b"%PDF-") {
         return Err(ApiError::field(

@@ -30,6 +30,8 @@ pub struct LoadedKey {
     pub id: uuid::Uuid,
     pub pair: KeyPair,
     pub certificate_pem: String,
+    /// `LocalCa`: the certificate is a test one (what a PDF's face says).
+    pub source: KeySource,
 }
 
 /// Unwrapped keys by id. Keys never change once stored, so entries never go stale.
@@ -82,6 +84,7 @@ impl Library {
             id: rec.id,
             pair,
             certificate_pem: rec.certificate_pem.clone(),
+            source: rec.source,
         });
         if let Ok(mut m) = self.key_cache.keys.lock() {
             m.insert(rec.id, loaded.clone());

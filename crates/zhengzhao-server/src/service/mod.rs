@@ -16,6 +16,7 @@ pub mod keys;
 pub mod licenses;
 pub mod login_limits;
 pub mod orgs;
+pub mod pdf_signature;
 pub mod presentation;
 pub mod printing;
 pub mod privacy;

@@ -1,5 +1,6 @@
 //! The printable license (Art. 18: paper service stays available): the view
-//! a renderer lays out, built from a license version and its catalog version.
+//! a renderer lays out, built from a license version and its catalog version,
+//! with the license's state on its face when it is no longer in force.
 
 use super::licenses::LicenseView;
 use super::{Library, china_tz};
@@ -11,6 +12,31 @@ use zhengzhao_render::{Layout, LicenseView as PrintView};
 
 fn chinese_date(d: Date) -> String {
     format!("{}年{:02}月{:02}日", d.year(), d.month(), d.day())
+}
+
+/// What the page says when `v` is no longer in force: 已注销 (revoked, with
+/// the revocation date) or 已被新版本替代 (an update replaced it, with the
+/// date of the version that did). A revoked license's older versions say
+/// 已注销: that is what holds for all of them now.
+fn state_notice(v: &LicenseView) -> Option<String> {
+    let date = |t: jiff::Timestamp| chinese_date(t.to_zoned(china_tz()).date());
+    match v.status {
+        "revoked" => Some(match &v.revocation {
+            Some(r) => format!("已注销（注销日期：{}）", date(r.at)),
+            None => "已注销".to_owned(),
+        }),
+        "superseded" => Some(
+            match (v.versions.iter().filter(|s| s.version > v.version)).min_by_key(|s| s.version) {
+                Some(next) => format!(
+                    "已被新版本替代（替代日期：{}，现行为第{}版）",
+                    date(next.issued_at),
+                    v.current_version
+                ),
+                None => "已被新版本替代".to_owned(),
+            },
+        ),
+        _ => None,
+    }
 }
 
 impl Library {
@@ -70,6 +96,7 @@ impl Library {
             verify_url: format!("{}/verify/{}", self.public_url, v.license_id),
             layout: Layout::from_template(&d.template).unwrap_or(Layout::A4Portrait),
             attachment: None,
+            notices: state_notice(v).into_iter().collect(),
         })
     }
 }
