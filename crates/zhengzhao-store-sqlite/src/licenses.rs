@@ -473,8 +473,11 @@ pub(crate) fn issue(
 fn current_of_holder(c: &Connection, type_id: i64, holder: &str) -> StoreResult<()> {
     let found: Option<(String, String)> = c
         .prepare_cached(
+            // By the holder's index: with `ORDER BY l.id` and no table
+            // statistics SQLite chose (type_id, id) and walked every license
+            // of the type on each issue (1.6 ms per license at 30,000).
             "SELECT v.identifier, o.code
-             FROM licenses l
+             FROM licenses l INDEXED BY licenses_holder
              JOIN license_versions v ON v.license_id = l.id AND v.version = l.current_version
              JOIN orgs o ON o.id = l.issuer_id
              WHERE l.holder_id = ?1 AND l.type_id = ?2 AND l.revoked_at IS NULL

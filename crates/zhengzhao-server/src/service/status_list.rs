@@ -251,7 +251,8 @@ impl Library {
             "@context": ["https://www.w3.org/ns/credentials/v2"],
             "id": url,
             "type": ["VerifiableCredential", "BitstringStatusListCredential"],
-            "issuer": format!("{}/api/v1/orgs/{REGION_CODE}", self.public_url),
+            // The region, named as in its credentials (its controller document).
+            "issuer": format!("{}/api/v1/orgs/{REGION_CODE}/controller", self.public_url),
             "validFrom": valid_from.to_string(),
             "validUntil": valid_until.to_string(),
             "credentialSubject": {
