@@ -257,7 +257,7 @@ mod tests {
             .is_err()
         );
         // Outside the window fails; inside succeeds and names the nonce to
-        // claim (replays: `tests/signed_requests.rs` and the store's
+        // claim (replays: `tests/api/signed_requests.rs` and the store's
         // conformance suite).
         assert!(check(&h, "POST", "/api/v1/x?y=1", &digest, now + 301).is_err());
         assert_eq!(

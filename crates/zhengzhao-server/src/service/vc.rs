@@ -6,7 +6,7 @@
 //! The org's Ed25519 key is derived from the master key and the org code
 //! (SM3 of both, as the seed): nothing more to store or back up, and the same
 //! key after a restore. What a verifier (Digital Bazaar's `@digitalbazaar/vc`,
-//! checked by `tests/vc.rs` with `tools/vc-verifier`) dereferences:
+//! checked by `tests/api/vc.rs` with `tools/vc-verifier`) dereferences:
 //! - the proof's `verificationMethod`, `/api/v1/orgs/{code}/vc-key`: the key
 //!   as a Multikey whose `controller` is
 //! - `/api/v1/orgs/{code}/controller`: a controller document listing the key

@@ -3,9 +3,7 @@
 //! Reads of the catalog and org tree are public and covered elsewhere.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use common::{TestApp, license_request, license_type};
+use crate::common::{TestApp, license_request, license_type};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use zhengzhao_domain::codes::CreditCode;

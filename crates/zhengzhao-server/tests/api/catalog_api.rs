@@ -2,9 +2,7 @@
 //! region, and bad input that is refused with nothing written.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use common::{TestApp, expect_problem, license_type};
+use crate::common::{TestApp, expect_problem, license_type};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use zhengzhao_domain::role::Role;

@@ -2,9 +2,7 @@
 //! HTTP refused; HSTS off without TLS; bad key files stop the start.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Command;
 use zhengzhao_server::config::TlsFiles;
 

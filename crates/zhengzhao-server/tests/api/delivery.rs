@@ -2,12 +2,10 @@
 //! webhook; failures are retried; the first success is the delivery time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
+use crate::common::{Backend, TestApp};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode as AxumStatus;
-use common::{Backend, TestApp};
 use reqwest::Method;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -62,8 +60,8 @@ async fn delivered_after_a_retry(backend: Backend) {
         return;
     };
     let clerk = app.token("150102", Role::IssuerClerk).await;
-    let uscc = common::holder_code_for("d-1");
-    let body = common::license_request("d-1");
+    let uscc = crate::common::holder_code_for("d-1");
+    let body = crate::common::license_request("d-1");
     let issued: Value = app
         .send_json(Method::POST, "/api/v1/licenses", Some(&clerk), &body)
         .await

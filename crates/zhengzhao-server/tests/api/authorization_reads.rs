@@ -6,9 +6,7 @@
 //! in `authorization.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use common::{TestApp, license_request};
+use crate::common::{TestApp, license_request};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 use std::collections::HashSet;

@@ -2,9 +2,7 @@
 //! unknown routes, security headers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use common::{Backend, TestApp, expect_problem};
+use crate::common::{Backend, TestApp, expect_problem};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -320,7 +318,7 @@ async fn forwarded_for_from_trusted_proxies(backend: Backend) {
         .token("150102", zhengzhao_domain::role::Role::IssuerClerk)
         .await;
     let issued = trusted
-        .issue(&clerk, &common::license_request("XFF-1"))
+        .issue(&clerk, &crate::common::license_request("XFF-1"))
         .await;
     let p: Value = trusted
         .send_json(
@@ -369,7 +367,7 @@ async fn forwarded_for_from_trusted_proxies(backend: Backend) {
         .token("150102", zhengzhao_domain::role::Role::IssuerClerk)
         .await;
     let issued = untrusted
-        .issue(&clerk, &common::license_request("XFF-2"))
+        .issue(&clerk, &crate::common::license_request("XFF-2"))
         .await;
     let p: Value = untrusted
         .send_json(

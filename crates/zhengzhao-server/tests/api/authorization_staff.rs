@@ -4,9 +4,7 @@
 //! endpoints refuse API tokens; no credentials get 401.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use zhengzhao_domain::role::Role;

@@ -3,9 +3,7 @@
 //! `scripts/requirements-test.txt`) judges it: every error fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 #[tokio::test]

@@ -2,13 +2,11 @@
 //! signed document checked by OpenSSL alone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use base64::Engine;
-use common::{
+use crate::common::{
     BUSINESS_LICENSE, TestApp, expect_problem, holder_code_for, license_request,
     license_request_held_by, openssl_verify,
 };
+use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::process::Command;

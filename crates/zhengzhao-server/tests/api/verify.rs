@@ -4,9 +4,7 @@
 //! wrong shapes and unknown ids, the Chinese pages, and the rate limit.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use zhengzhao_domain::org::OrgCode;

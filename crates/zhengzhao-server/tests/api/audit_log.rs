@@ -4,11 +4,9 @@
 //! `verify` catching rows edited, deleted or reordered with plain SQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use zhengzhao_crypto::merkle;

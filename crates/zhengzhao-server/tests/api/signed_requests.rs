@@ -3,9 +3,7 @@
 //! tampering, replays and stale timestamps are refused and change nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;

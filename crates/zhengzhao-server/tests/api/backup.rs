@@ -2,9 +2,7 @@
 //! newest few, and each a library that opens and verifies.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use zhengzhao_domain::role::Role;

@@ -7,9 +7,7 @@
 //! incremental update) as not valid with a `pdf_signature` problem.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::path::Path;

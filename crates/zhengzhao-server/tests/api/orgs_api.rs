@@ -1,9 +1,7 @@
 //! The org tree over HTTP: the seeded tree, subtree-scoped administration.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use common::{TestApp, expect_problem};
+use crate::common::{TestApp, expect_problem};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use zhengzhao_domain::role::Role;

@@ -9,9 +9,7 @@
 //! its status.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use zhengzhao_domain::role::Role;
@@ -185,7 +183,7 @@ async fn reference_verifier_accepts_current_refuses_superseded_and_revoked(app: 
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "application/ld+json");
     let bundled: Value =
-        serde_json::from_str(include_str!("../contexts/license-v1.jsonld")).unwrap();
+        serde_json::from_str(include_str!("../../contexts/license-v1.jsonld")).unwrap();
     assert_eq!(r.json::<Value>().await.unwrap(), bundled);
     assert_eq!(vc["@context"][1], app.url("/ns/license/v1"));
 

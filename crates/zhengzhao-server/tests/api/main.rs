@@ -1,0 +1,31 @@
+//! The server's integration tests, in one binary: each test binary links the
+//! whole server, and on two cores two dozen of them took longer to link than
+//! to run. Add a module here, never a file beside `tests/api/` (kanidm's rule).
+//! Every test starts the real server on port 0 with a fresh database
+//! (`common::TestApp`); `both_backends!` runs one on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
+
+#[macro_use]
+mod common;
+
+mod audit_log;
+mod authorization;
+mod authorization_reads;
+mod authorization_staff;
+mod backup;
+mod batch_check;
+mod catalog_api;
+mod delivery;
+mod holder_rules;
+mod licenses_api;
+mod openapi;
+mod operations;
+mod orgs_api;
+mod pdf_signature;
+mod presentation;
+mod privacy;
+mod signed_requests;
+mod staff;
+mod tls;
+mod vc;
+mod verify;
