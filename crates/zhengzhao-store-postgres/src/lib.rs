@@ -810,6 +810,28 @@ impl Store for PgStore {
 pub mod testing {
     use tokio_postgres::NoTls;
 
+    /// The test database, from `TEST_DATABASE_URL`. Without it a test of the
+    /// PostgreSQL half fails — a suite that quietly ran only on SQLite would
+    /// look green — unless that half is skipped on purpose with
+    /// `ZHENGZHAO_SKIP_POSTGRES_TESTS=1` (never under `CI=true`); then `None`,
+    /// and the test says that it skipped.
+    #[allow(clippy::panic)] // test support: a missing database fails the test
+    pub fn test_database_url() -> Option<String> {
+        if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+            return Some(url);
+        }
+        let skip = std::env::var("ZHENGZHAO_SKIP_POSTGRES_TESTS").as_deref() == Ok("1");
+        if !skip || std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "TEST_DATABASE_URL is not set: point it at a PostgreSQL database \
+                 (postgres://postgres@127.0.0.1:5432/test, see the README's \"Test it\"), \
+                 or set ZHENGZHAO_SKIP_POSTGRES_TESTS=1 to skip the PostgreSQL half on purpose"
+            );
+        }
+        eprintln!("skipped on purpose: ZHENGZHAO_SKIP_POSTGRES_TESTS=1");
+        None
+    }
+
     const PREFIX: &str = "zz_test_";
 
     /// A new schema name, unique to this call (`PgStore::connect` creates it).
@@ -855,11 +877,7 @@ mod tests {
     /// same read again adds no prepared statement on the server.
     #[tokio::test]
     async fn statements_are_prepared_once_per_connection() {
-        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but TEST_DATABASE_URL is not set"
-            );
+        let Some(url) = testing::test_database_url() else {
             return;
         };
         let schema = testing::fresh_schema_name(&url).await;

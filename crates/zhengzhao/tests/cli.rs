@@ -782,12 +782,7 @@ fn only_serve_and_init_make_a_library() {
 /// library; the commands neither create the schema nor migrate it.
 #[tokio::test(flavor = "multi_thread")]
 async fn no_library_in_a_fresh_postgres_schema() {
-    let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but TEST_DATABASE_URL is not set"
-        );
-        eprintln!("skipped: TEST_DATABASE_URL not set");
+    let Some(url) = zhengzhao_store_postgres::testing::test_database_url() else {
         return;
     };
     let schema = zhengzhao_store_postgres::testing::fresh_schema_name(&url).await;

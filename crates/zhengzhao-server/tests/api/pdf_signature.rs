@@ -508,7 +508,7 @@ async fn signed_pdf_sqlite() {
 #[tokio::test]
 async fn signed_pdf_postgres() {
     let Some(app) = spawn(Backend::Postgres).await else {
-        eprintln!("skipped: TEST_DATABASE_URL not set");
+        eprintln!("skipped: the PostgreSQL half is skipped on purpose");
         return;
     };
     signed_pdf(app).await;

@@ -244,8 +244,7 @@ async fn replays_after_restart_are_refused(backend: Backend) {
     let mut config = zhengzhao_server::ServerConfig::new(data_dir.path());
     config.listen = "127.0.0.1:0".into();
     if backend == Backend::Postgres {
-        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
-            eprintln!("skipped: TEST_DATABASE_URL not set");
+        let Some(url) = zhengzhao_store_postgres::testing::test_database_url() else {
             return;
         };
         config.database_schema =
