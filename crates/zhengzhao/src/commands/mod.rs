@@ -1,0 +1,8 @@
+//! One module per command of the binary; `main.rs` parses and dispatches.
+
+pub(crate) mod audit;
+pub(crate) mod backup;
+pub(crate) mod keys;
+pub(crate) mod serve;
+pub(crate) mod token;
+pub(crate) mod user;
