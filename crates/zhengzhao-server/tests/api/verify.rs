@@ -157,9 +157,7 @@ async fn public_check(app: TestApp) {
 both_backends!(public, public_check);
 
 /// A natural person's name is masked; no id number appears.
-#[tokio::test]
-async fn natural_person_is_masked() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn natural_person_is_masked(app: TestApp) {
     let clerk = app.token("150100", Role::IssuerClerk).await;
     let id_number = "11010519491231002X";
     let issued = app
@@ -203,6 +201,7 @@ async fn natural_person_is_masked() {
         .unwrap();
     assert!(!html.contains(id_number) && !html.contains("张三丰"));
 }
+both_backends!(natural_person, natural_person_is_masked);
 
 /// Past the per-address rate, 429 with Retry-After; other routes unaffected.
 #[tokio::test]
