@@ -130,6 +130,24 @@ fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>, limit: u
 }
 
 impl Library {
+    /// The first of `org`'s keys, active or retired, under which `verifies`
+    /// holds: whether this library made a signature (a document's, a PDF
+    /// file's), never judged by a certificate sent along.
+    pub(crate) async fn key_of_org_that_verifies(
+        &self,
+        org: &OrgCode,
+        verifies: impl Fn(&zhengzhao_crypto::sm2sig::PublicKey) -> bool,
+    ) -> ApiResult<Option<uuid::Uuid>> {
+        for k in self.store.signing_keys(Some(org)).await? {
+            if let Some(pk) = self.public_key(k.id).await?
+                && verifies(&pk)
+            {
+                return Ok(Some(k.id));
+            }
+        }
+        Ok(None)
+    }
+
     pub async fn check_document(&self, doc: &DocumentCheckRequest) -> ApiResult<DocumentCheck> {
         let mut problems = Vec::new();
         let signature = B64.decode(doc.signature.trim()).ok();
@@ -161,28 +179,19 @@ impl Library {
         // Verify under this library's keys for the issuer the payload names,
         // never under the certificate sent along. Nothing stored is opened
         // or compared before this succeeds.
-        let mut issued_here = false;
         // The key of this library whose signature it is.
-        let mut signer = None;
+        let signer = match (&signature, &issuer) {
+            (Some(sig), Some(org)) => {
+                self.key_of_org_that_verifies(org, |pk| {
+                    pk.verify(doc.payload.as_bytes(), sig).is_ok()
+                })
+                .await?
+            }
+            _ => None,
+        };
+        let mut issued_here = signer.is_some();
         // The signature verifies, but only under the certificate sent along.
         let mut not_ours = false;
-        if let (Some(sig), Some(org)) = (&signature, &issuer) {
-            for k in self
-                .store
-                .signing_keys(Some(org))
-                .await?
-                .iter()
-                .map(|k| k.id)
-            {
-                if let Some(pk) = self.public_key(k).await?
-                    && pk.verify(doc.payload.as_bytes(), sig).is_ok()
-                {
-                    issued_here = true;
-                    signer = Some(k);
-                    break;
-                }
-            }
-        }
         // A revoked (compromised) key's signature counts only for what the
         // library itself stored, signed before the revocation; nothing else
         // is compared (whoever holds the key could probe the record).

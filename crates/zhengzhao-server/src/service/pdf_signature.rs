@@ -183,15 +183,9 @@ impl Library {
                 "无法验证PDF文件签名：内嵌签名文件中没有发证机构",
             )),
             (Ok(signature), Some(org)) => {
-                let mut made_by = None;
-                for k in self.store.signing_keys(Some(&org)).await? {
-                    if let Some(pk) = self.public_key(k.id).await?
-                        && signature.verify(&pk).is_ok()
-                    {
-                        made_by = Some(k.id);
-                        break;
-                    }
-                }
+                let made_by = self
+                    .key_of_org_that_verifies(&org, |pk| signature.verify(pk).is_ok())
+                    .await?;
                 match made_by {
                     // A file's signing time is whatever its signer wrote, so
                     // a revoked key's file counts at no time; the library

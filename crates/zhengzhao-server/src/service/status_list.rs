@@ -44,7 +44,7 @@ const LIST_TTL: Duration = Duration::from_secs(60);
 /// How long a list stays valid after it was built (its signed `validUntil`).
 pub const LIST_VALIDITY: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
 /// What verifiers are asked to wait at most before fetching again (ms, W3C `ttl`).
-pub const LIST_TTL_HINT_MS: u64 = 300_000;
+const LIST_TTL_HINT_MS: u64 = 300_000;
 /// Status indexes reserved from the store at a time (a restart leaves the
 /// unused rest of a block as a gap, which costs nothing but list length).
 const INDEX_BLOCK: u32 = 256;
@@ -186,6 +186,34 @@ pub fn encode_entries(entries: usize, size: usize, set: &[(i64, u8)]) -> ApiResu
     Ok(format!("u{}", URL_SAFE_NO_PAD.encode(packed)))
 }
 
+/// A `BitstringStatusListCredential` at `url` by `issuer`, without proof:
+/// the body both signed forms share (SM2 over its canonical text here, an
+/// eddsa-jcs-2022 proof in `vc.rs`), each writing the times its way.
+pub fn list_credential(
+    url: &str,
+    issuer: &str,
+    purpose: &str,
+    encoded_list: &str,
+    valid_from: String,
+    valid_until: String,
+) -> Value {
+    json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "id": url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": issuer,
+        "validFrom": valid_from,
+        "validUntil": valid_until,
+        "credentialSubject": {
+            "id": format!("{url}#list"),
+            "type": "BitstringStatusList",
+            "statusPurpose": purpose,
+            "ttl": LIST_TTL_HINT_MS,
+            "encodedList": encoded_list,
+        }
+    })
+}
+
 /// The one-bit list with these bits set.
 pub fn encode_bits(len: usize, set: &[i64]) -> ApiResult<String> {
     let set: Vec<(i64, u8)> = set.iter().map(|&i| (i, 1)).collect();
@@ -247,25 +275,18 @@ impl Library {
         valid_from: jiff::Timestamp,
         valid_until: jiff::Timestamp,
     ) -> ApiResult<Arc<StatusListView>> {
-        let credential = json!({
-            "@context": ["https://www.w3.org/ns/credentials/v2"],
-            "id": url,
-            "type": ["VerifiableCredential", "BitstringStatusListCredential"],
-            // The region, named as in its credentials (its controller document).
-            "issuer": format!("{}/api/v1/orgs/{REGION_CODE}/controller", self.public_url),
-            "validFrom": valid_from.to_string(),
-            "validUntil": valid_until.to_string(),
-            "credentialSubject": {
-                "id": format!("{url}#list"),
-                "type": "BitstringStatusList",
-                "statusPurpose": purpose,
-                "ttl": LIST_TTL_HINT_MS,
-                "encodedList": encoded,
-            }
-        });
+        let region = OrgCode::parse(REGION_CODE).map_err(|e| ApiError::Internal(e.to_string()))?;
+        // The region, named as in its credentials (its controller document).
+        let credential = list_credential(
+            url,
+            &self.vc_controller_id(&region),
+            purpose,
+            &encoded,
+            valid_from.to_string(),
+            valid_until.to_string(),
+        );
         let text = zhengzhao_crypto::canonical_json_value(&credential)
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let region = OrgCode::parse(REGION_CODE).map_err(|e| ApiError::Internal(e.to_string()))?;
         let org = self
             .cached_org(&region)
             .await?

@@ -29,7 +29,7 @@
 //! of that, multibase base58btc, is the `proofValue`.
 
 use super::Library;
-use super::status_list::{LIST_TTL_HINT_MS, StatusPurpose};
+use super::status_list::StatusPurpose;
 use crate::error::{ApiError, ApiResult};
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -224,21 +224,14 @@ impl Library {
         valid_from: Timestamp,
         valid_until: Timestamp,
     ) -> ApiResult<Value> {
-        let credential = json!({
-            "@context": [CREDENTIALS_V2],
-            "id": url,
-            "type": ["VerifiableCredential", "BitstringStatusListCredential"],
-            "issuer": self.vc_controller_id(org),
-            "validFrom": xsd_time(valid_from),
-            "validUntil": xsd_time(valid_until),
-            "credentialSubject": {
-                "id": format!("{url}#list"),
-                "type": "BitstringStatusList",
-                "statusPurpose": purpose.as_str(),
-                "ttl": LIST_TTL_HINT_MS,
-                "encodedList": encoded_list,
-            },
-        });
+        let credential = super::status_list::list_credential(
+            url,
+            &self.vc_controller_id(org),
+            purpose.as_str(),
+            encoded_list,
+            xsd_time(valid_from),
+            xsd_time(valid_until),
+        );
         self.add_vc_proof(org, credential, valid_from)
     }
 
