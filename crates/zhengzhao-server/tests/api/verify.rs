@@ -1405,3 +1405,35 @@ async fn chain_and_crl(app: TestApp) {
     assert!(again.is_err());
 }
 both_backends!(crl, chain_and_crl);
+
+/// Licenses issued in parallel over HTTP get distinct status entries: the
+/// in-process block of reserved indexes hands each out once, and the
+/// block reservations in the store never overlap.
+async fn parallel_issues_get_distinct_status_entries(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let requests: Vec<Value> = (0..24)
+        .map(|i| license_request(&format!("PAR-{i}")))
+        .collect();
+    let issued =
+        futures_util::future::join_all(requests.iter().map(|r| app.issue(&clerk, r))).await;
+    let mut indexes = Vec::new();
+    for l in &issued {
+        let d: Value = app
+            .get_as(
+                &format!(
+                    "/api/v1/licenses/{}/document",
+                    l["license_id"].as_str().unwrap()
+                ),
+                &clerk,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        indexes.push(d["status_list_index"].as_i64().unwrap());
+    }
+    indexes.sort_unstable();
+    indexes.dedup();
+    assert_eq!(indexes.len(), 24, "{indexes:?}");
+}
+both_backends!(parallel_status, parallel_issues_get_distinct_status_entries);
