@@ -17,7 +17,7 @@
 //
 // Contexts are bundled, never fetched: the W3C and security contexts from
 // their npm packages, the library's license vocabulary from this repository
-// (crates/zhengzhao-server/contexts/license-v1.jsonld, the same file the
+// (crates/zhengzhao-core/contexts/license-v1.jsonld, the same file the
 // library serves at /ns/license/v1). Only URLs under --library are fetched.
 
 import {readFile} from 'node:fs/promises';
@@ -34,7 +34,7 @@ import {contexts as statusListContexts} from '@digitalbazaar/vc-bitstring-status
 import {contexts as didContexts} from 'did-context';
 
 const LICENSE_CONTEXT_FILE = new URL(
-  '../../crates/zhengzhao-server/contexts/license-v1.jsonld', import.meta.url);
+  '../../crates/zhengzhao-core/contexts/license-v1.jsonld', import.meta.url);
 
 function usage(message) {
   console.error(`${message}\nusage: verify.js --library BASE_URL CREDENTIAL_FILE_OR_URL`);

@@ -4,14 +4,14 @@ use crate::config::MasterKeySource;
 use crate::config::ServerConfig;
 use crate::http;
 use crate::http::metrics::Metrics;
-use crate::service::Library;
-use crate::service::delivery::DeliveryWorker;
 use crate::state::AppState;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use zhengzhao_core::Library;
+use zhengzhao_core::delivery::DeliveryWorker;
 use zhengzhao_crypto::keywrap::MasterKey;
 use zhengzhao_store::{Store, StoreError};
 use zhengzhao_store_postgres::PgStore;
@@ -346,23 +346,15 @@ impl Application {
         let library = library.with_public_url(config.public_url.as_deref().unwrap_or_default());
         // Configuration is read at start: each start's settings go on the
         // record, so a changed setting shows as a difference between starts.
-        let started = crate::service::audit_event(
-            &crate::service::Actor::system(),
-            "server.start",
-            format!("server:{addr}"),
-            config_summary(&config, store.backend()),
-        );
-        store
-            .record_event(&zhengzhao_store::ChangeLog::audit_only(started))
+        library
+            .record_server_start(addr, config_summary(&config, library.backend()))
             .await
             .map_err(|e| StartError::Seed(format!("cannot record the start: {e}")))?;
-        let metrics = Arc::new(Metrics::new(store.backend()));
+        let metrics = Arc::new(Metrics::new(library.backend()));
         let state = AppState::new(crate::state::Shared {
-            store,
             library,
             config: Arc::new(config),
             metrics,
-            renderer: Arc::new(zhengzhao_render::PdfRenderer),
         });
         Ok(Self {
             listener,
@@ -393,26 +385,27 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let transport = crate::webhook::WebhookTransport::new().map_err(std::io::Error::other)?;
         let worker = DeliveryWorker::new(
             self.state.library.clone(),
             self.state.config.delivery_channels.clone(),
             self.state.config.delivery_retry_base,
-        )
-        .map_err(std::io::Error::other)?;
+            Arc::new(transport),
+        );
         let poll = self.state.config.delivery_poll;
-        let checkpointer = tokio::spawn(crate::service::audit_log::run_checkpointer(
+        let checkpointer = tokio::spawn(zhengzhao_core::audit_log::run_checkpointer(
             self.state.library.clone(),
             self.state.config.audit_checkpoint_interval,
             stop_rx.clone(),
         ));
-        let sweeper = tokio::spawn(crate::service::audit_log::run_audit_sweeper(
+        let sweeper = tokio::spawn(zhengzhao_core::audit_log::run_audit_sweeper(
             self.state.library.clone(),
             self.state.config.audit_sweep_interval,
             self.state.config.audit_sweep_batch,
             stop_rx.clone(),
         ));
         let backups = self.state.config.backup_dir.clone().map(|dir| {
-            tokio::spawn(crate::service::backup::run_backups(
+            tokio::spawn(zhengzhao_core::backup::run_backups(
                 self.state.library.clone(),
                 dir,
                 self.state.config.backup_interval,

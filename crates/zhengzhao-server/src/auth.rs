@@ -9,70 +9,36 @@
 //!   handler);
 //! - nothing: public endpoints only.
 //!
-//! A token is `zzt_` and 64 hex digits (256 random bits). The prefix lets
-//! secret scanners recognise a leaked token.
+//! The tokens themselves, sessions and signatures are checked by the core
+//! (`Library::token_principal`, `Library::session_caller`); this module
+//! only reads them off the request and hands the core what it needs.
 
 use crate::error::ApiError;
-use crate::service::staff::SESSION_COOKIE;
-use crate::signed_request::{self, BodyDigest};
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
-use sm3::{Digest, Sm3};
-use zhengzhao_domain::org::OrgCode;
-use zhengzhao_domain::role::Role;
+use zhengzhao_core::secrets::same_secret;
+use zhengzhao_core::signed_request::{
+    BodyDigest, NONCE_HEADER, SIGNATURE_HEADER, SignatureHeaders, TIMESTAMP_HEADER,
+};
+use zhengzhao_core::staff::SESSION_COOKIE;
+use zhengzhao_core::tokens::RequestToVerify;
+use zhengzhao_core::{Error, Principal};
 
-pub const TOKEN_PREFIX: &str = "zzt_";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// `bytes` random bytes from the OS, in hex: every secret the library
-/// hands out (tokens, HMAC keys, session ids, CSRF tokens) is made here.
-/// Fails only if the OS has no randomness to give.
-pub fn random_hex(bytes: usize) -> Result<String, ApiError> {
-    let mut b = vec![0u8; bytes];
-    getrandom::fill(&mut b).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
-    Ok(hex::encode(b))
-}
-
-/// A fresh token secret (256 bits).
-pub fn generate_token() -> Result<String, ApiError> {
-    Ok(format!("{TOKEN_PREFIX}{}", random_hex(32)?))
-}
-
-/// What is stored and looked up: SM3 of the whole token text.
-pub fn token_hash(token: &str) -> Vec<u8> {
-    Sm3::digest(token.as_bytes()).to_vec()
-}
-
-/// Who is calling: the identity behind a valid token or session.
+/// The authenticated principal of a request (401 without one; 403 for a
+/// session that must change its password first). Dereferences to the
+/// core's [`Principal`], which is what every use case takes.
 #[derive(Debug, Clone)]
-pub struct Caller {
-    /// `token:<uuid>` or `user:<uuid>`, as written to the audit log.
-    pub actor: String,
-    pub org: OrgCode,
-    /// A token holds one role; a staff user may hold several.
-    pub roles: Vec<Role>,
-    pub client_addr: Option<String>,
-    /// Present when the caller is a staff session.
-    pub session: Option<SessionInfo>,
-}
+pub struct Caller(pub Principal);
 
-impl Caller {
-    pub fn has(&self, role: Role) -> bool {
-        self.roles.contains(&role)
+impl std::ops::Deref for Caller {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.0
     }
-}
-
-/// The session behind a staff caller.
-#[derive(Debug, Clone)]
-pub struct SessionInfo {
-    pub hash: Vec<u8>,
-    pub csrf_token: String,
-    pub expires_at: jiff::Timestamp,
-    pub must_change_password: bool,
-    pub username: String,
-    pub display_name: String,
 }
 
 /// The client's address for audit events: forwarded by a trusted proxy,
@@ -85,10 +51,10 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
     let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| ApiError::Unauthenticated)?;
-    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthenticated)?;
+    let value = value.to_str().map_err(|_| Error::Unauthenticated)?;
+    let (scheme, token) = value.split_once(' ').ok_or(Error::Unauthenticated)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ApiError::Unauthenticated);
+        return Err(Error::Unauthenticated.into());
     }
     Ok(Some(token.trim()))
 }
@@ -105,59 +71,42 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
-pub fn same_secret(a: &str, b: &str) -> bool {
-    subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()).into()
+/// A signature header's text: absent is `None`, non-text is refused.
+fn signature_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Error> {
+    headers
+        .get(name)
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| Error::BadSignature(format!("{name} is not text")))
+        })
+        .transpose()
 }
 
-async fn token_caller(parts: &Parts, state: &AppState, token: &str) -> Result<Caller, ApiError> {
-    if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
-        return Err(ApiError::Unauthenticated);
-    }
-    let record = state
-        .store
-        .token_by_hash(&token_hash(token))
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
-    if let Some(wrapped) = &record.signing_secret {
-        let secret = state
-            .library
-            .master_key()?
-            .decrypt(&signed_request::wrap_aad(record.id), wrapped)
-            .map_err(|e| ApiError::Internal(format!("signing key of token {}: {e}", record.id)))?;
-        let secret = String::from_utf8(secret)
-            .map_err(|_| ApiError::Internal(format!("signing key of token {}", record.id)))?;
-        let path = parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| parts.uri.path(), |p| p.as_str());
-        let now = jiff::Timestamp::now().as_second();
-        let nonce = signed_request::verify(
-            &parts.headers,
-            parts.method.as_str(),
-            path,
-            parts.extensions.get::<BodyDigest>(),
-            &secret,
-            now,
-        )?;
-        state
-            .library
-            .nonces
-            .claim(&state.store, record.id, nonce, now)
-            .await?;
-    }
-    Ok(Caller {
-        actor: format!("token:{}", record.id),
-        org: record.org,
-        roles: vec![record.role],
-        client_addr: client_addr(parts),
-        session: None,
-    })
+async fn token_caller(parts: &Parts, state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path(), |p| p.as_str());
+    let request = RequestToVerify {
+        method: parts.method.as_str(),
+        path_and_query: path,
+        signature: SignatureHeaders {
+            timestamp: signature_header(&parts.headers, TIMESTAMP_HEADER)?,
+            nonce: signature_header(&parts.headers, NONCE_HEADER)?,
+            signature: signature_header(&parts.headers, SIGNATURE_HEADER)?,
+        },
+        body_digest: parts.extensions.get::<BodyDigest>(),
+    };
+    Ok(state
+        .library
+        .token_principal(token, &request, client_addr(parts))
+        .await?)
 }
 
 /// The caller a bearer token named, found once per request by
 /// [`check_bearer`] (a signed request's nonce can be used only once).
 #[derive(Debug, Clone)]
-struct BearerCaller(Caller);
+struct BearerCaller(Principal);
 
 /// Middleware on every route: a request with an `Authorization` header is
 /// refused with 401 unless the token is valid (and, for a signed token,
@@ -189,7 +138,7 @@ pub async fn check_bearer(
 /// Resolve the caller, if any. A bearer token wins over a cookie. A
 /// present but invalid token is refused with 401; a stale session cookie
 /// counts as no caller (the browser just logs in again).
-async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
+async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Principal>, ApiError> {
     if let Some(token) = bearer(parts)? {
         if let Some(BearerCaller(c)) = parts.extensions.get::<BearerCaller>() {
             return Ok(Some(c.clone()));
@@ -200,18 +149,21 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
 }
 
 /// The live staff session the `zz_session` cookie names, if any.
-async fn session_from_cookie(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
+async fn session_from_cookie(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<Option<Principal>, ApiError> {
     let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    state
+    Ok(state
         .library
         .session_caller(secret, client_addr(parts))
-        .await
+        .await?)
 }
 
 /// Unsafe methods from a session need the CSRF token in a header.
-fn check_csrf(parts: &Parts, caller: &Caller) -> Result<(), ApiError> {
+fn check_csrf(parts: &Parts, caller: &Principal) -> Result<(), ApiError> {
     let Some(session) = &caller.session else {
         return Ok(());
     };
@@ -222,11 +174,11 @@ fn check_csrf(parts: &Parts, caller: &Caller) -> Result<(), ApiError> {
         .headers
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
-        .ok_or(ApiError::Csrf)?;
+        .ok_or(Error::Csrf)?;
     if same_secret(sent, &session.csrf_token) {
         Ok(())
     } else {
-        Err(ApiError::Csrf)
+        Err(Error::Csrf.into())
     }
 }
 
@@ -237,25 +189,23 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let caller = resolve(parts, state)
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
+        let caller = resolve(parts, state).await?.ok_or(Error::Unauthenticated)?;
         check_csrf(parts, &caller)?;
         if caller
             .session
             .as_ref()
             .is_some_and(|s| s.must_change_password)
         {
-            return Err(ApiError::PasswordChangeRequired);
+            return Err(Error::PasswordChangeRequired.into());
         }
-        Ok(caller)
+        Ok(Caller(caller))
     }
 }
 
 /// A staff session, even one that must change its password first (for the
 /// session endpoints themselves). CSRF is checked as for [`Caller`].
 #[derive(Debug, Clone)]
-pub struct SessionCaller(pub Caller);
+pub struct SessionCaller(pub Principal);
 
 impl FromRequestParts<AppState> for SessionCaller {
     type Rejection = ApiError;
@@ -267,7 +217,7 @@ impl FromRequestParts<AppState> for SessionCaller {
         let caller = resolve(parts, state)
             .await?
             .filter(|c| c.session.is_some())
-            .ok_or(ApiError::Unauthenticated)?;
+            .ok_or(Error::Unauthenticated)?;
         check_csrf(parts, &caller)?;
         Ok(SessionCaller(caller))
     }
@@ -275,7 +225,7 @@ impl FromRequestParts<AppState> for SessionCaller {
 
 /// The session caller of a page, if logged in: forms check their own CSRF field.
 #[derive(Debug, Clone)]
-pub struct PageSession(pub Option<Caller>);
+pub struct PageSession(pub Option<Principal>);
 
 impl FromRequestParts<AppState> for PageSession {
     type Rejection = ApiError;
@@ -304,7 +254,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 /// catalog types). A present but invalid token is still refused with 401,
 /// so a mistyped token is noticed rather than silently ignored.
 #[derive(Debug, Clone)]
-pub struct MaybeCaller(pub Option<Caller>);
+pub struct MaybeCaller(pub Option<Principal>);
 
 impl FromRequestParts<AppState> for MaybeCaller {
     type Rejection = ApiError;
@@ -324,22 +274,6 @@ impl FromRequestParts<AppState> for MaybeCaller {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_are_random_and_hashed() {
-        let a = generate_token().unwrap();
-        let b = generate_token().unwrap();
-        assert_ne!(a, b);
-        assert!(a.starts_with(TOKEN_PREFIX));
-        assert_eq!(a.len(), 68);
-        assert_eq!(token_hash(&a).len(), 32);
-        assert_ne!(token_hash(&a), token_hash(&b));
-        // SM3("abc") from GB/T 32905 appendix A.
-        assert_eq!(
-            hex::encode(token_hash("abc")),
-            "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
-        );
-    }
 
     #[test]
     fn cookies_are_found_by_name() {

@@ -46,7 +46,7 @@ pub struct ServerConfig {
     /// verification endpoints; a rate of 0 turns the limit off.
     pub public_rate_limit: crate::http::rate_limit::PublicRateLimit,
     /// Staff session timeouts and login lockout.
-    pub session_policy: crate::service::staff::SessionPolicy,
+    pub session_policy: zhengzhao_core::staff::SessionPolicy,
     /// Base URL printed on licenses (QR codes link to `{public_url}/verify/{id}`):
     /// an absolute `http(s)://` URL. Required when listening beyond loopback;
     /// on loopback, `None` means the bound address (`http(s)://ADDR`).
@@ -81,12 +81,7 @@ pub enum MasterKeySource {
 }
 
 /// One delivery channel: a name shown with the license and the webhook it posts to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryChannel {
-    pub name: String,
-    pub url: String,
-}
-
+pub use zhengzhao_core::delivery::DeliveryChannel;
 impl ServerConfig {
     pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:8080";
     pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -116,7 +111,7 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             header_read_timeout: Duration::from_secs(10),
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
-            session_policy: crate::service::staff::SessionPolicy::default(),
+            session_policy: zhengzhao_core::staff::SessionPolicy::default(),
             public_rate_limit: crate::http::rate_limit::PublicRateLimit::default(),
         }
     }

@@ -2,10 +2,8 @@
 
 use crate::config::ServerConfig;
 use crate::http::metrics::Metrics;
-use crate::service::Library;
 use std::sync::Arc;
-use zhengzhao_render::LicenseRenderer;
-use zhengzhao_store::Store;
+use zhengzhao_core::Library;
 
 /// Cloned for every request (axum hands each extractor its own copy): one
 /// reference count, not one per shared part (a profile of `/healthz` spent
@@ -27,10 +25,7 @@ impl std::ops::Deref for AppState {
 }
 
 pub struct Shared {
-    pub store: Arc<dyn Store>,
     pub library: Library,
     pub config: Arc<ServerConfig>,
     pub metrics: Arc<Metrics>,
-    /// The license file renderer (PDF; an OFD one can sit beside it).
-    pub renderer: Arc<dyn LicenseRenderer>,
 }

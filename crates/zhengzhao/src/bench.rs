@@ -9,12 +9,12 @@ use anyhow::Context;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
+use zhengzhao_core::Library;
+use zhengzhao_core::Principal;
+use zhengzhao_core::licenses::IssueRequest;
 use zhengzhao_crypto::sm2sig::KeyPair;
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
-use zhengzhao_server::auth::Caller;
-use zhengzhao_server::service::Library;
-use zhengzhao_server::service::licenses::IssueRequest;
 use zhengzhao_server::{Application, ServerConfig};
 
 /// Raw SM2 signatures per second on `threads` threads, each signing for
@@ -173,7 +173,7 @@ pub async fn issue(b: IssueBench) -> anyhow::Result<()> {
             (count as f64 / started.elapsed().as_secs_f64(), None)
         }
         IssuePath::Http => {
-            let actor = zhengzhao_server::service::Actor::cli();
+            let actor = zhengzhao_core::Actor::cli();
             let (_, token) = library
                 .create_token(&actor, &issuer, Role::IssuerClerk, "bench issue")
                 .await?;
@@ -269,7 +269,7 @@ pub async fn issue(b: IssueBench) -> anyhow::Result<()> {
 /// `concurrency` tasks, the `i`-th from `request(first + i)`; their identifiers.
 pub(crate) async fn issue_in_process(
     library: &Library,
-    caller: &Caller,
+    caller: &Principal,
     first: usize,
     count: usize,
     concurrency: usize,
@@ -304,9 +304,9 @@ pub(crate) async fn issue_in_process(
 }
 
 /// The benchmarks' issuing clerk of org 150102.
-pub(crate) fn clerk() -> anyhow::Result<Caller> {
-    Ok(Caller {
-        actor: "bench".into(),
+pub(crate) fn clerk() -> anyhow::Result<Principal> {
+    Ok(Principal {
+        actor: zhengzhao_core::ActorId::Cli("bench".into()),
         org: OrgCode::parse("150102").map_err(|e| anyhow::anyhow!("{e}"))?,
         roles: vec![Role::IssuerClerk],
         client_addr: None,

@@ -2,8 +2,8 @@
 //! one place (`main`): one or more lines `zhengzhao: 中文 / English`.
 
 use std::fmt;
+use zhengzhao_core::Error;
 use zhengzhao_server::app::StartError;
-use zhengzhao_server::error::ApiError;
 use zhengzhao_store::StoreError;
 
 /// An error of the binary's own, worded in both languages.
@@ -38,20 +38,20 @@ macro_rules! bail2 {
 }
 pub(crate) use bail2;
 
-fn api_lines(e: &ApiError) -> Vec<String> {
-    let p = e.problem();
+fn api_lines(e: &Error) -> Vec<String> {
+    let k = e.kind();
     match e {
-        ApiError::Validation(errors) => errors
+        Error::Validation(errors) => errors
             .iter()
             .map(|f| format!("{}: {} / {}", f.field, f.message_zh, f.message))
             .collect(),
         // The operator at the command line may see internal details.
-        ApiError::Internal(d) | ApiError::Unavailable(d) => {
-            vec![format!("{}：{d} / {}: {d}", p.title_zh, p.title)]
+        Error::Internal(d) | Error::Unavailable(d) => {
+            vec![format!("{}：{d} / {}: {d}", k.title_zh, k.title)]
         }
-        _ => match p.detail {
-            Some(d) => vec![format!("{}：{d} / {}: {d}", p.title_zh, p.title)],
-            None => vec![format!("{} / {}", p.title_zh, p.title)],
+        _ => match e.public_detail() {
+            Some(d) => vec![format!("{}：{d} / {}: {d}", k.title_zh, k.title)],
+            None => vec![format!("{} / {}", k.title_zh, k.title)],
         },
     }
 }
@@ -78,7 +78,7 @@ pub fn lines(e: &anyhow::Error) -> Vec<String> {
         if let Some(s) = cause.downcast_ref::<StartError>() {
             return vec![format!("{} / {s}", s.zh())];
         }
-        if let Some(a) = cause.downcast_ref::<ApiError>() {
+        if let Some(a) = cause.downcast_ref::<Error>() {
             return api_lines(a);
         }
         if let Some(s) = cause.downcast_ref::<StoreError>() {
@@ -102,7 +102,7 @@ mod tests {
     fn errors_are_reported_in_both_languages() {
         let e = fail("找不到", "not found");
         assert_eq!(lines(&e), ["找不到 / not found"]);
-        let e: anyhow::Error = ApiError::field("roles", "x", "an auditor", "审计员").into();
+        let e: anyhow::Error = Error::field("roles", "x", "an auditor", "审计员").into();
         assert_eq!(lines(&e), ["roles: 审计员 / an auditor"]);
         let e = anyhow::Error::from(StartError::NoLibrary(
             zhengzhao_server::app::LibraryLocation::Dir("/wrong".into()),

@@ -22,8 +22,8 @@ use commands::user::{UserCommand, user};
 use errors::{bail2, fail};
 use settings::{FileSettings, LibraryArgs, ServeArgs, server_config};
 use std::path::PathBuf;
+use zhengzhao_core::Library;
 use zhengzhao_server::ServerConfig;
-use zhengzhao_server::service::Library;
 
 #[derive(Debug, Parser)]
 #[command(

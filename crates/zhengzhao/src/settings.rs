@@ -271,7 +271,7 @@ pub fn server_config(
             burst: rate.saturating_mul(2),
         };
     }
-    let login_rate = |n: u32| zhengzhao_server::service::login_limits::LoginRate {
+    let login_rate = |n: u32| zhengzhao_core::login_limits::LoginRate {
         per_minute: n,
         burst: n,
     };

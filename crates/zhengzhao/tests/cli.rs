@@ -1020,7 +1020,7 @@ fn commands_are_quiet_and_colourless_by_default() {
 /// listed; a signed token prints its HMAC key on a second line.
 #[tokio::test(flavor = "multi_thread")]
 async fn first_staff_user_from_the_command_line() {
-    use zhengzhao_server::credentials::{totp_code, totp_secret_from_base32, totp_step};
+    use zhengzhao_core::credentials::{totp_code, totp_secret_from_base32, totp_step};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = serve(&["--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]);

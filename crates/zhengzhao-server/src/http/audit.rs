@@ -4,18 +4,18 @@
 //! proof names one event, so it is for auditors of that event's org.
 
 use crate::auth::{Caller, MaybeCaller};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::http::json::ApiQuery;
-use crate::service::Library;
-use crate::service::audit_log::{CheckpointView, ConsistencyProof, InclusionProof, VerifierKey};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
-use zhengzhao_domain::org::{OrgCode, REGION_CODE};
-use zhengzhao_domain::role::Role;
+use zhengzhao_core::Error;
+use zhengzhao_core::audit_log::{CheckpointView, ConsistencyProof, InclusionProof, VerifierKey};
+use zhengzhao_core::audit_search::EventSearch;
+use zhengzhao_core::policy::{self, Action};
 
 /// The latest signed checkpoint of the audit log.
 #[utoipa::path(get, path = "/api/v1/audit/checkpoint", tag = "audit",
@@ -24,12 +24,7 @@ pub async fn latest(
     State(s): State<AppState>,
     _caller: MaybeCaller,
 ) -> ApiResult<Json<CheckpointView>> {
-    let cp = s
-        .store
-        .latest_audit_checkpoint()
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no audit checkpoint has been signed yet".into()))?;
-    Ok(Json(s.library.checkpoint_view(&cp).await?))
+    Ok(Json(s.library.latest_checkpoint_view().await?))
 }
 
 /// The Ed25519 verifier key of the checkpoints (signed-note `vkey` format).
@@ -51,22 +46,15 @@ pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
 ) -> ApiResult<(StatusCode, Json<CheckpointView>)> {
-    Library::require_role(&caller, &[Role::SecurityAdmin, Role::RegionAdmin])?;
-    Library::require_region(&caller)?;
-    let before = s
-        .store
-        .latest_audit_checkpoint()
-        .await?
-        .map(|c| c.tree_size);
-    let cp = s.library.checkpoint_audit(&(&caller).into()).await?;
+    let (view, signed_now) = s.library.sign_checkpoint_now(&caller).await?;
     // 201 when a checkpoint was signed now; 200 when the log had not grown
     // and the latest one is handed back.
-    let status = if before == Some(cp.tree_size) {
-        StatusCode::OK
-    } else {
+    let status = if signed_now {
         StatusCode::CREATED
+    } else {
+        StatusCode::OK
     };
-    Ok((status, Json(s.library.checkpoint_view(&cp).await?)))
+    Ok((status, Json(view)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -88,22 +76,11 @@ pub async fn inclusion(
     caller: Caller,
     ApiQuery(q): ApiQuery<InclusionQuery>,
 ) -> ApiResult<Json<InclusionProof>> {
-    Library::require_role(
-        &caller,
-        &[Role::Auditor, Role::SecurityAdmin, Role::RegionAdmin],
-    )?;
-    let event = s
-        .store
-        .audit_events(q.seq.saturating_sub(1), 1)
-        .await?
-        .into_iter()
-        .find(|e| e.seq == q.seq)
-        .ok_or_else(|| ApiError::NotFound(format!("audit event {}", q.seq)))?;
-    // Events without an org (the CLI, the system) are the region's.
-    let org = event.event.org.as_deref().unwrap_or(REGION_CODE);
-    let org = OrgCode::parse(org).map_err(|e| ApiError::Internal(e.to_string()))?;
-    s.library.require_within(&caller, &org).await?;
-    Ok(Json(s.library.inclusion_proof(q.seq, q.tree_size).await?))
+    Ok(Json(
+        s.library
+            .event_inclusion_proof(&caller, q.seq, q.tree_size)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -156,20 +133,6 @@ pub struct EventPage {
     pub next_after: Option<i64>,
 }
 
-fn instant(field: &str, raw: Option<&str>) -> ApiResult<Option<jiff::Timestamp>> {
-    raw.map(|r| {
-        r.parse::<jiff::Timestamp>().map_err(|_| {
-            ApiError::field(
-                field,
-                "timestamp",
-                format!("{field} must be an RFC 3339 instant, e.g. 2026-11-29T08:00:00+08:00"),
-                format!("{field}应为RFC 3339时间，例如2026-11-29T08:00:00+08:00"),
-            )
-        })
-    })
-    .transpose()
-}
-
 /// A CSV cell: always quoted; a leading = + - @ is defused so that a
 /// spreadsheet shows it as text instead of running it.
 fn csv_cell(s: &str) -> String {
@@ -190,61 +153,27 @@ pub async fn events(
     ApiQuery(q): ApiQuery<EventQuery>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
-    Library::require_role(
-        &caller,
-        &[Role::Auditor, Role::SecurityAdmin, Role::RegionAdmin],
-    )?;
-    let scope = match &q.org {
-        Some(o) => OrgCode::parse(o).map_err(|e| ApiError::Validation(vec![e.at("org")]))?,
-        None => caller.org.clone(),
-    };
-    s.library.require_within(&caller, &scope).await?;
-    let orgs = if scope.as_str() == REGION_CODE {
-        None
-    } else {
-        Some(
-            s.store
-                .org_subtree(&scope)
-                .await?
-                .into_iter()
-                .map(|o| o.code.to_string())
-                .collect(),
-        )
-    };
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field(
-            "limit",
-            "range",
-            "limit must be 1-1000",
-            "limit应为1至1000",
-        ));
-    }
-    let query = zhengzhao_store::AuditQuery {
-        from: instant("from", q.from.as_deref())?,
-        to: instant("to", q.to.as_deref())?,
+    // The role first: a caller without it learns nothing from the query.
+    policy::require(&caller, Action::ReadAudit)?;
+    let search = EventSearch {
+        from: q.from.clone(),
+        to: q.to.clone(),
         actor: q.actor.clone(),
-        orgs,
+        org: q.org.clone(),
         action: q.action.clone(),
-        targets: match &q.license {
-            Some(l) => Some(license_targets(&s, l).await?),
-            None => None,
-        },
+        license: q.license.clone(),
+        after: q.after,
+        limit: q.limit,
     };
-    let items = s
-        .store
-        .search_audit(&query, q.after.unwrap_or(0), limit)
-        .await?;
-    let next_after = (items.len() == limit as usize)
-        .then(|| items.last().map(|e| e.seq))
-        .flatten();
+    let page = s.library.search_audit_events(&caller, &search).await?;
+    let (items, next_after) = (page.items, page.next_after);
     match q.format.as_deref().unwrap_or("json") {
         "json" => Ok(Json(EventPage { items, next_after }).into_response()),
         "jsonl" => {
             let mut body = String::new();
             for e in &items {
                 body.push_str(
-                    &serde_json::to_string(e).map_err(|e| ApiError::Internal(e.to_string()))?,
+                    &serde_json::to_string(e).map_err(|e| Error::Internal(e.to_string()))?,
                 );
                 body.push('\n');
             }
@@ -284,26 +213,12 @@ pub async fn events(
             )
                 .into_response())
         }
-        other => Err(ApiError::field(
+        other => Err(Error::field(
             "format",
             "unknown_format",
             format!("format '{other}' is not one of json, jsonl, csv"),
             format!("格式“{other}”不是json、jsonl或csv之一"),
-        )),
+        )
+        .into()),
     }
-}
-
-/// Audit targets of every version of the license `raw` names (updates and
-/// revocations are filed under the version they made or ended).
-async fn license_targets(s: &AppState, raw: &str) -> ApiResult<Vec<String>> {
-    let id = zhengzhao_domain::license_id::LicenseId::parse(raw)
-        .map_err(|e| ApiError::Validation(vec![e.at("license")]))?;
-    Ok(match s.store.license_by_identifier(&id).await? {
-        Some(l) => l
-            .versions
-            .iter()
-            .map(|v| format!("license:{}", v.license_id))
-            .collect(),
-        None => vec![format!("license:{id}")],
-    })
 }

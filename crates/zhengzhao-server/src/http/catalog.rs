@@ -1,15 +1,16 @@
 //! `/api/v1/catalog`: the issuance catalog (Art. 6).
 
 use crate::auth::{Caller, MaybeCaller};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::http::json::JsonBody;
-use crate::service::Library;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
+use zhengzhao_core::Error;
+use zhengzhao_core::Library;
 use zhengzhao_domain::catalog::{LicenseTypeDraft, LicenseTypeVersion};
 use zhengzhao_domain::codes::LicenseTypeCode;
 
@@ -40,8 +41,8 @@ pub struct CatalogList {
     pub items: Vec<CatalogItem>,
 }
 
-fn parse_code(raw: &str) -> ApiResult<LicenseTypeCode> {
-    LicenseTypeCode::parse(raw).map_err(|e| ApiError::Validation(vec![e.at("code")]))
+fn parse_code(raw: &str) -> zhengzhao_core::Result<LicenseTypeCode> {
+    LicenseTypeCode::parse(raw).map_err(|e| Error::Validation(vec![e.at("code")]))
 }
 
 /// The current issuance catalog. Public; not-public types are shown only to
@@ -146,7 +147,7 @@ pub async fn version(
 ) -> ApiResult<Json<CatalogItem>> {
     let code = parse_code(&code)?;
     let version: u32 = version.parse().map_err(|_| {
-        ApiError::field(
+        Error::field(
             "version",
             "number",
             "version must be a positive whole number",

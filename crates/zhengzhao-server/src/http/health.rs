@@ -1,6 +1,6 @@
 //! `GET /healthz`: answers once the database answers.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -17,9 +17,6 @@ pub struct Health {
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = crate::error::Problem)))]
 pub async fn healthz(State(s): State<AppState>) -> ApiResult<Json<Health>> {
-    s.store
-        .ping()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("database: {e}")))?;
+    s.library.check_database().await?;
     Ok(Json(Health { status: "ok" }))
 }

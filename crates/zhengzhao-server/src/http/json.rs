@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use serde::de::DeserializeOwned;
+use zhengzhao_core::Error;
 use zhengzhao_domain::FieldError;
 
 pub struct ApiJson<T>(pub T);
@@ -29,7 +30,7 @@ pub struct JsonBody(Bytes);
 
 impl JsonBody {
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        parse(&self.0)
+        Ok(parse(&self.0)?)
     }
 }
 
@@ -48,13 +49,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                     || m.to_ascii_lowercase().ends_with("+json")
             });
         if !is_json {
-            return Err(ApiError::UnsupportedMediaType);
+            return Err(Error::UnsupportedMediaType.into());
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge
+                Error::TooLarge
             } else {
-                ApiError::Malformed(rejection.body_text())
+                Error::Malformed(rejection.body_text())
             }
         })?;
         Ok(JsonBody(bytes))
@@ -62,16 +63,14 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 }
 
 /// Parse JSON, reporting syntax errors by position and shape errors by path.
-pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
         Err(e) => {
             let inner = e.inner();
             if inner.is_syntax() || inner.is_eof() {
-                return Err(ApiError::Malformed(format!(
-                    "body is not valid JSON: {inner}"
-                )));
+                return Err(Error::Malformed(format!("body is not valid JSON: {inner}")));
             }
             let path = e
                 .path()
@@ -84,7 +83,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 })
                 .collect::<Vec<_>>()
                 .join("/");
-            Err(ApiError::Validation(vec![FieldError::new(
+            Err(Error::Validation(vec![FieldError::new(
                 path,
                 "shape",
                 inner.to_string(),
@@ -106,7 +105,7 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
     ) -> Result<Self, Self::Rejection> {
         axum::extract::Query::<T>::try_from_uri(&parts.uri)
             .map(|q| ApiQuery(q.0))
-            .map_err(|r| ApiError::Malformed(r.body_text()))
+            .map_err(|r| Error::Malformed(r.body_text()).into())
     }
 }
 
@@ -130,22 +129,22 @@ mod tests {
     #[test]
     fn paths_and_kinds() {
         match parse::<Outer>(b"{\"items\": [{\"n\": 1}, {\"n\": 300}]}") {
-            Err(ApiError::Validation(e)) => assert_eq!(e[0].field, "items/1/n"),
+            Err(Error::Validation(e)) => assert_eq!(e[0].field, "items/1/n"),
             other => panic!("{other:?}"),
         }
         match parse::<Outer>(b"{\"items\": [], \"x\": 1}") {
-            Err(ApiError::Validation(e)) => {
+            Err(Error::Validation(e)) => {
                 assert!(e[0].message.contains("unknown field `x`"), "{e:?}")
             }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
             parse::<Outer>(b"{\"items\": ["),
-            Err(ApiError::Malformed(_))
+            Err(Error::Malformed(_))
         ));
         assert!(matches!(
             parse::<Outer>(b"not json"),
-            Err(ApiError::Malformed(_))
+            Err(Error::Malformed(_))
         ));
     }
 }

@@ -6,8 +6,8 @@
 //! browser in under its own account. Once logged in, every form carries the
 //! session's CSRF token, which another site cannot read.
 
-use crate::auth::{Caller, ClientIp, PageSession, cookie, same_secret};
-use crate::error::{ApiError, ApiResult};
+use crate::auth::{ClientIp, PageSession, cookie};
+use crate::error::ApiResult;
 use crate::http::no_store;
 use crate::http::pages::render;
 use crate::http::staff::session_cookie;
@@ -18,6 +18,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use zhengzhao_core::secrets::same_secret;
+use zhengzhao_core::{Error, Principal};
 
 const LOGIN_CSRF_COOKIE: &str = "zz_login_csrf";
 
@@ -72,7 +74,7 @@ fn login_page(
     username: &str,
     status: StatusCode,
 ) -> ApiResult<Response> {
-    let token = crate::auth::random_hex(16)?;
+    let token = zhengzhao_core::secrets::random_hex(16)?;
     let policy = s.library.session_policy();
     // Shown back in the form only when it could be a username at all.
     let username = if username.len() <= 32 { username } else { "" };
@@ -92,7 +94,7 @@ fn login_page(
     let cookie = HeaderValue::from_str(&format!(
         "{LOGIN_CSRF_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=1800{secure}"
     ))
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    .map_err(|e| Error::Internal(e.to_string()))?;
     resp.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(no_store(resp))
 }
@@ -135,7 +137,7 @@ pub async fn login_submit(
         .await;
     let login = match result {
         Ok(l) => l,
-        Err(ApiError::LoginFailed) => {
+        Err(Error::LoginFailed) => {
             return login_page(
                 &s,
                 Some("用户名、密码或动态口令错误。".into()),
@@ -143,14 +145,14 @@ pub async fn login_submit(
                 StatusCode::UNAUTHORIZED,
             );
         }
-        Err(e @ (ApiError::TooManyRequests(_) | ApiError::Busy(_))) => {
+        Err(e @ (Error::TooManyRequests(_) | Error::Busy(_))) => {
             let (status, message, retry) = match e {
-                ApiError::TooManyRequests(secs) => (
+                Error::TooManyRequests(secs) => (
                     StatusCode::TOO_MANY_REQUESTS,
                     "登录尝试过于频繁，请稍后再试。",
                     secs,
                 ),
-                ApiError::Busy(secs) => (
+                Error::Busy(secs) => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "服务器繁忙，请稍后再试。",
                     secs,
@@ -163,9 +165,9 @@ pub async fn login_submit(
             }
             return Ok(resp);
         }
-        Err(ApiError::Locked(until)) => {
+        Err(Error::Locked(until)) => {
             let until = until
-                .to_zoned(crate::service::china_tz())
+                .to_zoned(zhengzhao_core::china_tz())
                 .strftime("%Y-%m-%d %H:%M")
                 .to_string();
             return login_page(
@@ -175,7 +177,7 @@ pub async fn login_submit(
                 StatusCode::LOCKED,
             );
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let max_age = login
         .session
@@ -196,7 +198,7 @@ pub async fn login_submit(
 
 fn account_page(
     s: &AppState,
-    caller: &Caller,
+    caller: &Principal,
     notice: Option<String>,
     error: Option<String>,
 ) -> ApiResult<Response> {
@@ -213,7 +215,7 @@ fn account_page(
         roles: roles.join("、"),
         expires: session
             .expires_at
-            .to_zoned(crate::service::china_tz())
+            .to_zoned(zhengzhao_core::china_tz())
             .strftime("%Y-%m-%d %H:%M")
             .to_string(),
         idle_minutes: s.library.session_policy().idle_timeout.as_secs() / 60,
@@ -234,7 +236,7 @@ pub async fn account(
     }
 }
 
-fn form_csrf_ok(caller: &Caller, sent: &str) -> bool {
+fn form_csrf_ok(caller: &Principal, sent: &str) -> bool {
     caller
         .session
         .as_ref()
@@ -251,7 +253,7 @@ pub async fn change_password(
         return Ok(Redirect::to("/login").into_response());
     };
     if !form_csrf_ok(&caller, &form.csrf_token) {
-        return Err(ApiError::Csrf);
+        return Err(Error::Csrf.into());
     }
     match s
         .library
@@ -269,7 +271,7 @@ pub async fn change_password(
                 .append(header::SET_COOKIE, session_cookie(&s, "", 0));
             Ok(resp)
         }
-        Err(ApiError::Validation(errors)) => {
+        Err(Error::Validation(errors)) => {
             let msg = errors
                 .iter()
                 .map(|e| e.message_zh.clone())
@@ -279,7 +281,7 @@ pub async fn change_password(
             *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(resp)
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -293,7 +295,7 @@ pub async fn logout(
         return Ok(Redirect::to("/login").into_response());
     };
     if !form_csrf_ok(&caller, &form.csrf_token) {
-        return Err(ApiError::Csrf);
+        return Err(Error::Csrf.into());
     }
     s.library.logout(&caller).await?;
     let mut resp = Redirect::to("/login").into_response();

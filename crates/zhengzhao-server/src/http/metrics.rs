@@ -89,7 +89,7 @@ impl AuditGauges {
         );
     }
 
-    fn set(&self, found: &crate::service::audit_log::AuditIntegrity) {
+    fn set(&self, found: &zhengzhao_core::audit_log::AuditIntegrity) {
         let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.ok.set(i64::from(found.problem.is_none()));
         self.first_bad_seq
@@ -206,7 +206,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 
 /// `GET /metrics`
 pub async fn render(State(state): State<AppState>) -> Response {
-    let pool = state.store.pool_status();
+    let pool = state.library.pool_status();
     let m = &state.metrics;
     m.pool_size
         .set(i64::try_from(pool.size).unwrap_or(i64::MAX));
@@ -230,7 +230,10 @@ pub async fn render(State(state): State<AppState>) -> Response {
     }
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &m.registry) {
-        return crate::error::ApiError::Internal(format!("metrics encoding: {e}")).into_response();
+        return crate::error::ApiError(zhengzhao_core::Error::Internal(format!(
+            "metrics encoding: {e}"
+        )))
+        .into_response();
     }
     (
         [(

@@ -19,7 +19,7 @@ pub mod tls;
 pub mod vc;
 pub mod verify;
 
-use crate::error::{ApiError, Problem};
+use crate::error::Problem;
 use crate::signed_request::digest_signed_bodies;
 use crate::state::AppState;
 use axum::Router;
@@ -36,6 +36,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
+use zhengzhao_core::Error;
+use zhengzhao_core::urls::paths;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -48,7 +50,7 @@ pub(crate) fn no_store(mut resp: axum::response::Response) -> axum::response::Re
 }
 
 async fn not_found() -> impl IntoResponse {
-    ApiError::NotFound("no such endpoint".into())
+    crate::error::ApiError(Error::NotFound("no such endpoint".into()))
 }
 
 /// Paths whose segment after the prefix is a capability (a presentation
@@ -191,9 +193,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/licenses/{license_id}/pdf", get(licenses::pdf))
         .route("/api/v1/licenses/{license_id}/vc", get(licenses::vc))
-        .route("/api/v1/orgs/{code}/vc-key", get(orgs::vc_key))
-        .route("/api/v1/orgs/{code}/controller", get(vc::controller))
-        .route("/ns/license/v1", get(vc::license_context))
+        .route(paths::ORG_VC_KEY, get(orgs::vc_key))
+        .route(paths::ORG_CONTROLLER, get(vc::controller))
+        .route(paths::LICENSE_CONTEXT, get(vc::license_context))
         .route(
             "/api/v1/licenses/{license_id}/presentations",
             post(presentation::create),
@@ -223,31 +225,22 @@ pub fn router(state: AppState) -> Router {
     let public = Router::new()
         .route("/api/v1/verify/document", post(verify::document))
         .route("/api/v1/verify/batch", post(verify::batch))
-        .route("/api/v1/status-list", get(verify::status_list))
-        .route("/api/v1/status-lists/{purpose}", get(verify::status_lists))
+        .route(paths::STATUS_LIST, get(verify::status_list))
+        .route(paths::STATUS_LISTS, get(verify::status_lists))
+        .route(paths::ORG_STATUS_LIST_CREDENTIAL, get(vc::org_status_list))
         .route(
-            "/api/v1/orgs/{code}/status-lists/{purpose}/credential",
-            get(vc::org_status_list),
-        )
-        .route(
-            "/api/v1/status-lists/{purpose}/credential",
+            paths::REGION_STATUS_LIST_CREDENTIAL,
             get(vc::region_status_list),
         )
         .route("/api/v1/presentations/{token}", get(presentation::scan))
-        .route(
-            "/api/v1/presentations/{token}/qr.png",
-            get(presentation::qr_png),
-        )
-        .route(
-            "/api/v1/presentations/{token}/qr.svg",
-            get(presentation::qr_svg),
-        )
-        .route("/verify/p/{token}", get(presentation::page))
+        .route(paths::PRESENTATION_QR_PNG, get(presentation::qr_png))
+        .route(paths::PRESENTATION_QR_SVG, get(presentation::qr_svg))
+        .route(paths::PRESENTATION_PAGE, get(presentation::page))
         .route("/api/v1/certificates", get(verify::certificates))
-        .route("/api/v1/crl/{ca}", get(verify::crl))
+        .route(paths::CRL, get(verify::crl))
         .route("/api/v1/verify/{license_id}", get(verify::check))
         .route("/verify", get(verify::form))
-        .route("/verify/{license_id}", get(verify::by_id))
+        .route(paths::VERIFY_PAGE, get(verify::by_id))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -1,12 +1,13 @@
 //! Server-rendered pages in Simplified Chinese. They work without JavaScript
 //! and with large text (Art. 18).
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use zhengzhao_core::Error;
 use zhengzhao_domain::catalog::{FaceField, LicenseTypeVersion};
 
 pub struct FieldRow {
@@ -177,7 +178,7 @@ fn type_row(v: &LicenseTypeVersion) -> TypeRow {
         version: v.version,
         updated: v
             .created_at
-            .to_zoned(crate::service::china_tz())
+            .to_zoned(zhengzhao_core::china_tz())
             .strftime("%Y-%m-%d")
             .to_string(),
         validity: d.validity.clone().unwrap_or_default(),
@@ -192,7 +193,7 @@ const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src '
 pub(crate) fn render(t: &impl Template) -> ApiResult<Response> {
     let html = t
         .render()
-        .map_err(|e| ApiError::Internal(format!("template: {e}")))?;
+        .map_err(|e| Error::Internal(format!("template: {e}")))?;
     let mut resp = Html(html).into_response();
     resp.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,

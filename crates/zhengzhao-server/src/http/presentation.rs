@@ -3,17 +3,18 @@
 //! as PNG or SVG. Scans and images are rate-limited per address.
 
 use crate::auth::{Caller, ClientIp};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::http::json::ApiJson;
 use crate::http::no_store;
 use crate::http::pages::render;
 use crate::http::verify::{VerifyPage, row};
-use crate::service::presentation::{Presentation, PresentationRequest, PresentedLicense};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use zhengzhao_core::Error;
+use zhengzhao_core::presentation::{Presentation, PresentationRequest, PresentedLicense};
 
 /// Make a presentation token for one license (issuer clerk of the issuing org).
 #[utoipa::path(post, path = "/api/v1/licenses/{license_id}/presentations", tag = "verify", operation_id = "presentations_create",
@@ -51,17 +52,17 @@ pub async fn page(
 ) -> ApiResult<Response> {
     let (status, error, shown) = match s.library.scan_presentation(&token, ip).await {
         Ok(p) => (StatusCode::OK, None, Some(p)),
-        Err(ApiError::Gone(_)) => (
+        Err(Error::Gone(_)) => (
             StatusCode::GONE,
             Some("亮证码已过期或已使用，请持证主体重新出示。".to_owned()),
             None,
         ),
-        Err(ApiError::Validation(_)) => (
+        Err(Error::Validation(_)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Some("亮证码无效：不是本库生成的，或已被篡改。".to_owned()),
             None,
         ),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let mut resp = render(&VerifyPage {
         asked: shown
@@ -97,8 +98,8 @@ fn image(body: Vec<u8>, kind: &'static str) -> Response {
     no_store(resp)
 }
 
-fn qr_error(e: zhengzhao_render::RenderError) -> ApiError {
-    ApiError::Internal(e.to_string())
+fn qr_error(e: zhengzhao_render::RenderError) -> Error {
+    Error::Internal(e.to_string())
 }
 
 /// The token's QR code as PNG (the picture shows nothing by itself; the scan is recorded).

@@ -4,7 +4,6 @@
 //! service, not the data. Behind a trusted proxy the address is the one it
 //! forwarded (`tls::resolve_client`).
 
-use crate::error::ApiError;
 use crate::http::tls::client_ip;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -15,6 +14,7 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use zhengzhao_core::Error;
 
 /// Requests per second per address, and the burst allowed on top.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +69,7 @@ pub async fn limit_public(
         if let Err(not_until) = limiter.limiter.check_key(&ip) {
             let wait = not_until.wait_time_from(limiter.clock.now());
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return ApiError::TooManyRequests(secs.max(1)).into_response();
+            return crate::error::ApiError(Error::TooManyRequests(secs.max(1))).into_response();
         }
     }
     next.run(request).await

@@ -2,13 +2,9 @@
 //! password change). Responses that carry credentials are `no-store`.
 
 use crate::auth::{Caller, ClientIp, SessionCaller};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::http::json::ApiJson;
 use crate::http::no_store;
-use crate::service::Actor;
-use crate::service::staff::{
-    InitialCredentials, Login, NewStaff, SESSION_COOKIE, StaffChange, StaffView,
-};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -16,6 +12,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use zhengzhao_core::Actor;
+use zhengzhao_core::staff::{
+    InitialCredentials, Login, NewStaff, SESSION_COOKIE, StaffChange, StaffView,
+};
+use zhengzhao_core::{Error, Principal};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StaffList {
@@ -59,8 +60,8 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
-fn parse_id(raw: &str) -> ApiResult<uuid::Uuid> {
-    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound(format!("user {raw}")))
+fn parse_id(raw: &str) -> zhengzhao_core::Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(raw).map_err(|_| Error::NotFound(format!("user {raw}")))
 }
 
 /// The session cookie: HttpOnly (no script reads it), SameSite=Strict (no
@@ -77,13 +78,17 @@ pub fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> Heade
     .unwrap_or_else(|_| HeaderValue::from_static("zz_session=; Max-Age=0"))
 }
 
-pub fn session_view(state: &AppState, caller: &Caller) -> ApiResult<SessionView> {
+pub fn session_view(state: &AppState, caller: &Principal) -> ApiResult<SessionView> {
     let s = caller
         .session
         .as_ref()
-        .ok_or_else(|| ApiError::Forbidden("not a session".into()))?;
+        .ok_or_else(|| Error::Forbidden("not a session".into()))?;
     Ok(SessionView {
-        user_id: caller.actor.trim_start_matches("user:").to_owned(),
+        user_id: caller
+            .actor
+            .user_id()
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
         username: s.username.clone(),
         display_name: s.display_name.clone(),
         org: caller.org.to_string(),
@@ -120,7 +125,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let (user, credentials) = s
         .library
-        .create_staff_user(Some(&caller), &Actor::from(&caller), new)
+        .create_staff_user(Some(&caller), &Actor::from(&caller.0), new)
         .await?;
     Ok(no_store(
         (
@@ -182,7 +187,7 @@ pub async fn reset(
 ) -> ApiResult<Response> {
     let (user, credentials) = s
         .library
-        .reset_staff_credentials(Some(&caller), &Actor::from(&caller), parse_id(&id)?)
+        .reset_staff_credentials(Some(&caller), &Actor::from(&caller.0), parse_id(&id)?)
         .await?;
     Ok(no_store(
         Json(StaffWithCredentials { user, credentials }).into_response(),

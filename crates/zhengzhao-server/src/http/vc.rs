@@ -4,14 +4,15 @@
 //! The credential itself (`/api/v1/licenses/{id}/vc`) and the key
 //! (`/api/v1/orgs/{code}/vc-key`) are in `licenses.rs` and `orgs.rs`.
 
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::service::status_list::StatusPurpose;
-use crate::service::vc::LICENSE_CONTEXT;
+use crate::error::{ApiResult, Problem};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use zhengzhao_core::Error;
+use zhengzhao_core::status_list::StatusPurpose;
+use zhengzhao_core::vc::LICENSE_CONTEXT;
 use zhengzhao_domain::org::{OrgCode, REGION_CODE};
 
 fn with_type(body: impl IntoResponse, media_type: &'static str, cache: &'static str) -> Response {
@@ -23,27 +24,27 @@ fn with_type(body: impl IntoResponse, media_type: &'static str, cache: &'static 
 }
 
 fn json_ld(v: &Value, media_type: &'static str, cache: &'static str) -> ApiResult<Response> {
-    let body = serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = serde_json::to_vec(v).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(with_type(body, media_type, cache))
 }
 
 /// A list's purpose, or 404.
-fn parse_purpose(raw: &str) -> ApiResult<StatusPurpose> {
+fn parse_purpose(raw: &str) -> zhengzhao_core::Result<StatusPurpose> {
     StatusPurpose::parse(raw).ok_or_else(|| {
-        ApiError::NotFound(format!(
+        Error::NotFound(format!(
             "status list {raw:?} (one of message, revocation, suspension) / 没有这个状态列表"
         ))
     })
 }
 
 /// An org of the tree, or 404.
-async fn known_org(s: &AppState, raw: &str) -> ApiResult<OrgCode> {
-    let code = OrgCode::parse(raw).map_err(|e| ApiError::Validation(vec![e.at("code")]))?;
+async fn known_org(s: &AppState, raw: &str) -> zhengzhao_core::Result<OrgCode> {
+    let code = OrgCode::parse(raw).map_err(|e| Error::Validation(vec![e.at("code")]))?;
     s.library
         .cached_org(&code)
         .await?
         .map(|o| o.code.clone())
-        .ok_or_else(|| ApiError::NotFound(format!("org {code}")))
+        .ok_or_else(|| Error::NotFound(format!("org {code}")))
 }
 
 /// The JSON-LD context of the license vocabulary (every term of a license
@@ -111,7 +112,7 @@ pub async fn region_status_list(
     Path(purpose): Path<String>,
 ) -> ApiResult<Response> {
     let purpose = parse_purpose(&purpose)?;
-    let region = OrgCode::parse(REGION_CODE).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let region = OrgCode::parse(REGION_CODE).map_err(|e| Error::Internal(e.to_string()))?;
     let url = s.library.library_status_list_credential_url(purpose);
     let credential = s
         .library

@@ -2,11 +2,9 @@
 //! `/verify`, `/verify/{license_id}` (where a license's QR code points).
 //! No token; rate-limited per client address (`rate_limit`).
 
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::http::json::ApiJson;
 use crate::http::pages::render;
-use crate::service::document_check::{DocumentCheck, parse_request};
-use crate::service::verify::VerifyResult;
 use crate::state::AppState;
 use askama::Template;
 use axum::Json;
@@ -14,6 +12,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use zhengzhao_core::Error;
+use zhengzhao_core::document_check::{DocumentCheck, parse_request};
+use zhengzhao_core::verify::VerifyResult;
 
 /// Check one license by the identifier of any of its versions.
 #[utoipa::path(get, path = "/api/v1/verify/{license_id}", tag = "verify",
@@ -53,7 +54,7 @@ pub struct VerifyPage {
 }
 
 fn china_time(t: jiff::Timestamp) -> String {
-    t.to_zoned(crate::service::china_tz())
+    t.to_zoned(zhengzhao_core::china_tz())
         .strftime("%Y-%m-%d %H:%M")
         .to_string()
 }
@@ -104,17 +105,17 @@ async fn page(s: &AppState, asked: &str) -> ApiResult<Response> {
     }
     let (status, error, result) = match s.library.verify_public(asked).await {
         Ok(r) => (StatusCode::OK, None, Some(row(&r))),
-        Err(ApiError::Validation(_)) => (
+        Err(Error::Validation(_)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Some("标识格式不正确，请核对后重新输入。".to_owned()),
             None,
         ),
-        Err(ApiError::NotFound(_)) => (
+        Err(Error::NotFound(_)) => (
             StatusCode::NOT_FOUND,
             Some("电子证照库中没有此标识的证照。".to_owned()),
             None,
         ),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let mut resp = render(&VerifyPage {
         asked: asked.to_owned(),
@@ -144,7 +145,7 @@ pub async fn by_id(State(s): State<AppState>, Path(id): Path<String>) -> ApiResu
 /// Check a signed document the library produced: genuine, matching the
 /// library's record (current or older version), or altered (and where).
 #[utoipa::path(post, path = "/api/v1/verify/document", tag = "verify", operation_id = "verify_document",
-    request_body(content = crate::service::document_check::DocumentCheckRequest, description = "the signed document as GET /api/v1/licenses/{id}/document gives it (application/json), or the license PDF the library produced (application/pdf)"),
+    request_body(content = zhengzhao_core::document_check::DocumentCheckRequest, description = "the signed document as GET /api/v1/licenses/{id}/document gives it (application/json), or the license PDF the library produced (application/pdf)"),
     responses((status = 200, body = DocumentCheck), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn document(
     State(s): State<AppState>,
@@ -160,10 +161,10 @@ pub async fn document(
         return Ok(Json(s.library.check_pdf(body.to_vec()).await?));
     } else if kind.starts_with("application/json") {
         let value: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::Malformed(format!("body is not JSON: {e}")))?;
+            .map_err(|e| Error::Malformed(format!("body is not JSON: {e}")))?;
         parse_request(value)?
     } else {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(Error::UnsupportedMediaType.into());
     };
     Ok(Json(s.library.check_document(&doc).await?))
 }
@@ -171,7 +172,7 @@ pub async fn document(
 /// The signed revocation status list (W3C Bitstring Status List shape):
 /// cache it and check a license's bit without asking the library.
 #[utoipa::path(get, path = "/api/v1/status-list", tag = "verify",
-    responses((status = 200, body = crate::service::status_list::StatusListView)))]
+    responses((status = 200, body = zhengzhao_core::status_list::StatusListView)))]
 pub async fn status_list(State(s): State<AppState>) -> ApiResult<Response> {
     use axum::response::IntoResponse;
     let view = s.library.status_list().await?;
@@ -190,15 +191,15 @@ pub async fn status_list(State(s): State<AppState>) -> ApiResult<Response> {
 /// past its signed `validUntil`.
 #[utoipa::path(get, path = "/api/v1/status-lists/{purpose}", tag = "verify",
     params(("purpose" = String, Path, description = "`message`, `revocation` or `suspension`")),
-    responses((status = 200, body = crate::service::status_list::StatusListView),
+    responses((status = 200, body = zhengzhao_core::status_list::StatusListView),
               (status = 404, body = Problem)))]
 pub async fn status_lists(
     State(s): State<AppState>,
     Path(purpose): Path<String>,
 ) -> ApiResult<Response> {
     use axum::response::IntoResponse;
-    let purpose = crate::service::status_list::StatusPurpose::parse(&purpose)
-        .ok_or_else(|| ApiError::NotFound(format!("status list {purpose}")))?;
+    let purpose = zhengzhao_core::status_list::StatusPurpose::parse(&purpose)
+        .ok_or_else(|| Error::NotFound(format!("status list {purpose}")))?;
     let view = s.library.status_lists().await?.signed(purpose)?;
     let mut resp = Json(view.as_ref().clone()).into_response();
     resp.headers_mut().insert(
@@ -210,10 +211,10 @@ pub async fn status_lists(
 
 /// The issuers' certificates and the root they chain to, for offline checks.
 #[utoipa::path(get, path = "/api/v1/certificates", tag = "verify",
-    responses((status = 200, body = crate::service::certificates::CertificateSet)))]
+    responses((status = 200, body = zhengzhao_core::certificates::CertificateSet)))]
 pub async fn certificates(
     State(s): State<AppState>,
-) -> ApiResult<Json<crate::service::certificates::CertificateSet>> {
+) -> ApiResult<Json<zhengzhao_core::certificates::CertificateSet>> {
     Ok(Json(s.library.certificate_set().await?))
 }
 
@@ -226,7 +227,7 @@ pub async fn certificates(
               (status = 404, body = Problem)))]
 pub async fn crl(State(s): State<AppState>, Path(ca): Path<String>) -> ApiResult<Response> {
     use axum::response::IntoResponse;
-    let ca = uuid::Uuid::parse_str(&ca).map_err(|_| ApiError::NotFound(format!("CA {ca}")))?;
+    let ca = uuid::Uuid::parse_str(&ca).map_err(|_| Error::NotFound(format!("CA {ca}")))?;
     let der = s.library.crl(ca).await?;
     let mut resp = der.into_response();
     let headers = resp.headers_mut();
@@ -251,15 +252,15 @@ const BATCH_CHUNK: usize = 100;
 /// A field longer than its limit refuses the whole request (422) before
 /// anything is looked up or logged.
 #[utoipa::path(post, path = "/api/v1/verify/batch", tag = "verify",
-    request_body = crate::service::batch_check::BatchRequest, security(("bearer" = [])),
-    responses((status = 200, content_type = "application/x-ndjson", body = crate::service::batch_check::BatchResult), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    request_body = zhengzhao_core::batch_check::BatchRequest, security(("bearer" = [])),
+    responses((status = 200, content_type = "application/x-ndjson", body = zhengzhao_core::batch_check::BatchResult), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn batch(
     State(s): State<AppState>,
     caller: crate::auth::Caller,
-    ApiJson(req): ApiJson<crate::service::batch_check::BatchRequest>,
+    ApiJson(req): ApiJson<zhengzhao_core::batch_check::BatchRequest>,
 ) -> ApiResult<Response> {
     use axum::response::IntoResponse;
-    crate::service::Library::check_batch(&caller, &req)?;
+    zhengzhao_core::Library::check_batch(&caller, &req)?;
     let items = std::sync::Arc::new(req.items);
     let stream = futures_util::stream::unfold(0usize, move |first| {
         let (s, caller, items) = (s.clone(), caller.clone(), items.clone());

@@ -9,9 +9,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use zhengzhao_core::Actor;
 use zhengzhao_crypto::merkle;
 use zhengzhao_domain::role::Role;
-use zhengzhao_server::service::Actor;
 use zhengzhao_store::AuditRecord;
 
 fn hash(v: &Value) -> merkle::Hash {
@@ -146,7 +146,7 @@ async fn checkpoints_and_proofs(app: TestApp) {
         "the proof names the checkpoint it is relative to"
     );
     let index = proof["leaf_index"].as_u64().unwrap();
-    let leaf = zhengzhao_server::service::audit_log::leaf_hash(issued).unwrap();
+    let leaf = zhengzhao_core::audit_log::leaf_hash(issued).unwrap();
     assert_eq!(hash(&proof["leaf_hash"]), leaf);
     assert!(merkle::verify_inclusion(
         index,
@@ -391,7 +391,7 @@ both_backends!(signed_notes, checkpoints_are_signed_notes);
 /// served as `legacy` and still verify with OpenSSL; the next one is a
 /// signed note; and an Ed25519 line rewritten in the database is caught.
 async fn legacy_checkpoints_still_verify(app: TestApp) {
-    use zhengzhao_server::service::audit_log::legacy_checkpoint_note;
+    use zhengzhao_core::audit_log::legacy_checkpoint_note;
     issue_some(&app, 2, "O").await;
     let region = app
         .library
@@ -605,7 +605,7 @@ async fn a_rewritten_tree_stops_the_start() {
 
     // A copy of the library elsewhere, with its master key, starts.
     let copy = tempfile::tempdir().unwrap();
-    let taken = zhengzhao_server::service::backup::scheduled_backup(&app.library, copy.path(), 1)
+    let taken = zhengzhao_core::backup::scheduled_backup(&app.library, copy.path(), 1)
         .await
         .unwrap();
     std::fs::rename(&taken, copy.path().join("zhengzhao.db")).unwrap();

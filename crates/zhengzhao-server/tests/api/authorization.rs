@@ -119,7 +119,7 @@ async fn every_write_endpoint_checks_role_and_org(app: TestApp) {
         .unwrap()
         .id;
     app.library
-        .revoke_token(&zhengzhao_server::service::Actor::cli(), id)
+        .revoke_token(&zhengzhao_core::Actor::cli(), id)
         .await
         .unwrap();
     let unknown = format!("zzt_{}", "0".repeat(64));

@@ -10,9 +10,9 @@ use crate::common::{TestApp, license_request};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 use std::collections::HashSet;
+use zhengzhao_core::Actor;
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
-use zhengzhao_server::service::Actor;
 
 /// Where a caller's org stands relative to the target org 150102, which
 /// issues the license everything here is about.

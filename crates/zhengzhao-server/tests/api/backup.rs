@@ -5,9 +5,9 @@
 use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use zhengzhao_core::Library;
+use zhengzhao_core::backup::scheduled_backup;
 use zhengzhao_domain::role::Role;
-use zhengzhao_server::service::Library;
-use zhengzhao_server::service::backup::scheduled_backup;
 
 /// Completed scheduled backups in `dir`, oldest first.
 fn backups_in(dir: &Path) -> Vec<PathBuf> {
@@ -98,7 +98,7 @@ async fn pg_dump_and_restore_give_a_library_that_verifies() {
         app.issue(&clerk, &license_request(&format!("PG{i}"))).await;
     }
     app.library
-        .checkpoint_audit(&zhengzhao_server::service::Actor::cli())
+        .checkpoint_audit(&zhengzhao_core::Actor::cli())
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();

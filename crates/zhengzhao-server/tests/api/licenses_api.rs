@@ -577,7 +577,7 @@ async fn rotated_and_imported_keys_keep_old_documents_verifiable(app: TestApp) {
         .await
         .unwrap()
         .unwrap();
-    let actor = zhengzhao_server::service::Actor::cli();
+    let actor = zhengzhao_core::Actor::cli();
     app.library.rotate_key(&actor, &org).await.unwrap();
     let second: Value = app.issue(&clerk, &license_request("K-2")).await;
 

@@ -220,7 +220,7 @@ async fn public_url_is_required_beyond_loopback() {
 /// With an https public URL (TLS ends at a proxy), cookies are `Secure`:
 /// the login form's CSRF cookie and the session cookie.
 async fn cookies_are_secure_behind_https(app: TestApp) {
-    use zhengzhao_server::credentials::{totp_code, totp_step};
+    use zhengzhao_core::credentials::{totp_code, totp_step};
     let form = app.get("/login").await;
     let set = form.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(

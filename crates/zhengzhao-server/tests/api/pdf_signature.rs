@@ -457,7 +457,7 @@ async fn signed_pdf(app: TestApp) {
 
     // Superseded: B's first version, after an update, says so with the date.
     let b2 = app.update_domicile(&clerk, &b, "某某路100号").await;
-    let today = zhengzhao_server::service::china_today();
+    let today = zhengzhao_core::china_today();
     let date = format!(
         "{}年{:02}月{:02}日",
         today.year(),
@@ -589,7 +589,7 @@ async fn no_test_notice_without_the_test_ca() {
     };
     app.library
         .import_key(
-            &zhengzhao_server::service::Actor::cli(),
+            &zhengzhao_core::Actor::cli(),
             &org,
             &cert::to_pem(&org_cert).unwrap(),
             &key_pem,

@@ -8,9 +8,9 @@
 use crate::common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use zhengzhao_core::Actor;
 use zhengzhao_domain::codes::CreditCode;
 use zhengzhao_domain::role::Role;
-use zhengzhao_server::service::Actor;
 
 const SOLE_TRADER: &str = "11100000MB0143028R002";
 const OPERATOR: &str = "乌力吉巴雅尔";

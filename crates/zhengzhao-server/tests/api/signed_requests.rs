@@ -5,10 +5,10 @@
 
 use crate::common::*;
 use reqwest::{Method, RequestBuilder, StatusCode};
+use zhengzhao_core::Actor;
+use zhengzhao_core::signed_request::{body_sm3_hex, sign, string_to_sign};
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
-use zhengzhao_server::service::Actor;
-use zhengzhao_server::signed_request::{body_sm3_hex, sign, string_to_sign};
 
 struct Client<'a> {
     app: &'a TestApp,
@@ -199,7 +199,7 @@ async fn start(
     config: &zhengzhao_server::ServerConfig,
 ) -> (
     String,
-    zhengzhao_server::service::Library,
+    zhengzhao_core::Library,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<std::io::Result<()>>,
 ) {

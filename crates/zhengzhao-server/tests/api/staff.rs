@@ -8,9 +8,9 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
+use zhengzhao_core::credentials::{totp_code, totp_step, verify_password};
+use zhengzhao_core::login_limits::LoginRate;
 use zhengzhao_domain::role::Role;
-use zhengzhao_server::credentials::{totp_code, totp_step, verify_password};
-use zhengzhao_server::service::login_limits::LoginRate;
 
 /// A created account's credentials.
 struct Account {

@@ -182,8 +182,10 @@ async fn reference_verifier_accepts_current_refuses_superseded_and_revoked(app: 
     let r = app.get("/ns/license/v1").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "application/ld+json");
-    let bundled: Value =
-        serde_json::from_str(include_str!("../../contexts/license-v1.jsonld")).unwrap();
+    let bundled: Value = serde_json::from_str(include_str!(
+        "../../../zhengzhao-core/contexts/license-v1.jsonld"
+    ))
+    .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap(), bundled);
     assert_eq!(vc["@context"][1], app.url("/ns/license/v1"));
 

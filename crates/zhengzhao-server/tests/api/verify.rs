@@ -1248,7 +1248,7 @@ async fn chain_and_crl(app: TestApp) {
     let at = t1 + jiff::SignedDuration::from_micros(1);
     app.library
         .revoke_key(
-            &zhengzhao_server::service::Actor::cli(),
+            &zhengzhao_core::Actor::cli(),
             key_id,
             "key_compromise",
             Some(at),
@@ -1396,7 +1396,7 @@ async fn chain_and_crl(app: TestApp) {
     let again = app
         .library
         .revoke_key(
-            &zhengzhao_server::service::Actor::cli(),
+            &zhengzhao_core::Actor::cli(),
             key_id,
             "key_compromise",
             None,

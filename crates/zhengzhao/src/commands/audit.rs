@@ -3,8 +3,8 @@
 use crate::errors::bail2;
 use crate::library;
 use clap::Subcommand;
+use zhengzhao_core::Actor;
 use zhengzhao_server::ServerConfig;
-use zhengzhao_server::service::Actor;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {

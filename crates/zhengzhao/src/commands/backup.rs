@@ -2,8 +2,8 @@
 
 use crate::errors::{bail2, fail};
 use std::path::{Path, PathBuf};
+use zhengzhao_core::Library;
 use zhengzhao_server::ServerConfig;
-use zhengzhao_server::service::Library;
 
 pub(crate) async fn backup(config: &ServerConfig, to: &Path) -> anyhow::Result<()> {
     if config.database_url.is_some() {
@@ -168,9 +168,9 @@ async fn check_backup(
     from: &Path,
     scratch: &Path,
 ) -> anyhow::Result<(
-    zhengzhao_server::service::keys::MasterKeyReport,
-    zhengzhao_server::service::audit_log::VerifyReport,
-    zhengzhao_server::service::backup::SignatureReport,
+    zhengzhao_core::keys::MasterKeyReport,
+    zhengzhao_core::audit_log::VerifyReport,
+    zhengzhao_core::backup::SignatureReport,
 )> {
     let Some(store) = zhengzhao_store_sqlite::SqliteStore::open_existing(scratch).await? else {
         bail2!(

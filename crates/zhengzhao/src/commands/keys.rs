@@ -4,9 +4,9 @@ use crate::errors::fail;
 use crate::library;
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
+use zhengzhao_core::Actor;
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_server::ServerConfig;
-use zhengzhao_server::service::Actor;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {

@@ -1,7 +1,7 @@
 //! `zhengzhao serve` and `zhengzhao init`: run the library, or only create it.
 
 use crate::errors::fail;
-use zhengzhao_server::service::Library;
+use zhengzhao_core::Library;
 use zhengzhao_server::{Application, ServerConfig, open_store};
 
 /// Register for SIGTERM and SIGINT now (before announcing that we listen, so

@@ -3,10 +3,10 @@
 use crate::errors::fail;
 use crate::library;
 use clap::Subcommand;
+use zhengzhao_core::Actor;
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
 use zhengzhao_server::ServerConfig;
-use zhengzhao_server::service::Actor;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {

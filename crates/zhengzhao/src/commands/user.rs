@@ -2,9 +2,9 @@
 
 use crate::library;
 use clap::Subcommand;
+use zhengzhao_core::Actor;
 use zhengzhao_domain::role::Role;
 use zhengzhao_server::ServerConfig;
-use zhengzhao_server::service::Actor;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum UserCommand {
@@ -36,8 +36,8 @@ pub(crate) enum UserCommand {
 }
 
 fn print_credentials(
-    user: &zhengzhao_server::service::staff::StaffView,
-    c: &zhengzhao_server::service::staff::InitialCredentials,
+    user: &zhengzhao_core::staff::StaffView,
+    c: &zhengzhao_core::staff::InitialCredentials,
 ) {
     eprintln!(
         "zhengzhao: account {} ({}) of org {}; the credentials below are shown once",
@@ -63,7 +63,7 @@ pub(crate) async fn user(config: &ServerConfig, cmd: UserCommand) -> anyhow::Res
                 .flat_map(|r| r.split(','))
                 .map(|r| r.trim().parse::<Role>())
                 .collect::<Result<Vec<_>, _>>()?;
-            let new = zhengzhao_server::service::staff::NewStaff {
+            let new = zhengzhao_core::staff::NewStaff {
                 username,
                 display_name: name,
                 org,
@@ -80,10 +80,7 @@ pub(crate) async fn user(config: &ServerConfig, cmd: UserCommand) -> anyhow::Res
             for u in library.all_staff_users().await? {
                 let state = if u.disabled_at.is_some() {
                     "disabled"
-                } else if u
-                    .locked_until
-                    .is_some_and(|t| t > zhengzhao_server::service::now())
-                {
+                } else if u.locked_until.is_some_and(|t| t > zhengzhao_core::now()) {
                     "locked"
                 } else {
                     "active"

@@ -6,9 +6,9 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 use std::path::PathBuf;
 use tokio::sync::oneshot;
+use zhengzhao_core::{Actor, Library};
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
-use zhengzhao_server::service::{Actor, Library};
 use zhengzhao_server::{Application, ServerConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@
 //!   callers (a security admin creating or resetting an account, a user
 //!   changing a password) waits its turn instead.
 
-use crate::error::{ApiError, ApiResult};
+use crate::{Error, Result};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -135,7 +135,7 @@ impl LoginGuard {
         }
     }
 
-    fn check(&self, limiter: Option<&Limiter>, key: &str) -> ApiResult<()> {
+    fn check(&self, limiter: Option<&Limiter>, key: &str) -> Result<()> {
         let Some(limiter) = limiter else {
             return Ok(());
         };
@@ -154,18 +154,18 @@ impl LoginGuard {
                 limiter.refused.fetch_add(1, Ordering::Relaxed);
                 let wait = not_until.wait_time_from(self.clock.now());
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                Err(ApiError::TooManyRequests(secs.max(1)))
+                Err(Error::TooManyRequests(secs.max(1)))
             }
         }
     }
 
     /// One more attempt from this address (an unknown address shares one bucket).
-    pub(crate) fn check_address(&self, addr: Option<&str>) -> ApiResult<()> {
+    pub(crate) fn check_address(&self, addr: Option<&str>) -> Result<()> {
         self.check(self.by_address.as_ref(), addr.unwrap_or("unknown"))
     }
 
     /// One more attempt for this (well-formed, so short) username.
-    pub(crate) fn check_username(&self, username: &str) -> ApiResult<()> {
+    pub(crate) fn check_username(&self, username: &str) -> Result<()> {
         self.check(self.by_username.as_ref(), username)
     }
 
@@ -242,17 +242,17 @@ impl HashGate {
 
     /// Run `work` (a password hash or check) on a blocking thread once a
     /// slot is free. With `Queue::Short`, when every slot is taken and the
-    /// queue is full: `ApiError::Busy` at once.
-    pub(crate) async fn run<T, F>(self: &Arc<Self>, queue: Queue, work: F) -> ApiResult<T>
+    /// queue is full: `Error::Busy` at once.
+    pub(crate) async fn run<T, F>(self: &Arc<Self>, queue: Queue, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let closed = |_| ApiError::Internal("password hashing has stopped".into());
+        let closed = |_| Error::Internal("password hashing has stopped".into());
         let permit = match self.semaphore.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(TryAcquireError::Closed) => {
-                return Err(ApiError::Internal("password hashing has stopped".into()));
+                return Err(Error::Internal("password hashing has stopped".into()));
             }
             Err(TryAcquireError::NoPermits) => match queue {
                 Queue::Wait => self
@@ -266,7 +266,7 @@ impl HashGate {
                     let _served = Decrement(&self.waiting);
                     if ahead >= self.max_waiting {
                         self.refused.fetch_add(1, Ordering::Relaxed);
-                        return Err(ApiError::Busy(1));
+                        return Err(Error::Busy(1));
                     }
                     self.semaphore
                         .clone()
@@ -283,7 +283,7 @@ impl HashGate {
             work()
         })
         .await
-        .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))
+        .map_err(|e| Error::Internal(format!("hashing task: {e}")))
     }
 }
 
@@ -311,7 +311,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         let refused = gate.run(Queue::Short, || ()).await;
-        assert!(matches!(refused, Err(ApiError::Busy(1))), "{refused:?}");
+        assert!(matches!(refused, Err(Error::Busy(1))), "{refused:?}");
         for _ in 0..5 {
             release.send(()).unwrap();
         }

@@ -1,6 +1,6 @@
 //! Staff accounts (Art. 21: identity authentication, trusted authorisation,
 //! access control): creating and changing accounts, logging in and out, and
-//! turning a session cookie back into a [`Caller`].
+//! turning a session cookie back into a [`Principal`].
 //!
 //! Rules that hold here:
 //! - Accounts are managed by security admins, each within its org subtree
@@ -20,12 +20,14 @@
 
 use super::login_limits::{LoginLimits, LoginStats, Queue};
 use super::{Actor, Library, audit_event, now};
-use crate::auth::{Caller, SessionInfo, random_hex};
 use crate::credentials::{
     check_password_policy, generate_totp_secret, hash_password, totp_secret_base32, totp_uri,
     verify_password, verify_totp,
 };
-use crate::error::{ApiError, ApiResult};
+use crate::policy::{self, Action};
+use crate::principal::{Principal, SessionInfo};
+use crate::secrets::random_hex;
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sm3::{Digest, Sm3};
@@ -144,11 +146,11 @@ pub fn session_hash(secret: &str) -> Vec<u8> {
 
 /// A random initial password that meets the policy: three groups of six
 /// from an alphabet without look-alikes (about 100 bits).
-fn initial_password() -> ApiResult<String> {
+fn initial_password() -> Result<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     loop {
         let mut b = [0u8; 18];
-        getrandom::fill(&mut b).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+        getrandom::fill(&mut b).map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
         let chars: Vec<char> = b
             .iter()
             .map(|x| char::from(ALPHABET[usize::from(*x) % ALPHABET.len()]))
@@ -161,8 +163,8 @@ fn initial_password() -> ApiResult<String> {
     }
 }
 
-fn invalid(field: &str, en: &str, zh: &str) -> ApiError {
-    ApiError::field(field, "invalid", en, zh)
+fn invalid(field: &str, en: &str, zh: &str) -> Error {
+    Error::field(field, "invalid", en, zh)
 }
 
 /// Tries at saving an account change when logins keep writing the row.
@@ -189,14 +191,14 @@ fn username_for_log(name: &str) -> serde_json::Value {
     })
 }
 
-fn conflict_persists() -> ApiError {
-    ApiError::Conflict(
+fn conflict_persists() -> Error {
+    Error::Conflict(
         "the account kept changing while this change was being saved; nothing was changed, try again"
             .into(),
     )
 }
 
-fn check_username(name: &str) -> ApiResult<()> {
+fn check_username(name: &str) -> Result<()> {
     let ok = (3..=MAX_USERNAME_BYTES).contains(&name.len())
         && name.bytes().all(|b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_' || b == b'-'
@@ -213,7 +215,7 @@ fn check_username(name: &str) -> ApiResult<()> {
     }
 }
 
-fn check_display_name(name: &str) -> ApiResult<String> {
+fn check_display_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 50 || name.chars().any(char::is_control) {
         return Err(invalid(
@@ -226,7 +228,7 @@ fn check_display_name(name: &str) -> ApiResult<String> {
 }
 
 /// Separation of duties within one account's roles.
-fn check_roles(roles: &[Role], org: &OrgCode) -> ApiResult<Vec<Role>> {
+fn check_roles(roles: &[Role], org: &OrgCode) -> Result<Vec<Role>> {
     let mut roles = roles.to_vec();
     roles.sort_by_key(|r| Role::ALL.iter().position(|x| x == r));
     roles.dedup();
@@ -302,20 +304,15 @@ impl Library {
 
     /// Hash off the async threads, within the bound on hashing: argon2id
     /// takes 19 MiB and tens of milliseconds.
-    async fn hash_password_gated(&self, password: String) -> ApiResult<String> {
+    async fn hash_password_gated(&self, password: String) -> Result<String> {
         self.login_guard
             .hashing()
             .run(Queue::Wait, move || hash_password(&password))
             .await?
-            .map_err(ApiError::Internal)
+            .map_err(Error::Internal)
     }
 
-    async fn verify_password_gated(
-        &self,
-        queue: Queue,
-        password: &str,
-        phc: &str,
-    ) -> ApiResult<bool> {
+    async fn verify_password_gated(&self, queue: Queue, password: &str, phc: &str) -> Result<bool> {
         let (password, phc) = (password.to_owned(), phc.to_owned());
         self.login_guard
             .hashing()
@@ -327,13 +324,13 @@ impl Library {
         &self,
         user_id: uuid::Uuid,
         username: &str,
-    ) -> ApiResult<(String, Vec<u8>, InitialCredentials)> {
+    ) -> Result<(String, Vec<u8>, InitialCredentials)> {
         let password = initial_password()?;
-        let totp = generate_totp_secret().map_err(ApiError::Internal)?;
+        let totp = generate_totp_secret().map_err(Error::Internal)?;
         let wrapped = self
             .master_key()?
             .encrypt(&totp_aad(user_id), &totp)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let creds = InitialCredentials {
             initial_password: password.clone(),
             totp_secret: totp_secret_base32(&totp),
@@ -346,14 +343,14 @@ impl Library {
     /// operator at the command line (who owns the data directory anyway).
     pub async fn create_staff_user(
         &self,
-        by: Option<&Caller>,
+        by: Option<&Principal>,
         actor: &Actor,
         new: NewStaff,
-    ) -> ApiResult<(StaffView, InitialCredentials)> {
+    ) -> Result<(StaffView, InitialCredentials)> {
         let org = OrgCode::parse(&new.org)
-            .map_err(|e| ApiError::field("org", "invalid", e.to_string(), "机构代码无效"))?;
+            .map_err(|e| Error::field("org", "invalid", e.to_string(), "机构代码无效"))?;
         if let Some(caller) = by {
-            Self::require_role(caller, &[Role::SecurityAdmin])?;
+            policy::require(caller, Action::ManageStaff)?;
             self.require_within(caller, &org).await?;
         }
         let username = new.username.trim().to_owned();
@@ -361,7 +358,7 @@ impl Library {
         let display_name = check_display_name(&new.display_name)?;
         let roles = check_roles(&new.roles, &org)?;
         if self.store.org(&org).await?.is_none() {
-            return Err(ApiError::NotFound(format!("org {org}")));
+            return Err(Error::NotFound(format!("org {org}")));
         }
         let id = uuid::Uuid::now_v7();
         let (password, totp_secret, creds) = self.fresh_credentials(id, &username)?;
@@ -395,31 +392,31 @@ impl Library {
 
     /// The account, if the caller may see it: security admins and auditors
     /// within their subtree, and everyone their own.
-    async fn visible_user(&self, caller: &Caller, id: uuid::Uuid) -> ApiResult<StaffUser> {
+    async fn visible_user(&self, caller: &Principal, id: uuid::Uuid) -> Result<StaffUser> {
         let user = self
             .store
             .staff_user(id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("user {id}")))?;
-        if caller.actor == format!("user:{id}") {
+            .ok_or_else(|| Error::NotFound(format!("user {id}")))?;
+        if caller.is_user(id) {
             return Ok(user);
         }
-        Self::require_role(caller, &[Role::SecurityAdmin, Role::Auditor])?;
+        policy::require(caller, Action::ReadStaff)?;
         self.require_within(caller, &user.org).await?;
         Ok(user)
     }
 
     /// For the command line: an account by its username.
-    pub async fn staff_user_named(&self, username: &str) -> ApiResult<StaffView> {
+    pub async fn staff_user_named(&self, username: &str) -> Result<StaffView> {
         self.store
             .staff_user_by_name(username)
             .await?
             .map(|u| StaffView::from(&u))
-            .ok_or_else(|| ApiError::NotFound(format!("user {username}")))
+            .ok_or_else(|| Error::NotFound(format!("user {username}")))
     }
 
     /// For the command line: every account.
-    pub async fn all_staff_users(&self) -> ApiResult<Vec<StaffView>> {
+    pub async fn all_staff_users(&self) -> Result<Vec<StaffView>> {
         Ok(self
             .store
             .staff_users()
@@ -429,13 +426,13 @@ impl Library {
             .collect())
     }
 
-    pub async fn staff_user(&self, caller: &Caller, id: uuid::Uuid) -> ApiResult<StaffView> {
+    pub async fn staff_user(&self, caller: &Principal, id: uuid::Uuid) -> Result<StaffView> {
         Ok(StaffView::from(&self.visible_user(caller, id).await?))
     }
 
     /// Accounts within the caller's subtree.
-    pub async fn staff_users(&self, caller: &Caller) -> ApiResult<Vec<StaffView>> {
-        Self::require_role(caller, &[Role::SecurityAdmin, Role::Auditor])?;
+    pub async fn staff_users(&self, caller: &Principal) -> Result<Vec<StaffView>> {
+        policy::require(caller, Action::ReadStaff)?;
         let within: std::collections::HashSet<OrgCode> = self
             .store
             .org_subtree(&caller.org)
@@ -454,10 +451,10 @@ impl Library {
     }
 
     /// An account a security admin may change: within the subtree, not their own.
-    async fn managed_user(&self, caller: &Caller, id: uuid::Uuid) -> ApiResult<StaffUser> {
-        Self::require_role(caller, &[Role::SecurityAdmin])?;
-        if caller.actor == format!("user:{id}") {
-            return Err(ApiError::Forbidden(
+    async fn managed_user(&self, caller: &Principal, id: uuid::Uuid) -> Result<StaffUser> {
+        policy::require(caller, Action::ManageStaff)?;
+        if caller.is_user(id) {
+            return Err(Error::Forbidden(
                 "no one changes their own account's permissions or credentials (separation of duties)".into(),
             ));
         }
@@ -465,7 +462,7 @@ impl Library {
             .store
             .staff_user(id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("user {id}")))?;
+            .ok_or_else(|| Error::NotFound(format!("user {id}")))?;
         self.require_within(caller, &user.org).await?;
         Ok(user)
     }
@@ -476,10 +473,10 @@ impl Library {
     /// success means the change is stored.
     pub async fn update_staff_user(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         id: uuid::Uuid,
         change: StaffChange,
-    ) -> ApiResult<StaffView> {
+    ) -> Result<StaffView> {
         for _ in 0..SAVE_ATTEMPTS {
             let mut user = self.managed_user(caller, id).await?;
             let before = user.clone();
@@ -525,14 +522,14 @@ impl Library {
 
     /// The account to reset: one the staff caller manages, or any for the
     /// operator at the command line.
-    async fn account_to_reset(&self, by: Option<&Caller>, id: uuid::Uuid) -> ApiResult<StaffUser> {
+    async fn account_to_reset(&self, by: Option<&Principal>, id: uuid::Uuid) -> Result<StaffUser> {
         match by {
             Some(caller) => self.managed_user(caller, id).await,
             None => self
                 .store
                 .staff_user(id)
                 .await?
-                .ok_or_else(|| ApiError::NotFound(format!("user {id}"))),
+                .ok_or_else(|| Error::NotFound(format!("user {id}"))),
         }
     }
 
@@ -541,10 +538,10 @@ impl Library {
     /// line (the way back in when the last security admin is locked out).
     pub async fn reset_staff_credentials(
         &self,
-        by: Option<&Caller>,
+        by: Option<&Principal>,
         actor: &Actor,
         id: uuid::Uuid,
-    ) -> ApiResult<(StaffView, InitialCredentials)> {
+    ) -> Result<(StaffView, InitialCredentials)> {
         let first = self.account_to_reset(by, id).await?;
         let (password, totp_secret, creds) = self.fresh_credentials(id, &first.username)?;
         let password_hash = self.hash_password_gated(password).await?;
@@ -588,7 +585,7 @@ impl Library {
         reason: Option<&str>,
     ) -> ChangeLog {
         let actor = Actor {
-            id: user.map_or_else(|| "anonymous".to_owned(), |u| format!("user:{}", u.id)),
+            id: user.map_or(crate::ActorId::Anonymous, |u| crate::ActorId::User(u.id)),
             org: user.map(|u| u.org.to_string()),
             role: user.map(|u| zhengzhao_store::roles_to_text(&u.roles)),
             client_addr: client_addr.map(str::to_owned),
@@ -615,7 +612,7 @@ impl Library {
         password: &str,
         totp_code: &str,
         client_addr: Option<&str>,
-    ) -> ApiResult<Login> {
+    ) -> Result<Login> {
         self.login_guard.check_address(client_addr)?;
         let username = username.trim();
         if check_username(username).is_err() {
@@ -627,7 +624,7 @@ impl Library {
                 Some("malformed username"),
             );
             self.store.record_event(&log).await?;
-            return Err(ApiError::LoginFailed);
+            return Err(Error::LoginFailed);
         }
         self.login_guard.check_username(username)?;
         let Some(user) = self.store.staff_user_by_name(username).await? else {
@@ -644,7 +641,7 @@ impl Library {
                 Some("unknown username"),
             );
             self.store.record_event(&log).await?;
-            return Err(ApiError::LoginFailed);
+            return Err(Error::LoginFailed);
         };
         let at = now();
         if user.disabled_at.is_some() {
@@ -656,7 +653,7 @@ impl Library {
                 Some("account disabled"),
             );
             self.store.record_event(&log).await?;
-            return Err(ApiError::LoginFailed);
+            return Err(Error::LoginFailed);
         }
         if let Some(until) = user.locked_until.filter(|u| *u > at) {
             let log = Self::login_event(
@@ -667,7 +664,7 @@ impl Library {
                 Some("account locked"),
             );
             self.store.record_event(&log).await?;
-            return Err(ApiError::Locked(until));
+            return Err(Error::Locked(until));
         }
         let password_ok = self
             .verify_password_gated(Queue::Short, password, &user.password_hash)
@@ -675,7 +672,7 @@ impl Library {
         let totp = self
             .master_key()?
             .decrypt(&totp_aad(user.id), &user.totp_secret)
-            .map_err(|e| ApiError::Internal(format!("TOTP secret of user {}: {e}", user.id)))?;
+            .map_err(|e| Error::Internal(format!("TOTP secret of user {}: {e}", user.id)))?;
         let step = verify_totp(&totp, totp_code, unix(at), user.totp_last_step);
         let (true, Some(step)) = (password_ok, step) else {
             let reason = if password_ok {
@@ -685,7 +682,7 @@ impl Library {
             };
             self.count_failed_login(&user, username, client_addr, reason)
                 .await?;
-            return Err(ApiError::LoginFailed);
+            return Err(Error::LoginFailed);
         };
         let secret = format!("{SESSION_PREFIX}{}", random_hex(32)?);
         let session = StaffSession {
@@ -696,7 +693,7 @@ impl Library {
             last_seen_at: at,
             expires_at: at
                 .checked_add(span(self.session_policy.absolute_timeout))
-                .map_err(|e| ApiError::Internal(e.to_string()))?,
+                .map_err(|e| Error::Internal(e.to_string()))?,
             client_addr: client_addr.map(str::to_owned),
             ended_at: None,
         };
@@ -733,7 +730,7 @@ impl Library {
         username: &str,
         client_addr: Option<&str>,
         reason: &str,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         let policy = self.session_policy;
         let lock_until = now()
             .checked_add(span(policy.lockout_duration))
@@ -762,7 +759,7 @@ impl Library {
         user: &StaffUser,
         username: &str,
         client_addr: Option<&str>,
-    ) -> ApiResult<ApiError> {
+    ) -> Result<Error> {
         let log = Self::login_event(
             Some(user),
             username,
@@ -780,7 +777,7 @@ impl Library {
             .filter(|u| u.disabled_at.is_none())
             .and_then(|u| u.locked_until)
             .filter(|until| *until > now());
-        Ok(locked.map_or(ApiError::LoginFailed, ApiError::Locked))
+        Ok(locked.map_or(Error::LoginFailed, Error::Locked))
     }
 
     /// The caller behind a session cookie, if the session is live: not
@@ -789,7 +786,7 @@ impl Library {
         &self,
         secret: &str,
         client_addr: Option<String>,
-    ) -> ApiResult<Option<Caller>> {
+    ) -> Result<Option<Principal>> {
         if !secret.starts_with(SESSION_PREFIX) || secret.len() != SESSION_PREFIX.len() + 64 {
             return Ok(None);
         }
@@ -820,8 +817,8 @@ impl Library {
         if at.duration_since(session.last_seen_at) >= span(touch_every) {
             self.store.touch_staff_session(&hash, at).await?;
         }
-        Ok(Some(Caller {
-            actor: format!("user:{}", user.id),
+        Ok(Some(Principal {
+            actor: crate::ActorId::User(user.id),
             org: user.org.clone(),
             roles: user.roles.clone(),
             client_addr,
@@ -836,14 +833,14 @@ impl Library {
         }))
     }
 
-    pub async fn logout(&self, caller: &Caller) -> ApiResult<()> {
+    pub async fn logout(&self, caller: &Principal) -> Result<()> {
         let Some(session) = &caller.session else {
-            return Err(ApiError::Forbidden("not a session".into()));
+            return Err(Error::Forbidden("not a session".into()));
         };
         let log = ChangeLog::audit_only(audit_event(
             &Actor::from(caller),
             "session.logout",
-            caller.actor.clone(),
+            caller.actor.to_string(),
             json!({}),
         ));
         self.store
@@ -852,11 +849,11 @@ impl Library {
         Ok(())
     }
 
-    async fn own_account(&self, id: uuid::Uuid) -> ApiResult<StaffUser> {
+    async fn own_account(&self, id: uuid::Uuid) -> Result<StaffUser> {
         self.store
             .staff_user(id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("user {id}")))
+            .ok_or_else(|| Error::NotFound(format!("user {id}")))
     }
 
     /// Change one's own password; every session of the user then ends.
@@ -865,35 +862,34 @@ impl Library {
     /// (then 409: the current password was checked against an old one).
     pub async fn change_own_password(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         current: &str,
         new: &str,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         let Some(session) = &caller.session else {
-            return Err(ApiError::Forbidden(
+            return Err(Error::Forbidden(
                 "only a logged-in staff user changes a password".into(),
             ));
         };
         let id = caller
             .actor
-            .strip_prefix("user:")
-            .and_then(|s| uuid::Uuid::parse_str(s).ok())
-            .ok_or_else(|| ApiError::Internal("session without a user".into()))?;
+            .user_id()
+            .ok_or_else(|| Error::Internal("session without a user".into()))?;
         let first = self.own_account(id).await?;
         if !self
             .verify_password_gated(Queue::Wait, current, &first.password_hash)
             .await?
         {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "current_password",
                 "wrong",
                 "current password is wrong",
                 "当前密码错误",
             ));
         }
-        check_password_policy(new, &session.username).map_err(|e| ApiError::Validation(vec![e]))?;
+        check_password_policy(new, &session.username).map_err(|e| Error::Validation(vec![e]))?;
         if new == current {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "new_password",
                 "unchanged",
                 "the new password must differ from the current one",
@@ -908,7 +904,7 @@ impl Library {
                 self.own_account(id).await?
             };
             if user.password_hash != first.password_hash {
-                return Err(ApiError::Conflict(
+                return Err(Error::Conflict(
                     "the password was changed or reset meanwhile; log in again".into(),
                 ));
             }
@@ -919,7 +915,7 @@ impl Library {
             let log = ChangeLog::audit_only(audit_event(
                 &Actor::from(caller),
                 "user.password_change",
-                caller.actor.clone(),
+                caller.actor.to_string(),
                 json!({}),
             ));
             match self.store.save_staff_user(&user, Some(at), &log).await {

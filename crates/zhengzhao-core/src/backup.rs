@@ -2,7 +2,7 @@
 //! (`audit_log::verify_audit`), every signature of every license version.
 
 use super::Library;
-use crate::error::ApiResult;
+use crate::Result;
 use std::collections::HashMap;
 use zhengzhao_crypto::sm2sig::PublicKey;
 use zhengzhao_store::LicenseFilter;
@@ -26,7 +26,7 @@ impl Library {
     /// against the public key it names (the master key opens sealed
     /// personal fields first). A license that cannot be read never stops
     /// the check: it is logged and named in `unreadable`.
-    pub async fn verify_license_signatures(&self) -> ApiResult<SignatureReport> {
+    pub async fn verify_license_signatures(&self) -> Result<SignatureReport> {
         let mut report = SignatureReport::default();
         let mut keys: HashMap<uuid::Uuid, Option<PublicKey>> = HashMap::new();
         let mut before = None;
@@ -104,9 +104,9 @@ pub async fn scheduled_backup(
     library: &Library,
     dir: &std::path::Path,
     keep: usize,
-) -> ApiResult<std::path::PathBuf> {
+) -> Result<std::path::PathBuf> {
     std::fs::create_dir_all(dir)
-        .map_err(|e| crate::error::ApiError::Internal(format!("{}: {e}", dir.display())))?;
+        .map_err(|e| crate::Error::Internal(format!("{}: {e}", dir.display())))?;
     let name = format!(
         "{SCHEDULED_PREFIX}{}.db",
         jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.6fZ")
@@ -117,9 +117,9 @@ pub async fn scheduled_backup(
     let partial = dir.join(format!(".{name}.partial"));
     library.store.backup_to(&partial).await?;
     std::fs::rename(&partial, &path)
-        .map_err(|e| crate::error::ApiError::Internal(format!("{}: {e}", path.display())))?;
+        .map_err(|e| crate::Error::Internal(format!("{}: {e}", path.display())))?;
     let mut taken: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| crate::error::ApiError::Internal(format!("{}: {e}", dir.display())))?
+        .map_err(|e| crate::Error::Internal(format!("{}: {e}", dir.display())))?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {

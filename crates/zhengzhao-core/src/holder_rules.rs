@@ -11,8 +11,8 @@
 //! ended is revoked (注销) before another is issued.
 
 use super::Library;
-use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::Error;
+use crate::Principal;
 use serde_json::Value;
 use zhengzhao_domain::FieldError;
 use zhengzhao_domain::catalog::{LicenseTypeVersion, PublicAttribute};
@@ -59,12 +59,12 @@ impl Library {
     /// public check to the caller.
     pub(crate) async fn current_license_conflict(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         t: &LicenseTypeVersion,
         holder: &Holder,
         existing: &LicenseId,
         issuer: &OrgCode,
-    ) -> ApiError {
+    ) -> Error {
         let within = match self.store.org_within(issuer, &caller.org).await {
             Ok(within) => within,
             Err(e) => return e.into(),
@@ -78,7 +78,7 @@ impl Library {
             } else {
                 format!(", issued by org {issuer}, which alone can revoke or update it")
             };
-            ApiError::CurrentLicenseExists {
+            Error::CurrentLicenseExists {
                 existing: Some(existing.to_string()),
                 detail: format!(
                     "{name} allows one current license per holder, and this holder's is {existing}{by}; \
@@ -87,7 +87,7 @@ impl Library {
                 ),
             }
         } else {
-            ApiError::CurrentLicenseExists {
+            Error::CurrentLicenseExists {
                 existing: None,
                 detail: format!(
                     "{name} allows one current license per holder, and this holder has one issued by \

@@ -3,8 +3,9 @@
 
 use super::holder_rules::check_face_is_the_holders;
 use super::{Actor, Library, audit_event, china_today, now};
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::Principal;
+use crate::policy::{self, Action};
+use crate::{Error, Result};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -15,7 +16,6 @@ use zhengzhao_domain::codes::{CreditCode, LicenseTypeCode, ResidentId};
 use zhengzhao_domain::face::{holder_fits, is_reserved, reserved_error, validate_face};
 use zhengzhao_domain::license_id::LicenseId;
 use zhengzhao_domain::org::{Org, OrgCode};
-use zhengzhao_domain::role::Role;
 use zhengzhao_store::{
     ChangeKind, ChangeLog, ChangeReason, DeliveryRecord, Holder, LicenseRecord,
     LicenseVersionRecord, NewLicense, OutboxMessage, Revocation, StoreError,
@@ -257,9 +257,9 @@ pub struct VersionSummary {
 }
 
 /// The current version of `l`; every stored license has one.
-pub(crate) fn current_version(l: &LicenseRecord) -> ApiResult<&LicenseVersionRecord> {
+pub(crate) fn current_version(l: &LicenseRecord) -> Result<&LicenseVersionRecord> {
     l.current()
-        .ok_or_else(|| ApiError::Internal("license without versions".into()))
+        .ok_or_else(|| Error::Internal("license without versions".into()))
 }
 
 /// Status of version `v` of `l` today (China time).
@@ -390,10 +390,10 @@ fn platform_message(
 }
 
 impl Library {
-    async fn org_or_422(&self, field: &str, code: &str) -> ApiResult<std::sync::Arc<Org>> {
-        let parsed = OrgCode::parse(code).map_err(|e| ApiError::Validation(vec![e.at(field)]))?;
+    async fn org_or_422(&self, field: &str, code: &str) -> Result<std::sync::Arc<Org>> {
+        let parsed = OrgCode::parse(code).map_err(|e| Error::Validation(vec![e.at(field)]))?;
         self.cached_org(&parsed).await?.ok_or_else(|| {
-            ApiError::field(
+            Error::field(
                 field,
                 "unknown_org",
                 format!("org {parsed} does not exist"),
@@ -403,15 +403,9 @@ impl Library {
     }
 
     /// Only the issuing org's clerks act on its licenses.
-    fn require_issuer_clerk(caller: &Caller, issuer: &OrgCode) -> ApiResult<()> {
-        Self::require_role(caller, &[Role::IssuerClerk])?;
-        if &caller.org != issuer {
-            return Err(ApiError::Forbidden(format!(
-                "licenses of org {issuer} are issued only by its own clerks; caller's org is {}",
-                caller.org
-            )));
-        }
-        Ok(())
+    fn require_issuer_clerk(caller: &Principal, action: Action, issuer: &OrgCode) -> Result<()> {
+        policy::require(caller, action)?;
+        policy::require_own_org(caller, issuer)
     }
 
     /// Validate face data against a catalog version, including that org references exist.
@@ -463,18 +457,18 @@ impl Library {
         issuer: &Org,
         statement: &Statement<'_>,
         face: Value,
-    ) -> ApiResult<(String, Vec<u8>, uuid::Uuid, Value)> {
+    ) -> Result<(String, Vec<u8>, uuid::Uuid, Value)> {
         let key = self.signer_for(issuer).await?;
         let mut payload = statement.payload(face);
         let text = zhengzhao_crypto::canonical_json_value(&payload)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
         // ~0.1 ms of CPU: signed in place on the runtime's worker threads (one
         // per core), which is where requests already run in parallel; a
         // hand-off to the blocking pool costs more than it saves.
         let sig = key
             .pair
             .sign(text.as_bytes())
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let face = payload
             .as_object_mut()
             .and_then(|fields| fields.remove("face"))
@@ -487,20 +481,20 @@ impl Library {
     /// whether it was created now (`false`: the same request was replayed).
     pub async fn issue_license(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         req: IssueRequest,
-    ) -> ApiResult<(LicenseRecord, bool)> {
-        Self::require_role(caller, &[Role::IssuerClerk])?;
+    ) -> Result<(LicenseRecord, bool)> {
+        policy::require(caller, Action::IssueLicense)?;
         let mut errors = Vec::new();
         let type_code = LicenseTypeCode::parse(&req.type_code).map_err(|e| e.at("type_code"));
         let issuer = self.org_or_422("issuer", &req.issuer).await?;
-        Self::require_issuer_clerk(caller, &issuer.code)?;
-        let type_code = type_code.map_err(|e| ApiError::Validation(vec![e]))?;
+        Self::require_issuer_clerk(caller, Action::IssueLicense, &issuer.code)?;
+        let type_code = type_code.map_err(|e| Error::Validation(vec![e]))?;
         let t = self
             .cached_license_type(&type_code, None)
             .await?
             .ok_or_else(|| {
-                ApiError::field(
+                Error::field(
                     "type_code",
                     "unknown_type",
                     format!("license type {type_code} is not in the catalog"),
@@ -509,7 +503,7 @@ impl Library {
             })?;
         let d = t.spec.draft();
         if !d.issuing_levels.contains(&issuer.level) && !d.issuing_orgs.contains(&issuer.code) {
-            return Err(ApiError::Forbidden(format!(
+            return Err(Error::Forbidden(format!(
                 "org {} ({}) may not issue {}",
                 issuer.code,
                 issuer.level.as_str(),
@@ -538,7 +532,7 @@ impl Library {
         }
         check_dates(req.valid_from, req.valid_until, &mut errors);
         let Some(holder) = holder.filter(|_| errors.is_empty()) else {
-            return Err(ApiError::Validation(errors));
+            return Err(Error::Validation(errors));
         };
 
         // No read for an earlier request with the same source: the unique
@@ -546,7 +540,7 @@ impl Library {
         // is answered below as a replay (or a 409 naming what differs).
         let serial = uuid::Uuid::now_v7().simple().to_string().to_uppercase();
         let id = LicenseId::new(&type_code, &issuer.credit_code, &serial, 1)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let number = face.as_object().and_then(|f| license_number(&t, f));
         let issued_at = now();
         let status_index = self.next_status_index().await?;
@@ -626,7 +620,7 @@ impl Library {
                     // Another org's license: the caller learns only that the
                     // record id is taken, never that license or its data.
                     Some(existing) if existing.issuer != issuer.code => {
-                        Err(ApiError::Conflict(format!(
+                        Err(Error::Conflict(format!(
                             "source record {}/{} is already used by a license of another org; each org's business system must use its own record ids",
                             req.source.system, req.source.record_id
                         )))
@@ -645,7 +639,7 @@ impl Library {
                                 &issuer,
                             )
                             .await),
-                        _ => Err(ApiError::Conflict(
+                        _ => Err(Error::Conflict(
                             "serial collision; retry the request".into(),
                         )),
                     },
@@ -661,12 +655,12 @@ impl Library {
         req: &IssueRequest,
         holder: &Holder,
         face: &Value,
-    ) -> ApiResult<(LicenseRecord, bool)> {
+    ) -> Result<(LicenseRecord, bool)> {
         let diff = differences(&existing, req, holder, face);
         if diff.is_empty() {
             Ok((existing, false))
         } else {
-            Err(ApiError::Conflict(format!(
+            Err(Error::Conflict(format!(
                 "source record {}/{} already issued license {} with different data: {}",
                 req.source.system,
                 req.source.record_id,
@@ -681,36 +675,36 @@ impl Library {
     }
 
     /// The license any of whose versions has this identifier.
-    pub async fn find_license(&self, raw_id: &str) -> ApiResult<(LicenseRecord, LicenseId)> {
+    pub async fn find_license(&self, raw_id: &str) -> Result<(LicenseRecord, LicenseId)> {
         let id =
-            LicenseId::parse(raw_id).map_err(|e| ApiError::Validation(vec![e.at("license_id")]))?;
+            LicenseId::parse(raw_id).map_err(|e| Error::Validation(vec![e.at("license_id")]))?;
         let rec = self
             .store
             .license_by_identifier(&id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("license {id}")))?;
+            .ok_or_else(|| Error::NotFound(format!("license {id}")))?;
         Ok((self.open_license(rec).await?, id))
     }
 
     /// Staff of the issuing org or of an org above it may read a license.
     /// (Platforms, which are relying parties, read nothing this way.)
-    pub async fn require_reader(&self, caller: &Caller, l: &LicenseRecord) -> ApiResult<()> {
-        Self::require_role(caller, &Role::STAFF)?;
+    pub async fn require_reader(&self, caller: &Principal, l: &LicenseRecord) -> Result<()> {
+        policy::require(caller, Action::ReadLicenses)?;
         self.require_within(caller, &l.issuer).await
     }
 
     /// Update (更新): a new signed version with the next version number.
     pub async fn update_license(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         raw_id: &str,
         req: UpdateRequest,
-    ) -> ApiResult<LicenseRecord> {
-        Self::require_role(caller, &[Role::IssuerClerk])?;
+    ) -> Result<LicenseRecord> {
+        policy::require(caller, Action::ChangeLicense)?;
         let (l, _) = self.find_license(raw_id).await?;
-        Self::require_issuer_clerk(caller, &l.issuer)?;
+        Self::require_issuer_clerk(caller, Action::ChangeLicense, &l.issuer)?;
         if l.revocation.is_some() {
-            return Err(ApiError::Conflict(
+            return Err(Error::Conflict(
                 "a revoked license cannot be updated".into(),
             ));
         }
@@ -718,11 +712,11 @@ impl Library {
         let t = self
             .cached_license_type(&l.type_code, None)
             .await?
-            .ok_or_else(|| ApiError::Internal(format!("license type {} vanished", l.type_code)))?;
+            .ok_or_else(|| Error::Internal(format!("license type {} vanished", l.type_code)))?;
         let issuer = self
             .cached_org(&l.issuer)
             .await?
-            .ok_or_else(|| ApiError::Internal("issuer vanished".into()))?;
+            .ok_or_else(|| Error::Internal("issuer vanished".into()))?;
         let mut errors = Vec::new();
         let mut holder = current.holder.clone();
         if let Some(name) = &req.holder_name {
@@ -759,13 +753,13 @@ impl Library {
         check_face_is_the_holders(&t, &face, &holder, &mut errors);
         check_dates(req.valid_from, req.valid_until, &mut errors);
         if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
+            return Err(Error::Validation(errors));
         }
         let version = current.version + 1;
         let issuer_credit = CreditCode::parse(current.license_id.issuer_code())
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let id = LicenseId::new(&l.type_code, &issuer_credit, &l.serial, version)
-            .map_err(|e| ApiError::Conflict(format!("no further version possible: {e}")))?;
+            .map_err(|e| Error::Conflict(format!("no further version possible: {e}")))?;
         let number = face.as_object().and_then(|f| license_number(&t, f));
         let issued_at = now();
         let status_index = self.next_status_index().await?;
@@ -828,23 +822,23 @@ impl Library {
     /// Revoke (注销), with a reason; recorded with who and when.
     pub async fn revoke_license(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         raw_id: &str,
         req: RevokeRequest,
-    ) -> ApiResult<LicenseRecord> {
-        Self::require_role(caller, &[Role::IssuerClerk])?;
+    ) -> Result<LicenseRecord> {
+        policy::require(caller, Action::RevokeLicense)?;
         // Not opened: revoking needs no personal data, so a license whose
         // stored data cannot be read can still be revoked.
         let id =
-            LicenseId::parse(raw_id).map_err(|e| ApiError::Validation(vec![e.at("license_id")]))?;
+            LicenseId::parse(raw_id).map_err(|e| Error::Validation(vec![e.at("license_id")]))?;
         let l = self
             .store
             .license_by_identifier(&id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("license {id}")))?;
-        Self::require_issuer_clerk(caller, &l.issuer)?;
+            .ok_or_else(|| Error::NotFound(format!("license {id}")))?;
+        Self::require_issuer_clerk(caller, Action::RevokeLicense, &l.issuer)?;
         if !text_ok(&req.reason, 500) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "reason",
                 "text",
                 "a reason of 1-500 characters is required",
@@ -852,15 +846,15 @@ impl Library {
             ));
         }
         if is_reserved(&req.reason) {
-            return Err(ApiError::Validation(vec![reserved_error("reason")]));
+            return Err(Error::Validation(vec![reserved_error("reason")]));
         }
         if l.revocation.is_some() {
-            return Err(ApiError::Conflict("the license is already revoked".into()));
+            return Err(Error::Conflict("the license is already revoked".into()));
         }
         let current = current_version(&l)?;
         let revocation = Revocation {
             at: now(),
-            by: caller.actor.clone(),
+            by: caller.actor.to_string(),
             reason: req.reason.trim().to_owned(),
         };
         let mut audit = audit_event(
@@ -890,7 +884,7 @@ impl Library {
     }
 
     /// The API view of `l`'s current version, as `caller` may see it.
-    pub async fn current_view(&self, caller: &Caller, l: &LicenseRecord) -> ApiResult<LicenseView> {
+    pub async fn current_view(&self, caller: &Principal, l: &LicenseRecord) -> Result<LicenseView> {
         let current = current_version(l)?;
         self.license_view(caller, l, &current.license_id).await
     }
@@ -899,17 +893,17 @@ impl Library {
     /// unless the caller may see them (`privacy`).
     pub async fn license_view(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         l: &LicenseRecord,
         asked: &LicenseId,
-    ) -> ApiResult<LicenseView> {
+    ) -> Result<LicenseView> {
         let deliveries = self.store.deliveries_of(l.key).await?;
         self.license_view_with(caller, l, asked, &deliveries).await
     }
 
     /// The view of a license just issued: nothing delivered yet, so no
     /// delivery is read.
-    pub async fn issued_view(&self, caller: &Caller, l: &LicenseRecord) -> ApiResult<LicenseView> {
+    pub async fn issued_view(&self, caller: &Principal, l: &LicenseRecord) -> Result<LicenseView> {
         let current = current_version(l)?;
         self.license_view_with(caller, l, &current.license_id, &[])
             .await
@@ -919,9 +913,9 @@ impl Library {
     /// in one query.
     pub async fn current_views(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         page: &[LicenseRecord],
-    ) -> ApiResult<Vec<LicenseView>> {
+    ) -> Result<Vec<LicenseView>> {
         let keys: Vec<i64> = page.iter().map(|l| l.key).collect();
         let deliveries = self.store.deliveries_of_licenses(&keys).await?;
         let mut views = Vec::with_capacity(page.len());
@@ -939,11 +933,11 @@ impl Library {
     /// may hold other licenses' too: only this license's versions count).
     async fn license_view_with(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         l: &LicenseRecord,
         asked: &LicenseId,
         deliveries: &[DeliveryRecord],
-    ) -> ApiResult<LicenseView> {
+    ) -> Result<LicenseView> {
         let today = china_today();
         let current = current_version(l)?;
         let v = l
@@ -957,7 +951,7 @@ impl Library {
         let issuer = self
             .cached_org(&l.issuer)
             .await?
-            .ok_or_else(|| ApiError::Internal("issuer vanished".into()))?;
+            .ok_or_else(|| Error::Internal("issuer vanished".into()))?;
         let delivered_at = deliveries
             .iter()
             .filter(|d| d.license_id == v.license_id)
@@ -987,9 +981,9 @@ impl Library {
                 // so is an organisation's name equal to a personal face value.
                 let mut h = v.holder.clone();
                 if !Self::sees_personal_data(caller, l) {
-                    h.name = crate::service::privacy::masked_holder_name(t.as_deref(), v);
+                    h.name = crate::privacy::masked_holder_name(t.as_deref(), v);
                     if h.id_type == "resident_id" {
-                        h.id = crate::service::privacy::mask_text(&h.id);
+                        h.id = crate::privacy::mask_text(&h.id);
                     }
                 }
                 h

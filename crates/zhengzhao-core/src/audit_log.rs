@@ -21,7 +21,7 @@
 //! it every few seconds and before every checkpoint and proof.
 
 use super::{Actor, Library, audit_event, now};
-use crate::error::{ApiError, ApiResult};
+use crate::{Error, Result};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
@@ -46,14 +46,14 @@ const CHUNK: u32 = 1000;
 
 /// The bytes a leaf hashes: the event's RFC 8785 JSON, its sequence number
 /// included, so that the order of the log is part of what is proven.
-pub fn leaf_entry(record: &AuditRecord) -> ApiResult<String> {
+pub fn leaf_entry(record: &AuditRecord) -> Result<String> {
     // Through a JSON value, for the RFC 8785 fast path (same bytes; see
     // `canonical_json_value`): integrating a large log is mostly this.
-    let value = serde_json::to_value(record).map_err(|e| ApiError::Internal(e.to_string()))?;
-    zhengzhao_crypto::canonical_json_value(&value).map_err(|e| ApiError::Internal(e.to_string()))
+    let value = serde_json::to_value(record).map_err(|e| Error::Internal(e.to_string()))?;
+    zhengzhao_crypto::canonical_json_value(&value).map_err(|e| Error::Internal(e.to_string()))
 }
 
-pub fn leaf_hash(record: &AuditRecord) -> ApiResult<Hash> {
+pub fn leaf_hash(record: &AuditRecord) -> Result<Hash> {
     Ok(merkle::leaf_hash(leaf_entry(record)?.as_bytes()))
 }
 
@@ -124,8 +124,8 @@ fn origin_line(text: &str) -> &str {
     text.split('\n').next().unwrap_or_default()
 }
 
-fn missing(e: Missing) -> ApiError {
-    ApiError::Internal(e.to_string())
+fn missing(e: Missing) -> Error {
+    Error::Internal(e.to_string())
 }
 
 /// A checkpoint as the API shows it.
@@ -291,7 +291,7 @@ impl AuditWalk {
     }
 
     /// A walk from leaf `size` on, taking the stored tree below it as given.
-    async fn at(library: &Library, size: u64) -> ApiResult<Self> {
+    async fn at(library: &Library, size: u64) -> Result<Self> {
         let Some(last) = size.checked_sub(1) else {
             return Ok(Self::from_start());
         };
@@ -310,7 +310,7 @@ impl AuditWalk {
             .await?
             .first()
             .map(|l| l.seq)
-            .ok_or_else(|| ApiError::Internal(format!("audit tree leaf #{last} is missing")))?;
+            .ok_or_else(|| Error::Internal(format!("audit tree leaf #{last} is missing")))?;
         Ok(Self {
             size,
             after_seq,
@@ -327,7 +327,7 @@ impl AuditWalk {
     }
 
     /// Walk up to `limit` more leaves.
-    async fn step(&mut self, library: &Library, limit: u32) -> ApiResult<Step> {
+    async fn step(&mut self, library: &Library, limit: u32) -> Result<Step> {
         let leaves = library.store.audit_leaves(self.size, limit).await?;
         if leaves.is_empty() {
             return Ok(Step::End);
@@ -454,7 +454,7 @@ impl Library {
     async fn with_nodes<T>(
         &self,
         compute: impl Fn(&dyn NodeSource<Error = Missing>) -> Result<T, Missing>,
-    ) -> ApiResult<T> {
+    ) -> Result<T> {
         let recorder = Recorder::default();
         compute(&recorder).map_err(missing)?;
         let nodes = self.store.audit_nodes(&recorder.coords()).await?;
@@ -468,7 +468,7 @@ impl Library {
     }
 
     /// Append every audit event not yet in the tree. Returns the tree size.
-    pub async fn integrate_audit(&self) -> ApiResult<u64> {
+    pub async fn integrate_audit(&self) -> Result<u64> {
         let _one_at_a_time = self.audit_integrator.lock().await;
         let mut conflicts = 0;
         loop {
@@ -506,27 +506,27 @@ impl Library {
         }
     }
 
-    pub async fn audit_root(&self, size: u64) -> ApiResult<Hash> {
+    pub async fn audit_root(&self, size: u64) -> Result<Hash> {
         self.with_nodes(|src| merkle::root(src, size)).await
     }
 
     /// The Ed25519 key of the checkpoints, derived from the master key (like
     /// the VC keys, under its own label): nothing to store or back up, and
     /// the same after a restore.
-    fn checkpoint_key(&self) -> ApiResult<VcKey> {
+    fn checkpoint_key(&self) -> Result<VcKey> {
         let master = self.master_key()?;
         let seed = zhengzhao_crypto::sm3(&[CHECKPOINT_KEY_LABEL, &master.to_bytes()[..]].concat());
         Ok(VcKey::from_seed(&seed))
     }
 
     /// The origin of the checkpoints this library signs.
-    pub fn audit_origin(&self) -> ApiResult<String> {
+    pub fn audit_origin(&self) -> Result<String> {
         Ok(origin_of(&self.checkpoint_key()?))
     }
 
     /// The checkpoints' Ed25519 verifier key (published at
     /// `/api/v1/audit/verifier-key` and by `zhengzhao audit verifier-key`).
-    pub fn audit_verifier_key(&self) -> ApiResult<VerifierKey> {
+    pub fn audit_verifier_key(&self) -> Result<VerifierKey> {
         let key = self.checkpoint_key()?;
         let origin = origin_of(&key);
         Ok(VerifierKey {
@@ -539,7 +539,7 @@ impl Library {
 
     /// Sign a checkpoint of the whole log as it stands, unless the last one
     /// already covers it (apart from the event that recorded that checkpoint).
-    pub async fn checkpoint_audit(&self, actor: &Actor) -> ApiResult<AuditCheckpoint> {
+    pub async fn checkpoint_audit(&self, actor: &Actor) -> Result<AuditCheckpoint> {
         let size = self.integrate_audit().await?;
         if let Some(last) = self.store.latest_audit_checkpoint().await?
             && (last.tree_size == size
@@ -553,22 +553,22 @@ impl Library {
             return Ok(last);
         }
         let root = self.audit_root(size).await?;
-        let region = OrgCode::parse(REGION_CODE).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let region = OrgCode::parse(REGION_CODE).map_err(|e| Error::Internal(e.to_string()))?;
         let org = self
             .cached_org(&region)
             .await?
-            .ok_or_else(|| ApiError::Internal("the region org is missing".into()))?;
+            .ok_or_else(|| Error::Internal("the region org is missing".into()))?;
         let key = self.signer_for(&org).await?;
         let ed25519 = self.checkpoint_key()?;
         let origin = origin_of(&ed25519);
         // Whole seconds, so the time in the text is exactly the stored one.
         let created_at = jiff::Timestamp::from_second(now().as_second())
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let text = checkpoint_note(&origin, size, &root, created_at);
         let signature = key
             .pair
             .sign(text.as_bytes())
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let lines = [
             NoteSignature {
                 key_name: origin.clone(),
@@ -581,8 +581,7 @@ impl Library {
                 signature: signature.clone(),
             },
         ];
-        let signed =
-            note::sign_text(&text, &lines).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let signed = note::sign_text(&text, &lines).map_err(|e| Error::Internal(e.to_string()))?;
         let cp = AuditCheckpoint {
             tree_size: size,
             root,
@@ -604,7 +603,7 @@ impl Library {
                 .store
                 .latest_audit_checkpoint()
                 .await?
-                .ok_or_else(|| ApiError::Internal("checkpoint vanished".into())),
+                .ok_or_else(|| Error::Internal("checkpoint vanished".into())),
             Err(e) => Err(e.into()),
         }
     }
@@ -613,20 +612,20 @@ impl Library {
     /// writes): the stored tree must still have the root that the latest
     /// checkpoint signed, and the signature must hold. A full check of every
     /// entry is `verify_audit`.
-    pub async fn check_audit_head(&self) -> ApiResult<()> {
+    pub async fn check_audit_head(&self) -> Result<()> {
         let Some(cp) = self.store.latest_audit_checkpoint().await? else {
             return Ok(());
         };
         let root = self.audit_root(cp.tree_size).await?;
         match self.check_checkpoint(&cp, &root).await? {
             None => Ok(()),
-            Some(problem) => Err(ApiError::Internal(format!(
+            Some(problem) => Err(Error::Internal(format!(
                 "{problem}; run `zhengzhao audit verify` to find the first bad entry"
             ))),
         }
     }
 
-    async fn only_checkpoint_events_since(&self, from: u64, to: u64) -> ApiResult<bool> {
+    async fn only_checkpoint_events_since(&self, from: u64, to: u64) -> Result<bool> {
         if to != from + 1 {
             return Ok(false);
         }
@@ -639,20 +638,20 @@ impl Library {
             .is_some_and(|e| e.seq == leaf.seq && e.event.action == "audit.checkpoint"))
     }
 
-    pub async fn checkpoint_view(&self, cp: &AuditCheckpoint) -> ApiResult<CheckpointView> {
-        let key = self.store.signing_key(cp.key_id).await?.ok_or_else(|| {
-            ApiError::Internal(format!("checkpoint key {} is missing", cp.key_id))
-        })?;
-        let (format, origin, text, signed_note) =
-            match stored_form(cp).map_err(ApiError::Internal)? {
-                StoredForm::Legacy => ("legacy", None, cp.note.clone(), None),
-                StoredForm::Note { text, .. } => (
-                    "c2sp-tlog-checkpoint",
-                    Some(origin_line(text).to_owned()),
-                    text.to_owned(),
-                    Some(cp.note.clone()),
-                ),
-            };
+    pub async fn checkpoint_view(&self, cp: &AuditCheckpoint) -> Result<CheckpointView> {
+        let key =
+            self.store.signing_key(cp.key_id).await?.ok_or_else(|| {
+                Error::Internal(format!("checkpoint key {} is missing", cp.key_id))
+            })?;
+        let (format, origin, text, signed_note) = match stored_form(cp).map_err(Error::Internal)? {
+            StoredForm::Legacy => ("legacy", None, cp.note.clone(), None),
+            StoredForm::Note { text, .. } => (
+                "c2sp-tlog-checkpoint",
+                Some(origin_line(text).to_owned()),
+                text.to_owned(),
+                Some(cp.note.clone()),
+            ),
+        };
         Ok(CheckpointView {
             tree_size: cp.tree_size,
             root_hash: B64.encode(cp.root),
@@ -667,7 +666,7 @@ impl Library {
     }
 
     /// The checkpoint signed at exactly `size` entries, if there is one.
-    async fn checkpoint_at(&self, size: u64) -> ApiResult<Option<CheckpointView>> {
+    async fn checkpoint_at(&self, size: u64) -> Result<Option<CheckpointView>> {
         let found = self
             .store
             .audit_checkpoints(size, 1)
@@ -683,7 +682,7 @@ impl Library {
     /// Rebuild the tree from the audit events and hold it against the stored
     /// leaves, nodes and signed checkpoints. Stops at the first problem;
     /// `entries_checked` then counts the entries known good before it.
-    pub async fn verify_audit(&self) -> ApiResult<VerifyReport> {
+    pub async fn verify_audit(&self) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
         let mut walk = AuditWalk::from_start();
         loop {
@@ -721,7 +720,7 @@ impl Library {
 
     /// Is a signed checkpoint beyond the `size` entries walked? Read before
     /// the tree's head, so a checkpoint made meanwhile finds its leaves there.
-    async fn checkpoint_beyond(&self, size: u64) -> ApiResult<Beyond> {
+    async fn checkpoint_beyond(&self, size: u64) -> Result<Beyond> {
         let Some(cp) = self
             .store
             .audit_checkpoints(size + 1, 1)
@@ -741,7 +740,7 @@ impl Library {
     }
 
     /// The signed checkpoints of tree sizes `from..=to`.
-    async fn checkpoints_within(&self, from: u64, to: u64) -> ApiResult<Vec<AuditCheckpoint>> {
+    async fn checkpoints_within(&self, from: u64, to: u64) -> Result<Vec<AuditCheckpoint>> {
         let mut found: Vec<AuditCheckpoint> = Vec::new();
         loop {
             let start = found.last().map_or(from, |c| c.tree_size + 1);
@@ -772,7 +771,7 @@ impl Library {
     /// nodes above against the stored ones, and each signed checkpoint passed
     /// against the recomputed root. The first problem is logged (naming the
     /// entry and its seq), kept, and shown by `/metrics`.
-    pub async fn sweep_audit(&self, batch: u32) -> ApiResult<AuditIntegrity> {
+    pub async fn sweep_audit(&self, batch: u32) -> Result<AuditIntegrity> {
         let batch = batch.max(1);
         let mut walks = self.audit_sweep.walks.lock().await;
         // New entries, promptly (bounded, so one round stays short).
@@ -842,7 +841,7 @@ impl Library {
         &self,
         cp: &AuditCheckpoint,
         recomputed_root: &Hash,
-    ) -> ApiResult<Option<String>> {
+    ) -> Result<Option<String>> {
         let size = cp.tree_size;
         if *recomputed_root != cp.root {
             return Ok(Some(format!(
@@ -920,7 +919,7 @@ impl Library {
         &self,
         seq: i64,
         tree_size: Option<u64>,
-    ) -> ApiResult<InclusionProof> {
+    ) -> Result<InclusionProof> {
         let size = self.integrate_audit().await?;
         let stored = self.store.audit_leaf_of(seq).await?;
         let tree_size = match (tree_size, &stored) {
@@ -932,12 +931,12 @@ impl Library {
             (None, None) => size,
         };
         if tree_size > size {
-            return Err(ApiError::NotFound(format!(
+            return Err(Error::NotFound(format!(
                 "the audit tree has {size} entries, not {tree_size}"
             )));
         }
         let leaf = stored.filter(|l| l.index < tree_size).ok_or_else(|| {
-            ApiError::NotFound(format!("audit event {seq} in a tree of {tree_size}"))
+            Error::NotFound(format!("audit event {seq} in a tree of {tree_size}"))
         })?;
         let (proof, root) = self
             .with_nodes(|src| {
@@ -959,10 +958,10 @@ impl Library {
     }
 
     /// Consistency proof between the trees of `from` and `to` leaves.
-    pub async fn consistency_proof(&self, from: u64, to: u64) -> ApiResult<ConsistencyProof> {
+    pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<ConsistencyProof> {
         let size = self.integrate_audit().await?;
         if from > to || to > size {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "to",
                 "range",
                 format!("need 0 <= from <= to <= {size}"),

@@ -8,16 +8,16 @@
 //! learned.
 
 use super::{Actor, Library, audit_event, china_today};
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
-use crate::service::licenses::status_of;
+use crate::Principal;
+use crate::licenses::status_of;
+use crate::policy::{self, Action};
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
 use utoipa::ToSchema;
 use zhengzhao_domain::FieldError;
 use zhengzhao_domain::codes::{CreditCode, LicenseTypeCode};
-use zhengzhao_domain::role::Role;
 use zhengzhao_store::{ChangeLog, LicenseRecord};
 
 pub const MAX_ITEMS: usize = 1000;
@@ -114,10 +114,10 @@ impl Library {
     /// Check the request's shape and the caller before anything streams:
     /// the number of items, and every field's length (nothing oversized is
     /// ever logged).
-    pub fn check_batch(caller: &Caller, req: &BatchRequest) -> ApiResult<()> {
-        Self::require_role(caller, &[Role::Platform])?;
+    pub fn check_batch(caller: &Principal, req: &BatchRequest) -> Result<()> {
+        policy::require(caller, Action::CheckBatch)?;
         if req.items.is_empty() || req.items.len() > MAX_ITEMS {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "items",
                 "range",
                 "items must hold 1 to 1000 entries",
@@ -146,7 +146,7 @@ impl Library {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation(errors))
+            Err(Error::Validation(errors))
         }
     }
 
@@ -158,7 +158,7 @@ impl Library {
     /// code and is audited like the others.
     pub async fn batch_items(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         first_index: usize,
         items: &[BatchItem],
     ) -> Vec<BatchResult> {
@@ -261,7 +261,7 @@ impl Library {
                 }
                 out
             }
-            Err(ApiError::Unreadable { license, reason }) => {
+            Err(Error::Unreadable { license, reason }) => {
                 tracing::error!(license = %license, reason = %reason, "batch check: a license's stored data cannot be read");
                 BatchResult::failed(
                     index,

@@ -10,7 +10,7 @@
 //! (the library stops trusting it), but it is that CA's CRL that lists it.
 
 use super::{Actor, Library, audit_event, now};
-use crate::error::{ApiError, ApiResult};
+use crate::{Error, Result};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -45,14 +45,11 @@ fn to_system(t: jiff::Timestamp) -> SystemTime {
 impl Library {
     /// Where the CRL of the local CA key `ca` is published.
     pub fn crl_url(&self, ca: uuid::Uuid) -> String {
-        format!("{}/api/v1/crl/{ca}", self.public_url)
+        self.urls.crl(&ca.to_string())
     }
 
     /// When `key` was revoked, if it was.
-    pub(crate) async fn key_revoked_at(
-        &self,
-        key: uuid::Uuid,
-    ) -> ApiResult<Option<jiff::Timestamp>> {
+    pub(crate) async fn key_revoked_at(&self, key: uuid::Uuid) -> Result<Option<jiff::Timestamp>> {
         if let Ok(r) = self.crl_cache.revoked.lock()
             && let Some(map) = r.as_ref()
         {
@@ -77,7 +74,7 @@ impl Library {
         &self,
         key: uuid::Uuid,
         signed_at: jiff::Timestamp,
-    ) -> ApiResult<bool> {
+    ) -> Result<bool> {
         Ok(self
             .key_revoked_at(key)
             .await?
@@ -93,9 +90,9 @@ impl Library {
         key_id: uuid::Uuid,
         reason: &str,
         revoked_at: Option<jiff::Timestamp>,
-    ) -> ApiResult<KeyRevocation> {
+    ) -> Result<KeyRevocation> {
         if !REVOCATION_REASONS.contains(&reason) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "reason",
                 "unknown_reason",
                 format!("reason must be one of {}", REVOCATION_REASONS.join(", ")),
@@ -106,9 +103,9 @@ impl Library {
             .store
             .signing_key(key_id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("signing key {key_id}")))?;
+            .ok_or_else(|| Error::NotFound(format!("signing key {key_id}")))?;
         if key.purpose != KeyPurpose::License {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "key",
                 "ca_key",
                 "the CA key cannot be revoked here; only org signing keys",
@@ -133,7 +130,7 @@ impl Library {
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => {
-                    ApiError::Conflict(format!("signing key {key_id} is already revoked"))
+                    Error::Conflict(format!("signing key {key_id} is already revoked"))
                 }
                 e => e.into(),
             })?;
@@ -159,7 +156,7 @@ impl Library {
 
     /// The DER CRL of the local CA key `ca`: every org certificate it
     /// issued whose key is revoked.
-    pub async fn crl(&self, ca: uuid::Uuid) -> ApiResult<Vec<u8>> {
+    pub async fn crl(&self, ca: uuid::Uuid) -> Result<Vec<u8>> {
         if let Ok(c) = self.crl_cache.crls.lock()
             && let Some((at, der)) = c.get(&ca)
             && at.elapsed() < CRL_TTL
@@ -171,9 +168,9 @@ impl Library {
             .signing_key(ca)
             .await?
             .filter(|k| k.purpose == KeyPurpose::Ca)
-            .ok_or_else(|| ApiError::NotFound(format!("CA {ca}")))?;
-        let ca_cert = cert::from_pem(&ca_rec.certificate_pem)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .ok_or_else(|| Error::NotFound(format!("CA {ca}")))?;
+        let ca_cert =
+            cert::from_pem(&ca_rec.certificate_pem).map_err(|e| Error::Internal(e.to_string()))?;
         let ca_key = self.unwrap_key(&ca_rec)?;
         let mut entries = Vec::new();
         for r in self.store.key_revocations().await? {
@@ -206,7 +203,7 @@ impl Library {
             this_update + CRL_VALIDITY,
             number,
         )
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| Error::Internal(e.to_string()))?;
         if let Ok(mut c) = self.crl_cache.crls.lock() {
             c.insert(ca, (Instant::now(), der.clone()));
         }

@@ -1,85 +1,62 @@
-//! The service layer: one function per use case. Each checks permission,
-//! validates, and writes the state with its audit event (and outbox messages)
-//! in one storage transaction. HTTP handlers and the CLI both call these.
+//! [`Library`]: the use cases over one store, and what they share (caches,
+//! keys, the audit actor, China dates).
 
-pub mod audit_log;
-pub mod backup;
-pub mod batch_check;
-pub mod cache;
-pub mod catalog;
-pub mod certificates;
-pub mod crl;
-pub mod delivery;
-pub mod document_check;
-pub mod holder_rules;
-pub mod keys;
-pub mod licenses;
-pub mod login_limits;
-pub mod orgs;
-pub mod pdf_signature;
-pub mod presentation;
-pub mod printing;
-pub mod privacy;
-pub mod seed;
-pub mod staff;
-pub mod status_list;
-pub mod tokens;
-pub mod vc;
-pub mod verify;
-
-use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::{
+    ActorId, Error, Principal, audit_log, cache, certificates, crl, keys, login_limits, privacy,
+    staff, status_list, verify,
+};
 use std::sync::Arc;
 use zhengzhao_crypto::keywrap::MasterKey;
-use zhengzhao_domain::org::{OrgCode, REGION_CODE};
-use zhengzhao_domain::role::Role;
+use zhengzhao_domain::org::OrgCode;
 use zhengzhao_store::{AuditEvent, Store};
 
 /// The library's use cases over one store.
 #[derive(Clone)]
 pub struct Library {
     pub store: Arc<dyn Store>,
-    master_key: Option<MasterKey>,
-    key_cache: Arc<keys::KeyCache>,
+    pub(crate) master_key: Option<MasterKey>,
+    pub(crate) key_cache: Arc<keys::KeyCache>,
     /// Names of the configured delivery channels (Art. 8).
-    channels: Arc<Vec<String>>,
-    /// Base URL for links printed on licenses.
-    public_url: Arc<str>,
-    caches: Arc<Caches>,
+    pub(crate) channels: Arc<Vec<String>>,
+    /// Links signed into documents and printed on licenses.
+    pub(crate) urls: crate::urls::PublicUrls,
+    pub(crate) caches: Arc<Caches>,
     /// One audit-tree integration at a time in this process.
-    audit_integrator: Arc<tokio::sync::Mutex<()>>,
+    pub(crate) audit_integrator: Arc<tokio::sync::Mutex<()>>,
     /// The background check of the audit log (`audit_log::sweep_audit`).
-    audit_sweep: Arc<audit_log::AuditSweep>,
-    session_policy: staff::SessionPolicy,
+    pub(crate) audit_sweep: Arc<audit_log::AuditSweep>,
+    pub(crate) session_policy: staff::SessionPolicy,
     /// Login rate limits and the bound on password hashing (`login_limits`).
-    login_guard: Arc<login_limits::LoginGuard>,
+    pub(crate) login_guard: Arc<login_limits::LoginGuard>,
     /// Signed-request nonces: claimed in the store, purged now and then.
     pub(crate) nonces: Arc<crate::signed_request::NonceCache>,
     /// Keys that seal personal fields (see `privacy`), loaded on demand.
-    data_keys: Arc<tokio::sync::Mutex<Option<Arc<privacy::DataKeyring>>>>,
+    pub(crate) data_keys: Arc<tokio::sync::Mutex<Option<Arc<privacy::DataKeyring>>>>,
     /// Public keys and verified signatures for the public check.
-    verify_cache: Arc<verify::VerifyCache>,
-    status_list: Arc<status_list::StatusListCache>,
-    certificates: Arc<certificates::CertificateCache>,
-    crl_cache: Arc<crl::CrlCache>,
+    pub(crate) verify_cache: Arc<verify::VerifyCache>,
+    pub(crate) status_list: Arc<status_list::StatusListCache>,
+    pub(crate) certificates: Arc<certificates::CertificateCache>,
+    pub(crate) crl_cache: Arc<crl::CrlCache>,
+    /// The license file renderer (PDF; an OFD one can sit beside it).
+    pub(crate) renderer: Arc<dyn zhengzhao_render::LicenseRenderer>,
 }
 
 /// Reference data read on every issuance (see `cache`).
 #[derive(Default)]
 pub(crate) struct Caches {
     // Values behind `Arc`: a hit hands out a pointer, not a deep copy.
-    orgs: cache::TtlCache<OrgCode, Arc<zhengzhao_domain::org::Org>>,
-    license_types: cache::TtlCache<
+    pub(crate) orgs: cache::TtlCache<OrgCode, Arc<zhengzhao_domain::org::Org>>,
+    pub(crate) license_types: cache::TtlCache<
         (zhengzhao_domain::codes::LicenseTypeCode, Option<u32>),
         Arc<zhengzhao_domain::catalog::LicenseTypeVersion>,
     >,
-    active_keys: cache::TtlCache<OrgCode, Arc<zhengzhao_store::SigningKeyRecord>>,
+    pub(crate) active_keys: cache::TtlCache<OrgCode, Arc<zhengzhao_store::SigningKeyRecord>>,
 }
 
 /// Who an audit event names as the actor.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    pub id: String,
+    pub id: ActorId,
     pub org: Option<String>,
     pub role: Option<String>,
     pub client_addr: Option<String>,
@@ -90,7 +67,7 @@ impl Actor {
     pub fn cli() -> Self {
         let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
         Self {
-            id: format!("cli:{user}"),
+            id: ActorId::Cli(user),
             org: None,
             role: None,
             client_addr: None,
@@ -99,7 +76,7 @@ impl Actor {
 
     pub fn system() -> Self {
         Self {
-            id: "system".into(),
+            id: ActorId::System,
             org: None,
             role: None,
             client_addr: None,
@@ -107,8 +84,8 @@ impl Actor {
     }
 }
 
-impl From<&Caller> for Actor {
-    fn from(c: &Caller) -> Self {
+impl From<&Principal> for Actor {
+    fn from(c: &Principal) -> Self {
         Self {
             id: c.actor.clone(),
             org: Some(c.org.to_string()),
@@ -145,7 +122,7 @@ pub fn audit_event(
     AuditEvent {
         id: uuid::Uuid::now_v7(),
         at: now(),
-        actor: actor.id.clone(),
+        actor: actor.id.to_string(),
         org: actor.org.clone(),
         role: actor.role.clone(),
         client_addr: actor.client_addr.clone(),
@@ -165,7 +142,7 @@ impl Library {
             master_key: None,
             key_cache: Arc::default(),
             channels: Arc::default(),
-            public_url: Arc::from("http://127.0.0.1:8080"),
+            urls: crate::urls::PublicUrls::default(),
             caches: Arc::default(),
             audit_integrator: Arc::default(),
             audit_sweep: Arc::default(),
@@ -177,6 +154,7 @@ impl Library {
             status_list: Arc::default(),
             certificates: Arc::default(),
             crl_cache: Arc::default(),
+            renderer: Arc::new(zhengzhao_render::PdfRenderer),
         }
     }
 
@@ -184,7 +162,7 @@ impl Library {
     pub async fn cached_org(
         &self,
         code: &OrgCode,
-    ) -> Result<Option<Arc<zhengzhao_domain::org::Org>>, ApiError> {
+    ) -> Result<Option<Arc<zhengzhao_domain::org::Org>>, Error> {
         if let Some(o) = self.caches.orgs.get(code) {
             return Ok(Some(o));
         }
@@ -200,7 +178,7 @@ impl Library {
         &self,
         code: &zhengzhao_domain::codes::LicenseTypeCode,
         version: Option<u32>,
-    ) -> Result<Option<Arc<zhengzhao_domain::catalog::LicenseTypeVersion>>, ApiError> {
+    ) -> Result<Option<Arc<zhengzhao_domain::catalog::LicenseTypeVersion>>, Error> {
         let key = (code.clone(), version);
         if let Some(t) = self.caches.license_types.get(&key) {
             return Ok(Some(t));
@@ -210,6 +188,22 @@ impl Library {
             self.caches.license_types.put(key, t.clone());
         }
         Ok(found)
+    }
+
+    /// The public URLs links are made of.
+    pub fn urls(&self) -> &crate::urls::PublicUrls {
+        &self.urls
+    }
+
+    /// The renderer of license files.
+    pub fn renderer(&self) -> Arc<dyn zhengzhao_render::LicenseRenderer> {
+        self.renderer.clone()
+    }
+
+    #[must_use]
+    pub fn with_renderer(mut self, renderer: Arc<dyn zhengzhao_render::LicenseRenderer>) -> Self {
+        self.renderer = renderer;
+        self
     }
 
     /// With the master key that unwraps signing keys.
@@ -227,45 +221,49 @@ impl Library {
 
     #[must_use]
     pub fn with_public_url(mut self, url: &str) -> Self {
-        self.public_url = Arc::from(url.trim_end_matches('/'));
+        self.urls = crate::urls::PublicUrls::new(url);
         self
     }
+}
 
-    /// Refuse unless the caller holds one of `roles`.
-    pub fn require_role(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.iter().any(|r| caller.roles.contains(r)) {
-            Ok(())
-        } else {
-            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            Err(ApiError::Forbidden(format!(
-                "role {} may not do this; needs one of: {}",
-                zhengzhao_store::roles_to_text(&caller.roles),
-                names.join(", ")
-            )))
-        }
+/// The state of the library's storage, for health checks and metrics.
+impl Library {
+    /// `Unavailable` unless the database answers now.
+    pub async fn check_database(&self) -> Result<(), Error> {
+        self.store
+            .ping()
+            .await
+            .map_err(|e| Error::Unavailable(format!("database: {e}")))
     }
 
-    /// Refuse unless the caller's org is the region itself.
-    pub fn require_region(caller: &Caller) -> Result<(), ApiError> {
-        if caller.org.as_str() == REGION_CODE {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "only the region ({REGION_CODE}) may do this; caller's org is {}",
-                caller.org
-            )))
-        }
+    /// Connections in the store's pool: how many, and how many idle.
+    pub fn pool_status(&self) -> zhengzhao_store::PoolStatus {
+        self.store.pool_status()
     }
 
-    /// Refuse unless `target` lies within the caller's org subtree.
-    pub async fn require_within(&self, caller: &Caller, target: &OrgCode) -> Result<(), ApiError> {
-        if self.store.org_within(target, &caller.org).await? {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "org {target} is outside the caller's org {}",
-                caller.org
-            )))
-        }
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+}
+
+impl Library {
+    /// Put a start of the server on the record with its settings (never a
+    /// secret), so a changed setting shows as a difference between starts.
+    pub async fn record_server_start(
+        &self,
+        addr: std::net::SocketAddr,
+        settings: serde_json::Value,
+    ) -> Result<(), Error> {
+        let started = audit_event(
+            &Actor::system(),
+            "server.start",
+            format!("server:{addr}"),
+            settings,
+        );
+        self.store
+            .record_event(&zhengzhao_store::ChangeLog::audit_only(started))
+            .await?;
+        Ok(())
     }
 }

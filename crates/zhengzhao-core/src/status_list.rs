@@ -26,7 +26,7 @@
 //! for herd privacy.
 
 use super::{Library, now};
-use crate::error::{ApiError, ApiResult};
+use crate::{Error, Result};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
 use serde::Serialize;
@@ -142,12 +142,12 @@ impl StatusLists {
     }
 
     /// The SM2-signed form of one list.
-    pub fn signed(&self, purpose: StatusPurpose) -> ApiResult<Arc<StatusListView>> {
+    pub fn signed(&self, purpose: StatusPurpose) -> Result<Arc<StatusListView>> {
         self.signed
             .iter()
             .find(|(p, _)| *p == purpose)
             .map(|(_, v)| v.clone())
-            .ok_or_else(|| ApiError::Internal(format!("no {} list", purpose.as_str())))
+            .ok_or_else(|| Error::Internal(format!("no {} list", purpose.as_str())))
     }
 }
 
@@ -162,7 +162,7 @@ pub struct StatusListCache {
 
 /// A list of `entries` entries of `size` bits, with `set` entries given
 /// their values, gzip-compressed, multibase base64url.
-pub fn encode_entries(entries: usize, size: usize, set: &[(i64, u8)]) -> ApiResult<String> {
+pub fn encode_entries(entries: usize, size: usize, set: &[(i64, u8)]) -> Result<String> {
     let mut bytes = vec![0u8; (entries * size).div_ceil(8)];
     for &(i, value) in set {
         let Ok(i) = usize::try_from(i) else { continue };
@@ -181,8 +181,8 @@ pub fn encode_entries(entries: usize, size: usize, set: &[(i64, u8)]) -> ApiResu
     }
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&bytes)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let packed = gz.finish().map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let packed = gz.finish().map_err(|e| Error::Internal(e.to_string()))?;
     Ok(format!("u{}", URL_SAFE_NO_PAD.encode(packed)))
 }
 
@@ -215,7 +215,7 @@ pub fn list_credential(
 }
 
 /// The one-bit list with these bits set.
-pub fn encode_bits(len: usize, set: &[i64]) -> ApiResult<String> {
+pub fn encode_bits(len: usize, set: &[i64]) -> Result<String> {
     let set: Vec<(i64, u8)> = set.iter().map(|&i| (i, 1)).collect();
     encode_entries(len, 1, &set)
 }
@@ -232,20 +232,16 @@ fn list_len(needed: i64) -> usize {
 impl Library {
     /// The schema-1 list (one bit per license key).
     pub fn status_list_url(&self) -> String {
-        format!("{}/api/v1/status-list", self.public_url)
+        self.urls.status_list()
     }
 
     /// The SM2-signed per-version list of `purpose`.
     pub fn status_lists_url(&self, purpose: StatusPurpose) -> String {
-        format!(
-            "{}/api/v1/status-lists/{}",
-            self.public_url,
-            purpose.as_str()
-        )
+        self.urls.status_lists(purpose.as_str())
     }
 
     /// The next status index for a new version.
-    pub(crate) async fn next_status_index(&self) -> ApiResult<i64> {
+    pub(crate) async fn next_status_index(&self) -> Result<i64> {
         let mut free = self.status_list.indexes.lock().await;
         if free.is_empty() {
             let first = self.store.reserve_status_indexes(INDEX_BLOCK).await?;
@@ -274,8 +270,8 @@ impl Library {
         encoded: String,
         valid_from: jiff::Timestamp,
         valid_until: jiff::Timestamp,
-    ) -> ApiResult<Arc<StatusListView>> {
-        let region = OrgCode::parse(REGION_CODE).map_err(|e| ApiError::Internal(e.to_string()))?;
+    ) -> Result<Arc<StatusListView>> {
+        let region = OrgCode::parse(REGION_CODE).map_err(|e| Error::Internal(e.to_string()))?;
         // The region, named as in its credentials (its controller document).
         let credential = list_credential(
             url,
@@ -286,16 +282,16 @@ impl Library {
             valid_until.to_string(),
         );
         let text = zhengzhao_crypto::canonical_json_value(&credential)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let org = self
             .cached_org(&region)
             .await?
-            .ok_or_else(|| ApiError::Internal("the region org is missing".into()))?;
+            .ok_or_else(|| Error::Internal("the region org is missing".into()))?;
         let key = self.signer_for(&org).await?;
         let signature = key
             .pair
             .sign(text.as_bytes())
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
         Ok(Arc::new(StatusListView {
             credential,
             payload: text,
@@ -305,7 +301,7 @@ impl Library {
     }
 
     /// The schema-1 list: one bit per license key, set when revoked.
-    pub async fn status_list(&self) -> ApiResult<Arc<StatusListView>> {
+    pub async fn status_list(&self) -> Result<Arc<StatusListView>> {
         if let Ok(l) = self.status_list.list.lock()
             && let Some((at, view)) = l.as_ref()
             && at.elapsed() < LIST_TTL
@@ -332,7 +328,7 @@ impl Library {
 
     /// The per-version lists, built from the store at most every minute
     /// and at once after a change.
-    pub async fn status_lists(&self) -> ApiResult<Arc<StatusLists>> {
+    pub async fn status_lists(&self) -> Result<Arc<StatusLists>> {
         if let Ok(l) = self.status_list.lists.lock()
             && let Some((at, lists)) = l.as_ref()
             && at.elapsed() < LIST_TTL

@@ -3,7 +3,7 @@
 //! and the status list offline. Public keys only; cached for a minute.
 
 use super::Library;
-use crate::error::ApiResult;
+use crate::Result;
 use serde::Serialize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -58,7 +58,7 @@ impl Library {
         }
     }
 
-    pub async fn certificate_set(&self) -> ApiResult<CertificateSet> {
+    pub async fn certificate_set(&self) -> Result<CertificateSet> {
         if let Ok(c) = self.certificates.set.lock()
             && let Some((at, set)) = c.as_ref()
             && at.elapsed() < TTL

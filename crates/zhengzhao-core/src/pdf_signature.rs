@@ -21,7 +21,7 @@
 use super::Library;
 use super::document_check::{DocumentCheck, DocumentProblem, from_pdf};
 use super::keys::LoadedKey;
-use crate::error::{ApiError, ApiResult};
+use crate::{Error, Result};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -40,8 +40,8 @@ pub const TEST_CERTIFICATE_NOTICE: &str = "测试证书：签名证书由本地�
 /// The problem part a failed file signature is reported under.
 pub const PDF_SIGNATURE_PART: &str = "pdf_signature";
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(format!("signing the PDF: {e}"))
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("signing the PDF: {e}"))
 }
 
 /// One PDF's signer: the issuer's key and certificate chain, and what the
@@ -61,7 +61,7 @@ pub struct PdfSigner {
 
 impl PdfSigner {
     /// `pdf` (as `zhengzhao-render` wrote it) with its signature appended.
-    pub fn sign(&self, pdf: Vec<u8>) -> ApiResult<Vec<u8>> {
+    pub fn sign(&self, pdf: Vec<u8>) -> Result<Vec<u8>> {
         let prepared = prepare_signature(pdf, &self.info).map_err(internal)?;
         let der = cms::sign_detached(
             &self.key.pair,
@@ -120,12 +120,12 @@ impl Library {
         &self,
         issuer: &OrgCode,
         document_key: uuid::Uuid,
-    ) -> ApiResult<PdfSigner> {
+    ) -> Result<PdfSigner> {
         let org = self
             .store
             .org(issuer)
             .await?
-            .ok_or_else(|| ApiError::Internal(format!("issuer {issuer} missing")))?;
+            .ok_or_else(|| Error::Internal(format!("issuer {issuer} missing")))?;
         let key = self.signer_for(&org).await?;
         let certificate = cert::from_pem(&key.certificate_pem).map_err(internal)?;
         // The chain, as far as the library holds it: the CA that issued
@@ -165,13 +165,13 @@ impl Library {
     /// The document check of a PDF: the embedded document as
     /// [`Library::check_document`] judges it, and the file's own signature.
     /// A file whose signature does not verify is not valid.
-    pub async fn check_pdf(&self, pdf: Vec<u8>) -> ApiResult<DocumentCheck> {
+    pub async fn check_pdf(&self, pdf: Vec<u8>) -> Result<DocumentCheck> {
         let doc = from_pdf(&pdf)?;
         let mut check = self.check_document(&doc).await?;
         // Hashing the whole file is CPU work: off the async threads.
         let examined = tokio::task::spawn_blocking(move || examine(&pdf))
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let issuer = serde_json::from_str::<Value>(&doc.payload)
             .ok()
             .and_then(|p| p.pointer("/issuer/code")?.as_str().map(str::to_owned))

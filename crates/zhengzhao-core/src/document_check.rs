@@ -16,7 +16,7 @@
 //! row was changed, and is named.
 
 use super::Library;
-use crate::error::{ApiError, ApiResult};
+use crate::{Error, Result};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
@@ -137,7 +137,7 @@ impl Library {
         &self,
         org: &OrgCode,
         verifies: impl Fn(&zhengzhao_crypto::sm2sig::PublicKey) -> bool,
-    ) -> ApiResult<Option<uuid::Uuid>> {
+    ) -> Result<Option<uuid::Uuid>> {
         for k in self.store.signing_keys(Some(org)).await? {
             if let Some(pk) = self.public_key(k.id).await?
                 && verifies(&pk)
@@ -148,7 +148,7 @@ impl Library {
         Ok(None)
     }
 
-    pub async fn check_document(&self, doc: &DocumentCheckRequest) -> ApiResult<DocumentCheck> {
+    pub async fn check_document(&self, doc: &DocumentCheckRequest) -> Result<DocumentCheck> {
         let mut problems = Vec::new();
         let signature = B64.decode(doc.signature.trim()).ok();
         if signature.is_none() {
@@ -252,7 +252,7 @@ impl Library {
             let record = match self.store.license_by_identifier(id).await? {
                 Some(l) => match self.open_license(l).await {
                     Ok(l) => Some(l),
-                    Err(ApiError::Unreadable { license, reason }) => {
+                    Err(Error::Unreadable { license, reason }) => {
                         tracing::error!(license = %license, reason = %reason, "a license's stored data cannot be read");
                         library_record = "unreadable";
                         None
@@ -327,9 +327,9 @@ impl Library {
 }
 
 /// A body that is not a document at all is a 422, not a check.
-pub fn parse_request(v: Value) -> ApiResult<DocumentCheckRequest> {
+pub fn parse_request(v: Value) -> Result<DocumentCheckRequest> {
     serde_json::from_value(v).map_err(|e| {
-        ApiError::field(
+        Error::field(
             "document",
             "shape",
             format!("expected a signed document with payload and signature: {e}"),
@@ -345,9 +345,9 @@ pub const PDF_DOCUMENT_KEY: &str = "zhengzhao_signed_document";
 /// The signed document embedded in a PDF this library produced (an
 /// uncompressed embedded file), if there is one. The file's own signature
 /// is checked by `Library::check_pdf` (`pdf_signature.rs`).
-pub fn from_pdf(bytes: &[u8]) -> ApiResult<DocumentCheckRequest> {
+pub fn from_pdf(bytes: &[u8]) -> Result<DocumentCheckRequest> {
     if !bytes.starts_with(b"%PDF-") {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "document",
             "not_pdf",
             "not a PDF file",
@@ -359,7 +359,7 @@ pub fn from_pdf(bytes: &[u8]) -> ApiResult<DocumentCheckRequest> {
         .windows(marker.len())
         .position(|w| w == marker.as_bytes())
         .ok_or_else(|| {
-            ApiError::field(
+            Error::field(
                 "document",
                 "no_signed_document",
                 "this PDF holds no signed document of this library",
@@ -372,7 +372,7 @@ pub fn from_pdf(bytes: &[u8]) -> ApiResult<DocumentCheckRequest> {
         .and_then(Result::ok)
         .and_then(|mut v| v.get_mut(PDF_DOCUMENT_KEY).map(Value::take))
         .ok_or_else(|| {
-            ApiError::field(
+            Error::field(
                 "document",
                 "damaged",
                 "the signed document inside this PDF is damaged",

@@ -3,8 +3,8 @@
 //! once and stored only as its SM3 hash.
 
 use super::{Actor, Library, audit_event};
-use crate::auth::{generate_token, token_hash};
-use crate::error::{ApiError, ApiResult};
+use crate::secrets::{generate_token, token_hash};
+use crate::{Error, Result};
 use serde_json::json;
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
@@ -18,7 +18,7 @@ impl Library {
         org: &OrgCode,
         role: Role,
         label: &str,
-    ) -> ApiResult<(TokenRecord, String)> {
+    ) -> Result<(TokenRecord, String)> {
         let (record, secret, _) = self
             .create_token_with(actor, org, role, label, false)
             .await?;
@@ -35,13 +35,13 @@ impl Library {
         role: Role,
         label: &str,
         signed: bool,
-    ) -> ApiResult<(TokenRecord, String, Option<String>)> {
+    ) -> Result<(TokenRecord, String, Option<String>)> {
         if self.store.org(org).await?.is_none() {
-            return Err(ApiError::NotFound(format!("org {org}")));
+            return Err(Error::NotFound(format!("org {org}")));
         }
         let label = label.trim();
         if label.chars().count() > 100 || label.chars().any(char::is_control) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "label",
                 "text",
                 "label must be at most 100 characters",
@@ -55,7 +55,7 @@ impl Library {
             let wrapped = self
                 .master_key()?
                 .encrypt(&crate::signed_request::wrap_aad(id), key.as_bytes())
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
+                .map_err(|e| Error::Internal(e.to_string()))?;
             Some((key, wrapped))
         } else {
             None
@@ -88,11 +88,11 @@ impl Library {
         Ok((record, secret, signing.map(|(k, _)| k)))
     }
 
-    pub async fn tokens(&self) -> ApiResult<Vec<TokenRecord>> {
+    pub async fn tokens(&self) -> Result<Vec<TokenRecord>> {
         Ok(self.store.tokens().await?)
     }
 
-    pub async fn revoke_token(&self, actor: &Actor, id: uuid::Uuid) -> ApiResult<TokenRecord> {
+    pub async fn revoke_token(&self, actor: &Actor, id: uuid::Uuid) -> Result<TokenRecord> {
         let log = ChangeLog::audit_only(audit_event(
             actor,
             "token.revoke",
@@ -100,5 +100,64 @@ impl Library {
             json!({}),
         ));
         Ok(self.store.revoke_token(id, log.audit.at, &log).await?)
+    }
+}
+
+/// The parts of a request a token that must sign has to cover.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestToVerify<'a> {
+    pub method: &'a str,
+    pub path_and_query: &'a str,
+    pub signature: crate::signed_request::SignatureHeaders<'a>,
+    /// The SM3 of the body, when the request carried a signature.
+    pub body_digest: Option<&'a crate::signed_request::BodyDigest>,
+}
+
+impl Library {
+    /// The principal behind a bearer token: unknown or malformed tokens are
+    /// `Unauthenticated`; a token made with `--signed` must also have signed
+    /// `request`, with a nonce it never used before (claimed here, only
+    /// after the signature verified, so no one can burn a client's nonces).
+    pub async fn token_principal(
+        &self,
+        token: &str,
+        request: &RequestToVerify<'_>,
+        client_addr: Option<String>,
+    ) -> Result<crate::Principal> {
+        if !crate::secrets::looks_like_token(token) {
+            return Err(Error::Unauthenticated);
+        }
+        let record = self
+            .store
+            .token_by_hash(&token_hash(token))
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        if let Some(wrapped) = &record.signing_secret {
+            let secret = self
+                .master_key()?
+                .decrypt(&crate::signed_request::wrap_aad(record.id), wrapped)
+                .map_err(|e| Error::Internal(format!("signing key of token {}: {e}", record.id)))?;
+            let secret = String::from_utf8(secret)
+                .map_err(|_| Error::Internal(format!("signing key of token {}", record.id)))?;
+            let now = crate::now().as_second();
+            let nonce = crate::signed_request::verify(
+                &request.signature,
+                request.method,
+                request.path_and_query,
+                request.body_digest,
+                &secret,
+                now,
+            )?;
+            self.nonces
+                .claim(&self.store, record.id, nonce, now)
+                .await?;
+        }
+        Ok(crate::Principal {
+            actor: crate::ActorId::Token(record.id),
+            org: record.org,
+            roles: vec![record.role],
+            client_addr,
+            session: None,
+        })
     }
 }

@@ -4,7 +4,7 @@
 //! keys live in a process cache keyed by key id.
 
 use super::{Actor, Library, audit_event, now};
-use crate::error::{ApiError, ApiResult};
+use crate::{Error, Result};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,8 +21,8 @@ pub const LOCAL_CA_SUBJECT_CN: &str =
 const CA_YEARS: u32 = 20;
 const ORG_CERT_YEARS: u32 = 5;
 
-fn crypto(e: CryptoError) -> ApiError {
-    ApiError::Internal(e.to_string())
+fn crypto(e: CryptoError) -> Error {
+    Error::Internal(e.to_string())
 }
 
 /// A key ready to sign with, and the certificate that vouches for it.
@@ -40,7 +40,7 @@ pub struct KeyCache {
     keys: Mutex<HashMap<uuid::Uuid, Arc<LoadedKey>>>,
 }
 
-fn validity(pem: &str) -> ApiResult<(jiff::Timestamp, jiff::Timestamp)> {
+fn validity(pem: &str) -> Result<(jiff::Timestamp, jiff::Timestamp)> {
     let c = cert::from_pem(pem).map_err(crypto)?;
     let (nb, na) = cert::validity_secs(&c);
     let to_ts = |s: u64| {
@@ -51,15 +51,15 @@ fn validity(pem: &str) -> ApiResult<(jiff::Timestamp, jiff::Timestamp)> {
 }
 
 impl Library {
-    pub(crate) fn master_key(&self) -> ApiResult<&MasterKey> {
+    pub(crate) fn master_key(&self) -> Result<&MasterKey> {
         self.master_key.as_ref().ok_or_else(|| {
-            ApiError::Internal(
+            Error::Internal(
                 "no master key configured: cannot use signing keys or sealed personal data".into(),
             )
         })
     }
 
-    pub(crate) fn unwrap_key(&self, rec: &SigningKeyRecord) -> ApiResult<Arc<LoadedKey>> {
+    pub(crate) fn unwrap_key(&self, rec: &SigningKeyRecord) -> Result<Arc<LoadedKey>> {
         if let Some(k) = self
             .key_cache
             .keys
@@ -75,7 +75,7 @@ impl Library {
             .map_err(crypto)?;
         let pair = KeyPair::from_pkcs8_der(&der).map_err(crypto)?;
         if pair.public_key().to_sec1() != rec.public_key {
-            return Err(ApiError::Internal(format!(
+            return Err(Error::Internal(format!(
                 "key {} does not match its public key",
                 rec.id
             )));
@@ -92,7 +92,7 @@ impl Library {
         Ok(loaded)
     }
 
-    fn wrap(&self, id: uuid::Uuid, pair: &KeyPair) -> ApiResult<Vec<u8>> {
+    fn wrap(&self, id: uuid::Uuid, pair: &KeyPair) -> Result<Vec<u8>> {
         let der = pair.to_pkcs8_der().map_err(crypto)?;
         self.master_key()?
             .encrypt(id.as_bytes(), &der)
@@ -100,7 +100,7 @@ impl Library {
     }
 
     /// The library's CA key, made on first use.
-    pub async fn local_ca(&self) -> ApiResult<Arc<LoadedKey>> {
+    pub async fn local_ca(&self) -> Result<Arc<LoadedKey>> {
         if let Some(rec) = self.store.active_signing_key(None, KeyPurpose::Ca).await? {
             return self.unwrap_key(&rec);
         }
@@ -120,7 +120,7 @@ impl Library {
         &self,
         rec: SigningKeyRecord,
         detail: serde_json::Value,
-    ) -> ApiResult<Arc<LoadedKey>> {
+    ) -> Result<Arc<LoadedKey>> {
         let log = ChangeLog::audit_only(audit_event(
             &Actor::system(),
             "key.create",
@@ -137,9 +137,7 @@ impl Library {
                     .store
                     .active_signing_key(rec.org.as_ref(), rec.purpose)
                     .await?
-                    .ok_or_else(|| {
-                        ApiError::Internal("the concurrently made key vanished".into())
-                    })?;
+                    .ok_or_else(|| Error::Internal("the concurrently made key vanished".into()))?;
                 self.unwrap_key(&theirs)
             }
             Err(e) => Err(e.into()),
@@ -153,7 +151,7 @@ impl Library {
         source: KeySource,
         pair: &KeyPair,
         certificate_pem: String,
-    ) -> ApiResult<SigningKeyRecord> {
+    ) -> Result<SigningKeyRecord> {
         let id = uuid::Uuid::now_v7();
         let (not_before, not_after) = validity(&certificate_pem)?;
         Ok(SigningKeyRecord {
@@ -172,7 +170,7 @@ impl Library {
     }
 
     /// A new org key certified by the local CA.
-    async fn new_local_key(&self, org: &Org) -> ApiResult<(KeyPair, String)> {
+    async fn new_local_key(&self, org: &Org) -> Result<(KeyPair, String)> {
         let ca = self.local_ca().await?;
         let ca_cert = cert::from_pem(&ca.certificate_pem).map_err(crypto)?;
         let pair = KeyPair::generate().map_err(crypto)?;
@@ -192,7 +190,7 @@ impl Library {
     }
 
     /// The org's active license-signing key, made (certified by the local CA) on first use.
-    pub async fn signer_for(&self, org: &Org) -> ApiResult<Arc<LoadedKey>> {
+    pub async fn signer_for(&self, org: &Org) -> Result<Arc<LoadedKey>> {
         if let Some(rec) = self.caches.active_keys.get(&org.code) {
             return self.unwrap_key(&rec);
         }
@@ -223,7 +221,7 @@ impl Library {
 
     /// Start a new local key for `org`; the old one is retired but its
     /// certificate stays available, so licenses it signed still verify.
-    pub async fn rotate_key(&self, actor: &Actor, org: &Org) -> ApiResult<SigningKeyRecord> {
+    pub async fn rotate_key(&self, actor: &Actor, org: &Org) -> Result<SigningKeyRecord> {
         let (pair, pem) = self.new_local_key(org).await?;
         let rec = self.key_record(
             Some(org),
@@ -252,9 +250,9 @@ impl Library {
         org: &Org,
         certificate_pem: &str,
         key_pem: &str,
-    ) -> ApiResult<SigningKeyRecord> {
+    ) -> Result<SigningKeyRecord> {
         let bad = |m: String| {
-            ApiError::field(
+            Error::field(
                 "certificate",
                 "certificate",
                 m.clone(),
@@ -265,7 +263,7 @@ impl Library {
         let cert_key =
             cert::public_key(&c).map_err(|e| bad(format!("not an SM2 certificate: {e}")))?;
         let pair = KeyPair::from_pkcs8_pem(key_pem).map_err(|e| {
-            ApiError::field(
+            Error::field(
                 "key",
                 "key",
                 format!("not an SM2 PKCS#8 private key: {e}"),
@@ -330,7 +328,7 @@ impl Library {
     /// fields, staff TOTP secrets and signed tokens' HMAC keys. Without a
     /// master key, any wrapped key is a problem; with the wrong one, the
     /// first key it does not open is named.
-    pub async fn check_master_key(&self) -> ApiResult<MasterKeyReport> {
+    pub async fn check_master_key(&self) -> Result<MasterKeyReport> {
         let mut report = MasterKeyReport::default();
         let first_problem = |report: &mut MasterKeyReport, what: String| {
             report.problem.get_or_insert(what);

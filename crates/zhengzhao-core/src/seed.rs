@@ -1,8 +1,8 @@
 //! First start: seed the org tree, the default catalog and the first admin token.
 
 use super::{Actor, Library, audit_event, now};
-use crate::auth::{generate_token, token_hash};
-use crate::error::{ApiError, ApiResult};
+use crate::secrets::{generate_token, token_hash};
+use crate::{Error, Result};
 use serde::Deserialize;
 use serde_json::json;
 use std::io::Write;
@@ -13,9 +13,9 @@ use zhengzhao_domain::role::Role;
 use zhengzhao_store::{ChangeLog, NewToken, Seed, StoreError};
 
 /// GB/T 2260 divisions of Inner Mongolia (copied from the shared data set).
-pub const DIVISIONS_TSV: &str = include_str!("../../seed/gbt2260-150000.tsv");
+pub const DIVISIONS_TSV: &str = include_str!("../seed/gbt2260-150000.tsv");
 /// The default issuance catalog.
-pub const CATALOG_JSON: &str = include_str!("../../seed/catalog.json");
+pub const CATALOG_JSON: &str = include_str!("../seed/catalog.json");
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,15 +28,15 @@ struct SeedCatalog {
 }
 
 /// The default catalog, every entry checked by the same rules as the API's.
-pub fn default_catalog() -> ApiResult<Vec<LicenseTypeSpec>> {
+pub fn default_catalog() -> Result<Vec<LicenseTypeSpec>> {
     let seed: SeedCatalog = serde_json::from_str(CATALOG_JSON)
-        .map_err(|e| ApiError::Internal(format!("seed catalog: {e}")))?;
+        .map_err(|e| Error::Internal(format!("seed catalog: {e}")))?;
     seed.license_types
         .into_iter()
         .map(|d| {
             let code = d.code.clone();
             LicenseTypeSpec::parse(d)
-                .map_err(|e| ApiError::Internal(format!("seed catalog type {code}: {e:?}")))
+                .map_err(|e| Error::Internal(format!("seed catalog type {code}: {e:?}")))
         })
         .collect()
 }
@@ -56,15 +56,15 @@ fn write_secret(path: &Path, secret: &str) -> std::io::Result<()> {
 impl Library {
     /// Seed a fresh library. Returns the admin token file's path when this
     /// call seeded, `None` when the library was seeded already.
-    pub async fn ensure_seeded(&self, data_dir: &Path) -> ApiResult<Option<PathBuf>> {
+    pub async fn ensure_seeded(&self, data_dir: &Path) -> Result<Option<PathBuf>> {
         if self.store.is_seeded().await? {
             return Ok(None);
         }
         let divisions =
-            parse_divisions(DIVISIONS_TSV).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let orgs = seed_orgs(&divisions).map_err(|e| ApiError::Internal(e.to_string()))?;
+            parse_divisions(DIVISIONS_TSV).map_err(|e| Error::Internal(e.to_string()))?;
+        let orgs = seed_orgs(&divisions).map_err(|e| Error::Internal(e.to_string()))?;
         let catalog = default_catalog()?;
-        let region = OrgCode::parse(REGION_CODE).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let region = OrgCode::parse(REGION_CODE).map_err(|e| Error::Internal(e.to_string()))?;
         let secret = generate_token()?;
         let at = now();
         let seed = Seed {
@@ -91,20 +91,19 @@ impl Library {
                 "admin_token": seed.admin_token.id,
             }),
         ));
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            ApiError::Internal(format!("cannot create {}: {e}", data_dir.display()))
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| Error::Internal(format!("cannot create {}: {e}", data_dir.display())))?;
         // The secret goes to a temporary file first and becomes admin-token
         // only once the seed has committed, so a failed start leaves no token
         // that the database does not know.
         let path = data_dir.join("admin-token");
         let tmp = data_dir.join(format!("admin-token.{}.tmp", seed.admin_token.id));
         write_secret(&tmp, &secret)
-            .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", tmp.display())))?;
+            .map_err(|e| Error::Internal(format!("cannot write {}: {e}", tmp.display())))?;
         match self.store.seed(&seed, &log).await {
             Ok(()) => {
                 std::fs::rename(&tmp, &path).map_err(|e| {
-                    ApiError::Internal(format!("cannot write {}: {e}", path.display()))
+                    Error::Internal(format!("cannot write {}: {e}", path.display()))
                 })?;
                 Ok(Some(path))
             }

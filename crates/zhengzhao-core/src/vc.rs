@@ -30,7 +30,7 @@
 
 use super::Library;
 use super::status_list::StatusPurpose;
-use crate::error::{ApiError, ApiResult};
+use crate::{Error, Result};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use zhengzhao_crypto::ed25519::{VcKey, multibase_base58btc, sha256};
@@ -41,10 +41,10 @@ use zhengzhao_store::{LicenseRecord, LicenseVersionRecord};
 pub const CREDENTIALS_V2: &str = "https://www.w3.org/ns/credentials/v2";
 /// The license vocabulary, served at `/ns/license/v1`; `tools/vc-verifier`
 /// bundles this same file.
-pub const LICENSE_CONTEXT: &str = include_str!("../../contexts/license-v1.jsonld");
+pub const LICENSE_CONTEXT: &str = include_str!("../contexts/license-v1.jsonld");
 
-fn jcs(v: &Value) -> ApiResult<String> {
-    zhengzhao_crypto::canonical_json_value(v).map_err(|e| ApiError::Internal(e.to_string()))
+fn jcs(v: &Value) -> Result<String> {
+    zhengzhao_crypto::canonical_json_value(v).map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// An XSD dateTimeStamp to the second, as the proof and the lists carry.
@@ -53,7 +53,7 @@ fn xsd_time(t: Timestamp) -> String {
 }
 
 impl Library {
-    fn vc_key(&self, org: &OrgCode) -> ApiResult<VcKey> {
+    fn vc_key(&self, org: &OrgCode) -> Result<VcKey> {
         let master = self.master_key()?;
         let seed = zhengzhao_crypto::sm3(
             &[
@@ -67,35 +67,32 @@ impl Library {
     }
 
     pub fn license_context_url(&self) -> String {
-        format!("{}/ns/license/v1", self.public_url)
+        self.urls.license_context()
     }
 
     pub fn vc_key_id(&self, org: &OrgCode) -> String {
-        format!("{}/api/v1/orgs/{org}/vc-key", self.public_url)
+        self.urls.org_vc_key(org.as_str())
     }
 
     /// The org as the controller of its key and the issuer of its credentials.
     pub fn vc_controller_id(&self, org: &OrgCode) -> String {
-        format!("{}/api/v1/orgs/{org}/controller", self.public_url)
+        self.urls.org_controller(org.as_str())
     }
 
     /// Where a credential of `org` finds the status list for `purpose`.
     pub fn status_list_credential_url(&self, org: &OrgCode, purpose: StatusPurpose) -> String {
-        format!(
-            "{}/api/v1/orgs/{org}/status-lists/{}/credential",
-            self.public_url,
-            purpose.as_str()
-        )
+        self.urls
+            .org_status_list_credential(org.as_str(), purpose.as_str())
     }
 
     /// Where the region's copy of the list for `purpose` is: beside its
     /// SM2-signed form.
     pub fn library_status_list_credential_url(&self, purpose: StatusPurpose) -> String {
-        format!("{}/credential", self.status_lists_url(purpose))
+        self.urls.region_status_list_credential(purpose.as_str())
     }
 
     /// The org's Ed25519 key as a Multikey document.
-    pub fn vc_key_document(&self, org: &OrgCode) -> ApiResult<Value> {
+    pub fn vc_key_document(&self, org: &OrgCode) -> Result<Value> {
         let key = self.vc_key(org)?;
         Ok(json!({
             "@context": ["https://w3id.org/security/multikey/v1"],
@@ -109,7 +106,7 @@ impl Library {
     /// The org's controller document (W3C Controlled Identifiers; the DID
     /// v1 context defines its terms, the Multikey context the key's): the
     /// key may assert credentials on the org's behalf.
-    pub fn vc_controller_document(&self, org: &OrgCode) -> ApiResult<Value> {
+    pub fn vc_controller_document(&self, org: &OrgCode) -> Result<Value> {
         let mut key = self.vc_key_document(org)?;
         if let Some(k) = key.as_object_mut() {
             k.remove("@context");
@@ -132,7 +129,7 @@ impl Library {
         org: &OrgCode,
         mut credential: Value,
         created: Timestamp,
-    ) -> ApiResult<Value> {
+    ) -> Result<Value> {
         let key = self.vc_key(org)?;
         let mut proof = json!({
             "type": "DataIntegrityProof",
@@ -155,19 +152,14 @@ impl Library {
     }
 
     /// The credential for one version, with its proof.
-    pub async fn license_vc(
-        &self,
-        l: &LicenseRecord,
-        v: &LicenseVersionRecord,
-    ) -> ApiResult<Value> {
+    pub async fn license_vc(&self, l: &LicenseRecord, v: &LicenseVersionRecord) -> Result<Value> {
         let t = self
             .cached_license_type(&l.type_code, Some(v.type_version))
             .await?;
         let issuer = self
             .cached_org(&l.issuer)
             .await?
-            .ok_or_else(|| ApiError::Internal("issuer vanished".into()))?;
-        let base = &self.public_url;
+            .ok_or_else(|| Error::Internal("issuer vanished".into()))?;
         let index = v.status_index.to_string();
         let status_entry = |purpose: StatusPurpose| {
             let list = self.status_list_credential_url(&issuer.code, purpose);
@@ -181,7 +173,7 @@ impl Library {
         };
         let mut credential = json!({
             "@context": [CREDENTIALS_V2, self.license_context_url()],
-            "id": format!("{base}/verify/{}", v.license_id),
+            "id": self.urls.verify_page(&v.license_id.to_string()),
             "type": ["VerifiableCredential", "ElectronicLicenseCredential"],
             "issuer": {
                 "id": self.vc_controller_id(&issuer.code),
@@ -223,7 +215,7 @@ impl Library {
         encoded_list: &str,
         valid_from: Timestamp,
         valid_until: Timestamp,
-    ) -> ApiResult<Value> {
+    ) -> Result<Value> {
         let credential = super::status_list::list_credential(
             url,
             &self.vc_controller_id(org),
@@ -241,7 +233,7 @@ impl Library {
         org: &OrgCode,
         url: &str,
         purpose: StatusPurpose,
-    ) -> ApiResult<Value> {
+    ) -> Result<Value> {
         let lists = self.status_lists().await?;
         self.status_list_credential(
             org,

@@ -3,14 +3,15 @@
 //! within its own subtree.
 
 use super::{Actor, Library, audit_event};
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
-use serde::Deserialize;
+use crate::Principal;
+use crate::policy::{self, Action};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::HashMap;
 use utoipa::ToSchema;
 use zhengzhao_domain::codes::CreditCode;
 use zhengzhao_domain::org::{Org, OrgCode, OrgKind};
-use zhengzhao_domain::role::Role;
 use zhengzhao_store::{ChangeLog, OrgUpdate};
 
 /// A new org under an existing one.
@@ -32,10 +33,10 @@ pub struct OrgPatch {
     pub credit_code: Option<CreditCode>,
 }
 
-fn check_name(name: &str) -> ApiResult<()> {
+fn check_name(name: &str) -> Result<()> {
     let n = name.trim().chars().count();
     if n == 0 || n > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "name",
             "text",
             "name must be 1-100 characters without control characters",
@@ -48,15 +49,15 @@ fn check_name(name: &str) -> ApiResult<()> {
 impl Library {
     /// Whether the caller may administer orgs at all (the subtree is checked
     /// against the target once the body is read).
-    pub fn authorize_org_admin(caller: &Caller) -> ApiResult<()> {
-        Self::require_role(caller, &[Role::RegionAdmin])
+    pub fn authorize_org_admin(caller: &Principal) -> Result<()> {
+        policy::require(caller, Action::AdministerOrgs)
     }
 
-    pub async fn add_org(&self, caller: &Caller, new: NewOrg) -> ApiResult<Org> {
+    pub async fn add_org(&self, caller: &Principal, new: NewOrg) -> Result<Org> {
         Self::authorize_org_admin(caller)?;
         check_name(&new.name)?;
         let parent = self.store.org(&new.parent).await?.ok_or_else(|| {
-            ApiError::field(
+            Error::field(
                 "parent",
                 "unknown_org",
                 format!("org {} does not exist", new.parent),
@@ -65,7 +66,7 @@ impl Library {
         })?;
         self.require_within(caller, &parent.code).await?;
         if new.code.division() != parent.code.division() || new.code == parent.code {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "code",
                 "division",
                 format!(
@@ -101,16 +102,16 @@ impl Library {
 
     pub async fn update_org(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         code: &OrgCode,
         patch: OrgPatch,
-    ) -> ApiResult<Org> {
+    ) -> Result<Org> {
         Self::authorize_org_admin(caller)?;
         if let Some(n) = &patch.name {
             check_name(n)?;
         }
         if patch.name.is_none() && patch.credit_code.is_none() {
-            return Err(ApiError::Malformed(
+            return Err(Error::Malformed(
                 "nothing to change: give name and/or credit_code".into(),
             ));
         }
@@ -118,7 +119,7 @@ impl Library {
             .store
             .org(code)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("org {code}")))?;
+            .ok_or_else(|| Error::NotFound(format!("org {code}")))?;
         self.require_within(caller, code).await?;
         let log = ChangeLog::audit_only(audit_event(
             &Actor::from(caller),
@@ -137,5 +138,96 @@ impl Library {
         let org = self.store.update_org(&change, &log).await?;
         self.caches.orgs.forget(code);
         Ok(org)
+    }
+}
+
+/// An org with the orgs below it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgNode {
+    #[serde(flatten)]
+    pub org: Org,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
+    pub children: Vec<OrgNode>,
+}
+
+/// The org tree, or one org's direct children.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgList {
+    /// With `?parent=`, that org's code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub parent: Option<OrgCode>,
+    pub items: Vec<OrgNode>,
+}
+
+fn parse_org(field: &str, raw: &str) -> Result<OrgCode> {
+    OrgCode::parse(raw).map_err(|e| Error::Validation(vec![e.at(field)]))
+}
+
+/// Build the nested tree from a flat list in one pass.
+fn build_tree(orgs: Vec<Org>) -> Vec<OrgNode> {
+    let mut by_parent: HashMap<Option<OrgCode>, Vec<Org>> = HashMap::new();
+    for o in orgs {
+        by_parent.entry(o.parent.clone()).or_default().push(o);
+    }
+    fn attach(org: Org, by_parent: &mut HashMap<Option<OrgCode>, Vec<Org>>) -> OrgNode {
+        let kids = by_parent
+            .remove(&Some(org.code.clone()))
+            .unwrap_or_default();
+        OrgNode {
+            children: kids.into_iter().map(|k| attach(k, by_parent)).collect(),
+            org,
+        }
+    }
+    let roots = by_parent.remove(&None).unwrap_or_default();
+    roots
+        .into_iter()
+        .map(|r| attach(r, &mut by_parent))
+        .collect()
+}
+
+/// Reading the org tree: public (the tree says who may issue what).
+impl Library {
+    /// The whole tree, nested; or with `parent`, that org's direct children.
+    pub async fn org_list(&self, parent: Option<&str>) -> Result<OrgList> {
+        match parent {
+            None => Ok(OrgList {
+                parent: None,
+                items: build_tree(self.store.orgs().await?),
+            }),
+            Some(p) => {
+                let parent = parse_org("parent", p)?;
+                if self.store.org(&parent).await?.is_none() {
+                    return Err(Error::NotFound(format!("org {parent}")));
+                }
+                let children = self.store.org_children(&parent).await?;
+                Ok(OrgList {
+                    parent: Some(parent),
+                    items: children
+                        .into_iter()
+                        .map(|org| OrgNode {
+                            org,
+                            children: vec![],
+                        })
+                        .collect(),
+                })
+            }
+        }
+    }
+
+    /// One org, by the code as given (`field` names it in a validation error).
+    pub async fn org_by_code(&self, field: &str, raw: &str) -> Result<Org> {
+        let code = parse_org(field, raw)?;
+        self.store
+            .org(&code)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("org {code}")))
+    }
+
+    /// The org's Ed25519 verification key for Verifiable Credentials.
+    pub async fn org_vc_key_document(&self, raw: &str) -> Result<serde_json::Value> {
+        let org = self.org_by_code("code", raw).await?;
+        self.vc_key_document(&org.code)
     }
 }

@@ -24,8 +24,8 @@
 //! could not verify, and an unmasked one would disclose).
 
 use super::{Actor, Library, audit_event, now};
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::Principal;
+use crate::{Error, Result};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
@@ -74,8 +74,8 @@ fn holder_aad(license_id: &str, part: &str) -> Vec<u8> {
     format!("holder:{license_id}/{part}").into_bytes()
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(e.to_string())
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(e.to_string())
 }
 
 /// Whether any string in `v` takes the reserved sealed form (no allocation:
@@ -170,7 +170,7 @@ pub struct OpenedPage {
 
 impl Library {
     /// The data keys, loaded (and, with `need_active`, created) on demand.
-    pub(crate) async fn data_keyring(&self, need_active: bool) -> ApiResult<Arc<DataKeyring>> {
+    pub(crate) async fn data_keyring(&self, need_active: bool) -> Result<Arc<DataKeyring>> {
         let mut slot = self.data_keys.lock().await;
         if let Some(ring) = slot.as_ref()
             && ring.loaded.elapsed() < KEYRING_TTL
@@ -194,7 +194,7 @@ impl Library {
                     .map_err(|_| internal(format!("data key {} has the wrong length", r.id)))?;
                 Ok((r.id, MasterKey::from_bytes(bytes)))
             })
-            .collect::<ApiResult<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         let ring = Arc::new(DataKeyring {
             keys,
             loaded: Instant::now(),
@@ -203,7 +203,7 @@ impl Library {
         Ok(ring)
     }
 
-    async fn new_data_key(&self, actor: &Actor) -> ApiResult<DataKeyRecord> {
+    async fn new_data_key(&self, actor: &Actor) -> Result<DataKeyRecord> {
         let key = MasterKey::generate().map_err(internal)?;
         let id = uuid::Uuid::now_v7();
         let wrapped = self
@@ -227,7 +227,7 @@ impl Library {
 
     /// Start a new data key: new personal data is sealed with it from now on
     /// (other processes pick it up within a minute).
-    pub async fn rotate_data_key(&self, actor: &Actor) -> ApiResult<uuid::Uuid> {
+    pub async fn rotate_data_key(&self, actor: &Actor) -> Result<uuid::Uuid> {
         let rec = self.new_data_key(actor).await?;
         *self.data_keys.lock().await = None;
         Ok(rec.id)
@@ -241,7 +241,7 @@ impl Library {
         &self,
         t: &LicenseTypeVersion,
         mut v: LicenseVersionRecord,
-    ) -> ApiResult<LicenseVersionRecord> {
+    ) -> Result<LicenseVersionRecord> {
         // The sealed form is reserved in every field: a value that looked
         // sealed would be "opened" on every read, and fail. The use cases
         // refuse it while validating; this is the last line before storage.
@@ -253,7 +253,7 @@ impl Library {
             }
         }
         if !reserved.is_empty() {
-            return Err(ApiError::Validation(
+            return Err(Error::Validation(
                 reserved.into_iter().map(reserved_error).collect(),
             ));
         }
@@ -264,7 +264,7 @@ impl Library {
         }
         let ring = self.data_keyring(true).await?;
         let (key_id, key) = ring.active().ok_or_else(|| internal("no data key"))?;
-        let seal = |value: &Value, aad: &[u8]| -> ApiResult<Value> {
+        let seal = |value: &Value, aad: &[u8]| -> Result<Value> {
             let text = serde_json::to_vec(value).map_err(internal)?;
             let blob = key.encrypt(aad, &text).map_err(internal)?;
             Ok(Value::String(format!(
@@ -305,7 +305,7 @@ impl Library {
     /// The blind index stored (and searched) in place of a resident id:
     /// HMAC-SM3 under a key derived from the master key, so equal ids match
     /// and nobody without the master key can test a guess.
-    pub fn holder_index(&self, resident_id: &str) -> ApiResult<String> {
+    pub fn holder_index(&self, resident_id: &str) -> Result<String> {
         use hmac::{KeyInit, Mac};
         let master = self.master_key()?;
         let key = zhengzhao_crypto::sm3(
@@ -322,8 +322,8 @@ impl Library {
     /// Open a stored version's sealed values: face, holder and payload as
     /// signed. A value that does not open (its data key is unknown, or it
     /// does not decrypt under the key and place it names) is
-    /// [`ApiError::Unreadable`], naming the license: that license alone.
-    pub(crate) async fn open_version(&self, v: &mut LicenseVersionRecord) -> ApiResult<()> {
+    /// [`Error::Unreadable`], naming the license: that license alone.
+    pub(crate) async fn open_version(&self, v: &mut LicenseVersionRecord) -> Result<()> {
         self.open_sealed(v, false).await
     }
 
@@ -331,16 +331,16 @@ impl Library {
     /// replaced by [`UNREADABLE_VALUE`] (for showing what can still be
     /// shown, e.g. the answer to revoking such a license). The payload
     /// then stays as stored.
-    pub(crate) async fn open_version_lossy(&self, v: &mut LicenseVersionRecord) -> ApiResult<()> {
+    pub(crate) async fn open_version_lossy(&self, v: &mut LicenseVersionRecord) -> Result<()> {
         self.open_sealed(v, true).await
     }
 
-    async fn open_sealed(&self, v: &mut LicenseVersionRecord, lossy: bool) -> ApiResult<()> {
+    async fn open_sealed(&self, v: &mut LicenseVersionRecord, lossy: bool) -> Result<()> {
         if !v.payload.contains(SEALED_PREFIX) {
             return Ok(());
         }
         let id = v.license_id.to_string();
-        let unreadable = |reason: String| ApiError::Unreadable {
+        let unreadable = |reason: String| Error::Unreadable {
             license: id.clone(),
             reason,
         };
@@ -438,7 +438,7 @@ impl Library {
         Ok(())
     }
 
-    pub(crate) async fn open_license(&self, mut l: LicenseRecord) -> ApiResult<LicenseRecord> {
+    pub(crate) async fn open_license(&self, mut l: LicenseRecord) -> Result<LicenseRecord> {
         for v in &mut l.versions {
             self.open_version(v).await?;
         }
@@ -446,10 +446,7 @@ impl Library {
     }
 
     /// [`Self::open_license`], showing what does not open as [`UNREADABLE_VALUE`].
-    pub(crate) async fn open_license_lossy(
-        &self,
-        mut l: LicenseRecord,
-    ) -> ApiResult<LicenseRecord> {
+    pub(crate) async fn open_license_lossy(&self, mut l: LicenseRecord) -> Result<LicenseRecord> {
         for v in &mut l.versions {
             self.open_version_lossy(v).await?;
         }
@@ -463,7 +460,7 @@ impl Library {
         filter: &zhengzhao_store::LicenseFilter,
         before: Option<i64>,
         limit: u32,
-    ) -> ApiResult<Vec<LicenseRecord>> {
+    ) -> Result<Vec<LicenseRecord>> {
         Ok(self.open_page(filter, before, limit).await?.licenses)
     }
 
@@ -475,7 +472,7 @@ impl Library {
         filter: &zhengzhao_store::LicenseFilter,
         before: Option<i64>,
         limit: u32,
-    ) -> ApiResult<OpenedPage> {
+    ) -> Result<OpenedPage> {
         let page = self.store.licenses(filter, before, limit).await?;
         let mut out = OpenedPage {
             full: page.len() >= limit as usize,
@@ -486,7 +483,7 @@ impl Library {
         for l in page {
             match self.open_license(l).await {
                 Ok(l) => out.licenses.push(l),
-                Err(ApiError::Unreadable { license, reason }) => {
+                Err(Error::Unreadable { license, reason }) => {
                     tracing::error!(license = %license, reason = %reason, "a license's stored data cannot be read: left out");
                     out.unreadable.push(license);
                 }
@@ -501,11 +498,11 @@ impl Library {
     /// in full. Written before the answer is sent.
     pub async fn record_read(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         action: &str,
         target: String,
         detail: Value,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         let log = ChangeLog::audit_only(audit_event(&Actor::from(caller), action, target, detail));
         self.store.record_event(&log).await?;
         Ok(())
@@ -517,17 +514,17 @@ impl Library {
     /// license and the index of the version `raw_id` names.
     pub async fn disclose_version(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         raw_id: &str,
         action: &str,
-    ) -> ApiResult<(LicenseRecord, usize)> {
+    ) -> Result<(LicenseRecord, usize)> {
         let (rec, asked) = self.find_license(raw_id).await?;
         self.require_reader(caller, &rec).await?;
         let index = rec
             .versions
             .iter()
             .position(|v| v.license_id == asked)
-            .ok_or_else(|| ApiError::NotFound(format!("license {asked}")))?;
+            .ok_or_else(|| Error::NotFound(format!("license {asked}")))?;
         self.require_full_disclosure(caller, &rec, &rec.versions[index])
             .await?;
         self.record_read(
@@ -542,12 +539,12 @@ impl Library {
 
     /// What a read event says besides who and which: whether personal
     /// fields were shown in full.
-    pub fn read_detail(caller: &Caller, rec: &LicenseRecord) -> Value {
+    pub fn read_detail(caller: &Principal, rec: &LicenseRecord) -> Value {
         json!({"personal_data": if Self::sees_personal_data(caller, rec) { "full" } else { "masked" }})
     }
 
     /// Does the caller see personal fields of `l` in full?
-    pub fn sees_personal_data(caller: &Caller, l: &LicenseRecord) -> bool {
+    pub fn sees_personal_data(caller: &Principal, l: &LicenseRecord) -> bool {
         (caller.has(Role::IssuerClerk) && caller.org == l.issuer)
             || caller.has(Role::ObjectionHandler)
     }
@@ -576,10 +573,10 @@ impl Library {
     /// verify, and an unmasked one would disclose.
     pub async fn require_full_disclosure(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         l: &LicenseRecord,
         v: &LicenseVersionRecord,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         if Self::sees_personal_data(caller, l) {
             return Ok(());
         }
@@ -587,7 +584,7 @@ impl Library {
             .cached_license_type(&l.type_code, Some(v.type_version))
             .await?;
         if holds_personal_data(t.as_deref(), v) {
-            return Err(ApiError::Forbidden(
+            return Err(Error::Forbidden(
                 "this license holds personal data: only the issuing org's clerks and objection handlers may have the full document".into(),
             ));
         }

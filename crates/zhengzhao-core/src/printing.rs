@@ -4,7 +4,7 @@
 
 use super::licenses::LicenseView;
 use super::{Library, china_tz};
-use crate::error::{ApiError, ApiResult};
+use crate::{Error, Result};
 use jiff::civil::Date;
 use zhengzhao_domain::catalog::FieldType;
 use zhengzhao_domain::org::OrgCode;
@@ -42,13 +42,13 @@ fn state_notice(v: &LicenseView) -> Option<String> {
 impl Library {
     /// What the page shows for `v`: every face field in catalog order, with
     /// dates and org references written out for people.
-    pub async fn print_view(&self, v: &LicenseView) -> ApiResult<PrintView> {
+    pub async fn print_view(&self, v: &LicenseView) -> Result<PrintView> {
         let t = self
             .store
             .license_type(&v.type_code, Some(v.type_version))
             .await?
             .ok_or_else(|| {
-                ApiError::Internal(format!(
+                Error::Internal(format!(
                     "catalog version {} of {} missing",
                     v.type_version, v.type_code
                 ))
@@ -93,7 +93,7 @@ impl Library {
                 v.valid_until
                     .map_or_else(|| "长期".to_owned(), chinese_date)
             ),
-            verify_url: format!("{}/verify/{}", self.public_url, v.license_id),
+            verify_url: self.urls.verify_page(&v.license_id.to_string()),
             layout: Layout::from_template(&d.template).unwrap_or(Layout::A4Portrait),
             attachment: None,
             notices: state_notice(v).into_iter().collect(),

@@ -2,21 +2,19 @@
 //! catalog_admin changes the catalog; anyone reads its public part.
 
 use super::{Actor, Library, audit_event};
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::Principal;
+use crate::policy::{self, Action};
+use crate::{Error, Result};
 use serde_json::json;
 use zhengzhao_domain::FieldError;
 use zhengzhao_domain::catalog::{
     LicenseTypeDraft, LicenseTypeSpec, LicenseTypeVersion, PublicAttribute,
 };
 use zhengzhao_domain::codes::LicenseTypeCode;
-use zhengzhao_domain::role::Role;
 use zhengzhao_store::{ChangeLog, OutboxMessage};
 
 /// Topic of the messages that push catalog changes to the regional platform.
 pub const PLATFORM_CATALOG_TOPIC: &str = "platform.catalog";
-
-const EDITORS: [Role; 2] = [Role::RegionAdmin, Role::CatalogAdmin];
 
 fn platform_message(event: &str, v: &LicenseTypeSpec, version: u32) -> OutboxMessage {
     OutboxMessage {
@@ -29,13 +27,12 @@ fn platform_message(event: &str, v: &LicenseTypeSpec, version: u32) -> OutboxMes
 impl Library {
     /// Whether the caller may change the catalog at all: checked before the
     /// request body is even parsed.
-    pub fn authorize_catalog_edit(caller: &Caller) -> ApiResult<()> {
-        Self::require_role(caller, &EDITORS)?;
-        Self::require_region(caller)
+    pub fn authorize_catalog_edit(caller: &Principal) -> Result<()> {
+        policy::require(caller, Action::EditCatalog)
     }
 
     /// Rule-check a draft and check that the orgs it names exist.
-    async fn check_spec(&self, draft: LicenseTypeDraft) -> ApiResult<LicenseTypeSpec> {
+    async fn check_spec(&self, draft: LicenseTypeDraft) -> Result<LicenseTypeSpec> {
         let mut missing = Vec::new();
         for (i, org) in draft.issuing_orgs.iter().enumerate() {
             if self.store.org(org).await?.is_none() {
@@ -49,10 +46,10 @@ impl Library {
         }
         match LicenseTypeSpec::parse(draft) {
             Ok(spec) if missing.is_empty() => Ok(spec),
-            Ok(_) => Err(ApiError::Validation(missing)),
+            Ok(_) => Err(Error::Validation(missing)),
             Err(mut errors) => {
                 errors.extend(missing);
-                Err(ApiError::Validation(errors))
+                Err(Error::Validation(errors))
             }
         }
     }
@@ -60,9 +57,9 @@ impl Library {
     /// Add a license type to the catalog as its version 1.
     pub async fn create_license_type(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         draft: LicenseTypeDraft,
-    ) -> ApiResult<LicenseTypeVersion> {
+    ) -> Result<LicenseTypeVersion> {
         Self::authorize_catalog_edit(caller)?;
         let spec = self.check_spec(draft).await?;
         let code = spec.code().clone();
@@ -86,13 +83,13 @@ impl Library {
     /// Make the next version of an existing type from a full definition.
     pub async fn update_license_type(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         code: &LicenseTypeCode,
         draft: LicenseTypeDraft,
-    ) -> ApiResult<LicenseTypeVersion> {
+    ) -> Result<LicenseTypeVersion> {
         Self::authorize_catalog_edit(caller)?;
         if &draft.code != code {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "code",
                 "mismatch",
                 format!(
@@ -109,10 +106,10 @@ impl Library {
             .store
             .license_type(code, None)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("license type {code}")))?;
+            .ok_or_else(|| Error::NotFound(format!("license type {code}")))?;
         let spec = self.check_spec(draft).await?;
         if spec == current.spec {
-            return Err(ApiError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "the definition equals version {} of {code}; nothing to change",
                 current.version
             )));
@@ -137,7 +134,7 @@ impl Library {
 
     /// The current catalog. The public sees every type but the not-public ones;
     /// library staff (any valid token) see all.
-    pub async fn catalog(&self, staff: bool) -> ApiResult<Vec<LicenseTypeVersion>> {
+    pub async fn catalog(&self, staff: bool) -> Result<Vec<LicenseTypeVersion>> {
         let mut all = self.store.current_license_types().await?;
         if !staff {
             all.retain(|v| v.spec.draft().public_attribute != PublicAttribute::NotPublic);
@@ -151,13 +148,13 @@ impl Library {
         code: &LicenseTypeCode,
         version: Option<u32>,
         staff: bool,
-    ) -> ApiResult<LicenseTypeVersion> {
+    ) -> Result<LicenseTypeVersion> {
         let found = self.store.license_type(code, version).await?;
         match found {
             Some(v) if staff || v.spec.draft().public_attribute != PublicAttribute::NotPublic => {
                 Ok(v)
             }
-            _ => Err(ApiError::NotFound(match version {
+            _ => Err(Error::NotFound(match version {
                 Some(n) => format!("license type {code} version {n}"),
                 None => format!("license type {code}"),
             })),
@@ -168,7 +165,7 @@ impl Library {
         &self,
         code: &LicenseTypeCode,
         staff: bool,
-    ) -> ApiResult<Vec<LicenseTypeVersion>> {
+    ) -> Result<Vec<LicenseTypeVersion>> {
         // The same visibility rule as for the type itself (404 if hidden).
         self.license_type(code, None, staff).await?;
         Ok(self.store.license_type_versions(code).await?)

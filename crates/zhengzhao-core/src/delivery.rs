@@ -3,11 +3,34 @@
 //! first success is the version's delivery time.
 
 use super::{Actor, Library, audit_event, now};
-use crate::config::DeliveryChannel;
 use base64::Engine;
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
 use zhengzhao_store::{ChangeLog, DeliveryOutcome, DeliveryRecord};
+
+/// A configured delivery channel: a name and the webhook its messages go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryChannel {
+    pub name: String,
+    pub url: String,
+}
+
+/// How a message leaves the library. The core decides what to send, when,
+/// and what an outcome means; a transport only carries it (the HTTP crate's
+/// webhook client in a server, a recording fake in tests).
+#[async_trait::async_trait]
+pub trait Transport: Send + Sync {
+    /// Send `body` to `channel`. `Ok` means the receiver accepted it; the
+    /// error text is kept on the delivery record for the operator.
+    /// `idempotency_key` is the same on every retry of one delivery.
+    async fn send(
+        &self,
+        channel: &DeliveryChannel,
+        idempotency_key: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), String>;
+}
 
 /// After this many failed attempts a delivery is marked failed.
 pub const MAX_ATTEMPTS: u32 = 12;
@@ -21,7 +44,7 @@ pub fn backoff(base: Duration, attempts_so_far: u32) -> Duration {
 pub struct DeliveryWorker {
     pub library: Library,
     pub channels: Vec<DeliveryChannel>,
-    pub client: reqwest::Client,
+    pub transport: Arc<dyn Transport>,
     pub retry_base: Duration,
 }
 
@@ -30,17 +53,14 @@ impl DeliveryWorker {
         library: Library,
         channels: Vec<DeliveryChannel>,
         retry_base: Duration,
-    ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
-            .build()?;
-        Ok(Self {
+        transport: Arc<dyn Transport>,
+    ) -> Self {
+        Self {
             library,
             channels,
-            client,
+            transport,
             retry_base,
-        })
+        }
     }
 
     /// Deliver what is due; returns how many deliveries were attempted.
@@ -140,19 +160,9 @@ impl DeliveryWorker {
                 "certificate": cert,
             },
         });
-        let resp = self
-            .client
-            .post(&channel.url)
-            .header("Idempotency-Key", format!("{}:{}", d.license_id, d.channel))
-            .json(&body)
-            .send()
+        self.transport
+            .send(channel, &format!("{}:{}", d.license_id, d.channel), &body)
             .await
-            .map_err(|e| format!("request failed: {e}"))?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("HTTP {}", resp.status().as_u16()))
-        }
     }
 
     /// Run until `stop` resolves, polling every `every`.

@@ -8,19 +8,19 @@
 //! license identifier, fields, expiry, a token id, and whether it is single
 //! use (the default: its id is recorded on first scan, and a second scan is
 //! refused). The token is a capability: the access log redacts it
-//! (`http::loggable_path`), and audit events name only its id.
+//! (`zhengzhao_http::http::loggable_path`), and audit events name only its id.
 
 use super::{Actor, Library, audit_event, now};
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
-use crate::service::verify::VerifyResult;
+use crate::Principal;
+use crate::policy::{self, Action};
+use crate::verify::VerifyResult;
+use crate::{Error, Result};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
-use zhengzhao_domain::role::Role;
 use zhengzhao_store::{ChangeLog, StoreError};
 
 pub const DEFAULT_TTL_SECS: u64 = 300;
@@ -78,8 +78,8 @@ pub struct PresentedLicense {
     pub expires_at: jiff::Timestamp,
 }
 
-fn forged() -> ApiError {
-    ApiError::field(
+fn forged() -> Error {
+    Error::field(
         "token",
         "not_genuine",
         "this presentation code was not made by this library, or was altered",
@@ -88,36 +88,36 @@ fn forged() -> ApiError {
 }
 
 impl Library {
-    fn presentation_key(&self) -> ApiResult<[u8; 32]> {
+    fn presentation_key(&self) -> Result<[u8; 32]> {
         let master = self.master_key()?;
         Ok(zhengzhao_crypto::sm3(
             &[b"zhengzhao presentation v1".as_slice(), &master.to_bytes()].concat(),
         ))
     }
 
-    fn mac(&self, claims: &[u8]) -> ApiResult<Vec<u8>> {
+    fn mac(&self, claims: &[u8]) -> Result<Vec<u8>> {
         let mut mac = hmac::Hmac::<sm3::Sm3>::new_from_slice(&self.presentation_key()?)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
         mac.update(claims);
         Ok(mac.finalize().into_bytes().to_vec())
     }
 
     pub fn presentation_url(&self, token: &str) -> String {
-        format!("{}/verify/p/{token}", self.public_url)
+        self.urls.presentation_page(token)
     }
 
     /// Make a presentation token: the issuing org's clerks, acting for the
     /// holder (at the counter or through the government service app).
     pub async fn create_presentation(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         raw_id: &str,
         req: PresentationRequest,
-    ) -> ApiResult<Presentation> {
-        Self::require_role(caller, &[Role::IssuerClerk])?;
+    ) -> Result<Presentation> {
+        policy::require(caller, Action::CreatePresentation)?;
         let (l, asked) = self.find_license(raw_id).await?;
         if caller.org != l.issuer {
-            return Err(ApiError::Forbidden(format!(
+            return Err(Error::Forbidden(format!(
                 "presentations of org {}'s licenses are made by its own clerks",
                 l.issuer
             )));
@@ -126,11 +126,11 @@ impl Library {
             .versions
             .iter()
             .find(|v| v.license_id == asked)
-            .ok_or_else(|| ApiError::NotFound(format!("license {asked}")))?;
+            .ok_or_else(|| Error::NotFound(format!("license {asked}")))?;
         let t = self
             .cached_license_type(&l.type_code, Some(v.type_version))
             .await?
-            .ok_or_else(|| ApiError::Internal("license type vanished".into()))?;
+            .ok_or_else(|| Error::Internal("license type vanished".into()))?;
         let known: Vec<&str> = t
             .spec
             .draft()
@@ -141,7 +141,7 @@ impl Library {
         let mut fields = req.fields.clone();
         fields.dedup();
         if let Some(bad) = fields.iter().find(|f| !known.contains(&f.as_str())) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "fields",
                 "unknown_field",
                 format!("'{bad}' is not a face field of this license type"),
@@ -150,7 +150,7 @@ impl Library {
         }
         let ttl = req.ttl_secs.unwrap_or(DEFAULT_TTL_SECS);
         if !(1..=MAX_TTL_SECS).contains(&ttl) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "ttl_secs",
                 "range",
                 "ttl_secs must be 1 to 86400",
@@ -162,7 +162,7 @@ impl Library {
             .checked_add(jiff::SignedDuration::from_secs(
                 i64::try_from(ttl).unwrap_or(300),
             ))
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let claims = Claims {
             lid: asked.to_string(),
             f: fields.clone(),
@@ -170,14 +170,14 @@ impl Library {
             jti: uuid::Uuid::now_v7(),
             su: req.single_use.unwrap_or(true),
         };
-        let body = serde_json::to_vec(&claims).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let body = serde_json::to_vec(&claims).map_err(|e| Error::Internal(e.to_string()))?;
         let token = format!(
             "{}.{}",
             B64URL.encode(&body),
             B64URL.encode(self.mac(&body)?)
         );
         if token.len() > MAX_TOKEN_LEN {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "fields",
                 "too_many",
                 "too many fields",
@@ -193,8 +193,8 @@ impl Library {
         self.store.record_event(&log).await?;
         Ok(Presentation {
             url: self.presentation_url(&token),
-            qr_png: format!("{}/api/v1/presentations/{token}/qr.png", self.public_url),
-            qr_svg: format!("{}/api/v1/presentations/{token}/qr.svg", self.public_url),
+            qr_png: self.urls.presentation_qr_png(&token),
+            qr_svg: self.urls.presentation_qr_svg(&token),
             token,
             expires_at,
             single_use: claims.su,
@@ -202,7 +202,7 @@ impl Library {
         })
     }
 
-    fn read_token(&self, token: &str) -> ApiResult<Claims> {
+    fn read_token(&self, token: &str) -> Result<Claims> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(forged());
         }
@@ -221,7 +221,7 @@ impl Library {
 
     /// The URL a token's QR code holds, if the token is genuine (expiry is
     /// not checked: the picture shows nothing by itself).
-    pub fn presentation_qr_target(&self, token: &str) -> ApiResult<String> {
+    pub fn presentation_qr_target(&self, token: &str) -> Result<String> {
         self.read_token(token)?;
         Ok(self.presentation_url(token))
     }
@@ -231,11 +231,11 @@ impl Library {
         &self,
         token: &str,
         client_addr: Option<String>,
-    ) -> ApiResult<PresentedLicense> {
+    ) -> Result<PresentedLicense> {
         let claims = self.read_token(token)?;
         let at = now();
         if at.as_second() >= claims.exp {
-            return Err(ApiError::Gone(
+            return Err(Error::Gone(
                 "this presentation code has expired; ask the holder for a new one".into(),
             ));
         }
@@ -245,7 +245,7 @@ impl Library {
             .versions
             .iter()
             .find(|v| v.license_id == asked)
-            .ok_or_else(|| ApiError::NotFound(format!("license {asked}")))?;
+            .ok_or_else(|| Error::NotFound(format!("license {asked}")))?;
         let t = self
             .cached_license_type(&l.type_code, Some(v.type_version))
             .await?;
@@ -263,7 +263,7 @@ impl Library {
             })
             .collect();
         let actor = Actor {
-            id: "anonymous".into(),
+            id: crate::ActorId::Anonymous,
             org: None,
             role: None,
             client_addr,
@@ -278,7 +278,7 @@ impl Library {
             match self.store.use_presentation(claims.jti, at, &log).await {
                 Ok(()) => {}
                 Err(StoreError::Conflict(_)) => {
-                    return Err(ApiError::Gone(
+                    return Err(Error::Gone(
                         "this presentation code was for one scan only and has been used".into(),
                     ));
                 }
@@ -291,7 +291,7 @@ impl Library {
             license,
             fields,
             expires_at: jiff::Timestamp::from_second(claims.exp)
-                .map_err(|e| ApiError::Internal(e.to_string()))?,
+                .map_err(|e| Error::Internal(e.to_string()))?,
         })
     }
 }

@@ -13,9 +13,9 @@
 //! never reuses a stale answer; the status itself is read fresh every time.
 
 use super::{Library, china_today};
-use crate::error::{ApiError, ApiResult};
-use crate::service::licenses::{IssuerView, current_version, status_of};
-use crate::service::privacy::masked_holder_name;
+use crate::licenses::{IssuerView, current_version, status_of};
+use crate::privacy::masked_holder_name;
+use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -85,7 +85,7 @@ fn fingerprint(v: &LicenseVersionRecord) -> [u8; 16] {
 }
 
 impl Library {
-    pub(crate) async fn public_key(&self, id: uuid::Uuid) -> ApiResult<Option<Arc<PublicKey>>> {
+    pub(crate) async fn public_key(&self, id: uuid::Uuid) -> Result<Option<Arc<PublicKey>>> {
         if let Some(k) = self
             .verify_cache
             .keys
@@ -123,7 +123,7 @@ impl Library {
     /// Check every stored signature once and remember the good ones, on all
     /// cores (after a start, so the public check does no SM2 work). Returns
     /// (versions checked, bad ones).
-    pub async fn warm_verify_cache(&self) -> ApiResult<(u64, u64)> {
+    pub async fn warm_verify_cache(&self) -> Result<(u64, u64)> {
         let mut before = None;
         let (mut checked, mut bad) = (0u64, 0u64);
         loop {
@@ -197,7 +197,7 @@ impl Library {
 
     /// Does the stored signature of `v` verify, by a key not revoked before
     /// `v` was signed? Remembered per exact bytes.
-    pub async fn signature_valid(&self, v: &LicenseVersionRecord) -> ApiResult<bool> {
+    pub async fn signature_valid(&self, v: &LicenseVersionRecord) -> Result<bool> {
         if !self.signed_before_revocation(v.key_id, v.issued_at).await? {
             return Ok(false);
         }
@@ -225,7 +225,7 @@ impl Library {
 
     /// The public check of `raw` (any version's identifier). A malformed
     /// identifier is a 422 before any lookup; an unknown one a 404.
-    pub async fn verify_public(&self, raw: &str) -> ApiResult<VerifyResult> {
+    pub async fn verify_public(&self, raw: &str) -> Result<VerifyResult> {
         let (l, id) = self.find_license(raw).await?;
         self.public_result(&l, &id).await
     }
@@ -235,20 +235,20 @@ impl Library {
         &self,
         l: &LicenseRecord,
         id: &LicenseId,
-    ) -> ApiResult<VerifyResult> {
+    ) -> Result<VerifyResult> {
         let current = current_version(l)?;
         let v = l
             .versions
             .iter()
             .find(|v| &v.license_id == id)
-            .ok_or_else(|| ApiError::NotFound(format!("license {id}")))?;
+            .ok_or_else(|| Error::NotFound(format!("license {id}")))?;
         let t = self
             .cached_license_type(&l.type_code, Some(v.type_version))
             .await?;
         let issuer = self
             .cached_org(&l.issuer)
             .await?
-            .ok_or_else(|| ApiError::Internal("issuer vanished".into()))?;
+            .ok_or_else(|| Error::Internal("issuer vanished".into()))?;
         let natural = v.holder.id_type == "resident_id";
         let holder = PublicHolder {
             kind: if natural {

@@ -1,0 +1,165 @@
+//! Who may do what: the one place that answers "may this principal do this
+//! to that". Every use case names its [`Action`]; [`require`] checks the
+//! principal's roles against the table in [`Action::roles`], and the org
+//! rules ([`require_region`], `Library::require_within`) check where.
+//!
+//! Frontends call [`require`] before they even parse a request body, so a
+//! caller without the role learns nothing from validation errors; the use
+//! case checks again, so no frontend can forget.
+
+use crate::{Error, Principal, Result};
+use zhengzhao_domain::org::{OrgCode, REGION_CODE};
+use zhengzhao_domain::role::Role;
+
+/// Each act a principal may ask of the library that needs a role.
+/// (Public acts, such as verifying a document, need none and are not here.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Issue, update or revoke a license of the principal's own org.
+    IssueLicense,
+    ChangeLicense,
+    RevokeLicense,
+    /// Make a time-limited presentation link for a license.
+    CreatePresentation,
+    /// Read licenses (within the principal's org subtree).
+    ReadLicenses,
+    /// Change the catalog of license types (at the region).
+    EditCatalog,
+    /// Add or change orgs within the principal's subtree.
+    AdministerOrgs,
+    /// Create, change, disable or reset staff accounts (within the subtree).
+    ManageStaff,
+    /// See staff accounts (within the subtree).
+    ReadStaff,
+    /// Read and search the audit log (within the subtree).
+    ReadAudit,
+    /// Sign an audit checkpoint now (at the region).
+    SignAuditCheckpoint,
+    /// Check many business licenses at once (authorised platforms).
+    CheckBatch,
+}
+
+impl Action {
+    /// The roles of which a principal needs one.
+    pub fn roles(self) -> &'static [Role] {
+        use Action::*;
+        match self {
+            IssueLicense | ChangeLicense | RevokeLicense | CreatePresentation => {
+                &[Role::IssuerClerk]
+            }
+            ReadLicenses => &Role::STAFF,
+            EditCatalog => &[Role::RegionAdmin, Role::CatalogAdmin],
+            AdministerOrgs => &[Role::RegionAdmin],
+            ManageStaff => &[Role::SecurityAdmin],
+            ReadStaff => &[Role::SecurityAdmin, Role::Auditor],
+            ReadAudit => &[Role::Auditor, Role::SecurityAdmin, Role::RegionAdmin],
+            SignAuditCheckpoint => &[Role::SecurityAdmin, Role::RegionAdmin],
+            CheckBatch => &[Role::Platform],
+        }
+    }
+
+    /// Whether the act is done at the region only.
+    pub fn region_only(self) -> bool {
+        matches!(
+            self,
+            Action::EditCatalog | Action::SignAuditCheckpoint
+        )
+    }
+}
+
+/// Refuse unless the principal holds a role the action needs (and, for a
+/// region-only action, belongs to the region).
+pub fn require(principal: &Principal, action: Action) -> Result<()> {
+    require_role(principal, action.roles())?;
+    if action.region_only() {
+        require_region(principal)?;
+    }
+    Ok(())
+}
+
+/// Refuse unless the principal holds one of `roles`.
+pub fn require_role(principal: &Principal, roles: &[Role]) -> Result<()> {
+    if roles.iter().any(|r| principal.roles.contains(r)) {
+        Ok(())
+    } else {
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        Err(Error::Forbidden(format!(
+            "role {} may not do this; needs one of: {}",
+            zhengzhao_store::roles_to_text(&principal.roles),
+            names.join(", ")
+        )))
+    }
+}
+
+/// Refuse unless the principal's org is the region itself.
+pub fn require_region(principal: &Principal) -> Result<()> {
+    if principal.org.as_str() == REGION_CODE {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "only the region ({REGION_CODE}) may do this; caller's org is {}",
+            principal.org
+        )))
+    }
+}
+
+/// Refuse unless `target` is the principal's own org (licenses are issued
+/// and changed only by the issuing org's clerks).
+pub fn require_own_org(principal: &Principal, target: &OrgCode) -> Result<()> {
+    if &principal.org == target {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "licenses of org {target} are issued only by its own clerks; caller's org is {}",
+            principal.org
+        )))
+    }
+}
+
+impl crate::Library {
+    /// Refuse unless `target` lies within the principal's org subtree.
+    pub async fn require_within(&self, principal: &Principal, target: &OrgCode) -> Result<()> {
+        if self.store.org_within(target, &principal.org).await? {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "org {target} is outside the caller's org {}",
+                principal.org
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ActorId;
+
+    fn principal(org: &str, roles: &[Role]) -> Principal {
+        Principal {
+            actor: ActorId::Token(uuid::Uuid::nil()),
+            org: OrgCode::parse(org).unwrap(),
+            roles: roles.to_vec(),
+            client_addr: None,
+            session: None,
+        }
+    }
+
+    #[test]
+    fn each_action_needs_its_role_and_region_actions_the_region() {
+        let clerk = principal("150100", &[Role::IssuerClerk]);
+        assert!(require(&clerk, Action::IssueLicense).is_ok());
+        assert!(require(&clerk, Action::ReadLicenses).is_ok());
+        assert!(require(&clerk, Action::ReadAudit).is_err());
+        let city_admin = principal("150100", &[Role::RegionAdmin]);
+        assert!(require(&city_admin, Action::ReadAudit).is_ok());
+        assert!(require(&city_admin, Action::EditCatalog).is_err());
+        // Orgs are administered within a subtree, not only at the region.
+        assert!(require(&city_admin, Action::AdministerOrgs).is_ok());
+        let region_admin = principal(REGION_CODE, &[Role::RegionAdmin]);
+        assert!(require(&region_admin, Action::EditCatalog).is_ok());
+        let platform = principal(REGION_CODE, &[Role::Platform]);
+        assert!(require(&platform, Action::CheckBatch).is_ok());
+        assert!(require(&platform, Action::ReadLicenses).is_err());
+    }
+}
