@@ -8,7 +8,9 @@ use crate::policy::{self, Action};
 use crate::{Actor, Error, Library, Principal, Result};
 use zhengzhao_domain::license_id::LicenseId;
 use zhengzhao_domain::org::{OrgCode, REGION_CODE};
-use zhengzhao_store::{AuditQuery, AuditRecord};
+use zhengzhao_store::AuditQuery;
+/// One audit event as stored, with its sequence number.
+pub use zhengzhao_store::AuditRecord;
 
 /// A search of the audit log, as the caller asked it (text, not yet parsed).
 #[derive(Debug, Clone, Default)]

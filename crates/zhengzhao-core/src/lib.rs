@@ -35,6 +35,7 @@ pub mod printing;
 pub mod privacy;
 pub mod secrets;
 pub mod seed;
+pub mod setup;
 pub mod signed_request;
 pub mod staff;
 pub mod status_list;

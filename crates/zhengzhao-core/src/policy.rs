@@ -60,10 +60,7 @@ impl Action {
 
     /// Whether the act is done at the region only.
     pub fn region_only(self) -> bool {
-        matches!(
-            self,
-            Action::EditCatalog | Action::SignAuditCheckpoint
-        )
+        matches!(self, Action::EditCatalog | Action::SignAuditCheckpoint)
     }
 }
 

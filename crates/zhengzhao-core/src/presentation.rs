@@ -8,7 +8,7 @@
 //! license identifier, fields, expiry, a token id, and whether it is single
 //! use (the default: its id is recorded on first scan, and a second scan is
 //! refused). The token is a capability: the access log redacts it
-//! (`zhengzhao_http::http::loggable_path`), and audit events name only its id.
+//! (`loggable_path` in the HTTP crate), and audit events name only its id.
 
 use super::{Actor, Library, audit_event, now};
 use crate::Principal;

@@ -7,7 +7,8 @@ use crate::Library;
 use std::path::PathBuf;
 use std::sync::Arc;
 use zhengzhao_crypto::keywrap::MasterKey;
-use zhengzhao_store::{Store, StoreError};
+use zhengzhao_store::Store;
+pub use zhengzhao_store::StoreError;
 use zhengzhao_store_postgres::PgStore;
 use zhengzhao_store_sqlite::SqliteStore;
 
@@ -335,4 +336,3 @@ impl StartError {
         }
     }
 }
-

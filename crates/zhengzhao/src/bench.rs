@@ -15,7 +15,7 @@ use zhengzhao_core::licenses::IssueRequest;
 use zhengzhao_crypto::sm2sig::KeyPair;
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
-use zhengzhao_server::{Application, ServerConfig};
+use zhengzhao_http::{Application, ServerConfig};
 
 /// Raw SM2 signatures per second on `threads` threads, each signing for
 /// `secs` seconds (long enough that a noisy neighbour averages out).
@@ -153,7 +153,7 @@ pub async fn issue(b: IssueBench) -> anyhow::Result<()> {
     config.listen = "127.0.0.1:0".into();
     // One delivery channel, so each license also gets its delivery row; the
     // worker that would post them waits past the end of the run.
-    config.delivery_channels = vec![zhengzhao_server::config::DeliveryChannel {
+    config.delivery_channels = vec![zhengzhao_http::config::DeliveryChannel {
         name: "platform".into(),
         url: "http://127.0.0.1:9/unused".into(),
     }];

@@ -11,7 +11,7 @@
 use crate::bench_http::{Budget, RequestMaker, drive_apart, get, next_random, print};
 use std::sync::Arc;
 use std::time::Instant;
-use zhengzhao_server::{Application, ServerConfig};
+use zhengzhao_http::{Application, ServerConfig};
 
 pub async fn verify(
     licenses: usize,

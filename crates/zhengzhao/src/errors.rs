@@ -3,7 +3,7 @@
 
 use std::fmt;
 use zhengzhao_core::Error;
-use zhengzhao_server::app::StartError;
+use zhengzhao_http::app::StartError;
 use zhengzhao_store::StoreError;
 
 /// An error of the binary's own, worded in both languages.
@@ -105,7 +105,7 @@ mod tests {
         let e: anyhow::Error = Error::field("roles", "x", "an auditor", "审计员").into();
         assert_eq!(lines(&e), ["roles: 审计员 / an auditor"]);
         let e = anyhow::Error::from(StartError::NoLibrary(
-            zhengzhao_server::app::LibraryLocation::Dir("/wrong".into()),
+            zhengzhao_http::app::LibraryLocation::Dir("/wrong".into()),
         ));
         assert_eq!(lines(&e), ["/wrong 处没有证照库 / no library at /wrong"]);
         let e = anyhow::anyhow!("plain");

@@ -23,7 +23,7 @@ use errors::{bail2, fail};
 use settings::{FileSettings, LibraryArgs, ServeArgs, server_config};
 use std::path::PathBuf;
 use zhengzhao_core::Library;
-use zhengzhao_server::ServerConfig;
+use zhengzhao_http::ServerConfig;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,7 +38,7 @@ struct Cli {
     /// Log format [default: text]
     #[arg(long, env = "ZHENGZHAO_LOG_FORMAT", global = true)]
     log_format: Option<LogFormat>,
-    /// Log filter, e.g. info or zhengzhao_server=debug [default: info for
+    /// Log filter, e.g. info or zhengzhao_http=debug [default: info for
     /// serve, warn for the other commands]
     #[arg(long, env = "ZHENGZHAO_LOG_LEVEL", global = true)]
     log_level: Option<String>,
@@ -183,9 +183,9 @@ fn init_logging(cli: &Cli, file: &FileSettings) -> anyhow::Result<()> {
 /// exist (a wrong `--data` or schema is an error, and nothing is created),
 /// and its master key is used when one is configured, never made.
 pub(crate) async fn library(config: &ServerConfig) -> anyhow::Result<Library> {
-    let store = zhengzhao_server::app::open_existing_store(config).await?;
+    let store = zhengzhao_http::app::open_existing_store(config).await?;
     let mut library = Library::new(store);
-    match zhengzhao_server::app::configured_master_key(config) {
+    match zhengzhao_http::app::configured_master_key(config) {
         Ok(Some(key)) => library = library.with_master_key(key),
         Ok(None) => {}
         Err(e) => bail2!(format!("主密钥不可用：{e}"), format!("master key: {e}")),

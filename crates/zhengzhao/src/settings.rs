@@ -7,8 +7,8 @@ use clap::Args;
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
-use zhengzhao_server::ServerConfig;
-use zhengzhao_server::config::{DeliveryChannel, MasterKeySource};
+use zhengzhao_http::ServerConfig;
+use zhengzhao_http::config::{DeliveryChannel, MasterKeySource};
 
 /// Where the library lives; taken by every command that touches one.
 #[derive(Debug, Clone, Args)]
@@ -235,7 +235,7 @@ pub fn server_config(
         .and_then(|s| s.tls_key.clone())
         .or_else(|| file.tls_key.clone());
     c.tls = match (tls_cert, tls_key) {
-        (Some(cert), Some(key)) => Some(zhengzhao_server::config::TlsFiles { cert, key }),
+        (Some(cert), Some(key)) => Some(zhengzhao_http::config::TlsFiles { cert, key }),
         (None, None) => None,
         _ => {
             return Err(fail(
@@ -266,7 +266,7 @@ pub fn server_config(
         .and_then(|s| s.public_rate_limit)
         .or(file.public_rate_limit)
     {
-        c.public_rate_limit = zhengzhao_server::http::rate_limit::PublicRateLimit {
+        c.public_rate_limit = zhengzhao_http::http::rate_limit::PublicRateLimit {
             per_second: rate,
             burst: rate.saturating_mul(2),
         };
@@ -303,7 +303,7 @@ pub fn server_config(
     };
     c.trusted_proxies = proxies
         .iter()
-        .map(|p| zhengzhao_server::config::parse_trusted_proxy(p).map_err(anyhow::Error::msg))
+        .map(|p| zhengzhao_http::config::parse_trusted_proxy(p).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<_>>()?;
     if let Some(secs) = serve
         .and_then(|s| s.header_read_timeout_secs)

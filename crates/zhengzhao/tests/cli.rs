@@ -489,7 +489,7 @@ fn audit_checkpoint_prints_a_signed_note() {
     let file = data.join("checkpoint.note");
     std::fs::write(
         &script,
-        include_str!("../../zhengzhao-server/tests/api/note_verify.py"),
+        include_str!("../../zhengzhao-http/tests/api/note_verify.py"),
     )
     .unwrap();
     std::fs::write(&file, &note).unwrap();

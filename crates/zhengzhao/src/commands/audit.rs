@@ -4,7 +4,7 @@ use crate::errors::bail2;
 use crate::library;
 use clap::Subcommand;
 use zhengzhao_core::Actor;
-use zhengzhao_server::ServerConfig;
+use zhengzhao_http::ServerConfig;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {

@@ -3,7 +3,7 @@
 use crate::errors::{bail2, fail};
 use std::path::{Path, PathBuf};
 use zhengzhao_core::Library;
-use zhengzhao_server::ServerConfig;
+use zhengzhao_http::ServerConfig;
 
 pub(crate) async fn backup(config: &ServerConfig, to: &Path) -> anyhow::Result<()> {
     if config.database_url.is_some() {
@@ -22,7 +22,7 @@ pub(crate) async fn backup(config: &ServerConfig, to: &Path) -> anyhow::Result<(
     let store = zhengzhao_store_sqlite::SqliteStore::open_existing(config.sqlite_path())
         .await?
         .ok_or_else(|| {
-            zhengzhao_server::app::StartError::NoLibrary(zhengzhao_server::app::library_location(
+            zhengzhao_http::app::StartError::NoLibrary(zhengzhao_http::app::library_location(
                 config,
             ))
         })?;
@@ -96,7 +96,7 @@ pub(crate) async fn restore(config: &ServerConfig, from: &Path, force: bool) -> 
     let restored = restore_checked(config, from, &target).await;
     if restored.is_err() && made_dir {
         // Leave nothing behind: the directory this run made holds only the lock.
-        let _ = std::fs::remove_file(config.data_dir.join(zhengzhao_server::app::LOCK_FILE));
+        let _ = std::fs::remove_file(config.data_dir.join(zhengzhao_http::app::LOCK_FILE));
         let _ = std::fs::remove_dir(&config.data_dir);
     }
     restored
@@ -105,7 +105,7 @@ pub(crate) async fn restore(config: &ServerConfig, from: &Path, force: bool) -> 
 async fn restore_checked(config: &ServerConfig, from: &Path, target: &Path) -> anyhow::Result<()> {
     // `serve` holds this lock while it runs: a library is never replaced
     // under a running server.
-    let _lock = zhengzhao_server::app::DataDirLock::acquire(&config.data_dir)?;
+    let _lock = zhengzhao_http::app::DataDirLock::acquire(&config.data_dir)?;
     let started = std::time::Instant::now();
     // Check a scratch copy (opening it may migrate it), then install a
     // fresh copy of the backup itself.
@@ -185,7 +185,7 @@ async fn check_backup(
         );
     };
     let mut library = Library::new(std::sync::Arc::new(store));
-    let key = zhengzhao_server::app::configured_master_key(config)
+    let key = zhengzhao_http::app::configured_master_key(config)
         .map_err(|e| fail(format!("主密钥不可用：{e}"), format!("master key: {e}")))?;
     let given = key.is_some();
     if let Some(key) = key {

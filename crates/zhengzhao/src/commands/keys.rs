@@ -6,7 +6,7 @@ use clap::Subcommand;
 use std::path::{Path, PathBuf};
 use zhengzhao_core::Actor;
 use zhengzhao_domain::org::OrgCode;
-use zhengzhao_server::ServerConfig;
+use zhengzhao_http::ServerConfig;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {

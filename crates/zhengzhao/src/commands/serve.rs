@@ -2,7 +2,7 @@
 
 use crate::errors::fail;
 use zhengzhao_core::Library;
-use zhengzhao_server::{Application, ServerConfig, open_store};
+use zhengzhao_http::{Application, ServerConfig, open_store};
 
 /// Register for SIGTERM and SIGINT now (before announcing that we listen, so
 /// that a supervisor's early SIGTERM is never lost) and resolve on either.
@@ -76,7 +76,7 @@ pub(crate) async fn serve(config: ServerConfig) -> anyhow::Result<()> {
 /// `init`: create (and seed) the library, or find it ready.
 pub(crate) async fn init(config: &ServerConfig) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    let key = zhengzhao_server::app::master_key_for(config, &store).await?;
+    let key = zhengzhao_http::app::master_key_for(config, &store).await?;
     let library = Library::new(store).with_master_key(key);
     if let Some(path) = library.ensure_seeded(&config.data_dir).await? {
         eprintln!(

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use zhengzhao_core::Actor;
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
-use zhengzhao_server::ServerConfig;
+use zhengzhao_http::ServerConfig;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {

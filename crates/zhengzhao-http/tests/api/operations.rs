@@ -186,9 +186,9 @@ async fn connections_beyond_the_limit_wait() {
 #[tokio::test]
 async fn public_url_is_required_beyond_loopback() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = zhengzhao_server::ServerConfig::new(dir.path().join("data"));
+    let mut config = zhengzhao_http::ServerConfig::new(dir.path().join("data"));
     config.listen = "0.0.0.0:0".into();
-    let Err(e) = zhengzhao_server::Application::build(config.clone()).await else {
+    let Err(e) = zhengzhao_http::Application::build(config.clone()).await else {
         panic!("listening on 0.0.0.0 without a public URL must not start");
     };
     // The command line prints both languages (`StartError::zh` beside Display).
@@ -197,7 +197,7 @@ async fn public_url_is_required_beyond_loopback() {
     assert!(zh.contains("--public-url") && zh.contains("须用"), "{zh}");
     assert!(!dir.path().join("data").exists(), "nothing is created");
     config.public_url = Some("zz.example.gov.cn".into());
-    let Err(e) = zhengzhao_server::Application::build(config.clone()).await else {
+    let Err(e) = zhengzhao_http::Application::build(config.clone()).await else {
         panic!("a public URL without a scheme must not start");
     };
     assert!(e.to_string().contains("https://"), "{e}");
@@ -277,13 +277,13 @@ mod secure_cookies {
 /// limit and the audit log see the forwarded client; from anyone else the
 /// header changes nothing.
 async fn forwarded_for_from_trusted_proxies(backend: Backend) {
-    let limit = zhengzhao_server::http::rate_limit::PublicRateLimit {
+    let limit = zhengzhao_http::http::rate_limit::PublicRateLimit {
         per_second: 1,
         burst: 3,
     };
     let trusted = TestApp::spawn_with(backend, |c| {
         c.trusted_proxies =
-            vec![zhengzhao_server::config::parse_trusted_proxy("127.0.0.0/8").unwrap()];
+            vec![zhengzhao_http::config::parse_trusted_proxy("127.0.0.0/8").unwrap()];
         c.public_rate_limit = limit;
     })
     .await;

@@ -593,9 +593,9 @@ async fn a_rewritten_tree_stops_the_start() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     issue_some(&app, 2, "S").await;
     app.library.checkpoint_audit(&Actor::cli()).await.unwrap();
-    let mut config = zhengzhao_server::ServerConfig::new(&app.data_dir);
+    let mut config = zhengzhao_http::ServerConfig::new(&app.data_dir);
     config.listen = "127.0.0.1:0".into();
-    let Err(e) = zhengzhao_server::Application::build(config).await else {
+    let Err(e) = zhengzhao_http::Application::build(config).await else {
         panic!("a second server on a data directory in use must not start");
     };
     assert!(
@@ -614,9 +614,9 @@ async fn a_rewritten_tree_stops_the_start() {
         copy.path().join("master-key"),
     )
     .unwrap();
-    let mut config = zhengzhao_server::ServerConfig::new(copy.path());
+    let mut config = zhengzhao_http::ServerConfig::new(copy.path());
     config.listen = "127.0.0.1:0".into();
-    let started = zhengzhao_server::Application::build(config.clone()).await;
+    let started = zhengzhao_http::Application::build(config.clone()).await;
     assert!(started.is_ok(), "{:?}", started.err());
     drop(started);
     // The start-up check folds the stored right edge of the tree; rewriting
@@ -628,7 +628,7 @@ async fn a_rewritten_tree_stops_the_start() {
              UPDATE audit_nodes SET hash = zeroblob(32);",
         )
         .unwrap();
-    let Err(e) = zhengzhao_server::Application::build(config).await else {
+    let Err(e) = zhengzhao_http::Application::build(config).await else {
         panic!("a library whose tree lost its checkpointed root must not start");
     };
     assert!(e.to_string().contains("audit log"), "{e}");
@@ -640,7 +640,7 @@ async fn a_rewritten_tree_stops_the_start() {
 /// and passes over the whole log a batch at a time; `/metrics` shows the
 /// finding and the seq of the entry.
 async fn the_background_check_finds_edited_entries(backend: Backend) {
-    let quiet = |c: &mut zhengzhao_server::ServerConfig| {
+    let quiet = |c: &mut zhengzhao_http::ServerConfig| {
         c.audit_sweep_interval = std::time::Duration::from_secs(3600);
     };
     let Some(app) = TestApp::spawn_with(backend, quiet).await else {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use zhengzhao_domain::role::Role;
-use zhengzhao_server::config::DeliveryChannel;
+use zhengzhao_http::config::DeliveryChannel;
 
 #[derive(Default)]
 struct Inbox {

@@ -737,7 +737,7 @@ macro_rules! both_backends_with {
 
 /// No rate limits, and room for every login in the hashing queue: each
 /// login of a parallel burst is checked (none refused as limited or busy).
-fn every_login_checked(c: &mut zhengzhao_server::ServerConfig) {
+fn every_login_checked(c: &mut zhengzhao_http::ServerConfig) {
     let limits = &mut c.session_policy.login_limits;
     limits.per_address = LoginRate::OFF;
     limits.per_username = LoginRate::OFF;
@@ -745,7 +745,7 @@ fn every_login_checked(c: &mut zhengzhao_server::ServerConfig) {
 }
 
 /// Room for a 1 MB username in a request.
-fn large_bodies(c: &mut zhengzhao_server::ServerConfig) {
+fn large_bodies(c: &mut zhengzhao_http::ServerConfig) {
     c.max_body_bytes = 2 * 1024 * 1024;
 }
 

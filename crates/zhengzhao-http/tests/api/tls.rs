@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use std::process::Command;
-use zhengzhao_server::config::TlsFiles;
+use zhengzhao_http::config::TlsFiles;
 
 /// A self-signed certificate for 127.0.0.1, made by OpenSSL.
 fn certificate(dir: &std::path::Path) -> TlsFiles {
@@ -91,13 +91,13 @@ async fn no_hsts_without_tls_and_bad_files_stop_the_start() {
     assert!(!resp.headers().contains_key("strict-transport-security"));
 
     let dir = tempfile::tempdir().unwrap();
-    let mut config = zhengzhao_server::ServerConfig::new(dir.path().join("data"));
+    let mut config = zhengzhao_http::ServerConfig::new(dir.path().join("data"));
     config.listen = "127.0.0.1:0".into();
     config.tls = Some(TlsFiles {
         cert: dir.path().join("missing.pem"),
         key: dir.path().join("missing-key.pem"),
     });
-    let Err(e) = zhengzhao_server::Application::build(config).await else {
+    let Err(e) = zhengzhao_http::Application::build(config).await else {
         panic!("a missing certificate must stop the start");
     };
     assert!(e.to_string().starts_with("TLS"), "{e}");

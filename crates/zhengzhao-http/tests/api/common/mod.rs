@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use zhengzhao_core::{Actor, Library};
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
-use zhengzhao_server::{Application, ServerConfig};
+use zhengzhao_http::{Application, ServerConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

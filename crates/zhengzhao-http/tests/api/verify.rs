@@ -207,7 +207,7 @@ both_backends!(natural_person, natural_person_is_masked);
 #[tokio::test]
 async fn public_checks_are_rate_limited() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.public_rate_limit = zhengzhao_server::http::rate_limit::PublicRateLimit {
+        c.public_rate_limit = zhengzhao_http::http::rate_limit::PublicRateLimit {
             per_second: 1,
             burst: 3,
         };
@@ -861,7 +861,7 @@ async fn pdf_document_check() {
 #[tokio::test]
 async fn errors_are_pages_on_pages_and_problems_on_the_api() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.public_rate_limit = zhengzhao_server::http::rate_limit::PublicRateLimit {
+        c.public_rate_limit = zhengzhao_http::http::rate_limit::PublicRateLimit {
             per_second: 1,
             burst: 3,
         };

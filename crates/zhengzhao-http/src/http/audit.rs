@@ -128,7 +128,7 @@ pub struct EventQuery {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct EventPage {
     #[schema(value_type = Vec<Object>)]
-    pub items: Vec<zhengzhao_store::AuditRecord>,
+    pub items: Vec<zhengzhao_core::audit_search::AuditRecord>,
     /// Pass as `after` for the next page; absent on the last page.
     pub next_after: Option<i64>,
 }

@@ -8,7 +8,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use zhengzhao_core::Error;
 use zhengzhao_domain::FieldError;
-use zhengzhao_store::StoreError;
 
 /// A core error on its way out as a problem document.
 #[derive(Debug)]
@@ -17,12 +16,6 @@ pub struct ApiError(pub Error);
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         Self(e)
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        Self(e.into())
     }
 }
 

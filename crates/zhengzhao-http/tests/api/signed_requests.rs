@@ -196,14 +196,14 @@ both_backends!(signing, signed_requests);
 /// A server on the data directory (SQLite) or schema (PostgreSQL) of
 /// `config`, running until `stop` is sent; its base URL.
 async fn start(
-    config: &zhengzhao_server::ServerConfig,
+    config: &zhengzhao_http::ServerConfig,
 ) -> (
     String,
     zhengzhao_core::Library,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<std::io::Result<()>>,
 ) {
-    let app = zhengzhao_server::Application::build(config.clone())
+    let app = zhengzhao_http::Application::build(config.clone())
         .await
         .unwrap();
     let (base, library) = (format!("http://{}", app.addr()), app.library().clone());
@@ -241,7 +241,7 @@ fn signed_get(
 /// PostgreSQL, is refused.
 async fn replays_after_restart_are_refused(backend: Backend) {
     let data_dir = tempfile::tempdir().unwrap();
-    let mut config = zhengzhao_server::ServerConfig::new(data_dir.path());
+    let mut config = zhengzhao_http::ServerConfig::new(data_dir.path());
     config.listen = "127.0.0.1:0".into();
     if backend == Backend::Postgres {
         let Some(url) = zhengzhao_store_postgres::testing::test_database_url() else {
@@ -279,7 +279,7 @@ async fn replays_after_restart_are_refused(backend: Backend) {
         let other_dir = tempfile::tempdir().unwrap();
         let mut other_config = config.clone();
         other_config.data_dir = other_dir.path().to_path_buf();
-        other_config.master_key = Some(zhengzhao_server::config::MasterKeySource::File(
+        other_config.master_key = Some(zhengzhao_http::config::MasterKeySource::File(
             config.default_master_key_path(),
         ));
         let (other, _, other_stop, other_running) = start(&other_config).await;

@@ -35,7 +35,7 @@ fn allow(yes: bool, ok: StatusCode) -> StatusCode {
     if yes { ok } else { StatusCode::FORBIDDEN }
 }
 
-// ---- The rules (service/staff.rs): accounts are managed by security
+// ---- The rules (zhengzhao-core/src/staff.rs): accounts are managed by security
 // admins within their subtree; security admins and auditors read them. ----
 
 fn create_in_target(role: Role, rel: Rel) -> StatusCode {

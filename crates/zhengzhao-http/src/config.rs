@@ -72,13 +72,7 @@ pub struct TlsFiles {
 }
 
 /// Where the master key comes from.
-#[derive(Debug, Clone)]
-pub enum MasterKeySource {
-    /// A file holding 32 hex digits.
-    File(PathBuf),
-    /// The key itself (e.g. from `ZHENGZHAO_MASTER_KEY`).
-    Hex(String),
-}
+pub use zhengzhao_core::setup::MasterKeySource;
 
 /// One delivery channel: a name shown with the license and the webhook it posts to.
 pub use zhengzhao_core::delivery::DeliveryChannel;
@@ -113,6 +107,16 @@ impl ServerConfig {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             session_policy: zhengzhao_core::staff::SessionPolicy::default(),
             public_rate_limit: crate::http::rate_limit::PublicRateLimit::default(),
+        }
+    }
+
+    /// Where the library's data is and how its keys are opened.
+    pub fn storage(&self) -> zhengzhao_core::setup::StorageConfig {
+        zhengzhao_core::setup::StorageConfig {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            database_schema: self.database_schema.clone(),
+            master_key: self.master_key.clone(),
         }
     }
 
@@ -218,19 +222,7 @@ fn check_public_url(url: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Settings that cannot work, said in English and Chinese (shown as
-/// "English / 中文").
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub en: String,
-    pub zh: String,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} / {}", self.en, self.zh)
-    }
-}
+pub use zhengzhao_core::setup::ConfigError;
 
 /// A trusted proxy as given on the command line: an address (`10.0.0.5`,
 /// `::1`) or a CIDR range (`10.0.0.0/8`).
