@@ -20,7 +20,7 @@
 //! writes themselves, so the hot path pays nothing for it; the serve loop runs
 //! it every few seconds and before every checkpoint and proof.
 
-use super::{Actor, Library, audit_event, now};
+use super::{Actor, Library};
 use crate::{Error, Result};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -562,7 +562,7 @@ impl Library {
         let ed25519 = self.checkpoint_key()?;
         let origin = origin_of(&ed25519);
         // Whole seconds, so the time in the text is exactly the stored one.
-        let created_at = jiff::Timestamp::from_second(now().as_second())
+        let created_at = jiff::Timestamp::from_second(self.now().as_second())
             .map_err(|e| Error::Internal(e.to_string()))?;
         let text = checkpoint_note(&origin, size, &root, created_at);
         let signature = key
@@ -590,7 +590,7 @@ impl Library {
             note: signed,
             signature,
         };
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             actor,
             "audit.checkpoint",
             format!("audit_tree:{size}"),

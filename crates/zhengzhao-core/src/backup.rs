@@ -109,7 +109,7 @@ pub async fn scheduled_backup(
         .map_err(|e| crate::Error::Internal(format!("{}: {e}", dir.display())))?;
     let name = format!(
         "{SCHEDULED_PREFIX}{}.db",
-        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.6fZ")
+        library.now().strftime("%Y%m%dT%H%M%S%.6fZ")
     );
     let path = dir.join(&name);
     // Written under another name and renamed when complete, so a listing

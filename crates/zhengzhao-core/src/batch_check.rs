@@ -7,7 +7,7 @@
 //! each item is its own audit event: who checked which code, and what they
 //! learned.
 
-use super::{Actor, Library, audit_event, china_today};
+use super::{Actor, Library};
 use crate::Principal;
 use crate::licenses::status_of;
 use crate::policy::{self, Action};
@@ -216,7 +216,7 @@ impl Library {
                     self.batch_answer(index, item, license.copied()).await
                 }
             };
-            logs.push(ChangeLog::audit_only(audit_event(
+            logs.push(ChangeLog::audit_only(self.audit_event(
                 &Actor::from(caller),
                 "verify.batch_item",
                 format!("holder:{}", item.credit_code.trim()),
@@ -255,7 +255,7 @@ impl Library {
             Ok(l) => {
                 if let Some(v) = l.current() {
                     out.exists = true;
-                    out.status = Some(status_of(&l, v, china_today()));
+                    out.status = Some(status_of(&l, v, self.today()));
                     out.name_matches = Some(v.holder.name.trim() == item.name.trim());
                     out.license_id = Some(v.license_id.to_string());
                 }

@@ -1,7 +1,7 @@
 //! Issuance catalog use cases (Art. 6). Only the region's region_admin or
 //! catalog_admin changes the catalog; anyone reads its public part.
 
-use super::{Actor, Library, audit_event};
+use super::{Actor, Library};
 use crate::Principal;
 use crate::policy::{self, Action};
 use crate::{Error, Result};
@@ -64,7 +64,7 @@ impl Library {
         let spec = self.check_spec(draft).await?;
         let code = spec.code().clone();
         let log = ChangeLog {
-            audit: audit_event(
+            audit: self.audit_event(
                 &Actor::from(caller),
                 "catalog.create",
                 format!("license_type:{code}"),
@@ -116,7 +116,7 @@ impl Library {
         }
         let next = current.version + 1;
         let log = ChangeLog {
-            audit: audit_event(
+            audit: self.audit_event(
                 &Actor::from(caller),
                 "catalog.update",
                 format!("license_type:{code}"),

@@ -9,7 +9,7 @@
 //! A key imported with a real CA's certificate can be revoked here too
 //! (the library stops trusting it), but it is that CA's CRL that lists it.
 
-use super::{Actor, Library, audit_event, now};
+use super::{Actor, Library};
 use crate::{Error, Result};
 use serde_json::json;
 use std::collections::HashMap;
@@ -112,14 +112,14 @@ impl Library {
                 "此处不能吊销CA密钥，只能吊销发证机构的签名密钥",
             ));
         }
-        let recorded_at = now();
+        let recorded_at = self.now();
         let revocation = KeyRevocation {
             key_id,
             revoked_at: revoked_at.unwrap_or(recorded_at).min(recorded_at),
             reason: reason.to_owned(),
             recorded_at,
         };
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             actor,
             "key.revoke",
             format!("key:{key_id}"),
@@ -193,8 +193,8 @@ impl Library {
                 reason: r.reason,
             });
         }
-        let this_update = SystemTime::now();
-        let number = u64::try_from(now().as_second()).unwrap_or(0);
+        let this_update = SystemTime::from(self.now());
+        let number = u64::try_from(self.now().as_second()).unwrap_or(0);
         let der = cert::make_crl(
             &ca_key.pair,
             &ca_cert,

@@ -2,7 +2,7 @@
 //! version to every configured channel's webhook, retrying with backoff; the
 //! first success is the version's delivery time.
 
-use super::{Actor, Library, audit_event, now};
+use super::{Actor, Library};
 use base64::Engine;
 use serde_json::json;
 use std::sync::Arc;
@@ -65,7 +65,12 @@ impl DeliveryWorker {
 
     /// Deliver what is due; returns how many deliveries were attempted.
     pub async fn run_once(&self) -> usize {
-        let due = match self.library.store.due_deliveries(now(), 50).await {
+        let due = match self
+            .library
+            .store
+            .due_deliveries(self.library.now(), 50)
+            .await
+        {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read due deliveries");
@@ -80,21 +85,25 @@ impl DeliveryWorker {
 
     async fn deliver(&self, d: &DeliveryRecord) {
         let outcome = match self.attempt(d).await {
-            Ok(()) => DeliveryOutcome::Delivered { at: now() },
+            Ok(()) => DeliveryOutcome::Delivered {
+                at: self.library.now(),
+            },
             Err(error) if d.attempts + 1 >= MAX_ATTEMPTS => DeliveryOutcome::GiveUp { error },
             Err(error) => DeliveryOutcome::Retry {
-                next_attempt_at: now()
+                next_attempt_at: self
+                    .library
+                    .now()
                     .checked_add(
                         jiff::SignedDuration::try_from(backoff(self.retry_base, d.attempts))
                             .unwrap_or(jiff::SignedDuration::ZERO),
                     )
-                    .unwrap_or_else(|_| now()),
+                    .unwrap_or_else(|_| self.library.now()),
                 error,
             },
         };
         let log = match &outcome {
             DeliveryOutcome::Delivered { at } => {
-                let mut e = audit_event(
+                let mut e = self.library.audit_event(
                     &Actor::system(),
                     "license.deliver",
                     format!("license:{}", d.license_id),
@@ -104,7 +113,7 @@ impl DeliveryWorker {
                 Some(ChangeLog::audit_only(e))
             }
             DeliveryOutcome::GiveUp { error } => {
-                let mut e = audit_event(
+                let mut e = self.library.audit_event(
                     &Actor::system(),
                     "license.deliver",
                     format!("license:{}", d.license_id),

@@ -264,7 +264,7 @@ impl Library {
             if let Some(l) = &record
                 && let Some(v) = l.versions.iter().find(|v| &v.license_id == id)
             {
-                status = Some(super::licenses::status_of(l, v, super::china_today()));
+                status = Some(super::licenses::status_of(l, v, self.today()));
                 library_record = if v.payload != doc.payload {
                     // Genuine, yet not what is stored: the stored row was changed.
                     let theirs = parsed.clone().unwrap_or(Value::Null);

@@ -3,7 +3,7 @@
 //! under the master key (SM4-GCM, the key id as associated data); unwrapped
 //! keys live in a process cache keyed by key id.
 
-use super::{Actor, Library, audit_event, now};
+use super::{Actor, Library};
 use crate::{Error, Result};
 use serde_json::json;
 use std::collections::HashMap;
@@ -107,7 +107,8 @@ impl Library {
         let pair = KeyPair::generate().map_err(crypto)?;
         let subject =
             cert::subject_name(LOCAL_CA_SUBJECT_CN, "内蒙古自治区市场监管电子证照库", None);
-        let ca = cert::make_ca(&pair, &subject, SystemTime::now(), CA_YEARS).map_err(crypto)?;
+        let ca = cert::make_ca(&pair, &subject, SystemTime::from(self.now()), CA_YEARS)
+            .map_err(crypto)?;
         let pem = cert::to_pem(&ca).map_err(crypto)?;
         let rec = self.key_record(None, KeyPurpose::Ca, KeySource::LocalCa, &pair, pem)?;
         self.store_first_key(rec, json!({"purpose": "ca", "source": "local_ca"}))
@@ -121,7 +122,7 @@ impl Library {
         rec: SigningKeyRecord,
         detail: serde_json::Value,
     ) -> Result<Arc<LoadedKey>> {
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             &Actor::system(),
             "key.create",
             format!("key:{}", rec.id),
@@ -164,7 +165,7 @@ impl Library {
             certificate_pem,
             not_before,
             not_after,
-            created_at: now(),
+            created_at: self.now(),
             retired_at: None,
         })
     }
@@ -181,7 +182,7 @@ impl Library {
             &ca_cert,
             &subject,
             &pair.public_key(),
-            SystemTime::now(),
+            SystemTime::from(self.now()),
             ORG_CERT_YEARS,
             Some(&crl_url),
         )
@@ -230,7 +231,7 @@ impl Library {
             &pair,
             pem,
         )?;
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             actor,
             "key.rotate",
             format!("key:{}", rec.id),
@@ -276,7 +277,7 @@ impl Library {
             ));
         }
         let (nb, na) = cert::validity_secs(&c);
-        let now_s = SystemTime::now()
+        let now_s = SystemTime::from(self.now())
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or(Duration::ZERO)
             .as_secs();
@@ -291,7 +292,7 @@ impl Library {
             &pair,
             pem,
         )?;
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             actor,
             "key.import",
             format!("key:{}", rec.id),

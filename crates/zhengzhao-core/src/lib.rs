@@ -15,6 +15,7 @@ pub mod batch_check;
 pub mod cache;
 pub mod catalog;
 pub mod certificates;
+pub mod clock;
 pub mod credentials;
 pub mod crl;
 pub mod delivery;
@@ -45,5 +46,5 @@ pub mod vc;
 pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};
-pub use library::{Actor, Library, audit_event, china_today, china_tz, now};
+pub use library::{Actor, Library, china_tz};
 pub use principal::{ActorId, Principal, SessionInfo};

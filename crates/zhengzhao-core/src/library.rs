@@ -39,6 +39,8 @@ pub struct Library {
     pub(crate) crl_cache: Arc<crl::CrlCache>,
     /// The license file renderer (PDF; an OFD one can sit beside it).
     pub(crate) renderer: Arc<dyn zhengzhao_render::LicenseRenderer>,
+    /// Where "now" comes from (`clock`).
+    pub(crate) clock: Arc<dyn crate::clock::Clock>,
 }
 
 /// Reference data read on every issuance (see `cache`).
@@ -95,43 +97,10 @@ impl From<&Principal> for Actor {
     }
 }
 
-/// Now, to the microsecond: both backends store microseconds, so a time read
-/// back equals the time written.
-pub fn now() -> jiff::Timestamp {
-    let t = jiff::Timestamp::now();
-    jiff::Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
-}
-
 /// China Standard Time. Fixed UTC+8: China has kept no daylight saving since
 /// 1991, and a fixed offset needs no time-zone database on the machine.
 pub fn china_tz() -> jiff::tz::TimeZone {
     jiff::tz::TimeZone::fixed(jiff::tz::offset(8))
-}
-
-/// Today's date in China: business dates (validity) are China dates.
-pub fn china_today() -> jiff::civil::Date {
-    now().to_zoned(china_tz()).date()
-}
-
-pub fn audit_event(
-    actor: &Actor,
-    action: &str,
-    target: String,
-    detail: serde_json::Value,
-) -> AuditEvent {
-    AuditEvent {
-        id: uuid::Uuid::now_v7(),
-        at: now(),
-        actor: actor.id.to_string(),
-        org: actor.org.clone(),
-        role: actor.role.clone(),
-        client_addr: actor.client_addr.clone(),
-        action: action.to_owned(),
-        target,
-        outcome: "success".into(),
-        reason: None,
-        detail,
-    }
 }
 
 impl Library {
@@ -155,6 +124,7 @@ impl Library {
             certificates: Arc::default(),
             crl_cache: Arc::default(),
             renderer: Arc::new(zhengzhao_render::PdfRenderer),
+            clock: Arc::new(crate::clock::SystemClock),
         }
     }
 
@@ -193,6 +163,47 @@ impl Library {
     /// The public URLs links are made of.
     pub fn urls(&self) -> &crate::urls::PublicUrls {
         &self.urls
+    }
+
+    /// An audit event by `actor`, now (the outcome `success`; callers
+    /// change it for refusals).
+    pub fn audit_event(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: String,
+        detail: serde_json::Value,
+    ) -> AuditEvent {
+        AuditEvent {
+            id: uuid::Uuid::now_v7(),
+            at: self.now(),
+            actor: actor.id.to_string(),
+            org: actor.org.clone(),
+            role: actor.role.clone(),
+            client_addr: actor.client_addr.clone(),
+            action: action.to_owned(),
+            target,
+            outcome: "success".into(),
+            reason: None,
+            detail,
+        }
+    }
+
+    /// Now, by this library's clock (to the microsecond).
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
+    /// Today's date in China: business dates (validity) are China dates.
+    pub fn today(&self) -> jiff::civil::Date {
+        self.now().to_zoned(china_tz()).date()
+    }
+
+    /// With this clock instead of the system's (tests move time with it).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The renderer of license files.
@@ -255,7 +266,7 @@ impl Library {
         addr: std::net::SocketAddr,
         settings: serde_json::Value,
     ) -> Result<(), Error> {
-        let started = audit_event(
+        let started = self.audit_event(
             &Actor::system(),
             "server.start",
             format!("server:{addr}"),

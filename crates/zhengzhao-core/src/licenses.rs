@@ -2,7 +2,7 @@
 //! signed with the issuer's SM2 key over its RFC 8785 canonical JSON.
 
 use super::holder_rules::check_face_is_the_holders;
-use super::{Actor, Library, audit_event, china_today, now};
+use super::{Actor, Library};
 use crate::Principal;
 use crate::policy::{self, Action};
 use crate::{Error, Result};
@@ -139,6 +139,7 @@ fn check_dates(from: Date, until: Option<Date>, errors: &mut Vec<FieldError>) {
 fn check_holder(
     h: &HolderInput,
     spec: &LicenseTypeVersion,
+    today: Date,
     errors: &mut Vec<FieldError>,
 ) -> Option<Holder> {
     if !text_ok(&h.name, 200) {
@@ -164,7 +165,7 @@ fn check_holder(
             .map(|c| c.to_string())
             .map_err(|e| e.at("holder/id")),
         _ => ResidentId::parse(&h.id)
-            .and_then(|r| r.check_born_by(china_today()).map(|()| r))
+            .and_then(|r| r.check_born_by(today).map(|()| r))
             .map(|r| r.as_str().to_owned())
             .map_err(|e| e.at("holder/id")),
     };
@@ -525,7 +526,7 @@ impl Library {
                 errors.push(reserved_error(field));
             }
         }
-        let holder = check_holder(&req.holder, &t, &mut errors);
+        let holder = check_holder(&req.holder, &t, self.today(), &mut errors);
         let face = self.checked_face(&t, &req.face, &mut errors).await;
         if let Some(h) = &holder {
             check_face_is_the_holders(&t, &face, h, &mut errors);
@@ -542,7 +543,7 @@ impl Library {
         let id = LicenseId::new(&type_code, &issuer.credit_code, &serial, 1)
             .map_err(|e| Error::Internal(e.to_string()))?;
         let number = face.as_object().and_then(|f| license_number(&t, f));
-        let issued_at = now();
+        let issued_at = self.now();
         let status_index = self.next_status_index().await?;
         let statement = Statement {
             id: &id,
@@ -589,7 +590,7 @@ impl Library {
             first: self.seal_version(&t, new.first).await?,
             ..new
         };
-        let mut audit = audit_event(
+        let mut audit = self.audit_event(
             &Actor::from(caller),
             "license.issue",
             format!("license:{id}"),
@@ -761,7 +762,7 @@ impl Library {
         let id = LicenseId::new(&l.type_code, &issuer_credit, &l.serial, version)
             .map_err(|e| Error::Conflict(format!("no further version possible: {e}")))?;
         let number = face.as_object().and_then(|f| license_number(&t, f));
-        let issued_at = now();
+        let issued_at = self.now();
         let status_index = self.next_status_index().await?;
         let statement = Statement {
             id: &id,
@@ -794,7 +795,7 @@ impl Library {
             reason: Some(reason.clone()),
             status_index,
         };
-        let mut audit = audit_event(
+        let mut audit = self.audit_event(
             &Actor::from(caller),
             "license.update",
             format!("license:{id}"),
@@ -853,11 +854,11 @@ impl Library {
         }
         let current = current_version(&l)?;
         let revocation = Revocation {
-            at: now(),
+            at: self.now(),
             by: caller.actor.to_string(),
             reason: req.reason.trim().to_owned(),
         };
-        let mut audit = audit_event(
+        let mut audit = self.audit_event(
             &Actor::from(caller),
             "license.revoke",
             format!("license:{}", current.license_id),
@@ -938,7 +939,7 @@ impl Library {
         asked: &LicenseId,
         deliveries: &[DeliveryRecord],
     ) -> Result<LicenseView> {
-        let today = china_today();
+        let today = self.today();
         let current = current_version(l)?;
         let v = l
             .versions

@@ -2,7 +2,7 @@
 //! bodies (such as approval bureaus) and replaces placeholder credit codes
 //! within its own subtree.
 
-use super::{Actor, Library, audit_event};
+use super::{Actor, Library};
 use crate::Principal;
 use crate::policy::{self, Action};
 use crate::{Error, Result};
@@ -90,7 +90,7 @@ impl Library {
             credit_code: new.credit_code,
             credit_code_placeholder: false,
         };
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             &Actor::from(caller),
             "org.create",
             format!("org:{}", org.code),
@@ -121,7 +121,7 @@ impl Library {
             .await?
             .ok_or_else(|| Error::NotFound(format!("org {code}")))?;
         self.require_within(caller, code).await?;
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             &Actor::from(caller),
             "org.update",
             format!("org:{code}"),

@@ -143,7 +143,7 @@ impl Library {
             .signing_key(document_key)
             .await?
             .is_some_and(|k| k.source == KeySource::LocalCa);
-        let now = super::now();
+        let now = self.now();
         Ok(PdfSigner {
             test_certificate: key.source == KeySource::LocalCa || document_test,
             key,

@@ -10,7 +10,7 @@
 //! refused). The token is a capability: the access log redacts it
 //! (`loggable_path` in the HTTP crate), and audit events name only its id.
 
-use super::{Actor, Library, audit_event, now};
+use super::{Actor, Library};
 use crate::Principal;
 use crate::policy::{self, Action};
 use crate::verify::VerifyResult;
@@ -157,7 +157,7 @@ impl Library {
                 "有效时长应为1至86400秒",
             ));
         }
-        let at = now();
+        let at = self.now();
         let expires_at = at
             .checked_add(jiff::SignedDuration::from_secs(
                 i64::try_from(ttl).unwrap_or(300),
@@ -184,7 +184,7 @@ impl Library {
                 "字段过多",
             ));
         }
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             &Actor::from(caller),
             "presentation.create",
             format!("license:{asked}"),
@@ -233,7 +233,7 @@ impl Library {
         client_addr: Option<String>,
     ) -> Result<PresentedLicense> {
         let claims = self.read_token(token)?;
-        let at = now();
+        let at = self.now();
         if at.as_second() >= claims.exp {
             return Err(Error::Gone(
                 "this presentation code has expired; ask the holder for a new one".into(),
@@ -268,7 +268,7 @@ impl Library {
             role: None,
             client_addr,
         };
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             &actor,
             "presentation.scan",
             format!("license:{asked}"),

@@ -23,7 +23,7 @@
 //! the signed document or PDF of a version that has them (a masked document
 //! could not verify, and an unmasked one would disclose).
 
-use super::{Actor, Library, audit_event, now};
+use super::{Actor, Library};
 use crate::Principal;
 use crate::{Error, Result};
 use base64::Engine;
@@ -213,9 +213,9 @@ impl Library {
         let rec = DataKeyRecord {
             id,
             wrapped_key: wrapped,
-            created_at: now(),
+            created_at: self.now(),
         };
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             actor,
             "data_key.create",
             format!("data_key:{id}"),
@@ -503,7 +503,8 @@ impl Library {
         target: String,
         detail: Value,
     ) -> Result<()> {
-        let log = ChangeLog::audit_only(audit_event(&Actor::from(caller), action, target, detail));
+        let log =
+            ChangeLog::audit_only(self.audit_event(&Actor::from(caller), action, target, detail));
         self.store.record_event(&log).await?;
         Ok(())
     }

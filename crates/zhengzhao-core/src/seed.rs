@@ -1,6 +1,6 @@
 //! First start: seed the org tree, the default catalog and the first admin token.
 
-use super::{Actor, Library, audit_event, now};
+use super::{Actor, Library};
 use crate::secrets::{generate_token, token_hash};
 use crate::{Error, Result};
 use serde::Deserialize;
@@ -66,7 +66,7 @@ impl Library {
         let catalog = default_catalog()?;
         let region = OrgCode::parse(REGION_CODE).map_err(|e| Error::Internal(e.to_string()))?;
         let secret = generate_token()?;
-        let at = now();
+        let at = self.now();
         let seed = Seed {
             orgs,
             catalog,
@@ -81,7 +81,7 @@ impl Library {
             },
             at,
         };
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             &Actor::system(),
             "library.seed",
             "library".into(),

@@ -19,7 +19,7 @@
 //!   it read, and read again and re-applied when a login wrote meanwhile.
 
 use super::login_limits::{LoginLimits, LoginStats, Queue};
-use super::{Actor, Library, audit_event, now};
+use super::{Actor, Library};
 use crate::credentials::{
     check_password_policy, generate_totp_secret, hash_password, totp_secret_base32, totp_uri,
     verify_password, verify_totp,
@@ -362,7 +362,7 @@ impl Library {
         }
         let id = uuid::Uuid::now_v7();
         let (password, totp_secret, creds) = self.fresh_credentials(id, &username)?;
-        let at = now();
+        let at = self.now();
         let user = StaffUser {
             id,
             username,
@@ -380,7 +380,7 @@ impl Library {
             disabled_at: None,
             row_version: 0,
         };
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             actor,
             "user.create",
             format!("user:{id}"),
@@ -486,7 +486,7 @@ impl Library {
             if let Some(roles) = &change.roles {
                 user.roles = check_roles(roles, &user.org)?;
             }
-            let at = now();
+            let at = self.now();
             match change.disabled {
                 Some(true) if user.disabled_at.is_none() => user.disabled_at = Some(at),
                 Some(false) => user.disabled_at = None,
@@ -498,7 +498,7 @@ impl Library {
             // Fewer permissions take effect at once: live sessions end.
             let end_sessions =
                 (user.roles != before.roles || user.disabled_at.is_some()).then_some(at);
-            let log = ChangeLog::audit_only(audit_event(
+            let log = ChangeLog::audit_only(self.audit_event(
                 &Actor::from(caller),
                 "user.update",
                 format!("user:{id}"),
@@ -551,7 +551,7 @@ impl Library {
             } else {
                 self.account_to_reset(by, id).await?
             };
-            let at = now();
+            let at = self.now();
             user.password_hash = password_hash.clone();
             user.totp_secret = totp_secret.clone();
             user.totp_last_step = 0;
@@ -559,7 +559,7 @@ impl Library {
             user.failed_logins = 0;
             user.locked_until = None;
             user.password_changed_at = at;
-            let log = ChangeLog::audit_only(audit_event(
+            let log = ChangeLog::audit_only(self.audit_event(
                 actor,
                 "user.reset_credentials",
                 format!("user:{id}"),
@@ -578,6 +578,7 @@ impl Library {
     }
 
     fn login_event(
+        &self,
         user: Option<&StaffUser>,
         username: &str,
         client_addr: Option<&str>,
@@ -591,7 +592,8 @@ impl Library {
             client_addr: client_addr.map(str::to_owned),
         };
         let target = user.map_or_else(|| "user:unknown".to_owned(), |u| format!("user:{}", u.id));
-        let mut event = audit_event(&actor, "session.login", target, username_for_log(username));
+        let mut event =
+            self.audit_event(&actor, "session.login", target, username_for_log(username));
         event.outcome = outcome.into();
         event.reason = reason.map(str::to_owned);
         ChangeLog::audit_only(event)
@@ -616,7 +618,7 @@ impl Library {
         self.login_guard.check_address(client_addr)?;
         let username = username.trim();
         if check_username(username).is_err() {
-            let log = Self::login_event(
+            let log = self.login_event(
                 None,
                 username,
                 client_addr,
@@ -633,7 +635,7 @@ impl Library {
             let _ = self
                 .verify_password_gated(Queue::Short, password, DUMMY_PHC)
                 .await?;
-            let log = Self::login_event(
+            let log = self.login_event(
                 None,
                 username,
                 client_addr,
@@ -643,9 +645,9 @@ impl Library {
             self.store.record_event(&log).await?;
             return Err(Error::LoginFailed);
         };
-        let at = now();
+        let at = self.now();
         if user.disabled_at.is_some() {
-            let log = Self::login_event(
+            let log = self.login_event(
                 Some(&user),
                 username,
                 client_addr,
@@ -656,7 +658,7 @@ impl Library {
             return Err(Error::LoginFailed);
         }
         if let Some(until) = user.locked_until.filter(|u| *u > at) {
-            let log = Self::login_event(
+            let log = self.login_event(
                 Some(&user),
                 username,
                 client_addr,
@@ -697,7 +699,7 @@ impl Library {
             client_addr: client_addr.map(str::to_owned),
             ended_at: None,
         };
-        let log = Self::login_event(Some(&user), username, client_addr, "success", None);
+        let log = self.login_event(Some(&user), username, client_addr, "success", None);
         match self
             .store
             .start_staff_session(&user, step, &session, &log)
@@ -732,11 +734,12 @@ impl Library {
         reason: &str,
     ) -> Result<()> {
         let policy = self.session_policy;
-        let lock_until = now()
+        let lock_until = self
+            .now()
             .checked_add(span(policy.lockout_duration))
             .unwrap_or(jiff::Timestamp::MAX);
         let event = |reason: String| {
-            Self::login_event(Some(user), username, client_addr, "failed", Some(&reason))
+            self.login_event(Some(user), username, client_addr, "failed", Some(&reason))
         };
         let logs = FailedLoginLogs {
             counted: event(reason.to_owned()),
@@ -760,7 +763,7 @@ impl Library {
         username: &str,
         client_addr: Option<&str>,
     ) -> Result<Error> {
-        let log = Self::login_event(
+        let log = self.login_event(
             Some(user),
             username,
             client_addr,
@@ -776,7 +779,7 @@ impl Library {
             .await?
             .filter(|u| u.disabled_at.is_none())
             .and_then(|u| u.locked_until)
-            .filter(|until| *until > now());
+            .filter(|until| *until > self.now());
         Ok(locked.map_or(Error::LoginFailed, Error::Locked))
     }
 
@@ -794,7 +797,7 @@ impl Library {
         let Some(session) = self.store.staff_session(&hash).await? else {
             return Ok(None);
         };
-        let at = now();
+        let at = self.now();
         let policy = self.session_policy;
         let idle = span(policy.idle_timeout);
         if at >= session.expires_at
@@ -837,14 +840,14 @@ impl Library {
         let Some(session) = &caller.session else {
             return Err(Error::Forbidden("not a session".into()));
         };
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             &Actor::from(caller),
             "session.logout",
             caller.actor.to_string(),
             json!({}),
         ));
         self.store
-            .end_staff_session(&session.hash, now(), &log)
+            .end_staff_session(&session.hash, self.now(), &log)
             .await?;
         Ok(())
     }
@@ -908,11 +911,11 @@ impl Library {
                     "the password was changed or reset meanwhile; log in again".into(),
                 ));
             }
-            let at = now();
+            let at = self.now();
             user.password_hash = new_hash.clone();
             user.must_change_password = false;
             user.password_changed_at = at;
-            let log = ChangeLog::audit_only(audit_event(
+            let log = ChangeLog::audit_only(self.audit_event(
                 &Actor::from(caller),
                 "user.password_change",
                 caller.actor.to_string(),

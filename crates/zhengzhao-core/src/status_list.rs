@@ -25,7 +25,7 @@
 //! them. A list has at least 131,072 entries, the recommendation's floor
 //! for herd privacy.
 
-use super::{Library, now};
+use super::Library;
 use crate::{Error, Result};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
@@ -310,7 +310,7 @@ impl Library {
         }
         let (max, revoked) = self.store.license_status_summary().await?;
         let encoded = encode_bits(list_len(max + 1), &revoked)?;
-        let from = now();
+        let from = self.now();
         let view = self
             .sign_list(
                 &self.status_list_url(),
@@ -345,7 +345,7 @@ impl Library {
             .collect();
         states.sort_unstable();
         let not_in_force: Vec<i64> = states.iter().map(|&(i, _)| i).collect();
-        let valid_from = now();
+        let valid_from = self.now();
         let valid_until = valid_from + LIST_VALIDITY;
         let message = encode_entries(entries, 2, &states)?;
         let revocation = encode_bits(entries, &not_in_force)?;

@@ -2,7 +2,7 @@
 //! open the library's data (and so already owns it); the secret is shown
 //! once and stored only as its SM3 hash.
 
-use super::{Actor, Library, audit_event};
+use super::{Actor, Library};
 use crate::secrets::{generate_token, token_hash};
 use crate::{Error, Result};
 use serde_json::json;
@@ -66,10 +66,10 @@ impl Library {
             org: org.clone(),
             role,
             label: label.to_owned(),
-            created_at: super::now(),
+            created_at: self.now(),
             signing_secret: signing.as_ref().map(|(_, w)| w.clone()),
         };
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             actor,
             "token.create",
             format!("token:{}", token.id),
@@ -93,7 +93,7 @@ impl Library {
     }
 
     pub async fn revoke_token(&self, actor: &Actor, id: uuid::Uuid) -> Result<TokenRecord> {
-        let log = ChangeLog::audit_only(audit_event(
+        let log = ChangeLog::audit_only(self.audit_event(
             actor,
             "token.revoke",
             format!("token:{id}"),
@@ -139,7 +139,7 @@ impl Library {
                 .map_err(|e| Error::Internal(format!("signing key of token {}: {e}", record.id)))?;
             let secret = String::from_utf8(secret)
                 .map_err(|_| Error::Internal(format!("signing key of token {}", record.id)))?;
-            let now = crate::now().as_second();
+            let now = self.now().as_second();
             let nonce = crate::signed_request::verify(
                 &request.signature,
                 request.method,

@@ -200,7 +200,7 @@ impl Library {
                 json!(format!("{until}T23:59:59+08:00")),
             );
         }
-        self.add_vc_proof(&issuer.code, credential, super::now())
+        self.add_vc_proof(&issuer.code, credential, self.now())
     }
 
     /// A W3C `BitstringStatusListCredential` at `url` for `encoded_list`

@@ -12,7 +12,7 @@
 //! an edit of the stored row (which changes the bytes or adds a version)
 //! never reuses a stale answer; the status itself is read fresh every time.
 
-use super::{Library, china_today};
+use super::Library;
 use crate::licenses::{IssuerView, current_version, status_of};
 use crate::privacy::masked_holder_name;
 use crate::{Error, Result};
@@ -263,7 +263,7 @@ impl Library {
         Ok(VerifyResult {
             license_id: v.license_id.clone(),
             version: v.version,
-            status: status_of(l, v, china_today()),
+            status: status_of(l, v, self.today()),
             type_code: l.type_code.clone(),
             type_name: t.map(|t| t.spec.draft().name.clone()).unwrap_or_default(),
             issuer: IssuerView {
@@ -279,7 +279,7 @@ impl Library {
             signature_valid: self.signature_valid(v).await?,
             holder,
             revoked_at: l.revocation.as_ref().map(|r| r.at),
-            checked_at: super::now(),
+            checked_at: self.now(),
         })
     }
 }

@@ -61,7 +61,16 @@ pub struct Application {
 
 impl Application {
     /// Open (and on first start, seed) the library and bind the listener.
-    pub async fn build(mut config: ServerConfig) -> Result<Self, StartError> {
+    pub async fn build(config: ServerConfig) -> Result<Self, StartError> {
+        Self::build_with_clock(config, Arc::new(zhengzhao_core::clock::SystemClock)).await
+    }
+
+    /// As [`Self::build`], with the library reading the time from `clock`
+    /// (tests move it forward instead of sleeping).
+    pub async fn build_with_clock(
+        mut config: ServerConfig,
+        clock: Arc<dyn zhengzhao_core::clock::Clock>,
+    ) -> Result<Self, StartError> {
         config.check_public_url().map_err(StartError::Config)?;
         let tls = match &config.tls {
             Some(files) => Some(
@@ -75,6 +84,7 @@ impl Application {
         let store = open_store(&config).await?;
         let master_key = master_key_for(&config, &store).await?;
         let library = Library::new(store.clone())
+            .with_clock(clock)
             .with_master_key(master_key)
             .with_channels(config.channel_names())
             .with_session_policy(config.session_policy);

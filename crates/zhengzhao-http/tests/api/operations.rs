@@ -220,6 +220,7 @@ async fn public_url_is_required_beyond_loopback() {
 /// With an https public URL (TLS ends at a proxy), cookies are `Secure`:
 /// the login form's CSRF cookie and the session cookie.
 async fn cookies_are_secure_behind_https(app: TestApp) {
+    use zhengzhao_core::clock::Clock;
     use zhengzhao_core::credentials::{totp_code, totp_step};
     let form = app.get("/login").await;
     let set = form.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -244,7 +245,7 @@ async fn cookies_are_secure_behind_https(app: TestApp) {
     let secret = data_encoding::BASE32_NOPAD
         .decode(body["totp_secret"].as_str().unwrap().as_bytes())
         .unwrap();
-    let code = totp_code(&secret, totp_step(jiff::Timestamp::now().as_second())).unwrap();
+    let code = totp_code(&secret, totp_step(app.clock.now().as_second())).unwrap();
     let r = app
         .send_json(
             reqwest::Method::POST,

@@ -457,7 +457,7 @@ async fn signed_pdf(app: TestApp) {
 
     // Superseded: B's first version, after an update, says so with the date.
     let b2 = app.update_domicile(&clerk, &b, "某某路100号").await;
-    let today = zhengzhao_core::china_today();
+    let today = app.library.today();
     let date = format!(
         "{}年{:02}月{:02}日",
         today.year(),

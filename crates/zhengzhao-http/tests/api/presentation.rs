@@ -136,7 +136,7 @@ async fn presentations(app: TestApp) {
             .status(),
         StatusCode::OK
     );
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    app.clock.advance(std::time::Duration::from_millis(2100));
     let r = app.get(&format!("/api/v1/presentations/{token}")).await;
     assert!(
         expect_problem(r, StatusCode::GONE).await["detail"]

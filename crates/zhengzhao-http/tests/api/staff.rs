@@ -7,7 +7,9 @@ use crate::common::*;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
+use zhengzhao_core::clock::{AdjustableClock, Clock};
 use zhengzhao_core::credentials::{totp_code, totp_step, verify_password};
 use zhengzhao_core::login_limits::LoginRate;
 use zhengzhao_domain::role::Role;
@@ -18,6 +20,8 @@ struct Account {
     username: String,
     password: String,
     totp: Vec<u8>,
+    /// The server's clock, which the codes follow.
+    clock: Arc<AdjustableClock>,
 }
 
 /// A logged-in session: the cookie and the CSRF token.
@@ -26,23 +30,21 @@ struct Session {
     csrf: String,
 }
 
-fn unix_now() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
-
-/// Wait if the current TOTP step is about to end, so a code made now is
-/// still inside the server's window when it arrives.
-async fn fresh_step() {
-    let into = unix_now().rem_euclid(30);
+/// If the current TOTP step is about to end, move the server's clock into
+/// the next one, so a code made now is still inside the server's window
+/// when it arrives.
+fn fresh_step(app: &TestApp) {
+    let into = app.clock.now().as_second().rem_euclid(30);
     if into >= 25 {
-        tokio::time::sleep(Duration::from_secs(u64::try_from(31 - into).unwrap())).await;
+        app.clock
+            .advance(Duration::from_secs(u64::try_from(31 - into).unwrap()));
     }
 }
 
-/// The code for the current step plus `offset` (the server takes -1..=+1,
-/// each step once).
+/// The code for the server's current step plus `offset` (the server takes
+/// -1..=+1, each step once).
 fn code(a: &Account, offset: i64) -> String {
-    totp_code(&a.totp, totp_step(unix_now()) + offset).unwrap()
+    totp_code(&a.totp, totp_step(a.clock.now().as_second()) + offset).unwrap()
 }
 
 async fn create_user(
@@ -77,6 +79,7 @@ async fn create_user(
         totp: data_encoding::BASE32_NOPAD
             .decode(body["totp_secret"].as_str().unwrap().as_bytes())
             .unwrap(),
+        clock: app.clock.clone(),
     }
 }
 
@@ -142,7 +145,7 @@ const NEW_PASSWORD: &str = "Grassland-Horse-2026";
 /// First login must change the password; then the account works within its
 /// role and org, and unsafe requests need the CSRF token.
 async fn login_change_password_and_work(app: TestApp) {
-    fresh_step().await;
+    fresh_step(&app);
     let security = app.token("150000", Role::SecurityAdmin).await;
     let clerk = create_user(&app, &security, "clerk.wang", "150102", &["issuer_clerk"]).await;
 
@@ -302,7 +305,7 @@ both_backends!(login_flow, login_change_password_and_work);
 /// Five failures in a row lock the account, even against the right
 /// password; a security admin's reset unlocks it with new credentials.
 async fn lockout_and_reset(app: TestApp) {
-    fresh_step().await;
+    fresh_step(&app);
     let security = app.token("150000", Role::SecurityAdmin).await;
     let a = create_user(
         &app,
@@ -351,6 +354,7 @@ async fn lockout_and_reset(app: TestApp) {
         totp: data_encoding::BASE32_NOPAD
             .decode(body["totp_secret"].as_str().unwrap().as_bytes())
             .unwrap(),
+        clock: app.clock.clone(),
     };
     // The old password no longer works; the new one does.
     let r = login_raw(&app, &a.username, &a.password, &code(&fresh, 0)).await;
@@ -362,7 +366,7 @@ both_backends!(lockout, lockout_and_reset);
 /// Accounts are managed only by security admins, within their subtree,
 /// never their own; an auditor holds no other role and changes nothing.
 async fn separation_of_duties(app: TestApp) {
-    fresh_step().await;
+    fresh_step(&app);
     let region_security = app.token("150000", Role::SecurityAdmin).await;
     let city_security_account = create_user(
         &app,
@@ -535,7 +539,7 @@ async fn sessions_time_out() {
     })
     .await
     .unwrap();
-    fresh_step().await;
+    fresh_step(&app);
     let security = app.token("150000", Role::SecurityAdmin).await;
     let a = create_user(&app, &security, "idle.zhao", "150000", &["auditor"]).await;
     let get = |s: &Session| {
@@ -552,15 +556,15 @@ async fn sessions_time_out() {
     };
     // Idle: unused for longer than 2 s.
     let idle = login(&app, &a, &a.password, -1).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.clock.advance(Duration::from_millis(2500));
     assert_eq!(get(&idle).await, StatusCode::UNAUTHORIZED);
     // Absolute: used every second, still over after 5 s.
     let busy = login(&app, &a, &a.password, 0).await;
     for _ in 0..4 {
-        tokio::time::sleep(Duration::from_millis(1000)).await;
+        app.clock.advance(Duration::from_millis(1000));
         assert_eq!(get(&busy).await, StatusCode::OK);
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.clock.advance(Duration::from_millis(1500));
     assert_eq!(get(&busy).await, StatusCode::UNAUTHORIZED);
 }
 
@@ -568,7 +572,7 @@ async fn sessions_time_out() {
 #[tokio::test]
 async fn login_pages() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    fresh_step().await;
+    fresh_step(&app);
     let security = app.token("150000", Role::SecurityAdmin).await;
     let a = create_user(
         &app,

@@ -80,7 +80,7 @@ pub(crate) async fn user(config: &ServerConfig, cmd: UserCommand) -> anyhow::Res
             for u in library.all_staff_users().await? {
                 let state = if u.disabled_at.is_some() {
                     "disabled"
-                } else if u.locked_until.is_some_and(|t| t > zhengzhao_core::now()) {
+                } else if u.locked_until.is_some_and(|t| t > library.now()) {
                     "locked"
                 } else {
                     "active"

@@ -26,6 +26,8 @@ pub struct TestApp {
     pub backend: Backend,
     /// PostgreSQL: the database URL and this test's schema.
     pub postgres: Option<(String, String)>,
+    /// The server's clock: a test moves it forward instead of sleeping.
+    pub clock: std::sync::Arc<zhengzhao_core::clock::AdjustableClock>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -82,7 +84,10 @@ impl TestApp {
             .database_url
             .clone()
             .zip(config.database_schema.clone());
-        let app = Application::build(config).await.unwrap();
+        let clock = std::sync::Arc::new(zhengzhao_core::clock::AdjustableClock::new());
+        let app = Application::build_with_clock(config, clock.clone())
+            .await
+            .unwrap();
         let token_path = app
             .admin_token_path
             .clone()
@@ -105,6 +110,7 @@ impl TestApp {
             data_dir,
             backend,
             postgres,
+            clock,
             _stop: stop,
         })
     }
