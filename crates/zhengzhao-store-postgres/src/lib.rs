@@ -139,6 +139,23 @@ impl PgStore {
     }
 }
 
+/// One write: `$body` in a transaction named `$tx`, then `$log` (its audit
+/// event and outbox messages) journaled in the same transaction, then
+/// commit; evaluates to `Ok(body's value)`. A `?` in the body returns
+/// early and the dropped transaction rolls everything back. (A macro, not
+/// a method taking an async closure: with `async_trait` the closure's
+/// `Send` bound sent the compiler into minutes of trait solving.)
+macro_rules! journaled {
+    ($store:expr, $log:expr, |$tx:ident| $body:expr) => {{
+        let mut client = $store.client().await?;
+        let $tx = client.transaction().await.map_err(backend)?;
+        let out = $body;
+        journal::append(&$tx, $log).await?;
+        $tx.commit().await.map_err(backend)?;
+        Ok(out)
+    }};
+}
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
@@ -167,30 +184,28 @@ impl Store for PgStore {
     }
 
     async fn seed(&self, seed: &Seed, log: &ChangeLog) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        // Serialise concurrent first starts: the second waits, then sees the seed.
-        tx.execute("LOCK TABLE library_meta IN EXCLUSIVE MODE", &[])
+        journaled!(self, log, |tx| {
+            // Serialise concurrent first starts: the second waits, then sees the seed.
+            tx.execute("LOCK TABLE library_meta IN EXCLUSIVE MODE", &[])
+                .await
+                .map_err(backend)?;
+            if journal::is_seeded(&tx).await? {
+                return Err(StoreError::Conflict("library is already seeded".into()));
+            }
+            for org in &seed.orgs {
+                orgs::insert(&tx, org, seed.at).await?;
+            }
+            for spec in &seed.catalog {
+                catalog::create(&tx, spec, seed.at).await?;
+            }
+            tokens::insert(&tx, &seed.admin_token).await?;
+            tx.execute(
+                "INSERT INTO library_meta (key, value) VALUES ('seeded_at', $1)",
+                &[&seed.at.to_string()],
+            )
             .await
             .map_err(backend)?;
-        if journal::is_seeded(&tx).await? {
-            return Err(StoreError::Conflict("library is already seeded".into()));
-        }
-        for org in &seed.orgs {
-            orgs::insert(&tx, org, seed.at).await?;
-        }
-        for spec in &seed.catalog {
-            catalog::create(&tx, spec, seed.at).await?;
-        }
-        tokens::insert(&tx, &seed.admin_token).await?;
-        tx.execute(
-            "INSERT INTO library_meta (key, value) VALUES ('seeded_at', $1)",
-            &[&seed.at.to_string()],
-        )
-        .await
-        .map_err(backend)?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)
+        })
     }
 
     async fn orgs(&self) -> StoreResult<Vec<Org>> {
@@ -218,20 +233,15 @@ impl Store for PgStore {
     }
 
     async fn add_org(&self, org: &Org, log: &ChangeLog) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        orgs::insert(&tx, org, log.audit.at).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)
+        journaled!(self, log, |tx| {
+            orgs::insert(&tx, org, log.audit.at).await?;
+        })
     }
 
     async fn update_org(&self, change: &OrgUpdate, log: &ChangeLog) -> StoreResult<Org> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let org = orgs::update(&tx, change, log.audit.at).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(org)
+        journaled!(self, log, |tx| {
+            orgs::update(&tx, change, log.audit.at).await?
+        })
     }
 
     async fn create_license_type(
@@ -240,12 +250,7 @@ impl Store for PgStore {
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<LicenseTypeVersion> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let v = catalog::create(&tx, spec, at).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(v)
+        journaled!(self, log, |tx| { catalog::create(&tx, spec, at).await? })
     }
 
     async fn update_license_type(
@@ -255,12 +260,9 @@ impl Store for PgStore {
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<LicenseTypeVersion> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let v = catalog::next_version(&tx, spec, expected_current, at).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(v)
+        journaled!(self, log, |tx| {
+            catalog::next_version(&tx, spec, expected_current, at).await?
+        })
     }
 
     async fn current_license_types(&self) -> StoreResult<Vec<LicenseTypeVersion>> {
@@ -283,11 +285,9 @@ impl Store for PgStore {
     }
 
     async fn create_token(&self, token: &NewToken, log: &ChangeLog) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        tokens::insert(&tx, token).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)
+        journaled!(self, log, |tx| {
+            tokens::insert(&tx, token).await?;
+        })
     }
 
     async fn token_by_hash(&self, hash: &[u8]) -> StoreResult<Option<TokenRecord>> {
@@ -304,12 +304,7 @@ impl Store for PgStore {
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<TokenRecord> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let t = tokens::revoke(&tx, id, at).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(t)
+        journaled!(self, log, |tx| { tokens::revoke(&tx, id, at).await? })
     }
 
     async fn license_status_summary(&self) -> StoreResult<(i64, Vec<i64>)> {
@@ -392,20 +387,18 @@ impl Store for PgStore {
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let n = tx
-            .execute(
-                "INSERT INTO presentation_uses (jti, used_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                &[&jti, &at],
-            )
-            .await
-            .map_err(backend)?;
-        if n == 0 {
-            return Err(StoreError::Conflict(format!("presentation {jti} was used")));
-        }
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)
+        journaled!(self, log, |tx| {
+            let n = tx
+                .execute(
+                    "INSERT INTO presentation_uses (jti, used_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&jti, &at],
+                )
+                .await
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!("presentation {jti} was used")));
+            }
+        })
     }
 
     async fn use_request_nonce(
@@ -443,16 +436,14 @@ impl Store for PgStore {
     }
 
     async fn add_data_key(&self, key: &DataKeyRecord, log: &ChangeLog) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        tx.execute(
-            "INSERT INTO data_keys (id, wrapped_key, created_at) VALUES ($1, $2, $3)",
-            &[&key.id, &key.wrapped_key, &key.created_at],
-        )
-        .await
-        .map_err(classify)?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)
+        journaled!(self, log, |tx| {
+            tx.execute(
+                "INSERT INTO data_keys (id, wrapped_key, created_at) VALUES ($1, $2, $3)",
+                &[&key.id, &key.wrapped_key, &key.created_at],
+            )
+            .await
+            .map_err(classify)?;
+        })
     }
 
     async fn data_keys(&self) -> StoreResult<Vec<DataKeyRecord>> {
@@ -476,10 +467,7 @@ impl Store for PgStore {
     }
 
     async fn record_event(&self, log: &ChangeLog) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)
+        journaled!(self, log, |tx| {})
     }
 
     async fn record_events(&self, logs: &[ChangeLog]) -> StoreResult<()> {
@@ -492,11 +480,9 @@ impl Store for PgStore {
     }
 
     async fn add_staff_user(&self, user: &StaffUser, log: &ChangeLog) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        staff::insert(&tx, user).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)
+        journaled!(self, log, |tx| {
+            staff::insert(&tx, user).await?;
+        })
     }
 
     async fn staff_user(&self, id: uuid::Uuid) -> StoreResult<Option<StaffUser>> {
@@ -517,11 +503,9 @@ impl Store for PgStore {
         end_sessions_at: Option<jiff::Timestamp>,
         log: &ChangeLog,
     ) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        staff::save(&tx, user, end_sessions_at).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)
+        journaled!(self, log, |tx| {
+            staff::save(&tx, user, end_sessions_at).await?;
+        })
     }
 
     async fn start_staff_session(
@@ -531,12 +515,10 @@ impl Store for PgStore {
         session: &StaffSession,
         log: &ChangeLog,
     ) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        staff::note_login(&tx, seen, totp_step).await?;
-        staff::insert_session(&tx, session).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)
+        journaled!(self, log, |tx| {
+            staff::note_login(&tx, seen, totp_step).await?;
+            staff::insert_session(&tx, session).await?;
+        })
     }
 
     async fn record_failed_login(
@@ -568,11 +550,9 @@ impl Store for PgStore {
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        staff::end_session(&tx, hash, at).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)
+        journaled!(self, log, |tx| {
+            staff::end_session(&tx, hash, at).await?;
+        })
     }
 
     async fn add_signing_key(
@@ -581,12 +561,9 @@ impl Store for PgStore {
         retire_active: bool,
         log: &ChangeLog,
     ) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        keys::add(&tx, key, retire_active).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(())
+        journaled!(self, log, |tx| {
+            keys::add(&tx, key, retire_active).await?;
+        })
     }
 
     async fn active_signing_key(
@@ -606,12 +583,9 @@ impl Store for PgStore {
         revocation: &KeyRevocation,
         log: &ChangeLog,
     ) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        keys::revoke(&tx, revocation).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(())
+        journaled!(self, log, |tx| {
+            keys::revoke(&tx, revocation).await?;
+        })
     }
 
     async fn key_revocations(&self) -> StoreResult<Vec<KeyRevocation>> {
@@ -628,12 +602,9 @@ impl Store for PgStore {
         channels: &[String],
         log: &ChangeLog,
     ) -> StoreResult<LicenseRecord> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let rec = licenses::issue(&tx, license, channels).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(rec)
+        journaled!(self, log, |tx| {
+            licenses::issue(&tx, license, channels).await?
+        })
     }
 
     async fn add_license_version(
@@ -644,12 +615,9 @@ impl Store for PgStore {
         channels: &[String],
         log: &ChangeLog,
     ) -> StoreResult<LicenseRecord> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let rec = licenses::add_version(&tx, key, expected_current, version, channels).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(rec)
+        journaled!(self, log, |tx| {
+            licenses::add_version(&tx, key, expected_current, version, channels).await?
+        })
     }
 
     async fn revoke_license(
@@ -659,12 +627,9 @@ impl Store for PgStore {
         revocation: &Revocation,
         log: &ChangeLog,
     ) -> StoreResult<LicenseRecord> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let rec = licenses::revoke(&tx, key, expected_current, revocation).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(rec)
+        journaled!(self, log, |tx| {
+            licenses::revoke(&tx, key, expected_current, revocation).await?
+        })
     }
 
     async fn license_by_identifier(&self, id: &LicenseId) -> StoreResult<Option<LicenseRecord>> {
@@ -783,11 +748,9 @@ impl Store for PgStore {
     }
 
     async fn add_audit_checkpoint(&self, cp: &AuditCheckpoint, log: &ChangeLog) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        audit_tree::add_checkpoint(&tx, cp).await?;
-        journal::append(&tx, log).await?;
-        tx.commit().await.map_err(backend)
+        journaled!(self, log, |tx| {
+            audit_tree::add_checkpoint(&tx, cp).await?;
+        })
     }
 
     async fn audit_checkpoints(
