@@ -588,13 +588,12 @@ both_backends!(tampering, tampering_is_caught_at_the_right_entry);
 /// Like a transparency log, the library checks its tree against the last
 /// signed checkpoint before it starts, and refuses to start on a mismatch.
 /// (And one server per data directory: a second start there is refused.)
-#[tokio::test]
-async fn a_rewritten_tree_stops_the_start() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn a_rewritten_tree_stops_the_start(app: TestApp) {
     issue_some(&app, 2, "S").await;
     app.library.checkpoint_audit(&Actor::cli()).await.unwrap();
     let mut config = zhengzhao_http::ServerConfig::new(&app.data_dir);
     config.listen = "127.0.0.1:0".into();
+    on_the_same_database(&app, &mut config);
     let Err(e) = zhengzhao_http::Application::build(config).await else {
         panic!("a second server on a data directory in use must not start");
     };
@@ -603,12 +602,16 @@ async fn a_rewritten_tree_stops_the_start() {
         "{e}"
     );
 
-    // A copy of the library elsewhere, with its master key, starts.
+    // A copy of the library elsewhere, with its master key, starts. (On
+    // PostgreSQL the library is its schema, which pg_dump copies, not the
+    // library: there, another data directory with the master key on it.)
     let copy = tempfile::tempdir().unwrap();
-    let taken = zhengzhao_core::backup::scheduled_backup(&app.library, copy.path(), 1)
-        .await
-        .unwrap();
-    std::fs::rename(&taken, copy.path().join("zhengzhao.db")).unwrap();
+    if app.backend == Backend::Sqlite {
+        let taken = zhengzhao_core::backup::scheduled_backup(&app.library, copy.path(), 1)
+            .await
+            .unwrap();
+        std::fs::rename(&taken, copy.path().join("zhengzhao.db")).unwrap();
+    }
     std::fs::copy(
         app.data_dir.join("master-key"),
         copy.path().join("master-key"),
@@ -616,22 +619,41 @@ async fn a_rewritten_tree_stops_the_start() {
     .unwrap();
     let mut config = zhengzhao_http::ServerConfig::new(copy.path());
     config.listen = "127.0.0.1:0".into();
+    on_the_same_database(&app, &mut config);
     let started = zhengzhao_http::Application::build(config.clone()).await;
     assert!(started.is_ok(), "{:?}", started.err());
     drop(started);
     // The start-up check folds the stored right edge of the tree; rewriting
     // the interior nodes changes it (a single leaf is `audit verify`'s job).
-    rusqlite::Connection::open(copy.path().join("zhengzhao.db"))
-        .unwrap()
-        .execute_batch(
-            "DROP TRIGGER audit_nodes_no_update;
-             UPDATE audit_nodes SET hash = zeroblob(32);",
-        )
-        .unwrap();
+    match app.backend {
+        Backend::Sqlite => rusqlite::Connection::open(copy.path().join("zhengzhao.db"))
+            .unwrap()
+            .execute_batch(
+                "DROP TRIGGER audit_nodes_no_update;
+                 UPDATE audit_nodes SET hash = zeroblob(32);",
+            )
+            .unwrap(),
+        Backend::Postgres => {
+            app.raw_sql(
+                "DROP TRIGGER audit_nodes_no_change ON audit_nodes;
+                 UPDATE audit_nodes SET hash = decode(repeat('00', 32), 'hex');",
+            )
+            .await;
+        }
+    }
     let Err(e) = zhengzhao_http::Application::build(config).await else {
         panic!("a library whose tree lost its checkpointed root must not start");
     };
     assert!(e.to_string().contains("audit log"), "{e}");
+}
+both_backends!(rewritten_tree, a_rewritten_tree_stops_the_start);
+
+/// On PostgreSQL, `config` names `app`'s database and schema.
+fn on_the_same_database(app: &TestApp, config: &mut zhengzhao_http::ServerConfig) {
+    if let Some((url, schema)) = &app.postgres {
+        config.database_url = Some(url.clone());
+        config.database_schema = Some(schema.clone());
+    }
 }
 
 /// A running library finds an audit event edited after it joined the tree

@@ -34,6 +34,7 @@ async fn check(backup: &Path, licenses: u64) {
     assert_eq!(library.verify_audit().await.unwrap().problem, None);
 }
 
+// SQLite only: scheduled backups are SQLite files (PostgreSQL's is pg_dump, below).
 #[tokio::test]
 async fn scheduled_backups_keep_the_newest() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
@@ -49,6 +50,7 @@ async fn scheduled_backups_keep_the_newest() {
     check(&taken[1], 2).await;
 }
 
+// SQLite only: scheduled backups are SQLite files (PostgreSQL's is pg_dump, below).
 #[tokio::test]
 async fn serve_takes_backups_at_its_interval() {
     let backups = tempfile::tempdir().unwrap();
@@ -159,35 +161,48 @@ async fn pg_dump_and_restore_give_a_library_that_verifies() {
     }
 }
 
+/// The second license version's identifier, and its payload changed with
+/// plain SQL: in a SQLite backup copy taken into `dir`, or on PostgreSQL
+/// (backed up with pg_dump, not by the library) in the library's own schema;
+/// the library that then reads it.
+async fn alter_a_signed_payload(app: &TestApp, dir: &Path) -> (String, Library) {
+    const PICK: &str =
+        "SELECT identifier FROM license_versions ORDER BY license_id LIMIT 1 OFFSET 1";
+    const ALTER: &str = "UPDATE license_versions SET payload = replace(payload, '\"version\":1', '\"version\":2') WHERE identifier = $1";
+    let Some((url, schema)) = &app.postgres else {
+        let backup = scheduled_backup(&app.library, dir, 1).await.unwrap();
+        let c = rusqlite::Connection::open(&backup).unwrap();
+        let id: String = c.query_row(PICK, [], |r| r.get(0)).unwrap();
+        c.execute(&ALTER.replace("$1", "?1"), [&id]).unwrap();
+        drop(c);
+        let store = zhengzhao_store_sqlite::SqliteStore::open(&backup)
+            .await
+            .unwrap();
+        return (id, Library::new(std::sync::Arc::new(store)));
+    };
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("SET search_path TO {schema}"))
+        .await
+        .unwrap();
+    let id: String = client.query_one(PICK, &[]).await.unwrap().get(0);
+    client.execute(ALTER, &[&id]).await.unwrap();
+    (id, app.library.clone())
+}
+
 /// A license version whose stored signature was altered is named.
-#[tokio::test]
-async fn an_altered_signature_is_found() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn an_altered_signature_is_found(app: TestApp) {
     let clerk = app.token("150102", Role::IssuerClerk).await;
     for i in 0..3 {
         app.issue(&clerk, &license_request(&format!("X{i}"))).await;
     }
     let dir = tempfile::tempdir().unwrap();
-    let backup = scheduled_backup(&app.library, dir.path(), 1).await.unwrap();
-    let c = rusqlite::Connection::open(&backup).unwrap();
-    let id: String = c
-        .query_row(
-            "SELECT identifier FROM license_versions ORDER BY license_id LIMIT 1 OFFSET 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    c.execute(
-        "UPDATE license_versions SET payload = replace(payload, '\"version\":1', '\"version\":2') WHERE identifier = ?1",
-        [&id],
-    )
-    .unwrap();
-    drop(c);
-    let store = zhengzhao_store_sqlite::SqliteStore::open(&backup)
-        .await
-        .unwrap();
-    let library = Library::new(std::sync::Arc::new(store));
+    let (id, library) = alter_a_signed_payload(&app, dir.path()).await;
     let report = library.verify_license_signatures().await.unwrap();
     let problem = report.problem.expect("the altered version must be found");
     assert!(problem.contains(&id), "{problem}");
 }
+both_backends!(altered_signature, an_altered_signature_is_found);

@@ -99,6 +99,7 @@ async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
 /// Slowloris: connections that send half a header are closed after the
 /// header timeout, so with every slot taken by them, a waiting client and
 /// then `/healthz` are still served.
+// SQLite only: the header timeout cuts clients off before any store access.
 #[tokio::test]
 async fn half_headers_are_cut_off() {
     use tokio::io::AsyncWriteExt;
@@ -140,6 +141,7 @@ async fn half_headers_are_cut_off() {
 }
 
 /// Connections beyond the limit are held unaccepted until one closes.
+// SQLite only: the connection limit acts before any request, let alone store access.
 #[tokio::test]
 async fn connections_beyond_the_limit_wait() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -183,6 +185,7 @@ async fn connections_beyond_the_limit_wait() {
 
 /// Listening beyond loopback needs a public URL (else every QR code would
 /// name 0.0.0.0); a bad one stops the start too, before anything is made.
+// SQLite only: the public URL is a setting, checked before any store opens.
 #[tokio::test]
 async fn public_url_is_required_beyond_loopback() {
     let dir = tempfile::tempdir().unwrap();
@@ -262,17 +265,15 @@ async fn cookies_are_secure_behind_https(app: TestApp) {
     );
 }
 
-mod secure_cookies {
-    #[tokio::test]
-    async fn sqlite() {
-        let app = crate::common::TestApp::spawn_with(crate::common::Backend::Sqlite, |c| {
-            c.public_url = Some("https://zz.example.gov.cn".into());
-        })
-        .await
-        .unwrap();
-        super::cookies_are_secure_behind_https(app).await;
-    }
+/// An https public URL: TLS ends at a proxy in front.
+fn behind_https(c: &mut zhengzhao_http::ServerConfig) {
+    c.public_url = Some("https://zz.example.gov.cn".into());
 }
+both_backends_with!(
+    secure_cookies,
+    cookies_are_secure_behind_https,
+    behind_https
+);
 
 /// Only a trusted proxy's `X-Forwarded-For` is believed: from it, the rate
 /// limit and the audit log see the forwarded client; from anyone else the

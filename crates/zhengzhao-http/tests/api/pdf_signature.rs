@@ -566,9 +566,7 @@ async fn forge(app: &TestApp, attachment: &[u8]) -> Vec<u8> {
 
 /// With the issuer's key imported from another CA (not the local test CA),
 /// a license issued under it prints no 测试证书; its file still verifies.
-#[tokio::test]
-async fn no_test_notice_without_the_test_ca() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+async fn no_test_notice_without_the_test_ca(app: TestApp) {
     let dir = tempfile::tempdir().unwrap();
     let now = SystemTime::now();
     let ca_key = KeyPair::generate().unwrap();
@@ -615,6 +613,20 @@ async fn no_test_notice_without_the_test_ca() {
     let (signed, der) = signed_bytes_and_cms(&pdf);
     let (signer, ca) = (cert::to_pem(&org_cert).unwrap(), cert::to_pem(&ca).unwrap());
     openssl_cms_checks(dir.path(), &der, &signed, &signer, &ca).unwrap();
+}
+
+#[tokio::test]
+async fn no_test_notice_without_the_test_ca_sqlite() {
+    no_test_notice_without_the_test_ca(spawn(Backend::Sqlite).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn no_test_notice_without_the_test_ca_postgres() {
+    let Some(app) = spawn(Backend::Postgres).await else {
+        eprintln!("skipped: the PostgreSQL half is skipped on purpose");
+        return;
+    };
+    no_test_notice_without_the_test_ca(app).await;
 }
 
 /// PKCS#8 DER as PEM, as `keys import` reads it.

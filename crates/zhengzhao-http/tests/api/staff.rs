@@ -530,15 +530,14 @@ async fn separation_of_duties(app: TestApp) {
 }
 both_backends!(duties, separation_of_duties);
 
+/// Idle of 2 s and absolute of 5 s session timeouts.
+fn short_sessions(c: &mut zhengzhao_http::ServerConfig) {
+    c.session_policy.idle_timeout = Duration::from_secs(2);
+    c.session_policy.absolute_timeout = Duration::from_secs(5);
+}
+
 /// Idle and absolute timeouts end sessions.
-#[tokio::test]
-async fn sessions_time_out() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.session_policy.idle_timeout = Duration::from_secs(2);
-        c.session_policy.absolute_timeout = Duration::from_secs(5);
-    })
-    .await
-    .unwrap();
+async fn sessions_time_out(app: TestApp) {
     fresh_step(&app);
     let security = app.token("150000", Role::SecurityAdmin).await;
     let a = create_user(&app, &security, "idle.zhao", "150000", &["auditor"]).await;
@@ -567,11 +566,10 @@ async fn sessions_time_out() {
     app.clock.advance(Duration::from_millis(1500));
     assert_eq!(get(&busy).await, StatusCode::UNAUTHORIZED);
 }
+both_backends_with!(session_timeouts, sessions_time_out, short_sessions);
 
 /// The login page: a form with a CSRF cookie, the account page, logout.
-#[tokio::test]
-async fn login_pages() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn login_pages(app: TestApp) {
     fresh_step(&app);
     let security = app.token("150000", Role::SecurityAdmin).await;
     let a = create_user(
@@ -707,37 +705,7 @@ async fn login_pages() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()[LOCATION], "/login");
 }
-
-/// Like `both_backends!`, with the settings changed by `$adjust` first.
-macro_rules! both_backends_with {
-    ($name:ident, $body:ident, $adjust:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                let app = crate::common::TestApp::spawn_with(
-                    crate::common::Backend::Sqlite,
-                    super::$adjust,
-                )
-                .await
-                .unwrap();
-                super::$body(app).await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                let Some(app) = crate::common::TestApp::spawn_with(
-                    crate::common::Backend::Postgres,
-                    super::$adjust,
-                )
-                .await
-                else {
-                    eprintln!("skipped: the PostgreSQL half is skipped on purpose");
-                    return;
-                };
-                super::$body(app).await;
-            }
-        }
-    };
-}
+both_backends!(pages, login_pages);
 
 /// No rate limits, and room for every login in the hashing queue: each
 /// login of a parallel burst is checked (none refused as limited or busy).
@@ -746,6 +714,29 @@ fn every_login_checked(c: &mut zhengzhao_http::ServerConfig) {
     limits.per_address = LoginRate::OFF;
     limits.per_username = LoginRate::OFF;
     limits.hash_queue = 64;
+}
+
+/// No rate limits, and two password checks at once with two waiting: a
+/// burst overflows the hashing queue.
+fn two_hash_slots(c: &mut zhengzhao_http::ServerConfig) {
+    let limits = &mut c.session_policy.login_limits;
+    limits.per_address = LoginRate::OFF;
+    limits.per_username = LoginRate::OFF;
+    limits.hash_concurrency = 2;
+    limits.hash_queue = 2;
+}
+
+/// Logins per address: a burst of 8; per username: a burst of 3.
+fn small_login_bursts(c: &mut zhengzhao_http::ServerConfig) {
+    let limits = &mut c.session_policy.login_limits;
+    limits.per_address = LoginRate {
+        per_minute: 1,
+        burst: 8,
+    };
+    limits.per_username = LoginRate {
+        per_minute: 1,
+        burst: 3,
+    };
 }
 
 /// Room for a 1 MB username in a request.
@@ -987,17 +978,7 @@ both_backends_with!(
 /// than their bound at once, the excess is answered 503 at once (problem,
 /// both languages, `Retry-After`) with no audit event, and `/healthz` keeps
 /// answering throughout.
-#[tokio::test]
-async fn login_flood_is_bounded() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        let limits = &mut c.session_policy.login_limits;
-        limits.per_address = LoginRate::OFF;
-        limits.per_username = LoginRate::OFF;
-        limits.hash_concurrency = 2;
-        limits.hash_queue = 2;
-    })
-    .await
-    .unwrap();
+async fn login_flood_is_bounded(app: TestApp) {
     let before = login_events(&app).await;
     let mut flood = tokio::task::JoinSet::new();
     for i in 0..200 {
@@ -1046,25 +1027,12 @@ async fn login_flood_is_bounded() {
     // One event per checked attempt; none for the refused ones.
     assert_eq!(login_events(&app).await, before + failed);
 }
+both_backends_with!(login_flood, login_flood_is_bounded, two_hash_slots);
 
 /// Logins are limited per username and per client address before anything
 /// is checked: a refused attempt is 429 with `Retry-After` (the form too),
 /// counts nothing towards the lockout and writes no audit event.
-#[tokio::test]
-async fn logins_are_limited_per_username_and_address() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        let limits = &mut c.session_policy.login_limits;
-        limits.per_address = LoginRate {
-            per_minute: 1,
-            burst: 8,
-        };
-        limits.per_username = LoginRate {
-            per_minute: 1,
-            burst: 3,
-        };
-    })
-    .await
-    .unwrap();
+async fn logins_are_limited_per_username_and_address(app: TestApp) {
     let security = app.token("150000", Role::SecurityAdmin).await;
     let a = create_user(&app, &security, "limited.zhou", "150100", &["auditor"]).await;
     let before = login_events(&app).await;
@@ -1119,6 +1087,11 @@ async fn logins_are_limited_per_username_and_address() {
     let stats = app.library.login_stats();
     assert_eq!((stats.refused_username, stats.refused_address), (2, 1));
 }
+both_backends_with!(
+    login_limits,
+    logins_are_limited_per_username_and_address,
+    small_login_bursts
+);
 
 /// A 1 MB username (JSON or form) is refused like any failed login and
 /// logged only as a short, marked prefix: no audit event grows with it.

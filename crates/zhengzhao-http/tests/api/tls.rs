@@ -42,6 +42,7 @@ fn certificate(dir: &std::path::Path) -> TlsFiles {
     TlsFiles { cert, key }
 }
 
+// SQLite only: the TLS handshake and HSTS are the HTTP layer's, whatever the store.
 #[tokio::test]
 async fn https_with_hsts_and_no_plain_http() {
     let dir = tempfile::tempdir().unwrap();
@@ -84,6 +85,7 @@ async fn https_with_hsts_and_no_plain_http() {
     );
 }
 
+// SQLite only: HSTS and the TLS files are checked by the HTTP layer, before any store opens.
 #[tokio::test]
 async fn no_hsts_without_tls_and_bad_files_stop_the_start() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
@@ -106,6 +108,7 @@ async fn no_hsts_without_tls_and_bad_files_stop_the_start() {
 /// Over TLS too: a silent client is dropped after the header timeout
 /// (the handshake deadline), and so is one that finishes the handshake but
 /// sends half a header; the slots they held serve others.
+// SQLite only: handshake and header timeouts cut clients off before any store access.
 #[tokio::test]
 async fn slow_clients_are_cut_off_over_tls() {
     use rustls::pki_types::pem::PemObject;

@@ -59,6 +59,40 @@ macro_rules! both_backends {
     };
 }
 
+/// Like `both_backends!`, with the settings changed by `$adjust` (a function
+/// `fn(&mut ServerConfig)` beside the body) first:
+/// `both_backends_with!(name, body_fn, adjust_fn);`. The same skip rule.
+#[macro_export]
+macro_rules! both_backends_with {
+    ($name:ident, $body:ident, $adjust:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let app = $crate::common::TestApp::spawn_with(
+                    $crate::common::Backend::Sqlite,
+                    super::$adjust,
+                )
+                .await
+                .unwrap();
+                super::$body(app).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let Some(app) = $crate::common::TestApp::spawn_with(
+                    $crate::common::Backend::Postgres,
+                    super::$adjust,
+                )
+                .await
+                else {
+                    eprintln!("skipped: the PostgreSQL half is skipped on purpose");
+                    return;
+                };
+                super::$body(app).await;
+            }
+        }
+    };
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<Self> {
         Self::spawn_with(backend, |_| {}).await
