@@ -4,17 +4,14 @@ use crate::db::Db;
 use crate::row::RowExt;
 use crate::{backend, classify};
 use tokio_postgres::Row;
-use zhengzhao_domain::catalog::{LicenseTypeDraft, LicenseTypeSpec, LicenseTypeVersion};
+use zhengzhao_domain::catalog::{LicenseTypeSpec, LicenseTypeVersion};
 use zhengzhao_domain::codes::LicenseTypeCode;
 use zhengzhao_store::{StoreError, StoreResult};
 
 fn to_version(r: &Row) -> StoreResult<LicenseTypeVersion> {
     let spec: serde_json::Value = r.col(0, "license type version")?;
     let version: i32 = r.col(1, "license type version")?;
-    let draft: LicenseTypeDraft = serde_json::from_value(spec)
-        .map_err(|e| StoreError::Corrupt(format!("catalog spec: {e}")))?;
-    let spec = LicenseTypeSpec::parse(draft)
-        .map_err(|e| StoreError::Corrupt(format!("catalog spec breaks rules: {e:?}")))?;
+    let spec = zhengzhao_store::rules::decode::catalog_spec(spec)?;
     Ok(LicenseTypeVersion {
         spec,
         version: u32::try_from(version)

@@ -5,9 +5,8 @@ use crate::row::RowExt;
 use crate::{backend, classify};
 use tokio_postgres::Row;
 use zhengzhao_domain::org::OrgCode;
-use zhengzhao_store::{
-    KeyPurpose, KeyRevocation, KeySource, SigningKeyRecord, StoreError, StoreResult,
-};
+use zhengzhao_store::rules;
+use zhengzhao_store::{KeyPurpose, KeyRevocation, SigningKeyRecord, StoreError, StoreResult};
 
 const SELECT: &str = "SELECT k.id, o.code, k.purpose, k.source, k.public_key, k.wrapped_private_key, k.certificate_pem,
                              k.not_before, k.not_after, k.created_at, k.retired_at
@@ -20,12 +19,10 @@ fn to_record(r: &Row) -> StoreResult<SigningKeyRecord> {
     Ok(SigningKeyRecord {
         id: r.col(0, "signing key")?,
         org: org
-            .map(|o| OrgCode::parse(&o).map_err(|_| StoreError::Corrupt(format!("key org '{o}'"))))
+            .map(|o| rules::decode::org_code("key", &o))
             .transpose()?,
-        purpose: KeyPurpose::parse(&purpose)
-            .ok_or_else(|| StoreError::Corrupt(format!("key purpose '{purpose}'")))?,
-        source: KeySource::parse(&source)
-            .ok_or_else(|| StoreError::Corrupt(format!("key source '{source}'")))?,
+        purpose: rules::decode::key_purpose(&purpose)?,
+        source: rules::decode::key_source(&source)?,
         public_key: r.col(4, "signing key")?,
         wrapped_private_key: r.col(5, "signing key")?,
         certificate_pem: r.col(6, "signing key")?,

@@ -7,6 +7,7 @@ use tokio_postgres::Row;
 use zhengzhao_domain::codes::LicenseTypeCode;
 use zhengzhao_domain::license_id::LicenseId;
 use zhengzhao_domain::org::OrgCode;
+use zhengzhao_store::rules;
 use zhengzhao_store::*;
 
 fn corrupt(what: &str, v: &str) -> StoreError {
@@ -375,14 +376,7 @@ pub(crate) async fn add_version<C: Db + ?Sized>(
     channels: &[String],
 ) -> StoreResult<LicenseRecord> {
     let (current, revoked) = current_state(c, key).await?;
-    if revoked {
-        return Err(StoreError::Conflict("license is revoked".into()));
-    }
-    if current != expected {
-        return Err(StoreError::Conflict(format!(
-            "license is at version {current}, not {expected}: it changed meanwhile"
-        )));
-    }
+    rules::check_license_change(rules::LicenseChange::NewVersion, current, revoked, expected)?;
     insert_version(c, key, v).await?;
     c.execute(
         "UPDATE licenses SET current_version = $1, holder_id = $2 WHERE id = $3",
@@ -403,14 +397,7 @@ pub(crate) async fn revoke<C: Db + ?Sized>(
     r: &Revocation,
 ) -> StoreResult<LicenseRecord> {
     let (current, revoked) = current_state(c, key).await?;
-    if revoked {
-        return Err(StoreError::Conflict("license is already revoked".into()));
-    }
-    if current != expected {
-        return Err(StoreError::Conflict(format!(
-            "license is at version {current}, not {expected}: it changed meanwhile"
-        )));
-    }
+    rules::check_license_change(rules::LicenseChange::Revocation, current, revoked, expected)?;
     c.execute(
         "UPDATE licenses SET revoked_at = $1, revoked_by = $2, revoke_reason = $3, sole_current_holder_id = NULL
          WHERE id = $4",

@@ -5,8 +5,9 @@ use crate::row::RowExt;
 use crate::{backend, classify};
 use tokio_postgres::Row;
 use zhengzhao_domain::org::OrgCode;
+use zhengzhao_store::rules;
 use zhengzhao_store::{
-    FailedLogin, StaffSession, StaffUser, StoreError, StoreResult, roles_from_text, roles_to_text,
+    FailedLogin, StaffSession, StaffUser, StoreError, StoreResult, roles_to_text,
 };
 
 const SELECT_USER: &str =
@@ -23,9 +24,8 @@ fn user_of(r: &Row) -> StoreResult<StaffUser> {
         id: r.try_get(0).map_err(backend)?,
         username: r.try_get(1).map_err(backend)?,
         display_name: r.try_get(2).map_err(backend)?,
-        org: OrgCode::parse(&org).map_err(|_| StoreError::Corrupt(format!("staff org '{org}'")))?,
-        roles: roles_from_text(&roles)
-            .map_err(|r| StoreError::Corrupt(format!("staff role '{r}'")))?,
+        org: rules::decode::org_code("staff", &org)?,
+        roles: rules::decode::roles("staff", &roles)?,
         password_hash: r.try_get(5).map_err(backend)?,
         totp_secret: r.try_get(6).map_err(backend)?,
         totp_last_step: r.try_get(7).map_err(backend)?,

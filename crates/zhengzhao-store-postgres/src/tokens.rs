@@ -4,8 +4,7 @@ use crate::db::Db;
 use crate::row::RowExt;
 use crate::{backend, classify};
 use tokio_postgres::Row;
-use zhengzhao_domain::org::OrgCode;
-use zhengzhao_domain::role::Role;
+use zhengzhao_store::rules;
 use zhengzhao_store::{NewToken, StoreError, StoreResult, TokenRecord};
 
 const SELECT: &str =
@@ -17,10 +16,8 @@ fn to_record(r: &Row) -> StoreResult<TokenRecord> {
     let role: String = r.col(2, "token")?;
     Ok(TokenRecord {
         id: r.col(0, "token")?,
-        org: OrgCode::parse(&org).map_err(|_| StoreError::Corrupt(format!("token org '{org}'")))?,
-        role: role
-            .parse::<Role>()
-            .map_err(|_| StoreError::Corrupt(format!("token role '{role}'")))?,
+        org: rules::decode::org_code("token", &org)?,
+        role: rules::decode::role("token", &role)?,
         label: r.col(3, "token")?,
         created_at: r.col(4, "token")?,
         revoked_at: r.col(5, "token")?,

@@ -2,15 +2,14 @@
 
 use crate::{backend, ts};
 use rusqlite::{Connection, OptionalExtension, params};
-use zhengzhao_domain::catalog::{LicenseTypeDraft, LicenseTypeSpec, LicenseTypeVersion};
+use zhengzhao_domain::catalog::{LicenseTypeSpec, LicenseTypeVersion};
 use zhengzhao_domain::codes::LicenseTypeCode;
 use zhengzhao_store::{StoreError, StoreResult};
 
 fn to_version(spec: &str, version: u32, created_at: &str) -> StoreResult<LicenseTypeVersion> {
-    let draft: LicenseTypeDraft = serde_json::from_str(spec)
+    let json: serde_json::Value = serde_json::from_str(spec)
         .map_err(|e| StoreError::Corrupt(format!("catalog spec: {e}")))?;
-    let spec = LicenseTypeSpec::parse(draft)
-        .map_err(|e| StoreError::Corrupt(format!("catalog spec breaks rules: {e:?}")))?;
+    let spec = zhengzhao_store::rules::decode::catalog_spec(json)?;
     Ok(LicenseTypeVersion {
         spec,
         version,

@@ -3,9 +3,8 @@
 use crate::{backend, ts, uuid_of};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use zhengzhao_domain::org::OrgCode;
-use zhengzhao_store::{
-    KeyPurpose, KeyRevocation, KeySource, SigningKeyRecord, StoreError, StoreResult,
-};
+use zhengzhao_store::rules;
+use zhengzhao_store::{KeyPurpose, KeyRevocation, SigningKeyRecord, StoreError, StoreResult};
 
 const SELECT: &str = "SELECT k.id, o.code, k.purpose, k.source, k.public_key, k.wrapped_private_key, k.certificate_pem,
                              k.not_before, k.not_after, k.created_at, k.retired_at
@@ -34,12 +33,10 @@ fn to_record(r: Raw) -> StoreResult<SigningKeyRecord> {
     Ok(SigningKeyRecord {
         id: uuid_of(&id)?,
         org: org
-            .map(|o| OrgCode::parse(&o).map_err(|_| StoreError::Corrupt(format!("key org '{o}'"))))
+            .map(|o| rules::decode::org_code("key", &o))
             .transpose()?,
-        purpose: KeyPurpose::parse(&purpose)
-            .ok_or_else(|| StoreError::Corrupt(format!("key purpose '{purpose}'")))?,
-        source: KeySource::parse(&source)
-            .ok_or_else(|| StoreError::Corrupt(format!("key source '{source}'")))?,
+        purpose: rules::decode::key_purpose(&purpose)?,
+        source: rules::decode::key_source(&source)?,
         public_key,
         wrapped_private_key: wrapped,
         certificate_pem: pem,

@@ -3,8 +3,9 @@
 use crate::{backend, ts, uuid_of};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use zhengzhao_domain::org::OrgCode;
+use zhengzhao_store::rules;
 use zhengzhao_store::{
-    FailedLogin, StaffSession, StaffUser, StoreError, StoreResult, roles_from_text, roles_to_text,
+    FailedLogin, StaffSession, StaffUser, StoreError, StoreResult, roles_to_text,
 };
 
 const SELECT_USER: &str =
@@ -34,10 +35,8 @@ fn user_of(r: &Row<'_>) -> rusqlite::Result<StoreResult<StaffUser>> {
             id: uuid_of(&id)?,
             username,
             display_name,
-            org: OrgCode::parse(&org)
-                .map_err(|_| StoreError::Corrupt(format!("staff org '{org}'")))?,
-            roles: roles_from_text(&roles)
-                .map_err(|r| StoreError::Corrupt(format!("staff role '{r}'")))?,
+            org: rules::decode::org_code("staff", &org)?,
+            roles: rules::decode::roles("staff", &roles)?,
             password_hash,
             totp_secret,
             totp_last_step,

@@ -2,8 +2,7 @@
 
 use crate::{backend, ts, uuid_of};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use zhengzhao_domain::org::OrgCode;
-use zhengzhao_domain::role::Role;
+use zhengzhao_store::rules;
 use zhengzhao_store::{NewToken, StoreError, StoreResult, TokenRecord};
 
 const SELECT: &str =
@@ -28,10 +27,8 @@ fn to_record(r: Raw) -> StoreResult<TokenRecord> {
     let (id, org, role, label, created, revoked, signing_secret) = r;
     Ok(TokenRecord {
         id: uuid_of(&id)?,
-        org: OrgCode::parse(&org).map_err(|_| StoreError::Corrupt(format!("token org '{org}'")))?,
-        role: role
-            .parse::<Role>()
-            .map_err(|_| StoreError::Corrupt(format!("token role '{role}'")))?,
+        org: rules::decode::org_code("token", &org)?,
+        role: rules::decode::role("token", &role)?,
         label,
         created_at: ts(&created)?,
         revoked_at: revoked.map(|s| ts(&s)).transpose()?,

@@ -5,15 +5,18 @@
 //! changes state takes a [`ChangeLog`]: the audit event and outbox messages are
 //! written in the same transaction as the change, or nothing is written.
 
+mod aggregates;
 mod audit_tree;
 mod error;
 mod licenses;
 mod records;
+pub mod rules;
 mod staff;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use aggregates::*;
 pub use audit_tree::*;
 pub use error::StoreError;
 pub use licenses::*;
@@ -21,16 +24,35 @@ pub use records::*;
 pub use staff::*;
 
 use async_trait::async_trait;
-use zhengzhao_domain::catalog::{LicenseTypeSpec, LicenseTypeVersion};
-use zhengzhao_domain::codes::CreditCode;
-use zhengzhao_domain::codes::LicenseTypeCode;
-use zhengzhao_domain::license_id::LicenseId;
-use zhengzhao_domain::org::{Org, OrgCode};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The storage traits, for callers of `dyn Store` methods.
+pub mod prelude {
+    pub use crate::{
+        AuditStore, CatalogStore, KeyStore, LicenseStore, OrgStore, StaffStore, Store, TokenStore,
+    };
+}
+
+/// Everything the library keeps, as one handle: the storage of each
+/// aggregate is its own trait (a new feature adds a trait, not fifty lines
+/// to one), and `Store` is all of them plus what concerns the database as a
+/// whole. Callers hold `Arc<dyn Store>`, whose methods include every
+/// aggregate's; generic code over `S: Store` brings the aggregate traits
+/// into scope with `use zhengzhao_store::prelude::*`.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    OrgStore
+    + CatalogStore
+    + TokenStore
+    + StaffStore
+    + KeyStore
+    + LicenseStore
+    + AuditStore
+    + Send
+    + Sync
+    + 'static
+{
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
 
@@ -47,330 +69,8 @@ pub trait Store: Send + Sync + 'static {
     /// token, in one transaction. Fails with `Conflict` if already seeded.
     async fn seed(&self, seed: &Seed, log: &ChangeLog) -> StoreResult<()>;
 
-    // ---- org tree ----
-
-    async fn orgs(&self) -> StoreResult<Vec<Org>>;
-    async fn org(&self, code: &OrgCode) -> StoreResult<Option<Org>>;
-    async fn org_by_credit_code(&self, code: &CreditCode) -> StoreResult<Option<Org>>;
-    async fn org_children(&self, code: &OrgCode) -> StoreResult<Vec<Org>>;
-    /// Whether `org` is `ancestor` or lies below it. One indexed lookup.
-    async fn org_within(&self, org: &OrgCode, ancestor: &OrgCode) -> StoreResult<bool>;
-    /// `org` and every org below it, by index.
-    async fn org_subtree(&self, ancestor: &OrgCode) -> StoreResult<Vec<Org>>;
-    /// Add an org under an existing parent. `Conflict` if the code or credit code is taken.
-    async fn add_org(&self, org: &Org, log: &ChangeLog) -> StoreResult<()>;
-    /// Replace an org's name and credit code (placeholders become real).
-    async fn update_org(&self, change: &OrgUpdate, log: &ChangeLog) -> StoreResult<Org>;
-
-    // ---- issuance catalog ----
-
-    /// Version 1 of a new type. `Conflict` if the code exists.
-    async fn create_license_type(
-        &self,
-        spec: &LicenseTypeSpec,
-        at: jiff::Timestamp,
-        log: &ChangeLog,
-    ) -> StoreResult<LicenseTypeVersion>;
-    /// The next version of an existing type, which must still be at
-    /// `expected_current` (optimistic concurrency: a concurrent edit makes
-    /// this a `Conflict`). `NotFound` if the type does not exist.
-    async fn update_license_type(
-        &self,
-        spec: &LicenseTypeSpec,
-        expected_current: u32,
-        at: jiff::Timestamp,
-        log: &ChangeLog,
-    ) -> StoreResult<LicenseTypeVersion>;
-    /// The current version of every type, ordered by code.
-    async fn current_license_types(&self) -> StoreResult<Vec<LicenseTypeVersion>>;
-    /// One version, or the current one when `version` is `None`.
-    async fn license_type(
-        &self,
-        code: &LicenseTypeCode,
-        version: Option<u32>,
-    ) -> StoreResult<Option<LicenseTypeVersion>>;
-    /// Every version of a type, oldest first.
-    async fn license_type_versions(
-        &self,
-        code: &LicenseTypeCode,
-    ) -> StoreResult<Vec<LicenseTypeVersion>>;
-
-    // ---- API tokens ----
-
-    async fn create_token(&self, token: &NewToken, log: &ChangeLog) -> StoreResult<()>;
-    /// The live (not revoked) token with this hash.
-    async fn token_by_hash(&self, hash: &[u8]) -> StoreResult<Option<TokenRecord>>;
-    async fn tokens(&self) -> StoreResult<Vec<TokenRecord>>;
-    /// Mark a token revoked. `NotFound` if no such token; revoking twice is a no-op.
-    async fn revoke_token(
-        &self,
-        id: uuid::Uuid,
-        at: jiff::Timestamp,
-        log: &ChangeLog,
-    ) -> StoreResult<TokenRecord>;
-
-    // ---- staff accounts ----
-
-    /// An event that changes no other state (e.g. a refused login of an
-    /// unknown username): only its audit event and outbox messages.
-    async fn record_event(&self, log: &ChangeLog) -> StoreResult<()>;
-    /// Several such events in one transaction (all or none), in order.
-    async fn record_events(&self, logs: &[ChangeLog]) -> StoreResult<()>;
-
-    /// `Conflict` if the username is taken.
-    async fn add_staff_user(&self, user: &StaffUser, log: &ChangeLog) -> StoreResult<()>;
-    async fn staff_user(&self, id: uuid::Uuid) -> StoreResult<Option<StaffUser>>;
-    async fn staff_user_by_name(&self, username: &str) -> StoreResult<Option<StaffUser>>;
-    async fn staff_users(&self) -> StoreResult<Vec<StaffUser>>;
-    /// Replace the user's mutable fields (roles, secrets, counters, state),
-    /// only if the stored row is still at `user.row_version` (the version the
-    /// change was based on); the stored version then becomes one more.
-    /// Otherwise `Conflict` and nothing is written: someone (a login, a failed
-    /// login, another administrator) wrote the row meanwhile; read it again.
-    /// `NotFound` if there is no such user.
-    /// With `end_sessions_at`, every live session of the user ends then too.
-    async fn save_staff_user(
-        &self,
-        user: &StaffUser,
-        end_sessions_at: Option<jiff::Timestamp>,
-        log: &ChangeLog,
-    ) -> StoreResult<()>;
-    /// A successful login of `seen` (the account as the login read and
-    /// checked it): the failure count and lock cleared, `totp_step`
-    /// recorded, and the new session, together. Only those columns are
-    /// written (and the row version bumped), and only if the account is
-    /// still enabled, has the same password hash and lock as `seen`, and no
-    /// code of this or a later step was accepted meanwhile; otherwise
-    /// `Conflict` and nothing is written (a concurrent login used the code,
-    /// the account was locked, or an administrator acted).
-    async fn start_staff_session(
-        &self,
-        seen: &StaffUser,
-        totp_step: i64,
-        session: &StaffSession,
-        log: &ChangeLog,
-    ) -> StoreResult<()>;
-    /// A failed login of `seen` (the account as the attempt read and checked
-    /// it), in one conditional statement: one more failure, counted only
-    /// while the account is enabled with the same password hash and the
-    /// same lock (none, or an expired one) as `seen`. At `threshold`
-    /// failures in a row the account is locked until `lock_until` and the
-    /// count starts again. Touches no other column (but the row version).
-    /// Writes the event of `logs` that matches the outcome, which it returns.
-    async fn record_failed_login(
-        &self,
-        seen: &StaffUser,
-        threshold: u32,
-        lock_until: jiff::Timestamp,
-        logs: &FailedLoginLogs,
-    ) -> StoreResult<FailedLogin>;
-    /// The live (not ended) session with this hash.
-    async fn staff_session(&self, hash: &[u8]) -> StoreResult<Option<StaffSession>>;
-    /// Note activity on a session (for the idle timeout). Not audited.
-    async fn touch_staff_session(&self, hash: &[u8], at: jiff::Timestamp) -> StoreResult<()>;
-    async fn end_staff_session(
-        &self,
-        hash: &[u8],
-        at: jiff::Timestamp,
-        log: &ChangeLog,
-    ) -> StoreResult<()>;
-
-    /// For the revocation status list: the highest license key so far, and
-    /// the keys of every revoked license.
-    async fn license_status_summary(&self) -> StoreResult<(i64, Vec<i64>)>;
-
-    /// Reserve `count` consecutive status-list indexes (one per license
-    /// version, signed into its payload before it is stored) and return the
-    /// first. Never returns an index twice, across restarts and nodes; an
-    /// index reserved but not used stays a gap. Not audited: it changes no
-    /// license, like a sequence.
-    async fn reserve_status_indexes(&self, count: u32) -> StoreResult<i64>;
-    /// For the per-version status lists: the next unreserved index, and the
-    /// indexes of every version no longer in force, by why.
-    async fn version_status_summary(&self) -> StoreResult<VersionStatusSummary>;
-
-    /// Mark a single-use presentation token used, with the scan's audit
-    /// event. `Conflict` (and nothing written) if it was used before.
-    async fn use_presentation(
-        &self,
-        jti: uuid::Uuid,
-        at: jiff::Timestamp,
-        log: &ChangeLog,
-    ) -> StoreResult<()>;
-
-    /// Note a signed request's nonce for `token` until `expires_at` (the end
-    /// of its replay window). `Conflict` if the same token used this nonce
-    /// and it has not yet expired at `now`; an expired entry is taken over.
-    /// Shared by every node on the database, and kept across restarts. Not
-    /// audited: the request itself is, by what it does.
-    async fn use_request_nonce(
-        &self,
-        token: uuid::Uuid,
-        nonce: &str,
-        expires_at: jiff::Timestamp,
-        now: jiff::Timestamp,
-    ) -> StoreResult<()>;
-    /// Forget nonces whose window ended at or before `now`; how many.
-    async fn purge_request_nonces(&self, now: jiff::Timestamp) -> StoreResult<u64>;
-
-    // ---- keys for personal data at rest ----
-
-    async fn add_data_key(&self, key: &DataKeyRecord, log: &ChangeLog) -> StoreResult<()>;
-    /// Every data key, oldest first (the last one seals new data).
-    async fn data_keys(&self) -> StoreResult<Vec<DataKeyRecord>>;
-
-    // ---- signing keys ----
-
-    /// Store a key. With `retire_active`, the org's current key of the same
-    /// purpose is retired in the same transaction (rotation, import). At most
-    /// one active key per (org, purpose): a second is a `Conflict`.
-    async fn add_signing_key(
-        &self,
-        key: &SigningKeyRecord,
-        retire_active: bool,
-        log: &ChangeLog,
-    ) -> StoreResult<()>;
-    /// The active key of `org` (`None`: the library CA) for `purpose`.
-    async fn active_signing_key(
-        &self,
-        org: Option<&OrgCode>,
-        purpose: KeyPurpose,
-    ) -> StoreResult<Option<SigningKeyRecord>>;
-    async fn signing_key(&self, id: uuid::Uuid) -> StoreResult<Option<SigningKeyRecord>>;
-    /// Revoke a key (a compromised key, `zhengzhao keys revoke`): record
-    /// the revocation and retire the key if it was active, so it signs no
-    /// more. `NotFound` if no such key; `Conflict` if it is already revoked.
-    async fn revoke_signing_key(
-        &self,
-        revocation: &KeyRevocation,
-        log: &ChangeLog,
-    ) -> StoreResult<()>;
-    /// Every key revocation, oldest first.
-    async fn key_revocations(&self) -> StoreResult<Vec<KeyRevocation>>;
-    /// Every key of `org` (`None`: the CA), active and retired, oldest first.
-    async fn signing_keys(&self, org: Option<&OrgCode>) -> StoreResult<Vec<SigningKeyRecord>>;
-
-    // ---- licenses ----
-
-    /// Store a new license with its first version and pending deliveries.
-    /// `Conflict` if the source record or the serial is already used;
-    /// `CurrentLicenseExists` if `license.one_current_per_holder` and the
-    /// holder has a license of the type that is not revoked (expired or not
-    /// yet valid ones count too). That rule holds under concurrency: it is
-    /// a unique index over the holder of every such license until revoked.
-    async fn issue_license(
-        &self,
-        license: &NewLicense,
-        channels: &[String],
-        log: &ChangeLog,
-    ) -> StoreResult<LicenseRecord>;
-    /// Append a version to the license with row key `key`, whose current
-    /// version must be `expected_current` and which must not be revoked.
-    async fn add_license_version(
-        &self,
-        key: i64,
-        expected_current: u16,
-        version: &LicenseVersionRecord,
-        channels: &[String],
-        log: &ChangeLog,
-    ) -> StoreResult<LicenseRecord>;
-    /// Revoke; `Conflict` if already revoked or the current version moved on.
-    async fn revoke_license(
-        &self,
-        key: i64,
-        expected_current: u16,
-        revocation: &Revocation,
-        log: &ChangeLog,
-    ) -> StoreResult<LicenseRecord>;
-    /// The license one of whose versions has this identifier.
-    async fn license_by_identifier(&self, id: &LicenseId) -> StoreResult<Option<LicenseRecord>>;
-    async fn license_by_source(
-        &self,
-        system: &str,
-        record_id: &str,
-    ) -> StoreResult<Option<LicenseRecord>>;
-    /// Every license of any of `holder_ids` whose type is one of
-    /// `type_codes`, newest first, in one query (the batch check looks up a
-    /// hundred holders at a time).
-    async fn licenses_of_holders(
-        &self,
-        holder_ids: &[String],
-        type_codes: &[LicenseTypeCode],
-    ) -> StoreResult<Vec<LicenseRecord>>;
-    /// A page of licenses (newest first) after the cursor `before_key`.
-    async fn licenses(
-        &self,
-        filter: &LicenseFilter,
-        before_key: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Vec<LicenseRecord>>;
-
-    // ---- deliveries ----
-
-    /// Pending deliveries whose next attempt is due at `now`, oldest first.
-    async fn due_deliveries(
-        &self,
-        now: jiff::Timestamp,
-        limit: u32,
-    ) -> StoreResult<Vec<DeliveryRecord>>;
-    /// Record an attempt's outcome; a success is audited with `log`.
-    async fn record_delivery(
-        &self,
-        id: i64,
-        outcome: &DeliveryOutcome,
-        log: Option<&ChangeLog>,
-    ) -> StoreResult<()>;
-    /// Every delivery of a license's versions.
-    async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>>;
-    /// Every delivery of the versions of all licenses in `keys`, in one
-    /// query (a list page's, not one query per license).
-    async fn deliveries_of_licenses(&self, keys: &[i64]) -> StoreResult<Vec<DeliveryRecord>>;
-
-    // ---- audit and outbox (read side; writes go through ChangeLog) ----
-
-    /// Audit events with sequence number greater than `after`, oldest first.
-    async fn audit_events(&self, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
-    /// Audit events matching `query` with sequence number greater than `after`, oldest first.
-    async fn search_audit(
-        &self,
-        query: &AuditQuery,
-        after: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<AuditRecord>>;
-    /// Outbox messages not yet delivered, oldest first.
-    async fn pending_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxRecord>>;
-
-    // ---- the audit log's Merkle tree (derived data: no ChangeLog) ----
-
     /// Write a consistent copy of the whole library to `to` while serving
     /// (SQLite). Backends with their own tools (PostgreSQL: `pg_dump`) say so
     /// with `Backend`.
     async fn backup_to(&self, to: &std::path::Path) -> StoreResult<()>;
-
-    async fn audit_tree_head(&self) -> StoreResult<AuditTreeHead>;
-    /// Append leaves and the interior nodes they complete. Refused with
-    /// `Conflict` unless the tree still stands at `head` and `leaves` are
-    /// exactly the audit events after `head.last_seq` up to the last leaf's,
-    /// in order (on PostgreSQL, checked while concurrent appends to the audit
-    /// log wait, so no event can join that range later).
-    async fn append_audit_leaves(
-        &self,
-        head: &AuditTreeHead,
-        leaves: &[AuditLeaf],
-        nodes: &[AuditNode],
-    ) -> StoreResult<()>;
-    /// The stored complete nodes among `coords` (level, index); level 0 are leaves.
-    async fn audit_nodes(&self, coords: &[(u32, u64)]) -> StoreResult<Vec<AuditNode>>;
-    /// Leaves from index `from`, in order.
-    async fn audit_leaves(&self, from: u64, limit: u32) -> StoreResult<Vec<AuditLeaf>>;
-    /// The leaf of audit event `seq`, if it is in the tree.
-    async fn audit_leaf_of(&self, seq: i64) -> StoreResult<Option<AuditLeaf>>;
-    async fn add_audit_checkpoint(&self, cp: &AuditCheckpoint, log: &ChangeLog) -> StoreResult<()>;
-    /// Checkpoints with tree size ≥ `from_size`, smallest first.
-    async fn audit_checkpoints(
-        &self,
-        from_size: u64,
-        limit: u32,
-    ) -> StoreResult<Vec<AuditCheckpoint>>;
-    async fn latest_audit_checkpoint(&self) -> StoreResult<Option<AuditCheckpoint>>;
 }

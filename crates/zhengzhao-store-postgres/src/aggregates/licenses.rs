@@ -1,0 +1,193 @@
+//! Licenses, their versions and status indexes, presentations and deliveries.
+
+use crate::row::RowExt;
+use crate::{PgStore, backend, journal, licenses};
+use async_trait::async_trait;
+use zhengzhao_domain::codes::LicenseTypeCode;
+use zhengzhao_domain::license_id::LicenseId;
+use zhengzhao_store::*;
+
+#[async_trait]
+impl LicenseStore for PgStore {
+    async fn license_status_summary(&self) -> StoreResult<(i64, Vec<i64>)> {
+        let c = self.client().await?;
+        let max: i64 = c
+            .query_one("SELECT COALESCE(MAX(id), 0)::BIGINT FROM licenses", &[])
+            .await
+            .map_err(backend)?
+            .col(0, "license count")?;
+        let revoked = c
+            .query(
+                "SELECT id FROM licenses WHERE revoked_at IS NOT NULL ORDER BY id",
+                &[],
+            )
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|r| r.col(0, "license"))
+            .collect::<StoreResult<_>>()?;
+        Ok((max, revoked))
+    }
+
+    async fn reserve_status_indexes(&self, count: u32) -> StoreResult<i64> {
+        rules::check_reserve_count(count)?;
+        let c = self.client().await?;
+        c.query_one(
+            "UPDATE status_index_counter SET next_index = next_index + $1 WHERE id = 1
+             RETURNING next_index - $1",
+            &[&i64::from(count)],
+        )
+        .await
+        .map_err(backend)?
+        .col(0, "status index")
+    }
+
+    async fn version_status_summary(&self) -> StoreResult<VersionStatusSummary> {
+        let c = self.client().await?;
+        let next_index: i64 = c
+            .query_one(
+                "SELECT next_index FROM status_index_counter WHERE id = 1",
+                &[],
+            )
+            .await
+            .map_err(backend)?
+            .col(0, "status index")?;
+        // Only the licenses of the partial index `licenses_not_plain`.
+        let rows = c
+            .query(
+                "SELECT v.status_index, l.revoked_at IS NOT NULL
+                 FROM licenses l JOIN license_versions v ON v.license_id = l.id
+                 WHERE (l.revoked_at IS NOT NULL OR l.current_version > 1)
+                   AND (l.revoked_at IS NOT NULL OR v.version < l.current_version)
+                 ORDER BY v.status_index",
+                &[],
+            )
+            .await
+            .map_err(backend)?;
+        let rows = rows
+            .iter()
+            .map(|r| Ok((r.col(0, "status index")?, r.col(1, "revoked")?)))
+            .collect::<StoreResult<Vec<(i64, bool)>>>()?;
+        Ok(VersionStatusSummary::from_rows(next_index, rows))
+    }
+
+    async fn use_presentation(
+        &self,
+        jti: uuid::Uuid,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<()> {
+        journaled!(self, log, |tx| {
+            let n = tx
+                .execute(
+                    "INSERT INTO presentation_uses (jti, used_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&jti, &at],
+                )
+                .await
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!("presentation {jti} was used")));
+            }
+        })
+    }
+
+    async fn issue_license(
+        &self,
+        license: &NewLicense,
+        channels: &[String],
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseRecord> {
+        journaled!(self, log, |tx| {
+            licenses::issue(&tx, license, channels).await?
+        })
+    }
+
+    async fn add_license_version(
+        &self,
+        key: i64,
+        expected_current: u16,
+        version: &LicenseVersionRecord,
+        channels: &[String],
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseRecord> {
+        journaled!(self, log, |tx| {
+            licenses::add_version(&tx, key, expected_current, version, channels).await?
+        })
+    }
+
+    async fn revoke_license(
+        &self,
+        key: i64,
+        expected_current: u16,
+        revocation: &Revocation,
+        log: &ChangeLog,
+    ) -> StoreResult<LicenseRecord> {
+        journaled!(self, log, |tx| {
+            licenses::revoke(&tx, key, expected_current, revocation).await?
+        })
+    }
+
+    async fn license_by_identifier(&self, id: &LicenseId) -> StoreResult<Option<LicenseRecord>> {
+        licenses::by_identifier(&self.client().await?, id).await
+    }
+
+    async fn license_by_source(
+        &self,
+        system: &str,
+        record_id: &str,
+    ) -> StoreResult<Option<LicenseRecord>> {
+        licenses::by_source(&self.client().await?, system, record_id).await
+    }
+
+    async fn licenses_of_holders(
+        &self,
+        holder_ids: &[String],
+        type_codes: &[LicenseTypeCode],
+    ) -> StoreResult<Vec<LicenseRecord>> {
+        let types: Vec<&str> = type_codes.iter().map(|t| t.as_str()).collect();
+        licenses::of_holders(&self.client().await?, holder_ids, &types).await
+    }
+
+    async fn licenses(
+        &self,
+        filter: &LicenseFilter,
+        before_key: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<LicenseRecord>> {
+        licenses::page(&self.client().await?, filter, before_key, limit).await
+    }
+
+    async fn due_deliveries(
+        &self,
+        now: jiff::Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        licenses::due(&self.client().await?, now, limit).await
+    }
+
+    async fn record_delivery(
+        &self,
+        id: i64,
+        outcome: &DeliveryOutcome,
+        log: Option<&ChangeLog>,
+    ) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        licenses::record(&tx, id, outcome).await?;
+        if let Some(l) = log {
+            journal::append(&tx, l).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn deliveries_of_licenses(&self, keys: &[i64]) -> StoreResult<Vec<DeliveryRecord>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        licenses::of_licenses(&self.client().await?, keys).await
+    }
+
+    async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>> {
+        licenses::of_license(&self.client().await?, key).await
+    }
+}

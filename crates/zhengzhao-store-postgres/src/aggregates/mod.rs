@@ -1,0 +1,10 @@
+//! The `zhengzhao_store` aggregate traits for [`PgStore`](crate::PgStore), one file each;
+//! the SQL they run is in the crate's modules of the same names.
+
+mod audit;
+mod catalog;
+mod keys;
+mod licenses;
+mod orgs;
+mod staff;
+mod tokens;

@@ -1,0 +1,169 @@
+//! Rules both backends apply inside a write's transaction, and the decoding
+//! of stored text back into typed records: pure functions, written once
+//! here so that SQLite and PostgreSQL cannot drift apart (the conformance
+//! suite checks the behaviour; these are the one source of it).
+
+use crate::{KeyPurpose, KeySource, StoreError, StoreResult, VersionStatusSummary};
+use zhengzhao_domain::catalog::{LicenseTypeDraft, LicenseTypeSpec};
+use zhengzhao_domain::org::OrgCode;
+use zhengzhao_domain::role::Role;
+
+/// A change to a license that must find it as the caller last read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LicenseChange {
+    /// An update (更新): the next version.
+    NewVersion,
+    Revocation,
+}
+
+/// Whether `change` may happen to a license now at version `current`
+/// (`revoked` or not), asked by a caller who read version `expected`. A
+/// revoked license takes no change; a license that moved on since the
+/// caller read it is a conflict (read it again), never a silent overwrite.
+pub fn check_license_change(
+    change: LicenseChange,
+    current: u16,
+    revoked: bool,
+    expected: u16,
+) -> StoreResult<()> {
+    if revoked {
+        return Err(StoreError::Conflict(
+            match change {
+                LicenseChange::NewVersion => "license is revoked",
+                LicenseChange::Revocation => "license is already revoked",
+            }
+            .into(),
+        ));
+    }
+    if current != expected {
+        return Err(StoreError::Conflict(format!(
+            "license is at version {current}, not {expected}: it changed meanwhile"
+        )));
+    }
+    Ok(())
+}
+
+/// Status indexes are reserved one or more at a time.
+pub fn check_reserve_count(count: u32) -> StoreResult<()> {
+    if count == 0 {
+        return Err(StoreError::Backend(
+            "reserve at least one status index".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl VersionStatusSummary {
+    /// From the versions no longer in force, each as (status index, whether
+    /// its license is revoked); the rest of a non-revoked license's old
+    /// versions are superseded.
+    pub fn from_rows(next_index: i64, rows: impl IntoIterator<Item = (i64, bool)>) -> Self {
+        let mut summary = Self {
+            next_index,
+            ..Self::default()
+        };
+        for (index, revoked) in rows {
+            if revoked {
+                summary.revoked.push(index);
+            } else {
+                summary.superseded.push(index);
+            }
+        }
+        summary
+    }
+}
+
+/// Decoding stored text: a value that does not parse was not written by us
+/// (`StoreError::Corrupt`, naming what it was).
+pub mod decode {
+    use super::*;
+
+    /// An org code stored for `what` (e.g. `token`, `staff`, `key`).
+    pub fn org_code(what: &str, raw: &str) -> StoreResult<OrgCode> {
+        OrgCode::parse(raw).map_err(|_| StoreError::Corrupt(format!("{what} org '{raw}'")))
+    }
+
+    pub fn role(what: &str, raw: &str) -> StoreResult<Role> {
+        raw.parse::<Role>()
+            .map_err(|_| StoreError::Corrupt(format!("{what} role '{raw}'")))
+    }
+
+    /// A comma-separated role list (`roles_to_text`).
+    pub fn roles(what: &str, raw: &str) -> StoreResult<Vec<Role>> {
+        crate::roles_from_text(raw).map_err(|r| StoreError::Corrupt(format!("{what} role '{r}'")))
+    }
+
+    pub fn key_purpose(raw: &str) -> StoreResult<KeyPurpose> {
+        KeyPurpose::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("key purpose '{raw}'")))
+    }
+
+    pub fn key_source(raw: &str) -> StoreResult<KeySource> {
+        KeySource::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("key source '{raw}'")))
+    }
+
+    /// A stored catalog spec, which must still keep the catalog's rules.
+    pub fn catalog_spec(json: serde_json::Value) -> StoreResult<LicenseTypeSpec> {
+        let draft: LicenseTypeDraft = serde_json::from_value(json)
+            .map_err(|e| StoreError::Corrupt(format!("catalog spec: {e}")))?;
+        LicenseTypeSpec::parse(draft)
+            .map_err(|e| StoreError::Corrupt(format!("catalog spec breaks rules: {e:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_license_changes_only_from_the_version_read_and_never_once_revoked() {
+        use LicenseChange::*;
+        assert!(check_license_change(NewVersion, 2, false, 2).is_ok());
+        assert!(check_license_change(Revocation, 2, false, 2).is_ok());
+        for (change, want) in [
+            (NewVersion, "license is revoked"),
+            (Revocation, "license is already revoked"),
+        ] {
+            match check_license_change(change, 2, true, 2) {
+                Err(StoreError::Conflict(m)) => assert_eq!(m, want),
+                other => panic!("{other:?}"),
+            }
+        }
+        match check_license_change(NewVersion, 3, false, 2) {
+            Err(StoreError::Conflict(m)) => assert!(m.contains("at version 3, not 2"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(check_reserve_count(0).is_err());
+        assert!(check_reserve_count(1).is_ok());
+    }
+
+    #[test]
+    fn summaries_sort_versions_by_why_they_ended() {
+        let s = VersionStatusSummary::from_rows(9, [(1, false), (4, true), (5, true), (7, false)]);
+        assert_eq!(s.next_index, 9);
+        assert_eq!(s.superseded, vec![1, 7]);
+        assert_eq!(s.revoked, vec![4, 5]);
+    }
+
+    #[test]
+    fn stored_text_that_does_not_parse_is_corrupt() {
+        assert!(
+            matches!(decode::org_code("token", "nope"), Err(StoreError::Corrupt(m)) if m == "token org 'nope'")
+        );
+        assert_eq!(decode::role("token", "auditor").ok(), Some(Role::Auditor));
+        assert!(matches!(
+            decode::role("token", "root"),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(
+            matches!(decode::roles("staff", "auditor,root"), Err(StoreError::Corrupt(m)) if m == "staff role 'root'")
+        );
+        assert!(matches!(
+            decode::key_purpose("x"),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            decode::catalog_spec(serde_json::json!({"x": 1})),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}
