@@ -3,6 +3,7 @@
 use crate::db::Db;
 use crate::row::RowExt;
 use crate::{backend, classify};
+use zhengzhao_store::rules;
 use zhengzhao_store::{
     AuditCheckpoint, AuditLeaf, AuditNode, AuditTreeHead, StoreError, StoreResult, hash32,
 };
@@ -44,25 +45,19 @@ pub(crate) async fn append<C: Db + ?Sized>(
     let Some(last) = leaves.last() else {
         return Ok(());
     };
-    let in_range: i64 = c
-        .query_one(
-            "SELECT count(*) FROM audit_events WHERE seq > $1 AND seq <= $2",
-            &[&expected.last_seq, &last.seq],
+    // The events the leaves must be: those after the head, up to the last
+    // leaf's (one more than the leaves is enough to see a mismatch).
+    let next_events = c
+        .query(
+            "SELECT seq FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+            &[&expected.last_seq, &last.seq, &(leaves.len() as i64 + 1)],
         )
         .await
         .map_err(backend)?
-        .col(0, "audit event count")?;
-    let ordered = leaves
         .iter()
-        .enumerate()
-        .all(|(i, l)| l.index == expected.size + i as u64)
-        && leaves.windows(2).all(|w| w[0].seq < w[1].seq)
-        && leaves.first().is_some_and(|l| l.seq > expected.last_seq);
-    if !ordered || in_range != leaves.len() as i64 {
-        return Err(StoreError::Conflict(
-            "the leaves are not exactly the next audit events".into(),
-        ));
-    }
+        .map(|r| r.col(0, "audit event seq"))
+        .collect::<StoreResult<Vec<i64>>>()?;
+    rules::check_next_leaves(expected, leaves, &next_events)?;
     // Prepared once per connection (`Db`), run per row.
     for l in leaves {
         c.execute(

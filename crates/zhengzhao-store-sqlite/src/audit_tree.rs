@@ -2,6 +2,7 @@
 
 use crate::{backend, ts, uuid_of};
 use rusqlite::{Connection, OptionalExtension, params};
+use zhengzhao_store::rules;
 use zhengzhao_store::{
     AuditCheckpoint, AuditLeaf, AuditNode, AuditTreeHead, StoreError, StoreResult, hash32,
 };
@@ -42,24 +43,21 @@ pub(crate) fn append(
     let Some(last) = leaves.last() else {
         return Ok(());
     };
-    let in_range: i64 = c
-        .query_row(
-            "SELECT count(*) FROM audit_events WHERE seq > ?1 AND seq <= ?2",
-            [expected.last_seq, last.seq],
-            |r| r.get(0),
+    // The events the leaves must be: those after the head, up to the last
+    // leaf's (one more than the leaves is enough to see a mismatch).
+    let next_events = c
+        .prepare_cached(
+            "SELECT seq FROM audit_events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
         )
+        .and_then(|mut s| {
+            s.query_map(
+                params![expected.last_seq, last.seq, leaves.len() as i64 + 1],
+                |r| r.get(0),
+            )?
+            .collect::<rusqlite::Result<Vec<i64>>>()
+        })
         .map_err(backend)?;
-    let ordered = leaves
-        .iter()
-        .enumerate()
-        .all(|(i, l)| l.index == expected.size + i as u64)
-        && leaves.windows(2).all(|w| w[0].seq < w[1].seq)
-        && leaves.first().is_some_and(|l| l.seq > expected.last_seq);
-    if !ordered || in_range != leaves.len() as i64 {
-        return Err(StoreError::Conflict(
-            "the leaves are not exactly the next audit events".into(),
-        ));
-    }
+    rules::check_next_leaves(expected, leaves, &next_events)?;
     for l in leaves {
         c.prepare_cached("INSERT INTO audit_leaves (leaf_index, seq, hash) VALUES (?1, ?2, ?3)")
             .and_then(|mut s| s.execute(params![l.index as i64, l.seq, &l.hash[..]]))

@@ -99,6 +99,29 @@ pub(crate) fn audit_search(
     audit_rows(c, &sql, rusqlite::params_from_iter(args))
 }
 
+/// An event's time as text that sorts as the time does: stored times are
+/// RFC 3339 in UTC (`…THH:MM:SS[.fraction]Z`, as many fraction digits as
+/// needed), and this pads the fraction to nine digits. [`sortable_at`] does
+/// the same to a bound, so the two agree to the nanosecond.
+const SORTABLE_AT: &str = "(substr(at, 1, 19) || '.' || substr(CASE WHEN substr(at, 20, 1) = '.' \
+     THEN substr(at, 21, length(at) - 21) ELSE '' END || '000000000', 1, 9))";
+
+/// What [`SORTABLE_AT`] makes of a stored time, for a bound.
+fn sortable_at(rfc3339: &str) -> String {
+    let (whole, fraction) = match rfc3339.get(19..20) {
+        Some(".") => (
+            rfc3339.get(..19).unwrap_or(rfc3339),
+            rfc3339
+                .get(20..rfc3339.len().saturating_sub(1))
+                .unwrap_or(""),
+        ),
+        _ => (rfc3339.get(..19).unwrap_or(rfc3339), ""),
+    };
+    let mut digits = format!("{fraction}000000000");
+    digits.truncate(9);
+    format!("{whole}.{digits}")
+}
+
 /// The audit search's statement and its arguments (tested for its plan).
 fn audit_search_sql(
     q: &AuditQuery,
@@ -115,18 +138,31 @@ fn audit_search_sql(
         args.push(value);
         sql.push_str(&condition.replace('?', &format!("?{}", args.len())));
     };
+    // The index `audit_events_time` is on julianday(at), which keeps only
+    // milliseconds: it narrows the range with a millisecond to spare, and
+    // the exact comparison of fixed-width text (`SORTABLE_AT`) decides.
     if let Some(from) = q.from {
         bind(
             &mut sql,
-            " AND julianday(at) >= julianday(?)",
+            " AND julianday(at) >= julianday(?) - 0.00000002",
             Sql::Text(from.to_string()),
+        );
+        bind(
+            &mut sql,
+            &format!(" AND {SORTABLE_AT} >= ?"),
+            Sql::Text(sortable_at(&from.to_string())),
         );
     }
     if let Some(to) = q.to {
         bind(
             &mut sql,
-            " AND julianday(at) < julianday(?)",
+            " AND julianday(at) < julianday(?) + 0.00000002",
             Sql::Text(to.to_string()),
+        );
+        bind(
+            &mut sql,
+            &format!(" AND {SORTABLE_AT} < ?"),
+            Sql::Text(sortable_at(&to.to_string())),
         );
     }
     if let Some(actor) = &q.actor {
@@ -248,6 +284,42 @@ pub(crate) fn pending_outbox(c: &Connection, limit: u32) -> StoreResult<Vec<Outb
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The SQL expression and its Rust twin agree, and sort as time does.
+    #[test]
+    fn stored_times_compare_to_the_nanosecond() {
+        let c = Connection::open_in_memory().unwrap();
+        let times = [
+            "2026-12-05T14:04:27Z",
+            "2026-12-05T14:04:27.0004Z",
+            "2026-12-05T14:04:27.0015Z",
+            "2026-12-05T14:04:27.002Z",
+            "2026-12-05T14:04:27.123456789Z",
+            "2026-12-05T14:04:27.5Z",
+            "2026-12-05T14:04:28Z",
+        ];
+        let mut keys = Vec::new();
+        for t in times {
+            let at: jiff::Timestamp = t.parse().unwrap();
+            assert_eq!(at.to_string(), t, "stored as jiff writes it");
+            let sql: String = c
+                .query_row(
+                    &format!("SELECT {SORTABLE_AT} FROM (SELECT ?1 AS at)"),
+                    [t],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(sql, sortable_at(t));
+            keys.push(sql);
+        }
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert_eq!(
+            sortable_at("2026-12-05T14:04:27.0015Z"),
+            "2026-12-05T14:04:27.001500000"
+        );
+    }
 
     /// The plan SQLite chooses for a search with only `q`'s filters.
     fn plan(c: &Connection, q: &AuditQuery) -> String {

@@ -2230,18 +2230,15 @@ pub async fn audit_tree_refuses_inexact_appends(store: &dyn Store) {
     // yet not those events: event s[4] skipped, and a leaf for s[5] + 1,
     // which does not exist.
     let phantom = tree_leaves(4, &[s[5], s[5] + 1], 4);
-    let _accepted = store
+    let accepted = store
         .append_audit_leaves(&head, &phantom, &completed_nodes(&phantom, 4))
         .await;
-    // FIXME(backend): both SQLite and PostgreSQL accept this append (`Ok`):
-    // `append` checks the leaves' indexes and order and that the number of
-    // events in (head.last_seq, last leaf's seq] equals the number of leaves,
-    // but not that the leaves' seqs are those events. The tree then has a
-    // leaf for an event that does not exist (and on SQLite, the next event
-    // recorded takes that seq) and none for s[4].
-    // assert!(matches!(_accepted, Err(StoreError::Conflict(_))), "{_accepted:?}");
-    // assert_eq!(store.audit_tree_head().await.unwrap(), head);
-    // assert_eq!(store.audit_leaves(0, 100).await.unwrap(), all);
+    assert!(
+        matches!(accepted, Err(StoreError::Conflict(_))),
+        "{accepted:?}"
+    );
+    assert_eq!(store.audit_tree_head().await.unwrap(), head);
+    assert_eq!(store.audit_leaves(0, 100).await.unwrap(), all);
 }
 
 fn checkpoint(tree_size: u64, key_id: uuid::Uuid, created_at: jiff::Timestamp) -> AuditCheckpoint {
@@ -2627,26 +2624,18 @@ pub async fn audit_search_time_bounds_are_exact(store: &dyn Store) {
     // A whole-millisecond bound with events less than half a millisecond after.
     assert_eq!(actions(from(1_000)).await, ["e", "f", "g"]);
     assert_eq!(actions(to(1_000)).await, ["a", "b", "c", "d"]);
-    // FIXME(backend): SQLite compares `julianday(at)` with `julianday(bound)`,
-    // and `julianday` keeps milliseconds only (the fraction of a second is
-    // rounded to the nearest millisecond, at most .999): an event and a bound
-    // that round to the same millisecond compare equal. So on SQLite an event
-    // at x.0015 s is found by `from` = x.002 s and missed by `to` = x.002 s,
-    // and sub-millisecond bounds are off; each assertion below fails there
-    // (checked), while PostgreSQL (`at >= $n`, `at < $n` on timestamptz)
-    // passes them all.
-    // // A whole-millisecond bound, an event 0.5 ms before it.
-    // assert_eq!(actions(from(2_000)).await, ["g"]);
-    // assert_eq!(actions(to(2_000)).await, ["a", "b", "c", "d", "e", "f"]);
-    // // Bounds within a millisecond of an event.
-    // assert_eq!(actions(from(1_001)).await, ["f", "g"]);
-    // assert_eq!(actions(to(1_001)).await, ["a", "b", "c", "d", "e"]);
-    // assert_eq!(actions(from(101)).await, ["d", "e", "f", "g"]);
-    // assert_eq!(actions(to(101)).await, ["a", "b", "c"]);
-    // let between = AuditQuery {
-    //     from: Some(t(50)),
-    //     to: Some(t(450)),
-    //     ..Default::default()
-    // };
-    // assert_eq!(actions(between).await, ["c", "d"]);
+    // A whole-millisecond bound, an event 0.5 ms before it.
+    assert_eq!(actions(from(2_000)).await, ["g"]);
+    assert_eq!(actions(to(2_000)).await, ["a", "b", "c", "d", "e", "f"]);
+    // Bounds within a millisecond of an event.
+    assert_eq!(actions(from(1_001)).await, ["f", "g"]);
+    assert_eq!(actions(to(1_001)).await, ["a", "b", "c", "d", "e"]);
+    assert_eq!(actions(from(101)).await, ["d", "e", "f", "g"]);
+    assert_eq!(actions(to(101)).await, ["a", "b", "c"]);
+    let between = AuditQuery {
+        from: Some(t(50)),
+        to: Some(t(450)),
+        ..Default::default()
+    };
+    assert_eq!(actions(between).await, ["c", "d"]);
 }

@@ -3,7 +3,9 @@
 //! here so that SQLite and PostgreSQL cannot drift apart (the conformance
 //! suite checks the behaviour; these are the one source of it).
 
-use crate::{KeyPurpose, KeySource, StoreError, StoreResult, VersionStatusSummary};
+use crate::{
+    AuditLeaf, AuditTreeHead, KeyPurpose, KeySource, StoreError, StoreResult, VersionStatusSummary,
+};
 use zhengzhao_domain::catalog::{LicenseTypeDraft, LicenseTypeSpec};
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
@@ -51,6 +53,32 @@ pub fn check_reserve_count(count: u32) -> StoreResult<()> {
         ));
     }
     Ok(())
+}
+
+/// Whether `leaves` may be appended to a tree standing at `head`: their
+/// indexes follow on from `head.size`, and their sequence numbers are
+/// exactly `next_events`, the audit events after `head.last_seq` (read in
+/// order, in the same transaction, up to the last leaf's sequence number).
+/// Anything else (an event skipped, repeated or invented, leaves out of
+/// order) would make the tree disagree with the log it proves.
+pub fn check_next_leaves(
+    head: &AuditTreeHead,
+    leaves: &[AuditLeaf],
+    next_events: &[i64],
+) -> StoreResult<()> {
+    let indexed = leaves
+        .iter()
+        .zip(head.size..)
+        .all(|(leaf, index)| leaf.index == index);
+    let seqs_match = leaves.len() == next_events.len()
+        && leaves.iter().zip(next_events).all(|(l, s)| l.seq == *s);
+    if indexed && seqs_match {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(
+            "the leaves are not exactly the next audit events".into(),
+        ))
+    }
 }
 
 impl VersionStatusSummary {
@@ -134,6 +162,28 @@ mod tests {
         }
         assert!(check_reserve_count(0).is_err());
         assert!(check_reserve_count(1).is_ok());
+    }
+
+    #[test]
+    fn leaves_must_be_exactly_the_next_events() {
+        let head = AuditTreeHead {
+            size: 2,
+            last_seq: 7,
+        };
+        let leaf = |index, seq| AuditLeaf {
+            index,
+            seq,
+            hash: [0; 32],
+        };
+        assert!(check_next_leaves(&head, &[leaf(2, 8), leaf(3, 10)], &[8, 10]).is_ok());
+        // An event skipped and one invented, with the right count.
+        assert!(check_next_leaves(&head, &[leaf(2, 10), leaf(3, 11)], &[8, 10]).is_err());
+        // Out of order, repeated, or an index that does not follow on.
+        assert!(check_next_leaves(&head, &[leaf(2, 10), leaf(3, 8)], &[8, 10]).is_err());
+        assert!(check_next_leaves(&head, &[leaf(2, 8), leaf(3, 8)], &[8, 10]).is_err());
+        assert!(check_next_leaves(&head, &[leaf(3, 8), leaf(4, 10)], &[8, 10]).is_err());
+        // Fewer events than leaves.
+        assert!(check_next_leaves(&head, &[leaf(2, 8), leaf(3, 10)], &[8]).is_err());
     }
 
     #[test]
