@@ -15,11 +15,100 @@ struct Server {
     stdout: Vec<String>,
 }
 
+/// Where a test's library is kept: SQLite under its data directory, or
+/// PostgreSQL at this URL (`TEST_DATABASE_URL`).
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    /// A place for one new library on this backend (on PostgreSQL, a fresh
+    /// schema; the data directory still holds the master key and admin token).
+    async fn library(&self) -> Db {
+        match self {
+            Self::Sqlite => SQLITE,
+            Self::Postgres(url) => Db {
+                postgres: Some((
+                    url.clone(),
+                    zhengzhao_store_postgres::testing::fresh_schema_name(url).await,
+                )),
+            },
+        }
+    }
+}
+
+/// One library's place: the extra arguments that point a command at it.
+struct Db {
+    /// PostgreSQL: the database URL and the library's schema.
+    postgres: Option<(String, String)>,
+}
+
+/// SQLite in the data directory: no extra arguments.
+const SQLITE: Db = Db { postgres: None };
+
+impl Db {
+    /// Nothing for SQLite; `--database-url` and `--database-schema` for PostgreSQL.
+    fn args(&self) -> Vec<&str> {
+        match &self.postgres {
+            None => Vec::new(),
+            Some((url, schema)) => vec!["--database-url", url, "--database-schema", schema],
+        }
+    }
+
+    /// `cli`, on this library.
+    fn cli(&self, data: &Path, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .args(args)
+            .arg("--data")
+            .arg(data)
+            .args(self.args())
+            .env("ZHENGZHAO_LOG_LEVEL", "warn")
+            .env_remove("ZHENGZHAO_DATABASE_URL")
+            .output()
+            .unwrap()
+    }
+
+    /// `serve`, on this library.
+    fn serve(&self, args: &[&str]) -> Server {
+        let mut command = Command::new(BIN);
+        command.arg("serve").args(args).args(self.args());
+        start(command)
+    }
+}
+
+/// Run one test body on both backends: `both_backends!(name);` beside
+/// `async fn name(backend: Backend)` makes the tests `name::sqlite` and
+/// `name::postgres`. The PostgreSQL half is skipped, with a line on stderr,
+/// only when `test_database_url()` says so (never under `CI=true`).
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread")]
+            async fn sqlite() {
+                super::$name(super::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn postgres() {
+                let Some(url) = zhengzhao_store_postgres::testing::test_database_url() else {
+                    return;
+                };
+                super::$name(super::Backend::Postgres(url)).await;
+            }
+        }
+    };
+}
+
 /// Start `zhengzhao serve` and wait for its "listening on" line.
 fn serve(args: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .args(args)
+    SQLITE.serve(args)
+}
+
+/// Start `command` (a `zhengzhao serve`) and wait for its "listening on" line.
+fn start(mut command: Command) -> Server {
+    let mut child = command
         .env("ZHENGZHAO_LOG_LEVEL", "warn")
         .env_remove("ZHENGZHAO_DATABASE_URL")
         .stdout(Stdio::piped())
@@ -66,15 +155,9 @@ impl Drop for Server {
     }
 }
 
+/// Run a command on the SQLite library in `data`.
 fn cli(data: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .env("ZHENGZHAO_LOG_LEVEL", "warn")
-        .env_remove("ZHENGZHAO_DATABASE_URL")
-        .output()
-        .unwrap()
+    SQLITE.cli(data, args)
 }
 
 fn terminate(server: Server) {
@@ -101,12 +184,12 @@ fn terminate(server: Server) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn first_start_tokens_shutdown_and_restart() {
+async fn first_start_tokens_shutdown_and_restart(backend: Backend) {
+    let db = backend.library().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let data_s = data.to_str().unwrap();
-    let server = serve(&["--data", data_s, "--listen", "127.0.0.1:0"]);
+    let server = db.serve(&["--data", data_s, "--listen", "127.0.0.1:0"]);
     let token_file = data.join("admin-token");
     let admin = std::fs::read_to_string(&token_file)
         .unwrap()
@@ -133,7 +216,7 @@ async fn first_start_tokens_shutdown_and_restart() {
     assert_eq!(health.text().await.unwrap(), "{\"status\":\"ok\"}");
 
     // A token made at the command line while the server runs.
-    let out = cli(
+    let out = db.cli(
         &data,
         &[
             "token",
@@ -173,7 +256,7 @@ async fn first_start_tokens_shutdown_and_restart() {
         "a live clerk token is recognised, then refused by role"
     );
 
-    let list = String::from_utf8(cli(&data, &["token", "list"]).stdout).unwrap();
+    let list = String::from_utf8(db.cli(&data, &["token", "list"]).stdout).unwrap();
     let row = list.lines().find(|l| l.contains("包头测试")).unwrap();
     assert!(
         row.contains("150100") && row.contains("issuer_clerk") && row.contains("active"),
@@ -181,7 +264,7 @@ async fn first_start_tokens_shutdown_and_restart() {
     );
     assert!(!list.contains("zzt_"), "token list shows a secret");
     let id = row.split_whitespace().next().unwrap();
-    assert!(cli(&data, &["token", "revoke", id]).status.success());
+    assert!(db.cli(&data, &["token", "revoke", id]).status.success());
     let after = http
         .post(format!("{}/api/v1/catalog", server.base))
         .bearer_auth(clerk)
@@ -191,7 +274,7 @@ async fn first_start_tokens_shutdown_and_restart() {
         .unwrap();
     assert_eq!(after.status(), 401);
 
-    let bad = cli(
+    let bad = db.cli(
         &data,
         &["token", "create", "--org", "150100", "--role", "boss"],
     );
@@ -201,7 +284,7 @@ async fn first_start_tokens_shutdown_and_restart() {
         err.contains("unknown role 'boss'") && err.contains("未知角色"),
         "{err}"
     );
-    let bad = cli(
+    let bad = db.cli(
         &data,
         &["token", "create", "--org", "159999", "--role", "auditor"],
     );
@@ -211,7 +294,7 @@ async fn first_start_tokens_shutdown_and_restart() {
     terminate(server);
 
     // A restart reuses the library: no new seed, same admin token.
-    let again = serve(&["--data", data_s, "--listen", "127.0.0.1:0"]);
+    let again = db.serve(&["--data", data_s, "--listen", "127.0.0.1:0"]);
     assert!(
         !again.stdout.join("\n").contains("seeded"),
         "{:?}",
@@ -226,7 +309,9 @@ async fn first_start_tokens_shutdown_and_restart() {
     assert_eq!(orgs.status(), 200);
     terminate(again);
 }
+both_backends!(first_start_tokens_shutdown_and_restart);
 
+// SQLite only: about where settings come from (file, env, flags), not the store.
 #[tokio::test(flavor = "multi_thread")]
 async fn settings_come_from_file_env_and_flags() {
     let dir = tempfile::tempdir().unwrap();
@@ -284,6 +369,8 @@ async fn settings_come_from_file_env_and_flags() {
     );
 }
 
+// SQLite only (both benches): a bench builds its own scratch SQLite library;
+// the database flags do not reach it.
 /// `bench issue` issues real licenses and prints both rates and their ratio.
 #[test]
 fn bench_issue_prints_its_figures() {
@@ -395,8 +482,8 @@ fn bench_verify_prints_its_figures() {
 
 /// `audit verify` passes on an untouched library, and after a row of the
 /// audit log is edited directly in the database it fails, naming the entry.
-#[test]
-fn audit_verify_names_the_first_tampered_entry() {
+async fn audit_verify_names_the_first_tampered_entry(backend: Backend) {
+    let db = backend.library().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
     for args in [
@@ -406,34 +493,55 @@ fn audit_verify_names_the_first_tampered_entry() {
         &["audit", "checkpoint"],
         &["token", "create", "--org", "150300", "--role", "auditor"],
     ] {
-        let out = cli(data, args);
+        let out = db.cli(data, args);
         assert!(
             out.status.success(),
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let good = cli(data, &["audit", "verify"]);
+    let good = db.cli(data, &["audit", "verify"]);
     let text = String::from_utf8(good.stdout).unwrap();
     assert!(good.status.success(), "{text}");
     assert!(text.contains("audit log verified"), "{text}");
     assert!(text.contains("1 signed checkpoints"), "{text}");
 
-    let db = rusqlite::Connection::open(data.join("zhengzhao.db")).unwrap();
-    let (entry, seq): (i64, i64) = db
-        .query_row(
-            "SELECT (SELECT count(*) FROM audit_events e WHERE e.seq <= t.seq), t.seq
-             FROM audit_events t WHERE t.action = 'token.create' ORDER BY t.seq LIMIT 1 OFFSET 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    db.execute_batch(&format!(
-        "DROP TRIGGER audit_events_no_update; UPDATE audit_events SET org = '150100' WHERE seq = {seq};"
-    ))
-    .unwrap();
-    drop(db);
-    let bad = cli(data, &["audit", "verify"]);
+    // The second token made: its entry number (1-based) and sequence number.
+    let find = "SELECT (SELECT count(*) FROM audit_events e WHERE e.seq <= t.seq), t.seq
+             FROM audit_events t WHERE t.action = 'token.create' ORDER BY t.seq LIMIT 1 OFFSET 1";
+    let (entry, seq): (i64, i64) = match &db.postgres {
+        None => {
+            let conn = rusqlite::Connection::open(data.join("zhengzhao.db")).unwrap();
+            let (entry, seq): (i64, i64) = conn
+                .query_row(find, [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap();
+            conn.execute_batch(&format!(
+                "DROP TRIGGER audit_events_no_update; UPDATE audit_events SET org = '150100' WHERE seq = {seq};"
+            ))
+            .unwrap();
+            (entry, seq)
+        }
+        Some((url, schema)) => {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            client
+                .batch_execute(&format!("SET search_path TO {schema}"))
+                .await
+                .unwrap();
+            let row = client.query_one(find, &[]).await.unwrap();
+            let (entry, seq): (i64, i64) = (row.get(0), row.get(1));
+            client
+                .batch_execute(&format!(
+                    "DROP TRIGGER audit_events_no_change ON audit_events; UPDATE audit_events SET org = '150100' WHERE seq = {seq};"
+                ))
+                .await
+                .unwrap();
+            (entry, seq)
+        }
+    };
+    let bad = db.cli(data, &["audit", "verify"]);
     let text = String::from_utf8(bad.stdout).unwrap();
     assert!(!bad.status.success(), "{text}");
     assert!(
@@ -451,16 +559,17 @@ fn audit_verify_names_the_first_tampered_entry() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("审计日志校验未通过"), "{err}");
 }
+both_backends!(audit_verify_names_the_first_tampered_entry);
 
 /// `audit checkpoint` prints the whole signed note, which a note verifier
 /// holding the key `audit verifier-key` prints accepts (the independent
 /// Python checker of the server's tests).
-#[test]
-fn audit_checkpoint_prints_a_signed_note() {
+async fn audit_checkpoint_prints_a_signed_note(backend: Backend) {
+    let db = backend.library().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
     let run = |args: &[&str]| {
-        let out = cli(data, args);
+        let out = db.cli(data, args);
         assert!(
             out.status.success(),
             "{args:?}: {}",
@@ -512,7 +621,10 @@ fn audit_checkpoint_prints_a_signed_note() {
     assert_eq!(run(&["audit", "checkpoint"]), second);
     assert!(run(&["audit", "verify"]).contains("2 signed checkpoints"));
 }
+both_backends!(audit_checkpoint_prints_a_signed_note);
 
+// SQLite only: `backup` copies the SQLite file (PostgreSQL: pg_dump, see
+// `backup_and_restore_on_postgres_point_to_pg_dump`).
 /// A backup taken while licenses are being issued restores into a library
 /// whose audit log and signatures verify; a second restore over it needs --force.
 #[tokio::test(flavor = "multi_thread")]
@@ -690,6 +802,8 @@ fn ok(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+// SQLite only: about the data directory and its database file; PostgreSQL
+// has its own, `no_library_in_a_fresh_postgres_schema`.
 /// A typo in `--data` (or a wrong working directory) never makes a library:
 /// only `serve` and `init` do. Every other command fails, in both
 /// languages, and leaves nothing behind.
@@ -848,6 +962,54 @@ async fn no_library_in_a_fresh_postgres_schema() {
         .await;
 }
 
+/// On PostgreSQL, `backup` and `restore` are refused, pointing to pg_dump
+/// and pg_restore: no file is written, and the library is left as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_and_restore_on_postgres_point_to_pg_dump() {
+    let Some(url) = zhengzhao_store_postgres::testing::test_database_url() else {
+        return;
+    };
+    let db = Backend::Postgres(url).library().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&db.cli(&data, &["init"]));
+    let tokens = ok(&db.cli(&data, &["token", "list"]));
+    let before = snapshot(&data);
+
+    let file = dir.path().join("backup.db");
+    let out = db.cli(&data, &["backup", "--to", file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("backups of a PostgreSQL library are taken with pg_dump")
+            && err.contains("用 pg_dump 备份")
+            && err.contains("docs/backup-and-restore.md"),
+        "{err}"
+    );
+    assert!(!file.exists(), "a backup file was written");
+
+    // A real backup (of a SQLite library) is refused as well, even with --force.
+    let sqlite = dir.path().join("sqlite");
+    ok(&cli(&sqlite, &["init"]));
+    ok(&cli(&sqlite, &["backup", "--to", file.to_str().unwrap()]));
+    let out = db.cli(&data, &["restore", file.to_str().unwrap(), "--force"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("a PostgreSQL library is restored with pg_restore")
+            && err.contains("用 pg_restore 恢复")
+            && err.contains("docs/backup-and-restore.md"),
+        "{err}"
+    );
+    assert_eq!(
+        snapshot(&data),
+        before,
+        "a refused restore changed the data directory"
+    );
+    assert_eq!(ok(&db.cli(&data, &["token", "list"])), tokens);
+}
+
+// SQLite only: about SQLite backup files (PostgreSQL refuses `restore`).
 /// `restore` refuses a file that holds no library: not a SQLite file at
 /// all, an empty one, or a SQLite database of something else.
 #[test]
@@ -881,6 +1043,7 @@ fn restore_refuses_a_file_that_holds_no_library() {
     assert_eq!(tables, 1, "the file restored from is left as it was");
 }
 
+// SQLite only: restores a SQLite backup over the running library.
 /// While `serve` runs on a data directory it holds its lock: `restore`
 /// (even with --force) and a second `serve` are refused, and the running
 /// library is untouched; once it stops, the restore goes through.
@@ -928,6 +1091,7 @@ async fn restore_and_a_second_serve_are_refused_while_serve_runs() {
     assert!(restored.contains("audit log verified"), "{restored}");
 }
 
+// SQLite only: restores a SQLite backup (PostgreSQL refuses `restore`).
 /// A master key that does not open the backup's keys (here: the target
 /// library's own) is refused before anything is installed; the right one
 /// restores, after which the target's old key no longer starts it.
@@ -978,34 +1142,41 @@ fn restore_with_the_wrong_master_key_changes_nothing() {
 
 /// Commands other than `serve` are quiet unless asked (no migration notes),
 /// and log lines carry no colour codes when stderr is not a terminal.
-#[test]
-fn commands_are_quiet_and_colourless_by_default() {
+async fn commands_are_quiet_and_colourless_by_default(backend: Backend) {
+    let (fresh_db, loud_db) = (backend.library().await, backend.library().await);
     let dir = tempfile::tempdir().unwrap();
-    let quiet = |args: &[&str]| {
+    let quiet = |db: &Db, args: &[&str]| {
         Command::new(BIN)
             .args(args)
+            .args(db.args())
             .env_remove("ZHENGZHAO_LOG_LEVEL")
             .env_remove("ZHENGZHAO_DATABASE_URL")
             .output()
             .unwrap()
     };
     let fresh = dir.path().join("fresh");
-    let out = quiet(&["init", "--data", fresh.to_str().unwrap()]);
+    let out = quiet(&fresh_db, &["init", "--data", fresh.to_str().unwrap()]);
     ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("INFO") && !err.contains('\x1b'), "{err}");
-    let out = quiet(&["token", "list", "--data", fresh.to_str().unwrap()]);
+    let out = quiet(
+        &fresh_db,
+        &["token", "list", "--data", fresh.to_str().unwrap()],
+    );
     ok(&out);
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 
     let loud = dir.path().join("loud");
-    let out = quiet(&[
-        "init",
-        "--log-level",
-        "info",
-        "--data",
-        loud.to_str().unwrap(),
-    ]);
+    let out = quiet(
+        &loud_db,
+        &[
+            "init",
+            "--log-level",
+            "info",
+            "--data",
+            loud.to_str().unwrap(),
+        ],
+    );
     ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -1014,18 +1185,19 @@ fn commands_are_quiet_and_colourless_by_default() {
     );
     assert!(!err.contains('\x1b'), "{err}");
 }
+both_backends!(commands_are_quiet_and_colourless_by_default);
 
 /// The first staff user is made at the command line while the server runs,
 /// logs in over HTTP with the printed password and TOTP secret, and is
 /// listed; a signed token prints its HMAC key on a second line.
-#[tokio::test(flavor = "multi_thread")]
-async fn first_staff_user_from_the_command_line() {
+async fn first_staff_user_from_the_command_line(backend: Backend) {
     use zhengzhao_core::credentials::{totp_code, totp_secret_from_base32, totp_step};
+    let db = backend.library().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = serve(&["--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let server = db.serve(&["--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
 
-    let bad = cli(
+    let bad = db.cli(
         &data,
         &[
             "user",
@@ -1046,7 +1218,7 @@ async fn first_staff_user_from_the_command_line() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("roles") && err.contains("职责分离"), "{err}");
 
-    let out = cli(
+    let out = db.cli(
         &data,
         &[
             "user",
@@ -1093,7 +1265,7 @@ async fn first_staff_user_from_the_command_line() {
     assert_eq!(session["must_change_password"], true);
     assert_eq!(session["roles"], serde_json::json!(["security_admin"]));
 
-    let list = cli(&data, &["user", "list"]);
+    let list = db.cli(&data, &["user", "list"]);
     let listed = String::from_utf8(list.stdout).unwrap();
     assert!(
         listed
@@ -1103,7 +1275,7 @@ async fn first_staff_user_from_the_command_line() {
     );
     assert!(!listed.contains(&password));
 
-    let signed = cli(
+    let signed = db.cli(
         &data,
         &[
             "token",
@@ -1127,7 +1299,9 @@ async fn first_staff_user_from_the_command_line() {
     assert!(lines[0].starts_with("zzt_") && lines[1].starts_with("zzs_"));
     terminate(server);
 }
+both_backends!(first_staff_user_from_the_command_line);
 
+// SQLite only: the README's walkthrough uses the default SQLite library.
 /// The README's walkthrough, run as written: its `sh` blocks, in order, in
 /// one shell beside a started server (same working directory, so the CLI
 /// finds `./data`), with only the server's address put in for :8080.
@@ -1236,14 +1410,14 @@ fn readme_walkthrough_runs_as_written() {
 /// `keys revoke` withdraws an org key: listed as revoked, refused twice,
 /// bad input refused with a reason in both languages, and the org's next
 /// key is a new one.
-#[test]
-fn keys_revoke_withdraws_a_key() {
+async fn keys_revoke_withdraws_a_key(backend: Backend) {
+    let db = backend.library().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("lib");
-    ok(&cli(&d, &["init"]));
-    let rotated = ok(&cli(&d, &["keys", "rotate", "--org", "150102"]));
+    ok(&db.cli(&d, &["init"]));
+    let rotated = ok(&db.cli(&d, &["keys", "rotate", "--org", "150102"]));
     let key = rotated.split_whitespace().nth(1).unwrap().to_owned();
-    let out = ok(&cli(
+    let out = ok(&db.cli(
         &d,
         &[
             "keys",
@@ -1259,7 +1433,7 @@ fn keys_revoke_withdraws_a_key() {
         out.contains(&format!("key {key} revoked from 2025-12-31T16:00:00Z")),
         "{out}"
     );
-    let list = ok(&cli(&d, &["keys", "list", "--org", "150102"]));
+    let list = ok(&db.cli(&d, &["keys", "list", "--org", "150102"]));
     let line = list.lines().find(|l| l.starts_with(&key)).unwrap();
     assert!(line.contains("revoked"), "{list}");
     for (args, en, zh) in [
@@ -1292,11 +1466,12 @@ fn keys_revoke_withdraws_a_key() {
             "不是RFC 3339时间",
         ),
     ] {
-        let out = cli(&d, &args);
+        let out = db.cli(&d, &args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?}");
         assert!(err.contains(en) && err.contains(zh), "{args:?}: {err}");
     }
-    let rotated = ok(&cli(&d, &["keys", "rotate", "--org", "150102"]));
+    let rotated = ok(&db.cli(&d, &["keys", "rotate", "--org", "150102"]));
     assert!(!rotated.contains(&key), "{rotated}");
 }
+both_backends!(keys_revoke_withdraws_a_key);
