@@ -68,6 +68,20 @@ pub enum Error {
     /// after this many seconds.
     #[error("busy")]
     Busy(u64),
+    /// A relying party asked for a license type or face field outside its
+    /// scenario's grant (the whole request is refused, never trimmed).
+    #[error("not granted: {0}")]
+    NotGranted(String),
+    /// A social scenario reads only with the holder's live consent.
+    #[error("consent required: {0}")]
+    ConsentRequired(String),
+    /// The credential's scenario is not approved now (submitted, rejected,
+    /// suspended, revoked or expired): its credentials read nothing.
+    #[error("scenario not in force: {0}")]
+    ScenarioInactive(String),
+    /// The scenario used up its reads for today: retry after this many seconds.
+    #[error("daily quota used up")]
+    QuotaExhausted(u64),
 }
 
 /// How an error is named to people: a stable slug (the problem type
@@ -155,6 +169,26 @@ impl Error {
                 "Server busy, try again shortly",
                 "服务器繁忙，请稍后再试",
             ),
+            NotGranted(_) => (
+                "not-granted",
+                "Outside the scenario's grant",
+                "超出场景授权范围",
+            ),
+            ConsentRequired(_) => (
+                "consent-required",
+                "The holder's consent is required",
+                "需要持证主体授权",
+            ),
+            ScenarioInactive(_) => (
+                "scenario-inactive",
+                "The scenario is not in force",
+                "用证场景未生效或已停用",
+            ),
+            QuotaExhausted(_) => (
+                "quota-exhausted",
+                "The scenario's daily quota is used up",
+                "场景当日调用量已用尽",
+            ),
         };
         ErrorKind {
             slug,
@@ -173,6 +207,9 @@ impl Error {
             | Error::Conflict(d)
             | Error::BadSignature(d)
             | Error::Gone(d)
+            | Error::NotGranted(d)
+            | Error::ConsentRequired(d)
+            | Error::ScenarioInactive(d)
             | Error::CurrentLicenseExists { detail: d, .. } => Some(d.clone()),
             Error::Locked(until) => Some(format!("locked until {until}")),
             Error::Unreadable { license, .. } => Some(format!("license {license}")),
@@ -183,7 +220,9 @@ impl Error {
     /// Seconds after which a refused request may be tried again.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Error::TooManyRequests(secs) | Error::Busy(secs) => Some(*secs),
+            Error::TooManyRequests(secs) | Error::Busy(secs) | Error::QuotaExhausted(secs) => {
+                Some(*secs)
+            }
             _ => None,
         }
     }

@@ -37,6 +37,16 @@ pub enum Action {
     SignAuditCheckpoint,
     /// Check many business licenses at once (authorised platforms).
     CheckBatch,
+    /// File a scenario a league or banner promotes (报备).
+    FileScenario,
+    /// See scenarios (the region all; a league or banner those it filed).
+    ReadScenarios,
+    /// Approve, reject, suspend, resume or revoke a scenario (at the region).
+    DecideScenario,
+    /// Mint a credential bound to an approved scenario (at the region).
+    MintScenarioCredential,
+    /// Read licenses within a scenario's grant (a relying party's credential).
+    SharedRead,
 }
 
 impl Action {
@@ -55,6 +65,9 @@ impl Action {
             ReadAudit => &[Role::Auditor, Role::SecurityAdmin, Role::RegionAdmin],
             SignAuditCheckpoint => &[Role::SecurityAdmin, Role::RegionAdmin],
             CheckBatch => &[Role::Platform],
+            FileScenario | DecideScenario | MintScenarioCredential => &[Role::ScenarioApprover],
+            ReadScenarios => &[Role::ScenarioApprover, Role::RegionAdmin, Role::Auditor],
+            SharedRead => &[Role::RelyingParty],
         }
     }
 
@@ -139,6 +152,7 @@ mod tests {
             roles: roles.to_vec(),
             client_addr: None,
             session: None,
+            scenario: None,
         }
     }
 

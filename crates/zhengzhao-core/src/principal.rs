@@ -62,6 +62,9 @@ pub struct Principal {
     pub client_addr: Option<String>,
     /// Present when the principal is a staff session.
     pub session: Option<SessionInfo>,
+    /// Present when the principal is a relying party's credential: the one
+    /// scenario it reads for, checked to be in force for this request.
+    pub scenario: Option<std::sync::Arc<crate::scenarios::ActiveScenario>>,
 }
 
 impl Principal {

@@ -78,6 +78,7 @@ impl Library {
                 label: "first-start admin".into(),
                 created_at: at,
                 signing_secret: None,
+                scenario_id: None,
             },
             at,
         };

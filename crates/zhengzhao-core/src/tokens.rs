@@ -36,6 +36,28 @@ impl Library {
         label: &str,
         signed: bool,
     ) -> Result<(TokenRecord, String, Option<String>)> {
+        if role == Role::RelyingParty {
+            return Err(Error::field(
+                "role",
+                "scenario_only",
+                "a relying_party credential is minted for an approved scenario: POST /api/v1/scenarios/{id}/credentials",
+                "用证方凭证须为已批准的场景签发：POST /api/v1/scenarios/{id}/credentials",
+            ));
+        }
+        self.mint_token(actor, org, role, label, signed, None).await
+    }
+
+    /// Make a token (for a relying party, bound to `scenario`); returns its
+    /// record, the secret and the signing key, each shown once.
+    pub(crate) async fn mint_token(
+        &self,
+        actor: &Actor,
+        org: &OrgCode,
+        role: Role,
+        label: &str,
+        signed: bool,
+        scenario: Option<uuid::Uuid>,
+    ) -> Result<(TokenRecord, String, Option<String>)> {
         if self.store.org(org).await?.is_none() {
             return Err(Error::NotFound(format!("org {org}")));
         }
@@ -68,12 +90,13 @@ impl Library {
             label: label.to_owned(),
             created_at: self.now(),
             signing_secret: signing.as_ref().map(|(_, w)| w.clone()),
+            scenario_id: scenario,
         };
         let log = ChangeLog::audit_only(self.audit_event(
             actor,
             "token.create",
             format!("token:{}", token.id),
-            json!({"org": org, "role": role, "label": label, "signed_requests": signed}),
+            json!({"org": org, "role": role, "label": label, "signed_requests": signed, "scenario": scenario}),
         ));
         self.store.create_token(&token, &log).await?;
         let record = TokenRecord {
@@ -84,6 +107,7 @@ impl Library {
             created_at: token.created_at,
             revoked_at: None,
             signing_secret: token.signing_secret,
+            scenario_id: token.scenario_id,
         };
         Ok((record, secret, signing.map(|(k, _)| k)))
     }
@@ -152,12 +176,24 @@ impl Library {
                 .claim(&self.store, record.id, nonce, now)
                 .await?;
         }
+        // A relying party's credential reads only while its scenario is in
+        // force: checked on every request, so a suspension stops it at once.
+        let scenario = match (record.role, record.scenario_id) {
+            (Role::RelyingParty, Some(id)) => Some(self.active_scenario(id).await?),
+            (Role::RelyingParty, None) => {
+                return Err(Error::ScenarioInactive(
+                    "this credential names no scenario".into(),
+                ));
+            }
+            _ => None,
+        };
         Ok(crate::Principal {
             actor: crate::ActorId::Token(record.id),
             org: record.org,
             roles: vec![record.role],
             client_addr,
             session: None,
+            scenario,
         })
     }
 }

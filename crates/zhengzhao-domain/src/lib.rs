@@ -13,5 +13,6 @@ pub mod license_id;
 pub mod org;
 pub mod problem;
 pub mod role;
+pub mod scenario;
 
 pub use problem::FieldError;

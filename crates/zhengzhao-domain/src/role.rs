@@ -27,10 +27,14 @@ pub enum Role {
     /// its merchants' business licenses; a role for system tokens only,
     /// with no other permission.
     Platform,
+    /// A relying party's credential (Art. 14–16): bound to one approved
+    /// scenario, minted by the region for it (never at the command line),
+    /// reading only through `/api/v1/shared/…` within that scenario's grant.
+    RelyingParty,
 }
 
 impl Role {
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::RegionAdmin,
         Role::CatalogAdmin,
         Role::IssuerClerk,
@@ -39,10 +43,12 @@ impl Role {
         Role::ScenarioApprover,
         Role::SecurityAdmin,
         Role::Platform,
+        Role::RelyingParty,
     ];
 
     /// The roles of people and systems of the regulator (every role but
-    /// `Platform`): the ones that may read licenses within their subtree.
+    /// `Platform` and `RelyingParty`): the ones that may read licenses
+    /// within their subtree.
     pub const STAFF: [Role; 7] = [
         Role::RegionAdmin,
         Role::CatalogAdmin,
@@ -63,6 +69,7 @@ impl Role {
             Role::ScenarioApprover => "scenario_approver",
             Role::SecurityAdmin => "security_admin",
             Role::Platform => "platform",
+            Role::RelyingParty => "relying_party",
         }
     }
 
@@ -76,6 +83,7 @@ impl Role {
             Role::ScenarioApprover => "场景审批人员",
             Role::SecurityAdmin => "安全管理员",
             Role::Platform => "用证平台",
+            Role::RelyingParty => "用证方",
         }
     }
 }
@@ -88,7 +96,7 @@ impl fmt::Display for Role {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown role '{0}'; expected one of region_admin, catalog_admin, issuer_clerk, auditor, objection_handler, scenario_approver, security_admin, platform"
+    "unknown role '{0}'; expected one of region_admin, catalog_admin, issuer_clerk, auditor, objection_handler, scenario_approver, security_admin, platform, relying_party"
 )]
 pub struct UnknownRole(pub String);
 

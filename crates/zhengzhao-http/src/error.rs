@@ -57,9 +57,14 @@ pub fn status_of(e: &Error) -> StatusCode {
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Unauthenticated | LoginFailed | BadSignature(_) => StatusCode::UNAUTHORIZED,
         Locked(_) => StatusCode::LOCKED,
-        PasswordChangeRequired | Csrf | Forbidden(_) => StatusCode::FORBIDDEN,
+        PasswordChangeRequired
+        | Csrf
+        | Forbidden(_)
+        | NotGranted(_)
+        | ConsentRequired(_)
+        | ScenarioInactive(_) => StatusCode::FORBIDDEN,
         Gone(_) => StatusCode::GONE,
-        TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+        TooManyRequests(_) | QuotaExhausted(_) => StatusCode::TOO_MANY_REQUESTS,
         NotFound(_) => StatusCode::NOT_FOUND,
         Conflict(_) | CurrentLicenseExists { .. } => StatusCode::CONFLICT,
         Internal(_) | Unreadable { .. } => StatusCode::INTERNAL_SERVER_ERROR,

@@ -28,6 +28,7 @@ mod keys;
 mod licenses;
 mod orgs;
 mod row;
+mod scenarios;
 mod staff;
 mod tokens;
 

@@ -8,7 +8,7 @@ use zhengzhao_store::rules;
 use zhengzhao_store::{NewToken, StoreError, StoreResult, TokenRecord};
 
 const SELECT: &str =
-    "SELECT t.id, o.code, t.role, t.label, t.created_at, t.revoked_at, t.signing_secret
+    "SELECT t.id, o.code, t.role, t.label, t.created_at, t.revoked_at, t.signing_secret, t.scenario_id
                       FROM api_tokens t JOIN orgs o ON o.id = t.org_id";
 
 fn to_record(r: &Row) -> StoreResult<TokenRecord> {
@@ -22,6 +22,7 @@ fn to_record(r: &Row) -> StoreResult<TokenRecord> {
         created_at: r.col(4, "token")?,
         revoked_at: r.col(5, "token")?,
         signing_secret: r.col(6, "token")?,
+        scenario_id: r.col(7, "token")?,
     })
 }
 
@@ -33,8 +34,8 @@ pub(crate) async fn insert<C: Db + ?Sized>(c: &C, t: &NewToken) -> StoreResult<(
         .ok_or_else(|| StoreError::NotFound(format!("org {}", t.org)))?
         .col(0, "org")?;
     c.execute(
-        "INSERT INTO api_tokens (id, hash, org_id, role, label, created_at, signing_secret) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[&t.id, &t.hash, &org_id, &t.role.as_str(), &t.label, &t.created_at, &t.signing_secret],
+        "INSERT INTO api_tokens (id, hash, org_id, role, label, created_at, signing_secret, scenario_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[&t.id, &t.hash, &org_id, &t.role.as_str(), &t.label, &t.created_at, &t.signing_secret, &t.scenario_id],
     )
     .await
     .map_err(classify)?;

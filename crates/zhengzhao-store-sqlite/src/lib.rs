@@ -10,6 +10,7 @@ mod keys;
 mod licenses;
 mod orgs;
 mod pool;
+mod scenarios;
 mod staff;
 mod tokens;
 mod writer;

@@ -6,7 +6,7 @@ use zhengzhao_store::rules;
 use zhengzhao_store::{NewToken, StoreError, StoreResult, TokenRecord};
 
 const SELECT: &str =
-    "SELECT t.id, o.code, t.role, t.label, t.created_at, t.revoked_at, t.signing_secret
+    "SELECT t.id, o.code, t.role, t.label, t.created_at, t.revoked_at, t.signing_secret, t.scenario_id
                       FROM api_tokens t JOIN orgs o ON o.id = t.org_id";
 
 type Raw = (
@@ -17,6 +17,7 @@ type Raw = (
     String,
     Option<String>,
     Option<Vec<u8>>,
+    Option<String>,
 );
 
 fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
@@ -24,7 +25,7 @@ fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
 }
 
 fn to_record(r: Raw) -> StoreResult<TokenRecord> {
-    let (id, org, role, label, created, revoked, signing_secret) = r;
+    let (id, org, role, label, created, revoked, signing_secret, scenario) = r;
     Ok(TokenRecord {
         id: uuid_of(&id)?,
         org: rules::decode::org_code("token", &org)?,
@@ -33,6 +34,7 @@ fn to_record(r: Raw) -> StoreResult<TokenRecord> {
         created_at: ts(&created)?,
         revoked_at: revoked.map(|s| ts(&s)).transpose()?,
         signing_secret,
+        scenario_id: scenario.map(|s| uuid_of(&s)).transpose()?,
     })
 }
 
@@ -47,8 +49,8 @@ pub(crate) fn insert(c: &Connection, t: &NewToken) -> StoreResult<()> {
         .map_err(backend)?
         .ok_or_else(|| StoreError::NotFound(format!("org {}", t.org)))?;
     c.execute(
-        "INSERT INTO api_tokens (id, hash, org_id, role, label, created_at, signing_secret) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![t.id.to_string(), t.hash, org_id, t.role.as_str(), t.label, t.created_at.to_string(), t.signing_secret],
+        "INSERT INTO api_tokens (id, hash, org_id, role, label, created_at, signing_secret, scenario_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![t.id.to_string(), t.hash, org_id, t.role.as_str(), t.label, t.created_at.to_string(), t.signing_secret, t.scenario_id.map(|s| s.to_string())],
     )
     .map_err(backend)?;
     Ok(())

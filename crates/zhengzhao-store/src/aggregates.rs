@@ -388,3 +388,29 @@ pub trait AuditStore: Send + Sync {
 
     async fn latest_audit_checkpoint(&self) -> StoreResult<Option<AuditCheckpoint>>;
 }
+
+/// Relying parties' scenarios and their daily use (Art. 14–16).
+#[async_trait]
+pub trait ScenarioStore: Send + Sync {
+    async fn add_scenario(&self, scenario: &NewScenario, log: &ChangeLog) -> StoreResult<()>;
+    async fn scenario(&self, id: uuid::Uuid) -> StoreResult<Option<ScenarioRecord>>;
+    /// Every scenario, newest first.
+    async fn scenarios(&self) -> StoreResult<Vec<ScenarioRecord>>;
+    /// Apply a decision, only if the scenario is still in state `expected`
+    /// (else `Conflict`, nothing written; `NotFound` if there is none).
+    async fn decide_scenario(
+        &self,
+        id: uuid::Uuid,
+        expected: zhengzhao_domain::scenario::ScenarioState,
+        decision: &ScenarioDecision,
+        log: &ChangeLog,
+    ) -> StoreResult<ScenarioRecord>;
+    /// Count one more read by the scenario on `day`, unless it already made
+    /// `limit` that day: `true` if counted. Not audited (the read is).
+    async fn use_scenario_quota(
+        &self,
+        id: uuid::Uuid,
+        day: jiff::civil::Date,
+        limit: u32,
+    ) -> StoreResult<bool>;
+}

@@ -39,7 +39,8 @@ macro_rules! conformance_suite {
             audit_tree_refuses_inexact_appends,
             audit_checkpoints_keep_order_and_fields,
             audit_search_filters_and_pages,
-            audit_search_time_bounds_are_exact
+            audit_search_time_bounds_are_exact,
+            scenarios_keep_state_and_quota
         );
     };
     (@each $make:path; $($case:ident),* $(,)?) => {
@@ -119,6 +120,7 @@ fn token(org: &str, role: Role, hash: u8) -> NewToken {
         label: format!("test {hash}"),
         created_at: at(1),
         signing_secret: None,
+        scenario_id: None,
     }
 }
 
@@ -2638,4 +2640,137 @@ pub async fn audit_search_time_bounds_are_exact(store: &dyn Store) {
         ..Default::default()
     };
     assert_eq!(actions(between).await, ["c", "d"]);
+}
+
+fn new_scenario(filed_by: Option<&str>, secs: i64) -> NewScenario {
+    NewScenario {
+        id: uuid::Uuid::now_v7(),
+        application: format!("{{\"n\": {secs}}}"),
+        relying_party_credit_code: "91150102MA0N4JXK2C".into(),
+        filed_by: filed_by.map(code),
+        tracking_hash: filed_by.is_none().then(|| vec![7; 32]),
+        submitted_at: at(secs),
+    }
+}
+
+/// Scenarios keep their application and filer, move state only from the
+/// state the decision was made on, count reads per day within the quota,
+/// and bind the credentials minted for them.
+pub async fn scenarios_keep_state_and_quota(store: &dyn Store) {
+    use zhengzhao_domain::scenario::ScenarioState;
+    seeded(store).await;
+    let portal = new_scenario(None, 10);
+    let filed = new_scenario(Some("150100"), 20);
+    store
+        .add_scenario(&portal, &log("scenario.submit", "scenario:a", 10))
+        .await
+        .unwrap();
+    store
+        .add_scenario(&filed, &log("scenario.submit", "scenario:b", 20))
+        .await
+        .unwrap();
+    // A filer that is not an org writes nothing.
+    let before = audit_count(store).await;
+    let stray = store
+        .add_scenario(
+            &new_scenario(Some("152900"), 30),
+            &log("scenario.submit", "scenario:c", 30),
+        )
+        .await;
+    assert!(matches!(stray, Err(StoreError::NotFound(_))), "{stray:?}");
+    assert_eq!(audit_count(store).await, before);
+
+    let got = store.scenario(portal.id).await.unwrap().unwrap();
+    assert_eq!(got.application, portal.application);
+    assert_eq!(got.state, ScenarioState::Submitted);
+    assert_eq!(got.filed_by, None);
+    assert_eq!(got.tracking_hash, Some(vec![7; 32]));
+    assert_eq!(got.submitted_at, at(10));
+    assert_eq!(got.decided_at, None);
+    let all: Vec<uuid::Uuid> = store
+        .scenarios()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(all, [filed.id, portal.id], "newest first");
+    assert_eq!(
+        store.scenario(filed.id).await.unwrap().unwrap().filed_by,
+        Some(code("150100"))
+    );
+    assert_eq!(store.scenario(uuid::Uuid::now_v7()).await.unwrap(), None);
+
+    // A decision applies only to the state it was made on.
+    let approve = ScenarioDecision {
+        new_state: ScenarioState::Approved,
+        at: at(40),
+        by: "user:x".into(),
+        reason: "核验通过".into(),
+    };
+    let decided = store
+        .decide_scenario(
+            portal.id,
+            ScenarioState::Submitted,
+            &approve,
+            &log("scenario.decide", "scenario:a", 40),
+        )
+        .await
+        .unwrap();
+    assert_eq!(decided.state, ScenarioState::Approved);
+    assert_eq!(decided.decided_at, Some(at(40)));
+    assert_eq!(decided.decided_by.as_deref(), Some("user:x"));
+    assert_eq!(decided.decision_reason.as_deref(), Some("核验通过"));
+    let before = audit_count(store).await;
+    let stale = store
+        .decide_scenario(
+            portal.id,
+            ScenarioState::Submitted,
+            &approve,
+            &log("scenario.decide", "scenario:a", 41),
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    assert_eq!(audit_count(store).await, before);
+    let missing = store
+        .decide_scenario(
+            uuid::Uuid::now_v7(),
+            ScenarioState::Submitted,
+            &approve,
+            &log("scenario.decide", "scenario:z", 42),
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    assert_eq!(audit_count(store).await, before);
+
+    // The daily quota: counted up to the limit, then refused; a new day
+    // starts again; each scenario has its own count.
+    let day = jiff::civil::date(2026, 12, 5);
+    let mut counted = Vec::new();
+    for _ in 0..3 {
+        counted.push(store.use_scenario_quota(portal.id, day, 2).await.unwrap());
+    }
+    assert_eq!(counted, [true, true, false]);
+    assert!(
+        store
+            .use_scenario_quota(portal.id, day.tomorrow().unwrap(), 2)
+            .await
+            .unwrap()
+    );
+    assert!(store.use_scenario_quota(filed.id, day, 2).await.unwrap());
+    assert!(!store.use_scenario_quota(filed.id, day, 0).await.unwrap());
+
+    // A credential names its scenario.
+    let mut credential = token("150000", Role::RelyingParty, 9);
+    credential.scenario_id = Some(portal.id);
+    store
+        .create_token(&credential, &log("token.create", "token:rp", 50))
+        .await
+        .unwrap();
+    let found = store.token_by_hash(&[9; 32]).await.unwrap().unwrap();
+    assert_eq!(found.scenario_id, Some(portal.id));
+    assert_eq!(found.role, Role::RelyingParty);
 }

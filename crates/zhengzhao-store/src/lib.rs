@@ -11,6 +11,7 @@ mod error;
 mod licenses;
 mod records;
 pub mod rules;
+mod scenarios;
 mod staff;
 
 #[cfg(feature = "conformance")]
@@ -21,6 +22,7 @@ pub use audit_tree::*;
 pub use error::StoreError;
 pub use licenses::*;
 pub use records::*;
+pub use scenarios::*;
 pub use staff::*;
 
 use async_trait::async_trait;
@@ -30,7 +32,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The storage traits, for callers of `dyn Store` methods.
 pub mod prelude {
     pub use crate::{
-        AuditStore, CatalogStore, KeyStore, LicenseStore, OrgStore, StaffStore, Store, TokenStore,
+        AuditStore, CatalogStore, KeyStore, LicenseStore, OrgStore, ScenarioStore, StaffStore,
+        Store, TokenStore,
     };
 }
 
@@ -49,6 +52,7 @@ pub trait Store:
     + KeyStore
     + LicenseStore
     + AuditStore
+    + ScenarioStore
     + Send
     + Sync
     + 'static

@@ -96,6 +96,8 @@ pub struct NewToken {
     /// The HMAC key for signed requests, wrapped under the master key. When
     /// present, every request with this token must be signed.
     pub signing_secret: Option<Vec<u8>>,
+    /// A relying party's credential: the one scenario it reads for.
+    pub scenario_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -109,6 +111,8 @@ pub struct TokenRecord {
     /// Wrapped HMAC key; never serialised.
     #[serde(skip)]
     pub signing_secret: Option<Vec<u8>>,
+    /// A relying party's credential: the one scenario it reads for.
+    pub scenario_id: Option<uuid::Uuid>,
 }
 
 /// A change to an org's identity.

@@ -129,6 +129,14 @@ pub mod decode {
         KeySource::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("key source '{raw}'")))
     }
 
+    /// A stored scenario state (`expired` is never stored).
+    pub fn scenario_state(raw: &str) -> StoreResult<zhengzhao_domain::scenario::ScenarioState> {
+        use zhengzhao_domain::scenario::ScenarioState;
+        ScenarioState::parse(raw)
+            .filter(|s| *s != ScenarioState::Expired)
+            .ok_or_else(|| StoreError::Corrupt(format!("scenario state '{raw}'")))
+    }
+
     /// A stored catalog spec, which must still keep the catalog's rules.
     pub fn catalog_spec(json: serde_json::Value) -> StoreResult<LicenseTypeSpec> {
         let draft: LicenseTypeDraft = serde_json::from_value(json)

@@ -311,6 +311,7 @@ pub(crate) fn clerk() -> anyhow::Result<Principal> {
         roles: vec![Role::IssuerClerk],
         client_addr: None,
         session: None,
+        scenario: None,
     })
 }
 

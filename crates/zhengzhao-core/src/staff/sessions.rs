@@ -272,6 +272,7 @@ impl Library {
                 username: user.username.clone(),
                 display_name: user.display_name.clone(),
             }),
+            scenario: None,
         }))
     }
 

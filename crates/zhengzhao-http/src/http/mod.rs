@@ -14,6 +14,8 @@ pub mod orgs;
 pub mod pages;
 pub mod presentation;
 pub mod rate_limit;
+pub mod scenarios;
+pub mod shared;
 pub mod staff;
 pub mod tls;
 pub mod vc;
@@ -200,6 +202,13 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/licenses/{license_id}/presentations",
             post(presentation::create),
         )
+        .route("/api/v1/scenarios/{id}", get(scenarios::get))
+        .route("/api/v1/scenarios/{id}/decision", post(scenarios::decide))
+        .route(
+            "/api/v1/scenarios/{id}/credentials",
+            post(scenarios::credentials),
+        )
+        .route("/api/v1/shared/queries", post(shared::query))
         .route("/api/v1/users", get(staff::list).post(staff::create))
         .route("/api/v1/users/{id}", get(staff::get).patch(staff::update))
         .route("/api/v1/users/{id}/reset", post(staff::reset))
@@ -225,6 +234,12 @@ pub fn router(state: AppState) -> Router {
     let public = Router::new()
         .route("/api/v1/verify/document", post(verify::document))
         .route("/api/v1/verify/batch", post(verify::batch))
+        // Applications through the public portal: rate-limited like the
+        // checks (the staff list shares the path, and so the limit).
+        .route(
+            "/api/v1/scenarios",
+            post(scenarios::create).get(scenarios::list),
+        )
         .route(paths::STATUS_LIST, get(verify::status_list))
         .route(paths::STATUS_LISTS, get(verify::status_lists))
         .route(paths::ORG_STATUS_LIST_CREDENTIAL, get(vc::org_status_list))

@@ -6,5 +6,6 @@ mod catalog;
 mod keys;
 mod licenses;
 mod orgs;
+mod scenarios;
 mod staff;
 mod tokens;

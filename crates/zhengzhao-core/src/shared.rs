@@ -1,0 +1,253 @@
+//! Relying-party reads (Art. 14–16, 21–22): a scenario's credential asks for
+//! a holder's current licenses of one granted type, and receives only the
+//! granted face fields. Every request states its purpose of use (用证事由);
+//! every read, refused ones included, is an audit event naming the
+//! scenario, the legal basis, the purpose and the fields disclosed.
+//!
+//! A usage-list or other government scenario reads by legal duty
+//! (`statutory_duty`); a social scenario only with the holder's live
+//! consent, which is refused until consents exist (`consent-required`).
+
+use crate::disclosure::granted_fields;
+use crate::licenses::status_of;
+use crate::policy::{self, Action};
+use crate::scenarios::ActiveScenario;
+use crate::{Actor, Error, Library, Principal, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use zhengzhao_domain::codes::{CreditCode, LicenseTypeCode, ResidentId};
+use zhengzhao_store::ChangeLog;
+
+/// The longest purpose of use accepted.
+pub const MAX_USE_CAUSE_CHARS: usize = 200;
+
+/// `POST /api/v1/shared/queries`. The holder's identifier travels in the
+/// body, never in a URL.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SharedQuery {
+    /// Unified social credit code or resident id of the holder.
+    pub holder_id: String,
+    pub type_code: String,
+    /// The purpose of use (用证事由), 1–200 characters.
+    pub use_cause: String,
+    /// A subset of the granted fields; absent: every granted field.
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+}
+
+/// One license as a relying party receives it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SharedLicense {
+    /// GB/T 36904 identifier of the current version.
+    pub license_id: String,
+    pub version: u16,
+    pub type_code: String,
+    /// `valid`, `expired`, `not_yet_valid`…
+    pub status: &'static str,
+    pub issuer: String,
+    #[schema(value_type = String)]
+    pub valid_from: jiff::civil::Date,
+    #[schema(value_type = Option<String>)]
+    pub valid_until: Option<jiff::civil::Date>,
+    /// Exactly the granted (or asked-for granted) face fields.
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SharedAnswer {
+    pub scenario_id: uuid::Uuid,
+    /// `statutory_duty` (a government scenario) or `consent`.
+    pub legal_basis: &'static str,
+    pub licenses: Vec<SharedLicense>,
+}
+
+fn use_cause_ok(raw: &str) -> Result<String> {
+    let cause = raw.trim();
+    let n = cause.chars().count();
+    if n == 0 || n > MAX_USE_CAUSE_CHARS || cause.chars().any(char::is_control) {
+        return Err(Error::field(
+            "use_cause",
+            "use_cause",
+            "use_cause, the purpose of use, is required: 1 to 200 characters",
+            "用证事由必填，1至200个字符",
+        ));
+    }
+    Ok(cause.to_owned())
+}
+
+/// Seconds until the next midnight in China, when daily quotas start again.
+fn until_china_midnight(now: jiff::Timestamp) -> u64 {
+    let here = now.to_zoned(crate::china_tz());
+    let midnight = here
+        .date()
+        .tomorrow()
+        .ok()
+        .and_then(|d| d.to_zoned(crate::china_tz()).ok());
+    midnight
+        .and_then(|m| u64::try_from(m.timestamp().as_second() - now.as_second()).ok())
+        .unwrap_or(3600)
+        .max(1)
+}
+
+/// What a read asked, for its audit event.
+#[derive(Clone, Copy)]
+struct ReadAsked<'a> {
+    caller: &'a Principal,
+    scenario: &'a ActiveScenario,
+    use_cause: &'a str,
+    type_code: &'a LicenseTypeCode,
+    masked_holder: &'a str,
+}
+
+impl Library {
+    /// A relying party's query for a holder's current licenses of one type.
+    pub async fn shared_query(&self, caller: &Principal, q: &SharedQuery) -> Result<SharedAnswer> {
+        policy::require(caller, Action::SharedRead)?;
+        let scenario = caller
+            .scenario
+            .clone()
+            .ok_or_else(|| Error::ScenarioInactive("this credential names no scenario".into()))?;
+        // Malformed requests are refused before anything is looked up.
+        let use_cause = use_cause_ok(&q.use_cause)?;
+        let type_code = LicenseTypeCode::parse(q.type_code.trim())
+            .map_err(|e| Error::Validation(vec![e.at("type_code")]))?;
+        let holder = q.holder_id.trim().to_uppercase();
+        let holder_key = if CreditCode::parse(&holder).is_ok() {
+            holder.clone()
+        } else if ResidentId::parse(&holder).is_ok() {
+            // A natural person's id is stored as its blind index.
+            self.holder_index(&holder)?
+        } else {
+            return Err(Error::field(
+                "holder_id",
+                "holder_id",
+                "holder_id must be a unified social credit code or a resident id",
+                "holder_id应为统一社会信用代码或公民身份号码",
+            ));
+        };
+        let masked_holder = crate::privacy::mask_text(&holder);
+        let read = ReadAsked {
+            caller,
+            scenario: &scenario,
+            use_cause: &use_cause,
+            type_code: &type_code,
+            masked_holder: &masked_holder,
+        };
+        let fields = match granted_fields(&scenario.spec.grants, &type_code, q.fields.as_deref()) {
+            Ok(f) => f,
+            Err(e) => return Err(self.refused(&read, e).await),
+        };
+        if scenario.spec.kind.needs_consent() {
+            let e = Error::ConsentRequired(
+                "a social scenario reads a license only with its holder's consent, and none is on record / 社会化场景须经持证主体授权方可用证".into(),
+            );
+            return Err(self.refused(&read, e).await);
+        }
+        let counted = self
+            .store
+            .use_scenario_quota(
+                scenario.id,
+                self.today(),
+                scenario.spec.expected_daily_volume,
+            )
+            .await?;
+        if !counted {
+            let e = Error::QuotaExhausted(until_china_midnight(self.now()));
+            return Err(self.refused(&read, e).await);
+        }
+        let found = self
+            .store
+            .licenses_of_holders(
+                std::slice::from_ref(&holder_key),
+                std::slice::from_ref(&type_code),
+            )
+            .await?;
+        let today = self.today();
+        let mut licenses = Vec::new();
+        for l in found.into_iter().filter(|l| l.revocation.is_none()) {
+            let l = self.open_license(l).await?;
+            let Some(v) = l.current() else { continue };
+            if v.holder.id != holder_key {
+                continue;
+            }
+            let mut shown = Map::new();
+            for f in &fields {
+                shown.insert(f.clone(), v.face.get(f).cloned().unwrap_or(Value::Null));
+            }
+            licenses.push(SharedLicense {
+                license_id: v.license_id.to_string(),
+                version: v.version,
+                type_code: l.type_code.to_string(),
+                status: status_of(&l, v, today),
+                issuer: l.issuer.to_string(),
+                valid_from: v.valid_from,
+                valid_until: v.valid_until,
+                fields: shown,
+            });
+        }
+        let ids: Vec<String> = licenses.iter().map(|l| l.license_id.clone()).collect();
+        self.record_shared_read(&read, &fields, &ids, None).await?;
+        Ok(SharedAnswer {
+            scenario_id: scenario.id,
+            legal_basis: "statutory_duty",
+            licenses,
+        })
+    }
+
+    /// Record a refused read, and hand back why it was refused (or why it
+    /// could not even be recorded).
+    async fn refused(&self, read: &ReadAsked<'_>, e: Error) -> Error {
+        match self.record_shared_read(read, &[], &[], Some(&e)).await {
+            Ok(()) => e,
+            Err(failed) => failed,
+        }
+    }
+
+    /// The audit event of one relying-party read, answered or refused.
+    async fn record_shared_read(
+        &self,
+        read: &ReadAsked<'_>,
+        fields: &[String],
+        licenses: &[String],
+        refused: Option<&Error>,
+    ) -> Result<()> {
+        let ReadAsked {
+            caller,
+            scenario,
+            use_cause,
+            type_code,
+            masked_holder,
+        } = *read;
+        let legal_basis = if scenario.spec.kind.needs_consent() {
+            "consent"
+        } else {
+            "statutory_duty"
+        };
+        let mut event = self.audit_event(
+            &Actor::from(caller),
+            "license.shared_read",
+            format!("scenario:{}", scenario.id),
+            json!({
+                "scenario": scenario.id,
+                "relying_party": scenario.spec.relying_party.credit_code.to_string(),
+                "legal_basis": legal_basis,
+                "use_cause": use_cause,
+                "type": type_code,
+                "holder": masked_holder,
+                "fields": fields,
+                "licenses": licenses,
+            }),
+        );
+        if let Some(e) = refused {
+            event.outcome = "refused".into();
+            event.reason = Some(e.kind().slug.to_owned());
+        }
+        self.store
+            .record_event(&ChangeLog::audit_only(event))
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,44 @@
+//! Relying parties' scenarios and their daily use (Art. 14–16).
+
+use crate::{PgStore, scenarios};
+use async_trait::async_trait;
+use zhengzhao_domain::scenario::ScenarioState;
+use zhengzhao_store::*;
+
+#[async_trait]
+impl ScenarioStore for PgStore {
+    async fn add_scenario(&self, scenario: &NewScenario, log: &ChangeLog) -> StoreResult<()> {
+        journaled!(self, log, |tx| {
+            scenarios::insert(&tx, scenario).await?;
+        })
+    }
+
+    async fn scenario(&self, id: uuid::Uuid) -> StoreResult<Option<ScenarioRecord>> {
+        scenarios::by_id(&self.client().await?, id).await
+    }
+
+    async fn scenarios(&self) -> StoreResult<Vec<ScenarioRecord>> {
+        scenarios::all(&self.client().await?).await
+    }
+
+    async fn decide_scenario(
+        &self,
+        id: uuid::Uuid,
+        expected: ScenarioState,
+        decision: &ScenarioDecision,
+        log: &ChangeLog,
+    ) -> StoreResult<ScenarioRecord> {
+        journaled!(self, log, |tx| {
+            scenarios::decide(&tx, id, expected, decision).await?
+        })
+    }
+
+    async fn use_scenario_quota(
+        &self,
+        id: uuid::Uuid,
+        day: jiff::civil::Date,
+        limit: u32,
+    ) -> StoreResult<bool> {
+        scenarios::use_quota(&self.client().await?, id, day, limit).await
+    }
+}

@@ -1,0 +1,135 @@
+//! Scenario rows: the checked application as JSON text, its state and the
+//! latest decision; and the per-day read counts of the quota.
+
+use crate::{backend, ts, uuid_of};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use zhengzhao_domain::scenario::ScenarioState;
+use zhengzhao_store::rules;
+use zhengzhao_store::{NewScenario, ScenarioDecision, ScenarioRecord, StoreError, StoreResult};
+
+const SELECT: &str = "SELECT s.id, s.application, s.relying_party_credit_code, s.state, o.code,
+        s.tracking_hash, s.submitted_at, s.decided_at, s.decided_by, s.decision_reason
+     FROM scenarios s LEFT JOIN orgs o ON o.id = s.filed_by";
+
+fn to_record(r: &Row<'_>) -> rusqlite::Result<StoreResult<ScenarioRecord>> {
+    let id: String = r.get(0)?;
+    let state: String = r.get(3)?;
+    let filed_by: Option<String> = r.get(4)?;
+    let submitted: String = r.get(6)?;
+    let decided: Option<String> = r.get(7)?;
+    let (application, credit_code, tracking_hash, decided_by, decision_reason) =
+        (r.get(1)?, r.get(2)?, r.get(5)?, r.get(8)?, r.get(9)?);
+    Ok((|| {
+        Ok(ScenarioRecord {
+            id: uuid_of(&id)?,
+            application,
+            relying_party_credit_code: credit_code,
+            state: rules::decode::scenario_state(&state)?,
+            filed_by: filed_by
+                .map(|o| rules::decode::org_code("scenario", &o))
+                .transpose()?,
+            tracking_hash,
+            submitted_at: ts(&submitted)?,
+            decided_at: decided.map(|d| ts(&d)).transpose()?,
+            decided_by,
+            decision_reason,
+        })
+    })())
+}
+
+pub(crate) fn insert(c: &Connection, s: &NewScenario) -> StoreResult<()> {
+    let filed_by: Option<i64> = match &s.filed_by {
+        Some(org) => Some(
+            c.query_row("SELECT id FROM orgs WHERE code = ?1", [org.as_str()], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(backend)?
+            .ok_or_else(|| StoreError::NotFound(format!("org {org}")))?,
+        ),
+        None => None,
+    };
+    c.execute(
+        "INSERT INTO scenarios (id, application, relying_party_credit_code, state, filed_by,
+             tracking_hash, submitted_at) VALUES (?1, ?2, ?3, 'submitted', ?4, ?5, ?6)",
+        params![
+            s.id.to_string(),
+            s.application,
+            s.relying_party_credit_code,
+            filed_by,
+            s.tracking_hash,
+            s.submitted_at.to_string()
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn by_id(c: &Connection, id: uuid::Uuid) -> StoreResult<Option<ScenarioRecord>> {
+    c.prepare_cached(&format!("{SELECT} WHERE s.id = ?1"))
+        .and_then(|mut s| s.query_row([id.to_string()], to_record).optional())
+        .map_err(backend)?
+        .transpose()
+}
+
+pub(crate) fn all(c: &Connection) -> StoreResult<Vec<ScenarioRecord>> {
+    c.prepare_cached(&format!("{SELECT} ORDER BY s.submitted_at DESC, s.id DESC"))
+        .and_then(|mut s| {
+            s.query_map([], to_record)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(backend)?
+        .into_iter()
+        .collect()
+}
+
+pub(crate) fn decide(
+    c: &Connection,
+    id: uuid::Uuid,
+    expected: ScenarioState,
+    d: &ScenarioDecision,
+) -> StoreResult<ScenarioRecord> {
+    let changed = c
+        .execute(
+            "UPDATE scenarios SET state = ?1, decided_at = ?2, decided_by = ?3, decision_reason = ?4
+             WHERE id = ?5 AND state = ?6",
+            params![
+                d.new_state.as_str(),
+                d.at.to_string(),
+                d.by,
+                d.reason,
+                id.to_string(),
+                expected.as_str()
+            ],
+        )
+        .map_err(backend)?;
+    let now = by_id(c, id)?.ok_or_else(|| StoreError::NotFound(format!("scenario {id}")))?;
+    if changed == 0 {
+        return Err(StoreError::Conflict(format!(
+            "scenario {id} is {}, not {}: it changed meanwhile",
+            now.state.as_str(),
+            expected.as_str()
+        )));
+    }
+    Ok(now)
+}
+
+pub(crate) fn use_quota(
+    c: &Connection,
+    id: uuid::Uuid,
+    day: jiff::civil::Date,
+    limit: u32,
+) -> StoreResult<bool> {
+    if limit == 0 {
+        return Ok(false);
+    }
+    let counted = c
+        .execute(
+            "INSERT INTO scenario_use (scenario_id, day, reads) VALUES (?1, ?2, 1)
+             ON CONFLICT (scenario_id, day) DO UPDATE SET reads = reads + 1
+             WHERE scenario_use.reads < ?3",
+            params![id.to_string(), day.to_string(), i64::from(limit)],
+        )
+        .map_err(backend)?;
+    Ok(counted == 1)
+}
