@@ -73,7 +73,13 @@ impl Action {
 
     /// Whether the act is done at the region only.
     pub fn region_only(self) -> bool {
-        matches!(self, Action::EditCatalog | Action::SignAuditCheckpoint)
+        matches!(
+            self,
+            Action::EditCatalog
+                | Action::SignAuditCheckpoint
+                | Action::DecideScenario
+                | Action::MintScenarioCredential
+        )
     }
 }
 
@@ -169,6 +175,16 @@ mod tests {
         assert!(require(&city_admin, Action::AdministerOrgs).is_ok());
         let region_admin = principal(REGION_CODE, &[Role::RegionAdmin]);
         assert!(require(&region_admin, Action::EditCatalog).is_ok());
+        // Scenarios are decided, and credentials minted, at the region only.
+        let league_approver = principal("150100", &[Role::ScenarioApprover]);
+        assert!(require(&league_approver, Action::FileScenario).is_ok());
+        assert!(require(&league_approver, Action::DecideScenario).is_err());
+        assert!(require(&league_approver, Action::MintScenarioCredential).is_err());
+        let region_approver = principal(REGION_CODE, &[Role::ScenarioApprover]);
+        assert!(require(&region_approver, Action::DecideScenario).is_ok());
+        let relying_party = principal(REGION_CODE, &[Role::RelyingParty]);
+        assert!(require(&relying_party, Action::SharedRead).is_ok());
+        assert!(require(&relying_party, Action::ReadLicenses).is_err());
         let platform = principal(REGION_CODE, &[Role::Platform]);
         assert!(require(&platform, Action::CheckBatch).is_ok());
         assert!(require(&platform, Action::ReadLicenses).is_err());

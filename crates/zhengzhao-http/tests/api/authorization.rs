@@ -170,7 +170,9 @@ async fn license_endpoints_check_role_and_org(app: TestApp) {
             n += 1;
             let token = app.token(org, role).await;
             let writer = role == Role::IssuerClerk && org == "150102";
-            let reader = role != Role::Platform && ["150000", "150100", "150102"].contains(&org);
+            // Staff read; relying parties (platforms, scenario credentials) do not.
+            let reader =
+                Role::STAFF.contains(&role) && ["150000", "150100", "150102"].contains(&org);
 
             let resp = app
                 .send_json(
@@ -207,8 +209,9 @@ async fn license_endpoints_check_role_and_org(app: TestApp) {
                 );
             }
             let resp = app.get_as("/api/v1/licenses", &token).await;
-            // Every staff role lists its own subtree; a platform lists nothing.
-            let want = if role == Role::Platform {
+            // Every staff role lists its own subtree; a relying party
+            // (a platform, a scenario's credential) lists nothing.
+            let want = if !Role::STAFF.contains(&role) {
                 StatusCode::FORBIDDEN
             } else {
                 StatusCode::OK

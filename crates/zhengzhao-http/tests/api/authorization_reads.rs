@@ -52,15 +52,15 @@ fn allow(yes: bool, ok: StatusCode) -> StatusCode {
 /// everyone, with only the licenses issued within the caller's subtree.
 fn read_license(role: Role, rel: Rel) -> StatusCode {
     allow(
-        role != Role::Platform && rel.covers_target(),
+        Role::STAFF.contains(&role) && rel.covers_target(),
         StatusCode::OK,
     )
 }
 
-/// The list: every staff role (their own subtree's licenses); a platform
-/// (a relying party) reads nothing this way.
+/// The list: every staff role (their own subtree's licenses); a relying
+/// party (a platform, a scenario's credential) reads nothing this way.
 fn list_licenses(role: Role, _rel: Rel) -> StatusCode {
-    allow(role != Role::Platform, StatusCode::OK)
+    allow(Role::STAFF.contains(&role), StatusCode::OK)
 }
 
 /// Who reads the audit log at all.

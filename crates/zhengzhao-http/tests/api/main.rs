@@ -24,6 +24,7 @@ mod orgs_api;
 mod pdf_signature;
 mod presentation;
 mod privacy;
+mod scenarios;
 mod schema_parity;
 mod signed_requests;
 mod staff;

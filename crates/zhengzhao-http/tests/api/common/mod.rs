@@ -153,14 +153,111 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    /// A token for `org` and `role`, made the way the CLI makes one.
+    /// A token for `org` and `role`, made the way the CLI makes one; for
+    /// `relying_party`, the credential of an approved usage-list scenario
+    /// (the one way such a credential is made).
     pub async fn token(&self, org: &str, role: Role) -> String {
+        if role == Role::RelyingParty {
+            let grants = serde_json::json!([{"type_code": BUSINESS_LICENSE, "fields": ["name", "credit_code"]}]);
+            return self.scenario_credential("usage_list", grants, 1000).await.1;
+        }
         let (_, secret) = self
             .library
             .create_token(&Actor::cli(), &OrgCode::parse(org).unwrap(), role, "test")
             .await
             .unwrap();
         secret
+    }
+
+    /// A scenario application of `kind` with `grants`, valid from yesterday
+    /// for 300 days (by the server's clock).
+    pub fn scenario_application(&self, kind: &str, grants: Value, volume: u32) -> Value {
+        let today = self.library.today();
+        let party_kind = if kind == "social" {
+            "social"
+        } else {
+            "government"
+        };
+        serde_json::json!({
+            "relying_party": {"name": "某银行股份有限公司呼和浩特分行", "credit_code": "91150102MA0N4JXK2C", "kind": party_kind},
+            "kind": kind, "name": "对公开户", "purpose": "对公账户开户时核验营业执照",
+            "legal_basis": "《优化营商环境条例》第十九条",
+            "grants": grants, "expected_daily_volume": volume,
+            "valid_from": today.yesterday().unwrap().to_string(),
+            "valid_until": today.checked_add(jiff::Span::new().days(300)).unwrap().to_string(),
+            "contact": {"name": "李四", "phone": "0471-1234567"}
+        })
+    }
+
+    /// Apply (through the portal), approve (the region's scenario approver)
+    /// and mint a credential: the scenario's id and the credential.
+    pub async fn scenario_credential(
+        &self,
+        kind: &str,
+        grants: Value,
+        volume: u32,
+    ) -> (String, String) {
+        let (_, approver) = self
+            .library
+            .create_token(
+                &Actor::cli(),
+                &OrgCode::parse("150000").unwrap(),
+                Role::ScenarioApprover,
+                "test",
+            )
+            .await
+            .unwrap();
+        let r = self
+            .send_json(
+                reqwest::Method::POST,
+                "/api/v1/scenarios",
+                None,
+                &self.scenario_application(kind, grants, volume),
+            )
+            .await;
+        assert_eq!(
+            r.status(),
+            reqwest::StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
+        let id = r.json::<Value>().await.unwrap()["scenario_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = self
+            .send_json(
+                reqwest::Method::POST,
+                &format!("/api/v1/scenarios/{id}/decision"),
+                Some(&approver),
+                &serde_json::json!({"decision": "approve", "reason": "材料齐全"}),
+            )
+            .await;
+        assert_eq!(
+            r.status(),
+            reqwest::StatusCode::OK,
+            "{}",
+            r.text().await.unwrap()
+        );
+        let r = self
+            .send_json(
+                reqwest::Method::POST,
+                &format!("/api/v1/scenarios/{id}/credentials"),
+                Some(&approver),
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(
+            r.status(),
+            reqwest::StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
+        let token = r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (id, token)
     }
 
     pub async fn get(&self, path: &str) -> Response {
