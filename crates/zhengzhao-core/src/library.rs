@@ -39,6 +39,8 @@ pub struct Library {
     pub(crate) crl_cache: Arc<crl::CrlCache>,
     /// The license file renderer (PDF; an OFD one can sit beside it).
     pub(crate) renderer: Arc<dyn zhengzhao_render::LicenseRenderer>,
+    /// Each scenario's per-second rate (`scenarios::ScenarioRates`).
+    pub(crate) scenario_rates: Arc<crate::scenarios::ScenarioRates>,
     /// Where "now" comes from (`clock`).
     pub(crate) clock: Arc<dyn crate::clock::Clock>,
 }
@@ -125,6 +127,7 @@ impl Library {
             crl_cache: Arc::default(),
             renderer: Arc::new(zhengzhao_render::PdfRenderer),
             clock: Arc::new(crate::clock::SystemClock),
+            scenario_rates: Arc::default(),
         }
     }
 

@@ -367,3 +367,45 @@ impl Library {
         Ok(Arc::new(ActiveScenario { id, spec }))
     }
 }
+
+/// The per-second rate of each scenario's credentials (in memory, per
+/// node): a burst of a few seconds' worth, refilled at the scenario's
+/// daily volume spread over about two and a half hours (at least 10 a
+/// second), so a counter's queue is served and a runaway client is not.
+#[derive(Default)]
+pub struct ScenarioRates {
+    limiters: std::sync::Mutex<
+        std::collections::HashMap<uuid::Uuid, Arc<governor::DefaultDirectRateLimiter>>,
+    >,
+}
+
+impl ScenarioRates {
+    /// The reads per second allowed for an expected daily volume.
+    pub fn per_second(expected_daily_volume: u32) -> u32 {
+        expected_daily_volume.div_ceil(9000).max(10)
+    }
+
+    /// `TooManyRequests(seconds)` when the scenario is over its rate now.
+    pub fn check(&self, scenario: uuid::Uuid, expected_daily_volume: u32) -> Result<()> {
+        use governor::clock::{Clock, DefaultClock};
+        let limiter = {
+            let Ok(mut map) = self.limiters.lock() else {
+                return Ok(());
+            };
+            map.entry(scenario)
+                .or_insert_with(|| {
+                    let rate = std::num::NonZeroU32::new(Self::per_second(expected_daily_volume))
+                        .unwrap_or(std::num::NonZeroU32::MIN);
+                    let burst = rate.saturating_mul(std::num::NonZeroU32::new(3).unwrap_or(rate));
+                    Arc::new(governor::RateLimiter::direct(
+                        governor::Quota::per_second(rate).allow_burst(burst),
+                    ))
+                })
+                .clone()
+        };
+        limiter.check().map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Error::TooManyRequests((wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1))
+        })
+    }
+}

@@ -110,6 +110,8 @@ impl Library {
             .scenario
             .clone()
             .ok_or_else(|| Error::ScenarioInactive("this credential names no scenario".into()))?;
+        self.scenario_rates
+            .check(scenario.id, scenario.spec.expected_daily_volume)?;
         // Malformed requests are refused before anything is looked up.
         let use_cause = use_cause_ok(&q.use_cause)?;
         let type_code = LicenseTypeCode::parse(q.type_code.trim())

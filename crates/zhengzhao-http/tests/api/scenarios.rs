@@ -433,5 +433,24 @@ async fn consent_and_quota(app: TestApp) {
     assert!((1..=86_400).contains(&retry), "{retry}");
     let p = expect_problem(r, StatusCode::TOO_MANY_REQUESTS).await;
     assert_eq!(p["type"], "/problems/quota-exhausted");
+
+    // The per-second rate: a burst of three seconds' worth (10 a second at
+    // least), then 429 with Retry-After until it refills.
+    let (_, busy) = app
+        .scenario_credential("government_other", grant(&["name"]), 100_000)
+        .await;
+    let mut answered = 0;
+    let refused = loop {
+        let r = query(&app, &busy, &body).await;
+        if r.status() != StatusCode::OK {
+            break r;
+        }
+        answered += 1;
+        assert!(answered < 1000, "the rate never applied");
+    };
+    assert!(answered >= 30, "{answered}");
+    assert!(refused.headers().contains_key("retry-after"));
+    let p = expect_problem(refused, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(p["type"], "/problems/too-many-requests");
 }
 both_backends!(scenario_consent_and_quota, consent_and_quota);
