@@ -23,6 +23,7 @@ pub mod disclosure;
 pub mod document_check;
 pub mod error;
 pub mod holder_rules;
+pub mod holders;
 pub mod keys;
 pub mod library;
 pub mod license_reads;

@@ -47,6 +47,8 @@ pub enum Action {
     MintScenarioCredential,
     /// Read licenses within a scenario's grant (a relying party's credential).
     SharedRead,
+    /// Act for a holder a channel authenticated (its licenses, consents, usage).
+    ActForHolder,
 }
 
 impl Action {
@@ -68,6 +70,7 @@ impl Action {
             FileScenario | DecideScenario | MintScenarioCredential => &[Role::ScenarioApprover],
             ReadScenarios => &[Role::ScenarioApprover, Role::RegionAdmin, Role::Auditor],
             SharedRead => &[Role::RelyingParty],
+            ActForHolder => &[Role::Channel],
         }
     }
 
@@ -159,6 +162,7 @@ mod tests {
             client_addr: None,
             session: None,
             scenario: None,
+            holder: None,
         }
     }
 

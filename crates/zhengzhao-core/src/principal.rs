@@ -27,6 +27,9 @@ pub enum ActorId {
     System,
     /// Nobody known yet (a failed login for a name that does not exist).
     Anonymous,
+    /// A holder, acting through a channel's token (`via`); the holder as
+    /// the audit log may name it (a resident id masked).
+    Holder { via: uuid::Uuid, holder: String },
 }
 
 impl ActorId {
@@ -47,6 +50,7 @@ impl fmt::Display for ActorId {
             Self::Cli(login) => write!(f, "cli:{login}"),
             Self::System => f.write_str("system"),
             Self::Anonymous => f.write_str("anonymous"),
+            Self::Holder { via, holder } => write!(f, "holder:{holder}@token:{via}"),
         }
     }
 }
@@ -65,6 +69,22 @@ pub struct Principal {
     /// Present when the principal is a relying party's credential: the one
     /// scenario it reads for, checked to be in force for this request.
     pub scenario: Option<std::sync::Arc<crate::scenarios::ActiveScenario>>,
+    /// Present when a channel acts for a holder (`X-ZZ-On-Behalf-Of`).
+    pub holder: Option<HolderRef>,
+}
+
+/// A holder as a channel named it, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HolderRef {
+    /// `uscc` or `resident_id`.
+    pub id_type: &'static str,
+    /// The identifier as given, normalised (upper case).
+    pub id: String,
+    /// How licenses are stored under this holder: the credit code itself,
+    /// or a resident id's blind index.
+    pub key: String,
+    /// How the audit log names the holder (a resident id masked).
+    pub shown: String,
 }
 
 impl Principal {

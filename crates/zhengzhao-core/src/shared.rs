@@ -5,8 +5,9 @@
 //! scenario, the legal basis, the purpose and the fields disclosed.
 //!
 //! A usage-list or other government scenario reads by legal duty
-//! (`statutory_duty`); a social scenario only with the holder's live
-//! consent, which is refused until consents exist (`consent-required`).
+//! (`statutory_duty`); a social scenario only within the holder's live
+//! consent (`holders`), covering the type and every field asked; a
+//! single-use consent is spent by the read, in the read's transaction.
 
 use crate::disclosure::granted_fields;
 use crate::licenses::status_of;
@@ -100,6 +101,7 @@ struct ReadAsked<'a> {
     use_cause: &'a str,
     type_code: &'a LicenseTypeCode,
     masked_holder: &'a str,
+    holder_key: &'a str,
 }
 
 impl Library {
@@ -137,17 +139,29 @@ impl Library {
             use_cause: &use_cause,
             type_code: &type_code,
             masked_holder: &masked_holder,
+            holder_key: &holder_key,
         };
         let fields = match granted_fields(&scenario.spec.grants, &type_code, q.fields.as_deref()) {
             Ok(f) => f,
             Err(e) => return Err(self.refused(&read, e).await),
         };
-        if scenario.spec.kind.needs_consent() {
-            let e = Error::ConsentRequired(
-                "a social scenario reads a license only with its holder's consent, and none is on record / 社会化场景须经持证主体授权方可用证".into(),
-            );
-            return Err(self.refused(&read, e).await);
-        }
+        // A social scenario reads only within a live consent of the holder.
+        let consent = if scenario.spec.kind.needs_consent() {
+            match self
+                .live_consent(&holder_key, scenario.id, &type_code, &fields)
+                .await?
+            {
+                Some(k) => Some(k),
+                None => {
+                    let e = Error::ConsentRequired(
+                        "a social scenario reads a license only with its holder's live consent, covering this type and these fields / 社会化场景须经持证主体授权方可用证".into(),
+                    );
+                    return Err(self.refused(&read, e).await);
+                }
+            }
+        } else {
+            None
+        };
         let counted = self
             .store
             .use_scenario_quota(
@@ -169,10 +183,25 @@ impl Library {
             .await?;
         let today = self.today();
         let mut licenses = Vec::new();
+        // A consent for named licenses covers only those.
+        let only: Option<Vec<String>> = consent.as_ref().and_then(|k| {
+            serde_json::from_str::<crate::holders::ConsentScope>(&k.scope)
+                .ok()
+                .filter(|s| !s.license_ids.is_empty())
+                .map(|s| s.license_ids)
+        });
         for l in found.into_iter().filter(|l| l.revocation.is_none()) {
             let l = self.open_license(l).await?;
             let Some(v) = l.current() else { continue };
             if v.holder.id != holder_key {
+                continue;
+            }
+            if let Some(only) = &only
+                && !l
+                    .versions
+                    .iter()
+                    .any(|x| only.contains(&x.license_id.to_string()))
+            {
                 continue;
             }
             let mut shown = Map::new();
@@ -191,10 +220,28 @@ impl Library {
             });
         }
         let ids: Vec<String> = licenses.iter().map(|l| l.license_id.clone()).collect();
-        self.record_shared_read(&read, &fields, &ids, None).await?;
+        let event =
+            self.shared_read_event(&read, &fields, &ids, consent.as_ref().map(|k| k.id), None);
+        match &consent {
+            // A single-use consent is spent by this read, in its transaction.
+            Some(k) if k.single_use => {
+                self.store
+                    .end_consent(k.id, "used", self.now(), &ChangeLog::audit_only(event))
+                    .await?;
+            }
+            _ => {
+                self.store
+                    .record_event(&ChangeLog::audit_only(event))
+                    .await?
+            }
+        }
         Ok(SharedAnswer {
             scenario_id: scenario.id,
-            legal_basis: "statutory_duty",
+            legal_basis: if consent.is_some() {
+                "consent"
+            } else {
+                "statutory_duty"
+            },
             licenses,
         })
     }
@@ -202,26 +249,30 @@ impl Library {
     /// Record a refused read, and hand back why it was refused (or why it
     /// could not even be recorded).
     async fn refused(&self, read: &ReadAsked<'_>, e: Error) -> Error {
-        match self.record_shared_read(read, &[], &[], Some(&e)).await {
+        let event = self.shared_read_event(read, &[], &[], None, Some(&e));
+        match self.store.record_event(&ChangeLog::audit_only(event)).await {
             Ok(()) => e,
-            Err(failed) => failed,
+            Err(failed) => failed.into(),
         }
     }
 
-    /// The audit event of one relying-party read, answered or refused.
-    async fn record_shared_read(
+    /// The audit event of one relying-party read, answered or refused,
+    /// filed under the holder (so the holder can see it).
+    fn shared_read_event(
         &self,
         read: &ReadAsked<'_>,
         fields: &[String],
         licenses: &[String],
+        consent: Option<uuid::Uuid>,
         refused: Option<&Error>,
-    ) -> Result<()> {
+    ) -> zhengzhao_store::AuditEvent {
         let ReadAsked {
             caller,
             scenario,
             use_cause,
             type_code,
             masked_holder,
+            holder_key,
         } = *read;
         let legal_basis = if scenario.spec.kind.needs_consent() {
             "consent"
@@ -231,25 +282,24 @@ impl Library {
         let mut event = self.audit_event(
             &Actor::from(caller),
             "license.shared_read",
-            format!("scenario:{}", scenario.id),
+            crate::holders::holder_target(holder_key),
             json!({
                 "scenario": scenario.id,
                 "relying_party": scenario.spec.relying_party.credit_code.to_string(),
+                "relying_party_name": scenario.spec.relying_party.name,
                 "legal_basis": legal_basis,
                 "use_cause": use_cause,
                 "type": type_code,
                 "holder": masked_holder,
                 "fields": fields,
                 "licenses": licenses,
+                "consent": consent,
             }),
         );
         if let Some(e) = refused {
             event.outcome = "refused".into();
             event.reason = Some(e.kind().slug.to_owned());
         }
-        self.store
-            .record_event(&ChangeLog::audit_only(event))
-            .await?;
-        Ok(())
+        event
     }
 }

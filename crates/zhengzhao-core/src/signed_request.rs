@@ -28,6 +28,9 @@ pub const SIGNING_SECRET_PREFIX: &str = "zzs_";
 pub const TIMESTAMP_HEADER: &str = "x-zz-timestamp";
 pub const NONCE_HEADER: &str = "x-zz-nonce";
 pub const SIGNATURE_HEADER: &str = "x-zz-signature";
+/// A channel's request for a holder it authenticated: `{id_type}:{id}`,
+/// covered by the signature as one more line of the signed text.
+pub const ON_BEHALF_OF_HEADER: &str = "x-zz-on-behalf-of";
 /// How far a request's timestamp may be from the server's clock.
 pub const REPLAY_WINDOW_SECS: i64 = 300;
 
@@ -58,6 +61,24 @@ pub fn string_to_sign(
     format!("ZZ-HMAC-SM3\n{method}\n{path_and_query}\n{timestamp}\n{nonce}\n{body_sm3_hex}")
 }
 
+/// [`string_to_sign`], and when the request names a holder
+/// (`X-ZZ-On-Behalf-Of`), its value as one more line: the holder a channel
+/// acts for cannot be changed without breaking the signature.
+pub fn string_to_sign_for(
+    method: &str,
+    path_and_query: &str,
+    timestamp: &str,
+    nonce: &str,
+    body_sm3_hex: &str,
+    on_behalf_of: Option<&str>,
+) -> String {
+    let base = string_to_sign(method, path_and_query, timestamp, nonce, body_sm3_hex);
+    match on_behalf_of {
+        Some(holder) => format!("{base}\n{holder}"),
+        None => base,
+    }
+}
+
 /// HMAC-SM3 of `text` under `secret`, in hex: what a client sends.
 pub fn sign(secret: &str, text: &str) -> Result<String, Error> {
     let mut mac = Hmac::<Sm3>::new_from_slice(secret.as_bytes())
@@ -77,6 +98,8 @@ pub struct SignatureHeaders<'a> {
     pub timestamp: Option<&'a str>,
     pub nonce: Option<&'a str>,
     pub signature: Option<&'a str>,
+    /// `X-ZZ-On-Behalf-Of`, when the request names a holder.
+    pub on_behalf_of: Option<&'a str>,
 }
 
 /// When this process last purged expired nonces from the store. The
@@ -180,7 +203,14 @@ pub fn verify<'h>(
     }
     let want = sign(
         secret,
-        &string_to_sign(method, path_and_query, timestamp, nonce, &digest.0),
+        &string_to_sign_for(
+            method,
+            path_and_query,
+            timestamp,
+            nonce,
+            &digest.0,
+            headers.on_behalf_of,
+        ),
     )?;
     let ok: bool =
         subtle::ConstantTimeEq::ct_eq(want.as_bytes(), signature.to_ascii_lowercase().as_bytes())
@@ -205,6 +235,7 @@ mod tests {
             timestamp: Some(&h[0]),
             nonce: Some(&h[1]),
             signature: Some(&h[2]),
+            on_behalf_of: None,
         }
     }
 

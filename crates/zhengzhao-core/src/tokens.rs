@@ -36,6 +36,14 @@ impl Library {
         label: &str,
         signed: bool,
     ) -> Result<(TokenRecord, String, Option<String>)> {
+        if role == Role::Channel && !signed {
+            return Err(Error::field(
+                "signed",
+                "channel_signed",
+                "a channel token must be --signed: the holder it names is covered by the signature",
+                "服务渠道令牌必须使用 --signed 创建：所代表的持证主体须受签名保护",
+            ));
+        }
         if role == Role::RelyingParty {
             return Err(Error::field(
                 "role",
@@ -156,6 +164,17 @@ impl Library {
             .token_by_hash(&token_hash(token))
             .await?
             .ok_or(Error::Unauthenticated)?;
+        let on_behalf_of = request.signature.on_behalf_of;
+        if record.role == Role::Channel && record.signing_secret.is_none() {
+            return Err(Error::BadSignature(
+                "a channel token must be made --signed and sign every request".into(),
+            ));
+        }
+        if on_behalf_of.is_some() && record.role != Role::Channel {
+            return Err(Error::Forbidden(
+                "only a channel acts on behalf of a holder (X-ZZ-On-Behalf-Of)".into(),
+            ));
+        }
         if let Some(wrapped) = &record.signing_secret {
             let secret = self
                 .master_key()?
@@ -187,13 +206,59 @@ impl Library {
             }
             _ => None,
         };
+        // Verified above as part of the signed text: the holder a channel names.
+        let holder = match on_behalf_of {
+            Some(raw) => Some(self.holder_ref(raw)?),
+            None => None,
+        };
+        let actor = match &holder {
+            Some(h) => crate::ActorId::Holder {
+                via: record.id,
+                holder: h.shown.clone(),
+            },
+            None => crate::ActorId::Token(record.id),
+        };
         Ok(crate::Principal {
-            actor: crate::ActorId::Token(record.id),
+            actor,
             org: record.org,
             roles: vec![record.role],
             client_addr,
             session: None,
             scenario,
+            holder,
         })
+    }
+
+    /// A holder named as `{id_type}:{id}` (`uscc:…` or `resident_id:…`).
+    pub fn holder_ref(&self, raw: &str) -> Result<crate::principal::HolderRef> {
+        use zhengzhao_domain::codes::{CreditCode, ResidentId};
+        let bad = || {
+            Error::Malformed(
+                "X-ZZ-On-Behalf-Of must be uscc:<credit code> or resident_id:<resident id>".into(),
+            )
+        };
+        let (id_type, id) = raw.trim().split_once(':').ok_or_else(bad)?;
+        let id = id.trim().to_uppercase();
+        match id_type {
+            "uscc" => {
+                let code = CreditCode::parse(&id).map_err(|_| bad())?.to_string();
+                Ok(crate::principal::HolderRef {
+                    id_type: "uscc",
+                    key: code.clone(),
+                    shown: code.clone(),
+                    id: code,
+                })
+            }
+            "resident_id" => {
+                ResidentId::parse(&id).map_err(|_| bad())?;
+                Ok(crate::principal::HolderRef {
+                    id_type: "resident_id",
+                    key: self.holder_index(&id)?,
+                    shown: crate::privacy::mask_text(&id),
+                    id,
+                })
+            }
+            _ => Err(bad()),
+        }
     }
 }

@@ -31,10 +31,14 @@ pub enum Role {
     /// scenario, minted by the region for it (never at the command line),
     /// reading only through `/api/v1/shared/…` within that scenario's grant.
     RelyingParty,
+    /// A channel platform (蒙速办, the government-service site) acting for a
+    /// holder it has authenticated: system tokens only, made `--signed`,
+    /// naming the holder in `X-ZZ-On-Behalf-Of` under the signature.
+    Channel,
 }
 
 impl Role {
-    pub const ALL: [Role; 9] = [
+    pub const ALL: [Role; 10] = [
         Role::RegionAdmin,
         Role::CatalogAdmin,
         Role::IssuerClerk,
@@ -44,6 +48,7 @@ impl Role {
         Role::SecurityAdmin,
         Role::Platform,
         Role::RelyingParty,
+        Role::Channel,
     ];
 
     /// The roles of people and systems of the regulator (every role but
@@ -70,6 +75,7 @@ impl Role {
             Role::SecurityAdmin => "security_admin",
             Role::Platform => "platform",
             Role::RelyingParty => "relying_party",
+            Role::Channel => "channel",
         }
     }
 
@@ -84,6 +90,7 @@ impl Role {
             Role::SecurityAdmin => "安全管理员",
             Role::Platform => "用证平台",
             Role::RelyingParty => "用证方",
+            Role::Channel => "服务渠道",
         }
     }
 }
@@ -96,7 +103,7 @@ impl fmt::Display for Role {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown role '{0}'; expected one of region_admin, catalog_admin, issuer_clerk, auditor, objection_handler, scenario_approver, security_admin, platform, relying_party"
+    "unknown role '{0}'; expected one of region_admin, catalog_admin, issuer_clerk, auditor, objection_handler, scenario_approver, security_admin, platform, relying_party, channel"
 )]
 pub struct UnknownRole(pub String);
 

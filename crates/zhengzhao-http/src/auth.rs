@@ -20,7 +20,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use zhengzhao_core::secrets::same_secret;
 use zhengzhao_core::signed_request::{
-    BodyDigest, NONCE_HEADER, SIGNATURE_HEADER, SignatureHeaders, TIMESTAMP_HEADER,
+    BodyDigest, NONCE_HEADER, ON_BEHALF_OF_HEADER, SIGNATURE_HEADER, SignatureHeaders,
+    TIMESTAMP_HEADER,
 };
 use zhengzhao_core::staff::SESSION_COOKIE;
 use zhengzhao_core::tokens::RequestToVerify;
@@ -94,6 +95,7 @@ async fn token_caller(parts: &Parts, state: &AppState, token: &str) -> Result<Pr
             timestamp: signature_header(&parts.headers, TIMESTAMP_HEADER)?,
             nonce: signature_header(&parts.headers, NONCE_HEADER)?,
             signature: signature_header(&parts.headers, SIGNATURE_HEADER)?,
+            on_behalf_of: signature_header(&parts.headers, ON_BEHALF_OF_HEADER)?,
         },
         body_digest: parts.extensions.get::<BodyDigest>(),
     };

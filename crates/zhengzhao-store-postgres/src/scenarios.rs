@@ -138,3 +138,110 @@ pub(crate) async fn use_quota<C: Db + ?Sized>(
         .map_err(backend)?;
     Ok(counted == 1)
 }
+
+fn to_consent(r: &Row) -> StoreResult<zhengzhao_store::ConsentRecord> {
+    let until: Option<String> = r.col(5, "consent")?;
+    Ok(zhengzhao_store::ConsentRecord {
+        id: r.col(0, "consent")?,
+        holder_key: r.col(1, "consent")?,
+        scenario_id: r.col(2, "consent")?,
+        scope: r.col(3, "consent")?,
+        purpose: r.col(4, "consent")?,
+        valid_until: until
+            .map(|d| {
+                d.parse::<jiff::civil::Date>()
+                    .map_err(|_| StoreError::Corrupt(format!("consent date '{d}'")))
+            })
+            .transpose()?,
+        single_use: r.col(6, "consent")?,
+        method: r.col(7, "consent")?,
+        state: r.col(8, "consent")?,
+        granted_at: r.col(9, "consent")?,
+        used_at: r.col(10, "consent")?,
+        withdrawn_at: r.col(11, "consent")?,
+    })
+}
+
+pub(crate) async fn consent<C: Db + ?Sized>(
+    c: &C,
+    id: uuid::Uuid,
+) -> StoreResult<Option<zhengzhao_store::ConsentRecord>> {
+    c.query_opt(&format!("{SELECT_CONSENT_TEXT} WHERE id = $1"), &[&id])
+        .await
+        .map_err(backend)?
+        .map(|r| to_consent(&r))
+        .transpose()
+}
+
+pub(crate) async fn consents_of<C: Db + ?Sized>(
+    c: &C,
+    holder_key: &str,
+) -> StoreResult<Vec<zhengzhao_store::ConsentRecord>> {
+    c.query(
+        &format!("{SELECT_CONSENT_TEXT} WHERE holder_key = $1 ORDER BY granted_at DESC, id DESC"),
+        &[&holder_key],
+    )
+    .await
+    .map_err(backend)?
+    .iter()
+    .map(to_consent)
+    .collect()
+}
+
+/// The consent columns, the date as text (read as a civil date).
+const SELECT_CONSENT_TEXT: &str =
+    "SELECT id, holder_key, scenario_id, scope, purpose, valid_until::TEXT,
+        single_use, method, state, granted_at, used_at, withdrawn_at FROM consents";
+
+pub(crate) async fn add_consent<C: Db + ?Sized>(
+    c: &C,
+    k: &zhengzhao_store::ConsentRecord,
+) -> StoreResult<()> {
+    let until = k.valid_until.map(|d| d.to_string());
+    c.execute(
+        "INSERT INTO consents (id, holder_key, scenario_id, scope, purpose, valid_until,
+             single_use, method, state, granted_at)
+         VALUES ($1, $2, $3, $4, $5, $6::TEXT::DATE, $7, $8, 'granted', $9)",
+        &[
+            &k.id,
+            &k.holder_key,
+            &k.scenario_id,
+            &k.scope,
+            &k.purpose,
+            &until,
+            &k.single_use,
+            &k.method,
+            &k.granted_at,
+        ],
+    )
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+pub(crate) async fn end_consent<C: Db + ?Sized>(
+    c: &C,
+    id: uuid::Uuid,
+    new_state: &str,
+    at: jiff::Timestamp,
+) -> StoreResult<zhengzhao_store::ConsentRecord> {
+    let sql = if new_state == "used" {
+        "UPDATE consents SET state = $1, used_at = $2 WHERE id = $3 AND state = 'granted'"
+    } else {
+        "UPDATE consents SET state = $1, withdrawn_at = $2 WHERE id = $3 AND state = 'granted'"
+    };
+    let changed = c
+        .execute(sql, &[&new_state, &at, &id])
+        .await
+        .map_err(backend)?;
+    let now = consent(c, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("consent {id}")))?;
+    if changed == 0 {
+        return Err(StoreError::Conflict(format!(
+            "consent {id} is {}",
+            now.state
+        )));
+    }
+    Ok(now)
+}

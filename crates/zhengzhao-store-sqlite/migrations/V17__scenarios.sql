@@ -26,3 +26,21 @@ CREATE TABLE scenario_use (
 
 -- A relying party's credential names its one scenario.
 ALTER TABLE api_tokens ADD COLUMN scenario_id TEXT REFERENCES scenarios (id);
+
+-- A holder's consent to a social scenario (Art. 22): what it covers
+-- (types or licenses, and fields, as JSON), why, until when or once.
+CREATE TABLE consents (
+    id           TEXT PRIMARY KEY,
+    holder_key   TEXT NOT NULL,
+    scenario_id  TEXT NOT NULL REFERENCES scenarios (id),
+    scope        TEXT NOT NULL,
+    purpose      TEXT NOT NULL,
+    valid_until  TEXT,
+    single_use   INTEGER NOT NULL,
+    method       TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('granted', 'used', 'withdrawn')),
+    granted_at   TEXT NOT NULL,
+    used_at      TEXT,
+    withdrawn_at TEXT
+);
+CREATE INDEX consents_holder ON consents (holder_key, scenario_id);

@@ -133,3 +133,138 @@ pub(crate) fn use_quota(
         .map_err(backend)?;
     Ok(counted == 1)
 }
+
+const SELECT_CONSENT: &str = "SELECT id, holder_key, scenario_id, scope, purpose, valid_until,
+        single_use, method, state, granted_at, used_at, withdrawn_at FROM consents";
+
+type RawConsent = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    bool,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+fn to_consent(r: RawConsent) -> StoreResult<zhengzhao_store::ConsentRecord> {
+    let (
+        id,
+        holder_key,
+        scenario,
+        scope,
+        purpose,
+        until,
+        single_use,
+        method,
+        state,
+        granted,
+        used,
+        withdrawn,
+    ) = r;
+    Ok(zhengzhao_store::ConsentRecord {
+        id: uuid_of(&id)?,
+        holder_key,
+        scenario_id: uuid_of(&scenario)?,
+        scope,
+        purpose,
+        valid_until: until
+            .map(|d| {
+                d.parse::<jiff::civil::Date>()
+                    .map_err(|_| StoreError::Corrupt(format!("consent date '{d}'")))
+            })
+            .transpose()?,
+        single_use,
+        method,
+        state,
+        granted_at: ts(&granted)?,
+        used_at: used.map(|t| ts(&t)).transpose()?,
+        withdrawn_at: withdrawn.map(|t| ts(&t)).transpose()?,
+    })
+}
+
+fn consents(
+    c: &Connection,
+    condition: &str,
+    arg: &str,
+) -> StoreResult<Vec<zhengzhao_store::ConsentRecord>> {
+    c.prepare_cached(&format!(
+        "{SELECT_CONSENT} WHERE {condition} ORDER BY granted_at DESC, id DESC"
+    ))
+    .and_then(|mut s| {
+        s.query_map([arg], |r| TryFrom::try_from(r))?
+            .collect::<rusqlite::Result<Vec<RawConsent>>>()
+    })
+    .map_err(backend)?
+    .into_iter()
+    .map(to_consent)
+    .collect()
+}
+
+pub(crate) fn consent(
+    c: &Connection,
+    id: uuid::Uuid,
+) -> StoreResult<Option<zhengzhao_store::ConsentRecord>> {
+    Ok(consents(c, "id = ?1", &id.to_string())?.into_iter().next())
+}
+
+pub(crate) fn consents_of(
+    c: &Connection,
+    holder_key: &str,
+) -> StoreResult<Vec<zhengzhao_store::ConsentRecord>> {
+    consents(c, "holder_key = ?1", holder_key)
+}
+
+pub(crate) fn add_consent(c: &Connection, k: &zhengzhao_store::ConsentRecord) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO consents (id, holder_key, scenario_id, scope, purpose, valid_until,
+             single_use, method, state, granted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'granted', ?9)",
+        params![
+            k.id.to_string(),
+            k.holder_key,
+            k.scenario_id.to_string(),
+            k.scope,
+            k.purpose,
+            k.valid_until.map(|d| d.to_string()),
+            k.single_use,
+            k.method,
+            k.granted_at.to_string()
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn end_consent(
+    c: &Connection,
+    id: uuid::Uuid,
+    new_state: &str,
+    at: jiff::Timestamp,
+) -> StoreResult<zhengzhao_store::ConsentRecord> {
+    let column = if new_state == "used" {
+        "used_at"
+    } else {
+        "withdrawn_at"
+    };
+    let changed = c
+        .execute(
+            &format!(
+                "UPDATE consents SET state = ?1, {column} = ?2 WHERE id = ?3 AND state = 'granted'"
+            ),
+            params![new_state, at.to_string(), id.to_string()],
+        )
+        .map_err(backend)?;
+    let now = consent(c, id)?.ok_or_else(|| StoreError::NotFound(format!("consent {id}")))?;
+    if changed == 0 {
+        return Err(StoreError::Conflict(format!(
+            "consent {id} is {}",
+            now.state
+        )));
+    }
+    Ok(now)
+}

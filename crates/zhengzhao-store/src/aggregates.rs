@@ -414,3 +414,23 @@ pub trait ScenarioStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<bool>;
 }
+
+/// Holders' consents to social scenarios (Art. 22).
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// A new consent (state `granted`).
+    async fn add_consent(&self, consent: &ConsentRecord, log: &ChangeLog) -> StoreResult<()>;
+    async fn consent(&self, id: uuid::Uuid) -> StoreResult<Option<ConsentRecord>>;
+    /// A holder's consents, newest first.
+    async fn consents_of_holder(&self, holder_key: &str) -> StoreResult<Vec<ConsentRecord>>;
+    /// End a consent in state `granted`: `withdrawn` (by the holder) or
+    /// `used` (a single-use consent, with the read it allowed). `Conflict`
+    /// if it is no longer `granted`; nothing is written then.
+    async fn end_consent(
+        &self,
+        id: uuid::Uuid,
+        new_state: &str,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<ConsentRecord>;
+}

@@ -32,8 +32,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The storage traits, for callers of `dyn Store` methods.
 pub mod prelude {
     pub use crate::{
-        AuditStore, CatalogStore, KeyStore, LicenseStore, OrgStore, ScenarioStore, StaffStore,
-        Store, TokenStore,
+        AuditStore, CatalogStore, ConsentStore, KeyStore, LicenseStore, OrgStore, ScenarioStore,
+        StaffStore, Store, TokenStore,
     };
 }
 
@@ -53,6 +53,7 @@ pub trait Store:
     + LicenseStore
     + AuditStore
     + ScenarioStore
+    + ConsentStore
     + Send
     + Sync
     + 'static

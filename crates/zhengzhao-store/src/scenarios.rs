@@ -49,3 +49,28 @@ pub struct ScenarioDecision {
     pub by: String,
     pub reason: String,
 }
+
+/// A holder's consent to one social scenario. `scope` is JSON
+/// (`{"type_codes": [...]}` or `{"license_ids": [...]}`, and `"fields"`),
+/// checked by the use case that made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsentRecord {
+    pub id: uuid::Uuid,
+    /// The holder as licenses are stored under it (a credit code, or a
+    /// resident id's blind index).
+    #[serde(skip)]
+    pub holder_key: String,
+    pub scenario_id: uuid::Uuid,
+    pub scope: String,
+    pub purpose: String,
+    pub valid_until: Option<jiff::civil::Date>,
+    pub single_use: bool,
+    /// How it was collected: `channel` (a channel platform for a holder it
+    /// authenticated), `oidc` (the holder signed in), `counter_qr`.
+    pub method: String,
+    /// `granted`, `used` (a single-use consent, spent) or `withdrawn`.
+    pub state: String,
+    pub granted_at: jiff::Timestamp,
+    pub used_at: Option<jiff::Timestamp>,
+    pub withdrawn_at: Option<jiff::Timestamp>,
+}

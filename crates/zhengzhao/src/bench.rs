@@ -312,6 +312,7 @@ pub(crate) fn clerk() -> anyhow::Result<Principal> {
         client_addr: None,
         session: None,
         scenario: None,
+        holder: None,
     })
 }
 

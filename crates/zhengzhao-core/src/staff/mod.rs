@@ -237,11 +237,14 @@ fn check_roles(roles: &[Role], org: &OrgCode) -> Result<Vec<Role>> {
             "至少需要一个角色",
         ));
     }
-    if roles.contains(&Role::Platform) || roles.contains(&Role::RelyingParty) {
+    if roles.contains(&Role::Platform)
+        || roles.contains(&Role::RelyingParty)
+        || roles.contains(&Role::Channel)
+    {
         return Err(invalid(
             "roles",
-            "platform and relying_party are roles for system tokens, not for staff",
-            "用证平台、用证方角色只用于系统令牌，不授予工作人员",
+            "platform, relying_party and channel are roles for system tokens, not for staff",
+            "用证平台、用证方、服务渠道角色只用于系统令牌，不授予工作人员",
         ));
     }
     if roles.contains(&Role::Auditor) && roles.len() > 1 {

@@ -273,6 +273,7 @@ impl Library {
                 display_name: user.display_name.clone(),
             }),
             scenario: None,
+            holder: None,
         }))
     }
 

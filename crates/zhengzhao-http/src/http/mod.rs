@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod health;
+pub mod holders;
 pub mod json;
 pub mod licenses;
 pub mod login;
@@ -209,6 +210,10 @@ pub fn router(state: AppState) -> Router {
             post(scenarios::credentials),
         )
         .route("/api/v1/shared/queries", post(shared::query))
+        .route("/api/v1/holder/licenses", get(holders::licenses))
+        .route("/api/v1/holder/usage", get(holders::usage))
+        .route("/api/v1/consents", get(holders::list).post(holders::grant))
+        .route("/api/v1/consents/{id}/withdraw", post(holders::withdraw))
         .route("/api/v1/users", get(staff::list).post(staff::create))
         .route("/api/v1/users/{id}", get(staff::get).patch(staff::update))
         .route("/api/v1/users/{id}/reset", post(staff::reset))

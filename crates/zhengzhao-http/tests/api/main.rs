@@ -17,6 +17,7 @@ mod batch_check;
 mod catalog_api;
 mod delivery;
 mod holder_rules;
+mod holders;
 mod licenses_api;
 mod openapi;
 mod operations;

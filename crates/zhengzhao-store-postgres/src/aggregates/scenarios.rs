@@ -42,3 +42,32 @@ impl ScenarioStore for PgStore {
         scenarios::use_quota(&self.client().await?, id, day, limit).await
     }
 }
+
+#[async_trait]
+impl ConsentStore for PgStore {
+    async fn add_consent(&self, consent: &ConsentRecord, log: &ChangeLog) -> StoreResult<()> {
+        journaled!(self, log, |tx| {
+            scenarios::add_consent(&tx, consent).await?;
+        })
+    }
+
+    async fn consent(&self, id: uuid::Uuid) -> StoreResult<Option<ConsentRecord>> {
+        scenarios::consent(&self.client().await?, id).await
+    }
+
+    async fn consents_of_holder(&self, holder_key: &str) -> StoreResult<Vec<ConsentRecord>> {
+        scenarios::consents_of(&self.client().await?, holder_key).await
+    }
+
+    async fn end_consent(
+        &self,
+        id: uuid::Uuid,
+        new_state: &str,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<ConsentRecord> {
+        journaled!(self, log, |tx| {
+            scenarios::end_consent(&tx, id, new_state, at).await?
+        })
+    }
+}

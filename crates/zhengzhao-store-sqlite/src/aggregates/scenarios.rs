@@ -50,3 +50,40 @@ impl ScenarioStore for SqliteStore {
             .await
     }
 }
+
+#[async_trait]
+impl ConsentStore for SqliteStore {
+    async fn add_consent(&self, consent: &ConsentRecord, log: &ChangeLog) -> StoreResult<()> {
+        let (consent, log) = (consent.clone(), journal::PreparedLog::new(log));
+        self.write(move |tx| {
+            scenarios::add_consent(tx, &consent)?;
+            journal::append(tx, &log)
+        })
+        .await
+    }
+
+    async fn consent(&self, id: uuid::Uuid) -> StoreResult<Option<ConsentRecord>> {
+        self.read(move |c| scenarios::consent(c, id)).await
+    }
+
+    async fn consents_of_holder(&self, holder_key: &str) -> StoreResult<Vec<ConsentRecord>> {
+        let key = holder_key.to_owned();
+        self.read(move |c| scenarios::consents_of(c, &key)).await
+    }
+
+    async fn end_consent(
+        &self,
+        id: uuid::Uuid,
+        new_state: &str,
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<ConsentRecord> {
+        let (state, log) = (new_state.to_owned(), journal::PreparedLog::new(log));
+        self.write(move |tx| {
+            let record = scenarios::end_consent(tx, id, &state, at)?;
+            journal::append(tx, &log)?;
+            Ok(record)
+        })
+        .await
+    }
+}

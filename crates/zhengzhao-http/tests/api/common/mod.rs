@@ -378,6 +378,13 @@ impl TestApp {
     }
 }
 
+/// Every role the authorization matrices send plain bearer requests for:
+/// all but `channel`, whose requests must be signed and name a holder (its
+/// refusals are tested with signed requests in `holders`).
+pub fn matrix_roles() -> impl Iterator<Item = Role> {
+    Role::ALL.into_iter().filter(|r| *r != Role::Channel)
+}
+
 pub const BUSINESS_LICENSE: &str = "11100000MB0143028R001";
 const HOLDER: &str = "91150102MA0N4JXK2X";
 

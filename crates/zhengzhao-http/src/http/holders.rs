@@ -1,0 +1,75 @@
+//! A holder's own endpoints, through a channel that authenticated the
+//! holder (`zhengzhao_core::holders`): its licenses, its consents, and who
+//! used its licenses.
+
+use crate::auth::Caller;
+use crate::error::{ApiResult, Problem};
+use crate::http::json::JsonBody;
+use crate::http::no_store;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use zhengzhao_core::Error;
+use zhengzhao_core::holders::{
+    ConsentRequest, ConsentView, GrantedConsent, HolderLicense, UsageEntry,
+};
+use zhengzhao_core::policy::{self, Action};
+
+/// The holder's current licenses, in full.
+#[utoipa::path(get, path = "/api/v1/holder/licenses", tag = "holders", operation_id = "holder_licenses", security(("bearer" = [])),
+    responses((status = 200, body = Vec<HolderLicense>), (status = 403, body = Problem)))]
+pub async fn licenses(State(s): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    Ok(no_store(
+        Json(s.library.holder_licenses(&caller).await?).into_response(),
+    ))
+}
+
+/// Who used the holder's licenses: every relying-party read, refused ones too.
+#[utoipa::path(get, path = "/api/v1/holder/usage", tag = "holders", operation_id = "holder_usage", security(("bearer" = [])),
+    responses((status = 200, body = Vec<UsageEntry>), (status = 403, body = Problem)))]
+pub async fn usage(State(s): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    Ok(no_store(
+        Json(s.library.holder_usage(&caller).await?).into_response(),
+    ))
+}
+
+/// Grant a consent to a social scenario; answered with a receipt signed by the region.
+#[utoipa::path(post, path = "/api/v1/consents", tag = "holders", operation_id = "consents_create",
+    request_body = ConsentRequest, security(("bearer" = [])),
+    responses((status = 201, body = GrantedConsent), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn grant(
+    State(s): State<AppState>,
+    caller: Caller,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    policy::require(&caller, Action::ActForHolder)?;
+    let req: ConsentRequest = body.parse()?;
+    let granted = s.library.grant_consent(&caller, req).await?;
+    Ok(no_store(
+        (StatusCode::CREATED, Json(granted)).into_response(),
+    ))
+}
+
+/// The holder's consents.
+#[utoipa::path(get, path = "/api/v1/consents", tag = "holders", operation_id = "consents_list", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ConsentView>), (status = 403, body = Problem)))]
+pub async fn list(State(s): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    Ok(no_store(
+        Json(s.library.holder_consents(&caller).await?).into_response(),
+    ))
+}
+
+/// Withdraw a consent, effective at once.
+#[utoipa::path(post, path = "/api/v1/consents/{id}/withdraw", tag = "holders", operation_id = "consents_withdraw", security(("bearer" = [])),
+    params(("id" = String, Path, description = "consent id")),
+    responses((status = 200, body = ConsentView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn withdraw(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConsentView>> {
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| Error::NotFound(format!("consent {id}")))?;
+    Ok(Json(s.library.withdraw_consent(&caller, id).await?))
+}

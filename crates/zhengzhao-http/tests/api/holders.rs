@@ -1,0 +1,328 @@
+//! Holders through a channel (issue 13): a `channel` token signs every
+//! request and names the holder in `X-ZZ-On-Behalf-Of` under the signature;
+//! the holder sees its own licenses, grants and withdraws consents (with a
+//! receipt signed by the region, checked with OpenSSL), and sees who used
+//! its licenses. A social scenario reads only within a live consent.
+
+use crate::common::*;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use zhengzhao_core::Actor;
+use zhengzhao_core::signed_request::{body_sm3_hex, sign, string_to_sign_for};
+use zhengzhao_domain::org::OrgCode;
+use zhengzhao_domain::role::Role;
+
+/// A channel platform's client, acting for `holder` (`uscc:…`).
+struct Channel<'a> {
+    app: &'a TestApp,
+    token: String,
+    key: String,
+}
+
+impl Channel<'_> {
+    async fn send_as(
+        &self,
+        holder: Option<&str>,
+        signed_for: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let bytes = body
+            .map(|b| serde_json::to_vec(b).unwrap())
+            .unwrap_or_default();
+        let ts = jiff::Timestamp::now().as_second().to_string();
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let text = string_to_sign_for(
+            method.as_str(),
+            path,
+            &ts,
+            &nonce,
+            &body_sm3_hex(&bytes),
+            signed_for,
+        );
+        let mut req = self
+            .app
+            .client
+            .request(method, self.app.url(path))
+            .bearer_auth(&self.token)
+            .header("x-zz-timestamp", &ts)
+            .header("x-zz-nonce", &nonce)
+            .header("x-zz-signature", sign(&self.key, &text).unwrap());
+        if let Some(h) = holder {
+            req = req.header("x-zz-on-behalf-of", h);
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json").body(bytes);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn send(
+        &self,
+        holder: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        self.send_as(Some(holder), Some(holder), method, path, body)
+            .await
+    }
+}
+
+async fn shared(app: &TestApp, credential: &str, holder: &str, fields: &[&str]) -> Response {
+    app.send_json(
+        Method::POST,
+        "/api/v1/shared/queries",
+        Some(credential),
+        &json!({"holder_id": holder, "type_code": BUSINESS_LICENSE, "use_cause": "开立对公账户", "fields": fields}),
+    )
+    .await
+}
+
+async fn holders_and_consents(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let mine = app.issue(&clerk, &license_request("h1")).await;
+    app.issue(&clerk, &license_request("h2")).await;
+    let (h1, h2) = (holder_code_for("h1"), holder_code_for("h2"));
+    let (me, other) = (format!("uscc:{h1}"), format!("uscc:{h2}"));
+    let region = OrgCode::parse("150000").unwrap();
+
+    // A channel token is made signed, or not at all.
+    assert!(
+        app.library
+            .create_token_with(&Actor::cli(), &region, Role::Channel, "蒙速办", false)
+            .await
+            .is_err()
+    );
+    let (_, token, key) = app
+        .library
+        .create_token_with(&Actor::cli(), &region, Role::Channel, "蒙速办", true)
+        .await
+        .unwrap();
+    let channel = Channel {
+        app: &app,
+        token,
+        key: key.unwrap(),
+    };
+
+    // The holder's own licenses, in full; not another holder's.
+    let r = channel
+        .send(&me, Method::GET, "/api/v1/holder/licenses", None)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let own: Vec<Value> = r.json().await.unwrap();
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0]["license_id"], mine["license_id"]);
+    assert_eq!(own[0]["face"]["legal_representative"], "张三");
+    // The holder named is covered by the signature: signed for one holder,
+    // sent for another, it is refused.
+    let r = channel
+        .send_as(
+            Some(&other),
+            Some(&me),
+            Method::GET,
+            "/api/v1/holder/licenses",
+            None,
+        )
+        .await;
+    expect_problem(r, StatusCode::UNAUTHORIZED).await;
+    // No holder named: nothing to act for.
+    let r = channel
+        .send_as(None, None, Method::GET, "/api/v1/holder/licenses", None)
+        .await;
+    expect_problem(r, StatusCode::FORBIDDEN).await;
+    // A bad holder id.
+    let r = channel
+        .send("uscc:123", Method::GET, "/api/v1/holder/licenses", None)
+        .await;
+    expect_problem(r, StatusCode::BAD_REQUEST).await;
+    // Only a channel names a holder.
+    let r = app
+        .client
+        .get(app.url("/api/v1/holder/licenses"))
+        .bearer_auth(&clerk)
+        .header("x-zz-on-behalf-of", &me)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, StatusCode::FORBIDDEN).await;
+    // A channel reads nothing of the staff API.
+    let r = channel
+        .send(&me, Method::GET, "/api/v1/licenses", None)
+        .await;
+    expect_problem(r, StatusCode::FORBIDDEN).await;
+
+    // A social scenario without consent reads nothing.
+    let grants = json!([{"type_code": BUSINESS_LICENSE, "fields": ["name", "credit_code"]}]);
+    let (scenario, bank) = app
+        .scenario_credential("social", grants.clone(), 1000)
+        .await;
+    let p = expect_problem(
+        shared(&app, &bank, &h1, &["name"]).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(p["type"], "/problems/consent-required");
+
+    // The holder consents, for its name only, for 30 days: a receipt signed
+    // by the region that OpenSSL verifies.
+    let until = app
+        .library
+        .today()
+        .checked_add(jiff::Span::new().days(30))
+        .unwrap()
+        .to_string();
+    let consent = json!({"scenario_id": scenario, "type_codes": [BUSINESS_LICENSE], "fields": ["name"],
+                         "purpose": "开立对公账户", "valid_until": until});
+    let r = channel
+        .send(&me, Method::POST, "/api/v1/consents", Some(&consent))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let granted: Value = r.json().await.unwrap();
+    let consent_id = granted["consent_id"].as_str().unwrap().to_owned();
+    assert_eq!(granted["state"], "granted");
+    let receipt = &granted["receipt"];
+    let out = openssl_verify(
+        receipt["payload"].as_str().unwrap(),
+        receipt["signature"].as_str().unwrap(),
+        receipt["certificate"].as_str().unwrap(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let statement: Value = serde_json::from_str(receipt["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(statement["consent_id"], consent_id.as_str());
+    assert_eq!(statement["holder"]["id"], h1.as_str());
+    // Beyond the scenario's grant, or to a scenario that needs none: refused.
+    let mut wide = consent.clone();
+    wide["fields"] = json!(["name", "legal_representative"]);
+    let p = expect_problem(
+        channel
+            .send(&me, Method::POST, "/api/v1/consents", Some(&wide))
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(p["type"], "/problems/not-granted");
+    let (government, _) = app
+        .scenario_credential("government_other", grants.clone(), 1000)
+        .await;
+    let mut needless = consent.clone();
+    needless["scenario_id"] = json!(government);
+    expect_problem(
+        channel
+            .send(&me, Method::POST, "/api/v1/consents", Some(&needless))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
+    // Within the consent: the name only; beyond it (another field, another
+    // holder): refused.
+    let r = shared(&app, &bank, &h1, &["name"]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["legal_basis"], "consent");
+    assert_eq!(
+        answer["licenses"][0]["fields"],
+        json!({"name": "呼和浩特市青城科技有限公司"})
+    );
+    for (holder, fields) in [(&h1, &["name", "credit_code"][..]), (&h2, &["name"][..])] {
+        let p = expect_problem(
+            shared(&app, &bank, holder, fields).await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+        assert_eq!(p["type"], "/problems/consent-required");
+    }
+
+    // A single-use consent to another scenario: one read, then none.
+    let (once_scenario, once_bank) = app
+        .scenario_credential("social", grants.clone(), 1000)
+        .await;
+    let once = json!({"scenario_id": once_scenario, "type_codes": [BUSINESS_LICENSE], "fields": ["name"],
+                      "purpose": "一次性核验", "single_use": true});
+    let r = channel
+        .send(&me, Method::POST, "/api/v1/consents", Some(&once))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(
+        shared(&app, &once_bank, &h1, &["name"]).await.status(),
+        StatusCode::OK
+    );
+    expect_problem(
+        shared(&app, &once_bank, &h1, &["name"]).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+
+    // Withdrawn: at once. Not twice; not by another holder.
+    let withdraw = format!("/api/v1/consents/{consent_id}/withdraw");
+    expect_problem(
+        channel.send(&other, Method::POST, &withdraw, None).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let r = channel.send(&me, Method::POST, &withdraw, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["state"], "withdrawn");
+    expect_problem(
+        channel.send(&me, Method::POST, &withdraw, None).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    expect_problem(
+        shared(&app, &bank, &h1, &["name"]).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+
+    // The holder's consents and their states.
+    let list: Vec<Value> = channel
+        .send(&me, Method::GET, "/api/v1/consents", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut states: Vec<&str> = list.iter().map(|c| c["state"].as_str().unwrap()).collect();
+    states.sort_unstable();
+    assert_eq!(states, ["used", "withdrawn"]);
+
+    // Who used my license: every read, refused ones too, with scenario,
+    // relying party, legal basis, purpose and fields; none of another's.
+    let usage: Vec<Value> = channel
+        .send(&me, Method::GET, "/api/v1/holder/usage", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let answered: Vec<&Value> = usage.iter().filter(|u| u["result"] == "success").collect();
+    assert_eq!(answered.len(), 2, "{usage:?}");
+    assert_eq!(answered[0]["scenario_id"], scenario.as_str());
+    assert_eq!(
+        answered[0]["relying_party"],
+        "某银行股份有限公司呼和浩特分行"
+    );
+    assert_eq!(answered[0]["legal_basis"], "consent");
+    assert_eq!(answered[0]["use_cause"], "开立对公账户");
+    assert_eq!(answered[0]["fields"], json!(["name"]));
+    assert_eq!(answered[0]["consent_id"], consent_id.as_str());
+    let refused = usage.iter().filter(|u| u["result"] == "refused").count();
+    assert_eq!(refused, 4, "{usage:?}");
+    assert!(
+        usage
+            .iter()
+            .all(|u| u["reason"].is_null() || u["reason"] == "consent-required")
+    );
+    let theirs: Vec<Value> = channel
+        .send(&other, Method::GET, "/api/v1/holder/usage", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 1, "h2's one refused read only: {theirs:?}");
+}
+both_backends!(holder_consents, holders_and_consents);
