@@ -46,6 +46,7 @@ pub mod staff;
 pub mod status_list;
 pub mod tokens;
 pub mod urls;
+pub mod usage_lists;
 pub mod vc;
 pub mod verify;
 

@@ -49,6 +49,11 @@ pub enum Action {
     SharedRead,
     /// Act for a holder a channel authenticated (its licenses, consents, usage).
     ActForHolder,
+    /// Write the caller's own org's usage list.
+    EditUsageList,
+    /// Check an applicant against a usage list item (staff within the org's
+    /// subtree, or a usage_list scenario's credential).
+    CheckUsage,
 }
 
 impl Action {
@@ -71,6 +76,17 @@ impl Action {
             ReadScenarios => &[Role::ScenarioApprover, Role::RegionAdmin, Role::Auditor],
             SharedRead => &[Role::RelyingParty],
             ActForHolder => &[Role::Channel],
+            EditUsageList => &[Role::RegionAdmin],
+            CheckUsage => &[
+                Role::RegionAdmin,
+                Role::CatalogAdmin,
+                Role::IssuerClerk,
+                Role::Auditor,
+                Role::ObjectionHandler,
+                Role::ScenarioApprover,
+                Role::SecurityAdmin,
+                Role::RelyingParty,
+            ],
         }
     }
 

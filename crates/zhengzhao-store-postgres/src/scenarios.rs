@@ -245,3 +245,89 @@ pub(crate) async fn end_consent<C: Db + ?Sized>(
     }
     Ok(now)
 }
+
+const SELECT_ITEM: &str =
+    "SELECT o.code, u.item_code, u.version, u.name, u.materials, u.updated_at, u.updated_by
+     FROM usage_list_items u JOIN orgs o ON o.id = u.org_id
+     WHERE o.code = $1 AND u.version = (SELECT MAX(v.version) FROM usage_list_items v
+                                        WHERE v.org_id = u.org_id AND v.item_code = u.item_code)";
+
+fn to_item(r: &Row) -> StoreResult<zhengzhao_store::UsageItemRecord> {
+    let org: String = r.col(0, "usage list item")?;
+    let version: i32 = r.col(2, "usage list item")?;
+    Ok(zhengzhao_store::UsageItemRecord {
+        org: rules::decode::org_code("usage list", &org)?,
+        item_code: r.col(1, "usage list item")?,
+        version: u32::try_from(version)
+            .map_err(|_| StoreError::Corrupt(format!("usage list version {version}")))?,
+        name: r.col(3, "usage list item")?,
+        materials: r.col(4, "usage list item")?,
+        updated_at: r.col(5, "usage list item")?,
+        updated_by: r.col(6, "usage list item")?,
+    })
+}
+
+pub(crate) async fn usage_items<C: Db + ?Sized>(
+    c: &C,
+    org: &str,
+    item_code: Option<&str>,
+) -> StoreResult<Vec<zhengzhao_store::UsageItemRecord>> {
+    let rows = match item_code {
+        Some(code) => {
+            c.query(
+                &format!("{SELECT_ITEM} AND u.item_code = $2"),
+                &[&org, &code],
+            )
+            .await
+        }
+        None => {
+            c.query(&format!("{SELECT_ITEM} ORDER BY u.item_code"), &[&org])
+                .await
+        }
+    }
+    .map_err(backend)?;
+    rows.iter().map(to_item).collect()
+}
+
+pub(crate) async fn put_usage_item<C: Db + ?Sized>(
+    c: &C,
+    item: &zhengzhao_store::UsageItemRecord,
+) -> StoreResult<()> {
+    let org_id: i64 = c
+        .query_opt("SELECT id FROM orgs WHERE code = $1", &[&item.org.as_str()])
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(format!("org {}", item.org)))?
+        .col(0, "org")?;
+    let current: i32 = c
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM usage_list_items WHERE org_id = $1 AND item_code = $2",
+            &[&org_id, &item.item_code],
+        )
+        .await
+        .map_err(backend)?
+        .col(0, "usage list version")?;
+    let version = i32::try_from(item.version).unwrap_or(i32::MAX);
+    if version != current + 1 {
+        return Err(StoreError::Conflict(format!(
+            "usage list item {} is at version {current}: it changed meanwhile",
+            item.item_code
+        )));
+    }
+    c.execute(
+        "INSERT INTO usage_list_items (org_id, item_code, version, name, materials, updated_at, updated_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &org_id,
+            &item.item_code,
+            &version,
+            &item.name,
+            &item.materials,
+            &item.updated_at,
+            &item.updated_by,
+        ],
+    )
+    .await
+    .map_err(classify)?;
+    Ok(())
+}

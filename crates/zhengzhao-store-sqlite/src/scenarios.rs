@@ -268,3 +268,87 @@ pub(crate) fn end_consent(
     }
     Ok(now)
 }
+
+const SELECT_ITEM: &str =
+    "SELECT o.code, u.item_code, u.version, u.name, u.materials, u.updated_at, u.updated_by
+     FROM usage_list_items u JOIN orgs o ON o.id = u.org_id
+     WHERE o.code = ?1 AND u.version = (SELECT MAX(v.version) FROM usage_list_items v
+                                        WHERE v.org_id = u.org_id AND v.item_code = u.item_code)";
+
+type RawItem = (String, String, u32, String, String, String, String);
+
+fn to_item(r: RawItem) -> StoreResult<zhengzhao_store::UsageItemRecord> {
+    let (org, item_code, version, name, materials, at, by) = r;
+    Ok(zhengzhao_store::UsageItemRecord {
+        org: rules::decode::org_code("usage list", &org)?,
+        item_code,
+        version,
+        name,
+        materials,
+        updated_at: ts(&at)?,
+        updated_by: by,
+    })
+}
+
+pub(crate) fn usage_items(
+    c: &Connection,
+    org: &str,
+    item_code: Option<&str>,
+) -> StoreResult<Vec<zhengzhao_store::UsageItemRecord>> {
+    let sql = match item_code {
+        Some(_) => format!("{SELECT_ITEM} AND u.item_code = ?2"),
+        None => format!("{SELECT_ITEM} AND ?2 IS NULL ORDER BY u.item_code"),
+    };
+    c.prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_map(params![org, item_code], |r| TryFrom::try_from(r))?
+                .collect::<rusqlite::Result<Vec<RawItem>>>()
+        })
+        .map_err(backend)?
+        .into_iter()
+        .map(to_item)
+        .collect()
+}
+
+pub(crate) fn put_usage_item(
+    c: &Connection,
+    item: &zhengzhao_store::UsageItemRecord,
+) -> StoreResult<()> {
+    let org_id: i64 = c
+        .query_row(
+            "SELECT id FROM orgs WHERE code = ?1",
+            [item.org.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(format!("org {}", item.org)))?;
+    let current: u32 = c
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM usage_list_items WHERE org_id = ?1 AND item_code = ?2",
+            params![org_id, item.item_code],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    if item.version != current + 1 {
+        return Err(StoreError::Conflict(format!(
+            "usage list item {} is at version {current}: it changed meanwhile",
+            item.item_code
+        )));
+    }
+    c.execute(
+        "INSERT INTO usage_list_items (org_id, item_code, version, name, materials, updated_at, updated_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            org_id,
+            item.item_code,
+            item.version,
+            item.name,
+            item.materials,
+            item.updated_at.to_string(),
+            item.updated_by
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}

@@ -434,3 +434,20 @@ pub trait ConsentStore: Send + Sync {
         log: &ChangeLog,
     ) -> StoreResult<ConsentRecord>;
 }
+
+/// Each org's usage list (Art. 11–12).
+#[async_trait]
+pub trait UsageListStore: Send + Sync {
+    /// Store the next version of an item: `item.version` must be one more
+    /// than the stored current version (1 for a new item), else `Conflict`
+    /// and nothing written. `NotFound` if the org does not exist.
+    async fn put_usage_item(&self, item: &UsageItemRecord, log: &ChangeLog) -> StoreResult<()>;
+    /// The current version of every item of `org`, by item code.
+    async fn usage_items(&self, org: &OrgCode) -> StoreResult<Vec<UsageItemRecord>>;
+    /// The current version of one item.
+    async fn usage_item(
+        &self,
+        org: &OrgCode,
+        item_code: &str,
+    ) -> StoreResult<Option<UsageItemRecord>>;
+}

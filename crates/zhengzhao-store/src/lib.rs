@@ -33,7 +33,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub mod prelude {
     pub use crate::{
         AuditStore, CatalogStore, ConsentStore, KeyStore, LicenseStore, OrgStore, ScenarioStore,
-        StaffStore, Store, TokenStore,
+        StaffStore, Store, TokenStore, UsageListStore,
     };
 }
 
@@ -54,6 +54,7 @@ pub trait Store:
     + AuditStore
     + ScenarioStore
     + ConsentStore
+    + UsageListStore
     + Send
     + Sync
     + 'static

@@ -74,3 +74,16 @@ pub struct ConsentRecord {
     pub used_at: Option<jiff::Timestamp>,
     pub withdrawn_at: Option<jiff::Timestamp>,
 }
+
+/// One item of an org's usage list (用证清单), one version of it.
+/// `materials` is JSON: `[{"name", "type_code"}]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageItemRecord {
+    pub org: OrgCode,
+    pub item_code: String,
+    pub version: u32,
+    pub name: String,
+    pub materials: String,
+    pub updated_at: jiff::Timestamp,
+    pub updated_by: String,
+}

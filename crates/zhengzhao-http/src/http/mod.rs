@@ -19,6 +19,7 @@ pub mod scenarios;
 pub mod shared;
 pub mod staff;
 pub mod tls;
+pub mod usage_lists;
 pub mod vc;
 pub mod verify;
 
@@ -210,6 +211,12 @@ pub fn router(state: AppState) -> Router {
             post(scenarios::credentials),
         )
         .route("/api/v1/shared/queries", post(shared::query))
+        .route("/api/v1/usage-lists/{org}", get(usage_lists::list))
+        .route(
+            "/api/v1/usage-lists/{org}/items/{item_code}",
+            get(usage_lists::get).put(usage_lists::put),
+        )
+        .route("/api/v1/usage/check", post(usage_lists::check))
         .route("/api/v1/holder/licenses", get(holders::licenses))
         .route("/api/v1/holder/usage", get(holders::usage))
         .route("/api/v1/consents", get(holders::list).post(holders::grant))

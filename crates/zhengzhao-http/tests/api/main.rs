@@ -30,5 +30,6 @@ mod schema_parity;
 mod signed_requests;
 mod staff;
 mod tls;
+mod usage_lists;
 mod vc;
 mod verify;

@@ -120,7 +120,7 @@ async fn presentations(app: TestApp) {
     // Reusable only when asked for, shown on the page in Chinese; then it
     // expires.
     let r = make(
-        json!({"fields": ["name"], "ttl_secs": 1, "single_use": false}),
+        json!({"fields": ["name"], "ttl_secs": 60, "single_use": false}),
         clerk.clone(),
     )
     .await;
@@ -136,7 +136,9 @@ async fn presentations(app: TestApp) {
             .status(),
         StatusCode::OK
     );
-    app.clock.advance(std::time::Duration::from_millis(2100));
+    // A minute, by the server's clock (so a slow machine cannot expire the
+    // code before the first scans).
+    app.clock.advance(std::time::Duration::from_secs(61));
     let r = app.get(&format!("/api/v1/presentations/{token}")).await;
     assert!(
         expect_problem(r, StatusCode::GONE).await["detail"]

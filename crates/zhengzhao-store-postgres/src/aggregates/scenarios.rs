@@ -71,3 +71,32 @@ impl ConsentStore for PgStore {
         })
     }
 }
+
+#[async_trait]
+impl UsageListStore for PgStore {
+    async fn put_usage_item(&self, item: &UsageItemRecord, log: &ChangeLog) -> StoreResult<()> {
+        journaled!(self, log, |tx| {
+            scenarios::put_usage_item(&tx, item).await?;
+        })
+    }
+
+    async fn usage_items(
+        &self,
+        org: &zhengzhao_domain::org::OrgCode,
+    ) -> StoreResult<Vec<UsageItemRecord>> {
+        scenarios::usage_items(&self.client().await?, org.as_str(), None).await
+    }
+
+    async fn usage_item(
+        &self,
+        org: &zhengzhao_domain::org::OrgCode,
+        item_code: &str,
+    ) -> StoreResult<Option<UsageItemRecord>> {
+        Ok(
+            scenarios::usage_items(&self.client().await?, org.as_str(), Some(item_code))
+                .await?
+                .into_iter()
+                .next(),
+        )
+    }
+}

@@ -87,3 +87,37 @@ impl ConsentStore for SqliteStore {
         .await
     }
 }
+
+#[async_trait]
+impl UsageListStore for SqliteStore {
+    async fn put_usage_item(&self, item: &UsageItemRecord, log: &ChangeLog) -> StoreResult<()> {
+        let (item, log) = (item.clone(), journal::PreparedLog::new(log));
+        self.write(move |tx| {
+            scenarios::put_usage_item(tx, &item)?;
+            journal::append(tx, &log)
+        })
+        .await
+    }
+
+    async fn usage_items(
+        &self,
+        org: &zhengzhao_domain::org::OrgCode,
+    ) -> StoreResult<Vec<UsageItemRecord>> {
+        let org = org.to_string();
+        self.read(move |c| scenarios::usage_items(c, &org, None))
+            .await
+    }
+
+    async fn usage_item(
+        &self,
+        org: &zhengzhao_domain::org::OrgCode,
+        item_code: &str,
+    ) -> StoreResult<Option<UsageItemRecord>> {
+        let (org, code) = (org.to_string(), item_code.to_owned());
+        Ok(self
+            .read(move |c| scenarios::usage_items(c, &org, Some(&code)))
+            .await?
+            .into_iter()
+            .next())
+    }
+}
