@@ -1305,15 +1305,19 @@ both_backends!(first_staff_user_from_the_command_line);
 /// The README's walkthrough, run as written: its `sh` blocks, in order, in
 /// one shell beside a started server (same working directory, so the CLI
 /// finds `./data`), with only the server's address put in for :8080.
-#[test]
-fn readme_walkthrough_runs_as_written() {
+/// Run the `sh` blocks of the README's section `name`, in order, in one
+/// shell beside a freshly started server (same working directory, so the
+/// CLI finds `./data`), with only the server's address put in for :8080.
+/// Returns the script's standard output and error; fails the test if it
+/// fails.
+fn run_readme_section(name: &str) -> (String, String) {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     let section = readme
-        .split("\n## Walkthrough\n")
+        .split(&format!("\n## {name}\n"))
         .nth(1)
         .and_then(|rest| rest.split("\n## ").next())
-        .expect("README has a Walkthrough section");
+        .unwrap_or_else(|| panic!("README has a {name} section"));
     let blocks: Vec<&str> = section
         .split("```sh\n")
         .skip(1)
@@ -1369,6 +1373,14 @@ fn readme_walkthrough_runs_as_written() {
         out.status.success(),
         "{script}\n---\n{stdout}\n---\n{stderr}"
     );
+    let output = (stdout.into_owned(), stderr.into_owned());
+    terminate(server);
+    output
+}
+
+#[test]
+fn readme_walkthrough_runs_as_written() {
+    let (stdout, stderr) = run_readme_section("Walkthrough");
     // The license was issued, updated, checked, verified with OpenSSL (its
     // document and its PDF), revoked.
     let id = stdout.lines().next().unwrap_or_default();
@@ -1404,7 +1416,32 @@ fn readme_walkthrough_runs_as_written() {
         ],
         "{stdout}"
     );
-    terminate(server);
+}
+
+/// The README's relying parties, run as written: the bank's application,
+/// approval, credential, the holder's consent through a channel (signed
+/// with OpenSSL's HMAC-SM3), the bank's read, the holder's usage view, and
+/// a counter's usage-list check.
+#[test]
+fn readme_relying_parties_run_as_written() {
+    let (stdout, stderr) = run_readme_section("Relying parties");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[1..],
+        [
+            "approved",
+            "granted",
+            r#"{"credit_code":"91150102MA0N4JXK2C","name":"呼和浩特市青城科技有限公司"}"#,
+            r#"{"relying_party":"某银行股份有限公司呼和浩特分行","use_cause":"开立对公账户","fields":["name","credit_code"],"result":"success"}"#,
+            "1",
+            r#"["食品经营许可证"]"#,
+        ],
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        lines[0].starts_with("1.2.156.3005.2.11100000MB0143028R001."),
+        "{stdout}"
+    );
 }
 
 /// `keys revoke` withdraws an org key: listed as revoked, refused twice,
