@@ -49,6 +49,9 @@ pub struct ConsentRequest {
 pub struct ConsentScope {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub type_codes: Vec<String>,
+    /// The relying party's request (the reverse scan) this consent answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub license_ids: Vec<String>,
     pub fields: Vec<String>,
@@ -124,7 +127,7 @@ pub struct UsageEntry {
     pub consent_id: Value,
 }
 
-fn the_holder(caller: &Principal) -> Result<&HolderRef> {
+pub(crate) fn the_holder(caller: &Principal) -> Result<&HolderRef> {
     policy::require(caller, Action::ActForHolder)?;
     caller.holder.as_ref().ok_or_else(|| {
         Error::Forbidden(
@@ -276,19 +279,47 @@ impl Library {
             granted_fields(&scenario.spec.grants, t, Some(req.fields.as_slice()))?;
         }
         let scope = ConsentScope {
+            request: None,
             type_codes: req.type_codes.iter().map(|t| t.trim().to_owned()).collect(),
             license_ids: req.license_ids.clone(),
             fields: req.fields.clone(),
         };
+        self.store_consent(
+            caller,
+            holder,
+            scenario.id,
+            scope,
+            purpose,
+            req.valid_until,
+            req.single_use,
+            "channel",
+        )
+        .await
+    }
+
+    /// Store a consent of `holder` with its audit event; the view and its
+    /// receipt.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn store_consent(
+        &self,
+        caller: &Principal,
+        holder: &HolderRef,
+        scenario: uuid::Uuid,
+        scope: ConsentScope,
+        purpose: &str,
+        valid_until: Option<jiff::civil::Date>,
+        single_use: bool,
+        method: &str,
+    ) -> Result<GrantedConsent> {
         let record = ConsentRecord {
             id: uuid::Uuid::now_v7(),
             holder_key: holder.key.clone(),
-            scenario_id: scenario.id,
+            scenario_id: scenario,
             scope: serde_json::to_string(&scope).map_err(|e| Error::Internal(e.to_string()))?,
             purpose: purpose.to_owned(),
-            valid_until: req.valid_until,
-            single_use: req.single_use,
-            method: "channel".into(),
+            valid_until,
+            single_use,
+            method: method.to_owned(),
             state: "granted".into(),
             granted_at: self.now(),
             used_at: None,
@@ -298,8 +329,8 @@ impl Library {
             &Actor::from(caller),
             "consent.grant",
             holder_target(&holder.key),
-            json!({"consent": record.id, "scenario": scenario.id, "scope": scope, "purpose": purpose,
-                   "valid_until": req.valid_until, "single_use": req.single_use, "method": "channel"}),
+            json!({"consent": record.id, "scenario": scenario, "scope": scope, "purpose": purpose,
+                   "valid_until": valid_until, "single_use": single_use, "method": method}),
         ));
         self.store.add_consent(&record, &log).await?;
         let consent = view_of(&record, self.today())?;

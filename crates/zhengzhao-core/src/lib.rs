@@ -16,6 +16,7 @@ pub mod cache;
 pub mod catalog;
 pub mod certificates;
 pub mod clock;
+pub mod consent_requests;
 pub mod credentials;
 pub mod crl;
 pub mod delivery;

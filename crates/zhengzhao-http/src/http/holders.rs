@@ -12,6 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use zhengzhao_core::Error;
+use zhengzhao_core::consent_requests::ConsentRequestView;
 use zhengzhao_core::holders::{
     ConsentRequest, ConsentView, GrantedConsent, HolderLicense, UsageEntry,
 };
@@ -72,4 +73,51 @@ pub async fn withdraw(
 ) -> ApiResult<Json<ConsentView>> {
     let id = uuid::Uuid::parse_str(&id).map_err(|_| Error::NotFound(format!("consent {id}")))?;
     Ok(Json(s.library.withdraw_consent(&caller, id).await?))
+}
+
+/// What a counter's consent request asks (the holder's app reads it from
+/// the QR code; the token is the capability and holds no personal data).
+#[utoipa::path(get, path = "/api/v1/consent-requests/{token}", tag = "holders", operation_id = "consent_requests_get",
+    params(("token" = String, Path, description = "the request token from the QR code")),
+    responses((status = 200, body = ConsentRequestView), (status = 410, body = Problem), (status = 422, body = Problem)))]
+pub async fn consent_request(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+) -> ApiResult<Response> {
+    Ok(no_store(
+        Json(s.library.consent_request_view(&token).await?).into_response(),
+    ))
+}
+
+/// The holder approves a counter's request: a one-use consent, with its receipt.
+#[utoipa::path(post, path = "/api/v1/consent-requests/{token}/approve", tag = "holders", operation_id = "consent_requests_approve", security(("bearer" = [])),
+    params(("token" = String, Path, description = "the request token")),
+    responses((status = 201, body = GrantedConsent), (status = 403, body = Problem), (status = 409, body = Problem), (status = 410, body = Problem)))]
+pub async fn approve_request(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(token): Path<String>,
+) -> ApiResult<Response> {
+    let granted = s
+        .library
+        .answer_consent_request(&caller, &token, true)
+        .await?;
+    Ok(no_store(
+        (StatusCode::CREATED, Json(granted)).into_response(),
+    ))
+}
+
+/// The holder declines a counter's request (recorded).
+#[utoipa::path(post, path = "/api/v1/consent-requests/{token}/decline", tag = "holders", operation_id = "consent_requests_decline", security(("bearer" = [])),
+    params(("token" = String, Path, description = "the request token")),
+    responses((status = 204), (status = 403, body = Problem), (status = 409, body = Problem), (status = 410, body = Problem)))]
+pub async fn decline_request(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(token): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.library
+        .answer_consent_request(&caller, &token, false)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -59,7 +59,11 @@ async fn not_found() -> impl IntoResponse {
 
 /// Paths whose segment after the prefix is a capability (a presentation
 /// token): whoever holds the URL holds the right to see what it shows.
-const CAPABILITY_PATHS: [&str; 2] = ["/api/v1/presentations/", "/verify/p/"];
+const CAPABILITY_PATHS: [&str; 3] = [
+    "/api/v1/presentations/",
+    "/verify/p/",
+    "/api/v1/consent-requests/",
+];
 
 /// The path as the access log records it: capability tokens replaced by
 /// `<redacted>` (the rest of the path, e.g. `/qr.png`, is kept).
@@ -211,6 +215,18 @@ pub fn router(state: AppState) -> Router {
             post(scenarios::credentials),
         )
         .route("/api/v1/shared/queries", post(shared::query))
+        .route(
+            "/api/v1/shared/consent-requests",
+            post(shared::consent_request),
+        )
+        .route(
+            "/api/v1/consent-requests/{token}/approve",
+            post(holders::approve_request),
+        )
+        .route(
+            "/api/v1/consent-requests/{token}/decline",
+            post(holders::decline_request),
+        )
         .route("/api/v1/usage-lists/{org}", get(usage_lists::list))
         .route(
             "/api/v1/usage-lists/{org}/items/{item_code}",
@@ -263,6 +279,11 @@ pub fn router(state: AppState) -> Router {
         .route(paths::PRESENTATION_QR_PNG, get(presentation::qr_png))
         .route(paths::PRESENTATION_QR_SVG, get(presentation::qr_svg))
         .route(paths::PRESENTATION_PAGE, get(presentation::page))
+        // A counter's consent request, read by the holder's app (a capability).
+        .route(
+            "/api/v1/consent-requests/{token}",
+            get(holders::consent_request),
+        )
         .route("/api/v1/certificates", get(verify::certificates))
         .route(paths::CRL, get(verify::crl))
         .route("/api/v1/verify/{license_id}", get(verify::check))

@@ -9,6 +9,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use zhengzhao_core::consent_requests::{ConsentAsk, ConsentRequestMade};
 use zhengzhao_core::policy::{self, Action};
 use zhengzhao_core::shared::{SharedAnswer, SharedQuery};
 
@@ -28,4 +29,22 @@ pub async fn query(
     let q: SharedQuery = body.parse()?;
     let answer = s.library.shared_query(&caller, &q).await?;
     Ok(no_store(Json(answer).into_response()))
+}
+
+/// Ask a holder at the counter for consent (the reverse scan): a request to
+/// show as a QR code, valid for ten minutes. Social scenarios only.
+#[utoipa::path(post, path = "/api/v1/shared/consent-requests", tag = "shared", operation_id = "consent_requests_create",
+    request_body = ConsentAsk, security(("bearer" = [])),
+    responses((status = 201, body = ConsentRequestMade), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn consent_request(
+    State(s): State<AppState>,
+    caller: Caller,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    policy::require(&caller, Action::SharedRead)?;
+    let ask: ConsentAsk = body.parse()?;
+    let made = s.library.request_consent(&caller, &ask).await?;
+    Ok(no_store(
+        (axum::http::StatusCode::CREATED, Json(made)).into_response(),
+    ))
 }

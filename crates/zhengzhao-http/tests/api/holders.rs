@@ -326,3 +326,126 @@ async fn holders_and_consents(app: TestApp) {
     assert_eq!(theirs.len(), 1, "h2's one refused read only: {theirs:?}");
 }
 both_backends!(holder_consents, holders_and_consents);
+
+/// The reverse scan: a bank shows a QR code asking for consent; the holder's
+/// app reads it, the holder approves (a one-use consent) or declines.
+async fn reverse_scan(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    app.issue(&clerk, &license_request("rs1")).await;
+    app.issue(&clerk, &license_request("rs2")).await;
+    let (h1, h2) = (holder_code_for("rs1"), holder_code_for("rs2"));
+    let region = OrgCode::parse("150000").unwrap();
+    let (_, token, key) = app
+        .library
+        .create_token_with(&Actor::cli(), &region, Role::Channel, "蒙速办", true)
+        .await
+        .unwrap();
+    let channel = Channel {
+        app: &app,
+        token,
+        key: key.unwrap(),
+    };
+    let grants = json!([{"type_code": BUSINESS_LICENSE, "fields": ["name", "credit_code"]}]);
+    let (scenario, bank) = app
+        .scenario_credential("social", grants.clone(), 1000)
+        .await;
+    let ask = json!({"type_codes": [BUSINESS_LICENSE], "fields": ["name"], "use_cause": "柜面开立对公账户"});
+    let request = |credential: String, body: Value| {
+        let app = &app;
+        async move {
+            app.send_json(
+                Method::POST,
+                "/api/v1/shared/consent-requests",
+                Some(&credential),
+                &body,
+            )
+            .await
+        }
+    };
+
+    let r = request(bank.clone(), ask.clone()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let made: Value = r.json().await.unwrap();
+    let token = made["token"].as_str().unwrap().to_owned();
+    assert!(made["url"].as_str().unwrap().ends_with(&token));
+    // Only within the grant; only a social scenario asks.
+    let mut wide = ask.clone();
+    wide["fields"] = json!(["name", "domicile"]);
+    let p = expect_problem(request(bank.clone(), wide).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(p["type"], "/problems/not-granted");
+    let (_, government) = app.scenario_credential("usage_list", grants, 1000).await;
+    expect_problem(
+        request(government, ask.clone()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
+    // The holder's app reads what is asked, by whom and why (no credential).
+    let r = app.get(&format!("/api/v1/consent-requests/{token}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let view: Value = r.json().await.unwrap();
+    assert_eq!(view["scenario_id"], scenario.as_str());
+    assert_eq!(view["relying_party"], "某银行股份有限公司呼和浩特分行");
+    assert_eq!(view["use_cause"], "柜面开立对公账户");
+    assert_eq!(view["fields"], json!(["name"]));
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    expect_problem(
+        app.get(&format!("/api/v1/consent-requests/{forged}")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
+    // The holder approves: a one-use consent; the request is answered once.
+    let approve = format!("/api/v1/consent-requests/{token}/approve");
+    let r = channel
+        .send(&format!("uscc:{h1}"), Method::POST, &approve, None)
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let granted: Value = r.json().await.unwrap();
+    assert_eq!(granted["single_use"], true);
+    assert_eq!(granted["scope"]["request"], made["request_id"]);
+    expect_problem(
+        channel
+            .send(&format!("uscc:{h1}"), Method::POST, &approve, None)
+            .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    let read = |holder: String| {
+        let (app, bank) = (&app, bank.clone());
+        async move {
+            app.send_json(
+                Method::POST,
+                "/api/v1/shared/queries",
+                Some(&bank),
+                &json!({"holder_id": holder, "type_code": BUSINESS_LICENSE, "use_cause": "柜面开立对公账户", "fields": ["name"]}),
+            )
+            .await
+        }
+    };
+    let r = read(h1.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["legal_basis"], "consent");
+    expect_problem(read(h1.clone()).await, StatusCode::FORBIDDEN).await;
+
+    // Another holder declines another request: nothing to read.
+    let second: Value = request(bank.clone(), ask).await.json().await.unwrap();
+    let decline = format!(
+        "/api/v1/consent-requests/{}/decline",
+        second["token"].as_str().unwrap()
+    );
+    let r = channel
+        .send(&format!("uscc:{h2}"), Method::POST, &decline, None)
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    expect_problem(read(h2).await, StatusCode::FORBIDDEN).await;
+
+    // Ten minutes later the code is gone.
+    app.clock.advance(std::time::Duration::from_secs(601));
+    expect_problem(
+        app.get(&format!("/api/v1/consent-requests/{token}")).await,
+        StatusCode::GONE,
+    )
+    .await;
+}
+both_backends!(consent_reverse_scan, reverse_scan);
