@@ -23,6 +23,7 @@ mod openapi;
 mod operations;
 mod orgs_api;
 mod pdf_signature;
+mod permission_table;
 mod presentation;
 mod privacy;
 mod scenarios;
