@@ -97,6 +97,14 @@ pub struct DocumentCheck {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pdf_signature_valid: Option<bool>,
     pub problems: Vec<DocumentProblem>,
+    /// `copy` for an annotated copy (加注件); absent for a license's own
+    /// document or file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    /// For a genuine copy: for whom, for what, until when, and whether it
+    /// has expired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy: Option<crate::copies::CopyInfo>,
 }
 
 fn problem(part: &str, en: &str, zh: &str) -> DocumentProblem {
@@ -322,6 +330,8 @@ impl Library {
             status,
             pdf_signature_valid: None,
             problems,
+            kind: None,
+            copy: None,
         })
     }
 }

@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod certificates;
 pub mod clock;
 pub mod consent_requests;
+pub mod copies;
 pub mod credentials;
 pub mod crl;
 pub mod delivery;

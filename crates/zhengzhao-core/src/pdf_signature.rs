@@ -166,6 +166,10 @@ impl Library {
     /// [`Library::check_document`] judges it, and the file's own signature.
     /// A file whose signature does not verify is not valid.
     pub async fn check_pdf(&self, pdf: Vec<u8>) -> Result<DocumentCheck> {
+        // An annotated copy carries its own signed document, not a license's.
+        if let Some(check) = self.check_copy(&pdf).await? {
+            return Ok(check);
+        }
         let doc = from_pdf(&pdf)?;
         let mut check = self.check_document(&doc).await?;
         // Hashing the whole file is CPU work: off the async threads.

@@ -97,6 +97,7 @@ impl Library {
             layout: Layout::from_template(&d.template).unwrap_or(Layout::A4Portrait),
             attachment: None,
             notices: state_notice(v).into_iter().collect(),
+            watermark: Vec::new(),
         })
     }
 }

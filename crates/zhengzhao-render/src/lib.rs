@@ -83,6 +83,10 @@ pub struct LicenseView {
     /// a reader of the paper must not miss (the license is revoked or
     /// superseded, the signing certificate is a test one). Usually empty.
     pub notices: Vec<String>,
+    /// Lines tiled diagonally in light grey across every page, under the
+    /// text (an annotated copy's 加注: who asked for it, for what, until
+    /// when). Usually empty.
+    pub watermark: Vec<String>,
 }
 
 /// Paper and orientation, chosen by a license type's template.
@@ -161,6 +165,7 @@ impl LicenseRenderer for PdfRenderer {
         ];
         let texts = std::iter::once(view.title.as_str())
             .chain(view.notices.iter().map(String::as_str))
+            .chain(view.watermark.iter().map(String::as_str))
             .chain(
                 view.fields
                     .iter()
@@ -178,6 +183,7 @@ impl LicenseRenderer for PdfRenderer {
             &pages,
             format!("{} {}", view.title, view.license_id),
             view.attachment.as_deref(),
+            &view.watermark,
         )
     }
 }

@@ -3,7 +3,7 @@
 
 use krilla::Document;
 use krilla::color::rgb;
-use krilla::geom::{PathBuilder, Point, Rect};
+use krilla::geom::{PathBuilder, Point, Rect, Transform};
 use krilla::metadata::Metadata;
 use krilla::num::NormalizedF32;
 use krilla::page::PageSettings;
@@ -35,12 +35,53 @@ fn fill(ink: Ink) -> Fill {
     }
 }
 
+/// Grey of the watermark, and how faint.
+const WATERMARK_GREY: u8 = 0x80;
+const WATERMARK_OPACITY: f32 = 0.22;
+const WATERMARK_SIZE: f32 = 13.0;
+
+/// `lines` tiled across the page at 30°, faint, under everything else.
+fn draw_watermark(s: &mut Surface, face: &Face, lines: &[String], w: f32, h: f32) {
+    if lines.is_empty() {
+        return;
+    }
+    s.set_stroke(None);
+    s.set_fill(Some(Fill {
+        paint: rgb::Color::new(WATERMARK_GREY, WATERMARK_GREY, WATERMARK_GREY).into(),
+        opacity: NormalizedF32::new(WATERMARK_OPACITY).unwrap_or(NormalizedF32::ONE),
+        rule: FillRule::NonZero,
+    }));
+    let block = WATERMARK_SIZE * 1.5 * lines.len() as f32 + 40.0;
+    let mut y = 60.0;
+    while y < h + block {
+        let mut x = -40.0;
+        while x < w {
+            s.push_transform(&Transform::from_rotate_at(-30.0, x, y));
+            for (i, line) in lines.iter().enumerate() {
+                let at = Point::from_xy(x, y + i as f32 * WATERMARK_SIZE * 1.5);
+                s.draw_text(
+                    at,
+                    face.pdf.clone(),
+                    WATERMARK_SIZE,
+                    line,
+                    false,
+                    TextDirection::Auto,
+                );
+            }
+            s.pop();
+            x += 260.0;
+        }
+        y += block;
+    }
+}
+
 /// Renders `pages` into one PDF whose document title is `title`.
 pub(crate) fn write(
     face: &Face,
     pages: &[Page],
     title: String,
     attachment: Option<&str>,
+    watermark: &[String],
 ) -> Result<Vec<u8>, RenderError> {
     let mut doc = Document::new();
     if let Some(text) = attachment {
@@ -68,6 +109,7 @@ pub(crate) fn write(
             doc.start_page_with(PageSettings::from_wh(p.width, p.height).ok_or_else(geometry)?);
         let mut s = page.surface();
         draw_frame(&mut s, p.width, p.height)?;
+        draw_watermark(&mut s, face, watermark, p.width, p.height);
         for run in p.runs.iter().filter(|r| !r.text.is_empty()) {
             s.set_fill(Some(fill(run.ink)));
             let outline = Stroke {

@@ -41,5 +41,6 @@ pub(crate) fn business_license(scope_len: usize, layout: Layout) -> LicenseView 
         layout,
         attachment: None,
         notices: Vec::new(),
+        watermark: Vec::new(),
     }
 }

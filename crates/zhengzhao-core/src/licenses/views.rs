@@ -145,6 +145,26 @@ impl Library {
         Ok(views)
     }
 
+    /// The view of `asked` with nothing masked, for a file whose fields
+    /// the grant already chose (an annotated copy keeps only those): never
+    /// answered as it is.
+    pub(crate) async fn license_view_for_copy(
+        &self,
+        l: &LicenseRecord,
+        asked: &LicenseId,
+    ) -> Result<LicenseView> {
+        let issuing_clerk = Principal {
+            actor: crate::ActorId::System,
+            org: l.issuer.clone(),
+            roles: vec![zhengzhao_domain::role::Role::IssuerClerk],
+            client_addr: None,
+            session: None,
+            scenario: None,
+            holder: None,
+        };
+        self.license_view_with(&issuing_clerk, l, asked, &[]).await
+    }
+
     /// [`Self::license_view`] with the deliveries already read (`deliveries`
     /// may hold other licenses' too: only this license's versions count).
     pub(super) async fn license_view_with(

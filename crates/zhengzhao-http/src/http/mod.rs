@@ -59,10 +59,11 @@ async fn not_found() -> impl IntoResponse {
 
 /// Paths whose segment after the prefix is a capability (a presentation
 /// token): whoever holds the URL holds the right to see what it shows.
-const CAPABILITY_PATHS: [&str; 3] = [
+const CAPABILITY_PATHS: [&str; 4] = [
     "/api/v1/presentations/",
     "/verify/p/",
     "/api/v1/consent-requests/",
+    "/api/v1/shared/copies/",
 ];
 
 /// The path as the access log records it: capability tokens replaced by
@@ -220,6 +221,10 @@ pub fn router(state: AppState) -> Router {
             post(shared::consent_request),
         )
         .route(
+            "/api/v1/shared/licenses/{license_id}/copies",
+            post(shared::copy),
+        )
+        .route(
             "/api/v1/consent-requests/{token}/approve",
             post(holders::approve_request),
         )
@@ -279,6 +284,8 @@ pub fn router(state: AppState) -> Router {
         .route(paths::PRESENTATION_QR_PNG, get(presentation::qr_png))
         .route(paths::PRESENTATION_QR_SVG, get(presentation::qr_svg))
         .route(paths::PRESENTATION_PAGE, get(presentation::page))
+        // An annotated copy's one-time link (a capability).
+        .route("/api/v1/shared/copies/{token}", get(shared::download))
         // A counter's consent request, read by the holder's app (a capability).
         .route(
             "/api/v1/consent-requests/{token}",

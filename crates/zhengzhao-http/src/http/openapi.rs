@@ -60,6 +60,8 @@ use utoipa::{Modify, OpenApi};
         super::scenarios::credentials,
         super::shared::query,
         super::shared::consent_request,
+        super::shared::copy,
+        super::shared::download,
         super::holders::consent_request,
         super::holders::approve_request,
         super::holders::decline_request,

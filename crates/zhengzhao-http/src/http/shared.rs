@@ -48,3 +48,47 @@ pub async fn consent_request(
         (axum::http::StatusCode::CREATED, Json(made)).into_response(),
     ))
 }
+
+/// Ask for an annotated copy (加注件) of a license: a one-time download
+/// link, valid ten minutes; the copy itself is valid until `valid_until`.
+#[utoipa::path(post, path = "/api/v1/shared/licenses/{license_id}/copies", tag = "shared", operation_id = "copies_create",
+    request_body = zhengzhao_core::copies::CopyRequest, security(("bearer" = [])),
+    params(("license_id" = String, Path, description = "identifier of any version")),
+    responses((status = 201, body = zhengzhao_core::copies::CopyLink), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn copy(
+    State(s): State<AppState>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    policy::require(&caller, Action::SharedRead)?;
+    let req: zhengzhao_core::copies::CopyRequest = body.parse()?;
+    let link = s.library.request_copy(&caller, &id, &req).await?;
+    Ok(no_store(
+        (axum::http::StatusCode::CREATED, Json(link)).into_response(),
+    ))
+}
+
+/// Download an annotated copy, once (the link is the capability).
+#[utoipa::path(get, path = "/api/v1/shared/copies/{token}", tag = "shared", operation_id = "copies_download",
+    params(("token" = String, Path, description = "the link's token")),
+    responses((status = 200, content_type = "application/pdf", description = "the annotated copy"), (status = 410, body = Problem)))]
+pub async fn download(
+    State(s): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> ApiResult<Response> {
+    let pdf = s.library.download_copy(&token).await?;
+    Ok(no_store(
+        (
+            [
+                (axum::http::header::CONTENT_TYPE, "application/pdf"),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"copy.pdf\"",
+                ),
+            ],
+            pdf,
+        )
+            .into_response(),
+    ))
+}

@@ -15,6 +15,7 @@ mod authorization_staff;
 mod backup;
 mod batch_check;
 mod catalog_api;
+mod copies;
 mod delivery;
 mod holder_rules;
 mod holders;

@@ -548,6 +548,7 @@ async fn forge(app: &TestApp, attachment: &[u8]) -> Vec<u8> {
         layout: zhengzhao_render::Layout::A4Portrait,
         attachment: Some(String::from_utf8(attachment.to_vec()).unwrap()),
         notices: Vec::new(),
+        watermark: Vec::new(),
     };
     let pdf = zhengzhao_render::PdfRenderer.render(&view).unwrap();
     let prepared = zhengzhao_render::prepare_signature(
