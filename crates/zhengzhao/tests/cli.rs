@@ -1420,8 +1420,8 @@ fn readme_walkthrough_runs_as_written() {
 
 /// The README's relying parties, run as written: the bank's application,
 /// approval, credential, the holder's consent through a channel (signed
-/// with OpenSSL's HMAC-SM3), the bank's read, the holder's usage view, and
-/// a counter's usage-list check.
+/// with OpenSSL's HMAC-SM3), an annotated copy and its document check, the
+/// bank's read, the holder's usage view, and a counter's usage-list check.
 #[test]
 fn readme_relying_parties_run_as_written() {
     let (stdout, stderr) = run_readme_section("Relying parties");
@@ -1431,6 +1431,7 @@ fn readme_relying_parties_run_as_written() {
         [
             "approved",
             "granted",
+            r#"{"kind":"copy","verdict":"genuine_copy","use_cause":"开立对公账户"}"#,
             r#"{"credit_code":"91150102MA0N4JXK2C","name":"呼和浩特市青城科技有限公司"}"#,
             r#"{"relying_party":"某银行股份有限公司呼和浩特分行","use_cause":"开立对公账户","fields":["name","credit_code"],"result":"success"}"#,
             "1",
