@@ -162,18 +162,6 @@ impl Library {
         } else {
             None
         };
-        let counted = self
-            .store
-            .use_scenario_quota(
-                scenario.id,
-                self.today(),
-                scenario.spec.expected_daily_volume,
-            )
-            .await?;
-        if !counted {
-            let e = Error::QuotaExhausted(until_china_midnight(self.now()));
-            return Err(self.refused(&read, e).await);
-        }
         let found = self
             .store
             .licenses_of_holders(
@@ -222,18 +210,33 @@ impl Library {
         let ids: Vec<String> = licenses.iter().map(|l| l.license_id.clone()).collect();
         let event =
             self.shared_read_event(&read, &fields, &ids, consent.as_ref().map(|k| k.id), None);
-        match &consent {
-            // A single-use consent is spent by this read, in its transaction.
+        let (day, limit) = (self.today(), scenario.spec.expected_daily_volume);
+        let counted = match &consent {
+            // A single-use consent is spent by this read, in its transaction
+            // (counted against the quota first).
             Some(k) if k.single_use => {
-                self.store
-                    .end_consent(k.id, "used", self.now(), &ChangeLog::audit_only(event))
+                let counted = self
+                    .store
+                    .use_scenario_quota(scenario.id, day, limit)
                     .await?;
+                if counted {
+                    self.store
+                        .end_consent(k.id, "used", self.now(), &ChangeLog::audit_only(event))
+                        .await?;
+                }
+                counted
             }
+            // The quota's count and the audit event in one transaction: one
+            // write per read, and never one without the other.
             _ => {
                 self.store
-                    .record_event(&ChangeLog::audit_only(event))
+                    .record_counted_read(scenario.id, day, limit, &ChangeLog::audit_only(event))
                     .await?
             }
+        };
+        if !counted {
+            let e = Error::QuotaExhausted(until_china_midnight(self.now()));
+            return Err(self.refused(&read, e).await);
         }
         Ok(SharedAnswer {
             scenario_id: scenario.id,

@@ -413,6 +413,16 @@ pub trait ScenarioStore: Send + Sync {
         day: jiff::civil::Date,
         limit: u32,
     ) -> StoreResult<bool>;
+    /// A read by the scenario, counted against its daily quota together with
+    /// its audit event, in one transaction: `true` if counted and recorded;
+    /// `false` (and nothing written) when the quota is used up.
+    async fn record_counted_read(
+        &self,
+        id: uuid::Uuid,
+        day: jiff::civil::Date,
+        limit: u32,
+        log: &ChangeLog,
+    ) -> StoreResult<bool>;
 }
 
 /// Holders' consents to social scenarios (Art. 22).

@@ -2762,6 +2762,37 @@ pub async fn scenarios_keep_state_and_quota(store: &dyn Store) {
     );
     assert!(store.use_scenario_quota(filed.id, day, 2).await.unwrap());
     assert!(!store.use_scenario_quota(filed.id, day, 0).await.unwrap());
+    // A read counted with its audit event: both or neither.
+    let before = audit_count(store).await;
+    assert!(
+        store
+            .record_counted_read(
+                filed.id,
+                day,
+                2,
+                &log("license.shared_read", "holder:x", 60)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(audit_count(store).await, before + 1);
+    assert!(
+        !store
+            .record_counted_read(
+                filed.id,
+                day,
+                2,
+                &log("license.shared_read", "holder:x", 61)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        audit_count(store).await,
+        before + 1,
+        "over the quota: no event"
+    );
+    assert!(!store.use_scenario_quota(filed.id, day, 2).await.unwrap());
 
     // A credential names its scenario.
     let mut credential = token("150000", Role::RelyingParty, 9);

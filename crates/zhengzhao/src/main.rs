@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_http;
+mod bench_shared;
 mod bench_verify;
 mod commands;
 mod errors;
@@ -119,6 +120,23 @@ enum BenchCommand {
     /// --licenses licenses (SQLite): requests/s and p50/p99 latency.
     Verify {
         /// Licenses in the library checked against.
+        #[arg(long, default_value_t = 1_000_000)]
+        licenses: usize,
+        /// How long each figure is measured.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Library directory to reuse (or fill and keep), so the licenses are
+        /// loaded once across runs.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
+    /// A relying party's shared queries against /healthz over loopback
+    /// HTTP, on a library of --licenses licenses (SQLite).
+    Shared {
+        /// Licenses in the library the holders are drawn from.
         #[arg(long, default_value_t = 1_000_000)]
         licenses: usize,
         /// How long each figure is measured.
@@ -265,6 +283,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 concurrency,
                 keep,
             }) => bench_verify::verify(licenses, seconds, concurrency, keep).await,
+            Command::Bench(BenchCommand::Shared {
+                licenses,
+                seconds,
+                concurrency,
+                keep,
+            }) => bench_shared::shared(licenses, seconds, concurrency, keep).await,
         }
     })
 }

@@ -425,6 +425,55 @@ fn bench_issue_prints_its_figures() {
     );
 }
 
+/// `bench shared` loads a library, approves its scenarios, and prints both
+/// figures, every query answered (no errors: no quota, rate or grant
+/// refusals), with a ratio that agrees with them.
+#[test]
+fn bench_shared_prints_its_figures() {
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "shared",
+            "--licenses",
+            "60",
+            "--seconds",
+            "0.3",
+            "--concurrency",
+            "4",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    let rate = |prefix: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no '{prefix}' line in {text}"));
+        assert!(!line.contains("errors"), "{line}");
+        line[prefix.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let health = rate("(a) GET /healthz");
+    let shared = rate("(b) POST /api/v1/shared/queries");
+    assert!(health > 0.0 && shared > 0.0, "{text}");
+    let ratio: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("shared ÷ healthz throughput:"))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (ratio - 100.0 * shared / health).abs() < 0.2,
+        "{ratio}: {text}"
+    );
+}
+
 /// `bench verify` loads a library, checks every signature once, and prints
 /// the three figures with a ratio that agrees with them.
 #[test]

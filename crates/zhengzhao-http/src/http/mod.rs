@@ -393,5 +393,14 @@ mod tests {
             loggable_path("/api/v1/presentations/"),
             "/api/v1/presentations/"
         );
+        // A counter's consent request and an annotated copy's link.
+        assert_eq!(
+            loggable_path("/api/v1/consent-requests/eyJy.abc/approve"),
+            "/api/v1/consent-requests/<redacted>/approve"
+        );
+        assert_eq!(
+            loggable_path("/api/v1/shared/copies/eyJj.abc"),
+            "/api/v1/shared/copies/<redacted>"
+        );
     }
 }

@@ -41,6 +41,23 @@ impl ScenarioStore for PgStore {
     ) -> StoreResult<bool> {
         scenarios::use_quota(&self.client().await?, id, day, limit).await
     }
+
+    async fn record_counted_read(
+        &self,
+        id: uuid::Uuid,
+        day: jiff::civil::Date,
+        limit: u32,
+        log: &ChangeLog,
+    ) -> StoreResult<bool> {
+        journaled!(self, log, |tx| {
+            // Over the quota: return before the journal, and the dropped
+            // transaction writes nothing.
+            if !scenarios::use_quota(&tx, id, day, limit).await? {
+                return Ok(false);
+            }
+            true
+        })
+    }
 }
 
 #[async_trait]

@@ -49,6 +49,24 @@ impl ScenarioStore for SqliteStore {
         self.write(move |tx| scenarios::use_quota(tx, id, day, limit))
             .await
     }
+
+    async fn record_counted_read(
+        &self,
+        id: uuid::Uuid,
+        day: jiff::civil::Date,
+        limit: u32,
+        log: &ChangeLog,
+    ) -> StoreResult<bool> {
+        let log = journal::PreparedLog::new(log);
+        self.write(move |tx| {
+            if !scenarios::use_quota(tx, id, day, limit)? {
+                return Ok(false);
+            }
+            journal::append(tx, &log)?;
+            Ok(true)
+        })
+        .await
+    }
 }
 
 #[async_trait]
