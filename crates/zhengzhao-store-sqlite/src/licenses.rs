@@ -242,20 +242,55 @@ pub(crate) fn by_source(
 }
 
 /// Licenses of the holders and types given as JSON arrays, newest first.
+/// The statement of [`of_holders`] (its plan is tested).
+fn of_holders_sql() -> String {
+    format!(
+            // `+l.type_id`: not by the type's index. Most licenses share a few
+            // types, and without statistics SQLite walked every license of
+            // the type (a million business licenses) instead of the few of
+            // these holders (shared queries fell to 11/s on 1M licenses).
+            "{LICENSE_SELECT} WHERE l.holder_id IN (SELECT value FROM json_each(?1))
+               AND +l.type_id IN (SELECT id FROM license_types WHERE code IN (SELECT value FROM json_each(?2)))
+             ORDER BY l.id DESC"
+    )
+}
+
 pub(crate) fn of_holders(
     c: &Connection,
     holders: &str,
     types: &str,
 ) -> StoreResult<Vec<LicenseRecord>> {
-    license_rows(
-        c,
-        &format!(
-            "{LICENSE_SELECT} WHERE l.holder_id IN (SELECT value FROM json_each(?1))
-               AND l.type_id IN (SELECT id FROM license_types WHERE code IN (SELECT value FROM json_each(?2)))
-             ORDER BY l.id DESC"
-        ),
-        [holders, types],
-    )
+    license_rows(c, &of_holders_sql(), [holders, types])
+}
+
+#[cfg(test)]
+mod plan_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A holder's licenses are found by the holder's index, never by
+    /// walking every license of a type (a million business licenses).
+    #[tokio::test]
+    async fn licenses_of_holders_use_the_holder_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db");
+        drop(crate::SqliteStore::open(path.clone()).await.unwrap());
+        let c = Connection::open(path).unwrap();
+        let mut stmt = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", of_holders_sql()))
+            .unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(
+                ["[\"91150102MA0N4JXK2C\"]", "[\"11100000MB0143028R001\"]"],
+                |r| r.get::<_, String>(3),
+            )
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let plan = plan.join("; ");
+        assert!(plan.contains("USING INDEX licenses_holder"), "{plan}");
+        assert!(!plan.contains("licenses_type"), "{plan}");
+    }
 }
 
 pub(crate) fn page(
