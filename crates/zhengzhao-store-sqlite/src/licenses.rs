@@ -263,36 +263,6 @@ pub(crate) fn of_holders(
     license_rows(c, &of_holders_sql(), [holders, types])
 }
 
-#[cfg(test)]
-mod plan_tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    /// A holder's licenses are found by the holder's index, never by
-    /// walking every license of a type (a million business licenses).
-    #[tokio::test]
-    async fn licenses_of_holders_use_the_holder_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plan.db");
-        drop(crate::SqliteStore::open(path.clone()).await.unwrap());
-        let c = Connection::open(path).unwrap();
-        let mut stmt = c
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", of_holders_sql()))
-            .unwrap();
-        let plan: Vec<String> = stmt
-            .query_map(
-                ["[\"91150102MA0N4JXK2C\"]", "[\"11100000MB0143028R001\"]"],
-                |r| r.get::<_, String>(3),
-            )
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        let plan = plan.join("; ");
-        assert!(plan.contains("USING INDEX licenses_holder"), "{plan}");
-        assert!(!plan.contains("licenses_type"), "{plan}");
-    }
-}
-
 pub(crate) fn page(
     c: &Connection,
     f: &LicenseFilter,
@@ -683,4 +653,34 @@ pub(crate) fn record(c: &Connection, id: i64, outcome: &DeliveryOutcome) -> Stor
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod plan_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A holder's licenses are found by the holder's index, never by
+    /// walking every license of a type (a million business licenses).
+    #[tokio::test]
+    async fn licenses_of_holders_use_the_holder_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db");
+        drop(crate::SqliteStore::open(path.clone()).await.unwrap());
+        let c = Connection::open(path).unwrap();
+        let mut stmt = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", of_holders_sql()))
+            .unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(
+                ["[\"91150102MA0N4JXK2C\"]", "[\"11100000MB0143028R001\"]"],
+                |r| r.get::<_, String>(3),
+            )
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let plan = plan.join("; ");
+        assert!(plan.contains("USING INDEX licenses_holder"), "{plan}");
+        assert!(!plan.contains("licenses_type"), "{plan}");
+    }
 }
