@@ -13,9 +13,6 @@ use crate::disclosure::granted_fields;
 use crate::holders::{ConsentScope, GrantedConsent, holder_target, the_holder};
 use crate::policy::{self, Action};
 use crate::{Error, Library, Principal, Result};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -24,6 +21,7 @@ use zhengzhao_domain::codes::LicenseTypeCode;
 /// How long a counter's QR code may be answered.
 pub const REQUEST_TTL_SECS: i64 = 600;
 const MAX_TOKEN_LEN: usize = 4096;
+const PURPOSE: &[u8] = b"zhengzhao consent request v1";
 
 /// `POST /api/v1/shared/consent-requests`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -81,35 +79,10 @@ fn forged() -> Error {
 }
 
 impl Library {
-    fn request_mac(&self, body: &[u8]) -> Result<Vec<u8>> {
-        let key = zhengzhao_crypto::sm3(
-            &[
-                b"zhengzhao consent request v1".as_slice(),
-                &self.master_key()?.to_bytes(),
-            ]
-            .concat(),
-        );
-        let mut mac = hmac::Hmac::<sm3::Sm3>::new_from_slice(&key)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        mac.update(body);
-        Ok(mac.finalize().into_bytes().to_vec())
-    }
-
     fn read_request(&self, token: &str) -> Result<Claims> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(forged());
-        }
-        let (body, sig) = token.split_once('.').ok_or_else(forged)?;
-        let body = B64URL.decode(body).map_err(|_| forged())?;
-        let sig = B64URL.decode(sig).map_err(|_| forged())?;
-        let want = self.request_mac(&body)?;
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            want.as_slice(),
-            sig.as_slice(),
-        )) {
-            return Err(forged());
-        }
-        let claims: Claims = serde_json::from_slice(&body).map_err(|_| forged())?;
+        let claims: Claims = self
+            .open_capability(PURPOSE, token, MAX_TOKEN_LEN)?
+            .ok_or_else(forged)?;
         if self.now().as_second() >= claims.exp {
             return Err(Error::Gone(
                 "this consent request has expired; ask for a new one / 授权请求已过期".into(),
@@ -137,16 +110,8 @@ impl Library {
                 "该场景依法履职用证，无需授权",
             ));
         }
-        let cause = ask.use_cause.trim();
-        let n = cause.chars().count();
-        if n == 0 || n > crate::shared::MAX_USE_CAUSE_CHARS || cause.chars().any(char::is_control) {
-            return Err(Error::field(
-                "use_cause",
-                "use_cause",
-                "use_cause, the purpose of use, is required: 1 to 200 characters",
-                "用证事由必填，1至200个字符",
-            ));
-        }
+        let cause = crate::shared::use_cause_ok(&ask.use_cause)?;
+        let cause = cause.as_str();
         if ask.type_codes.is_empty() {
             return Err(Error::field(
                 "type_codes",
@@ -173,12 +138,7 @@ impl Library {
             c: cause.to_owned(),
             exp: expires_at.as_second(),
         };
-        let body = serde_json::to_vec(&claims).map_err(|e| Error::Internal(e.to_string()))?;
-        let token = format!(
-            "{}.{}",
-            B64URL.encode(&body),
-            B64URL.encode(self.request_mac(&body)?)
-        );
+        let token = self.seal_capability(PURPOSE, &claims)?;
         if token.len() > MAX_TOKEN_LEN {
             return Err(Error::field(
                 "fields",

@@ -16,8 +16,7 @@ use crate::holders::holder_target;
 use crate::policy::{self, Action};
 use crate::{Error, Library, Principal, Result};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
-use hmac::{KeyInit, Mac};
+use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -30,6 +29,8 @@ pub const PDF_COPY_KEY: &str = "zhengzhao_annotated_copy";
 pub const LINK_TTL_SECS: i64 = 600;
 /// The longest a copy may be valid.
 pub const MAX_COPY_DAYS: i64 = 90;
+const PURPOSE: &[u8] = b"zhengzhao copy v1";
+const MAX_TOKEN_LEN: usize = 4096;
 
 /// `POST /api/v1/shared/licenses/{license_id}/copies`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -80,20 +81,6 @@ fn forged() -> Error {
 }
 
 impl Library {
-    fn copy_mac(&self, body: &[u8]) -> Result<Vec<u8>> {
-        let key = zhengzhao_crypto::sm3(
-            &[
-                b"zhengzhao copy v1".as_slice(),
-                &self.master_key()?.to_bytes(),
-            ]
-            .concat(),
-        );
-        let mut mac = hmac::Hmac::<sm3::Sm3>::new_from_slice(&key)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        mac.update(body);
-        Ok(mac.finalize().into_bytes().to_vec())
-    }
-
     /// The fields a scenario's copy of `license_id` shows, checked as a
     /// read is: the grant, and for a social scenario a live consent.
     async fn copy_fields(
@@ -133,16 +120,8 @@ impl Library {
             .scenario
             .clone()
             .ok_or_else(|| Error::ScenarioInactive("this credential names no scenario".into()))?;
-        let cause = req.use_cause.trim();
-        let n = cause.chars().count();
-        if n == 0 || n > crate::shared::MAX_USE_CAUSE_CHARS || cause.chars().any(char::is_control) {
-            return Err(Error::field(
-                "use_cause",
-                "use_cause",
-                "use_cause, the purpose of use, is required: 1 to 200 characters",
-                "用证事由必填，1至200个字符",
-            ));
-        }
+        let cause = crate::shared::use_cause_ok(&req.use_cause)?;
+        let cause = cause.as_str();
         let today = self.today();
         let last = today
             .checked_add(jiff::Span::new().days(MAX_COPY_DAYS))
@@ -179,12 +158,7 @@ impl Library {
             vu: req.valid_until,
             exp: link_expires_at.as_second(),
         };
-        let body = serde_json::to_vec(&claims).map_err(|e| Error::Internal(e.to_string()))?;
-        let token = format!(
-            "{}.{}",
-            B64URL.encode(&body),
-            B64URL.encode(self.copy_mac(&body)?)
-        );
+        let token = self.seal_capability(PURPOSE, &claims)?;
         self.record_read(
             caller,
             "license.copy_request",
@@ -204,16 +178,9 @@ impl Library {
 
     /// Download a copy once: the annotated PDF, made now.
     pub async fn download_copy(&self, token: &str) -> Result<Vec<u8>> {
-        let (body, sig) = token.split_once('.').ok_or_else(forged)?;
-        let body = B64URL.decode(body).map_err(|_| forged())?;
-        let sig = B64URL.decode(sig).map_err(|_| forged())?;
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            self.copy_mac(&body)?.as_slice(),
-            sig.as_slice(),
-        )) {
-            return Err(forged());
-        }
-        let claims: Claims = serde_json::from_slice(&body).map_err(|_| forged())?;
+        let claims: Claims = self
+            .open_capability(PURPOSE, token, MAX_TOKEN_LEN)?
+            .ok_or_else(forged)?;
         if self.now().as_second() >= claims.exp {
             return Err(forged());
         }
@@ -250,16 +217,7 @@ impl Library {
         });
         let payload = zhengzhao_crypto::canonical_json_value(&statement)
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let region = OrgCode::parse(REGION_CODE).map_err(|e| Error::Internal(e.to_string()))?;
-        let org = self
-            .cached_org(&region)
-            .await?
-            .ok_or_else(|| Error::Internal("the region org is missing".into()))?;
-        let key = self.signer_for(&org).await?;
-        let signature = key
-            .pair
-            .sign(payload.as_bytes())
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let (signature, certificate) = self.sign_as_region(payload.as_bytes()).await?;
         let (y, m, d) = (claims.vu.year(), claims.vu.month(), claims.vu.day());
         let annotation = vec![
             format!("此件由{}申请", rp.name),
@@ -285,7 +243,7 @@ impl Library {
         print.notices = annotation.clone();
         print.watermark = annotation;
         print.attachment = Some(
-            json!({ PDF_COPY_KEY: {"payload": payload, "signature": B64.encode(signature), "certificate": key.certificate_pem} })
+            json!({ PDF_COPY_KEY: {"payload": payload, "signature": signature, "certificate": certificate} })
                 .to_string(),
         );
         // One download: the copy's id is used up (as a presentation's is).

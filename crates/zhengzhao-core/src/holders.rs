@@ -14,13 +14,10 @@ use crate::licenses::status_of;
 use crate::policy::{self, Action};
 use crate::principal::HolderRef;
 use crate::{Actor, Error, Library, Principal, Result};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 use zhengzhao_domain::codes::LicenseTypeCode;
-use zhengzhao_domain::org::{OrgCode, REGION_CODE};
 use zhengzhao_store::{AuditQuery, ChangeLog, ConsentRecord};
 
 /// `POST /api/v1/consents`.
@@ -353,20 +350,11 @@ impl Library {
         });
         let payload = zhengzhao_crypto::canonical_json_value(&statement)
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let region = OrgCode::parse(REGION_CODE).map_err(|e| Error::Internal(e.to_string()))?;
-        let org = self
-            .cached_org(&region)
-            .await?
-            .ok_or_else(|| Error::Internal("the region org is missing".into()))?;
-        let key = self.signer_for(&org).await?;
-        let signature = key
-            .pair
-            .sign(payload.as_bytes())
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let (signature, certificate) = self.sign_as_region(payload.as_bytes()).await?;
         Ok(ConsentReceipt {
             payload,
-            signature: B64.encode(signature),
-            certificate: key.certificate_pem.clone(),
+            signature,
+            certificate,
         })
     }
 

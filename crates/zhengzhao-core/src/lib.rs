@@ -13,6 +13,7 @@ pub mod audit_search;
 pub mod backup;
 pub mod batch_check;
 pub mod cache;
+mod capability;
 pub mod catalog;
 pub mod certificates;
 pub mod clock;

@@ -15,9 +15,6 @@ use crate::Principal;
 use crate::policy::{self, Action};
 use crate::verify::VerifyResult;
 use crate::{Error, Result};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -26,6 +23,7 @@ use zhengzhao_store::{ChangeLog, StoreError};
 pub const DEFAULT_TTL_SECS: u64 = 300;
 pub const MAX_TTL_SECS: u64 = 86_400;
 const MAX_TOKEN_LEN: usize = 2048;
+const PURPOSE: &[u8] = b"zhengzhao presentation v1";
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -88,20 +86,6 @@ fn forged() -> Error {
 }
 
 impl Library {
-    fn presentation_key(&self) -> Result<[u8; 32]> {
-        let master = self.master_key()?;
-        Ok(zhengzhao_crypto::sm3(
-            &[b"zhengzhao presentation v1".as_slice(), &master.to_bytes()].concat(),
-        ))
-    }
-
-    fn mac(&self, claims: &[u8]) -> Result<Vec<u8>> {
-        let mut mac = hmac::Hmac::<sm3::Sm3>::new_from_slice(&self.presentation_key()?)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        mac.update(claims);
-        Ok(mac.finalize().into_bytes().to_vec())
-    }
-
     pub fn presentation_url(&self, token: &str) -> String {
         self.urls.presentation_page(token)
     }
@@ -170,12 +154,7 @@ impl Library {
             jti: uuid::Uuid::now_v7(),
             su: req.single_use.unwrap_or(true),
         };
-        let body = serde_json::to_vec(&claims).map_err(|e| Error::Internal(e.to_string()))?;
-        let token = format!(
-            "{}.{}",
-            B64URL.encode(&body),
-            B64URL.encode(self.mac(&body)?)
-        );
+        let token = self.seal_capability(PURPOSE, &claims)?;
         if token.len() > MAX_TOKEN_LEN {
             return Err(Error::field(
                 "fields",
@@ -203,20 +182,8 @@ impl Library {
     }
 
     fn read_token(&self, token: &str) -> Result<Claims> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(forged());
-        }
-        let (body, sig) = token.split_once('.').ok_or_else(forged)?;
-        let body = B64URL.decode(body).map_err(|_| forged())?;
-        let sig = B64URL.decode(sig).map_err(|_| forged())?;
-        let want = self.mac(&body)?;
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            want.as_slice(),
-            sig.as_slice(),
-        )) {
-            return Err(forged());
-        }
-        serde_json::from_slice(&body).map_err(|_| forged())
+        self.open_capability(PURPOSE, token, MAX_TOKEN_LEN)?
+            .ok_or_else(forged)
     }
 
     /// The URL a token's QR code holds, if the token is genuine (expiry is

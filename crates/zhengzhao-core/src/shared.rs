@@ -65,7 +65,8 @@ pub struct SharedAnswer {
     pub licenses: Vec<SharedLicense>,
 }
 
-fn use_cause_ok(raw: &str) -> Result<String> {
+/// A purpose of use (用证事由) as asked: 1–200 characters, no control characters.
+pub(crate) fn use_cause_ok(raw: &str) -> Result<String> {
     let cause = raw.trim();
     let n = cause.chars().count();
     if n == 0 || n > MAX_USE_CAUSE_CHARS || cause.chars().any(char::is_control) {
@@ -105,6 +106,26 @@ struct ReadAsked<'a> {
 }
 
 impl Library {
+    /// A holder's id as a caller gives it (in a body, never a URL): the id
+    /// normalised, and the key licenses are stored under (the credit code,
+    /// or a resident id's blind index).
+    pub(crate) fn holder_lookup_key(&self, raw: &str) -> Result<(String, String)> {
+        let holder = raw.trim().to_uppercase();
+        if CreditCode::parse(&holder).is_ok() {
+            Ok((holder.clone(), holder))
+        } else if ResidentId::parse(&holder).is_ok() {
+            let key = self.holder_index(&holder)?;
+            Ok((holder, key))
+        } else {
+            Err(Error::field(
+                "holder_id",
+                "holder_id",
+                "holder_id must be a unified social credit code or a resident id",
+                "holder_id应为统一社会信用代码或公民身份号码",
+            ))
+        }
+    }
+
     /// A relying party's query for a holder's current licenses of one type.
     pub async fn shared_query(&self, caller: &Principal, q: &SharedQuery) -> Result<SharedAnswer> {
         policy::require(caller, Action::SharedRead)?;
@@ -118,20 +139,7 @@ impl Library {
         let use_cause = use_cause_ok(&q.use_cause)?;
         let type_code = LicenseTypeCode::parse(q.type_code.trim())
             .map_err(|e| Error::Validation(vec![e.at("type_code")]))?;
-        let holder = q.holder_id.trim().to_uppercase();
-        let holder_key = if CreditCode::parse(&holder).is_ok() {
-            holder.clone()
-        } else if ResidentId::parse(&holder).is_ok() {
-            // A natural person's id is stored as its blind index.
-            self.holder_index(&holder)?
-        } else {
-            return Err(Error::field(
-                "holder_id",
-                "holder_id",
-                "holder_id must be a unified social credit code or a resident id",
-                "holder_id应为统一社会信用代码或公民身份号码",
-            ));
-        };
+        let (holder, holder_key) = self.holder_lookup_key(&q.holder_id)?;
         let masked_holder = crate::privacy::mask_text(&holder);
         let read = ReadAsked {
             caller,

@@ -28,7 +28,7 @@
 use super::Library;
 use crate::{Error, Result};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::io::Write;
@@ -283,20 +283,12 @@ impl Library {
         );
         let text = zhengzhao_crypto::canonical_json_value(&credential)
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let org = self
-            .cached_org(&region)
-            .await?
-            .ok_or_else(|| Error::Internal("the region org is missing".into()))?;
-        let key = self.signer_for(&org).await?;
-        let signature = key
-            .pair
-            .sign(text.as_bytes())
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let (signature, certificate) = self.sign_as_region(text.as_bytes()).await?;
         Ok(Arc::new(StatusListView {
             credential,
             payload: text,
-            signature: B64.encode(signature),
-            certificate: key.certificate_pem.clone(),
+            signature,
+            certificate,
         }))
     }
 

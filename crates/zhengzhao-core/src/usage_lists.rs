@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use zhengzhao_domain::FieldError;
-use zhengzhao_domain::codes::{CreditCode, LicenseTypeCode, ResidentId};
+use zhengzhao_domain::codes::LicenseTypeCode;
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
 use zhengzhao_domain::scenario::ScenarioKind;
@@ -258,19 +258,7 @@ impl Library {
             .await?
             .ok_or_else(|| Error::NotFound(format!("usage list item {org}/{}", q.item_code)))?;
         let view = view_of(&item)?;
-        let holder = q.holder_id.trim().to_uppercase();
-        let key = if CreditCode::parse(&holder).is_ok() {
-            holder.clone()
-        } else if ResidentId::parse(&holder).is_ok() {
-            self.holder_index(&holder)?
-        } else {
-            return Err(Error::field(
-                "holder_id",
-                "holder_id",
-                "holder_id must be a unified social credit code or a resident id",
-                "holder_id应为统一社会信用代码或公民身份号码",
-            ));
-        };
+        let (holder, key) = self.holder_lookup_key(&q.holder_id)?;
         let types: Vec<LicenseTypeCode> = view
             .materials
             .iter()
