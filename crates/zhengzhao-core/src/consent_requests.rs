@@ -7,16 +7,18 @@
 //! The request is a capability: its token is the request itself (scenario,
 //! types, fields, purpose, expiry), MACed under a key derived from the
 //! master key, like a presentation code; nothing is stored until the holder
-//! answers. The access log redacts it.
+//! answers, and its id is used up by the first answer. The access log
+//! redacts it.
 
 use crate::disclosure::granted_fields;
 use crate::holders::{ConsentScope, GrantedConsent, holder_target, the_holder};
 use crate::policy::{self, Action};
-use crate::{Error, Library, Principal, Result};
+use crate::{Actor, Error, Library, Principal, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use zhengzhao_domain::codes::LicenseTypeCode;
+use zhengzhao_store::ChangeLog;
 
 /// How long a counter's QR code may be answered.
 pub const REQUEST_TTL_SECS: i64 = 600;
@@ -193,21 +195,29 @@ impl Library {
         let holder = the_holder(caller)?;
         let claims = self.read_request(token)?;
         let scenario = self.active_scenario(claims.sid).await?;
-        for k in self.store.consents_of_holder(&holder.key).await? {
-            let answered = serde_json::from_str::<ConsentScope>(&k.scope)
-                .is_ok_and(|s| s.request == Some(claims.rid));
-            if answered {
-                return Err(Error::Conflict("this request was answered already".into()));
-            }
-        }
+        // Answered once, by one holder, even when two answers race: the
+        // request's id is used up atomically (the table of used
+        // presentation and copy ids), with the answer's audit event.
+        let log = ChangeLog::audit_only(self.audit_event(
+            &Actor::from(caller),
+            if approve {
+                "consent.request_approve"
+            } else {
+                "consent.decline"
+            },
+            holder_target(&holder.key),
+            json!({"request": claims.rid, "scenario": scenario.id}),
+        ));
+        self.store
+            .use_presentation(claims.rid, self.now(), &log)
+            .await
+            .map_err(|e| match e {
+                zhengzhao_store::StoreError::Conflict(_) => {
+                    Error::Conflict("this request was answered already".into())
+                }
+                other => other.into(),
+            })?;
         if !approve {
-            self.record_read(
-                caller,
-                "consent.decline",
-                holder_target(&holder.key),
-                json!({"request": claims.rid, "scenario": scenario.id}),
-            )
-            .await?;
             return Ok(None);
         }
         let scope = ConsentScope {

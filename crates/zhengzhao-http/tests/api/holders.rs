@@ -449,3 +449,90 @@ async fn reverse_scan(app: TestApp) {
     .await;
 }
 both_backends!(consent_reverse_scan, reverse_scan);
+
+/// Requests that overlap: two approvals of one counter request at once
+/// make one consent; many reads at once within one single-use consent read
+/// once; twenty reads at once against a daily quota of five answer five.
+async fn overlapping_requests(app: TestApp) {
+    use futures_util::future::join_all;
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    app.issue(&clerk, &license_request("ov1")).await;
+    let h1 = holder_code_for("ov1");
+    let me = format!("uscc:{h1}");
+    let region = OrgCode::parse("150000").unwrap();
+    let (_, token, key) = app
+        .library
+        .create_token_with(&Actor::cli(), &region, Role::Channel, "蒙速办", true)
+        .await
+        .unwrap();
+    let channel = Channel {
+        app: &app,
+        token,
+        key: key.unwrap(),
+    };
+    let grants = json!([{"type_code": BUSINESS_LICENSE, "fields": ["name"]}]);
+    let (_, bank) = app
+        .scenario_credential("social", grants.clone(), 1000)
+        .await;
+
+    // Two approvals of one request, at once: one consent.
+    let made: Value = app
+        .send_json(
+            Method::POST,
+            "/api/v1/shared/consent-requests",
+            Some(&bank),
+            &json!({"type_codes": [BUSINESS_LICENSE], "fields": ["name"], "use_cause": "柜面开户"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let approve = format!(
+        "/api/v1/consent-requests/{}/approve",
+        made["token"].as_str().unwrap()
+    );
+    let answers = join_all((0..2).map(|_| channel.send(&me, Method::POST, &approve, None))).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409]);
+    let consents: Vec<Value> = channel
+        .send(&me, Method::GET, "/api/v1/consents", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(consents.len(), 1);
+
+    // That one-use consent, read by eight at once: read once.
+    let reads = join_all((0..8).map(|_| shared(&app, &bank, &h1, &["name"]))).await;
+    let ok = reads
+        .iter()
+        .filter(|r| r.status() == StatusCode::OK)
+        .count();
+    assert_eq!(
+        ok,
+        1,
+        "{:?}",
+        reads.iter().map(|r| r.status()).collect::<Vec<_>>()
+    );
+
+    // A daily quota of five, twenty reads at once: five answered.
+    let (_, small) = app.scenario_credential("government_other", grants, 5).await;
+    let reads = join_all((0..20).map(|_| shared(&app, &small, &h1, &["name"]))).await;
+    let ok = reads
+        .iter()
+        .filter(|r| r.status() == StatusCode::OK)
+        .count();
+    let over = reads
+        .iter()
+        .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((ok, over), (5, 15));
+    let events = app.library.store.audit_events(0, 100_000).await.unwrap();
+    let answered = events
+        .iter()
+        .filter(|e| e.event.action == "license.shared_read" && e.event.outcome == "success")
+        .count();
+    assert_eq!(answered, 1 + 5, "one audit event per answered read");
+}
+both_backends!(overlapping_consents_and_quota, overlapping_requests);
