@@ -175,6 +175,45 @@ async fn copies_are_refused_like_reads(app: TestApp) {
         )
         .await;
     expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    // The copy is made at download: a scenario suspended after the link was
+    // given stops the link.
+    let approver = app.token("150000", Role::ScenarioApprover).await;
+    let (id, reader) = app
+        .scenario_credential(
+            "government_other",
+            json!([{"type_code": BUSINESS_LICENSE, "fields": ["name"]}]),
+            1000,
+        )
+        .await;
+    let link: Value = app
+        .send_json(
+            Method::POST,
+            &path,
+            Some(&reader),
+            &json!({"use_cause": "开户", "valid_until": soon}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let download = link["url"]
+        .as_str()
+        .unwrap()
+        .split_once("/api/")
+        .map(|(_, p)| format!("/api/{p}"))
+        .unwrap();
+    let r = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/scenarios/{id}/decision"),
+            Some(&approver),
+            &json!({"decision": "suspend", "reason": "核查"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let p = expect_problem(app.get(&download).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(p["type"], "/problems/scenario-inactive");
+
     // Staff ask nothing here; a forged link is gone.
     let r = app
         .send_json(
