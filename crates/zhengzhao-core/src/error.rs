@@ -31,6 +31,11 @@ pub enum Error {
     PasswordChangeRequired,
     #[error("CSRF token missing or wrong")]
     Csrf,
+    /// A holder's sign-in at the identity provider did not complete: the
+    /// provider refused, or its answer did not check out (state, code,
+    /// ID token, or the claims naming the holder).
+    #[error("holder sign-in failed: {0}")]
+    SignInFailed(String),
     #[error("bad request signature: {0}")]
     BadSignature(String),
     /// Existed once, no longer usable (an expired or used presentation).
@@ -134,6 +139,11 @@ impl Error {
                 "请先修改密码",
             ),
             Csrf => ("csrf", "CSRF token missing or wrong", "跨站请求校验失败"),
+            SignInFailed(_) => (
+                "sign-in-failed",
+                "Sign-in through the identity provider failed; start again",
+                "统一身份认证登录未完成，请重新登录",
+            ),
             BadSignature(_) => (
                 "bad-signature",
                 "Request signature missing or invalid",
@@ -206,6 +216,7 @@ impl Error {
             | Error::NotFound(d)
             | Error::Conflict(d)
             | Error::BadSignature(d)
+            | Error::SignInFailed(d)
             | Error::Gone(d)
             | Error::NotGranted(d)
             | Error::ConsentRequired(d)

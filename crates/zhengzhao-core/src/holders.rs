@@ -11,7 +11,7 @@
 
 use crate::disclosure::granted_fields;
 use crate::licenses::status_of;
-use crate::policy::{self, Action};
+use crate::policy;
 use crate::principal::HolderRef;
 use crate::{Actor, Error, Library, Principal, Result};
 use serde::{Deserialize, Serialize};
@@ -125,12 +125,7 @@ pub struct UsageEntry {
 }
 
 pub(crate) fn the_holder(caller: &Principal) -> Result<&HolderRef> {
-    policy::require(caller, Action::ActForHolder)?;
-    caller.holder.as_ref().ok_or_else(|| {
-        Error::Forbidden(
-            "name the holder in X-ZZ-On-Behalf-Of / 请在X-ZZ-On-Behalf-Of中指明持证主体".into(),
-        )
-    })
+    policy::require_holder(caller)
 }
 
 /// The target under which a holder's reads are audited (never the id in

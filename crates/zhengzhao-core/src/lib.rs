@@ -26,6 +26,7 @@ pub mod disclosure;
 pub mod document_check;
 pub mod error;
 pub mod holder_rules;
+pub mod holder_sign_in;
 pub mod holders;
 pub mod keys;
 pub mod library;
@@ -55,4 +56,4 @@ pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};
 pub use library::{Actor, Library, china_tz};
-pub use principal::{ActorId, Principal, SessionInfo};
+pub use principal::{ActorId, HolderVia, Principal, SessionInfo};

@@ -43,6 +43,8 @@ pub struct Library {
     pub(crate) scenario_rates: Arc<crate::scenarios::ScenarioRates>,
     /// Where "now" comes from (`clock`).
     pub(crate) clock: Arc<dyn crate::clock::Clock>,
+    /// The region's identity provider for holders signing in, if configured.
+    pub(crate) identity_provider: Option<Arc<dyn crate::holder_sign_in::IdentityProvider>>,
 }
 
 /// Reference data read on every issuance (see `cache`).
@@ -127,6 +129,7 @@ impl Library {
             crl_cache: Arc::default(),
             renderer: Arc::new(zhengzhao_render::PdfRenderer),
             clock: Arc::new(crate::clock::SystemClock),
+            identity_provider: None,
             scenario_rates: Arc::default(),
         }
     }
@@ -236,6 +239,16 @@ impl Library {
     #[must_use]
     pub fn with_public_url(mut self, url: &str) -> Self {
         self.urls = crate::urls::PublicUrls::new(url);
+        self
+    }
+
+    /// Let holders sign in through this identity provider (`holder_sign_in`).
+    #[must_use]
+    pub fn with_identity_provider(
+        mut self,
+        provider: Arc<dyn crate::holder_sign_in::IdentityProvider>,
+    ) -> Self {
+        self.identity_provider = Some(provider);
         self
     }
 }

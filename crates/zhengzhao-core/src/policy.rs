@@ -47,7 +47,8 @@ pub enum Action {
     MintScenarioCredential,
     /// Read licenses within a scenario's grant (a relying party's credential).
     SharedRead,
-    /// Act for a holder a channel authenticated (its licenses, consents, usage).
+    /// Act for a holder a channel authenticated (its licenses, consents,
+    /// usage). A holder signed in itself needs no role (`require_holder`).
     ActForHolder,
     /// Write the caller's own org's usage list.
     EditUsageList,
@@ -110,6 +111,27 @@ pub fn require(principal: &Principal, action: Action) -> Result<()> {
         require_region(principal)?;
     }
     Ok(())
+}
+
+/// The holder a principal acts as or for, else refused: a holder signed in
+/// through the identity provider acts for itself; a `channel` token must
+/// name the holder (`X-ZZ-On-Behalf-Of`, under its signature).
+pub fn require_holder(principal: &Principal) -> Result<&crate::principal::HolderRef> {
+    let signed_in = matches!(
+        principal.actor,
+        crate::ActorId::Holder {
+            via: crate::HolderVia::SignIn(_),
+            ..
+        }
+    );
+    if !signed_in {
+        require(principal, Action::ActForHolder)?;
+    }
+    principal.holder.as_ref().ok_or_else(|| {
+        Error::Forbidden(
+            "name the holder in X-ZZ-On-Behalf-Of / 请在X-ZZ-On-Behalf-Of中指明持证主体".into(),
+        )
+    })
 }
 
 /// Refuse unless the principal holds one of `roles`.

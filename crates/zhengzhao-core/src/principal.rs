@@ -27,9 +27,27 @@ pub enum ActorId {
     System,
     /// Nobody known yet (a failed login for a name that does not exist).
     Anonymous,
-    /// A holder, acting through a channel's token (`via`); the holder as
-    /// the audit log may name it (a resident id masked).
-    Holder { via: uuid::Uuid, holder: String },
+    /// A holder, acting through a channel's token or signed in itself
+    /// (`via`); the holder as the audit log may name it (a resident id masked).
+    Holder { via: HolderVia, holder: String },
+}
+
+/// How a holder came to act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HolderVia {
+    /// A channel's token (its id) named the holder in `X-ZZ-On-Behalf-Of`.
+    Channel(uuid::Uuid),
+    /// The holder signed in through the identity provider (the session's id).
+    SignIn(uuid::Uuid),
+}
+
+impl fmt::Display for HolderVia {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Channel(id) => write!(f, "token:{id}"),
+            Self::SignIn(id) => write!(f, "session:{id}"),
+        }
+    }
 }
 
 impl ActorId {
@@ -50,7 +68,7 @@ impl fmt::Display for ActorId {
             Self::Cli(login) => write!(f, "cli:{login}"),
             Self::System => f.write_str("system"),
             Self::Anonymous => f.write_str("anonymous"),
-            Self::Holder { via, holder } => write!(f, "holder:{holder}@token:{via}"),
+            Self::Holder { via, holder } => write!(f, "holder:{holder}@{via}"),
         }
     }
 }
@@ -69,17 +87,16 @@ pub struct Principal {
     /// Present when the principal is a relying party's credential: the one
     /// scenario it reads for, checked to be in force for this request.
     pub scenario: Option<std::sync::Arc<crate::scenarios::ActiveScenario>>,
-    /// Present when a channel acts for a holder (`X-ZZ-On-Behalf-Of`).
+    /// Present when a holder acts: through a channel (`X-ZZ-On-Behalf-Of`)
+    /// or signed in itself.
     pub holder: Option<HolderRef>,
 }
 
-/// A holder as a channel named it, checked.
+/// A holder as a channel or the identity provider named it, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HolderRef {
     /// `uscc` or `resident_id`.
     pub id_type: &'static str,
-    /// The identifier as given, normalised (upper case).
-    pub id: String,
     /// How licenses are stored under this holder: the credit code itself,
     /// or a resident id's blind index.
     pub key: String,

@@ -213,7 +213,7 @@ impl Library {
         };
         let actor = match &holder {
             Some(h) => crate::ActorId::Holder {
-                via: record.id,
+                via: crate::principal::HolderVia::Channel(record.id),
                 holder: h.shown.clone(),
             },
             None => crate::ActorId::Token(record.id),
@@ -245,8 +245,7 @@ impl Library {
                 Ok(crate::principal::HolderRef {
                     id_type: "uscc",
                     key: code.clone(),
-                    shown: code.clone(),
-                    id: code,
+                    shown: code,
                 })
             }
             "resident_id" => {
@@ -255,7 +254,6 @@ impl Library {
                     id_type: "resident_id",
                     key: self.holder_index(&id)?,
                     shown: crate::privacy::mask_text(&id),
-                    id,
                 })
             }
             _ => Err(bad()),

@@ -31,6 +31,9 @@ pub mod paths {
     pub const ORG_CONTROLLER: &str = "/api/v1/orgs/{code}/controller";
     /// The CRL of a local CA key (every org certificate names it).
     pub const CRL: &str = "/api/v1/crl/{ca}";
+    /// Where the identity provider sends a holder back (registered with it
+    /// as the redirect URI).
+    pub const HOLDER_SIGN_IN_CALLBACK: &str = "/api/v1/holder/sign-in/callback";
 }
 
 /// The public base URL and the links under it.

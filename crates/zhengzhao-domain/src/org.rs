@@ -43,6 +43,11 @@ impl OrgCode {
         Ok(Self(input.to_owned()))
     }
 
+    /// The region itself (`150000`).
+    pub fn region() -> Self {
+        Self(REGION_CODE.to_owned())
+    }
+
     pub fn division(&self) -> &str {
         &self.0[..6]
     }

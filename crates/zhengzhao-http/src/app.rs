@@ -110,7 +110,22 @@ impl Application {
         // Links printed on licenses: the public URL, or on loopback without
         // one, the address just bound.
         config.public_url = Some(config.public_url_or(addr));
-        let library = library.with_public_url(config.public_url.as_deref().unwrap_or_default());
+        let mut library = library.with_public_url(config.public_url.as_deref().unwrap_or_default());
+        if let Some(oidc) = &config.holder_oidc {
+            let callback = format!(
+                "{}{}",
+                config.public_url.as_deref().unwrap_or_default(),
+                zhengzhao_core::urls::paths::HOLDER_SIGN_IN_CALLBACK
+            );
+            let provider =
+                crate::oidc::OidcProvider::new(oidc.clone(), &callback).map_err(|e| {
+                    StartError::Config(crate::config::ConfigError {
+                        zh: format!("持证主体统一身份认证设置有误：{e}"),
+                        en: e,
+                    })
+                })?;
+            library = library.with_identity_provider(Arc::new(provider));
+        }
         // Configuration is read at start: each start's settings go on the
         // record, so a changed setting shows as a difference between starts.
         library
@@ -223,6 +238,12 @@ fn config_summary(config: &ServerConfig, backend: &str) -> serde_json::Value {
         "trusted_proxies": config.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "header_read_timeout_ms": u64::try_from(config.header_read_timeout.as_millis()).unwrap_or(u64::MAX),
         "max_connections": config.max_connections,
+        "holder_oidc": config.holder_oidc.as_ref().map(|o| serde_json::json!({
+            "issuer": o.issuer,
+            "client_id": o.client_id,
+            "id_claim": o.id_claim,
+            "id_type_claim": o.id_type_claim,
+        })),
         "max_body_bytes": config.max_body_bytes,
         "request_timeout_secs": config.request_timeout.as_secs(),
         "delivery_channels": channels,

@@ -7,6 +7,9 @@
 //!   one-time code; unsafe methods then need the session's CSRF token in
 //!   `X-CSRF-Token` (forms carry it as a field and are checked by their
 //!   handler);
+//! - a holder's session cookie (`zz_holder`), from signing in at the
+//!   region's identity provider: taken only by the holder's own endpoints
+//!   ([`HolderCaller`]), with a CSRF token as for staff;
 //! - nothing: public endpoints only.
 //!
 //! The tokens themselves, sessions and signatures are checked by the core
@@ -18,6 +21,7 @@ use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
+use zhengzhao_core::holder_sign_in::{HOLDER_SESSION_COOKIE, HolderSessionCaller};
 use zhengzhao_core::secrets::same_secret;
 use zhengzhao_core::signed_request::{
     BodyDigest, NONCE_HEADER, ON_BEHALF_OF_HEADER, SIGNATURE_HEADER, SignatureHeaders,
@@ -237,6 +241,79 @@ impl FromRequestParts<AppState> for PageSession {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         Ok(PageSession(session_from_cookie(parts, state).await?))
+    }
+}
+
+/// The live holder session the `zz_holder` cookie names, if any.
+async fn holder_session_from_cookie(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<Option<HolderSessionCaller>, ApiError> {
+    let Some(secret) = cookie(&parts.headers, HOLDER_SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    Ok(state
+        .library
+        .holder_session_caller(secret, client_addr(parts))
+        .await?)
+}
+
+/// A holder's session (the `zz_holder` cookie), 401 without one; unsafe
+/// methods need its CSRF token in `X-CSRF-Token`.
+#[derive(Debug, Clone)]
+pub struct HolderSession(pub HolderSessionCaller);
+
+impl FromRequestParts<AppState> for HolderSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let session = holder_session_from_cookie(parts, state)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .ok_or(Error::Csrf)?;
+            if !session.csrf_matches(sent) {
+                return Err(Error::Csrf.into());
+            }
+        }
+        Ok(HolderSession(session))
+    }
+}
+
+/// The caller of a holder's own endpoints: a holder signed in (its
+/// session cookie), else as for [`Caller`] (a channel's token naming the
+/// holder; anyone else is refused by the policy). A holder's cookie counts
+/// only here: everywhere else it is no caller at all.
+#[derive(Debug, Clone)]
+pub struct HolderCaller(pub Principal);
+
+impl std::ops::Deref for HolderCaller {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+impl FromRequestParts<AppState> for HolderCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if bearer(parts)?.is_none() && cookie(&parts.headers, HOLDER_SESSION_COOKIE).is_some() {
+            let HolderSession(session) = HolderSession::from_request_parts(parts, state).await?;
+            return Ok(HolderCaller(session.principal));
+        }
+        let Caller(caller) = Caller::from_request_parts(parts, state).await?;
+        Ok(HolderCaller(caller))
     }
 }
 

@@ -62,6 +62,41 @@ pub struct ServerConfig {
     /// Connections served at once; further ones wait, unaccepted, until one
     /// closes. Capped by the open-file limit (see `http::tls::serve`).
     pub max_connections: usize,
+    /// The region's identity provider, for holders signing in themselves
+    /// (`GET /api/v1/holder/sign-in`); without it only channels act for holders.
+    pub holder_oidc: Option<HolderOidc>,
+}
+
+/// The OpenID Connect client registration of this library at the region's
+/// identity provider, and the ID token claims that name the holder.
+#[derive(Clone)]
+pub struct HolderOidc {
+    /// The issuer URL (`{issuer}/.well-known/openid-configuration` is read).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The claim holding the holder's id (a credit code or resident id).
+    pub id_claim: String,
+    /// The claim holding its type: `uscc` or `resident_id`.
+    pub id_type_claim: String,
+}
+
+impl HolderOidc {
+    pub const DEFAULT_ID_CLAIM: &'static str = "holder_id";
+    pub const DEFAULT_ID_TYPE_CLAIM: &'static str = "holder_id_type";
+}
+
+/// Never the secret.
+impl std::fmt::Debug for HolderOidc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HolderOidc")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<hidden>")
+            .field("id_claim", &self.id_claim)
+            .field("id_type_claim", &self.id_type_claim)
+            .finish()
+    }
 }
 
 /// The certificate chain and private key `serve` uses for TLS (PEM files).
@@ -105,6 +140,7 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             header_read_timeout: Duration::from_secs(10),
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            holder_oidc: None,
             session_policy: zhengzhao_core::staff::SessionPolicy::default(),
             public_rate_limit: crate::http::rate_limit::PublicRateLimit::default(),
         }

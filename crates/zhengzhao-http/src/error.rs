@@ -55,7 +55,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
         TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        Unauthenticated | LoginFailed | BadSignature(_) => StatusCode::UNAUTHORIZED,
+        Unauthenticated | LoginFailed | BadSignature(_) | SignInFailed(_) => {
+            StatusCode::UNAUTHORIZED
+        }
         Locked(_) => StatusCode::LOCKED,
         PasswordChangeRequired
         | Csrf

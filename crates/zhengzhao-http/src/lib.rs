@@ -13,6 +13,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod oidc;
 pub mod signed_request;
 pub mod state;
 pub mod webhook;

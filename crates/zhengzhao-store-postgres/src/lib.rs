@@ -23,6 +23,7 @@ mod aggregates;
 mod audit_tree;
 mod catalog;
 mod db;
+mod holder_sessions;
 mod journal;
 mod keys;
 mod licenses;

@@ -5,6 +5,7 @@
 mod aggregates;
 mod audit_tree;
 mod catalog;
+mod holder_sessions;
 mod journal;
 mod keys;
 mod licenses;

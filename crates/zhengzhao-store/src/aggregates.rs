@@ -461,3 +461,45 @@ pub trait UsageListStore: Send + Sync {
         item_code: &str,
     ) -> StoreResult<Option<UsageItemRecord>>;
 }
+
+/// Holders signed in through the identity provider: sign-ins under way
+/// (not audited: nothing has happened yet) and sessions.
+#[async_trait]
+pub trait HolderSessionStore: Send + Sync {
+    /// A sign-in sent to the provider. Sign-ins that expired at or before
+    /// `now` are dropped in the same write, so abandoned ones do not pile up.
+    async fn add_holder_sign_in(
+        &self,
+        sign_in: &HolderSignIn,
+        now: jiff::Timestamp,
+    ) -> StoreResult<()>;
+
+    /// Remove and return the sign-in with this state hash, if it has not
+    /// expired at `now` (an expired one is removed too, and `None`). One
+    /// statement: of two callbacks with the same state, one gets it.
+    async fn take_holder_sign_in(
+        &self,
+        state_hash: &[u8],
+        now: jiff::Timestamp,
+    ) -> StoreResult<Option<HolderSignIn>>;
+
+    async fn start_holder_session(
+        &self,
+        session: &HolderSession,
+        log: &ChangeLog,
+    ) -> StoreResult<()>;
+
+    /// The live (not ended) session with this hash.
+    async fn holder_session(&self, hash: &[u8]) -> StoreResult<Option<HolderSession>>;
+
+    /// Note activity on a session (for the idle timeout). Not audited.
+    async fn touch_holder_session(&self, hash: &[u8], at: jiff::Timestamp) -> StoreResult<()>;
+
+    /// `NotFound` if there is no live session with this hash.
+    async fn end_holder_session(
+        &self,
+        hash: &[u8],
+        at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<()>;
+}

@@ -8,6 +8,7 @@
 mod aggregates;
 mod audit_tree;
 mod error;
+mod holder_sessions;
 mod licenses;
 mod records;
 pub mod rules;
@@ -20,6 +21,7 @@ pub mod conformance;
 pub use aggregates::*;
 pub use audit_tree::*;
 pub use error::StoreError;
+pub use holder_sessions::*;
 pub use licenses::*;
 pub use records::*;
 pub use scenarios::*;
@@ -32,8 +34,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The storage traits, for callers of `dyn Store` methods.
 pub mod prelude {
     pub use crate::{
-        AuditStore, CatalogStore, ConsentStore, KeyStore, LicenseStore, OrgStore, ScenarioStore,
-        StaffStore, Store, TokenStore, UsageListStore,
+        AuditStore, CatalogStore, ConsentStore, HolderSessionStore, KeyStore, LicenseStore,
+        OrgStore, ScenarioStore, StaffStore, Store, TokenStore, UsageListStore,
     };
 }
 
@@ -55,6 +57,7 @@ pub trait Store:
     + ScenarioStore
     + ConsentStore
     + UsageListStore
+    + HolderSessionStore
     + Send
     + Sync
     + 'static

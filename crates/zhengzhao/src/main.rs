@@ -58,7 +58,7 @@ enum LogFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the library: HTTP API, pages and background work.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create and seed a library without serving it (`serve` and `init` are
     /// the only commands that create one).
     Init,

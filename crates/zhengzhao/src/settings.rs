@@ -97,6 +97,28 @@ pub struct ServeArgs {
     /// the limit off [default: 10]
     #[arg(long, env = "ZHENGZHAO_LOGIN_RATE_PER_USER")]
     pub login_rate_per_user: Option<u32>,
+    /// The region's identity provider for holders signing in themselves: its
+    /// OpenID Connect issuer URL (https, or http on loopback) [default: none]
+    #[arg(long, env = "ZHENGZHAO_HOLDER_OIDC_ISSUER")]
+    pub holder_oidc_issuer: Option<String>,
+    /// This library's client id at the identity provider
+    #[arg(long, env = "ZHENGZHAO_HOLDER_OIDC_CLIENT_ID")]
+    pub holder_oidc_client_id: Option<String>,
+    /// This library's client secret there (prefer the environment variable:
+    /// a flag shows in the process list)
+    #[arg(
+        long,
+        env = "ZHENGZHAO_HOLDER_OIDC_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub holder_oidc_client_secret: Option<String>,
+    /// The ID token claim that holds the holder's id [default: holder_id]
+    #[arg(long, env = "ZHENGZHAO_HOLDER_OIDC_ID_CLAIM")]
+    pub holder_oidc_id_claim: Option<String>,
+    /// The ID token claim that holds the id's type, `uscc` or `resident_id`
+    /// [default: holder_id_type]
+    #[arg(long, env = "ZHENGZHAO_HOLDER_OIDC_ID_TYPE_CLAIM")]
+    pub holder_oidc_id_type_claim: Option<String>,
 }
 
 /// The config file's keys: the same names as the flags, with underscores.
@@ -125,6 +147,11 @@ pub struct FileSettings {
     pub login_rate_per_user: Option<u32>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub holder_oidc_issuer: Option<String>,
+    pub holder_oidc_client_id: Option<String>,
+    pub holder_oidc_client_secret: Option<String>,
+    pub holder_oidc_id_claim: Option<String>,
+    pub holder_oidc_id_type_claim: Option<String>,
     /// `[[delivery_channels]]` tables with `name` and `url`.
     #[serde(default)]
     pub delivery_channels: Vec<ChannelSetting>,
@@ -305,6 +332,7 @@ pub fn server_config(
         .iter()
         .map(|p| zhengzhao_http::config::parse_trusted_proxy(p).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<_>>()?;
+    c.holder_oidc = holder_oidc(serve, file)?;
     if let Some(secs) = serve
         .and_then(|s| s.header_read_timeout_secs)
         .or(file.header_read_timeout_secs)
@@ -340,4 +368,76 @@ pub fn server_config(
             .collect::<anyhow::Result<_>>()?
     };
     Ok(c)
+}
+
+/// The holder sign-in settings: none without an issuer; with one, the
+/// client id and secret are required and the issuer must be https (http
+/// only on loopback, for a provider on the same machine).
+fn holder_oidc(
+    serve: Option<&ServeArgs>,
+    file: &FileSettings,
+) -> anyhow::Result<Option<zhengzhao_http::config::HolderOidc>> {
+    use zhengzhao_http::config::HolderOidc;
+    let pick = |flag: Option<&Option<String>>, from_file: &Option<String>| {
+        flag.and_then(Clone::clone).or_else(|| from_file.clone())
+    };
+    let Some(issuer) = pick(
+        serve.map(|s| &s.holder_oidc_issuer),
+        &file.holder_oidc_issuer,
+    ) else {
+        return Ok(None);
+    };
+    // The URL itself is parsed when the server starts; here only where it points.
+    let loopback_http = issuer.strip_prefix("http://").is_some_and(|rest| {
+        let authority = rest.split('/').next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    if !issuer.starts_with("https://") && !loopback_http {
+        return Err(fail(
+            "holder_oidc_issuer 应使用https（仅本机回环地址可用http）",
+            "holder_oidc_issuer must be https (http only on loopback)",
+        ));
+    }
+    let required = |name: &str, v: Option<String>| {
+        v.filter(|v| !v.is_empty()).ok_or_else(|| {
+            fail(
+                format!("设置了holder_oidc_issuer时必须同时设置{name}"),
+                format!("{name} is required with holder_oidc_issuer"),
+            )
+        })
+    };
+    Ok(Some(HolderOidc {
+        issuer,
+        client_id: required(
+            "holder_oidc_client_id",
+            pick(
+                serve.map(|s| &s.holder_oidc_client_id),
+                &file.holder_oidc_client_id,
+            ),
+        )?,
+        client_secret: required(
+            "holder_oidc_client_secret",
+            pick(
+                serve.map(|s| &s.holder_oidc_client_secret),
+                &file.holder_oidc_client_secret,
+            ),
+        )?,
+        id_claim: pick(
+            serve.map(|s| &s.holder_oidc_id_claim),
+            &file.holder_oidc_id_claim,
+        )
+        .unwrap_or_else(|| HolderOidc::DEFAULT_ID_CLAIM.into()),
+        id_type_claim: pick(
+            serve.map(|s| &s.holder_oidc_id_type_claim),
+            &file.holder_oidc_id_type_claim,
+        )
+        .unwrap_or_else(|| HolderOidc::DEFAULT_ID_TYPE_CLAIM.into()),
+    }))
 }

@@ -1,8 +1,8 @@
-//! A holder's own endpoints, through a channel that authenticated the
-//! holder (`zhengzhao_core::holders`): its licenses, its consents, and who
-//! used its licenses.
+//! A holder's own endpoints (`zhengzhao_core::holders`): its licenses, its
+//! consents, and who used its licenses; for a holder signed in itself
+//! (`holder_sign_in`) or through a channel that authenticated it.
 
-use crate::auth::Caller;
+use crate::auth::HolderCaller;
 use crate::error::{ApiResult, Problem};
 use crate::http::json::JsonBody;
 use crate::http::no_store;
@@ -21,7 +21,7 @@ use zhengzhao_core::policy::{self, Action};
 /// The holder's current licenses, in full.
 #[utoipa::path(get, path = "/api/v1/holder/licenses", tag = "holders", operation_id = "holder_licenses", security(("bearer" = [])),
     responses((status = 200, body = Vec<HolderLicense>), (status = 403, body = Problem)))]
-pub async fn licenses(State(s): State<AppState>, caller: Caller) -> ApiResult<Response> {
+pub async fn licenses(State(s): State<AppState>, caller: HolderCaller) -> ApiResult<Response> {
     Ok(no_store(
         Json(s.library.holder_licenses(&caller).await?).into_response(),
     ))
@@ -30,7 +30,7 @@ pub async fn licenses(State(s): State<AppState>, caller: Caller) -> ApiResult<Re
 /// Who used the holder's licenses: every relying-party read, refused ones too.
 #[utoipa::path(get, path = "/api/v1/holder/usage", tag = "holders", operation_id = "holder_usage", security(("bearer" = [])),
     responses((status = 200, body = Vec<UsageEntry>), (status = 403, body = Problem)))]
-pub async fn usage(State(s): State<AppState>, caller: Caller) -> ApiResult<Response> {
+pub async fn usage(State(s): State<AppState>, caller: HolderCaller) -> ApiResult<Response> {
     Ok(no_store(
         Json(s.library.holder_usage(&caller).await?).into_response(),
     ))
@@ -42,7 +42,7 @@ pub async fn usage(State(s): State<AppState>, caller: Caller) -> ApiResult<Respo
     responses((status = 201, body = GrantedConsent), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn grant(
     State(s): State<AppState>,
-    caller: Caller,
+    caller: HolderCaller,
     body: JsonBody,
 ) -> ApiResult<Response> {
     policy::require(&caller, Action::ActForHolder)?;
@@ -56,7 +56,7 @@ pub async fn grant(
 /// The holder's consents.
 #[utoipa::path(get, path = "/api/v1/consents", tag = "holders", operation_id = "consents_list", security(("bearer" = [])),
     responses((status = 200, body = Vec<ConsentView>), (status = 403, body = Problem)))]
-pub async fn list(State(s): State<AppState>, caller: Caller) -> ApiResult<Response> {
+pub async fn list(State(s): State<AppState>, caller: HolderCaller) -> ApiResult<Response> {
     Ok(no_store(
         Json(s.library.holder_consents(&caller).await?).into_response(),
     ))
@@ -68,7 +68,7 @@ pub async fn list(State(s): State<AppState>, caller: Caller) -> ApiResult<Respon
     responses((status = 200, body = ConsentView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn withdraw(
     State(s): State<AppState>,
-    caller: Caller,
+    caller: HolderCaller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConsentView>> {
     let id = uuid::Uuid::parse_str(&id).map_err(|_| Error::NotFound(format!("consent {id}")))?;
@@ -95,7 +95,7 @@ pub async fn consent_request(
     responses((status = 201, body = GrantedConsent), (status = 403, body = Problem), (status = 409, body = Problem), (status = 410, body = Problem)))]
 pub async fn approve_request(
     State(s): State<AppState>,
-    caller: Caller,
+    caller: HolderCaller,
     Path(token): Path<String>,
 ) -> ApiResult<Response> {
     let granted = s
@@ -113,7 +113,7 @@ pub async fn approve_request(
     responses((status = 204), (status = 403, body = Problem), (status = 409, body = Problem), (status = 410, body = Problem)))]
 pub async fn decline_request(
     State(s): State<AppState>,
-    caller: Caller,
+    caller: HolderCaller,
     Path(token): Path<String>,
 ) -> ApiResult<StatusCode> {
     s.library

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod health;
+pub mod holder_sign_in;
 pub mod holders;
 pub mod json;
 pub mod licenses;
@@ -240,6 +241,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/usage/check", post(usage_lists::check))
         .route("/api/v1/holder/licenses", get(holders::licenses))
         .route("/api/v1/holder/usage", get(holders::usage))
+        .route("/api/v1/holder/session", get(holder_sign_in::session))
+        .route("/api/v1/holder/sign-out", post(holder_sign_in::sign_out))
         .route("/api/v1/consents", get(holders::list).post(holders::grant))
         .route("/api/v1/consents/{id}/withdraw", post(holders::withdraw))
         .route("/api/v1/users", get(staff::list).post(staff::create))
@@ -286,6 +289,13 @@ pub fn router(state: AppState) -> Router {
         .route(paths::PRESENTATION_PAGE, get(presentation::page))
         // An annotated copy's one-time link (a capability).
         .route("/api/v1/shared/copies/{token}", get(shared::download))
+        // A holder signing in at the identity provider (each begin stores
+        // a sign-in for ten minutes: limited like the public checks).
+        .route("/api/v1/holder/sign-in", get(holder_sign_in::begin))
+        .route(
+            paths::HOLDER_SIGN_IN_CALLBACK,
+            get(holder_sign_in::callback),
+        )
         // A counter's consent request, read by the holder's app (a capability).
         .route(
             "/api/v1/consent-requests/{token}",

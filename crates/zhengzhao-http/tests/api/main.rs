@@ -18,6 +18,7 @@ mod catalog_api;
 mod copies;
 mod delivery;
 mod holder_rules;
+mod holder_sign_in;
 mod holders;
 mod licenses_api;
 mod openapi;

@@ -1,5 +1,5 @@
-//! The relying-party permission table (issue 13): for every scenario kind,
-//! scenario state and consent state, what `POST /api/v1/shared/queries`
+//! The relying-party permission table (issue 13): for every relying-party
+//! kind, scenario kind, scenario state and consent state, what `POST /api/v1/shared/queries`
 //! answers, asserted field by field — exactly the asked granted fields when
 //! allowed, a problem and no data otherwise, and never another holder's
 //! license through a consent that is not theirs.
@@ -104,8 +104,34 @@ async fn table(app: TestApp) {
 
     // Every combination gets its own scenario, set up first; then the clock
     // moves two days (expiring the consents that end tomorrow); then each is read.
+    // A bank or a platform never reads by legal duty: it cannot even apply to.
+    for party in ["social", "platform"] {
+        for kind in ["usage_list", "government_other"] {
+            let r = app
+                .send_json(
+                    Method::POST,
+                    "/api/v1/scenarios",
+                    None,
+                    &app.scenario_application_by(party, kind, grants.clone(), 1000),
+                )
+                .await;
+            let p = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+            assert!(
+                p.to_string().contains("kind_mismatch"),
+                "{party} {kind}: {p}"
+            );
+        }
+    }
+
     let mut cases = Vec::new();
-    for kind in ["usage_list", "government_other", "social"] {
+    // Every relying-party kind with the scenario kinds it may apply for:
+    // only a government reads by legal duty; banks and platforms by consent.
+    for (party, kind) in [
+        ("government", "usage_list"),
+        ("government", "government_other"),
+        ("social", "social"),
+        ("platform", "social"),
+    ] {
         let consents: &[Consent] = if kind == "social" {
             &[
                 Consent::None,
@@ -120,7 +146,8 @@ async fn table(app: TestApp) {
         };
         for &consent in consents {
             for state in [State::Approved, State::Suspended, State::Revoked] {
-                let (id, credential) = app.scenario_credential(kind, grants.clone(), 1000).await;
+                let application = app.scenario_application_by(party, kind, grants.clone(), 1000);
+                let (id, credential) = app.approved_credential(&application).await;
                 let give = |fields: &[&str], extra: Value| {
                     let mut body = json!({"scenario_id": id, "type_codes": [BUSINESS_LICENSE], "fields": fields, "purpose": "开户核验"});
                     body.as_object_mut()
@@ -212,15 +239,15 @@ async fn table(app: TestApp) {
                         .await;
                     assert_eq!(r.status(), StatusCode::OK);
                 }
-                cases.push((kind, consent, state, credential));
+                cases.push((party, kind, consent, state, credential));
             }
         }
     }
     app.clock
         .advance(std::time::Duration::from_secs(2 * 86_400));
 
-    for (kind, consent, state, credential) in &cases {
-        let case = format!("{kind} / consent {consent:?} / scenario {state:?}");
+    for (party, kind, consent, state, credential) in &cases {
+        let case = format!("{party} {kind} / consent {consent:?} / scenario {state:?}");
         let in_force = *state == State::Approved;
         let by_duty = *kind != "social";
         for asked in [&GRANTED[..], &["name"][..], &["credit_code"][..]] {
@@ -294,7 +321,7 @@ async fn table(app: TestApp) {
     // And past its last day, every scenario is expired.
     app.clock
         .advance(std::time::Duration::from_secs(300 * 86_400));
-    for (kind, _, _, credential) in cases.iter().take(3) {
+    for (_, kind, _, _, credential) in cases.iter().take(3) {
         let p = expect_problem(
             read(&app, credential, &a, &GRANTED).await,
             StatusCode::FORBIDDEN,

@@ -3,6 +3,7 @@
 
 mod audit;
 mod catalog;
+mod holder_sessions;
 mod keys;
 mod licenses;
 mod orgs;

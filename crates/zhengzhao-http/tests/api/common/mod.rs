@@ -172,12 +172,24 @@ impl TestApp {
     /// A scenario application of `kind` with `grants`, valid from yesterday
     /// for 300 days (by the server's clock).
     pub fn scenario_application(&self, kind: &str, grants: Value, volume: u32) -> Value {
-        let today = self.library.today();
         let party_kind = if kind == "social" {
             "social"
         } else {
             "government"
         };
+        self.scenario_application_by(party_kind, kind, grants, volume)
+    }
+
+    /// As `scenario_application`, by a relying party of `party_kind`
+    /// (`government`, `social` or `platform`).
+    pub fn scenario_application_by(
+        &self,
+        party_kind: &str,
+        kind: &str,
+        grants: Value,
+        volume: u32,
+    ) -> Value {
+        let today = self.library.today();
         serde_json::json!({
             "relying_party": {"name": "某银行股份有限公司呼和浩特分行", "credit_code": "91150102MA0N4JXK2C", "kind": party_kind},
             "kind": kind, "name": "对公开户", "purpose": "对公账户开户时核验营业执照",
@@ -197,6 +209,12 @@ impl TestApp {
         grants: Value,
         volume: u32,
     ) -> (String, String) {
+        let application = self.scenario_application(kind, grants, volume);
+        self.approved_credential(&application).await
+    }
+
+    /// Apply with `application`, approve, and mint a credential.
+    pub async fn approved_credential(&self, application: &Value) -> (String, String) {
         let (_, approver) = self
             .library
             .create_token(
@@ -212,7 +230,7 @@ impl TestApp {
                 reqwest::Method::POST,
                 "/api/v1/scenarios",
                 None,
-                &self.scenario_application(kind, grants, volume),
+                application,
             )
             .await;
         assert_eq!(
