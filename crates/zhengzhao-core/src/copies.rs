@@ -11,6 +11,7 @@
 //! minutes; the PDF is made at download, so a consent withdrawn or a
 //! scenario suspended before then stops it.
 
+use crate::disclosure::{Reader, disclose};
 use crate::document_check::{DocumentCheck, DocumentProblem};
 use crate::holders::holder_target;
 use crate::policy::{self, Action};
@@ -18,7 +19,7 @@ use crate::{Error, Library, Principal, Result};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 use zhengzhao_domain::org::{OrgCode, REGION_CODE};
 use zhengzhao_store::ChangeLog;
@@ -199,10 +200,11 @@ impl Library {
             .cached_license_type(&license.type_code, Some(v.type_version))
             .await?
             .ok_or_else(|| Error::Internal("license type vanished".into()))?;
-        let mut shown = Map::new();
-        for f in &fields {
-            shown.insert(f.clone(), v.face.get(f).cloned().unwrap_or(Value::Null));
-        }
+        let reader = Reader::RelyingParty {
+            grants: &scenario.spec.grants,
+            asked: Some(&fields),
+        };
+        let shown = disclose(reader, &license.type_code, Some(&t), v)?.face;
         let rp = &scenario.spec.relying_party;
         let statement = json!({
             "type": "zhengzhao.copy/1",
@@ -225,21 +227,19 @@ impl Library {
             format!("有效期至{y}年{m:02}月{d:02}日"),
         ];
         // The printable view of the version, with only the shown fields.
-        let view = self.license_view_for_copy(&license, &v.license_id).await?;
+        let view = self
+            .license_view_for_copy(&license, &v.license_id, &scenario.spec.grants)
+            .await?;
         let mut print = self.print_view(&view).await?;
         let labels: Vec<String> = t
             .spec
             .draft()
             .face_fields
             .iter()
-            .filter(|f| fields.contains(&f.name))
+            .filter(|f| shown.contains_key(&f.name))
             .map(|f| f.label.clone())
             .collect();
         print.fields.retain(|(label, _)| labels.contains(label));
-        // A natural person's name is personal data: on a copy only masked.
-        if v.holder.id_type == "resident_id" {
-            print.holder_name = crate::privacy::masked_holder_name(Some(&t), v);
-        }
         print.notices = annotation.clone();
         print.watermark = annotation;
         print.attachment = Some(

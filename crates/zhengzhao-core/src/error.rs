@@ -77,6 +77,10 @@ pub enum Error {
     /// scenario's grant (the whole request is refused, never trimmed).
     #[error("not granted: {0}")]
     NotGranted(String),
+    /// A holder's identifier (or any query) in the URL of a relying party's
+    /// request: ids travel only in request bodies.
+    #[error("identifier in URL: {0}")]
+    IdentifierInUrl(String),
     /// A social scenario reads only with the holder's live consent.
     #[error("consent required: {0}")]
     ConsentRequired(String),
@@ -184,6 +188,11 @@ impl Error {
                 "Outside the scenario's grant",
                 "超出场景授权范围",
             ),
+            IdentifierInUrl(_) => (
+                "identifier-in-url",
+                "Holder identifiers go in the request body, never in the URL",
+                "持证主体标识须放在请求体中，不得出现在URL中",
+            ),
             ConsentRequired(_) => (
                 "consent-required",
                 "The holder's consent is required",
@@ -220,6 +229,7 @@ impl Error {
             | Error::Gone(d)
             | Error::NotGranted(d)
             | Error::ConsentRequired(d)
+            | Error::IdentifierInUrl(d)
             | Error::ScenarioInactive(d)
             | Error::CurrentLicenseExists { detail: d, .. } => Some(d.clone()),
             Error::Locked(until) => Some(format!("locked until {until}")),

@@ -9,7 +9,7 @@
 //! last day or a single use. The holder gets a receipt signed by the
 //! region (SM2) it can show later.
 
-use crate::disclosure::granted_fields;
+use crate::disclosure::{Reader, disclose, granted_fields};
 use crate::licenses::status_of;
 use crate::policy;
 use crate::principal::HolderRef;
@@ -187,7 +187,7 @@ impl Library {
                 issuer: l.issuer.to_string(),
                 valid_from: v.valid_from,
                 valid_until: v.valid_until,
-                face: v.face.clone(),
+                face: Value::Object(disclose(Reader::Holder, &l.type_code, None, v)?.face),
             });
         }
         let ids: Vec<&str> = out.iter().map(|l| l.license_id.as_str()).collect();

@@ -216,6 +216,8 @@ impl Library {
         let t = self
             .cached_license_type(&l.type_code, Some(v.type_version))
             .await?;
+        let reader = crate::disclosure::Reader::Presented { fields: &claims.f };
+        let shown = crate::disclosure::disclose(reader, &l.type_code, t.as_deref(), v)?.face;
         let fields = claims
             .f
             .iter()
@@ -226,7 +228,7 @@ impl Library {
                     .and_then(|t| t.spec.draft().face_fields.iter().find(|f| &f.name == name))
                     .map(|f| f.label.clone())
                     .unwrap_or_default(),
-                value: v.face.get(name).cloned().unwrap_or(Value::Null),
+                value: shown.get(name).cloned().unwrap_or(Value::Null),
             })
             .collect();
         let actor = Actor {

@@ -9,7 +9,7 @@
 //! consent (`holders`), covering the type and every field asked; a
 //! single-use consent is spent by the read, in the read's transaction.
 
-use crate::disclosure::granted_fields;
+use crate::disclosure::{Reader, disclose, granted_fields};
 use crate::licenses::status_of;
 use crate::policy::{self, Action};
 use crate::scenarios::ActiveScenario;
@@ -100,7 +100,8 @@ struct ReadAsked<'a> {
     caller: &'a Principal,
     scenario: &'a ActiveScenario,
     use_cause: &'a str,
-    type_code: &'a LicenseTypeCode,
+    /// `None` when the request was refused before naming a type.
+    type_code: Option<&'a LicenseTypeCode>,
     masked_holder: &'a str,
     holder_key: &'a str,
 }
@@ -145,7 +146,7 @@ impl Library {
             caller,
             scenario: &scenario,
             use_cause: &use_cause,
-            type_code: &type_code,
+            type_code: Some(&type_code),
             masked_holder: &masked_holder,
             holder_key: &holder_key,
         };
@@ -200,10 +201,11 @@ impl Library {
             {
                 continue;
             }
-            let mut shown = Map::new();
-            for f in &fields {
-                shown.insert(f.clone(), v.face.get(f).cloned().unwrap_or(Value::Null));
-            }
+            let reader = Reader::RelyingParty {
+                grants: &scenario.spec.grants,
+                asked: Some(&fields),
+            };
+            let shown = disclose(reader, &l.type_code, None, v)?.face;
             licenses.push(SharedLicense {
                 license_id: v.license_id.to_string(),
                 version: v.version,
@@ -259,6 +261,40 @@ impl Library {
 
     /// Record a refused read, and hand back why it was refused (or why it
     /// could not even be recorded).
+    /// A relying party's request with a query string in its URL: refused
+    /// whole. Holder ids travel only in request bodies, since URLs end up
+    /// in the logs of every proxy and server on the way; these endpoints
+    /// take no query parameters at all. When the query names a holder, the
+    /// refusal is filed under that holder, who sees the attempt.
+    pub async fn refuse_query_in_url(&self, caller: &Principal, query: &str) -> Error {
+        let e = Error::IdentifierInUrl(
+            "this endpoint takes no query string: send holder ids in the JSON body / 本接口不接受URL查询参数，持证主体标识须放在请求体中".into(),
+        );
+        if policy::require(caller, Action::SharedRead).is_err() {
+            return e;
+        }
+        let Some(scenario) = caller.scenario.clone() else {
+            return e;
+        };
+        let named = query
+            .split('&')
+            .filter_map(|pair| pair.split_once('=').map_or(Some(pair), |(_, v)| Some(v)))
+            .find_map(|v| self.holder_lookup_key(v).ok());
+        let Some((holder, holder_key)) = named else {
+            return e;
+        };
+        let masked_holder = crate::privacy::mask_text(&holder);
+        let read = ReadAsked {
+            caller,
+            scenario: &scenario,
+            use_cause: "",
+            type_code: None,
+            masked_holder: &masked_holder,
+            holder_key: &holder_key,
+        };
+        self.refused(&read, e).await
+    }
+
     async fn refused(&self, read: &ReadAsked<'_>, e: Error) -> Error {
         let event = self.shared_read_event(read, &[], &[], None, Some(&e));
         match self.store.record_event(&ChangeLog::audit_only(event)).await {

@@ -14,7 +14,6 @@
 
 use super::Library;
 use crate::licenses::{IssuerView, current_version, status_of};
-use crate::privacy::masked_holder_name;
 use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -258,7 +257,13 @@ impl Library {
             },
             // Masked for a natural person, and for an organisation named
             // with a personal value (an individual business named after its operator).
-            name: masked_holder_name(t.as_deref(), v),
+            name: crate::disclosure::disclose(
+                crate::disclosure::Reader::Public,
+                &l.type_code,
+                t.as_deref(),
+                v,
+            )?
+            .holder_name,
         };
         Ok(VerifyResult {
             license_id: v.license_id.clone(),

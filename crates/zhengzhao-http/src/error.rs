@@ -52,7 +52,7 @@ pub fn status_of(e: &Error) -> StatusCode {
     use Error::*;
     match e {
         Malformed(_) => StatusCode::BAD_REQUEST,
-        Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Validation(_) | IdentifierInUrl(_) => StatusCode::UNPROCESSABLE_ENTITY,
         TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Unauthenticated | LoginFailed | BadSignature(_) | SignInFailed(_) => {

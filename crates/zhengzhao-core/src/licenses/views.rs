@@ -4,6 +4,7 @@
 
 use crate::Library;
 use crate::Principal;
+use crate::disclosure::{Reader, disclose};
 use crate::{Error, Result};
 use jiff::civil::Date;
 use serde::Serialize;
@@ -152,17 +153,13 @@ impl Library {
         &self,
         l: &LicenseRecord,
         asked: &LicenseId,
+        grants: &[zhengzhao_domain::scenario::CheckedGrant],
     ) -> Result<LicenseView> {
-        let issuing_clerk = Principal {
-            actor: crate::ActorId::System,
-            org: l.issuer.clone(),
-            roles: vec![zhengzhao_domain::role::Role::IssuerClerk],
-            client_addr: None,
-            session: None,
-            scenario: None,
-            holder: None,
+        let reader = Reader::RelyingParty {
+            grants,
+            asked: None,
         };
-        self.license_view_with(&issuing_clerk, l, asked, &[]).await
+        self.license_view_as(reader, l, asked, &[]).await
     }
 
     /// [`Self::license_view`] with the deliveries already read (`deliveries`
@@ -170,6 +167,20 @@ impl Library {
     pub(super) async fn license_view_with(
         &self,
         caller: &Principal,
+        l: &LicenseRecord,
+        asked: &LicenseId,
+        deliveries: &[DeliveryRecord],
+    ) -> Result<LicenseView> {
+        let reader = Reader::Staff {
+            personal_in_full: Self::sees_personal_data(caller, l),
+        };
+        self.license_view_as(reader, l, asked, deliveries).await
+    }
+
+    /// The view of version `asked` of `l` as `reader` may see it.
+    async fn license_view_as(
+        &self,
+        reader: Reader<'_>,
         l: &LicenseRecord,
         asked: &LicenseId,
         deliveries: &[DeliveryRecord],
@@ -193,6 +204,7 @@ impl Library {
             .filter(|d| d.license_id == v.license_id)
             .filter_map(|d| d.delivered_at)
             .min();
+        let shown = disclose(reader, &l.type_code, t.as_deref(), v)?;
         Ok(LicenseView {
             license_id: v.license_id.clone(),
             version: v.version,
@@ -212,25 +224,12 @@ impl Library {
                 credit_code: CreditCode::parse(v.license_id.issuer_code())
                     .unwrap_or_else(|_| issuer.credit_code.clone()),
             },
-            holder: {
-                // A natural person's name and resident id are personal data;
-                // so is an organisation's name equal to a personal face value.
-                let mut h = v.holder.clone();
-                if !Self::sees_personal_data(caller, l) {
-                    h.name = crate::privacy::masked_holder_name(t.as_deref(), v);
-                    if h.id_type == "resident_id" {
-                        h.id = crate::privacy::mask_text(&h.id);
-                    }
-                }
-                h
+            holder: zhengzhao_store::Holder {
+                name: shown.holder_name,
+                id_type: v.holder.id_type.clone(),
+                id: shown.holder_id.unwrap_or_default(),
             },
-            face: {
-                let mut face = v.face.clone();
-                if let Some(t) = t.as_ref().filter(|_| !Self::sees_personal_data(caller, l)) {
-                    Self::mask_face(t, &mut face);
-                }
-                face
-            },
+            face: Value::Object(shown.face),
             valid_from: v.valid_from,
             valid_until: v.valid_until,
             issued_at: v.issued_at,

@@ -7,11 +7,25 @@ use crate::http::json::JsonBody;
 use crate::http::no_store;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use zhengzhao_core::consent_requests::{ConsentAsk, ConsentRequestMade};
 use zhengzhao_core::policy::{self, Action};
 use zhengzhao_core::shared::{SharedAnswer, SharedQuery};
+
+/// Holder ids never travel in URLs: a relying party's request with a query
+/// string is refused, and recorded under the holder it names
+/// (`Library::refuse_query_in_url`). These endpoints take no query at all.
+pub(crate) async fn no_query(
+    s: &AppState,
+    caller: &zhengzhao_core::Principal,
+    query: Option<String>,
+) -> ApiResult<()> {
+    match query.filter(|q| !q.is_empty()) {
+        Some(q) => Err(s.library.refuse_query_in_url(caller, &q).await.into()),
+        None => Ok(()),
+    }
+}
 
 /// A holder's current licenses of one granted type, with only the granted
 /// face fields. Every request states its purpose (`use_cause`).
@@ -23,9 +37,11 @@ use zhengzhao_core::shared::{SharedAnswer, SharedQuery};
 pub async fn query(
     State(s): State<AppState>,
     caller: Caller,
+    RawQuery(url_query): RawQuery,
     body: JsonBody,
 ) -> ApiResult<Response> {
     policy::require(&caller, Action::SharedRead)?;
+    no_query(&s, &caller, url_query).await?;
     let q: SharedQuery = body.parse()?;
     let answer = s.library.shared_query(&caller, &q).await?;
     Ok(no_store(Json(answer).into_response()))
@@ -39,9 +55,11 @@ pub async fn query(
 pub async fn consent_request(
     State(s): State<AppState>,
     caller: Caller,
+    RawQuery(url_query): RawQuery,
     body: JsonBody,
 ) -> ApiResult<Response> {
     policy::require(&caller, Action::SharedRead)?;
+    no_query(&s, &caller, url_query).await?;
     let ask: ConsentAsk = body.parse()?;
     let made = s.library.request_consent(&caller, &ask).await?;
     Ok(no_store(
@@ -59,9 +77,11 @@ pub async fn copy(
     State(s): State<AppState>,
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
+    RawQuery(url_query): RawQuery,
     body: JsonBody,
 ) -> ApiResult<Response> {
     policy::require(&caller, Action::SharedRead)?;
+    no_query(&s, &caller, url_query).await?;
     let req: zhengzhao_core::copies::CopyRequest = body.parse()?;
     let link = s.library.request_copy(&caller, &id, &req).await?;
     Ok(no_store(

@@ -61,9 +61,11 @@ pub async fn get(
 pub async fn check(
     State(s): State<AppState>,
     caller: Caller,
+    axum::extract::RawQuery(url_query): axum::extract::RawQuery,
     body: JsonBody,
 ) -> ApiResult<Json<UsageCheckAnswer>> {
     policy::require(&caller, Action::CheckUsage)?;
+    crate::http::shared::no_query(&s, &caller, url_query).await?;
     let q: UsageCheck = body.parse()?;
     Ok(Json(s.library.check_usage(&caller, &q).await?))
 }

@@ -536,3 +536,76 @@ async fn overlapping_requests(app: TestApp) {
     assert_eq!(answered, 1 + 5, "one audit event per answered read");
 }
 both_backends!(overlapping_consents_and_quota, overlapping_requests);
+
+/// Holder ids travel only in bodies: a relying party's request with a
+/// query string is refused whole on every shared endpoint (422
+/// `/problems/identifier-in-url`), and the holder it names sees the
+/// refused attempt in its usage view.
+async fn holder_ids_never_in_urls(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let license = app.issue(&clerk, &license_request("url1")).await;
+    let holder = holder_code_for("url1");
+    let grants = json!([{"type_code": BUSINESS_LICENSE, "fields": ["name", "credit_code"]}]);
+    let (_, government) = app.scenario_credential("usage_list", grants, 1000).await;
+    let body = json!({"holder_id": holder, "type_code": BUSINESS_LICENSE, "use_cause": "核验"});
+    let copies = format!(
+        "/api/v1/shared/licenses/{}/copies",
+        license["license_id"].as_str().unwrap()
+    );
+    for path in [
+        format!("/api/v1/shared/queries?holder_id={holder}"),
+        format!("/api/v1/shared/queries?q={}", holder.to_lowercase()),
+        format!("/api/v1/shared/consent-requests?holder={holder}"),
+        format!("{copies}?holder_id={holder}"),
+        format!("/api/v1/usage/check?holder_id={holder}"),
+    ] {
+        let r = app
+            .send_json(Method::POST, &path, Some(&government), &body)
+            .await;
+        let p = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(p["type"], "/problems/identifier-in-url", "{path}");
+        assert!(p.get("licenses").is_none());
+    }
+    // Without the query the same read is answered.
+    let r = app
+        .send_json(
+            Method::POST,
+            "/api/v1/shared/queries",
+            Some(&government),
+            &body,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // The holder sees the attempts that named it, refused, and the read.
+    let region = OrgCode::parse("150000").unwrap();
+    let (_, token, key) = app
+        .library
+        .create_token_with(&Actor::cli(), &region, Role::Channel, "蒙速办", true)
+        .await
+        .unwrap();
+    let channel = Channel {
+        app: &app,
+        token,
+        key: key.unwrap(),
+    };
+    let usage: Vec<Value> = channel
+        .send(
+            &format!("uscc:{holder}"),
+            Method::GET,
+            "/api/v1/holder/usage",
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refused: Vec<&Value> = usage
+        .iter()
+        .filter(|u| u["reason"] == "identifier-in-url")
+        .collect();
+    assert_eq!(refused.len(), 5, "{usage:?}");
+    assert!(refused.iter().all(|u| u["result"] == "refused"));
+    assert_eq!(usage.iter().filter(|u| u["result"] == "success").count(), 1);
+}
+both_backends!(no_holder_ids_in_urls, holder_ids_never_in_urls);
