@@ -16,8 +16,6 @@ pub struct Library {
     pub store: Arc<dyn Store>,
     pub(crate) master_key: Option<MasterKey>,
     pub(crate) key_cache: Arc<keys::KeyCache>,
-    /// Names of the configured delivery channels (Art. 8).
-    pub(crate) channels: Arc<Vec<String>>,
     /// Links signed into documents and printed on licenses.
     pub(crate) urls: crate::urls::PublicUrls,
     pub(crate) caches: Arc<Caches>,
@@ -114,7 +112,6 @@ impl Library {
             store,
             master_key: None,
             key_cache: Arc::default(),
-            channels: Arc::default(),
             urls: crate::urls::PublicUrls::default(),
             caches: Arc::default(),
             audit_integrator: Arc::default(),
@@ -227,12 +224,6 @@ impl Library {
     #[must_use]
     pub fn with_master_key(mut self, key: MasterKey) -> Self {
         self.master_key = Some(key);
-        self
-    }
-
-    #[must_use]
-    pub fn with_channels(mut self, names: Vec<String>) -> Self {
-        self.channels = Arc::new(names);
         self
     }
 

@@ -55,6 +55,8 @@ pub enum Action {
     /// Check an applicant against a usage list item (staff within the org's
     /// subtree, or a usage_list scenario's credential).
     CheckUsage,
+    /// List the outbox relay's rows and replay rejected or parked ones (at the region).
+    OperateOutbox,
 }
 
 impl Action {
@@ -77,7 +79,7 @@ impl Action {
             ReadScenarios => &[Role::ScenarioApprover, Role::RegionAdmin, Role::Auditor],
             SharedRead => &[Role::RelyingParty],
             ActForHolder => &[Role::Channel],
-            EditUsageList => &[Role::RegionAdmin],
+            EditUsageList | OperateOutbox => &[Role::RegionAdmin],
             CheckUsage => &[
                 Role::RegionAdmin,
                 Role::CatalogAdmin,
@@ -99,6 +101,7 @@ impl Action {
                 | Action::SignAuditCheckpoint
                 | Action::DecideScenario
                 | Action::MintScenarioCredential
+                | Action::OperateOutbox
         )
     }
 }

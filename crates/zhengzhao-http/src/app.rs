@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use zhengzhao_core::Library;
-use zhengzhao_core::delivery::DeliveryWorker;
+use zhengzhao_core::outbox::OutboxRelay;
 use zhengzhao_core::setup::{self, StoreError};
 use zhengzhao_crypto::keywrap::MasterKey;
 
@@ -86,7 +86,6 @@ impl Application {
         let library = Library::new(store.clone())
             .with_clock(clock)
             .with_master_key(master_key)
-            .with_channels(config.channel_names())
             .with_session_policy(config.session_policy);
         let admin_token_path = library
             .ensure_seeded(&config.data_dir)
@@ -168,12 +167,13 @@ impl Application {
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let transport = crate::webhook::WebhookTransport::new().map_err(std::io::Error::other)?;
-        let worker = DeliveryWorker::new(
-            self.state.library.clone(),
-            self.state.config.delivery_channels.clone(),
-            self.state.config.delivery_retry_base,
-            Arc::new(transport),
-        );
+        let relay = OutboxRelay {
+            library: self.state.library.clone(),
+            destinations: self.state.config.destinations(),
+            transport: Arc::new(transport),
+            retry_base: self.state.config.delivery_retry_base,
+            max_attempts: self.state.config.delivery_max_attempts,
+        };
         let poll = self.state.config.delivery_poll;
         let checkpointer = tokio::spawn(zhengzhao_core::audit_log::run_checkpointer(
             self.state.library.clone(),
@@ -195,7 +195,7 @@ impl Application {
                 stop_rx.clone(),
             ))
         });
-        let worker = tokio::spawn(worker.run(poll, stop_rx));
+        let worker = tokio::spawn(relay.run(poll, stop_rx));
         let limits = crate::http::tls::ConnectionLimits {
             header_read_timeout: self.state.config.header_read_timeout,
             max_connections: self.state.config.max_connections,
@@ -247,6 +247,8 @@ fn config_summary(config: &ServerConfig, backend: &str) -> serde_json::Value {
         "max_body_bytes": config.max_body_bytes,
         "request_timeout_secs": config.request_timeout.as_secs(),
         "delivery_channels": channels,
+        "platform_url_sm3": config.platform_url.as_ref().map(|u| hex::encode(&sm3::Sm3::digest(u.as_bytes())[..8])),
+        "national_platform_url_sm3": config.national_platform_url.as_ref().map(|u| hex::encode(&sm3::Sm3::digest(u.as_bytes())[..8])),
         "audit_checkpoint_interval_secs": config.audit_checkpoint_interval.as_secs(),
         "audit_sweep": {
             "interval_secs": config.audit_sweep_interval.as_secs_f64(),

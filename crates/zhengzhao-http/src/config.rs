@@ -24,10 +24,18 @@ pub struct ServerConfig {
     pub master_key: Option<MasterKeySource>,
     /// Delivery channels (Art. 8): each an HTTP webhook.
     pub delivery_channels: Vec<DeliveryChannel>,
-    /// How often the delivery worker looks for due deliveries.
+    /// The regional government platform's receiving URL (Art. 6–7): every
+    /// license and catalog change is pushed there.
+    pub platform_url: Option<String>,
+    /// The national platform's (Art. 17), receiving the same messages.
+    pub national_platform_url: Option<String>,
+    /// How often the outbox relay looks for due messages when idle.
     pub delivery_poll: Duration,
-    /// First retry delay of a failed delivery; each retry doubles it (capped at an hour).
+    /// First retry delay of a failed send; each retry doubles it (capped at
+    /// an hour, less up to half at random).
     pub delivery_retry_base: Duration,
+    /// Failed sends before a message is parked (then only a replay sends it).
+    pub delivery_max_attempts: u32,
     /// How often `serve` signs a checkpoint of the audit log (when it grew).
     pub audit_checkpoint_interval: Duration,
     /// How often `serve` checks the audit log against its tree in the
@@ -110,7 +118,7 @@ pub struct TlsFiles {
 pub use zhengzhao_core::setup::MasterKeySource;
 
 /// One delivery channel: a name shown with the license and the webhook it posts to.
-pub use zhengzhao_core::delivery::DeliveryChannel;
+pub use zhengzhao_core::outbox::DeliveryChannel;
 impl ServerConfig {
     pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:8080";
     pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -127,8 +135,11 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             master_key: None,
             delivery_channels: Vec::new(),
+            platform_url: None,
+            national_platform_url: None,
             delivery_poll: Duration::from_secs(2),
             delivery_retry_base: Duration::from_secs(5),
+            delivery_max_attempts: zhengzhao_core::outbox::MAX_ATTEMPTS,
             audit_checkpoint_interval: Duration::from_secs(300),
             audit_sweep_interval: Duration::from_secs(5),
             audit_sweep_batch: 2000,
@@ -213,11 +224,18 @@ impl ServerConfig {
         }
     }
 
-    pub fn channel_names(&self) -> Vec<String> {
-        self.delivery_channels
-            .iter()
-            .map(|c| c.name.clone())
-            .collect()
+    /// Every destination of the outbox relay: the platforms, then the channels.
+    pub fn destinations(&self) -> Vec<zhengzhao_core::outbox::Destination> {
+        use zhengzhao_core::outbox::Destination;
+        let mut all = Vec::new();
+        if let Some(url) = &self.platform_url {
+            all.push(Destination::platform(url));
+        }
+        if let Some(url) = &self.national_platform_url {
+            all.push(Destination::national_platform(url));
+        }
+        all.extend(self.delivery_channels.iter().map(Destination::channel));
+        all
     }
 }
 

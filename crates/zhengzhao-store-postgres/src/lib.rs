@@ -28,6 +28,7 @@ mod journal;
 mod keys;
 mod licenses;
 mod orgs;
+mod outbox;
 mod row;
 mod scenarios;
 mod staff;

@@ -1,4 +1,4 @@
-//! License rows, their signed versions, and their deliveries.
+//! License rows and their signed versions.
 
 use crate::db::Db;
 use crate::row::RowExt;
@@ -246,29 +246,7 @@ async fn insert_version<C: Db + ?Sized>(
     Ok(())
 }
 
-async fn insert_deliveries<C: Db + ?Sized>(
-    c: &C,
-    key: i64,
-    version: u16,
-    channels: &[String],
-    at: jiff::Timestamp,
-) -> StoreResult<()> {
-    for ch in channels {
-        c.execute(
-            "INSERT INTO deliveries (license_id, version, channel, status, next_attempt_at, created_at) VALUES ($1, $2, $3, 'pending', $4, $4)",
-            &[&key, &i32::from(version), ch, &at],
-        )
-        .await
-        .map_err(backend)?;
-    }
-    Ok(())
-}
-
-pub(crate) async fn issue<C: Db + ?Sized>(
-    c: &C,
-    l: &NewLicense,
-    channels: &[String],
-) -> StoreResult<LicenseRecord> {
+pub(crate) async fn issue<C: Db + ?Sized>(c: &C, l: &NewLicense) -> StoreResult<LicenseRecord> {
     let type_id: i64 = c
         .query_opt(
             "SELECT id FROM license_types WHERE code = $1",
@@ -323,7 +301,6 @@ pub(crate) async fn issue<C: Db + ?Sized>(
     };
     let key: i64 = row.col(0, "license")?;
     insert_version(c, key, &l.first).await?;
-    insert_deliveries(c, key, l.first.version, channels, l.first.issued_at).await?;
     by_key(c, key)
         .await?
         .ok_or_else(|| StoreError::Backend("license vanished after insert".into()))
@@ -373,7 +350,6 @@ pub(crate) async fn add_version<C: Db + ?Sized>(
     key: i64,
     expected: u16,
     v: &LicenseVersionRecord,
-    channels: &[String],
 ) -> StoreResult<LicenseRecord> {
     let (current, revoked) = current_state(c, key).await?;
     rules::check_license_change(rules::LicenseChange::NewVersion, current, revoked, expected)?;
@@ -384,7 +360,6 @@ pub(crate) async fn add_version<C: Db + ?Sized>(
     )
     .await
     .map_err(backend)?;
-    insert_deliveries(c, key, v.version, channels, v.issued_at).await?;
     by_key(c, key)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("license #{key}")))
@@ -408,112 +383,4 @@ pub(crate) async fn revoke<C: Db + ?Sized>(
     by_key(c, key)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("license #{key}")))
-}
-
-const DELIVERY_SELECT: &str = "SELECT d.id, v.identifier, d.channel, d.status, d.attempts, d.next_attempt_at, d.last_error, d.delivered_at, d.created_at
-                               FROM deliveries d JOIN license_versions v ON v.license_id = d.license_id AND v.version = d.version";
-
-fn to_delivery(r: &Row) -> StoreResult<DeliveryRecord> {
-    let ident: String = r.col(1, "delivery")?;
-    let status: String = r.col(3, "delivery")?;
-    let attempts: i32 = r.col(4, "delivery")?;
-    Ok(DeliveryRecord {
-        id: r.col(0, "delivery")?,
-        license_id: LicenseId::parse(&ident).map_err(|_| corrupt("identifier", &ident))?,
-        channel: r.col(2, "delivery")?,
-        status: DeliveryStatus::parse(&status)
-            .ok_or_else(|| corrupt("delivery status", &status))?,
-        attempts: u32::try_from(attempts).unwrap_or(0),
-        next_attempt_at: r.col(5, "delivery")?,
-        last_error: r.col(6, "delivery")?,
-        delivered_at: r.col(7, "delivery")?,
-        created_at: r.col(8, "delivery")?,
-    })
-}
-
-pub(crate) async fn due<C: Db + ?Sized>(
-    c: &C,
-    now: jiff::Timestamp,
-    limit: u32,
-) -> StoreResult<Vec<DeliveryRecord>> {
-    c.query(
-        &format!("{DELIVERY_SELECT} WHERE d.status = 'pending' AND d.next_attempt_at <= $1 ORDER BY d.next_attempt_at, d.id LIMIT $2"),
-        &[&now, &i64::from(limit)],
-    )
-    .await
-    .map_err(backend)?
-    .iter()
-    .map(to_delivery)
-    .collect()
-}
-
-/// Deliveries of the licenses `keys`, in one query.
-pub(crate) async fn of_licenses<C: Db + ?Sized>(
-    c: &C,
-    keys: &[i64],
-) -> StoreResult<Vec<DeliveryRecord>> {
-    c.query(
-        &format!(
-            "{DELIVERY_SELECT} WHERE d.license_id = ANY($1) ORDER BY d.license_id, d.version, d.channel"
-        ),
-        &[&keys],
-    )
-    .await
-    .map_err(backend)?
-    .iter()
-    .map(to_delivery)
-    .collect()
-}
-
-pub(crate) async fn of_license<C: Db + ?Sized>(
-    c: &C,
-    key: i64,
-) -> StoreResult<Vec<DeliveryRecord>> {
-    c.query(
-        &format!("{DELIVERY_SELECT} WHERE d.license_id = $1 ORDER BY d.version, d.channel"),
-        &[&key],
-    )
-    .await
-    .map_err(backend)?
-    .iter()
-    .map(to_delivery)
-    .collect()
-}
-
-pub(crate) async fn record<C: Db + ?Sized>(
-    c: &C,
-    id: i64,
-    outcome: &DeliveryOutcome,
-) -> StoreResult<()> {
-    let n = match outcome {
-        DeliveryOutcome::Delivered { at } => {
-            c.execute(
-                "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $1, next_attempt_at = NULL, last_error = NULL
-                 WHERE id = $2 AND status = 'pending'",
-                &[at, &id],
-            )
-            .await
-        }
-        DeliveryOutcome::Retry { error, next_attempt_at } => {
-            c.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3 AND status = 'pending'",
-                &[error, next_attempt_at, &id],
-            )
-            .await
-        }
-        DeliveryOutcome::GiveUp { error } => {
-            c.execute(
-                "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = $1, next_attempt_at = NULL WHERE id = $2 AND status = 'pending'",
-                &[error, &id],
-            )
-            .await
-        }
-    }
-    .map_err(backend)?;
-    if n == 0 {
-        return Err(StoreError::Conflict(format!(
-            "delivery {id} is not pending"
-        )));
-    }
-    Ok(())
 }

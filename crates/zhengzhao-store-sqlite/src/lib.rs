@@ -10,6 +10,7 @@ mod journal;
 mod keys;
 mod licenses;
 mod orgs;
+mod outbox;
 mod pool;
 mod scenarios;
 mod staff;
@@ -464,5 +465,126 @@ mod tests {
         let summary = store.version_status_summary().await.unwrap();
         assert_eq!(summary.next_index, 8);
         assert_eq!(summary.superseded, [1]);
+    }
+
+    /// V20 carries the old delivery rows over to the outbox relay: each
+    /// keeps its license, state (failed → parked), attempts and time, under
+    /// its version's platform message; the channel has seen every message
+    /// so far, so nothing old is sent again.
+    #[tokio::test]
+    async fn v20_carries_deliveries_over() {
+        use zhengzhao_store::{DeliveryStatus, LicenseStore, OutboxStore};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        // Valid identifiers: the relay's rows name the version they carry.
+        let t = zhengzhao_domain::codes::LicenseTypeCode::parse("11100000MB0143028R001").unwrap();
+        let i = zhengzhao_domain::codes::CreditCode::parse("91150102MA0N4JXK2C").unwrap();
+        let ident = |v: u16| {
+            zhengzhao_domain::license_id::LicenseId::new(&t, &i, "S1", v)
+                .unwrap()
+                .to_string()
+        };
+        {
+            let mut c = Connection::open(&path).unwrap();
+            embedded::migrations::runner()
+                .set_target(refinery::Target::Version(19))
+                .run(&mut c)
+                .unwrap();
+            c.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+            c.execute(
+                "INSERT INTO licenses (id, type_id, issuer_id, serial, holder_id, current_version,
+                                       source_system, source_record_id, created_at)
+                 VALUES (7, 1, 1, 'S1', 'h', 2, 's', 'r', '2026-01-01T00:00:00Z')",
+                [],
+            )
+            .unwrap();
+            for v in 1..=2u16 {
+                c.execute(
+                    "INSERT INTO license_versions (license_id, version, identifier, type_version, holder_name,
+                                                   holder_id_type, holder_id, valid_from, issued_at, payload,
+                                                   signature, key_id, status_index)
+                     VALUES (7, ?1, ?2, 1, 'n', 'uscc', 'h', '2026-01-01', '2026-01-01T00:00:00Z', '{}', x'00', 'k', ?1)",
+                    rusqlite::params![v, ident(v)],
+                )
+                .unwrap();
+                c.execute(
+                    "INSERT INTO outbox (id, topic, payload, created_at) VALUES (?1, 'platform.license', ?2, '2026-01-01T00:00:00Z')",
+                    rusqlite::params![
+                        uuid::Uuid::now_v7().to_string(),
+                        serde_json::json!({"event": "license.issued", "license_id": ident(v)}).to_string()
+                    ],
+                )
+                .unwrap();
+            }
+            for (v, channel, status, attempts, delivered) in [
+                (1, "app", "delivered", 1, Some("2026-01-01T00:01:00Z")),
+                (1, "web", "failed", 12, None),
+                (2, "app", "pending", 3, None),
+            ] {
+                c.execute(
+                    "INSERT INTO deliveries (license_id, version, channel, status, attempts, next_attempt_at,
+                                             last_error, delivered_at, created_at)
+                     VALUES (7, ?1, ?2, ?3, ?4, '2026-01-01T00:05:00Z', 'HTTP 503', ?5, '2026-01-01T00:00:00Z')",
+                    rusqlite::params![v, channel, status, attempts, delivered],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let rows = store.deliveries_of(7).await.unwrap();
+        let seen: Vec<(String, &str, DeliveryStatus, u32)> = rows
+            .iter()
+            .map(|d| {
+                (
+                    d.license_id.to_string(),
+                    d.channel.as_str(),
+                    d.status,
+                    d.attempts,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (ident(1), "app", DeliveryStatus::Delivered, 1),
+                (ident(1), "web", DeliveryStatus::Failed, 12),
+                (ident(2), "app", DeliveryStatus::Pending, 3),
+            ]
+        );
+        assert_eq!(
+            rows[0].delivered_at,
+            Some("2026-01-01T00:01:00Z".parse().unwrap())
+        );
+        assert_eq!(
+            rows[2].next_attempt_at,
+            Some("2026-01-01T00:05:00Z".parse().unwrap())
+        );
+        // The channels have seen both messages: nothing new to give them.
+        let at = jiff::Timestamp::now();
+        assert_eq!(
+            store
+                .fan_out("channel:app", &["platform.license"], at, 100)
+                .await
+                .unwrap(),
+            0
+        );
+        let summary = store.outbox_summary().await.unwrap();
+        let web = summary
+            .iter()
+            .find(|s| s.destination == "channel:web")
+            .unwrap();
+        assert_eq!((web.pending, web.parked), (0, 1));
+        // The pending one is claimed as before, in order after the delivered first.
+        let claimed = store
+            .claim_outbox(
+                "channel:app",
+                at,
+                at.checked_add(jiff::SignedDuration::from_secs(60)).unwrap(),
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].attempts, 4);
     }
 }

@@ -385,24 +385,6 @@ fn insert_version(c: &Connection, key: i64, v: &VersionRow) -> StoreResult<()> {
     Ok(())
 }
 
-fn insert_deliveries(
-    c: &Connection,
-    key: i64,
-    version: u16,
-    channels: &[String],
-    at: jiff::Timestamp,
-) -> StoreResult<()> {
-    for ch in channels {
-        c.prepare_cached(
-            "INSERT INTO deliveries (license_id, version, channel, status, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, 'pending', ?4, ?4)",
-        )
-        .and_then(|mut s| s.execute(params![key, version, ch, at.to_string()]))
-        .map_err(backend)?;
-    }
-    Ok(())
-}
-
 fn id_by_code(c: &Connection, sql: &str, code: &str, what: &str) -> StoreResult<i64> {
     c.prepare_cached(sql)
         .and_then(|mut s| s.query_row([code], |r| r.get(0)).optional())
@@ -410,13 +392,8 @@ fn id_by_code(c: &Connection, sql: &str, code: &str, what: &str) -> StoreResult<
         .ok_or_else(|| StoreError::NotFound(format!("{what} {code}")))
 }
 
-/// Inserts the license, its first version and its deliveries; returns its key.
-pub(crate) fn issue(
-    c: &Connection,
-    l: &NewLicense,
-    first: &VersionRow,
-    channels: &[String],
-) -> StoreResult<i64> {
+/// Inserts the license and its first version; returns its key.
+pub(crate) fn issue(c: &Connection, l: &NewLicense, first: &VersionRow) -> StoreResult<i64> {
     let type_id = id_by_code(
         c,
         "SELECT id FROM license_types WHERE code = ?1",
@@ -469,7 +446,6 @@ pub(crate) fn issue(
     })?;
     let key = c.last_insert_rowid();
     insert_version(c, key, first)?;
-    insert_deliveries(c, key, l.first.version, channels, l.first.issued_at)?;
     Ok(key)
 }
 
@@ -519,7 +495,6 @@ pub(crate) fn add_version(
     key: i64,
     expected: u16,
     v: &LicenseVersionRecord,
-    channels: &[String],
 ) -> StoreResult<LicenseRecord> {
     let (current, revoked) = current_state(c, key)?;
     rules::check_license_change(rules::LicenseChange::NewVersion, current, revoked, expected)?;
@@ -529,7 +504,6 @@ pub(crate) fn add_version(
         params![v.version, v.holder.id, key],
     )
     .map_err(backend)?;
-    insert_deliveries(c, key, v.version, channels, v.issued_at)?;
     by_key(c, key)?.ok_or_else(|| StoreError::NotFound(format!("license #{key}")))
 }
 
@@ -548,111 +522,6 @@ pub(crate) fn revoke(
     )
     .map_err(backend)?;
     by_key(c, key)?.ok_or_else(|| StoreError::NotFound(format!("license #{key}")))
-}
-
-const DELIVERY_SELECT: &str = "SELECT d.id, v.identifier, d.channel, d.status, d.attempts, d.next_attempt_at, d.last_error, d.delivered_at, d.created_at
-                               FROM deliveries d JOIN license_versions v ON v.license_id = d.license_id AND v.version = d.version";
-
-fn delivery_rows(
-    c: &Connection,
-    sql: &str,
-    p: impl rusqlite::Params,
-) -> StoreResult<Vec<DeliveryRecord>> {
-    let mut stmt = c.prepare_cached(sql).map_err(backend)?;
-    type Raw = (
-        i64,
-        String,
-        String,
-        String,
-        u32,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        String,
-    );
-    let rows: Vec<Raw> = stmt
-        .query_map(p, |r| TryFrom::try_from(r))
-        .map_err(backend)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(backend)?;
-    rows.into_iter()
-        .map(
-            |(id, ident, channel, status, attempts, next, err, delivered, created)| {
-                Ok(DeliveryRecord {
-                    id,
-                    license_id: LicenseId::parse(&ident)
-                        .map_err(|_| corrupt("identifier", &ident))?,
-                    channel,
-                    status: DeliveryStatus::parse(&status)
-                        .ok_or_else(|| corrupt("delivery status", &status))?,
-                    attempts,
-                    next_attempt_at: next.map(|s| ts(&s)).transpose()?,
-                    last_error: err,
-                    delivered_at: delivered.map(|s| ts(&s)).transpose()?,
-                    created_at: ts(&created)?,
-                })
-            },
-        )
-        .collect()
-}
-
-pub(crate) fn due(
-    c: &Connection,
-    now: jiff::Timestamp,
-    limit: u32,
-) -> StoreResult<Vec<DeliveryRecord>> {
-    delivery_rows(
-        c,
-        &format!(
-            "{DELIVERY_SELECT} WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at, d.id LIMIT ?2"
-        ),
-        params![now.to_string(), limit],
-    )
-}
-
-pub(crate) fn of_license(c: &Connection, key: i64) -> StoreResult<Vec<DeliveryRecord>> {
-    delivery_rows(
-        c,
-        &format!("{DELIVERY_SELECT} WHERE d.license_id = ?1 ORDER BY d.version, d.channel"),
-        [key],
-    )
-}
-
-/// Deliveries of the licenses whose keys are given as a JSON array.
-pub(crate) fn of_licenses(c: &Connection, keys: &str) -> StoreResult<Vec<DeliveryRecord>> {
-    delivery_rows(
-        c,
-        &format!(
-            "{DELIVERY_SELECT} WHERE d.license_id IN (SELECT value FROM json_each(?1))
-             ORDER BY d.license_id, d.version, d.channel"
-        ),
-        [keys],
-    )
-}
-
-pub(crate) fn record(c: &Connection, id: i64, outcome: &DeliveryOutcome) -> StoreResult<()> {
-    let n = match outcome {
-        DeliveryOutcome::Delivered { at } => c.execute(
-            "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?1, next_attempt_at = NULL, last_error = NULL
-             WHERE id = ?2 AND status = 'pending'",
-            params![at.to_string(), id],
-        ),
-        DeliveryOutcome::Retry { error, next_attempt_at } => c.execute(
-            "UPDATE deliveries SET attempts = attempts + 1, last_error = ?1, next_attempt_at = ?2 WHERE id = ?3 AND status = 'pending'",
-            params![error, next_attempt_at.to_string(), id],
-        ),
-        DeliveryOutcome::GiveUp { error } => c.execute(
-            "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ?1, next_attempt_at = NULL WHERE id = ?2 AND status = 'pending'",
-            params![error, id],
-        ),
-    }
-    .map_err(backend)?;
-    if n == 0 {
-        return Err(StoreError::Conflict(format!(
-            "delivery {id} is not pending"
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -248,7 +248,7 @@ pub trait LicenseStore: Send + Sync {
         log: &ChangeLog,
     ) -> StoreResult<()>;
 
-    /// Store a new license with its first version and pending deliveries.
+    /// Store a new license with its first version.
     /// `Conflict` if the source record or the serial is already used;
     /// `CurrentLicenseExists` if `license.one_current_per_holder` and the
     /// holder has a license of the type that is not revoked (expired or not
@@ -257,7 +257,6 @@ pub trait LicenseStore: Send + Sync {
     async fn issue_license(
         &self,
         license: &NewLicense,
-        channels: &[String],
         log: &ChangeLog,
     ) -> StoreResult<LicenseRecord>;
 
@@ -268,7 +267,6 @@ pub trait LicenseStore: Send + Sync {
         key: i64,
         expected_current: u16,
         version: &LicenseVersionRecord,
-        channels: &[String],
         log: &ChangeLog,
     ) -> StoreResult<LicenseRecord>;
 
@@ -307,22 +305,8 @@ pub trait LicenseStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<LicenseRecord>>;
 
-    /// Pending deliveries whose next attempt is due at `now`, oldest first.
-    async fn due_deliveries(
-        &self,
-        now: jiff::Timestamp,
-        limit: u32,
-    ) -> StoreResult<Vec<DeliveryRecord>>;
-
-    /// Record an attempt's outcome; a success is audited with `log`.
-    async fn record_delivery(
-        &self,
-        id: i64,
-        outcome: &DeliveryOutcome,
-        log: Option<&ChangeLog>,
-    ) -> StoreResult<()>;
-
-    /// Every delivery of a license's versions.
+    /// Every delivery of a license's versions over the delivery channels
+    /// (Art. 8), from the outbox relay's rows.
     async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>>;
 
     /// Every delivery of the versions of all licenses in `keys`, in one
@@ -502,4 +486,62 @@ pub trait HolderSessionStore: Send + Sync {
         at: jiff::Timestamp,
         log: &ChangeLog,
     ) -> StoreResult<()>;
+}
+
+/// The outbox relay (`zhengzhao_core::outbox`): one delivery row per
+/// destination and outbox message, claimed by row, in order per stream.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Make `destination` known; a new one receives every message from the
+    /// first on. A no-op for a known one.
+    async fn register_destination(&self, destination: &str) -> StoreResult<()>;
+
+    /// Give `destination` a pending row for each outbox message of `topics`
+    /// it has not been given yet, looking at most `limit` messages ahead;
+    /// how many rows were made. Safe when two processes do it at once.
+    async fn fan_out(
+        &self,
+        destination: &str,
+        topics: &[&str],
+        now: jiff::Timestamp,
+        limit: u32,
+    ) -> StoreResult<u64>;
+
+    /// Claim up to `limit` due rows of `destination`, oldest first: pending
+    /// ones due at `now`, and in-flight ones whose lease ended (a worker
+    /// died) — each only if no older message of its stream is undelivered.
+    /// The attempt is counted here, and the row is in flight until
+    /// `lease_until`. On PostgreSQL rows locked by another claim are skipped.
+    async fn claim_outbox(
+        &self,
+        destination: &str,
+        now: jiff::Timestamp,
+        lease_until: jiff::Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxDelivery>>;
+
+    /// The outcome of a claimed attempt, with `log` in the same transaction.
+    /// `Conflict` if the row is no longer in flight.
+    async fn record_outbox_attempt(
+        &self,
+        id: i64,
+        outcome: &OutboxOutcome,
+        log: Option<&ChangeLog>,
+    ) -> StoreResult<()>;
+
+    async fn outbox_deliveries(&self, filter: &OutboxFilter) -> StoreResult<Vec<OutboxDelivery>>;
+
+    async fn outbox_delivery(&self, id: i64) -> StoreResult<Option<OutboxDelivery>>;
+
+    /// Send a rejected or parked row again: pending, attempts from zero,
+    /// due at `now`. `Conflict` in any other state, `NotFound` if none.
+    async fn replay_outbox(
+        &self,
+        id: i64,
+        now: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<OutboxDelivery>;
+
+    /// Each registered destination's rows by state.
+    async fn outbox_summary(&self) -> StoreResult<Vec<OutboxSummary>>;
 }

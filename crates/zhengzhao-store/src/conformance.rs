@@ -32,7 +32,7 @@ macro_rules! conformance_suite {
             license_lifecycle,
             license_list_filters_and_pages,
             one_current_license_per_holder,
-            deliveries_retry_and_finish,
+            outbox_relay_rows,
             request_nonces_are_used_once,
             status_indexes_are_reserved_once,
             audit_tree_grows_by_exact_appends,
@@ -1211,14 +1211,14 @@ pub async fn one_current_license_per_holder(store: &dyn Store) {
     first.first.valid_from = jiff::civil::date(2010, 1, 1);
     first.first.valid_until = Some(jiff::civil::date(2015, 12, 31));
     let first = store
-        .issue_license(&first, &[], &log("license.issue", "l", 2))
+        .issue_license(&first, &log("license.issue", "l", 2))
         .await
         .unwrap();
     let before = audit_count(store).await;
     let second = only_one("O2", "o2", h1, 3);
     refused(
         store
-            .issue_license(&second, &["app".into()], &log("license.issue", "l", 3))
+            .issue_license(&second, &log("license.issue", "l", 3))
             .await,
         &first.versions[0].license_id,
     );
@@ -1236,11 +1236,7 @@ pub async fn one_current_license_per_holder(store: &dyn Store) {
     );
     // Another holder of the same type is not affected.
     store
-        .issue_license(
-            &only_one("O3", "o3", h2, 4),
-            &[],
-            &log("license.issue", "l", 4),
-        )
+        .issue_license(&only_one("O3", "o3", h2, 4), &log("license.issue", "l", 4))
         .await
         .unwrap();
     // The refusal names the current version.
@@ -1254,12 +1250,12 @@ pub async fn one_current_license_per_holder(store: &dyn Store) {
         5,
     );
     store
-        .add_license_version(first.key, 1, &v2, &[], &log("license.update", "l", 5))
+        .add_license_version(first.key, 1, &v2, &log("license.update", "l", 5))
         .await
         .unwrap();
     refused(
         store
-            .issue_license(&second, &[], &log("license.issue", "l", 6))
+            .issue_license(&second, &log("license.issue", "l", 6))
             .await,
         &v2.license_id,
     );
@@ -1274,16 +1270,12 @@ pub async fn one_current_license_per_holder(store: &dyn Store) {
         .await
         .unwrap();
     let second = store
-        .issue_license(&second, &[], &log("license.issue", "l", 8))
+        .issue_license(&second, &log("license.issue", "l", 8))
         .await
         .unwrap();
     refused(
         store
-            .issue_license(
-                &only_one("O4", "o4", h1, 9),
-                &[],
-                &log("license.issue", "l", 9),
-            )
+            .issue_license(&only_one("O4", "o4", h1, 9), &log("license.issue", "l", 9))
             .await,
         &second.versions[0].license_id,
     );
@@ -1292,7 +1284,6 @@ pub async fn one_current_license_per_holder(store: &dyn Store) {
     let legacy = store
         .issue_license(
             &new_license(&f, "L1", "l1", h3, 10),
-            &[],
             &log("license.issue", "l", 10),
         )
         .await
@@ -1300,7 +1291,6 @@ pub async fn one_current_license_per_holder(store: &dyn Store) {
     store
         .issue_license(
             &new_license(&f, "L2", "l2", h3, 11),
-            &[],
             &log("license.issue", "l", 11),
         )
         .await
@@ -1309,7 +1299,6 @@ pub async fn one_current_license_per_holder(store: &dyn Store) {
         store
             .issue_license(
                 &only_one("L3", "l3", h3, 12),
-                &[],
                 &log("license.issue", "l", 12),
             )
             .await,
@@ -1325,7 +1314,7 @@ pub async fn one_current_license_per_holder(store: &dyn Store) {
         racing
             .iter()
             .zip(&logs)
-            .map(|(l, lg)| store.issue_license(l, &[], lg)),
+            .map(|(l, lg)| store.issue_license(l, lg)),
     )
     .await;
     let won: Vec<&LicenseRecord> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
@@ -1355,10 +1344,9 @@ pub async fn one_current_license_per_holder(store: &dyn Store) {
 
 pub async fn license_lifecycle(store: &dyn Store) {
     let f = license_fixture(store).await;
-    let channels = vec!["platform".to_string(), "app".to_string()];
     let new = new_license(&f, "A1", "r1", "91150102MA0N4JXK2X", 2);
     let issued = store
-        .issue_license(&new, &channels, &log("license.issue", "l", 2))
+        .issue_license(&new, &log("license.issue", "l", 2))
         .await
         .unwrap();
     assert_eq!(issued.versions.len(), 1);
@@ -1396,7 +1384,6 @@ pub async fn license_lifecycle(store: &dyn Store) {
     let dup = store
         .issue_license(
             &new_license(&f, "A2", "r1", "x", 3),
-            &channels,
             &log("license.issue", "l", 3),
         )
         .await;
@@ -1404,7 +1391,6 @@ pub async fn license_lifecycle(store: &dyn Store) {
     let dup_serial = store
         .issue_license(
             &new_license(&f, "A1", "r9", "x", 3),
-            &channels,
             &log("license.issue", "l", 3),
         )
         .await;
@@ -1428,13 +1414,7 @@ pub async fn license_lifecycle(store: &dyn Store) {
         4,
     );
     let updated = store
-        .add_license_version(
-            issued.key,
-            1,
-            &v2,
-            &channels,
-            &log("license.update", "l", 4),
-        )
+        .add_license_version(issued.key, 1, &v2, &log("license.update", "l", 4))
         .await
         .unwrap();
     assert_eq!(updated.versions.len(), 2);
@@ -1456,13 +1436,7 @@ pub async fn license_lifecycle(store: &dyn Store) {
     );
     taken.status_index = v2.status_index;
     let r = store
-        .add_license_version(
-            issued.key,
-            2,
-            &taken,
-            &channels,
-            &log("license.update", "l", 4),
-        )
+        .add_license_version(issued.key, 2, &taken, &log("license.update", "l", 4))
         .await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
     // Any version's identifier names the license.
@@ -1486,13 +1460,7 @@ pub async fn license_lifecycle(store: &dyn Store) {
         5,
     );
     let r = store
-        .add_license_version(
-            issued.key,
-            1,
-            &stale,
-            &channels,
-            &log("license.update", "l", 5),
-        )
+        .add_license_version(issued.key, 1, &stale, &log("license.update", "l", 5))
         .await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
 
@@ -1549,22 +1517,13 @@ pub async fn license_lifecycle(store: &dyn Store) {
         8,
     );
     let r = store
-        .add_license_version(
-            issued.key,
-            2,
-            &after_revoke,
-            &channels,
-            &log("license.update", "l", 8),
-        )
+        .add_license_version(issued.key, 2, &after_revoke, &log("license.update", "l", 8))
         .await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
 
-    let deliveries = store.deliveries_of(issued.key).await.unwrap();
-    assert_eq!(deliveries.len(), 4, "two channels for each of two versions");
     assert!(
-        deliveries
-            .iter()
-            .all(|d| d.status == DeliveryStatus::Pending && d.attempts == 0)
+        store.deliveries_of(issued.key).await.unwrap().is_empty(),
+        "no channel rows before the outbox relay gives them"
     );
     let missing = zhengzhao_domain::license_id::LicenseId::new(
         &zhengzhao_domain::codes::LicenseTypeCode::parse("11100000000013338W001").unwrap(),
@@ -1589,7 +1548,6 @@ pub async fn license_list_filters_and_pages(store: &dyn Store) {
         store
             .issue_license(
                 &new_license(&f, &format!("S{i}"), &format!("r{i}"), holder, 10 + i),
-                &[],
                 &log("license.issue", "l", 10 + i),
             )
             .await
@@ -1705,91 +1663,267 @@ pub async fn license_list_filters_and_pages(store: &dyn Store) {
     assert_eq!(last, ["holder:a", "holder:b"]);
 }
 
-pub async fn deliveries_retry_and_finish(store: &dyn Store) {
+/// A license write's log with its platform message, as the core writes it.
+fn license_log(action: &str, id: &zhengzhao_domain::license_id::LicenseId, secs: i64) -> ChangeLog {
+    let mut l = log(action, "l", secs);
+    l.outbox.push(OutboxMessage {
+        id: uuid::Uuid::now_v7(),
+        topic: "platform.license".into(),
+        payload: serde_json::json!({"event": action, "license_id": id}),
+    });
+    l
+}
+
+async fn claim(store: &dyn Store, dest: &str, secs: i64) -> Vec<OutboxDelivery> {
+    store
+        .claim_outbox(dest, at(secs), at(secs + 60), 10)
+        .await
+        .unwrap()
+}
+
+/// The outbox relay's rows: each destination is given every message of its
+/// topics once, from the first on; a claim counts the attempt and takes
+/// only the oldest undelivered message of each license; a lost lease is
+/// taken over; outcomes are recorded only for rows in flight; rejected and
+/// parked rows wait for a replay; two claims never take the same row.
+pub async fn outbox_relay_rows(store: &dyn Store) {
     let f = license_fixture(store).await;
-    let channels = vec!["platform".to_string(), "app".to_string(), "web".to_string()];
-    let l = store
-        .issue_license(
-            &new_license(&f, "D1", "d1", "H", 20),
-            &channels,
-            &log("license.issue", "l", 20),
-        )
+    let a = new_license(&f, "OB1", "ob1", "H1", 20);
+    let b = new_license(&f, "OB2", "ob2", "H2", 21);
+    let a1 = a.first.license_id.clone();
+    let a = store
+        .issue_license(&a, &license_log("license.issued", &a1, 20))
         .await
         .unwrap();
-    assert!(
-        store.due_deliveries(at(19), 10).await.unwrap().is_empty(),
-        "not due before issue time"
+    let b1 = b.first.license_id.clone();
+    let b = store
+        .issue_license(&b, &license_log("license.issued", &b1, 21))
+        .await
+        .unwrap();
+    let mut v2 = version_record(
+        "11100000000013338W001",
+        &f.issuer_credit,
+        "OB1",
+        2,
+        "H1",
+        f.key,
+        22,
     );
-    let due = store.due_deliveries(at(20), 10).await.unwrap();
-    assert_eq!(due.len(), 3);
-    assert_eq!(due[0].license_id, l.versions[0].license_id);
-    let (a, b, c) = (due[0].id, due[1].id, due[2].id);
+    v2.reason = None;
+    let a2 = v2.license_id.clone();
+    store
+        .add_license_version(a.key, 1, &v2, &license_log("license.updated", &a2, 22))
+        .await
+        .unwrap();
+    // A catalog message goes to platforms only.
+    let mut cat = log("catalog.update", "c", 23);
+    cat.outbox.push(OutboxMessage {
+        id: uuid::Uuid::now_v7(),
+        topic: "platform.catalog".into(),
+        payload: serde_json::json!({"event": "license_type.updated", "code": "11100000000013338W001"}),
+    });
+    store.record_event(&cat).await.unwrap();
+
+    let (platform, app) = ("platform", "channel:app");
+    let license_only: &[&str] = &["platform.license"];
+    let both: &[&str] = &["platform.license", "platform.catalog"];
+    for d in [platform, app] {
+        store.register_destination(d).await.unwrap();
+        store.register_destination(d).await.unwrap();
+    }
+    assert_eq!(
+        store.fan_out(platform, both, at(30), 2).await.unwrap(),
+        2,
+        "a window of two"
+    );
+    assert_eq!(store.fan_out(platform, both, at(30), 100).await.unwrap(), 2);
+    assert_eq!(
+        store.fan_out(platform, both, at(30), 100).await.unwrap(),
+        0,
+        "once each"
+    );
+    assert_eq!(
+        store.fan_out(app, license_only, at(30), 100).await.unwrap(),
+        3
+    );
+    assert!(store.fan_out("nowhere", both, at(30), 10).await.is_err());
+
+    // Oldest first, one per license: A's second version waits for its first.
+    let got = claim(store, app, 30).await;
+    let ids: Vec<String> = got
+        .iter()
+        .map(|d| {
+            d.message.message.payload["license_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids, [a1.to_string(), b1.to_string()]);
+    assert!(
+        got.iter()
+            .all(|d| d.attempts == 1 && d.state == OutboxState::InFlight)
+    );
+    assert_eq!(got[0].license_key, Some(a.key));
+    assert!(
+        claim(store, app, 31).await.is_empty(),
+        "in flight, and A2 waits"
+    );
+
+    // A's first delivered (audited); B's fails and is retried later.
     let before = audit_count(store).await;
     store
-        .record_delivery(
-            a,
-            &DeliveryOutcome::Delivered { at: at(21) },
-            Some(&log("license.deliver", "l", 21)),
+        .record_outbox_attempt(
+            got[0].id,
+            &OutboxOutcome::Delivered { at: at(32) },
+            Some(&log("outbox.deliver", "l", 32)),
         )
         .await
         .unwrap();
     assert_eq!(audit_count(store).await, before + 1);
-    store
-        .record_delivery(
-            b,
-            &DeliveryOutcome::Retry {
-                error: "HTTP 503".into(),
-                next_attempt_at: at(60),
-            },
-            None,
-        )
-        .await
-        .unwrap();
-    store
-        .record_delivery(
-            c,
-            &DeliveryOutcome::GiveUp {
-                error: "HTTP 410".into(),
-            },
-            None,
-        )
-        .await
-        .unwrap();
-    assert!(store.due_deliveries(at(59), 10).await.unwrap().is_empty());
-    let later = store.due_deliveries(at(60), 10).await.unwrap();
-    assert_eq!(later.len(), 1);
-    assert_eq!(later[0].attempts, 1);
-    assert_eq!(later[0].last_error.as_deref(), Some("HTTP 503"));
     let again = store
-        .record_delivery(a, &DeliveryOutcome::Delivered { at: at(70) }, None)
+        .record_outbox_attempt(got[0].id, &OutboxOutcome::Delivered { at: at(33) }, None)
         .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-    let all = store.deliveries_of(l.key).await.unwrap();
-    let by_channel = |ch: &str| all.iter().find(|d| d.channel == ch).unwrap().clone();
-    assert_eq!(by_channel(&due[0].channel).delivered_at, Some(at(21)));
-    assert_eq!(
-        by_channel(&due[0].channel).status,
-        DeliveryStatus::Delivered
-    );
-    assert_eq!(by_channel(&due[2].channel).status, DeliveryStatus::Failed);
-    // A list page's deliveries in one query: the same rows as one by one.
-    let other = store
-        .issue_license(
-            &new_license(&f, "D2", "d2", "H2", 21),
-            &channels[..1],
-            &log("license.issue", "l", 21),
+    store
+        .record_outbox_attempt(
+            got[1].id,
+            &OutboxOutcome::Retry {
+                error: "HTTP 503".into(),
+                next_attempt_at: at(50),
+            },
+            None,
         )
         .await
         .unwrap();
-    let mut one_by_one = store.deliveries_of(l.key).await.unwrap();
-    one_by_one.extend(store.deliveries_of(other.key).await.unwrap());
-    let together = store
-        .deliveries_of_licenses(&[l.key, other.key])
+    let next = claim(store, app, 33).await;
+    assert_eq!(next.len(), 1, "A's second version now; B not due before 50");
+    assert_eq!(
+        next[0].message.message.payload["license_id"],
+        a2.to_string()
+    );
+    // Its worker dies: after the lease (until 93) another claim takes it,
+    // counting again. B, due again at 50, is claimed at 92.
+    let at_92 = claim(store, app, 92).await;
+    assert!(at_92.iter().all(|d| d.id != next[0].id), "lease not over");
+    let b_again = at_92.iter().find(|d| d.id == got[1].id).unwrap().clone();
+    assert_eq!(b_again.attempts, 2);
+    assert_eq!(b_again.last_error.as_deref(), Some("HTTP 503"));
+    let retaken = claim(store, app, 94).await;
+    assert_eq!(retaken.len(), 1);
+    let taken = &retaken[0];
+    assert_eq!((taken.id, taken.attempts), (next[0].id, 2));
+    store
+        .record_outbox_attempt(
+            taken.id,
+            &OutboxOutcome::Rejected {
+                error: "HTTP 422".into(),
+            },
+            Some(&log("outbox.deliver", "l", 95)),
+        )
         .await
         .unwrap();
-    assert_eq!(together.len(), 4);
-    assert_eq!(together, one_by_one);
+    store
+        .record_outbox_attempt(
+            b_again.id,
+            &OutboxOutcome::Parked {
+                error: "HTTP 503".into(),
+            },
+            Some(&log("outbox.deliver", "l", 95)),
+        )
+        .await
+        .unwrap();
+    assert!(
+        claim(store, app, 200).await.is_empty(),
+        "rejected and parked wait"
+    );
+
+    // The views: channel rows per license, the summary, the list.
+    let a_rows = store.deliveries_of(a.key).await.unwrap();
+    assert_eq!(a_rows.len(), 2);
+    assert_eq!(a_rows[0].license_id, a1);
+    assert_eq!(a_rows[0].channel, "app");
+    assert_eq!(a_rows[0].status, DeliveryStatus::Delivered);
+    assert_eq!(a_rows[0].delivered_at, Some(at(32)));
+    assert_eq!(a_rows[1].status, DeliveryStatus::Failed);
+    let together = store.deliveries_of_licenses(&[a.key, b.key]).await.unwrap();
+    assert_eq!(together.len(), 3);
     assert!(store.deliveries_of_licenses(&[]).await.unwrap().is_empty());
+    let summary = store.outbox_summary().await.unwrap();
+    let of = |d: &str| summary.iter().find(|s| s.destination == d).unwrap().clone();
+    assert_eq!(
+        (of(app).pending, of(app).rejected, of(app).parked),
+        (0, 1, 1)
+    );
+    assert_eq!(of(platform).pending, 4);
+    assert_eq!(of(platform).oldest_undelivered_at, Some(at(20)));
+    let parked = store
+        .outbox_deliveries(&OutboxFilter {
+            destination: Some(app.into()),
+            state: Some(OutboxState::Parked),
+            before_id: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].id, b_again.id);
+    assert_eq!(
+        store
+            .outbox_delivery(b_again.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        OutboxState::Parked
+    );
+
+    // Replay: only rejected or parked rows, audited, from the first attempt.
+    let r = store
+        .replay_outbox(a_rows[0].id, at(201), &log("outbox.replay", "o", 201))
+        .await;
+    assert!(
+        matches!(r, Err(StoreError::Conflict(_))),
+        "a delivered row: {r:?}"
+    );
+    assert!(matches!(
+        store
+            .replay_outbox(999_999, at(201), &log("outbox.replay", "o", 201))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let replayed = store
+        .replay_outbox(b_again.id, at(201), &log("outbox.replay", "o", 201))
+        .await
+        .unwrap();
+    assert_eq!(
+        (replayed.state, replayed.attempts),
+        (OutboxState::Pending, 0)
+    );
+    assert_eq!(claim(store, app, 201).await.len(), 1);
+
+    // Two claims at once on the platform's rows: no row taken twice.
+    let both_claims = futures_join_all(
+        [
+            store.claim_outbox(platform, at(300), at(360), 3),
+            store.claim_outbox(platform, at(300), at(360), 3),
+        ]
+        .into_iter(),
+    )
+    .await;
+    let mut all: Vec<i64> = both_claims
+        .into_iter()
+        .flat_map(|c| c.unwrap())
+        .map(|d| d.id)
+        .collect();
+    let n = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), n, "a row claimed twice");
+    assert_eq!(
+        n, 3,
+        "A2 waits for A1; the catalog message is its own stream"
+    );
 }
 
 /// Signed-request nonces: used once per token within their window, by any

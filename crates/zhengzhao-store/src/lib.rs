@@ -10,6 +10,7 @@ mod audit_tree;
 mod error;
 mod holder_sessions;
 mod licenses;
+mod outbox;
 mod records;
 pub mod rules;
 mod scenarios;
@@ -23,6 +24,7 @@ pub use audit_tree::*;
 pub use error::StoreError;
 pub use holder_sessions::*;
 pub use licenses::*;
+pub use outbox::*;
 pub use records::*;
 pub use scenarios::*;
 pub use staff::*;
@@ -35,7 +37,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub mod prelude {
     pub use crate::{
         AuditStore, CatalogStore, ConsentStore, HolderSessionStore, KeyStore, LicenseStore,
-        OrgStore, ScenarioStore, StaffStore, Store, TokenStore, UsageListStore,
+        OrgStore, OutboxStore, ScenarioStore, StaffStore, Store, TokenStore, UsageListStore,
     };
 }
 
@@ -58,6 +60,7 @@ pub trait Store:
     + ConsentStore
     + UsageListStore
     + HolderSessionStore
+    + OutboxStore
     + Send
     + Sync
     + 'static

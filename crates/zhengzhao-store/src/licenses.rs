@@ -274,18 +274,3 @@ impl DeliveryStatus {
         }
     }
 }
-
-/// The outcome of one delivery attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeliveryOutcome {
-    Delivered {
-        at: jiff::Timestamp,
-    },
-    Retry {
-        error: String,
-        next_attempt_at: jiff::Timestamp,
-    },
-    GiveUp {
-        error: String,
-    },
-}

@@ -74,6 +74,9 @@ enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The outbox relay to the platforms and delivery channels.
+    #[command(subcommand)]
+    Outbox(commands::outbox::OutboxCommand),
     /// Take a consistent online backup of the SQLite library (the server may keep serving).
     Backup {
         /// The backup file to create (it must not exist).
@@ -257,6 +260,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::User(cmd) => user(&server_config(&file, &cli.library, None)?, cmd).await,
             Command::Keys(cmd) => keys(&server_config(&file, &cli.library, None)?, cmd).await,
             Command::Audit(cmd) => audit(&server_config(&file, &cli.library, None)?, cmd).await,
+            Command::Outbox(cmd) => {
+                commands::outbox::outbox(&server_config(&file, &cli.library, None)?, cmd).await
+            }
             Command::Backup { to } => backup(&server_config(&file, &cli.library, None)?, &to).await,
             Command::Restore { file: from, force } => {
                 restore(&server_config(&file, &cli.library, None)?, &from, force).await

@@ -70,6 +70,13 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub delivery_channels: Vec<String>,
+    /// The regional government platform's receiving URL: every license and
+    /// catalog change is pushed there [default: none]
+    #[arg(long, env = "ZHENGZHAO_PLATFORM_URL")]
+    pub platform_url: Option<String>,
+    /// The national platform's receiving URL (the same messages) [default: none]
+    #[arg(long, env = "ZHENGZHAO_NATIONAL_PLATFORM_URL")]
+    pub national_platform_url: Option<String>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key)
     #[arg(long, env = "ZHENGZHAO_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -152,6 +159,8 @@ pub struct FileSettings {
     pub holder_oidc_client_secret: Option<String>,
     pub holder_oidc_id_claim: Option<String>,
     pub holder_oidc_id_type_claim: Option<String>,
+    pub platform_url: Option<String>,
+    pub national_platform_url: Option<String>,
     /// `[[delivery_channels]]` tables with `name` and `url`.
     #[serde(default)]
     pub delivery_channels: Vec<ChannelSetting>,
@@ -333,6 +342,18 @@ pub fn server_config(
         .map(|p| zhengzhao_http::config::parse_trusted_proxy(p).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<_>>()?;
     c.holder_oidc = holder_oidc(serve, file)?;
+    c.platform_url = platform_url(
+        "platform_url",
+        serve
+            .and_then(|s| s.platform_url.clone())
+            .or_else(|| file.platform_url.clone()),
+    )?;
+    c.national_platform_url = platform_url(
+        "national_platform_url",
+        serve
+            .and_then(|s| s.national_platform_url.clone())
+            .or_else(|| file.national_platform_url.clone()),
+    )?;
     if let Some(secs) = serve
         .and_then(|s| s.header_read_timeout_secs)
         .or(file.header_read_timeout_secs)
@@ -440,4 +461,15 @@ fn holder_oidc(
         )
         .unwrap_or_else(|| HolderOidc::DEFAULT_ID_TYPE_CLAIM.into()),
     }))
+}
+
+/// A platform's receiving URL: absolute `http(s)://`.
+fn platform_url(key: &str, url: Option<String>) -> anyhow::Result<Option<String>> {
+    match url {
+        Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => Err(fail(
+            format!("{key} 应为http(s)://开头的完整地址，不是 {u}"),
+            format!("{key} must be an absolute http(s):// URL, not {u}"),
+        )),
+        other => Ok(other.filter(|u| !u.is_empty())),
+    }
 }

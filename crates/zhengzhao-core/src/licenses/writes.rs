@@ -201,7 +201,7 @@ impl Library {
             audit,
             outbox: vec![platform_message("license.issued", &id, 1, &issuer.code)],
         };
-        match self.store.issue_license(&new, &self.channels, &log).await {
+        match self.store.issue_license(&new, &log).await {
             Ok(rec) => {
                 let rec = self.open_license(rec).await?;
                 if let Some(v) = rec.current() {
@@ -409,7 +409,7 @@ impl Library {
         let record = self.seal_version(&t, record).await?;
         let stored = self
             .store
-            .add_license_version(l.key, current.version, &record, &self.channels, &log)
+            .add_license_version(l.key, current.version, &record, &log)
             .await?;
         // The version before is superseded now: the lists say so at once.
         self.status_list_changed();

@@ -35,6 +35,26 @@ struct RefusalLabels {
     reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboxLabels {
+    destination: String,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DestinationLabels {
+    destination: String,
+}
+
+/// The outbox relay's backlog per destination, read at each scrape.
+#[derive(Default)]
+struct OutboxGauges {
+    /// Rows by state (pending, in_flight, rejected, parked).
+    rows: Family<OutboxLabels, Gauge>,
+    /// Seconds since the oldest undelivered message was written (0: none).
+    oldest_age: Family<DestinationLabels, Gauge>,
+}
+
 /// Password hashing and refused logins (`service::login_limits`), read
 /// from the library when `/metrics` is rendered.
 struct LoginMetrics {
@@ -54,6 +74,7 @@ pub struct Metrics {
     pool_available: Gauge,
     audit: AuditGauges,
     login: LoginMetrics,
+    outbox: OutboxGauges,
 }
 
 /// The background check of the audit log (`Library::sweep_audit`).
@@ -157,6 +178,17 @@ impl Metrics {
             "Logins refused before any check: by the per-address or per-username limit, or busy hashing",
             login.refused.clone(),
         );
+        let outbox = OutboxGauges::default();
+        registry.register(
+            "outbox_messages",
+            "Outbox relay rows not yet delivered, by destination and state",
+            outbox.rows.clone(),
+        );
+        registry.register(
+            "outbox_oldest_undelivered_age_seconds",
+            "Age of the oldest message a destination has not yet received",
+            outbox.oldest_age.clone(),
+        );
         Self {
             registry,
             requests,
@@ -165,6 +197,7 @@ impl Metrics {
             pool_available,
             audit,
             login,
+            outbox,
         }
     }
 
@@ -227,6 +260,37 @@ pub async fn render(State(state): State<AppState>) -> Response {
             let counter = m.login.refused.get_or_create(&RefusalLabels { reason });
             counter.inc_by(total.saturating_sub(counter.get()));
         }
+    }
+    match state.library.outbox_summary().await {
+        Ok(summary) => {
+            let now = state.library.now();
+            for d in summary {
+                for (label, n) in [
+                    ("pending", d.pending),
+                    ("in_flight", d.in_flight),
+                    ("rejected", d.rejected),
+                    ("parked", d.parked),
+                ] {
+                    m.outbox
+                        .rows
+                        .get_or_create(&OutboxLabels {
+                            destination: d.destination.clone(),
+                            state: label,
+                        })
+                        .set(i64::try_from(n).unwrap_or(i64::MAX));
+                }
+                let age = d
+                    .oldest_undelivered_at
+                    .map_or(0, |t| now.duration_since(t).as_secs().max(0));
+                m.outbox
+                    .oldest_age
+                    .get_or_create(&DestinationLabels {
+                        destination: d.destination,
+                    })
+                    .set(age);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the outbox backlog for metrics"),
     }
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &m.registry) {

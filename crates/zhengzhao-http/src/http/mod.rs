@@ -13,6 +13,7 @@ pub mod login;
 pub mod metrics;
 pub mod openapi;
 pub mod orgs;
+pub mod outbox;
 pub mod pages;
 pub mod presentation;
 pub mod rate_limit;
@@ -239,6 +240,9 @@ pub fn router(state: AppState) -> Router {
             get(usage_lists::get).put(usage_lists::put),
         )
         .route("/api/v1/usage/check", post(usage_lists::check))
+        .route("/api/v1/outbox", get(outbox::list))
+        .route("/api/v1/outbox/{id}", get(outbox::get))
+        .route("/api/v1/outbox/{id}/replay", post(outbox::replay))
         .route("/api/v1/holder/licenses", get(holders::licenses))
         .route("/api/v1/holder/usage", get(holders::usage))
         .route("/api/v1/holder/session", get(holder_sign_in::session))

@@ -70,6 +70,9 @@ use utoipa::{Modify, OpenApi};
         super::usage_lists::get,
         super::usage_lists::check,
         super::holders::licenses,
+        super::outbox::list,
+        super::outbox::get,
+        super::outbox::replay,
         super::holder_sign_in::begin,
         super::holder_sign_in::callback,
         super::holder_sign_in::session,
@@ -92,6 +95,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerAuth),
     tags(
         (name = "catalog", description = "Issuance catalog (发证目录, Art. 6)"),
+        (name = "outbox", description = "The outbox relay to the platforms and delivery channels (Art. 6–8, 17)"),
         (name = "orgs", description = "Org tree (Art. 5)"),
         (name = "licenses", description = "Issue, update, revoke and read licenses (Art. 7, 8, 10)"),
         (name = "audit", description = "Tamper-evident audit log: signed checkpoints and proofs (Art. 21)"),

@@ -1,7 +1,8 @@
-//! Licenses, their versions and status indexes, presentations and deliveries.
+//! Licenses, their versions and status indexes, presentations, and their
+//! channel deliveries (from the outbox relay's rows).
 
 use crate::row::RowExt;
-use crate::{PgStore, backend, journal, licenses};
+use crate::{PgStore, backend, licenses};
 use async_trait::async_trait;
 use zhengzhao_domain::codes::LicenseTypeCode;
 use zhengzhao_domain::license_id::LicenseId;
@@ -94,12 +95,9 @@ impl LicenseStore for PgStore {
     async fn issue_license(
         &self,
         license: &NewLicense,
-        channels: &[String],
         log: &ChangeLog,
     ) -> StoreResult<LicenseRecord> {
-        journaled!(self, log, |tx| {
-            licenses::issue(&tx, license, channels).await?
-        })
+        journaled!(self, log, |tx| { licenses::issue(&tx, license).await? })
     }
 
     async fn add_license_version(
@@ -107,11 +105,10 @@ impl LicenseStore for PgStore {
         key: i64,
         expected_current: u16,
         version: &LicenseVersionRecord,
-        channels: &[String],
         log: &ChangeLog,
     ) -> StoreResult<LicenseRecord> {
         journaled!(self, log, |tx| {
-            licenses::add_version(&tx, key, expected_current, version, channels).await?
+            licenses::add_version(&tx, key, expected_current, version).await?
         })
     }
 
@@ -157,37 +154,14 @@ impl LicenseStore for PgStore {
         licenses::page(&self.client().await?, filter, before_key, limit).await
     }
 
-    async fn due_deliveries(
-        &self,
-        now: jiff::Timestamp,
-        limit: u32,
-    ) -> StoreResult<Vec<DeliveryRecord>> {
-        licenses::due(&self.client().await?, now, limit).await
-    }
-
-    async fn record_delivery(
-        &self,
-        id: i64,
-        outcome: &DeliveryOutcome,
-        log: Option<&ChangeLog>,
-    ) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        licenses::record(&tx, id, outcome).await?;
-        if let Some(l) = log {
-            journal::append(&tx, l).await?;
-        }
-        tx.commit().await.map_err(backend)
-    }
-
     async fn deliveries_of_licenses(&self, keys: &[i64]) -> StoreResult<Vec<DeliveryRecord>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        licenses::of_licenses(&self.client().await?, keys).await
+        crate::outbox::channel_deliveries(&self.client().await?, keys).await
     }
 
     async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>> {
-        licenses::of_license(&self.client().await?, key).await
+        crate::outbox::channel_deliveries(&self.client().await?, &[key]).await
     }
 }

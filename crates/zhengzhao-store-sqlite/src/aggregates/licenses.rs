@@ -96,16 +96,15 @@ impl LicenseStore for SqliteStore {
     async fn issue_license(
         &self,
         license: &NewLicense,
-        channels: &[String],
         log: &ChangeLog,
     ) -> StoreResult<LicenseRecord> {
         let first = licenses::VersionRow::new(&license.first);
-        let (channels, log) = (channels.to_vec(), journal::PreparedLog::new(log));
+        let log = journal::PreparedLog::new(log);
         let license = Arc::new(license.clone());
         let written = license.clone();
         let key = self
             .write(move |tx| {
-                let key = licenses::issue(tx, &written, &first, &channels)?;
+                let key = licenses::issue(tx, &written, &first)?;
                 journal::append(tx, &log)?;
                 Ok(key)
             })
@@ -132,16 +131,11 @@ impl LicenseStore for SqliteStore {
         key: i64,
         expected_current: u16,
         version: &LicenseVersionRecord,
-        channels: &[String],
         log: &ChangeLog,
     ) -> StoreResult<LicenseRecord> {
-        let (version, channels, log) = (
-            version.clone(),
-            channels.to_vec(),
-            journal::PreparedLog::new(log),
-        );
+        let (version, log) = (version.clone(), journal::PreparedLog::new(log));
         self.write(move |tx| {
-            let rec = licenses::add_version(tx, key, expected_current, &version, &channels)?;
+            let rec = licenses::add_version(tx, key, expected_current, &version)?;
             journal::append(tx, &log)?;
             Ok(rec)
         })
@@ -206,44 +200,20 @@ impl LicenseStore for SqliteStore {
             .await
     }
 
-    async fn due_deliveries(
-        &self,
-        now: jiff::Timestamp,
-        limit: u32,
-    ) -> StoreResult<Vec<DeliveryRecord>> {
-        self.read(move |c| licenses::due(c, now, limit)).await
-    }
-
-    async fn record_delivery(
-        &self,
-        id: i64,
-        outcome: &DeliveryOutcome,
-        log: Option<&ChangeLog>,
-    ) -> StoreResult<()> {
-        let (outcome, log) = (outcome.clone(), log.map(journal::PreparedLog::new));
-        self.write(move |tx| {
-            licenses::record(tx, id, &outcome)?;
-            match &log {
-                Some(l) => journal::append(tx, l),
-                None => Ok(()),
-            }
-        })
-        .await
-    }
-
     async fn deliveries_of_licenses(&self, keys: &[i64]) -> StoreResult<Vec<DeliveryRecord>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         let keys = serde_json::to_string(keys).map_err(|e| StoreError::Backend(e.to_string()))?;
-        self.read(move |c| licenses::of_licenses(c, &keys)).await
+        self.read(move |c| crate::outbox::channel_deliveries(c, &keys))
+            .await
     }
 
     async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>> {
         // Every license view reads these: an indexed lookup of a few rows, inline.
         self.inner
             .readers
-            .run_point(|c| licenses::of_license(c, key))
+            .run_point(move |c| crate::outbox::channel_deliveries(c, &format!("[{key}]")))
             .await
     }
 }

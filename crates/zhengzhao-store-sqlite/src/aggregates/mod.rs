@@ -7,6 +7,7 @@ mod holder_sessions;
 mod keys;
 mod licenses;
 mod orgs;
+mod outbox;
 mod scenarios;
 mod staff;
 mod tokens;

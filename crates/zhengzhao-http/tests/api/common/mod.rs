@@ -149,6 +149,43 @@ impl TestApp {
         })
     }
 
+    /// A second server on this test's PostgreSQL database and master key,
+    /// as a second `serve` process beside the first (PostgreSQL only).
+    pub async fn join(&self) -> Self {
+        let (url, schema) = self.postgres.clone().expect("join needs PostgreSQL");
+        let data_dir = tempfile::tempdir().unwrap().keep();
+        let mut config = ServerConfig::new(&data_dir);
+        config.listen = "127.0.0.1:0".into();
+        config.database_url = Some(url);
+        config.database_schema = Some(schema);
+        config.master_key = Some(zhengzhao_http::config::MasterKeySource::File(
+            self.data_dir.join("master-key"),
+        ));
+        let postgres = self.postgres.clone();
+        let clock = std::sync::Arc::new(zhengzhao_core::clock::AdjustableClock::new());
+        let app = Application::build_with_clock(config, clock.clone())
+            .await
+            .unwrap();
+        assert!(app.admin_token_path.is_none(), "joined an existing library");
+        let base = format!("http://{}", app.addr());
+        let library = app.library().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            admin_token: self.admin_token.clone(),
+            client: Client::new(),
+            library,
+            data_dir,
+            backend: self.backend,
+            postgres,
+            clock,
+            _stop: stop,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
