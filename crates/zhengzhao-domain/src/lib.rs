@@ -14,5 +14,6 @@ pub mod org;
 pub mod problem;
 pub mod role;
 pub mod scenario;
+pub mod workdays;
 
 pub use problem::FieldError;
