@@ -345,6 +345,7 @@ impl OutboxRelay {
         store
             .fan_out(&dest.name, dest.topics, now, FAN_OUT_BATCH)
             .await?;
+
         let lease =
             jiff::SignedDuration::try_from(LEASE).map_err(|e| Error::Internal(e.to_string()))?;
         let lease_until = now

@@ -19,7 +19,7 @@ use zhengzhao_http::{Application, ServerConfig};
 
 /// Raw SM2 signatures per second on `threads` threads, each signing for
 /// `secs` seconds (long enough that a noisy neighbour averages out).
-fn raw_rate(threads: usize, secs: f64) -> anyhow::Result<f64> {
+pub(crate) fn raw_rate(threads: usize, secs: f64) -> anyhow::Result<f64> {
     let key = Arc::new(KeyPair::generate()?);
     let payload = Arc::new(vec![0x5au8; 1024]);
     let started = Instant::now();

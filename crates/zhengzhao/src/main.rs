@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_http;
+mod bench_push;
 mod bench_shared;
 mod bench_verify;
 mod commands;
@@ -135,6 +136,19 @@ enum BenchCommand {
         /// loaded once across runs.
         #[arg(long)]
         keep: Option<PathBuf>,
+    },
+    /// The outbox relay draining a backlog to a local receiver that refuses
+    /// a share of requests: messages/s beside the raw signing rate.
+    Push {
+        /// Licenses issued first (one outbox message each).
+        #[arg(long, default_value_t = 100_000)]
+        messages: usize,
+        /// Share of requests the receiver answers 503.
+        #[arg(long, default_value_t = 0.3)]
+        fail_ratio: f64,
+        /// How long each raw signing figure is measured.
+        #[arg(long, default_value_t = 2.0)]
+        raw_seconds: f64,
     },
     /// A relying party's shared queries against /healthz over loopback
     /// HTTP, on a library of --licenses licenses (SQLite).
@@ -295,6 +309,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 concurrency,
                 keep,
             }) => bench_shared::shared(licenses, seconds, concurrency, keep).await,
+            Command::Bench(BenchCommand::Push {
+                messages,
+                fail_ratio,
+                raw_seconds,
+            }) => bench_push::push(messages, fail_ratio, raw_seconds).await,
         }
     })
 }
