@@ -27,6 +27,7 @@ pub mod error;
 pub mod holder_rules;
 pub mod holder_sign_in;
 pub mod holders;
+pub mod import;
 pub mod keys;
 pub mod library;
 pub mod license_reads;

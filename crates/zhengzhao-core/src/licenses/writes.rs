@@ -20,6 +20,15 @@ use zhengzhao_store::{
     StoreError,
 };
 
+/// An issue request that passed every check, ready to sign.
+struct ValidIssue {
+    type_code: LicenseTypeCode,
+    t: std::sync::Arc<LicenseTypeVersion>,
+    issuer: std::sync::Arc<Org>,
+    holder: Holder,
+    face: Value,
+}
+
 impl Library {
     pub(super) async fn org_or_422(&self, field: &str, code: &str) -> Result<std::sync::Arc<Org>> {
         let parsed = OrgCode::parse(code).map_err(|e| Error::Validation(vec![e.at(field)]))?;
@@ -77,14 +86,9 @@ impl Library {
         }
     }
 
-    /// Issue (制发) a license: validate, sign, store with its audit event,
-    /// its push to the platform and its deliveries. Returns the license and
-    /// whether it was created now (`false`: the same request was replayed).
-    pub async fn issue_license(
-        &self,
-        caller: &Principal,
-        req: IssueRequest,
-    ) -> Result<(LicenseRecord, bool)> {
+    /// Everything an issue checks before it signs: the caller, the type,
+    /// the issuer, the holder, the face and the dates (all errors at once).
+    async fn validated_issue(&self, caller: &Principal, req: &IssueRequest) -> Result<ValidIssue> {
         policy::require(caller, Action::IssueLicense)?;
         let mut errors = Vec::new();
         let type_code = LicenseTypeCode::parse(&req.type_code).map_err(|e| e.at("type_code"));
@@ -135,7 +139,37 @@ impl Library {
         let Some(holder) = holder.filter(|_| errors.is_empty()) else {
             return Err(Error::Validation(errors));
         };
+        Ok(ValidIssue {
+            type_code,
+            t,
+            issuer,
+            holder,
+            face,
+        })
+    }
 
+    /// Check an issue request as [`Self::issue_license`] would, writing and
+    /// signing nothing (an import's `--dry-run`).
+    pub async fn check_issue(&self, caller: &Principal, req: &IssueRequest) -> Result<()> {
+        self.validated_issue(caller, req).await.map(|_| ())
+    }
+
+    /// Issue (制发) a license: validate, sign, store with its audit event,
+    /// its push to the platform and its deliveries. Returns the license and
+    /// whether it was created now (`false`: the same request was replayed).
+    pub async fn issue_license(
+        &self,
+        caller: &Principal,
+        req: IssueRequest,
+    ) -> Result<(LicenseRecord, bool)> {
+        let ValidIssue {
+            type_code,
+            t,
+            issuer,
+            holder,
+            face,
+        } = self.validated_issue(caller, &req).await?;
+        let d = t.spec.draft();
         // No read for an earlier request with the same source: the unique
         // (system, record_id) key refuses a second insert, and that conflict
         // is answered below as a replay (or a 409 naming what differs).
