@@ -29,7 +29,7 @@ pub const MAX_ATTEMPTS: u32 = 12;
 /// How long a claimed row belongs to its worker; after it, another takes it.
 pub const LEASE: Duration = Duration::from_secs(120);
 /// Rows a destination claims per round.
-const CLAIM_BATCH: u32 = 32;
+const CLAIM_BATCH: u32 = 128;
 /// Messages a destination is given rows for per round.
 const FAN_OUT_BATCH: u32 = 2000;
 

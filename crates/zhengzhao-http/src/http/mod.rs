@@ -3,6 +3,7 @@
 //! service layer.
 
 pub mod audit;
+pub mod batch;
 pub mod catalog;
 pub mod health;
 pub mod holder_sign_in;
@@ -185,6 +186,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/licenses",
             get(licenses::list).post(licenses::issue),
         )
+        .route("/api/v1/licenses/batch", post(batch::batch))
         .route("/api/v1/licenses/{license_id}", get(licenses::get))
         .route(
             "/api/v1/licenses/{license_id}/versions",

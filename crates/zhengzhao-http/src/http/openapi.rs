@@ -70,6 +70,7 @@ use utoipa::{Modify, OpenApi};
         super::usage_lists::get,
         super::usage_lists::check,
         super::holders::licenses,
+        super::batch::batch,
         super::outbox::list,
         super::outbox::get,
         super::outbox::replay,

@@ -13,6 +13,7 @@ mod authorization;
 mod authorization_reads;
 mod authorization_staff;
 mod backup;
+mod batch;
 mod batch_check;
 mod catalog_api;
 mod copies;
