@@ -28,6 +28,7 @@ pub mod holder_rules;
 pub mod holder_sign_in;
 pub mod holders;
 pub mod import;
+pub mod incidents;
 pub mod keys;
 pub mod library;
 pub mod license_reads;

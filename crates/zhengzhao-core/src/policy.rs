@@ -57,6 +57,10 @@ pub enum Action {
     CheckUsage,
     /// List the outbox relay's rows and replay rejected or parked ones (at the region).
     OperateOutbox,
+    /// Open and close an org's emergency incident and register its backlog (Art. 9).
+    ManageIncident,
+    /// Read an org's incidents and their backlog.
+    ReadIncidents,
 }
 
 impl Action {
@@ -80,6 +84,8 @@ impl Action {
             SharedRead => &[Role::RelyingParty],
             ActForHolder => &[Role::Channel],
             EditUsageList | OperateOutbox => &[Role::RegionAdmin],
+            ManageIncident => &[Role::IssuerClerk, Role::RegionAdmin],
+            ReadIncidents => &[Role::IssuerClerk, Role::RegionAdmin, Role::Auditor],
             CheckUsage => &[
                 Role::RegionAdmin,
                 Role::CatalogAdmin,

@@ -131,6 +131,14 @@ impl Application {
             .record_server_start(addr, config_summary(&config, library.backend()))
             .await
             .map_err(|e| StartError::Seed(format!("cannot record the start: {e}")))?;
+        // Each year's holidays are published late in the year before: from
+        // 1 November, say so if next year's are not imported yet.
+        if let Ok(Some(year)) = library.calendar_missing_next_year().await {
+            tracing::warn!(
+                year,
+                "the holiday calendar lacks {year}: deadlines in it count weekdays only and are provisional; import the State Council's arrangement with `zhengzhao calendar import FILE`"
+            );
+        }
         let metrics = Arc::new(Metrics::new(library.backend()));
         let state = AppState::new(crate::state::Shared {
             library,

@@ -24,6 +24,7 @@ mod audit_tree;
 mod catalog;
 mod db;
 mod holder_sessions;
+mod incidents;
 mod journal;
 mod keys;
 mod licenses;

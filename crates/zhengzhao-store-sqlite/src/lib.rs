@@ -6,6 +6,7 @@ mod aggregates;
 mod audit_tree;
 mod catalog;
 mod holder_sessions;
+mod incidents;
 mod journal;
 mod keys;
 mod licenses;

@@ -545,3 +545,42 @@ pub trait OutboxStore: Send + Sync {
     /// Each registered destination's rows by state.
     async fn outbox_summary(&self) -> StoreResult<Vec<OutboxSummary>>;
 }
+
+/// Emergency incidents and their backlogs (Art. 9), and the working-day
+/// calendar files the operator imported.
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
+    async fn add_incident(&self, incident: &IncidentRecord, log: &ChangeLog) -> StoreResult<()>;
+
+    async fn incident(&self, id: uuid::Uuid) -> StoreResult<Option<IncidentRecord>>;
+
+    /// Every incident, newest first.
+    async fn incidents(&self) -> StoreResult<Vec<IncidentRecord>>;
+
+    /// Close an open incident. `Conflict` if it is closed, `NotFound` if none.
+    async fn close_incident(
+        &self,
+        id: uuid::Uuid,
+        cleared_at: jiff::Timestamp,
+        log: &ChangeLog,
+    ) -> StoreResult<IncidentRecord>;
+
+    /// Register backlog items of an open incident (`Conflict` once it is
+    /// closed, checked in the same transaction); an item registered before
+    /// (same source record and operation) is kept once. How many are new.
+    async fn add_backlog_items(
+        &self,
+        incident: uuid::Uuid,
+        items: &[BacklogItemRecord],
+        log: &ChangeLog,
+    ) -> StoreResult<u64>;
+
+    /// An incident's items, in the order registered.
+    async fn backlog_items(&self, incident: uuid::Uuid) -> StoreResult<Vec<BacklogItemRecord>>;
+
+    /// Store an imported calendar file (checked by the caller).
+    async fn add_calendar_import(&self, text: &str, log: &ChangeLog) -> StoreResult<()>;
+
+    /// The imported calendar files, oldest first (each newer one wins).
+    async fn calendar_imports(&self) -> StoreResult<Vec<String>>;
+}

@@ -9,6 +9,7 @@ mod aggregates;
 mod audit_tree;
 mod error;
 mod holder_sessions;
+mod incidents;
 mod licenses;
 mod outbox;
 mod records;
@@ -23,6 +24,7 @@ pub use aggregates::*;
 pub use audit_tree::*;
 pub use error::StoreError;
 pub use holder_sessions::*;
+pub use incidents::*;
 pub use licenses::*;
 pub use outbox::*;
 pub use records::*;
@@ -61,6 +63,7 @@ pub trait Store:
     + UsageListStore
     + HolderSessionStore
     + OutboxStore
+    + IncidentStore
     + Send
     + Sync
     + 'static

@@ -79,6 +79,11 @@ enum Command {
     /// Aggregate licenses in bulk from a business system's export (JSON Lines
     /// or CSV); exit status 2 when some rows were rejected.
     Import(commands::import::ImportArgs),
+    /// Every emergency backlog item not done (Art. 9), with its due day, as JSON lines.
+    Backlog,
+    /// The holiday calendar that working-day deadlines count on.
+    #[command(subcommand)]
+    Calendar(commands::incidents::CalendarCommand),
     /// The outbox relay to the platforms and delivery channels.
     #[command(subcommand)]
     Outbox(commands::outbox::OutboxCommand),
@@ -290,6 +295,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Audit(cmd) => audit(&server_config(&file, &cli.library, None)?, cmd).await,
             Command::Import(args) => {
                 commands::import::import(&server_config(&file, &cli.library, None)?, args).await
+            }
+            Command::Backlog => {
+                commands::incidents::backlog(&server_config(&file, &cli.library, None)?).await
+            }
+            Command::Calendar(cmd) => {
+                commands::incidents::calendar(&server_config(&file, &cli.library, None)?, cmd).await
             }
             Command::Outbox(cmd) => {
                 commands::outbox::outbox(&server_config(&file, &cli.library, None)?, cmd).await

@@ -1698,3 +1698,33 @@ async fn import_takes_reports_and_resumes(backend: Backend) {
     );
 }
 both_backends!(import_takes_reports_and_resumes);
+
+/// `calendar import` takes whole years (a bad file names its line and
+/// changes nothing); `backlog` lists what is not done.
+#[test]
+fn calendar_import_and_backlog() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&cli(&data, &["init"]));
+    let bad = dir.path().join("bad.tsv");
+    std::fs::write(
+        &bad,
+        "2027-01-01\tholiday\t元旦\n2027-13-01\tholiday\t坏日期\n",
+    )
+    .unwrap();
+    let out = cli(&data, &["calendar", "import", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2") || err.contains("第2行"), "{err}");
+    let good = dir.path().join("2027.tsv");
+    std::fs::write(
+        &good,
+        "# 2027\n2027-01-01\tholiday\t元旦\n2027-05-01\tholiday\t劳动节\n2027-10-01\tholiday\t国庆节\n2027-10-02\tholiday\t国庆节\n2027-10-03\tholiday\t国庆节\n",
+    )
+    .unwrap();
+    let out = cli(&data, &["calendar", "import", good.to_str().unwrap()]);
+    assert_eq!(ok(&out).trim(), "imported 2027");
+    let out = cli(&data, &["backlog"]);
+    assert_eq!(ok(&out), "");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 items not done"));
+}

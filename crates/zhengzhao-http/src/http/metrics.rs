@@ -75,6 +75,8 @@ pub struct Metrics {
     audit: AuditGauges,
     login: LoginMetrics,
     outbox: OutboxGauges,
+    /// Backlog items past their due day (Art. 9).
+    backlog_overdue: Gauge,
 }
 
 /// The background check of the audit log (`Library::sweep_audit`).
@@ -189,6 +191,12 @@ impl Metrics {
             "Age of the oldest message a destination has not yet received",
             outbox.oldest_age.clone(),
         );
+        let backlog_overdue = Gauge::default();
+        registry.register(
+            "backlog_overdue_items",
+            "Emergency backlog items not done after their due day (Art. 9)",
+            backlog_overdue.clone(),
+        );
         Self {
             registry,
             requests,
@@ -198,6 +206,7 @@ impl Metrics {
             audit,
             login,
             outbox,
+            backlog_overdue,
         }
     }
 
@@ -291,6 +300,14 @@ pub async fn render(State(state): State<AppState>) -> Response {
             }
         }
         Err(e) => tracing::warn!(error = %e, "cannot read the outbox backlog for metrics"),
+    }
+    match state.library.open_backlog().await {
+        Ok(open) => {
+            let overdue = open.iter().filter(|(_, i)| i.state == "overdue").count();
+            m.backlog_overdue
+                .set(i64::try_from(overdue).unwrap_or(i64::MAX));
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the emergency backlog for metrics"),
     }
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &m.registry) {

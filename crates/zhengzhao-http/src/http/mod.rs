@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod health;
 pub mod holder_sign_in;
 pub mod holders;
+pub mod incidents;
 pub mod json;
 pub mod licenses;
 pub mod login;
@@ -242,6 +243,10 @@ pub fn router(state: AppState) -> Router {
             get(usage_lists::get).put(usage_lists::put),
         )
         .route("/api/v1/usage/check", post(usage_lists::check))
+        .route("/api/v1/incidents", post(incidents::open))
+        .route("/api/v1/incidents/{id}", get(incidents::get))
+        .route("/api/v1/incidents/{id}/backlog", post(incidents::backlog))
+        .route("/api/v1/incidents/{id}/close", post(incidents::close))
         .route("/api/v1/outbox", get(outbox::list))
         .route("/api/v1/outbox/{id}", get(outbox::get))
         .route("/api/v1/outbox/{id}/replay", post(outbox::replay))

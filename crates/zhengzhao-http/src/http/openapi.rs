@@ -71,6 +71,10 @@ use utoipa::{Modify, OpenApi};
         super::usage_lists::check,
         super::holders::licenses,
         super::batch::batch,
+        super::incidents::open,
+        super::incidents::get,
+        super::incidents::backlog,
+        super::incidents::close,
         super::outbox::list,
         super::outbox::get,
         super::outbox::replay,
@@ -96,6 +100,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerAuth),
     tags(
         (name = "catalog", description = "Issuance catalog (发证目录, Art. 6)"),
+        (name = "incidents", description = "Emergency incidents and their backlog (应急处理, Art. 9)"),
         (name = "outbox", description = "The outbox relay to the platforms and delivery channels (Art. 6–8, 17)"),
         (name = "orgs", description = "Org tree (Art. 5)"),
         (name = "licenses", description = "Issue, update, revoke and read licenses (Art. 7, 8, 10)"),

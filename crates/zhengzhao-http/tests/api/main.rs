@@ -20,6 +20,7 @@ mod copies;
 mod holder_rules;
 mod holder_sign_in;
 mod holders;
+mod incidents;
 mod licenses_api;
 mod openapi;
 mod operations;

@@ -4,6 +4,7 @@
 mod audit;
 mod catalog;
 mod holder_sessions;
+mod incidents;
 mod keys;
 mod licenses;
 mod orgs;

@@ -3,6 +3,7 @@
 pub(crate) mod audit;
 pub(crate) mod backup;
 pub(crate) mod import;
+pub(crate) mod incidents;
 pub(crate) mod keys;
 pub(crate) mod outbox;
 pub(crate) mod serve;
