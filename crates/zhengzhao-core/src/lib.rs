@@ -42,6 +42,7 @@ pub mod presentation;
 pub mod principal;
 pub mod printing;
 pub mod privacy;
+pub mod reconcile;
 pub mod scenarios;
 pub mod secrets;
 pub mod seed;

@@ -384,3 +384,30 @@ pub(crate) async fn revoke<C: Db + ?Sized>(
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("license #{key}")))
 }
+
+pub(crate) async fn source_records<C: Db + ?Sized>(
+    c: &C,
+    system: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<zhengzhao_store::SourceRecord>> {
+    c.query(
+        "SELECT l.source_record_id, v.identifier, l.revoked_at IS NOT NULL
+         FROM licenses l JOIN license_versions v ON v.license_id = l.id AND v.version = l.current_version
+         WHERE l.source_system = $1 AND l.source_record_id > $2
+         ORDER BY l.source_record_id LIMIT $3",
+        &[&system, &after.unwrap_or(""), &i64::from(limit)],
+    )
+    .await
+    .map_err(backend)?
+    .iter()
+    .map(|r| {
+        let id: String = r.col(1, "source record")?;
+        Ok(zhengzhao_store::SourceRecord {
+            record_id: r.col(0, "source record")?,
+            license_id: LicenseId::parse(&id).map_err(|_| corrupt("identifier", &id))?,
+            revoked: r.col(2, "source record")?,
+        })
+    })
+    .collect()
+}

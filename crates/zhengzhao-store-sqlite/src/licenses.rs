@@ -227,6 +227,38 @@ pub(crate) fn by_identifier(c: &Connection, id: &LicenseId) -> StoreResult<Optio
     key.map_or(Ok(None), |k| by_key(c, k))
 }
 
+pub(crate) fn source_records(
+    c: &Connection,
+    system: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<zhengzhao_store::SourceRecord>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT l.source_record_id, v.identifier, l.revoked_at IS NOT NULL
+             FROM licenses l JOIN license_versions v ON v.license_id = l.id AND v.version = l.current_version
+             WHERE l.source_system = ?1 AND l.source_record_id > ?2
+             ORDER BY l.source_record_id LIMIT ?3",
+        )
+        .map_err(backend)?;
+    let rows: Vec<(String, String, bool)> = stmt
+        .query_map(params![system, after.unwrap_or(""), limit], |r| {
+            TryFrom::try_from(r)
+        })
+        .map_err(backend)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(backend)?;
+    rows.into_iter()
+        .map(|(record_id, id, revoked)| {
+            Ok(zhengzhao_store::SourceRecord {
+                record_id,
+                license_id: LicenseId::parse(&id).map_err(|_| corrupt("identifier", &id))?,
+                revoked,
+            })
+        })
+        .collect()
+}
+
 pub(crate) fn by_source(
     c: &Connection,
     system: &str,

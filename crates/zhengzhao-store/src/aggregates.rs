@@ -288,6 +288,15 @@ pub trait LicenseStore: Send + Sync {
         record_id: &str,
     ) -> StoreResult<Option<LicenseRecord>>;
 
+    /// The licenses of business system `system`, by record id, those after
+    /// `after` (a page of at most `limit`); one indexed range read.
+    async fn source_records(
+        &self,
+        system: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<SourceRecord>>;
+
     /// Every license of any of `holder_ids` whose type is one of
     /// `type_codes`, newest first, in one query (the batch check looks up a
     /// hundred holders at a time).

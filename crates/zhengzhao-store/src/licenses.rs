@@ -274,3 +274,12 @@ impl DeliveryStatus {
         }
     }
 }
+
+/// A business system's record as the library holds it (reconciliation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRecord {
+    pub record_id: String,
+    /// The license's current version.
+    pub license_id: LicenseId,
+    pub revoked: bool,
+}

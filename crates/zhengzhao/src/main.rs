@@ -79,6 +79,9 @@ enum Command {
     /// Aggregate licenses in bulk from a business system's export (JSON Lines
     /// or CSV); exit status 2 when some rows were rejected.
     Import(commands::import::ImportArgs),
+    /// Compare a business system's export with the library (Art. 7); exit
+    /// status 2 when differences remain.
+    Reconcile(commands::reconcile::ReconcileArgs),
     /// Every emergency backlog item not done (Art. 9), with its due day, as JSON lines.
     Backlog,
     /// The holiday calendar that working-day deadlines count on.
@@ -296,6 +299,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Import(args) => {
                 commands::import::import(&server_config(&file, &cli.library, None)?, args).await
             }
+            Command::Reconcile(args) => {
+                commands::reconcile::reconcile(&server_config(&file, &cli.library, None)?, args)
+                    .await
+            }
             Command::Backlog => {
                 commands::incidents::backlog(&server_config(&file, &cli.library, None)?).await
             }
@@ -359,7 +366,10 @@ fn main() -> std::process::ExitCode {
                 eprintln!("zhengzhao: {line}");
             }
             // Some rows of an import were rejected, the others taken.
-            if e.downcast_ref::<commands::import::SomeRejected>().is_some() {
+            if e.downcast_ref::<commands::import::SomeRejected>().is_some()
+                || e.downcast_ref::<commands::reconcile::Unreconciled>()
+                    .is_some()
+            {
                 return std::process::ExitCode::from(2);
             }
             std::process::ExitCode::FAILURE

@@ -1728,3 +1728,93 @@ fn calendar_import_and_backlog() {
     assert_eq!(ok(&out), "");
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 items not done"));
 }
+
+/// `reconcile`: the export against the library, field by field — missing,
+/// differing, extra, rejected as JSON lines, exit status 2; `--repair
+/// --revoke-extra` brings the library in line (exit 0), after which the
+/// same export is all alike.
+async fn reconcile_reports_and_repairs(backend: Backend) {
+    let db = backend.library().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&db.cli(&data, &["init"]));
+    let url = ["--public-url", "https://zz.example.gov.cn"];
+    let held = dir.path().join("held.jsonl");
+    let rows: Vec<String> = (0..3)
+        .map(|i| import_row(100 + i, &format!("K{i}")).to_string())
+        .collect();
+    std::fs::write(&held, rows.join("\n")).unwrap();
+    ok(&db.cli(&data, &["import", held.to_str().unwrap(), url[0], url[1]]));
+
+    // The system's export today: K0 alike, K1 changed, K2 gone, K3 new,
+    // and a row of another system.
+    let mut changed = import_row(101, "K1");
+    changed["face"]["business_scope"] = serde_json::json!("软件开发；技术服务");
+    let mut foreign = import_row(104, "X1");
+    foreign["source"]["system"] = serde_json::json!("other");
+    let export = dir.path().join("export.jsonl");
+    let lines = [
+        import_row(100, "K0").to_string(),
+        changed.to_string(),
+        import_row(103, "K3").to_string(),
+        foreign.to_string(),
+    ];
+    std::fs::write(&export, lines.join("\n")).unwrap();
+    let path = export.to_str().unwrap();
+    let out = db.cli(&data, &["reconcile", path, "--system", "qiye-dengji"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let status = |s: &str| {
+        said.iter()
+            .find(|l| l["outcome"]["status"] == s)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        status("differs")["outcome"]["fields"],
+        serde_json::json!(["face/business_scope"])
+    );
+    assert_eq!(status("differs")["row"], 2);
+    assert_eq!(status("missing")["outcome"]["record_id"], "K3");
+    assert_eq!(status("extra")["outcome"]["record_id"], "K2");
+    assert_eq!(
+        status("rejected")["outcome"]["fields"][0],
+        "source/system: other_system"
+    );
+    assert_eq!(said.len(), 4, "K0 is alike: {said:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("read 4: same 1, missing 1, differing 1, extra 1, rejected 1")
+    );
+
+    // Repair (without the foreign row): issued, corrected, revoked.
+    std::fs::write(&export, lines[..3].join("\n")).unwrap();
+    let out = db.cli(
+        &data,
+        &[
+            "reconcile",
+            path,
+            "--system",
+            "qiye-dengji",
+            "--repair",
+            "--revoke-extra",
+            url[0],
+            url[1],
+        ],
+    );
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("issued 1, updated 1, revoked 1"));
+    let out = db.cli(&data, &["reconcile", path, "--system", "qiye-dengji"]);
+    ok(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "all alike now");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read 3: same 3"));
+}
+both_backends!(reconcile_reports_and_repairs);

@@ -21,12 +21,12 @@ use zhengzhao_store::{
 };
 
 /// An issue request that passed every check, ready to sign.
-struct ValidIssue {
-    type_code: LicenseTypeCode,
-    t: std::sync::Arc<LicenseTypeVersion>,
-    issuer: std::sync::Arc<Org>,
-    holder: Holder,
-    face: Value,
+pub(crate) struct ValidIssue {
+    pub(crate) type_code: LicenseTypeCode,
+    pub(crate) t: std::sync::Arc<LicenseTypeVersion>,
+    pub(crate) issuer: std::sync::Arc<Org>,
+    pub(crate) holder: Holder,
+    pub(crate) face: Value,
 }
 
 impl Library {
@@ -88,7 +88,11 @@ impl Library {
 
     /// Everything an issue checks before it signs: the caller, the type,
     /// the issuer, the holder, the face and the dates (all errors at once).
-    async fn validated_issue(&self, caller: &Principal, req: &IssueRequest) -> Result<ValidIssue> {
+    pub(crate) async fn validated_issue(
+        &self,
+        caller: &Principal,
+        req: &IssueRequest,
+    ) -> Result<ValidIssue> {
         policy::require(caller, Action::IssueLicense)?;
         let mut errors = Vec::new();
         let type_code = LicenseTypeCode::parse(&req.type_code).map_err(|e| e.at("type_code"));

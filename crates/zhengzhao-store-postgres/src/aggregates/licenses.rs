@@ -145,6 +145,15 @@ impl LicenseStore for PgStore {
         licenses::of_holders(&self.client().await?, holder_ids, &types).await
     }
 
+    async fn source_records(
+        &self,
+        system: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<SourceRecord>> {
+        licenses::source_records(&self.client().await?, system, after, limit).await
+    }
+
     async fn licenses(
         &self,
         filter: &LicenseFilter,

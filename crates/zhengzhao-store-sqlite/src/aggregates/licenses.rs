@@ -189,6 +189,17 @@ impl LicenseStore for SqliteStore {
             .await
     }
 
+    async fn source_records(
+        &self,
+        system: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<SourceRecord>> {
+        let (system, after) = (system.to_owned(), after.map(str::to_owned));
+        self.read(move |c| licenses::source_records(c, &system, after.as_deref(), limit))
+            .await
+    }
+
     async fn licenses(
         &self,
         filter: &LicenseFilter,

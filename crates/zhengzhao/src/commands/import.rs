@@ -75,7 +75,7 @@ impl std::error::Error for SomeRejected {}
 
 /// A row read: its number (1 = the first data row) and its object, or why
 /// it could not be read.
-type Row = (u64, Result<Value, String>);
+pub(crate) type Row = (u64, Result<Value, String>);
 
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Tally {
@@ -250,7 +250,10 @@ pub(crate) async fn run(library: &Library, args: &ImportArgs) -> anyhow::Result<
 }
 
 /// The issuing clerk of the row's issuer, at the command line.
-fn clerk_for(cache: &std::sync::Mutex<HashMap<String, Principal>>, row: &Value) -> Principal {
+pub(crate) fn clerk_for(
+    cache: &std::sync::Mutex<HashMap<String, Principal>>,
+    row: &Value,
+) -> Principal {
     let issuer = row["issuer"].as_str().unwrap_or_default().to_owned();
     if let Ok(c) = cache.lock()
         && let Some(p) = c.get(&issuer)
@@ -277,7 +280,7 @@ fn clerk_for(cache: &std::sync::Mutex<HashMap<String, Principal>>, row: &Value) 
 }
 
 /// Read the file row by row into `tx` (blocking when the queue is full).
-fn read_rows(
+pub(crate) fn read_rows(
     file: &Path,
     format: Format,
     tx: &tokio::sync::mpsc::Sender<Row>,

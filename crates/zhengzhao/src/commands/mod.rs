@@ -6,6 +6,7 @@ pub(crate) mod import;
 pub(crate) mod incidents;
 pub(crate) mod keys;
 pub(crate) mod outbox;
+pub(crate) mod reconcile;
 pub(crate) mod serve;
 pub(crate) mod token;
 pub(crate) mod user;
