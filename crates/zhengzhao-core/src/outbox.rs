@@ -26,7 +26,8 @@ pub use zhengzhao_store::{OutboxFilter, OutboxState, OutboxSummary};
 
 /// After this many attempts a message is parked (unless configured otherwise).
 pub const MAX_ATTEMPTS: u32 = 12;
-/// How long a claimed row belongs to its worker; after it, another takes it.
+/// How long a claimed row belongs to its worker by default; after it,
+/// another takes it (a node that died holds its rows this long).
 pub const LEASE: Duration = Duration::from_secs(120);
 /// Rows a destination claims per round.
 const CLAIM_BATCH: u32 = 128;
@@ -315,6 +316,8 @@ pub struct OutboxRelay {
     pub retry_base: Duration,
     /// Failed attempts before a message is parked ([`MAX_ATTEMPTS`]).
     pub max_attempts: u32,
+    /// How long a claim lasts ([`LEASE`]); longer than any one send.
+    pub lease: Duration,
 }
 
 impl OutboxRelay {
@@ -346,8 +349,8 @@ impl OutboxRelay {
             .fan_out(&dest.name, dest.topics, now, FAN_OUT_BATCH)
             .await?;
 
-        let lease =
-            jiff::SignedDuration::try_from(LEASE).map_err(|e| Error::Internal(e.to_string()))?;
+        let lease = jiff::SignedDuration::try_from(self.lease)
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let lease_until = now
             .checked_add(lease)
             .map_err(|e| Error::Internal(e.to_string()))?;

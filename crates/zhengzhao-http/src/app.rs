@@ -181,6 +181,7 @@ impl Application {
             transport: Arc::new(transport),
             retry_base: self.state.config.delivery_retry_base,
             max_attempts: self.state.config.delivery_max_attempts,
+            lease: self.state.config.delivery_lease,
         };
         let poll = self.state.config.delivery_poll;
         let checkpointer = tokio::spawn(zhengzhao_core::audit_log::run_checkpointer(
@@ -255,6 +256,7 @@ fn config_summary(config: &ServerConfig, backend: &str) -> serde_json::Value {
         "max_body_bytes": config.max_body_bytes,
         "request_timeout_secs": config.request_timeout.as_secs(),
         "delivery_channels": channels,
+        "delivery_lease_secs": config.delivery_lease.as_secs(),
         "platform_url_sm3": config.platform_url.as_ref().map(|u| hex::encode(&sm3::Sm3::digest(u.as_bytes())[..8])),
         "national_platform_url_sm3": config.national_platform_url.as_ref().map(|u| hex::encode(&sm3::Sm3::digest(u.as_bytes())[..8])),
         "audit_checkpoint_interval_secs": config.audit_checkpoint_interval.as_secs(),

@@ -36,6 +36,9 @@ pub struct ServerConfig {
     pub delivery_retry_base: Duration,
     /// Failed sends before a message is parked (then only a replay sends it).
     pub delivery_max_attempts: u32,
+    /// How long a claimed message belongs to this server: if it dies, the
+    /// message goes out again after this (from it or another server).
+    pub delivery_lease: Duration,
     /// How often `serve` signs a checkpoint of the audit log (when it grew).
     pub audit_checkpoint_interval: Duration,
     /// How often `serve` checks the audit log against its tree in the
@@ -140,6 +143,7 @@ impl ServerConfig {
             delivery_poll: Duration::from_secs(2),
             delivery_retry_base: Duration::from_secs(5),
             delivery_max_attempts: zhengzhao_core::outbox::MAX_ATTEMPTS,
+            delivery_lease: zhengzhao_core::outbox::LEASE,
             audit_checkpoint_interval: Duration::from_secs(300),
             audit_sweep_interval: Duration::from_secs(5),
             audit_sweep_batch: 2000,

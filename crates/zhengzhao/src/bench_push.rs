@@ -105,6 +105,7 @@ pub async fn push(messages: usize, fail_ratio: f64, raw_seconds: f64) -> anyhow:
         transport: Arc::new(zhengzhao_http::webhook::WebhookTransport::new()?),
         retry_base: Duration::from_millis(100),
         max_attempts: zhengzhao_core::outbox::MAX_ATTEMPTS,
+        lease: zhengzhao_core::outbox::LEASE,
     };
     relay.register().await?;
     let started = Instant::now();

@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// The national platform's receiving URL (the same messages) [default: none]
     #[arg(long, env = "ZHENGZHAO_NATIONAL_PLATFORM_URL")]
     pub national_platform_url: Option<String>,
+    /// Seconds a claimed outbox message belongs to this server; if it dies,
+    /// the message is sent again after them [default: 120]
+    #[arg(long, env = "ZHENGZHAO_DELIVERY_LEASE_SECS")]
+    pub delivery_lease_secs: Option<u64>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key)
     #[arg(long, env = "ZHENGZHAO_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -161,6 +165,7 @@ pub struct FileSettings {
     pub holder_oidc_id_type_claim: Option<String>,
     pub platform_url: Option<String>,
     pub national_platform_url: Option<String>,
+    pub delivery_lease_secs: Option<u64>,
     /// `[[delivery_channels]]` tables with `name` and `url`.
     #[serde(default)]
     pub delivery_channels: Vec<ChannelSetting>,
@@ -342,6 +347,16 @@ pub fn server_config(
         .map(|p| zhengzhao_http::config::parse_trusted_proxy(p).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<_>>()?;
     c.holder_oidc = holder_oidc(serve, file)?;
+    if let Some(secs) = serve
+        .and_then(|s| s.delivery_lease_secs)
+        .or(file.delivery_lease_secs)
+    {
+        anyhow::ensure!(
+            secs > 0,
+            "delivery_lease_secs must be at least 1 / delivery_lease_secs 至少为1秒"
+        );
+        c.delivery_lease = Duration::from_secs(secs);
+    }
     c.platform_url = platform_url(
         "platform_url",
         serve

@@ -1818,3 +1818,180 @@ async fn reconcile_reports_and_repairs(backend: Backend) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("read 3: same 3"));
 }
 both_backends!(reconcile_reports_and_repairs);
+
+/// How many licenses the library in `data` (on `db`) holds, read directly.
+async fn license_count(db: &Db, data: &Path) -> i64 {
+    match &db.postgres {
+        None => {
+            let c = rusqlite::Connection::open(data.join("zhengzhao.db")).unwrap();
+            c.query_row("SELECT count(*) FROM licenses", [], |r| r.get(0))
+                .unwrap()
+        }
+        Some((url, schema)) => {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            client
+                .query_one(&format!("SELECT count(*) FROM \"{schema}\".licenses"), &[])
+                .await
+                .unwrap()
+                .get(0)
+        }
+    }
+}
+
+/// Wait (polling another process's progress) until `done` or a minute passed.
+async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !done().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The importer killed with SIGKILL half-way and run again: every row is
+/// there exactly once, what the first run committed is `unchanged`, and
+/// the audit log verifies.
+async fn import_killed_and_resumed(backend: Backend) {
+    let db = backend.library().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&db.cli(&data, &["init"]));
+    let file = dir.path().join("big.jsonl");
+    let rows: Vec<String> = (0..6000)
+        .map(|i| import_row(10_000 + i, &format!("S{i}")).to_string())
+        .collect();
+    std::fs::write(&file, rows.join("\n")).unwrap();
+    let args = [
+        "import",
+        file.to_str().unwrap(),
+        "--public-url",
+        "https://zz.example.gov.cn",
+    ];
+    let mut child = Command::new(BIN)
+        .args(args)
+        .arg("--data")
+        .arg(&data)
+        .args(db.args())
+        .env("ZHENGZHAO_LOG_LEVEL", "warn")
+        .env_remove("ZHENGZHAO_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the first rows", async || {
+        license_count(&db, &data).await >= 300
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let committed = license_count(&db, &data).await;
+    assert!(committed < 6000, "killed before the end: {committed}");
+
+    let out = db.cli(&data, &args);
+    let said = ok(&out);
+    let unchanged: i64 = said
+        .split("unchanged ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        said.contains(&format!("read 6000, imported {}", 6000 - unchanged)),
+        "{said}"
+    );
+    assert_eq!(unchanged, committed, "what was committed is unchanged");
+    assert_eq!(license_count(&db, &data).await, 6000, "each row once");
+    ok(&db.cli(&data, &["audit", "verify"]));
+}
+both_backends!(import_killed_and_resumed);
+
+/// A platform that takes its time; it records every request's event id.
+async fn slow_platform() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+) {
+    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
+    let seen = got.clone();
+    let app = axum::Router::new().route(
+        "/in",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let seen = seen.clone();
+            async move {
+                // A receiver slower than the relay, so a kill lands mid-push.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let event = headers["x-zz-event-id"].to_str().unwrap().to_owned();
+                let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+                let license = json["license_id"].as_str().unwrap_or_default().to_owned();
+                seen.lock().unwrap().push((event, license));
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/in", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+/// The server killed with SIGKILL while pushing to the platform, then
+/// started again: every message reaches the platform (a message in flight
+/// at the kill may come twice, with the same event id, never as two
+/// events), and the outbox drains.
+async fn server_killed_mid_push(backend: Backend) {
+    let db = backend.library().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (url, got) = slow_platform().await;
+    let flags = [
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--platform-url",
+        url.as_str(),
+        "--delivery-lease-secs",
+        "1",
+    ];
+    let server = db.serve(&flags);
+    let base = server.base.clone();
+    let file = dir.path().join("push.jsonl");
+    let rows: Vec<String> = (0..400)
+        .map(|i| import_row(20_000 + i, &format!("P{i}")).to_string())
+        .collect();
+    std::fs::write(&file, rows.join("\n")).unwrap();
+    ok(&db.cli(
+        &data,
+        &["import", file.to_str().unwrap(), "--public-url", &base],
+    ));
+    wait_for("the first pushes", async || got.lock().unwrap().len() >= 40).await;
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let before_restart = got.lock().unwrap().len();
+    assert!(before_restart < 400, "killed mid-push: {before_restart}");
+
+    let again = db.serve(&flags);
+    let distinct = || {
+        let mut ids: Vec<String> = got.lock().unwrap().iter().map(|(e, _)| e.clone()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    wait_for("every message", async || distinct().len() >= 400).await;
+    let all = got.lock().unwrap().clone();
+    let mut licenses: Vec<&str> = all.iter().map(|(_, l)| l.as_str()).collect();
+    licenses.sort_unstable();
+    licenses.dedup();
+    assert_eq!(licenses.len(), 400, "every license once as an event");
+    assert_eq!(distinct().len(), 400, "no license as two events");
+    let out = db.cli(&data, &["outbox", "list", "--state", "pending"]);
+    assert_eq!(ok(&out), "");
+    terminate(again);
+}
+both_backends!(server_killed_mid_push);

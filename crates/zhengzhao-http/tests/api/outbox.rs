@@ -108,6 +108,7 @@ fn relay(app: &TestApp, destinations: Vec<Destination>, max_attempts: u32) -> Ou
         transport: Arc::new(zhengzhao_http::webhook::WebhookTransport::new().unwrap()),
         retry_base: Duration::from_secs(10),
         max_attempts,
+        lease: zhengzhao_core::outbox::LEASE,
     }
 }
 
