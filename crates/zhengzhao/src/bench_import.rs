@@ -17,7 +17,11 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-pub async fn import(licenses: usize, raw_seconds: f64) -> anyhow::Result<()> {
+pub async fn import(
+    licenses: usize,
+    raw_seconds: f64,
+    concurrency: Option<usize>,
+) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("zhengzhao bench import: {licenses} licenses into SQLite, {cores} cores");
     let one = crate::bench::raw_rate(1, raw_seconds)?;
@@ -53,7 +57,7 @@ pub async fn import(licenses: usize, raw_seconds: f64) -> anyhow::Result<()> {
         dry_run: false,
         report: None,
         max_reject_ratio: 0.5,
-        concurrency: None,
+        concurrency,
         public_url: None,
     };
     let started = Instant::now();

@@ -158,6 +158,9 @@ enum BenchCommand {
         /// How long each raw signing figure is measured.
         #[arg(long, default_value_t = 2.0)]
         raw_seconds: f64,
+        /// Rows in progress at once [default: as `import`, 64 per core]
+        #[arg(long)]
+        concurrency: Option<usize>,
     },
     /// The outbox relay draining a backlog to a local receiver that refuses
     /// a share of requests: messages/s beside the raw signing rate.
@@ -347,7 +350,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Bench(BenchCommand::Import {
                 licenses,
                 raw_seconds,
-            }) => bench_import::import(licenses, raw_seconds).await,
+                concurrency,
+            }) => bench_import::import(licenses, raw_seconds, concurrency).await,
             Command::Bench(BenchCommand::Push {
                 messages,
                 fail_ratio,
