@@ -16,10 +16,16 @@ pub struct WebhookTransport {
 }
 
 impl WebhookTransport {
+    /// A receiver gets 10 s to answer (5 s to accept the connection).
     pub fn new() -> Result<Self, reqwest::Error> {
+        Self::with_timeout(Duration::from_secs(10))
+    }
+
+    /// With another limit on the whole exchange (tests of slow receivers).
+    pub fn with_timeout(timeout: Duration) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self { client })

@@ -577,3 +577,156 @@ async fn two_servers_drain_one_outbox() {
         .unwrap();
     assert_eq!((p.pending, p.in_flight), (0, 0));
 }
+
+/// A receiver that hangs past the client's timeout, or closes the
+/// connection without answering, is tried again later; nothing is lost,
+/// each license still arrives once as one event.
+async fn hanging_and_closing_receivers(app: TestApp) {
+    // Closes every connection on the first request, then behaves.
+    let rude = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rude_addr = rude.local_addr().unwrap();
+    let (url, inbox) = receiver().await;
+    let closed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let closing = closed.clone();
+    let forward = url.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = rude.accept().await else {
+                return;
+            };
+            if closing.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 3 {
+                // Read the start of the request, then hang up with no answer.
+                let mut buf = [0u8; 64];
+                let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut buf).await;
+                drop(socket);
+                continue;
+            }
+            // Then pass the request on to the well-behaved receiver.
+            let forward = forward.clone();
+            tokio::spawn(async move {
+                let _ = proxy(socket, &forward).await;
+            });
+        }
+    });
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    for i in 0..3 {
+        app.issue(&clerk, &license_request(&format!("hc-{i}")))
+            .await;
+    }
+    let relay = OutboxRelay {
+        library: app.library.clone(),
+        destinations: vec![Destination::platform(&format!("http://{rude_addr}/in"))],
+        transport: Arc::new(
+            zhengzhao_http::webhook::WebhookTransport::with_timeout(Duration::from_millis(500))
+                .unwrap(),
+        ),
+        retry_base: Duration::from_secs(10),
+        max_attempts: 12,
+        lease: zhengzhao_core::outbox::LEASE,
+    };
+    relay.register().await.unwrap();
+    for _ in 0..6 {
+        drain(&relay, 3).await;
+        app.clock.advance(Duration::from_secs(3600));
+    }
+    let failed = entries(
+        &app,
+        &app.token("150000", Role::RegionAdmin).await,
+        "?destination=platform",
+    )
+    .await;
+    assert!(
+        failed.iter().all(|e| e["state"] == "delivered"),
+        "{failed:?}"
+    );
+    assert!(
+        failed.iter().any(|e| e["attempts"].as_i64().unwrap() > 1),
+        "some were tried again"
+    );
+    assert!(closed.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    let got = inbox.lock().unwrap().accepted();
+    let mut events: Vec<&str> = got.iter().map(|r| r.event_id.as_str()).collect();
+    events.sort_unstable();
+    events.dedup();
+    assert_eq!(events.len(), 3, "each license once");
+
+    // A receiver slower than the client's limit: a timeout, tried again.
+    let (slow_url, slow) = slow_receiver(Duration::from_secs(2)).await;
+    let slow_relay = OutboxRelay {
+        destinations: vec![Destination::national_platform(&slow_url)],
+        ..relay
+    };
+    slow_relay.register().await.unwrap();
+    drain(&slow_relay, 2).await;
+    let national = entries(
+        &app,
+        &app.token("150000", Role::RegionAdmin).await,
+        "?destination=national_platform",
+    )
+    .await;
+    assert_eq!(national.len(), 3);
+    assert!(
+        national.iter().all(|e| e["state"] == "pending"),
+        "{national:?}"
+    );
+    assert!(
+        national[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("request failed"),
+        "{national:?}"
+    );
+    assert!(
+        slow.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the receiver saw them"
+    );
+}
+both_backends!(outbox_rude_receivers, hanging_and_closing_receivers);
+
+/// Forward one HTTP request from `socket` to `url` and its answer back.
+async fn proxy(mut socket: tokio::net::TcpStream, url: &str) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let target = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut upstream = tokio::net::TcpStream::connect(target).await?;
+    let (mut a_read, mut a_write) = socket.split();
+    let (mut b_read, mut b_write) = upstream.split();
+    let up = async {
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = a_read.read(&mut buf).await?;
+            if n == 0 {
+                return b_write.shutdown().await;
+            }
+            b_write.write_all(&buf[..n]).await?;
+        }
+    };
+    let down = tokio::io::copy(&mut b_read, &mut a_write);
+    let _ = tokio::join!(up, down);
+    Ok(())
+}
+
+/// A receiver that takes `delay` before it answers 200; counts requests.
+async fn slow_receiver(delay: Duration) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = seen.clone();
+    let app = axum::Router::new().route(
+        "/in",
+        axum::routing::post(move || {
+            let count = count.clone();
+            async move {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                AxumStatus::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/in", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
