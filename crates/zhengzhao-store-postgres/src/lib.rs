@@ -312,4 +312,117 @@ mod tests {
         );
         assert_eq!(prepared(&c).await, after_first, "later reads reuse it");
     }
+
+    /// V19 carries the old delivery rows over to the outbox relay, as
+    /// SQLite's V20 does (`v20_carries_deliveries_over` there).
+    #[tokio::test]
+    async fn v19_carries_deliveries_over() {
+        let Some(url) = testing::test_database_url() else {
+            return;
+        };
+        let schema = testing::fresh_schema_name(&url).await;
+        let t = zhengzhao_domain::codes::LicenseTypeCode::parse("11100000MB0143028R001").unwrap();
+        let i = zhengzhao_domain::codes::CreditCode::parse("91150102MA0N4JXK2C").unwrap();
+        let ident = |v: u16| {
+            zhengzhao_domain::license_id::LicenseId::new(&t, &i, "S1", v)
+                .unwrap()
+                .to_string()
+        };
+        {
+            let pool = PgStore::pool(&url, Some(&schema)).unwrap();
+            let mut c = pool.get().await.unwrap();
+            c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .await
+                .unwrap();
+            embedded::migrations::runner()
+                .set_target(refinery::Target::Version(18))
+                .run_async(&mut **c)
+                .await
+                .unwrap();
+            // Old rows only: no org, type or key behind them.
+            c.batch_execute("SET session_replication_role = replica")
+                .await
+                .unwrap();
+            c.execute(
+                "INSERT INTO licenses (id, type_id, issuer_id, serial, holder_id, current_version,
+                                       source_system, source_record_id, created_at)
+                 VALUES (7, 1, 1, 'S1', 'h', 2, 's', 'r', now())",
+                &[],
+            )
+            .await
+            .unwrap();
+            for v in 1..=2i32 {
+                let id = ident(u16::try_from(v).unwrap());
+                c.execute(
+                    "INSERT INTO license_versions (license_id, version, identifier, type_version, holder_name,
+                         holder_id_type, holder_id, face, valid_from, issued_at, payload, signature, key_id, status_index)
+                     VALUES (7, $1, $2, 1, 'n', 'uscc', 'h', '{}', '2026-01-01', now(), '{}', '\\x00', $3, $4)",
+                    &[&v, &id, &uuid::Uuid::nil(), &i64::from(v)],
+                )
+                .await
+                .unwrap();
+                c.execute(
+                    "INSERT INTO outbox (id, topic, payload, created_at) VALUES ($1, 'platform.license', $2, now())",
+                    &[&uuid::Uuid::now_v7(), &serde_json::json!({"event": "license.issued", "license_id": id})],
+                )
+                .await
+                .unwrap();
+            }
+            for (v, channel, status, attempts) in [
+                (1i32, "app", "delivered", 1i32),
+                (1, "web", "failed", 12),
+                (2, "app", "pending", 3),
+            ] {
+                c.execute(
+                    "INSERT INTO deliveries (license_id, version, channel, status, attempts, next_attempt_at,
+                                             last_error, delivered_at, created_at)
+                     VALUES (7, $1, $2, $3, $4, '2026-01-01T00:05:00Z', 'HTTP 503',
+                             CASE WHEN $3 = 'delivered' THEN '2026-01-01T00:01:00Z'::timestamptz END, now())",
+                    &[&v, &channel, &status, &attempts],
+                )
+                .await
+                .unwrap();
+            }
+        }
+        let store = PgStore::connect(&url, Some(&schema)).await.unwrap();
+        let rows = store.deliveries_of(7).await.unwrap();
+        let seen: Vec<(String, &str, DeliveryStatus, u32)> = rows
+            .iter()
+            .map(|d| {
+                (
+                    d.license_id.to_string(),
+                    d.channel.as_str(),
+                    d.status,
+                    d.attempts,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (ident(1), "app", DeliveryStatus::Delivered, 1),
+                (ident(1), "web", DeliveryStatus::Failed, 12),
+                (ident(2), "app", DeliveryStatus::Pending, 3),
+            ]
+        );
+        assert_eq!(
+            rows[2].next_attempt_at,
+            Some("2026-01-01T00:05:00Z".parse().unwrap())
+        );
+        let now = jiff::Timestamp::now();
+        assert_eq!(
+            store
+                .fan_out("channel:app", &["platform.license"], now, 100)
+                .await
+                .unwrap(),
+            0,
+            "the channels have seen every message"
+        );
+        let summary = store.outbox_summary().await.unwrap();
+        let web = summary
+            .iter()
+            .find(|s| s.destination == "channel:web")
+            .unwrap();
+        assert_eq!((web.pending, web.parked), (0, 1));
+    }
 }
