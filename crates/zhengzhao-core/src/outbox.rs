@@ -267,10 +267,17 @@ impl Library {
             .collect())
     }
 
-    /// One row with the body it carries.
-    pub async fn outbox_entry(&self, caller: &Principal, id: i64) -> Result<(OutboxEntry, Value)> {
+    /// One row, without its body: the body carries the holder's data in
+    /// full (for the platform), which staff other than the issuing clerks
+    /// see masked; the operator at the command line sees it (`show_outbox`).
+    pub async fn outbox_entry(&self, caller: &Principal, id: i64) -> Result<OutboxEntry> {
         crate::policy::require(caller, crate::policy::Action::OperateOutbox)?;
-        self.show_outbox(id).await
+        let d = self
+            .store
+            .outbox_delivery(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("outbox entry {id}")))?;
+        Ok(OutboxEntry::from(&d))
     }
 
     /// [`Self::outbox_entry`] for the command line's operator.

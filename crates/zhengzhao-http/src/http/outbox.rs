@@ -9,7 +9,6 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use zhengzhao_core::outbox::{OutboxEntry, OutboxFilter, parse_state};
 use zhengzhao_core::policy::{self, Action};
 
@@ -50,18 +49,18 @@ pub async fn list(
     Ok(Json(s.library.outbox_entries(&caller, &filter).await?))
 }
 
-/// One row and the body it sends.
+/// One row. Its body is not shown here: it carries the holder's data in
+/// full, for the platform; the operator sees it with `zhengzhao outbox show`.
 #[utoipa::path(get, path = "/api/v1/outbox/{id}", tag = "outbox", operation_id = "outbox_get",
     params(("id" = i64, Path, description = "the row's id")), security(("bearer" = [])),
-    responses((status = 200, description = "`{\"entry\": …, \"body\": …}`"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = OutboxEntry), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OutboxEntry>> {
     policy::require(&caller, Action::OperateOutbox)?;
-    let (entry, body) = s.library.outbox_entry(&caller, row_id(&id)?).await?;
-    Ok(Json(json!({"entry": entry, "body": body})))
+    Ok(Json(s.library.outbox_entry(&caller, row_id(&id)?).await?))
 }
 
 /// Send a rejected or parked row again, from its first attempt.

@@ -434,6 +434,18 @@ async fn relay_end_to_end(app: TestApp) {
             .iter()
             .any(|e| e["outcome"] == "failed")
     );
+    // Over the API the row, not its body (the holder's data in full).
+    let one: Value = app
+        .get_as(&format!("/api/v1/outbox/{}", parked[0]["id"]), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["state"], "parked");
+    assert!(
+        one.get("body").is_none() && !one.to_string().contains("certificate_holder"),
+        "{one}"
+    );
     let (entry, body) = app
         .library
         .show_outbox(parked[0]["id"].as_i64().unwrap())
