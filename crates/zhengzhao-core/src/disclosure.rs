@@ -65,7 +65,17 @@ pub fn disclose(
     t: Option<&LicenseTypeVersion>,
     v: &LicenseVersionRecord,
 ) -> Result<Disclosed> {
-    let face = v.face.as_object().cloned().unwrap_or_default();
+    // Borrowed: most readers take a few fields or none, and the public
+    // check, the busiest reader, takes none.
+    let face = v.face.as_object();
+    let pick = |names: &mut dyn Iterator<Item = &String>| -> Map<String, Value> {
+        names
+            .map(|f| {
+                let value = face.and_then(|m| m.get(f)).cloned().unwrap_or(Value::Null);
+                (f.clone(), value)
+            })
+            .collect()
+    };
     let natural = v.holder.id_type == "resident_id";
     let masked_id = || {
         if natural {
@@ -79,7 +89,7 @@ pub fn disclose(
         | Reader::Staff {
             personal_in_full: true,
         } => Disclosed {
-            face,
+            face: face.cloned().unwrap_or_default(),
             holder_name: v.holder.name.clone(),
             holder_id: Some(v.holder.id.clone()),
             personal_data_in_full: true,
@@ -87,7 +97,7 @@ pub fn disclose(
         Reader::Staff {
             personal_in_full: false,
         } => {
-            let mut face = Value::Object(face);
+            let mut face = Value::Object(face.cloned().unwrap_or_default());
             match t {
                 Some(t) => Library::mask_face(t, &mut face),
                 None => {
@@ -108,15 +118,8 @@ pub fn disclose(
         }
         Reader::RelyingParty { grants, asked } => {
             let fields = granted_fields(grants, type_code, asked)?;
-            let shown = fields
-                .into_iter()
-                .map(|f| {
-                    let value = face.get(&f).cloned().unwrap_or(Value::Null);
-                    (f, value)
-                })
-                .collect();
             Disclosed {
-                face: shown,
+                face: pick(&mut fields.iter()),
                 holder_name: if natural {
                     masked_holder_name(t, v)
                 } else {
@@ -127,10 +130,7 @@ pub fn disclose(
             }
         }
         Reader::Presented { fields } => Disclosed {
-            face: fields
-                .iter()
-                .map(|f| (f.clone(), face.get(f).cloned().unwrap_or(Value::Null)))
-                .collect(),
+            face: pick(&mut fields.iter()),
             holder_name: masked_holder_name(t, v),
             holder_id: None,
             personal_data_in_full: false,

@@ -114,9 +114,9 @@ fn field(f: &str, code: &'static str, en: impl Into<String>, zh: impl Into<Strin
     FieldError::new(f, code, en, zh)
 }
 
+/// Text of 1 to `max` characters (as the issue checks), without surrounding spaces.
 fn text_ok(s: &str, max: usize) -> bool {
-    let n = s.trim().chars().count();
-    n > 0 && n <= max && !s.chars().any(char::is_control) && s.trim() == s
+    crate::licenses::text_ok(s, max) && s.trim() == s
 }
 
 impl Library {
@@ -252,7 +252,8 @@ impl Library {
             json!({"org": incident.org, "started_at": incident.started_at, "operations": incident.operations}),
         ));
         self.store.add_incident(&incident, &log).await?;
-        self.incident_view(&incident).await
+        let calendar = self.work_calendar().await?;
+        self.incident_view(&incident, &calendar).await
     }
 
     /// Register source records the fault left undone.
@@ -340,7 +341,8 @@ impl Library {
             json!({"items": items.len()}),
         ));
         self.store.add_backlog_items(id, &items, &log).await?;
-        self.incident_view(&incident).await
+        let calendar = self.work_calendar().await?;
+        self.incident_view(&incident, &calendar).await
     }
 
     /// The fault is cleared: from now the items are due.
@@ -369,7 +371,8 @@ impl Library {
             json!({"cleared_at": req.cleared_at}),
         ));
         let closed = self.store.close_incident(id, req.cleared_at, &log).await?;
-        self.incident_view(&closed).await
+        let calendar = self.work_calendar().await?;
+        self.incident_view(&closed, &calendar).await
     }
 
     /// An incident with its items' states.
@@ -378,11 +381,16 @@ impl Library {
         let incident = self.incident_or_404(id).await?;
         self.require_incident_scope(caller, &incident.org, false)
             .await?;
-        self.incident_view(&incident).await
+        let calendar = self.work_calendar().await?;
+        self.incident_view(&incident, &calendar).await
     }
 
-    async fn incident_view(&self, incident: &IncidentRecord) -> Result<IncidentView> {
-        let calendar = self.work_calendar().await?;
+    /// The view of `incident` with its items' due days on `calendar`.
+    async fn incident_view(
+        &self,
+        incident: &IncidentRecord,
+        calendar: &WorkCalendar,
+    ) -> Result<IncidentView> {
         let today = self.today();
         let due = incident.cleared_at.map(|c| {
             calendar.add_working_days(c.to_zoned(crate::china_tz()).date(), DUE_WORKING_DAYS)
@@ -439,8 +447,10 @@ impl Library {
     /// line's `backlog`; the metric counts the overdue ones).
     pub async fn open_backlog(&self) -> Result<Vec<(IncidentView, BacklogItemView)>> {
         let mut out = Vec::new();
+        // Read once for all incidents (each view would read it again).
+        let calendar = self.work_calendar().await?;
         for incident in self.store.incidents().await? {
-            let view = self.incident_view(&incident).await?;
+            let view = self.incident_view(&incident, &calendar).await?;
             for item in view.items.iter().filter(|i| i.state != "done") {
                 out.push((view.clone(), item.clone()));
             }

@@ -80,16 +80,7 @@ fn compare(
     if v.valid_until != req.valid_until {
         out.push("valid_until".to_owned());
     }
-    if let (Some(a), Some(b)) = (v.face.as_object(), face.as_object()) {
-        let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-        keys.sort();
-        keys.dedup();
-        out.extend(
-            keys.into_iter()
-                .filter(|k| a.get(*k) != b.get(*k))
-                .map(|k| format!("face/{k}")),
-        );
-    }
+    out.extend(crate::licenses::face_differences(&v.face, face));
     out
 }
 

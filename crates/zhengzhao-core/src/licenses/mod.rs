@@ -8,6 +8,7 @@ mod writes;
 use jiff::civil::Date;
 use serde::Deserialize;
 use serde_json::Value;
+pub(crate) use statement::face_differences;
 use statement::*;
 use utoipa::ToSchema;
 pub use views::*;
@@ -99,7 +100,7 @@ const FIRST_DATE: Date = jiff::civil::date(1900, 1, 1);
 
 const LAST_DATE: Date = jiff::civil::date(2199, 12, 31);
 
-fn text_ok(s: &str, max: usize) -> bool {
+pub(crate) fn text_ok(s: &str, max: usize) -> bool {
     let n = s.trim().chars().count();
     n > 0 && n <= max && !s.chars().any(char::is_control)
 }

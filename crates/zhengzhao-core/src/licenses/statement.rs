@@ -46,17 +46,23 @@ pub(super) fn differences(
     if first.valid_until != req.valid_until {
         out.push("valid_until".to_owned());
     }
-    if let (Some(a), Some(b)) = (first.face.as_object(), face.as_object()) {
-        let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-        keys.sort();
-        keys.dedup();
-        out.extend(
-            keys.into_iter()
-                .filter(|k| a.get(*k) != b.get(*k))
-                .map(|k| format!("face/{k}")),
-        );
-    }
+    out.extend(face_differences(&first.face, face));
     out
+}
+
+/// `face/<name>` for each face field that differs between `a` and `b`
+/// (present in one only, or with another value), in name order.
+pub(crate) fn face_differences(a: &Value, b: &Value) -> Vec<String> {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return Vec::new();
+    };
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| format!("face/{k}"))
+        .collect()
 }
 
 /// Everything one version of a license states.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use zhengzhao_core::import::{RowOutcome, check_csv_header, csv_row};
-use zhengzhao_core::{ActorId, Library, Principal};
+use zhengzhao_core::{Library, Principal};
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
 use zhengzhao_http::ServerConfig;
@@ -115,10 +115,10 @@ pub(crate) async fn import(config: &ServerConfig, args: ImportArgs) -> anyhow::R
     Ok(())
 }
 
-fn format_of(args: &ImportArgs) -> Format {
-    args.format.unwrap_or_else(|| {
-        if args
-            .file
+/// The format asked for, else by the file's extension (`.csv`, else JSON Lines).
+pub(crate) fn format_of(file: &Path, asked: Option<Format>) -> Format {
+    asked.unwrap_or_else(|| {
+        if file
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
         {
@@ -152,7 +152,7 @@ pub(crate) async fn run(library: &Library, args: &ImportArgs) -> anyhow::Result<
     let bytes_read = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let reader = {
-        let (file, format) = (args.file.clone(), format_of(args));
+        let (file, format) = (args.file.clone(), format_of(&args.file, args.format));
         let (bytes_read, stop) = (bytes_read.clone(), stop.clone());
         std::thread::spawn(move || read_rows(&file, format, &rows_tx, &bytes_read, &stop))
     };
@@ -263,9 +263,8 @@ pub(crate) fn clerk_for(
     // An issuer that is no org code: the row is rejected by the use case,
     // which names the field; any org here will do.
     let org = OrgCode::parse(&issuer).unwrap_or_else(|_| OrgCode::region());
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let p = Principal {
-        actor: ActorId::Cli(user),
+        actor: zhengzhao_core::Actor::cli().id,
         org,
         roles: vec![Role::IssuerClerk],
         client_addr: None,

@@ -7,7 +7,7 @@
 //! `--revoke-extra`. Exit status 0 when all is alike (or repaired), 2 when
 //! differences remain.
 
-use super::import::{Format, Row, clerk_for, read_rows};
+use super::import::{Format, Row, clerk_for, format_of, read_rows};
 use crate::errors::fail;
 use crate::library;
 use clap::Args;
@@ -84,17 +84,7 @@ pub(crate) async fn reconcile(config: &ServerConfig, args: ReconcileArgs) -> any
         };
         library = library.with_public_url(&url);
     }
-    let format = args.format.unwrap_or_else(|| {
-        if args
-            .file
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-        {
-            Format::Csv
-        } else {
-            Format::Jsonl
-        }
-    });
+    let format = format_of(&args.file, args.format);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Row>(1024);
     let reader = {
         let file = args.file.clone();
