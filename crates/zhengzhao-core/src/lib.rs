@@ -34,6 +34,7 @@ pub mod library;
 pub mod license_reads;
 pub mod licenses;
 pub mod login_limits;
+pub mod objections;
 pub mod orgs;
 pub mod outbox;
 pub mod pdf_signature;

@@ -43,6 +43,8 @@ pub struct Library {
     pub(crate) clock: Arc<dyn crate::clock::Clock>,
     /// The region's identity provider for holders signing in, if configured.
     pub(crate) identity_provider: Option<Arc<dyn crate::holder_sign_in::IdentityProvider>>,
+    /// Working days per step of an objection (`objections`).
+    pub(crate) objection_deadlines: crate::objections::ObjectionDeadlines,
 }
 
 /// Reference data read on every issuance (see `cache`).
@@ -75,6 +77,16 @@ impl Actor {
             org: None,
             role: None,
             client_addr: None,
+        }
+    }
+
+    /// Somebody not signed in (the public forms), by address if known.
+    pub fn anonymous(client_addr: Option<String>) -> Self {
+        Self {
+            id: ActorId::Anonymous,
+            org: None,
+            role: None,
+            client_addr,
         }
     }
 
@@ -128,6 +140,7 @@ impl Library {
             clock: Arc::new(crate::clock::SystemClock),
             identity_provider: None,
             scenario_rates: Arc::default(),
+            objection_deadlines: crate::objections::ObjectionDeadlines::default(),
         }
     }
 
@@ -230,6 +243,13 @@ impl Library {
     #[must_use]
     pub fn with_public_url(mut self, url: &str) -> Self {
         self.urls = crate::urls::PublicUrls::new(url);
+        self
+    }
+
+    /// Give objections these deadlines (working days per step).
+    #[must_use]
+    pub fn with_objection_deadlines(mut self, d: crate::objections::ObjectionDeadlines) -> Self {
+        self.objection_deadlines = d;
         self
     }
 

@@ -48,7 +48,7 @@ pub struct Destination {
     pub name: String,
     pub url: String,
     /// Which outbox topics it receives.
-    pub topics: &'static [&'static str],
+    pub topics: Vec<String>,
 }
 
 const PLATFORM_TOPICS: &[&str] = &[
@@ -63,7 +63,7 @@ impl Destination {
         Self {
             name: "platform".into(),
             url: url.into(),
-            topics: PLATFORM_TOPICS,
+            topics: PLATFORM_TOPICS.iter().map(|t| (*t).to_owned()).collect(),
         }
     }
 
@@ -72,16 +72,26 @@ impl Destination {
         Self {
             name: "national_platform".into(),
             url: url.into(),
-            topics: PLATFORM_TOPICS,
+            // And the objections about other provinces' licenses (Art. 17, 19).
+            topics: PLATFORM_TOPICS
+                .iter()
+                .map(|t| (*t).to_owned())
+                .chain([crate::objections::NATIONAL_TOPIC.to_owned()])
+                .collect(),
         }
     }
 
-    /// A delivery channel: license changes only.
+    /// A delivery channel: license changes, and the answers to the
+    /// objections that came through a channel of its name.
     pub fn channel(c: &DeliveryChannel) -> Self {
         Self {
             name: format!("channel:{}", c.name),
             url: c.url.clone(),
-            topics: CHANNEL_TOPICS,
+            topics: CHANNEL_TOPICS
+                .iter()
+                .map(|t| (*t).to_owned())
+                .chain([crate::objections::channel_topic(&c.name)])
+                .collect(),
         }
     }
 }
@@ -189,6 +199,17 @@ impl Library {
     pub async fn outbox_body(&self, d: &OutboxDelivery) -> Result<Value> {
         let m = &d.message.message;
         let kind = kind_of(d);
+        if m.topic.starts_with("objection:") {
+            let mut body = m.payload.clone();
+            if let Some(b) = body.as_object_mut() {
+                b.remove("code");
+                b.remove("event");
+                b.insert("event_id".into(), json!(m.id));
+                b.insert("kind".into(), json!(kind));
+                b.insert("occurred_at".into(), json!(d.message.created_at));
+            }
+            return Ok(body);
+        }
         if m.topic == crate::catalog::PLATFORM_CATALOG_TOPIC {
             return Ok(json!({
                 "event_id": m.id,
@@ -353,7 +374,12 @@ impl OutboxRelay {
         let store = &self.library.store;
         let now = self.library.now();
         store
-            .fan_out(&dest.name, dest.topics, now, FAN_OUT_BATCH)
+            .fan_out(
+                &dest.name,
+                &dest.topics.iter().map(String::as_str).collect::<Vec<_>>(),
+                now,
+                FAN_OUT_BATCH,
+            )
             .await?;
 
         let lease = jiff::SignedDuration::try_from(self.lease)

@@ -61,6 +61,13 @@ pub enum Action {
     ManageIncident,
     /// Read an org's incidents and their backlog.
     ReadIncidents,
+    /// Submit an objection a channel took in (the platform, 12345, the app).
+    SubmitObjectionForChannel,
+    /// Accept, refuse, investigate, decide, answer and archive objections
+    /// of the org's subtree; read their attachments.
+    HandleObjection,
+    /// See objections of the org's subtree and which are overdue.
+    ReadObjections,
 }
 
 impl Action {
@@ -86,6 +93,14 @@ impl Action {
             EditUsageList | OperateOutbox => &[Role::RegionAdmin],
             ManageIncident => &[Role::IssuerClerk, Role::RegionAdmin],
             ReadIncidents => &[Role::IssuerClerk, Role::RegionAdmin, Role::Auditor],
+            SubmitObjectionForChannel => &[Role::Channel],
+            HandleObjection => &[Role::ObjectionHandler],
+            ReadObjections => &[
+                Role::ObjectionHandler,
+                Role::IssuerClerk,
+                Role::RegionAdmin,
+                Role::Auditor,
+            ],
             CheckUsage => &[
                 Role::RegionAdmin,
                 Role::CatalogAdmin,

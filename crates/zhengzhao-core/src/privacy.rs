@@ -319,6 +319,39 @@ impl Library {
         ))
     }
 
+    /// Seal a value under the active data key, bound to `aad` (where it is
+    /// kept): e.g. an objection's applicant and statement.
+    pub(crate) async fn seal_json(&self, aad: &[u8], value: &Value) -> Result<String> {
+        let ring = self.data_keyring(true).await?;
+        let (key_id, key) = ring.active().ok_or_else(|| internal("no data key"))?;
+        let text = serde_json::to_vec(value).map_err(internal)?;
+        let blob = key.encrypt(aad, &text).map_err(internal)?;
+        Ok(format!("{SEALED_PREFIX}{key_id}:{}", B64.encode(blob)))
+    }
+
+    /// Open what [`Self::seal_json`] sealed under the same `aad`.
+    pub(crate) async fn open_json(&self, aad: &[u8], sealed: &str) -> Result<Value> {
+        let unreadable = |why: &str| internal(format!("a sealed value does not open: {why}"));
+        let (key_id, b64) = sealed
+            .strip_prefix(SEALED_PREFIX)
+            .and_then(|r| r.split_once(':'))
+            .ok_or_else(|| unreadable("malformed"))?;
+        let key_id = uuid::Uuid::parse_str(key_id).map_err(|_| unreadable("malformed key id"))?;
+        let mut ring = self.data_keyring(false).await?;
+        if ring.get(key_id).is_none() {
+            *self.data_keys.lock().await = None;
+            ring = self.data_keyring(false).await?;
+        }
+        let key = ring
+            .get(key_id)
+            .ok_or_else(|| unreadable("unknown data key"))?;
+        let blob = B64.decode(b64).map_err(|_| unreadable("not base64"))?;
+        let text = key
+            .decrypt(aad, &blob)
+            .map_err(|e| unreadable(&e.to_string()))?;
+        serde_json::from_slice(&text).map_err(|e| unreadable(&e.to_string()))
+    }
+
     /// Open a stored version's sealed values: face, holder and payload as
     /// signed. A value that does not open (its data key is unknown, or it
     /// does not decrypt under the key and place it names) is

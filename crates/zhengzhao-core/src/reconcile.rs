@@ -182,6 +182,7 @@ impl Library {
             reason: ReasonRequest {
                 kind: ChangeKind::Correction,
                 text: RECONCILE_REASON.into(),
+                objection: None,
             },
         };
         let updated = self.update_license(caller, &license_id, update).await?;

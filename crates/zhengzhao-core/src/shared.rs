@@ -55,6 +55,11 @@ pub struct SharedLicense {
     /// Exactly the granted (or asked-for granted) face fields.
     #[schema(value_type = Object)]
     pub fields: Map<String, Value>,
+    /// Under objection (异议标注, Art. 19): an objection was accepted and
+    /// is not decided yet; rely on the fields it concerns with care.
+    pub under_objection: bool,
+    /// The fields the open objections concern (empty when none).
+    pub objection_fields: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -215,6 +220,8 @@ impl Library {
                 valid_from: v.valid_from,
                 valid_until: v.valid_until,
                 fields: shown,
+                under_objection: l.objection_fields.is_some(),
+                objection_fields: l.objection_fields.clone().unwrap_or_default(),
             });
         }
         let ids: Vec<String> = licenses.iter().map(|l| l.license_id.clone()).collect();

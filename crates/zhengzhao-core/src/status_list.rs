@@ -335,14 +335,23 @@ impl Library {
             .map(|&i| (i, STATE_SUPERSEDED))
             .chain(summary.revoked.iter().map(|&i| (i, STATE_REVOKED)))
             .collect();
+        // Under objection (Art. 19): a current version in force only; a
+        // superseded or revoked one says that instead.
+        let flagged = self.store.flagged_status_indexes().await?;
+        let mut taken: std::collections::HashSet<i64> = states.iter().map(|&(i, _)| i).collect();
         states.sort_unstable();
         let not_in_force: Vec<i64> = states.iter().map(|&(i, _)| i).collect();
+        for &i in &flagged {
+            if taken.insert(i) {
+                states.push((i, STATE_UNDER_OBJECTION));
+            }
+        }
+        states.sort_unstable();
         let valid_from = self.now();
         let valid_until = valid_from + LIST_VALIDITY;
         let message = encode_entries(entries, 2, &states)?;
         let revocation = encode_bits(entries, &not_in_force)?;
-        // Objections (issue 15) will set entries here.
-        let suspension = encode_bits(entries, &[])?;
+        let suspension = encode_bits(entries, &flagged)?;
         let mut signed = Vec::with_capacity(3);
         for (purpose, encoded) in [
             (StatusPurpose::Message, &message),

@@ -63,6 +63,11 @@ pub struct VerifyResult {
     pub revoked_at: Option<jiff::Timestamp>,
     #[schema(value_type = String, format = DateTime)]
     pub checked_at: jiff::Timestamp,
+    /// Under objection (异议标注, Art. 19): an objection was accepted and
+    /// is not decided yet; rely on the fields it concerns with care.
+    pub under_objection: bool,
+    /// The fields the open objections concern (empty when none).
+    pub objection_fields: Vec<String>,
 }
 
 /// Public keys by key id, and the set of verified triples.
@@ -285,6 +290,8 @@ impl Library {
             holder,
             revoked_at: l.revocation.as_ref().map(|r| r.at),
             checked_at: self.now(),
+            under_objection: l.objection_fields.is_some(),
+            objection_fields: l.objection_fields.clone().unwrap_or_default(),
         })
     }
 }

@@ -109,7 +109,9 @@ impl Application {
         // Links printed on licenses: the public URL, or on loopback without
         // one, the address just bound.
         config.public_url = Some(config.public_url_or(addr));
-        let mut library = library.with_public_url(config.public_url.as_deref().unwrap_or_default());
+        let mut library = library
+            .with_public_url(config.public_url.as_deref().unwrap_or_default())
+            .with_objection_deadlines(config.objection_deadlines);
         if let Some(oidc) = &config.holder_oidc {
             let callback = format!(
                 "{}{}",

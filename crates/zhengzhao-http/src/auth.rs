@@ -208,6 +208,32 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A token's caller if the request brings one, else nobody (the public
+/// forms), with the client's address for the audit log.
+#[derive(Debug, Clone)]
+pub struct MaybeTokenCaller {
+    pub caller: Option<Principal>,
+    pub client_addr: Option<String>,
+}
+
+impl FromRequestParts<AppState> for MaybeTokenCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = match bearer(parts)? {
+            Some(_) => resolve(parts, state).await?,
+            None => None,
+        };
+        Ok(Self {
+            caller,
+            client_addr: client_addr(parts),
+        })
+    }
+}
+
 /// A staff session, even one that must change its password first (for the
 /// session endpoints themselves). CSRF is checked as for [`Caller`].
 #[derive(Debug, Clone)]

@@ -76,6 +76,12 @@ pub struct ServerConfig {
     /// The region's identity provider, for holders signing in themselves
     /// (`GET /api/v1/holder/sign-in`); without it only channels act for holders.
     pub holder_oidc: Option<HolderOidc>,
+    /// Working days to accept an objection and to answer it (Art. 19).
+    pub objection_deadlines: zhengzhao_core::objections::ObjectionDeadlines,
+    /// Tracking requests per minute per client address
+    /// (`/api/v1/objections/track`: ticket and code must not be guessable
+    /// by trying); 0 turns the limit off.
+    pub objection_track_per_minute: u32,
 }
 
 /// The OpenID Connect client registration of this library at the region's
@@ -156,6 +162,8 @@ impl ServerConfig {
             header_read_timeout: Duration::from_secs(10),
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             holder_oidc: None,
+            objection_deadlines: zhengzhao_core::objections::ObjectionDeadlines::default(),
+            objection_track_per_minute: 10,
             session_policy: zhengzhao_core::staff::SessionPolicy::default(),
             public_rate_limit: crate::http::rate_limit::PublicRateLimit::default(),
         }

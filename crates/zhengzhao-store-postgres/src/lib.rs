@@ -28,6 +28,7 @@ mod incidents;
 mod journal;
 mod keys;
 mod licenses;
+mod objections;
 mod orgs;
 mod outbox;
 mod row;

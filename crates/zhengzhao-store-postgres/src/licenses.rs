@@ -28,7 +28,7 @@ async fn versions_of<C: Db + ?Sized>(
         .query(
             "SELECT license_id, identifier, version, type_version, holder_name, holder_id_type, holder_id, face,
                     license_number, valid_from, valid_until, issued_at, payload, signature, key_id,
-                    reason_kind, reason_text, status_index
+                    reason_kind, reason_text, status_index, reason_objection
              FROM license_versions WHERE license_id = ANY($1) ORDER BY license_id, version",
             &[&keys],
         )
@@ -53,6 +53,7 @@ fn version_of(r: &Row) -> StoreResult<LicenseVersionRecord> {
         (Some(kind), Some(text)) => Some(ChangeReason {
             kind: ChangeKind::parse(&kind).ok_or_else(|| corrupt("reason", &kind))?,
             text,
+            objection: r.try_get(18).map_err(get)?,
         }),
         _ => None,
     };
@@ -80,7 +81,7 @@ fn version_of(r: &Row) -> StoreResult<LicenseVersionRecord> {
 }
 
 const LICENSE_SELECT: &str = "SELECT l.id, t.code, o.code, l.serial, l.source_system, l.source_record_id, l.created_at,
-                                     l.revoked_at, l.revoked_by, l.revoke_reason
+                                     l.revoked_at, l.revoked_by, l.revoke_reason, l.objection_fields
                               FROM licenses l JOIN license_types t ON t.id = l.type_id JOIN orgs o ON o.id = l.issuer_id";
 
 fn to_license(r: &Row, versions: Vec<LicenseVersionRecord>) -> StoreResult<LicenseRecord> {
@@ -105,6 +106,13 @@ fn to_license(r: &Row, versions: Vec<LicenseVersionRecord>) -> StoreResult<Licen
         created_at: r.try_get(6).map_err(get)?,
         revocation,
         versions,
+        objection_fields: r
+            .try_get::<_, Option<serde_json::Value>>(10)
+            .map_err(get)?
+            .map(|f| {
+                serde_json::from_value(f).map_err(|e| corrupt("objection fields", &e.to_string()))
+            })
+            .transpose()?,
     })
 }
 
@@ -218,8 +226,8 @@ async fn insert_version<C: Db + ?Sized>(
     c.execute(
         "INSERT INTO license_versions (license_id, version, identifier, type_version, holder_name, holder_id_type, holder_id,
                                        face, license_number, valid_from, valid_until, issued_at, payload, signature, key_id,
-                                       reason_kind, reason_text, status_index)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                                       reason_kind, reason_text, status_index, reason_objection)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         &[
             &key,
             &i32::from(v.version),
@@ -239,6 +247,7 @@ async fn insert_version<C: Db + ?Sized>(
             &v.reason.as_ref().map(|r| r.kind.as_str()),
             &v.reason.as_ref().map(|r| r.text.as_str()),
             &v.status_index,
+            &v.reason.as_ref().and_then(|r| r.objection.as_deref()),
         ],
     )
     .await

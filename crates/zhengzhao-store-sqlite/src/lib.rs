@@ -10,6 +10,7 @@ mod incidents;
 mod journal;
 mod keys;
 mod licenses;
+mod objections;
 mod orgs;
 mod outbox;
 mod pool;

@@ -35,7 +35,7 @@ fn versions_of(
             concat!(
                 "SELECT license_id, identifier, version, type_version, holder_name, holder_id_type, holder_id,
                         license_number, valid_from, valid_until, issued_at, payload, signature, key_id,
-                        reason_kind, reason_text, status_index
+                        reason_kind, reason_text, status_index, reason_objection
                  FROM license_versions WHERE ",
                 $filter
             )
@@ -76,8 +76,8 @@ fn versions_of(
         Option<String>,
         Option<String>,
     );
-    let rows: Vec<(Raw, i64)> = stmt
-        .query_map([arg], |r| Ok((Raw::try_from(r)?, r.get(16)?)))
+    let rows: Vec<(Raw, i64, Option<String>)> = stmt
+        .query_map([arg], |r| Ok((Raw::try_from(r)?, r.get(16)?, r.get(17)?)))
         .map_err(backend)?
         .collect::<rusqlite::Result<_>>()
         .map_err(backend)?;
@@ -101,12 +101,14 @@ fn versions_of(
             reason_text,
         ),
         status_index,
+        objection,
     ) in rows
     {
         let reason = match (reason_kind, reason_text) {
             (Some(kind), Some(text)) => Some(ChangeReason {
                 kind: ChangeKind::parse(&kind).ok_or_else(|| corrupt("reason", &kind))?,
                 text,
+                objection,
             }),
             _ => None,
         };
@@ -143,7 +145,7 @@ fn face_of(payload: &str) -> StoreResult<serde_json::Value> {
 }
 
 const LICENSE_SELECT: &str = "SELECT l.id, t.code, o.code, l.serial, l.source_system, l.source_record_id, l.created_at,
-                                     l.revoked_at, l.revoked_by, l.revoke_reason
+                                     l.revoked_at, l.revoked_by, l.revoke_reason, l.objection_fields
                               FROM licenses l JOIN license_types t ON t.id = l.type_id JOIN orgs o ON o.id = l.issuer_id";
 
 type RawLicense = (
@@ -154,6 +156,7 @@ type RawLicense = (
     String,
     String,
     String,
+    Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -185,6 +188,7 @@ fn license_rows(
                 revoked_at,
                 revoked_by,
                 reason,
+                objection,
             )| {
                 let revocation = match (revoked_at, revoked_by, reason) {
                     (Some(at), Some(by), Some(reason)) => Some(Revocation {
@@ -205,6 +209,11 @@ fn license_rows(
                     created_at: ts(&created)?,
                     revocation,
                     versions: versions.remove(&key).unwrap_or_default(),
+                    objection_fields: objection
+                        .map(|f| {
+                            serde_json::from_str(&f).map_err(|_| corrupt("objection fields", &f))
+                        })
+                        .transpose()?,
                 })
             },
         )
@@ -332,7 +341,7 @@ pub(crate) fn page(
 pub(crate) struct VersionRow {
     version: u16,
     identifier: String,
-    values: [Option<String>; 11],
+    values: [Option<String>; 12],
     type_version: u32,
     signature: Vec<u8>,
     status_index: i64,
@@ -358,6 +367,7 @@ impl VersionRow {
                 Some(v.key_id.to_string()),
                 v.reason.as_ref().map(|r| r.kind.as_str().to_owned()),
                 v.reason.as_ref().map(|r| r.text.clone()),
+                v.reason.as_ref().and_then(|r| r.objection.clone()),
             ],
         }
     }
@@ -376,12 +386,13 @@ fn insert_version(c: &Connection, key: i64, v: &VersionRow) -> StoreResult<()> {
         key_id,
         reason_kind,
         reason_text,
+        reason_objection,
     ] = &v.values;
     c.prepare_cached(
         "INSERT INTO license_versions (license_id, version, identifier, type_version, holder_name, holder_id_type, holder_id,
                                        license_number, valid_from, valid_until, issued_at, payload, signature, key_id,
-                                       reason_kind, reason_text, status_index)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                                       reason_kind, reason_text, status_index, reason_objection)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -401,7 +412,8 @@ fn insert_version(c: &Connection, key: i64, v: &VersionRow) -> StoreResult<()> {
             key_id,
             reason_kind,
             reason_text,
-            v.status_index
+            v.status_index,
+            reason_objection
         ])
     })
     .map_err(|e| {

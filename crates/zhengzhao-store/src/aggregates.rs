@@ -593,3 +593,47 @@ pub trait IncidentStore: Send + Sync {
     /// The imported calendar files, oldest first (each newer one wins).
     async fn calendar_imports(&self) -> StoreResult<Vec<String>>;
 }
+
+/// Objections (Art. 19), their attachments, and the flag they put on a
+/// license while open.
+#[async_trait]
+pub trait ObjectionStore: Send + Sync {
+    /// A new objection with its attachments. `Conflict` if its ticket, or
+    /// its channel's reference, is taken.
+    async fn add_objection(
+        &self,
+        objection: &ObjectionRecord,
+        attachments: &[ObjectionAttachment],
+        log: &ChangeLog,
+    ) -> StoreResult<()>;
+
+    async fn objection_by_ticket(&self, ticket: &str) -> StoreResult<Option<ObjectionRecord>>;
+
+    async fn objection_by_reference(
+        &self,
+        channel: &str,
+        reference: &str,
+    ) -> StoreResult<Option<ObjectionRecord>>;
+
+    /// Write `objection` (its `row_version` one above the stored one), only
+    /// if nobody changed it since it was read (`Conflict` otherwise); then
+    /// set its license's `objection_fields` to the union of the
+    /// `flag_fields` of that license's objections (none: no flag).
+    async fn update_objection(
+        &self,
+        objection: &ObjectionRecord,
+        log: &ChangeLog,
+    ) -> StoreResult<()>;
+
+    /// Objections, oldest first, in `state` if given, at most `limit`.
+    async fn objections(
+        &self,
+        state: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<ObjectionRecord>>;
+
+    async fn objection_attachments(&self, id: uuid::Uuid) -> StoreResult<Vec<ObjectionAttachment>>;
+
+    /// Status indexes of the current versions of flagged licenses.
+    async fn flagged_status_indexes(&self) -> StoreResult<Vec<i64>>;
+}

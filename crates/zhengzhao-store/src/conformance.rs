@@ -1133,6 +1133,7 @@ fn version_record(
         key_id: key,
         // Stored and read back with the version (compared whole below).
         reason: (v > 1).then(|| crate::ChangeReason {
+            objection: None,
             kind: crate::ChangeKind::Correction,
             text: format!("第{v}版：更正住所"),
         }),

@@ -11,6 +11,7 @@ mod error;
 mod holder_sessions;
 mod incidents;
 mod licenses;
+mod objections;
 mod outbox;
 mod records;
 pub mod rules;
@@ -26,6 +27,7 @@ pub use error::StoreError;
 pub use holder_sessions::*;
 pub use incidents::*;
 pub use licenses::*;
+pub use objections::*;
 pub use outbox::*;
 pub use records::*;
 pub use scenarios::*;
@@ -39,7 +41,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub mod prelude {
     pub use crate::{
         AuditStore, CatalogStore, ConsentStore, HolderSessionStore, KeyStore, LicenseStore,
-        OrgStore, OutboxStore, ScenarioStore, StaffStore, Store, TokenStore, UsageListStore,
+        ObjectionStore, OrgStore, OutboxStore, ScenarioStore, StaffStore, Store, TokenStore,
+        UsageListStore,
     };
 }
 
@@ -64,6 +67,7 @@ pub trait Store:
     + HolderSessionStore
     + OutboxStore
     + IncidentStore
+    + ObjectionStore
     + Send
     + Sync
     + 'static

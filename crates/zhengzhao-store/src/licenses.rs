@@ -179,6 +179,9 @@ impl ChangeKind {
 pub struct ChangeReason {
     pub kind: ChangeKind,
     pub text: String,
+    /// The objection (its ticket) a correction answers (Art. 19).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objection: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -201,6 +204,8 @@ pub struct LicenseRecord {
     pub created_at: jiff::Timestamp,
     pub revocation: Option<Revocation>,
     pub versions: Vec<LicenseVersionRecord>,
+    /// Under objection (异议标注): the fields its open objections concern.
+    pub objection_fields: Option<Vec<String>>,
 }
 
 impl LicenseRecord {

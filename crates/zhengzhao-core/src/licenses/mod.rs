@@ -88,6 +88,10 @@ pub struct ReasonRequest {
     #[schema(value_type = String, example = "change")]
     pub kind: ChangeKind,
     pub text: String,
+    /// For a `correction` that answers an objection: its ticket. The
+    /// objection must be this license's and accepted.
+    #[serde(default)]
+    pub objection: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

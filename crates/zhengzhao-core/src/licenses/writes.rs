@@ -382,9 +382,24 @@ impl Library {
                 "更新原因应为1至500个字符",
             ));
         }
+        if let Some(ticket) = &req.reason.objection {
+            if req.reason.kind != ChangeKind::Correction {
+                errors.push(FieldError::new(
+                    "reason/objection",
+                    "objection",
+                    "an objection is named by a correction only",
+                    "仅更正可关联异议",
+                ));
+            } else if let Err(Error::Validation(e)) =
+                self.check_correction_objection(l.key, ticket.trim()).await
+            {
+                errors.extend(e);
+            }
+        }
         let reason = ChangeReason {
             kind: req.reason.kind,
             text: req.reason.text.trim().to_owned(),
+            objection: req.reason.objection.as_ref().map(|t| t.trim().to_owned()),
         };
         let face = self.checked_face(&t, &req.face, &mut errors).await;
         // Against the holder as this version will name it (a new name from

@@ -77,6 +77,8 @@ pub struct Metrics {
     outbox: OutboxGauges,
     /// Backlog items past their due day (Art. 9).
     backlog_overdue: Gauge,
+    /// Objections past the due day of the step they wait for (Art. 19).
+    objections_overdue: Gauge,
 }
 
 /// The background check of the audit log (`Library::sweep_audit`).
@@ -197,6 +199,12 @@ impl Metrics {
             "Emergency backlog items not done after their due day (Art. 9)",
             backlog_overdue.clone(),
         );
+        let objections_overdue = Gauge::default();
+        registry.register(
+            "objections_overdue",
+            "Objections past the due day of the step they wait for (Art. 19)",
+            objections_overdue.clone(),
+        );
         Self {
             registry,
             requests,
@@ -207,6 +215,7 @@ impl Metrics {
             login,
             outbox,
             backlog_overdue,
+            objections_overdue,
         }
     }
 
@@ -308,6 +317,13 @@ pub async fn render(State(state): State<AppState>) -> Response {
                 .set(i64::try_from(overdue).unwrap_or(i64::MAX));
         }
         Err(e) => tracing::warn!(error = %e, "cannot read the emergency backlog for metrics"),
+    }
+    match state.library.overdue_objections().await {
+        Ok(n) => {
+            m.objections_overdue
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the objections for metrics"),
     }
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &m.registry) {

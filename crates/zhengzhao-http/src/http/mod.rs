@@ -13,6 +13,7 @@ pub mod json;
 pub mod licenses;
 pub mod login;
 pub mod metrics;
+pub mod objections;
 pub mod openapi;
 pub mod orgs;
 pub mod outbox;
@@ -247,6 +248,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}", get(incidents::get))
         .route("/api/v1/incidents/{id}/backlog", post(incidents::backlog))
         .route("/api/v1/incidents/{id}/close", post(incidents::close))
+        .route("/api/v1/objections/{ticket}", get(objections::get))
+        .route(
+            "/api/v1/objections/{ticket}/attachments/{n}",
+            get(objections::attachment),
+        )
+        .route("/api/v1/objections/{ticket}/{step}", post(objections::step))
         .route("/api/v1/outbox", get(outbox::list))
         .route("/api/v1/outbox/{id}", get(outbox::get))
         .route("/api/v1/outbox/{id}/replay", post(outbox::replay))
@@ -287,6 +294,12 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/scenarios",
             post(scenarios::create).get(scenarios::list),
         )
+        // Objections from the public form and API (and channels), and the
+        // handlers' list on the same path.
+        .route(
+            "/api/v1/objections",
+            post(objections::submit).get(objections::list),
+        )
         .route(paths::STATUS_LIST, get(verify::status_list))
         .route(paths::STATUS_LISTS, get(verify::status_lists))
         .route(paths::ORG_STATUS_LIST_CREDENTIAL, get(vc::org_status_list))
@@ -325,7 +338,21 @@ pub fn router(state: AppState) -> Router {
             limiter,
             rate_limit::limit_public,
         ));
-    let api = api.merge(public);
+    // Tracking an objection: a few tries a minute per address, so tickets
+    // and codes cannot be found by trying.
+    let track_limiter =
+        rate_limit::PublicLimiter::per_minute(state.config.objection_track_per_minute);
+    let track = Router::new()
+        .route("/api/v1/objections/track", post(objections::track))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            track_limiter,
+            rate_limit::limit_public,
+        ));
+    let api = api.merge(public).merge(track);
 
     let max_body = state.config.max_body_bytes;
     // A bearer token is checked on every route, public ones included: a

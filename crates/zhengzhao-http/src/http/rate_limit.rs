@@ -39,6 +39,17 @@ pub struct PublicLimiter {
 }
 
 impl PublicLimiter {
+    /// `n` requests a minute per address, all at once at most (the
+    /// objection tracking page); `None` when `n` is 0.
+    pub fn per_minute(n: u32) -> Option<Arc<Self>> {
+        let n = NonZeroU32::new(n)?;
+        Some(Arc::new(Self {
+            limiter: RateLimiter::keyed(Quota::per_minute(n).allow_burst(n)),
+            clock: DefaultClock::default(),
+            seen: AtomicU64::new(0),
+        }))
+    }
+
     /// `None` when the limit is off (a rate of 0).
     pub fn new(limit: PublicRateLimit) -> Option<Arc<Self>> {
         let rate = NonZeroU32::new(limit.per_second)?;

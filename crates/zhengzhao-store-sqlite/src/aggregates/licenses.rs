@@ -123,6 +123,7 @@ impl LicenseStore for SqliteStore {
             source_record_id: license.source_record_id,
             revocation: None,
             versions: vec![license.first],
+            objection_fields: None,
         })
     }
 

@@ -7,6 +7,7 @@ mod holder_sessions;
 mod incidents;
 mod keys;
 mod licenses;
+mod objections;
 mod orgs;
 mod outbox;
 mod scenarios;
