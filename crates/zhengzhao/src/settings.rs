@@ -81,6 +81,15 @@ pub struct ServeArgs {
     /// the message is sent again after them [default: 120]
     #[arg(long, env = "ZHENGZHAO_DELIVERY_LEASE_SECS")]
     pub delivery_lease_secs: Option<u64>,
+    /// Working days to accept (or refuse) an objection [default: 2]
+    #[arg(long, env = "ZHENGZHAO_OBJECTION_ACCEPT_DAYS")]
+    pub objection_accept_days: Option<u32>,
+    /// Working days from accepting an objection to answering it [default: 15]
+    #[arg(long, env = "ZHENGZHAO_OBJECTION_ANSWER_DAYS")]
+    pub objection_answer_days: Option<u32>,
+    /// Objection tracking requests per minute per client address; 0: no limit [default: 10]
+    #[arg(long, env = "ZHENGZHAO_OBJECTION_TRACK_PER_MINUTE")]
+    pub objection_track_per_minute: Option<u32>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key)
     #[arg(long, env = "ZHENGZHAO_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -166,6 +175,9 @@ pub struct FileSettings {
     pub platform_url: Option<String>,
     pub national_platform_url: Option<String>,
     pub delivery_lease_secs: Option<u64>,
+    pub objection_accept_days: Option<u32>,
+    pub objection_answer_days: Option<u32>,
+    pub objection_track_per_minute: Option<u32>,
     /// `[[delivery_channels]]` tables with `name` and `url`.
     #[serde(default)]
     pub delivery_channels: Vec<ChannelSetting>,
@@ -356,6 +368,24 @@ pub fn server_config(
             "delivery_lease_secs must be at least 1 / delivery_lease_secs 至少为1秒"
         );
         c.delivery_lease = Duration::from_secs(secs);
+    }
+    if let Some(days) = serve
+        .and_then(|s| s.objection_accept_days)
+        .or(file.objection_accept_days)
+    {
+        c.objection_deadlines.accept_days = days;
+    }
+    if let Some(days) = serve
+        .and_then(|s| s.objection_answer_days)
+        .or(file.objection_answer_days)
+    {
+        c.objection_deadlines.answer_days = days;
+    }
+    if let Some(n) = serve
+        .and_then(|s| s.objection_track_per_minute)
+        .or(file.objection_track_per_minute)
+    {
+        c.objection_track_per_minute = n;
     }
     c.platform_url = platform_url(
         "platform_url",

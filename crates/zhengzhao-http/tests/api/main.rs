@@ -22,6 +22,7 @@ mod holder_sign_in;
 mod holders;
 mod incidents;
 mod licenses_api;
+mod objections;
 mod openapi;
 mod operations;
 mod orgs_api;
