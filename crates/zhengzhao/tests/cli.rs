@@ -1494,6 +1494,29 @@ fn readme_relying_parties_run_as_written() {
     );
 }
 
+/// The README's objections, run as written: a public objection, accepted
+/// (the public check shows the flag), corrected by a new version naming
+/// it, decided, answered, and read back with ticket and tracking code.
+#[test]
+fn readme_objections_run_as_written() {
+    let (stdout, stderr) = run_readme_section("Objections");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[1..],
+        [
+            r#"{"state":"submitted","route":"local"}"#,
+            r#"{"under_objection":true,"objection_fields":["business_scope"]}"#,
+            "corrected",
+            r#"{"state":"answered","outcome":"corrected","answer":"经营范围已补登，新版执照已签发。"}"#,
+        ],
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        lines[0].starts_with("1.2.156.3005.2.11100000MB0143028R001."),
+        "{stdout}"
+    );
+}
+
 /// `keys revoke` withdraws an org key: listed as revoked, refused twice,
 /// bad input refused with a reason in both languages, and the org's next
 /// key is a new one.

@@ -318,10 +318,10 @@ impl Library {
         };
         if let Some(l) = &license {
             // A channel acting for a holder objects to that holder's licenses only.
-            if let Some(h) = caller.and_then(|c| c.holder.as_ref()) {
-                if !l.current().is_some_and(|v| v.holder.id == h.key) {
-                    return Err(Error::NotFound(format!("license {id}")));
-                }
+            if let Some(h) = caller.and_then(|c| c.holder.as_ref())
+                && l.current().is_none_or(|v| v.holder.id != h.key)
+            {
+                return Err(Error::NotFound(format!("license {id}")));
             }
             let known = self.objection_field_names(l).await?;
             for (i, f) in req.fields.iter().enumerate() {

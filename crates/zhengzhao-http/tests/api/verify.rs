@@ -27,7 +27,8 @@ async fn public_check(app: TestApp) {
     assert_eq!(v["issuer"]["code"], "150102");
     assert_eq!(v["type_code"], BUSINESS_LICENSE);
     assert_eq!(v["current_license_id"], first.as_str());
-    // Exactly these fields: no face data, no holder id.
+    // Exactly these fields: no face data, no holder id (an objection flag
+    // names fields, never their values).
     let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
     assert_eq!(
@@ -39,11 +40,13 @@ async fn public_check(app: TestApp) {
             "holder",
             "issuer",
             "license_id",
+            "objection_fields",
             "revoked_at",
             "signature_valid",
             "status",
             "type_code",
             "type_name",
+            "under_objection",
             "valid_from",
             "valid_until",
             "version"
