@@ -8,6 +8,7 @@ use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use zhengzhao_core::Actor;
+use zhengzhao_core::outbox::{DeliveryChannel, Destination};
 use zhengzhao_core::signed_request::{body_sm3_hex, sign, string_to_sign_for};
 use zhengzhao_domain::org::OrgCode;
 use zhengzhao_domain::role::Role;
@@ -47,6 +48,16 @@ async fn public_check(app: &TestApp, id: &str) -> Value {
         StatusCode::OK,
     )
     .await
+}
+
+/// Entry `index` of the signed status list `purpose` (checked with OpenSSL).
+async fn list_entry(app: &TestApp, purpose: &str, size: usize, index: i64) -> u8 {
+    let list = ok(
+        app.get(&format!("/api/v1/status-lists/{purpose}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    crate::verify::entry(&crate::verify::read_list(&list, purpose), size, index)
 }
 
 async fn objections_stored(app: &TestApp) -> i64 {
@@ -244,6 +255,19 @@ async fn objection_flow(app: TestApp) {
     let check = public_check(&app, &id).await;
     assert_eq!(check["under_objection"], true, "{check}");
     assert_eq!(check["objection_fields"], json!(["domicile"]));
+    // … and the signed status lists: `message` 3 (under objection) and
+    // the `suspension` bit, at the index the document names.
+    let index = app
+        .library
+        .find_license(&id)
+        .await
+        .unwrap()
+        .0
+        .current()
+        .unwrap()
+        .status_index;
+    assert_eq!(list_entry(&app, "message", 2, index).await, 3);
+    assert_eq!(list_entry(&app, "suspension", 1, index).await, 1);
     let rp = app.token("150000", Role::RelyingParty).await;
     let holder = holder_code_for("ob-1");
     let shared = ok(
@@ -347,6 +371,26 @@ async fn objection_flow(app: TestApp) {
         public_check(&app, &v2_id).await["under_objection"],
         false,
         "the flag goes with the decision"
+    );
+    let v2_index = app
+        .library
+        .find_license(&v2_id)
+        .await
+        .unwrap()
+        .0
+        .current()
+        .unwrap()
+        .status_index;
+    assert_eq!(
+        list_entry(&app, "message", 2, index).await,
+        1,
+        "the first version is superseded"
+    );
+    assert_eq!(list_entry(&app, "message", 2, v2_index).await, 0);
+    assert_eq!(
+        list_entry(&app, "suspension", 1, index).await
+            + list_entry(&app, "suspension", 1, v2_index).await,
+        0
     );
 
     // The answer, seen on the tracking page; then archived.
@@ -523,6 +567,45 @@ async fn objection_flow(app: TestApp) {
 
 both_backends_with!(objections_end_to_end, objection_flow, adjust);
 
+type Inbox = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+
+/// A webhook receiver that keeps every body and answers 200.
+async fn inbox() -> (String, Inbox) {
+    let got: Inbox = Default::default();
+    let keep = got.clone();
+    let app = axum::Router::new().route(
+        "/in",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let keep = keep.clone();
+            async move {
+                keep.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice::<Value>(&body).unwrap());
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/in", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+/// The objection messages a receiver got.
+fn objection_bodies(inbox: &Inbox) -> Vec<Value> {
+    inbox
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|b| {
+            b["kind"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("objection."))
+        })
+        .cloned()
+        .collect()
+}
+
 /// A channel's client (the 12345 hotline), signing every request.
 async fn channel_post(
     app: &TestApp,
@@ -531,16 +614,30 @@ async fn channel_post(
     body: &Value,
     nonce: Option<&str>,
 ) -> reqwest::Response {
+    channel_post_for(app, token, key, body, nonce, None).await
+}
+
+/// `channel_post`, acting for `holder` (`uscc:…`) when given.
+async fn channel_post_for(
+    app: &TestApp,
+    token: &str,
+    key: &str,
+    body: &Value,
+    nonce: Option<&str>,
+    holder: Option<&str>,
+) -> reqwest::Response {
     let path = "/api/v1/objections";
     let bytes = serde_json::to_vec(body).unwrap();
     let ts = jiff::Timestamp::now().as_second().to_string();
     let nonce = nonce
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let text = string_to_sign_for("POST", path, &ts, &nonce, &body_sm3_hex(&bytes), None);
-    app.client
-        .post(app.url(path))
-        .bearer_auth(token)
+    let text = string_to_sign_for("POST", path, &ts, &nonce, &body_sm3_hex(&bytes), holder);
+    let mut req = app.client.post(app.url(path));
+    if let Some(h) = holder {
+        req = req.header("x-zz-on-behalf-of", h);
+    }
+    req.bearer_auth(token)
         .header("x-zz-timestamp", &ts)
         .header("x-zz-nonce", &nonce)
         .header("x-zz-signature", sign(key, &text).unwrap())
@@ -586,6 +683,23 @@ async fn objection_channels_and_national_route(app: TestApp) {
     assert_eq!(again["ticket"], first["ticket"]);
     assert!(again["tracking_code"].is_null());
     assert_eq!(objections_stored(&app).await, 1);
+    // Acting for a holder, a channel objects to that holder's licenses only
+    // (another's is not found, so nothing about it leaks).
+    let mut for_holder = body.clone();
+    for_holder["channel_reference"] = json!("12345-20261205-0043");
+    let stranger = format!("uscc:{}", holder_code_for("someone-else"));
+    expect_problem(
+        channel_post_for(&app, &token, &key, &for_holder, None, Some(&stranger)).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let owner = format!("uscc:{}", holder_code_for("ob-ch"));
+    ok(
+        channel_post_for(&app, &token, &key, &for_holder, None, Some(&owner)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(objections_stored(&app).await, 2);
     // Without its reference a channel is refused; the public may not claim one.
     let mut no_ref = body.clone();
     no_ref.as_object_mut().unwrap().remove("channel_reference");
@@ -646,6 +760,38 @@ async fn objection_channels_and_national_route(app: TestApp) {
         app.raw_count("SELECT count(*) FROM outbox WHERE topic = 'objection:hotline_12345'")
             .await,
         1
+    );
+    // The relay carries it to the delivery channel of that name, signed.
+    let (hotline_url, hotline) = inbox().await;
+    let (other_url, other) = inbox().await;
+    let relay = zhengzhao_core::outbox::OutboxRelay {
+        library: app.library.clone(),
+        destinations: vec![
+            Destination::channel(&DeliveryChannel {
+                name: "hotline_12345".into(),
+                url: hotline_url,
+            }),
+            Destination::channel(&DeliveryChannel {
+                name: "mobile_app".into(),
+                url: other_url,
+            }),
+        ],
+        transport: std::sync::Arc::new(zhengzhao_http::webhook::WebhookTransport::new().unwrap()),
+        retry_base: std::time::Duration::from_secs(10),
+        max_attempts: 3,
+        lease: zhengzhao_core::outbox::LEASE,
+    };
+    relay.register().await.unwrap();
+    while relay.run_once().await > 0 {}
+    let answers = objection_bodies(&hotline);
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0]["kind"], "objection.answered");
+    assert_eq!(answers[0]["ticket"], ticket);
+    assert_eq!(answers[0]["channel_reference"], "12345-20261205-0042");
+    assert_eq!(answers[0]["outcome"], "undetermined");
+    assert!(
+        objection_bodies(&other).is_empty(),
+        "another channel hears nothing of it"
     );
 
     // Another province's license: the national route, handled by the region.

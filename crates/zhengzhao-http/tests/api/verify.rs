@@ -502,7 +502,7 @@ both_backends!(document_oracle, document_check_is_no_oracle);
 /// the certificates endpoint holds the issuer's certificate and the root.
 /// A status list as an offline verifier reads it: the SM2 signature (by
 /// OpenSSL) over the signed text, the validity window, the entries.
-fn read_list(list: &Value, purpose: &str) -> Vec<u8> {
+pub(crate) fn read_list(list: &Value, purpose: &str) -> Vec<u8> {
     use base64::Engine;
     use std::io::Read;
     let out = openssl_verify(
@@ -542,7 +542,7 @@ fn read_list(list: &Value, purpose: &str) -> Vec<u8> {
 }
 
 /// Entry `i` of `size` bits, most significant bit first.
-fn entry(bytes: &[u8], size: usize, i: i64) -> u8 {
+pub(crate) fn entry(bytes: &[u8], size: usize, i: i64) -> u8 {
     let i = usize::try_from(i).unwrap();
     (0..size).fold(0, |acc, b| {
         let bit = i * size + b;
