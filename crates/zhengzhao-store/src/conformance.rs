@@ -40,7 +40,8 @@ macro_rules! conformance_suite {
             audit_checkpoints_keep_order_and_fields,
             audit_search_filters_and_pages,
             audit_search_time_bounds_are_exact,
-            scenarios_keep_state_and_quota
+            scenarios_keep_state_and_quota,
+            objections_flag_their_license
         );
     };
     (@each $make:path; $($case:ident),* $(,)?) => {
@@ -2939,4 +2940,171 @@ pub async fn scenarios_keep_state_and_quota(store: &dyn Store) {
     let found = store.token_by_hash(&[9; 32]).await.unwrap().unwrap();
     assert_eq!(found.scenario_id, Some(portal.id));
     assert_eq!(found.role, Role::RelyingParty);
+}
+
+fn objection(
+    ticket: &str,
+    license_key: i64,
+    channel: &str,
+    reference: Option<&str>,
+) -> ObjectionRecord {
+    ObjectionRecord {
+        id: uuid::Uuid::now_v7(),
+        ticket: ticket.into(),
+        tracking_hash: vec![7; 32],
+        license_key: Some(license_key),
+        org: code("150102"),
+        state: "submitted".into(),
+        channel: channel.into(),
+        external_ref: reference.map(str::to_owned),
+        submitted_at: at(10),
+        row_version: 1,
+        flag_fields: None,
+        data: serde_json::json!({"kind": "accuracy"}),
+    }
+}
+
+/// Objections: unique tickets and channel references; a step is stored
+/// only over the version it read; the license's flag is the union of its
+/// flagging objections' fields, set and cleared with them; attachments
+/// come back byte for byte; the status index of a flagged license's
+/// current version is listed.
+pub async fn objections_flag_their_license(store: &dyn Store) {
+    let f = license_fixture(store).await;
+    let new = new_license(&f, "OB1", "ob1", "91150102MA0N4JXK2X", 2);
+    let l = store
+        .issue_license(&new, &log("license.issue", "l", 2))
+        .await
+        .unwrap();
+    assert_eq!(l.objection_fields, None);
+    let file = ObjectionAttachment {
+        n: 0,
+        name: "a.pdf".into(),
+        media_type: "application/pdf".into(),
+        sm3: "00".repeat(32),
+        bytes: b"%PDF-1.4 x".to_vec(),
+    };
+    let a = objection("T-A", l.key, "hotline_12345", Some("R-1"));
+    store
+        .add_objection(
+            &a,
+            std::slice::from_ref(&file),
+            &log("objection.submit", "o", 10),
+        )
+        .await
+        .unwrap();
+    let before = audit_count(store).await;
+    // The same ticket, or the same channel reference: refused, nothing written.
+    for dup in [
+        objection("T-A", l.key, "public", None),
+        objection("T-B", l.key, "hotline_12345", Some("R-1")),
+    ] {
+        assert!(matches!(
+            store
+                .add_objection(&dup, &[], &log("objection.submit", "o", 11))
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+    assert_eq!(audit_count(store).await, before);
+    let b = objection("T-B", l.key, "public", None);
+    store
+        .add_objection(&b, &[], &log("objection.submit", "o", 12))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .objection_by_reference("hotline_12345", "R-1")
+            .await
+            .unwrap()
+            .map(|o| o.ticket),
+        Some("T-A".to_owned())
+    );
+    assert_eq!(store.objection_attachments(a.id).await.unwrap(), vec![file]);
+
+    // Two flag the license: the union of their fields.
+    let mut a2 = store.objection_by_ticket("T-A").await.unwrap().unwrap();
+    assert_eq!(a2, a);
+    a2.state = "accepted".into();
+    a2.row_version += 1;
+    a2.flag_fields = Some(vec!["domicile".into()]);
+    store
+        .update_objection(&a2, &log("objection.accepted", "o", 13))
+        .await
+        .unwrap();
+    let mut b2 = b.clone();
+    b2.state = "accepted".into();
+    b2.row_version += 1;
+    b2.flag_fields = Some(vec!["name".into(), "domicile".into()]);
+    store
+        .update_objection(&b2, &log("objection.accepted", "o", 14))
+        .await
+        .unwrap();
+    let flagged = store
+        .license_by_identifier(&new.first.license_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        flagged.objection_fields,
+        Some(vec!["domicile".to_owned(), "name".to_owned()])
+    );
+    assert_eq!(
+        store.flagged_status_indexes().await.unwrap(),
+        vec![new.first.status_index]
+    );
+
+    // A step over a version already moved on: refused, nothing written.
+    let stale = a2.clone();
+    let before = audit_count(store).await;
+    assert!(matches!(
+        store
+            .update_objection(&stale, &log("objection.accepted", "o", 15))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(audit_count(store).await, before);
+
+    // Decided one by one: the flag shrinks, then goes.
+    let mut a3 = a2.clone();
+    a3.state = "kept".into();
+    a3.row_version += 1;
+    a3.flag_fields = None;
+    store
+        .update_objection(&a3, &log("objection.kept", "o", 16))
+        .await
+        .unwrap();
+    let l2 = store
+        .license_by_identifier(&new.first.license_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        l2.objection_fields,
+        Some(vec!["domicile".to_owned(), "name".to_owned()])
+    );
+    let mut b3 = b2.clone();
+    b3.state = "kept".into();
+    b3.row_version += 1;
+    b3.flag_fields = None;
+    store
+        .update_objection(&b3, &log("objection.kept", "o", 17))
+        .await
+        .unwrap();
+    let l3 = store
+        .license_by_identifier(&new.first.license_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(l3.objection_fields, None);
+    assert!(store.flagged_status_indexes().await.unwrap().is_empty());
+    let kept: Vec<String> = store
+        .objections(Some("kept"), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.ticket)
+        .collect();
+    assert_eq!(kept, ["T-A", "T-B"]);
+    assert_eq!(store.objections(None, 1).await.unwrap().len(), 1);
 }

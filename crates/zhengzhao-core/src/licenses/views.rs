@@ -51,6 +51,11 @@ pub struct LicenseView {
     pub delivered_at: Option<jiff::Timestamp>,
     #[schema(value_type = Option<Object>)]
     pub revocation: Option<Revocation>,
+    /// Under objection (Art. 19): an objection was accepted and is not
+    /// decided yet.
+    pub under_objection: bool,
+    /// The fields the open objections concern (empty when none).
+    pub objection_fields: Vec<String>,
     pub versions: Vec<VersionSummary>,
 }
 
@@ -235,6 +240,8 @@ impl Library {
             issued_at: v.issued_at,
             delivered_at,
             revocation: l.revocation.clone(),
+            under_objection: l.objection_fields.is_some(),
+            objection_fields: l.objection_fields.clone().unwrap_or_default(),
             versions: l
                 .versions
                 .iter()

@@ -255,6 +255,13 @@ async fn objection_flow(app: TestApp) {
     let check = public_check(&app, &id).await;
     assert_eq!(check["under_objection"], true, "{check}");
     assert_eq!(check["objection_fields"], json!(["domicile"]));
+    // The staff view says so too.
+    let staff_view = ok(
+        app.get_as(&format!("/api/v1/licenses/{id}"), &clerk).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(staff_view["under_objection"], true);
     // … and the signed status lists: `message` 3 (under objection) and
     // the `suspension` bit, at the index the document names.
     let index = app
