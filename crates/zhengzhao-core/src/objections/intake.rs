@@ -445,6 +445,44 @@ impl Library {
         })
     }
 
+    /// What the public objection form shows for a license: its type's
+    /// name and the (name, label) of each field an objection may concern.
+    pub async fn objection_form(&self, raw_id: &str) -> Result<(String, Vec<(String, String)>)> {
+        let id = LicenseId::parse(raw_id.trim()).map_err(|e| {
+            Error::Validation(vec![field(
+                "license_id",
+                "license_id",
+                e.to_string(),
+                "证照标识不符合GB/T 36904",
+            )])
+        })?;
+        let l = self
+            .store
+            .license_by_identifier(&id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("license {id}")))?;
+        let version = l.current().map(|v| v.type_version);
+        let t = self.cached_license_type(&l.type_code, version).await?;
+        let mut fields: Vec<(String, String)> = Vec::new();
+        let mut name = String::new();
+        if let Some(t) = t {
+            name = t.spec.draft().name.clone();
+            fields.extend(
+                t.spec
+                    .draft()
+                    .face_fields
+                    .iter()
+                    .map(|f| (f.name.clone(), f.label.clone())),
+            );
+        }
+        fields.extend([
+            ("holder_name".to_owned(), "持证主体名称".to_owned()),
+            ("valid_from".to_owned(), "有效期起始日期".to_owned()),
+            ("valid_until".to_owned(), "有效期截止日期".to_owned()),
+        ]);
+        Ok((name, fields))
+    }
+
     /// The names an objection may concern on `l`: its face fields and the
     /// holder's name and the validity.
     async fn objection_field_names(

@@ -32,7 +32,7 @@
 mod intake;
 mod workflow;
 
-pub use intake::{AttachmentInput, ObjectionRequest, Submitted, TrackRequest};
+pub use intake::{ApplicantInput, AttachmentInput, ObjectionRequest, Submitted, TrackRequest};
 pub use workflow::{AnswerRequest, DecideRequest, ObjectionFilter, RefuseRequest};
 pub(crate) use workflow::{NATIONAL_TOPIC, channel_topic};
 

@@ -13,11 +13,13 @@ pub mod json;
 pub mod licenses;
 pub mod login;
 pub mod metrics;
+pub mod objection_pages;
 pub mod objections;
 pub mod openapi;
 pub mod orgs;
 pub mod outbox;
 pub mod pages;
+pub mod portal;
 pub mod presentation;
 pub mod rate_limit;
 pub mod scenarios;
@@ -276,6 +278,10 @@ pub fn router(state: AppState) -> Router {
         .route("/account", get(login::account))
         .route("/account/password", post(login::change_password))
         .route("/catalog", get(pages::catalog))
+        .route("/mode/large", get(portal::large))
+        .route("/mode/standard", get(portal::standard))
+        .route("/assets/mode.css", get(portal::mode_css))
+        .route("/assets/page.js", get(portal::page_js))
         .route("/", get(pages::index))
         .route("/metrics", get(metrics::render))
         .route_layer(middleware::from_fn_with_state(
@@ -299,6 +305,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/objections",
             post(objections::submit).get(objections::list),
+        )
+        .route(
+            "/objections/new",
+            get(objection_pages::new_form).post(objection_pages::new_submit),
         )
         .route(paths::STATUS_LIST, get(verify::status_list))
         .route(paths::STATUS_LISTS, get(verify::status_lists))
@@ -344,6 +354,10 @@ pub fn router(state: AppState) -> Router {
         rate_limit::PublicLimiter::per_minute(state.config.objection_track_per_minute);
     let track = Router::new()
         .route("/api/v1/objections/track", post(objections::track))
+        .route(
+            "/objections/track",
+            get(objection_pages::track_form).post(objection_pages::track_submit),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -187,8 +187,9 @@ fn type_row(v: &LicenseTypeVersion) -> TypeRow {
     }
 }
 
-/// Pages load nothing from anywhere: no scripts at all, styles inline only.
-const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Pages load nothing from anywhere else: their own stylesheet and script
+/// (`/assets/…`, enhancements only) and inline styles.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub(crate) fn render(t: &impl Template) -> ApiResult<Response> {
     let html = t
@@ -198,6 +199,13 @@ pub(crate) fn render(t: &impl Template) -> ApiResult<Response> {
     resp.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(PAGE_CSP),
+    );
+    // Within this site only: the 长辈版 switch returns to the page it was
+    // clicked on. Other sites never learn a page's address (the API's
+    // answers keep `no-referrer`).
+    resp.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
     );
     Ok(resp)
 }

@@ -41,6 +41,8 @@ pub struct ResultRow {
     pub signature: &'static str,
     pub revoked_at: Option<String>,
     pub checked_at: String,
+    /// Under objection: the fields concerned (names, as the catalog has them).
+    pub objection: Option<String>,
 }
 
 #[derive(Template)]
@@ -90,6 +92,7 @@ pub(crate) fn row(r: &VerifyResult) -> ResultRow {
         },
         revoked_at: r.revoked_at.map(china_time),
         checked_at: china_time(r.checked_at),
+        objection: r.under_objection.then(|| r.objection_fields.join("、")),
     }
 }
 
@@ -104,7 +107,26 @@ async fn page(s: &AppState, asked: &str) -> ApiResult<Response> {
         });
     }
     let (status, error, result) = match s.library.verify_public(asked).await {
-        Ok(r) => (StatusCode::OK, None, Some(row(&r))),
+        Ok(r) => {
+            let mut row = row(&r);
+            // The fields by their labels, as the catalog names them.
+            if r.under_objection
+                && let Ok((_, labels)) = s.library.objection_form(asked).await
+            {
+                let named: Vec<String> = r
+                    .objection_fields
+                    .iter()
+                    .map(|f| {
+                        labels
+                            .iter()
+                            .find(|(n, _)| n == f)
+                            .map_or_else(|| f.clone(), |(_, l)| l.clone())
+                    })
+                    .collect();
+                row.objection = Some(named.join("、"));
+            }
+            (StatusCode::OK, None, Some(row))
+        }
         Err(Error::Validation(_)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Some("标识格式不正确，请核对后重新输入。".to_owned()),

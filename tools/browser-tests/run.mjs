@@ -1,0 +1,292 @@
+// End-to-end tests of the pages in headless Chromium (Debian `chromium`,
+// driven by playwright-core), against a server this script starts on
+// port 0 with a fresh library. axe-core runs inside every page, in the
+// standard and the large-text mode (长辈版); a serious or critical
+// violation fails the run. A screenshot of every page in both modes is
+// saved to the artifacts folder.
+//
+//   node run.mjs [path/to/zhengzhao] [artifacts folder]
+//
+// The flows are what people do: check a license by its identifier, raise
+// an objection and follow it (keyboard only), see the objection flag on
+// the public check, and meet the error summary.
+
+import { chromium } from "playwright-core";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BIN = resolve(process.argv[2] ?? join(here, "../../target/debug/zhengzhao"));
+const ARTIFACTS = resolve(process.argv[3] ?? join(here, "../../target/browser-artifacts"));
+const AXE = readFileSync(join(here, "node_modules/axe-core/axe.min.js"), "utf8");
+const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+const failures = [];
+let checks = 0;
+function check(ok, what) {
+  checks += 1;
+  if (!ok) {
+    failures.push(what);
+    console.error(`FAIL ${what}`);
+  }
+}
+
+// --- the server -----------------------------------------------------------
+
+const dir = mkdtempSync(join(tmpdir(), "zhengzhao-browser-"));
+const env = { ...process.env, ZHENGZHAO_LOG_LEVEL: "warn" };
+delete env.ZHENGZHAO_DATABASE_URL;
+delete env.ZHENGZHAO_DATA;
+
+function cli(...args) {
+  return execFileSync(BIN, args, { cwd: dir, env, encoding: "utf8" }).trim();
+}
+
+async function startServer() {
+  const child = spawn(BIN, ["serve", "--listen", "127.0.0.1:0"], {
+    cwd: dir,
+    env,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const base = await new Promise((ok, fail) => {
+    child.on("exit", (code) => fail(new Error(`server exited (${code})`)));
+    lines.on("line", (line) => {
+      const at = line.indexOf("listening on ");
+      if (at >= 0) ok(line.slice(at + "listening on ".length).trim());
+    });
+  });
+  lines.on("line", () => {});
+  return { child, base };
+}
+
+async function api(base, token, method, path, body) {
+  const r = await fetch(base + path, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return JSON.parse(text);
+}
+
+// --- helpers in the page ----------------------------------------------------
+
+/** Serious or critical axe violations of the page, as lines. */
+async function axeViolations(page) {
+  await page.addScriptTag({ content: AXE });
+  const result = await page.evaluate(async () =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"] },
+    }),
+  );
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
+
+/** Press Tab until the focused element matches `selector` (keyboard only). */
+async function tabTo(page, selector, max = 80) {
+  for (let i = 0; i < max; i += 1) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+// --- the run ----------------------------------------------------------------
+
+mkdirSync(ARTIFACTS, { recursive: true });
+const { child, base } = await startServer();
+let browser;
+try {
+  const clerk = cli("token", "create", "--org", "150102", "--role", "issuer_clerk", "--label", "浏览器测试 签发");
+  const handler = cli("token", "create", "--org", "150102", "--role", "objection_handler", "--label", "浏览器测试 异议");
+  const issued = await api(base, clerk, "POST", "/api/v1/licenses", {
+    type_code: "11100000MB0143028R001",
+    issuer: "150102",
+    holder: { name: "呼和浩特市青城科技有限公司", id_type: "uscc", id: "91150102MA0N4JXK2C" },
+    face: {
+      credit_code: "91150102MA0N4JXK2C",
+      name: "呼和浩特市青城科技有限公司",
+      entity_type: "有限责任公司",
+      business_scope: "软件开发",
+      established_date: "2024-01-15",
+      registration_authority: "150102",
+      registration_date: "2024-01-15",
+    },
+    valid_from: "2024-01-15",
+    valid_until: null,
+    source: { system: "qiye-dengji", record_id: "B-1" },
+  });
+  const license = issued.license_id;
+
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_FLAGS });
+
+  const pages = [
+    ["home", "/"],
+    ["verify", "/verify"],
+    ["verify-result", `/verify?id=${encodeURIComponent(license)}`],
+    ["catalog", "/catalog"],
+    ["objection-new", "/objections/new"],
+    ["objection-form", `/objections/new?license_id=${encodeURIComponent(license)}`],
+    ["objection-track", "/objections/track"],
+    ["login", "/login"],
+  ];
+
+  for (const mode of ["standard", "large"]) {
+    // Scripts of our own only; axe is put in by the test, past the CSP.
+    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    if (mode === "large") {
+      // The visitor chooses the 长辈版 by the link every page has.
+      await page.goto(base + "/verify");
+      await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/mode/")), page.click("a.to-large")]);
+      await page.waitForLoadState("load");
+      check(new URL(page.url()).pathname === "/verify", "the 长辈版 link comes back to the same page");
+      const size = await page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize));
+      check(size >= 20, `长辈版 base text is at least 20 px (${size})`);
+      const button = await page.locator("main button").first().boundingBox();
+      check(button && button.width >= 60 && button.height >= 60, "长辈版 main actions are at least 60×60 px");
+      const lineHeight = await page.evaluate(() => {
+        const s = getComputedStyle(document.body);
+        return parseFloat(s.lineHeight) / parseFloat(s.fontSize);
+      });
+      check(lineHeight >= 1.5, `长辈版 line height is at least 1.5 (${lineHeight})`);
+      check(await page.locator("a.to-standard").isVisible(), "长辈版 offers the way back");
+    }
+    for (const [name, path] of pages) {
+      await page.goto(base + path);
+      check((await page.locator("html").getAttribute("lang")) === "zh-CN", `${mode} ${name}: lang zh-CN`);
+      const violations = await axeViolations(page);
+      check(violations.length === 0, `${mode} ${name}: axe serious/critical: ${violations.join("; ")}`);
+      await shot(page, `${mode}-${name}`);
+    }
+    await context.close();
+  }
+
+  // Check a license by its identifier, keyboard only.
+  {
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    await page.goto(base + "/verify");
+    await tabTo(page, "#id");
+    await page.keyboard.type(license);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/\/verify\?id=/);
+    check((await page.locator("#result").innerText()).includes("有效"), "keyboard: the verify page says valid");
+    await context.close();
+  }
+
+  // Raise an objection, keyboard only; meet the error summary first.
+  let ticket;
+  let code;
+  {
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    await page.goto(base + "/objections/new");
+    await tabTo(page, "#license_id");
+    await page.keyboard.type(license);
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#kind");
+    // Submitted empty: the error summary, focused, each message linked.
+    await tabTo(page, "form[method=post] button[type=submit]");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#error-summary");
+    check((await page.title()).startsWith("错误："), "the title of a page with errors starts 错误：");
+    check(
+      await page.evaluate(() => document.activeElement?.id === "error-summary"),
+      "the error summary takes the focus",
+    );
+    check((await page.locator("#error-summary h2").innerText()).includes("出现问题"), "the summary is headed 出现问题");
+    const links = await page.locator("#error-summary a").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
+    for (const href of links) {
+      check((await page.locator(href).count()) === 1, `the error link ${href} leads to its field`);
+    }
+    await shot(page, "standard-objection-errors");
+    // Now filled in properly, still by keyboard.
+    await tabTo(page, "#kind-accuracy");
+    await page.keyboard.press("Space");
+    await tabTo(page, "#field-business_scope");
+    await page.keyboard.press("Space");
+    await tabTo(page, "#statement");
+    await page.keyboard.type("经营范围漏登了信息技术咨询服务。");
+    await tabTo(page, "#role-holder");
+    await page.keyboard.press("Space");
+    await tabTo(page, "#name");
+    await page.keyboard.type("李四");
+    await tabTo(page, "#phone");
+    await page.keyboard.type("13800000000");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#ticket");
+    ticket = (await page.locator("#ticket").innerText()).trim();
+    code = (await page.locator("#tracking-code").innerText()).trim();
+    check(/^YY\d{8}-[A-Z0-9]{6}$/.test(ticket), `the confirmation shows the ticket (${ticket})`);
+    await shot(page, "standard-objection-done");
+    const violations = await axeViolations(page);
+    check(violations.length === 0, `objection confirmation: axe: ${violations.join("; ")}`);
+    await context.close();
+  }
+
+  // Follow it with ticket and code; a wrong code shows the error summary.
+  {
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    await page.goto(base + "/objections/track");
+    await page.fill("#ticket", ticket);
+    await page.fill("#tracking_code", "WRONGCODE2345678");
+    await page.click("form button[type=submit]");
+    check((await page.locator("#error-summary").count()) === 1, "a wrong tracking code: the error summary");
+    await page.fill("#ticket", ticket);
+    await page.fill("#tracking_code", code);
+    await page.click("form button[type=submit]");
+    check((await page.locator("#progress").innerText()).includes("待受理"), "tracking shows the objection submitted");
+    const violations = await axeViolations(page);
+    check(violations.length === 0, `objection tracking: axe: ${violations.join("; ")}`);
+    await shot(page, "standard-objection-tracked");
+    await context.close();
+  }
+
+  // Accepted by the handler: the public check shows the flag.
+  await api(base, handler, "POST", `/api/v1/objections/${ticket}/accept`, {});
+  {
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    await page.goto(`${base}/verify?id=${encodeURIComponent(license)}`);
+    const flag = page.locator("#objection-flag");
+    check((await flag.count()) === 1 && (await flag.innerText()).includes("经营范围"), "the verify page shows the objection flag");
+    await shot(page, "standard-verify-under-objection");
+    await context.close();
+  }
+} catch (e) {
+  failures.push(`the run stopped: ${e.stack ?? e}`);
+  console.error(e);
+} finally {
+  if (browser) await browser.close();
+  child.kill("SIGTERM");
+  rmSync(dir, { recursive: true, force: true });
+}
+
+console.log(`browser tests: ${checks} checks, ${failures.length} failed; screenshots in ${ARTIFACTS}`);
+process.exit(failures.length === 0 ? 0 : 1);
