@@ -34,12 +34,13 @@ pub struct ObjectionNewPage {
     pub errors: Vec<FormError>,
     pub license_id: String,
     pub type_name: String,
-    pub kinds: Vec<(&'static str, &'static str)>,
+    /// (value, label, chosen) of each kind.
+    pub kinds: Vec<(&'static str, &'static str, bool)>,
     /// (name, label, checked) of each field the objection may concern.
     pub fields: Vec<(String, String, bool)>,
     pub kind: String,
     pub statement: String,
-    pub roles: Vec<(&'static str, &'static str)>,
+    pub roles: Vec<(&'static str, &'static str, bool)>,
     pub role: String,
     pub name: String,
     pub phone: String,
@@ -139,9 +140,14 @@ async fn form_for(
     s: &AppState,
     page: ObjectionNewPage,
 ) -> ApiResult<(StatusCode, ObjectionNewPage)> {
+    let choices = |all: &[(&'static str, &'static str)], chosen: &str| {
+        all.iter()
+            .map(|&(v, l)| (v, l, v == chosen))
+            .collect::<Vec<_>>()
+    };
     let mut page = ObjectionNewPage {
-        kinds: KINDS.to_vec(),
-        roles: ROLES.to_vec(),
+        kinds: choices(&KINDS, &page.kind),
+        roles: choices(&ROLES, &page.role),
         ..page
     };
     if page.license_id.trim().is_empty() {
