@@ -17,6 +17,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { createInterface } from "node:readline";
+import { createHmac } from "node:crypto";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -86,6 +87,47 @@ async function api(base, token, method, path, body) {
   return JSON.parse(text);
 }
 
+/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret at `step`. */
+function totp(secretBase32, step) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of secretBase32.replace(/=+$/, "")) bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const at = mac[mac.length - 1] & 0xf;
+  const n = (mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000;
+  return String(n).padStart(6, "0");
+}
+
+/** A unified social credit code (GB 32100) from its first 17 characters. */
+function uscc(first17) {
+  const chars = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+  const weights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+  const sum = [...first17].reduce((acc, c, i) => acc + chars.indexOf(c) * weights[i], 0);
+  return first17 + chars[(31 - (sum % 31)) % 31];
+}
+
+/** A staff account made at the command line: its one-time credentials. */
+function staffAccount(username, name, org, role) {
+  const out = cli("user", "create", "--username", username, "--name", name, "--org", org, "--role", role);
+  const field = (k) => out.split("\n").find((l) => l.startsWith(`${k}: `)).slice(k.length + 2).trim();
+  return { username, password: field("initial_password"), secret: field("totp_secret") };
+}
+
+/** Log in at /login by keyboard; `step` is the TOTP step to use. */
+async function login(page, base, account, password, step) {
+  await page.goto(base + "/login");
+  await tabTo(page, "#username");
+  await page.keyboard.type(account.username);
+  await tabTo(page, "#password");
+  await page.keyboard.type(password);
+  await tabTo(page, "#totp_code");
+  await page.keyboard.type(totp(account.secret, step));
+  await navigating(page, () => page.keyboard.press("Enter"));
+}
+
 // --- helpers in the page ----------------------------------------------------
 
 /** Serious or critical axe violations of the page, as lines. */
@@ -109,6 +151,11 @@ async function tabTo(page, selector, max = 80) {
     if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
   }
   throw new Error(`Tab never reached ${selector}`);
+}
+
+/** Do `act` (a key press or a click) and wait for the page it loads. */
+async function navigating(page, act) {
+  await Promise.all([page.waitForNavigation({ waitUntil: "load" }), act()]);
 }
 
 async function shot(page, name) {
@@ -265,6 +312,77 @@ try {
     const violations = await axeViolations(page);
     check(violations.length === 0, `objection tracking: axe: ${violations.join("; ")}`);
     await shot(page, "standard-objection-tracked");
+    await context.close();
+  }
+
+  // A clerk logs in with password and TOTP (first setting a new password),
+  // issues a license through the form, sees it valid on the public page,
+  // updates it and sees the diff, revokes it, and the page says revoked.
+  {
+    const clerkAccount = staffAccount("clerk.browser", "王五", "150102", "issuer_clerk");
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    const step = Math.floor(Date.now() / 1000 / 30);
+    await login(page, base, clerkAccount, clerkAccount.password, step);
+    check(new URL(page.url()).pathname === "/account", "a first login must set a new password");
+    const newPassword = "Qingcheng-2026-Anquan!";
+    await page.fill("#current_password", clerkAccount.password);
+    await page.fill("#new_password", newPassword);
+    await navigating(page, () => page.click("form[action='/account/password'] button[type=submit]"));
+    await login(page, base, clerkAccount, newPassword, step + 1);
+    check(new URL(page.url()).pathname === "/console", `after login the console (${page.url()})`);
+    await shot(page, "standard-console");
+    let violations = await axeViolations(page);
+    check(violations.length === 0, `console: axe: ${violations.join("; ")}`);
+
+    await page.goto(base + "/console/licenses/new?type_code=11100000MB0143028R001");
+    violations = await axeViolations(page);
+    check(violations.length === 0, `issue form: axe: ${violations.join("; ")}`);
+    // Keyboard only: the holder, the required face fields, the dates.
+    const typeInto = async (selector, text) => {
+      await tabTo(page, selector);
+      await page.keyboard.type(text);
+    };
+    await typeInto("#holder_name", "呼和浩特市草原科技有限公司");
+    const holderCode = uscc("91150102MA0N4JXK3");
+    // A wrong check character, and most required fields left out.
+    await typeInto("#holder_id", holderCode.slice(0, 17) + (holderCode.endsWith("X") ? "Y" : "X"));
+    await navigating(page, () => page.keyboard.press("Enter"));
+    check((await page.title()).startsWith("错误："), "an incomplete license: the error summary");
+    await shot(page, "standard-console-issue-errors");
+    await page.fill("#holder_id", holderCode);
+    await page.fill("#face-credit_code", holderCode);
+    await page.fill("#face-name", "呼和浩特市草原科技有限公司");
+    await page.fill("#face-entity_type", "有限责任公司");
+    await page.fill("#face-business_scope", "软件开发");
+    await page.fill("#face-established_date", "2024-01-15");
+    await page.fill("#face-registration_authority", "150102");
+    await page.fill("#face-registration_date", "2024-01-15");
+    await page.fill("#valid_from", "2024-01-15");
+    await navigating(page, () => page.click("form[method=post] button[type=submit]"));
+    const issuedId = (await page.locator("#license-id").innerText().catch(() => "")).trim();
+    check(issuedId.startsWith("1.2.156.3005.2.11100000MB0143028R001."), `the form issued a license (${issuedId}; ${page.url()})`);
+    await shot(page, "standard-console-license");
+
+    const publicPage = await context.newPage();
+    await publicPage.goto(`${base}/verify?id=${encodeURIComponent(issuedId)}`);
+    check((await publicPage.locator("#result").innerText()).includes("有效"), "the public page shows the new license valid");
+
+    await page.fill("#face-business_scope", "软件开发；信息技术咨询服务");
+    await page.selectOption("#reason_kind", "change");
+    await page.fill("#reason_text", "经营范围变更");
+    await navigating(page, () => page.click("form[action$='/update'] button[type=submit]"));
+    const history = await page.locator("#history").innerText();
+    check(history.includes("经营范围") && history.includes("信息技术咨询服务"), "the history shows the field changed");
+    await shot(page, "standard-console-diff");
+    const updatedId = (await page.locator("#current-id").innerText()).trim();
+    check(updatedId !== issuedId, "the update made a new version");
+
+    await page.fill("#revoke_reason", "企业申请注销");
+    await navigating(page, () => page.click("form[action$='/revoke'] button[type=submit]"));
+    check((await page.locator("#status").innerText()).includes("已注销"), "the console says revoked");
+    await publicPage.goto(`${base}/verify?id=${encodeURIComponent(updatedId)}`);
+    check((await publicPage.locator("#result").innerText()).includes("已注销"), "the public page says revoked");
     await context.close();
   }
 

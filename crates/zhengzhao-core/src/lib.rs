@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod certificates;
 pub mod clock;
 pub mod consent_requests;
+pub mod console;
 pub mod copies;
 pub mod credentials;
 pub mod crl;

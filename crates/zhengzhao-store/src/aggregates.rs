@@ -314,6 +314,14 @@ pub trait LicenseStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<LicenseRecord>>;
 
+    /// How many licenses orgs of the subtree of `issuer_within` issued
+    /// from `since` on (the console's dashboard).
+    async fn count_licenses_issued(
+        &self,
+        issuer_within: &OrgCode,
+        since: jiff::Timestamp,
+    ) -> StoreResult<i64>;
+
     /// Every delivery of a license's versions over the delivery channels
     /// (Art. 8), from the outbox relay's rows.
     async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>>;

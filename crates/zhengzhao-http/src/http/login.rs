@@ -105,7 +105,7 @@ pub async fn login_form(
     PageSession(caller): PageSession,
 ) -> ApiResult<Response> {
     if caller.is_some() {
-        return Ok(Redirect::to("/account").into_response());
+        return Ok(Redirect::to("/console").into_response());
     }
     login_page(&s, None, "", StatusCode::OK)
 }
@@ -184,7 +184,7 @@ pub async fn login_submit(
         .expires_at
         .duration_since(login.session.created_at)
         .as_secs();
-    let mut resp = Redirect::to("/account").into_response();
+    let mut resp = Redirect::to("/console").into_response();
     resp.headers_mut().append(
         header::SET_COOKIE,
         session_cookie(&s, &login.secret, max_age),

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod batch;
 pub mod catalog;
+pub mod console;
 pub mod health;
 pub mod holder_sign_in;
 pub mod holders;
@@ -278,6 +279,20 @@ pub fn router(state: AppState) -> Router {
         .route("/account", get(login::account))
         .route("/account/password", post(login::change_password))
         .route("/catalog", get(pages::catalog))
+        .route("/console", get(console::dashboard))
+        .route(
+            "/console/licenses/new",
+            get(console::issue_form).post(console::issue_submit),
+        )
+        .route("/console/licenses/{license_id}", get(console::license))
+        .route(
+            "/console/licenses/{license_id}/update",
+            post(console::update_submit),
+        )
+        .route(
+            "/console/licenses/{license_id}/revoke",
+            post(console::revoke_submit),
+        )
         .route("/mode/large", get(portal::large))
         .route("/mode/standard", get(portal::standard))
         .route("/assets/mode.css", get(portal::mode_css))

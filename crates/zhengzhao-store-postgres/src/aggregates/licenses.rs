@@ -163,6 +163,26 @@ impl LicenseStore for PgStore {
         licenses::page(&self.client().await?, filter, before_key, limit).await
     }
 
+    async fn count_licenses_issued(
+        &self,
+        issuer_within: &zhengzhao_domain::org::OrgCode,
+        since: jiff::Timestamp,
+    ) -> StoreResult<i64> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT count(*) FROM licenses l
+                 WHERE l.issuer_id IN (SELECT cl.descendant_id FROM org_closure cl JOIN orgs a ON a.id = cl.ancestor_id WHERE a.code = $1)
+                   AND l.created_at >= $2",
+                &[&issuer_within.as_str(), &since],
+            )
+            .await
+            .map_err(crate::backend)?;
+        row.try_get(0)
+            .map_err(|e| StoreError::Corrupt(format!("count: {e}")))
+    }
+
     async fn deliveries_of_licenses(&self, keys: &[i64]) -> StoreResult<Vec<DeliveryRecord>> {
         if keys.is_empty() {
             return Ok(Vec::new());

@@ -212,6 +212,24 @@ impl LicenseStore for SqliteStore {
             .await
     }
 
+    async fn count_licenses_issued(
+        &self,
+        issuer_within: &zhengzhao_domain::org::OrgCode,
+        since: jiff::Timestamp,
+    ) -> StoreResult<i64> {
+        let (org, since) = (issuer_within.to_string(), since.to_string());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT count(*) FROM licenses l
+                 WHERE l.issuer_id IN (SELECT cl.descendant_id FROM org_closure cl JOIN orgs a ON a.id = cl.ancestor_id WHERE a.code = ?1)
+                   AND julianday(l.created_at) >= julianday(?2)",
+            )
+            .and_then(|mut s| s.query_row(rusqlite::params![org, since], |r| r.get(0)))
+            .map_err(|e| StoreError::Backend(e.to_string()))
+        })
+        .await
+    }
+
     async fn deliveries_of_licenses(&self, keys: &[i64]) -> StoreResult<Vec<DeliveryRecord>> {
         if keys.is_empty() {
             return Ok(Vec::new());

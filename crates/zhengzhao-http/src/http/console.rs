@@ -1,0 +1,571 @@
+//! The staff console (after `/login`): the dashboard of the user's org,
+//! the issue form generated from the catalog version's face fields, and a
+//! license's page with its versions, a field-by-field diff between them,
+//! and the update and revoke forms. Every form calls the same use case as
+//! the API (`issue_license`, `update_license`, `revoke_license`), parsed
+//! by the API's own JSON parser, so rules and messages are the API's.
+
+use crate::auth::PageSession;
+use crate::error::ApiResult;
+use crate::http::pages::render;
+use crate::http::portal::{FormError, form_errors};
+use crate::state::AppState;
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use zhengzhao_core::policy::{self, Action};
+use zhengzhao_core::secrets::same_secret;
+use zhengzhao_core::{Error, Principal};
+use zhengzhao_domain::catalog::{FaceField, FieldType, LicenseTypeVersion};
+
+#[derive(Template)]
+#[template(path = "console.html")]
+pub struct ConsolePage {
+    pub who: String,
+    pub org: String,
+    pub roles: String,
+    pub csrf_token: String,
+    pub can_issue: bool,
+    pub now: String,
+    pub issued: Option<(i64, i64)>,
+    pub objections: Option<(usize, usize)>,
+    pub backlog: Option<(usize, usize)>,
+    pub scenarios_waiting: Option<usize>,
+    pub outbox: Vec<(String, u64, u64, i64)>,
+}
+
+/// One face field in a form.
+pub struct FieldInput {
+    pub name: String,
+    pub label: String,
+    pub required: bool,
+    pub values: Vec<String>,
+    pub long: bool,
+    pub date: bool,
+    pub value: String,
+}
+
+#[derive(Template, Default)]
+#[template(path = "console_issue.html")]
+pub struct IssuePage {
+    pub errors: Vec<FormError>,
+    pub csrf_token: String,
+    pub types: Vec<(String, String)>,
+    pub type_code: String,
+    pub type_name: String,
+    pub issuer: String,
+    pub holder_name: String,
+    pub holder_id_type: String,
+    pub holder_id: String,
+    pub fields: Vec<FieldInput>,
+    pub valid_from: String,
+    pub valid_until: String,
+}
+
+pub struct HistoryRow {
+    pub version: u16,
+    pub issued_at: String,
+    pub reason: String,
+    /// (label, before, after) of each field that changed.
+    pub changes: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "console_license.html")]
+pub struct LicensePage {
+    pub errors: Vec<FormError>,
+    pub notice: Option<String>,
+    pub csrf_token: String,
+    pub type_name: String,
+    pub license_id: String,
+    pub version: u16,
+    pub status: &'static str,
+    pub holder: String,
+    pub validity: String,
+    pub face: Vec<(String, String)>,
+    pub history: Vec<HistoryRow>,
+    pub can_change: bool,
+    pub fields: Vec<FieldInput>,
+}
+
+/// The signed-in staff member, or where to send the browser: the login,
+/// or the account page while the initial password is not yet changed.
+fn staff(caller: Option<Principal>) -> Result<Principal, Response> {
+    match caller {
+        None => Err(Redirect::to("/login").into_response()),
+        Some(c) if c.session.as_ref().is_some_and(|s| s.must_change_password) => {
+            Err(Redirect::to("/account").into_response())
+        }
+        Some(c) => Ok(c),
+    }
+}
+
+fn csrf_of(c: &Principal) -> String {
+    c.session
+        .as_ref()
+        .map(|s| s.csrf_token.clone())
+        .unwrap_or_default()
+}
+
+/// The form's fields, each as key and value (a key may repeat).
+fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn get<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// The signed-in staff member with a valid form token, or where to go instead.
+fn checked(caller: Option<Principal>, pairs: &[(String, String)]) -> Result<Principal, Response> {
+    let c = staff(caller)?;
+    let ok = c
+        .session
+        .as_ref()
+        .is_some_and(|s| same_secret(get(pairs, "csrf_token"), &s.csrf_token));
+    if ok {
+        Ok(c)
+    } else {
+        Err(crate::error::ApiError(Error::Csrf).into_response())
+    }
+}
+
+fn status_zh(status: &str) -> &'static str {
+    match status {
+        "valid" => "有效",
+        "superseded" => "已被新版本替代",
+        "revoked" => "已注销",
+        "expired" => "已过期",
+        "not_yet_valid" => "尚未生效",
+        _ => "未知",
+    }
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn field_inputs(t: &LicenseTypeVersion, face: &Value) -> Vec<FieldInput> {
+    t.spec
+        .draft()
+        .face_fields
+        .iter()
+        .map(|f: &FaceField| FieldInput {
+            name: f.name.clone(),
+            label: f.label.clone(),
+            required: f.required,
+            values: f.values.clone(),
+            long: f.field_type == FieldType::LongText,
+            date: f.field_type == FieldType::Date,
+            value: face.get(&f.name).map(text_of).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// A form's `face.<name>` fields as the face object (empty ones left out).
+fn face_of(pairs: &[(String, String)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix("face.")?;
+            let v = v.trim();
+            (!v.is_empty()).then(|| (name.to_owned(), Value::String(v.to_owned())))
+        })
+        .collect()
+}
+
+/// Which input an error of the issue or update request belongs to.
+fn input_of(field: &str) -> String {
+    if let Some(name) = field.strip_prefix("face/") {
+        return format!("face-{}", name.split('/').next().unwrap_or(name));
+    }
+    match field {
+        "holder/name" | "holder_name" => "holder_name".into(),
+        "holder/id" => "holder_id".into(),
+        "holder/id_type" => "holder_id_type".into(),
+        "valid_from" | "valid_until" => field.into(),
+        "reason/text" | "reason" => "reason_text".into(),
+        "reason/objection" => "objection".into(),
+        "reason/kind" => "reason_kind".into(),
+        _ => "main".into(),
+    }
+}
+
+/// `GET /console`
+pub async fn dashboard(
+    State(s): State<AppState>,
+    PageSession(caller): PageSession,
+) -> ApiResult<Response> {
+    let c = match staff(caller) {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    let d = s.library.dashboard(&c).await?;
+    let who = c
+        .session
+        .as_ref()
+        .map(|s| s.display_name.clone())
+        .unwrap_or_default();
+    render(&ConsolePage {
+        who,
+        org: c.org.to_string(),
+        roles: c
+            .roles
+            .iter()
+            .map(|r| r.label_zh())
+            .collect::<Vec<_>>()
+            .join("、"),
+        csrf_token: csrf_of(&c),
+        can_issue: policy::require(&c, Action::IssueLicense).is_ok(),
+        now: s
+            .library
+            .now()
+            .to_zoned(zhengzhao_core::china_tz())
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string(),
+        issued: d.issued,
+        objections: d.objections,
+        backlog: d.backlog,
+        scenarios_waiting: d.scenarios_waiting,
+        outbox: d.outbox.unwrap_or_default(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct NewQuery {
+    pub type_code: Option<String>,
+}
+
+async fn issue_page(s: &AppState, c: &Principal, mut page: IssuePage) -> ApiResult<IssuePage> {
+    page.csrf_token = csrf_of(c);
+    page.issuer = c.org.to_string();
+    let types = s.library.catalog(true).await?;
+    page.types = types
+        .iter()
+        .map(|t| (t.spec.draft().code.to_string(), t.spec.draft().name.clone()))
+        .collect();
+    if let Some(t) = types
+        .iter()
+        .find(|t| t.spec.draft().code.as_str() == page.type_code)
+    {
+        page.type_name = t.spec.draft().name.clone();
+        let face: Value = Value::Object(
+            page.fields
+                .iter()
+                .map(|f| (f.name.clone(), Value::String(f.value.clone())))
+                .collect(),
+        );
+        page.fields = field_inputs(t, &face);
+    } else {
+        page.fields = Vec::new();
+    }
+    if page.holder_id_type.is_empty() {
+        page.holder_id_type = "uscc".into();
+    }
+    Ok(page)
+}
+
+/// `GET /console/licenses/new`
+pub async fn issue_form(
+    State(s): State<AppState>,
+    PageSession(caller): PageSession,
+    Query(q): Query<NewQuery>,
+) -> ApiResult<Response> {
+    let c = match staff(caller) {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    policy::require(&c, Action::IssueLicense)?;
+    let page = IssuePage {
+        type_code: q.type_code.unwrap_or_default(),
+        ..IssuePage::default()
+    };
+    render(&issue_page(&s, &c, page).await?)
+}
+
+/// `POST /console/licenses/new`
+pub async fn issue_submit(
+    State(s): State<AppState>,
+    PageSession(caller): PageSession,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let pairs = form_pairs(&body);
+    let c = match checked(caller, &pairs) {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    policy::require(&c, Action::IssueLicense)?;
+    let face = face_of(&pairs);
+    let until = get(&pairs, "valid_until").trim();
+    let request = json!({
+        "type_code": get(&pairs, "type_code"),
+        "issuer": c.org.as_str(),
+        "holder": {"name": get(&pairs, "holder_name").trim(), "id_type": get(&pairs, "holder_id_type"), "id": get(&pairs, "holder_id").trim()},
+        "face": face,
+        "valid_from": get(&pairs, "valid_from").trim(),
+        "valid_until": if until.is_empty() { Value::Null } else { Value::String(until.to_owned()) },
+        // A license issued at the console is its own source record.
+        "source": {"system": "console", "record_id": uuid::Uuid::now_v7().to_string()},
+    });
+    let outcome = match crate::http::json::parse(request.to_string().as_bytes()) {
+        Ok(req) => s.library.issue_license(&c, req).await.map(|(l, _)| l),
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(l) => {
+            let id = l
+                .current()
+                .map(|v| v.license_id.to_string())
+                .unwrap_or_default();
+            Ok(Redirect::to(&format!("/console/licenses/{id}?issued=1")).into_response())
+        }
+        Err(e) => {
+            let Some(errors) = form_errors(&e, input_of) else {
+                return Err(e.into());
+            };
+            let page = IssuePage {
+                errors,
+                type_code: get(&pairs, "type_code").to_owned(),
+                holder_name: get(&pairs, "holder_name").to_owned(),
+                holder_id_type: get(&pairs, "holder_id_type").to_owned(),
+                holder_id: get(&pairs, "holder_id").to_owned(),
+                fields: face
+                    .iter()
+                    .map(|(k, v)| FieldInput {
+                        name: k.clone(),
+                        label: String::new(),
+                        required: false,
+                        values: Vec::new(),
+                        long: false,
+                        date: false,
+                        value: text_of(v),
+                    })
+                    .collect(),
+                valid_from: get(&pairs, "valid_from").to_owned(),
+                valid_until: until.to_owned(),
+                ..IssuePage::default()
+            };
+            let mut resp = render(&issue_page(&s, &c, page).await?)?;
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(resp)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LicenseQuery {
+    pub issued: Option<String>,
+    pub updated: Option<String>,
+    pub revoked: Option<String>,
+}
+
+async fn license_page(
+    s: &AppState,
+    c: &Principal,
+    id: &str,
+    errors: Vec<FormError>,
+    notice: Option<String>,
+) -> ApiResult<LicensePage> {
+    let view = s.library.read_license(c, id).await?;
+    let history = s.library.license_history(c, id).await?;
+    let t = s
+        .library
+        .catalog(true)
+        .await?
+        .into_iter()
+        .find(|t| t.spec.draft().code == view.type_code);
+    let label = |name: &str| {
+        t.as_ref()
+            .and_then(|t| t.spec.draft().face_fields.iter().find(|f| f.name == name))
+            .map_or_else(|| name.to_owned(), |f| f.label.clone())
+    };
+    let face: Vec<(String, String)> = view
+        .face
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (label(k), text_of(v))).collect())
+        .unwrap_or_default();
+    let mut rows = Vec::new();
+    let mut before: Option<&Value> = None;
+    for v in &history.versions {
+        let changes = match before {
+            None => Vec::new(),
+            Some(b) => {
+                let (b, a) = (b.as_object(), v.face.as_object());
+                let mut names: Vec<&String> =
+                    b.into_iter().chain(a).flat_map(|m| m.keys()).collect();
+                names.sort();
+                names.dedup();
+                names
+                    .into_iter()
+                    .filter_map(|n| {
+                        let old = b.and_then(|m| m.get(n)).map(text_of).unwrap_or_default();
+                        let new = a.and_then(|m| m.get(n)).map(text_of).unwrap_or_default();
+                        (old != new).then(|| (label(n), old, new))
+                    })
+                    .collect()
+            }
+        };
+        let summary = view.versions.iter().find(|x| x.version == v.version);
+        let reason = summary
+            .and_then(|x| x.reason.as_ref())
+            .map(|r| {
+                let mut text = format!("{}：{}", r.kind.zh(), r.text);
+                if let Some(o) = &r.objection {
+                    text.push_str(&format!("（异议 {o}）"));
+                }
+                text
+            })
+            .unwrap_or_else(|| "首次签发".into());
+        rows.push(HistoryRow {
+            version: v.version,
+            issued_at: v
+                .issued_at
+                .to_zoned(zhengzhao_core::china_tz())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string(),
+            reason,
+            changes,
+        });
+        before = Some(&v.face);
+    }
+    let current = view.status != "superseded" && view.status != "revoked";
+    Ok(LicensePage {
+        errors,
+        notice,
+        csrf_token: csrf_of(c),
+        type_name: view.type_name.clone(),
+        license_id: view.current_license_id.to_string(),
+        version: view.current_version,
+        status: status_zh(view.status),
+        holder: view.holder.name.clone(),
+        validity: match view.valid_until {
+            Some(u) => format!("{} 至 {}", view.valid_from, u),
+            None => format!("{} 起长期有效", view.valid_from),
+        },
+        face,
+        history: rows,
+        can_change: current && policy::require(c, Action::ChangeLicense).is_ok(),
+        fields: t
+            .as_ref()
+            .map(|t| field_inputs(t, &view.face))
+            .unwrap_or_default(),
+    })
+}
+
+/// `GET /console/licenses/{id}`
+pub async fn license(
+    State(s): State<AppState>,
+    PageSession(caller): PageSession,
+    Path(id): Path<String>,
+    Query(q): Query<LicenseQuery>,
+) -> ApiResult<Response> {
+    let c = match staff(caller) {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    let notice = if q.issued.is_some() {
+        Some("证照已签发，电子证照标识：".to_owned())
+    } else if q.updated.is_some() {
+        Some("新版本已签发，电子证照标识：".to_owned())
+    } else if q.revoked.is_some() {
+        Some("证照已注销：".to_owned())
+    } else {
+        None
+    };
+    render(&license_page(&s, &c, &id, Vec::new(), notice).await?)
+}
+
+/// `POST /console/licenses/{id}/update`
+pub async fn update_submit(
+    State(s): State<AppState>,
+    PageSession(caller): PageSession,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let pairs = form_pairs(&body);
+    let c = match checked(caller, &pairs) {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    policy::require(&c, Action::ChangeLicense)?;
+    let view = s.library.read_license(&c, &id).await?;
+    let objection = get(&pairs, "objection").trim();
+    let request = json!({
+        "face": face_of(&pairs),
+        "valid_from": view.valid_from.to_string(),
+        "valid_until": view.valid_until.map(|d| d.to_string()),
+        "reason": {"kind": get(&pairs, "reason_kind"), "text": get(&pairs, "reason_text").trim(),
+                   "objection": if objection.is_empty() { Value::Null } else { Value::String(objection.to_owned()) }},
+    });
+    let outcome = match crate::http::json::parse(request.to_string().as_bytes()) {
+        Ok(req) => s.library.update_license(&c, &id, req).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(l) => {
+            let new = l
+                .current()
+                .map(|v| v.license_id.to_string())
+                .unwrap_or_default();
+            Ok(Redirect::to(&format!("/console/licenses/{new}?updated=1")).into_response())
+        }
+        Err(e) => {
+            let Some(errors) = form_errors(&e, input_of) else {
+                return Err(e.into());
+            };
+            let mut resp = render(&license_page(&s, &c, &id, errors, None).await?)?;
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(resp)
+        }
+    }
+}
+
+/// `POST /console/licenses/{id}/revoke`
+pub async fn revoke_submit(
+    State(s): State<AppState>,
+    PageSession(caller): PageSession,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let pairs = form_pairs(&body);
+    let c = match checked(caller, &pairs) {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    policy::require(&c, Action::RevokeLicense)?;
+    let request = json!({"reason": get(&pairs, "reason").trim()});
+    let outcome = match crate::http::json::parse(request.to_string().as_bytes()) {
+        Ok(req) => s.library.revoke_license(&c, &id, req).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(_) => Ok(Redirect::to(&format!("/console/licenses/{id}?revoked=1")).into_response()),
+        Err(e) => {
+            let Some(errors) = form_errors(&e, |f| {
+                if f == "reason" {
+                    "revoke_reason".into()
+                } else {
+                    input_of(f)
+                }
+            }) else {
+                return Err(e.into());
+            };
+            let mut resp = render(&license_page(&s, &c, &id, errors, None).await?)?;
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(resp)
+        }
+    }
+}
