@@ -94,11 +94,11 @@ pub struct LicensePage {
 
 /// The signed-in staff member, or where to send the browser: the login,
 /// or the account page while the initial password is not yet changed.
-fn staff(caller: Option<Principal>) -> Result<Principal, Response> {
+fn staff(caller: Option<Principal>) -> Result<Principal, Box<Response>> {
     match caller {
-        None => Err(Redirect::to("/login").into_response()),
+        None => Err(Box::new(Redirect::to("/login").into_response())),
         Some(c) if c.session.as_ref().is_some_and(|s| s.must_change_password) => {
-            Err(Redirect::to("/account").into_response())
+            Err(Box::new(Redirect::to("/account").into_response()))
         }
         Some(c) => Ok(c),
     }
@@ -126,7 +126,10 @@ fn get<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
 }
 
 /// The signed-in staff member with a valid form token, or where to go instead.
-fn checked(caller: Option<Principal>, pairs: &[(String, String)]) -> Result<Principal, Response> {
+fn checked(
+    caller: Option<Principal>,
+    pairs: &[(String, String)],
+) -> Result<Principal, Box<Response>> {
     let c = staff(caller)?;
     let ok = c
         .session
@@ -135,7 +138,9 @@ fn checked(caller: Option<Principal>, pairs: &[(String, String)]) -> Result<Prin
     if ok {
         Ok(c)
     } else {
-        Err(crate::error::ApiError(Error::Csrf).into_response())
+        Err(Box::new(
+            crate::error::ApiError(Error::Csrf).into_response(),
+        ))
     }
 }
 
@@ -211,7 +216,7 @@ pub async fn dashboard(
 ) -> ApiResult<Response> {
     let c = match staff(caller) {
         Ok(c) => c,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let d = s.library.dashboard(&c).await?;
     let who = c
@@ -286,7 +291,7 @@ pub async fn issue_form(
 ) -> ApiResult<Response> {
     let c = match staff(caller) {
         Ok(c) => c,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     policy::require(&c, Action::IssueLicense)?;
     let page = IssuePage {
@@ -305,7 +310,7 @@ pub async fn issue_submit(
     let pairs = form_pairs(&body);
     let c = match checked(caller, &pairs) {
         Ok(c) => c,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     policy::require(&c, Action::IssueLicense)?;
     let face = face_of(&pairs);
@@ -474,7 +479,7 @@ pub async fn license(
 ) -> ApiResult<Response> {
     let c = match staff(caller) {
         Ok(c) => c,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let notice = if q.issued.is_some() {
         Some("证照已签发，电子证照标识：".to_owned())
@@ -498,7 +503,7 @@ pub async fn update_submit(
     let pairs = form_pairs(&body);
     let c = match checked(caller, &pairs) {
         Ok(c) => c,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     policy::require(&c, Action::ChangeLicense)?;
     let view = s.library.read_license(&c, &id).await?;
@@ -543,7 +548,7 @@ pub async fn revoke_submit(
     let pairs = form_pairs(&body);
     let c = match checked(caller, &pairs) {
         Ok(c) => c,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     policy::require(&c, Action::RevokeLicense)?;
     let request = json!({"reason": get(&pairs, "reason").trim()});
