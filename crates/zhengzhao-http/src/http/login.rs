@@ -184,7 +184,13 @@ pub async fn login_submit(
         .expires_at
         .duration_since(login.session.created_at)
         .as_secs();
-    let mut resp = Redirect::to("/console").into_response();
+    // The console; first the account page while the initial password stands.
+    let next = if login.user.must_change_password {
+        "/account"
+    } else {
+        "/console"
+    };
+    let mut resp = Redirect::to(next).into_response();
     resp.headers_mut().append(
         header::SET_COOKIE,
         session_cookie(&s, &login.secret, max_age),
