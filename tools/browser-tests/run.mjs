@@ -200,6 +200,9 @@ try {
     ["objection-form", `/objections/new?license_id=${encodeURIComponent(license)}`],
     ["objection-track", "/objections/track"],
     ["login", "/login"],
+    ["apply", "/apply"],
+    ["apply-form", "/apply?type_code=11100000MB0143028R001"],
+    ["holder", "/holder"],
   ];
 
   for (const mode of ["standard", "large"]) {
@@ -383,6 +386,41 @@ try {
     check((await page.locator("#status").innerText()).includes("已注销"), "the console says revoked");
     await publicPage.goto(`${base}/verify?id=${encodeURIComponent(updatedId)}`);
     check((await publicPage.locator("#result").innerText()).includes("已注销"), "the public page says revoked");
+    await context.close();
+  }
+
+  // A bank applies through the portal; the region's approver decides.
+  {
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    await page.goto(base + "/apply");
+    await navigating(page, () => page.click("form button[type=submit]"));
+    await page.check("#field-name");
+    await page.check("#field-credit_code");
+    await page.fill("#party_name", "某银行股份有限公司呼和浩特分行");
+    await page.fill("#party_code", uscc("91150102MA0N4JXK4"));
+    await page.check("#party_kind-social");
+    await page.check("#kind-social");
+    await page.fill("#name", "对公开户");
+    await page.fill("#purpose", "对公账户开户时核验营业执照");
+    await page.fill("#legal_basis", "《优化营商环境条例》第十九条");
+    await page.fill("#expected_daily_volume", "500");
+    const today = new Date();
+    const day = (d) => new Date(today.getTime() + d * 86400000).toISOString().slice(0, 10);
+    await page.fill("#valid_from", day(1));
+    await page.fill("#valid_until", day(300));
+    await page.fill("#contact_name", "李四");
+    await page.fill("#contact_phone", "0471-1234567");
+    await navigating(page, () => page.click("form button[type=submit]"));
+    const scenario = (await page.locator("#scenario-id").innerText().catch(() => "")).trim();
+    check(/^[0-9a-f-]{36}$/.test(scenario), `the application was submitted (${scenario})`);
+    await shot(page, "standard-apply-done");
+    const approver = cli("token", "create", "--org", "150000", "--role", "scenario_approver", "--label", "浏览器测试 审批");
+    const decided = await api(base, approver, "POST", `/api/v1/scenarios/${scenario}/decision`, {
+      decision: "approve",
+      reason: "材料齐全，同意",
+    });
+    check(decided.state === "approved", `the region approved it (${decided.state})`);
     await context.close();
   }
 

@@ -248,12 +248,45 @@ impl Library {
         let (rec, at) = self
             .disclose_version(caller, raw_id, "license.read_pdf")
             .await?;
+        self.render_license_file(caller, &rec, at).await
+    }
+
+    /// The license file for its holder (signed in, or through a channel):
+    /// a license of another holder is not found. The read is audited.
+    pub async fn holder_license_file(
+        &self,
+        caller: &Principal,
+        raw_id: &str,
+    ) -> Result<LicenseFile> {
+        let holder = crate::policy::require_holder(caller)?;
+        let (rec, asked) = self.find_license(raw_id).await?;
+        let at = rec
+            .versions
+            .iter()
+            .position(|v| v.license_id == asked && v.holder.id == holder.key)
+            .ok_or_else(|| Error::NotFound(format!("license {asked}")))?;
+        self.record_read(
+            caller,
+            "license.read_pdf",
+            format!("license:{asked}"),
+            serde_json::json!({"personal_data": "full", "reader": "holder"}),
+        )
+        .await?;
+        self.render_license_file(caller, &rec, at).await
+    }
+
+    async fn render_license_file(
+        &self,
+        caller: &Principal,
+        rec: &zhengzhao_store::LicenseRecord,
+        at: usize,
+    ) -> Result<LicenseFile> {
         let v = &rec.versions[at];
-        let view = self.license_view(caller, &rec, &v.license_id).await?;
+        let view = self.license_view(caller, rec, &v.license_id).await?;
         let mut print = self.print_view(&view).await?;
         // The signed document rides inside the PDF, so the file itself can be
         // checked (`POST /api/v1/verify/document` with the PDF).
-        if let Some(doc) = self.signed_document(&rec, v).await? {
+        if let Some(doc) = self.signed_document(rec, v).await? {
             print.attachment = Some(
                 serde_json::json!({ crate::document_check::PDF_DOCUMENT_KEY: doc }).to_string(),
             );

@@ -284,6 +284,21 @@ async fn holder_session_from_cookie(
         .await?)
 }
 
+/// The holder signed in on a page, if any (forms check their own CSRF field).
+#[derive(Debug, Clone)]
+pub struct PageHolder(pub Option<HolderSessionCaller>);
+
+impl FromRequestParts<AppState> for PageHolder {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PageHolder(holder_session_from_cookie(parts, state).await?))
+    }
+}
+
 /// A holder's session (the `zz_holder` cookie), 401 without one; unsafe
 /// methods need its CSRF token in `X-CSRF-Token`.
 #[derive(Debug, Clone)]

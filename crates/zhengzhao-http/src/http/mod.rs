@@ -2,11 +2,13 @@
 //! problem documents (`crate::error`). Handlers only parse and call the
 //! service layer.
 
+pub mod apply_page;
 pub mod audit;
 pub mod batch;
 pub mod catalog;
 pub mod console;
 pub mod health;
+pub mod holder_pages;
 pub mod holder_sign_in;
 pub mod holders;
 pub mod incidents;
@@ -293,6 +295,13 @@ pub fn router(state: AppState) -> Router {
             "/console/licenses/{license_id}/revoke",
             post(console::revoke_submit),
         )
+        .route("/holder", get(holder_pages::page))
+        .route("/holder/licenses/{license_id}/pdf", get(holder_pages::pdf))
+        .route(
+            "/holder/consents/{id}/withdraw",
+            post(holder_pages::withdraw),
+        )
+        .route("/holder/sign-out", post(holder_pages::sign_out))
         .route("/mode/large", get(portal::large))
         .route("/mode/standard", get(portal::standard))
         .route("/assets/mode.css", get(portal::mode_css))
@@ -325,6 +334,9 @@ pub fn router(state: AppState) -> Router {
             "/objections/new",
             get(objection_pages::new_form).post(objection_pages::new_submit),
         )
+        // The relying party's application through the portal (rate-limited
+        // like the API's).
+        .route("/apply", get(apply_page::form).post(apply_page::submit))
         .route(paths::STATUS_LIST, get(verify::status_list))
         .route(paths::STATUS_LISTS, get(verify::status_lists))
         .route(paths::ORG_STATUS_LIST_CREDENTIAL, get(vc::org_status_list))
