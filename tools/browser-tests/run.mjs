@@ -55,12 +55,32 @@ function cli(...args) {
   return execFileSync(BIN, args, { cwd: dir, env, encoding: "utf8" }).trim();
 }
 
-async function startServer() {
-  const child = spawn(BIN, ["serve", "--listen", "127.0.0.1:0"], {
-    cwd: dir,
-    env,
-    stdio: ["ignore", "pipe", "inherit"],
+// The region's identity provider for holders: the suite's own test
+// provider (tests/api/oidc_provider.py, written from the specs).
+const OIDC_CLIENT = "zhengzhao-browser";
+const OIDC_SECRET = "browser-test-secret";
+
+async function startIdp() {
+  const script = join(here, "../../crates/zhengzhao-http/tests/api/oidc_provider.py");
+  const child = spawn("python3", [script, OIDC_CLIENT, OIDC_SECRET], { stdio: ["ignore", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout });
+  const port = await new Promise((ok, fail) => {
+    child.on("exit", (code) => fail(new Error(`identity provider exited (${code})`)));
+    lines.on("line", (line) => line.startsWith("PORT ") && ok(line.slice(5).trim()));
   });
+  return { child, base: `http://127.0.0.1:${port}` };
+}
+
+async function startServer(idp) {
+  const child = spawn(
+    BIN,
+    ["serve", "--listen", "127.0.0.1:0", "--holder-oidc-issuer", idp.base, "--holder-oidc-client-id", OIDC_CLIENT],
+    {
+      cwd: dir,
+      env: { ...env, ZHENGZHAO_HOLDER_OIDC_CLIENT_SECRET: OIDC_SECRET },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   const lines = createInterface({ input: child.stdout });
   const base = await new Promise((ok, fail) => {
     child.on("exit", (code) => fail(new Error(`server exited (${code})`)));
@@ -165,7 +185,8 @@ async function shot(page, name) {
 // --- the run ----------------------------------------------------------------
 
 mkdirSync(ARTIFACTS, { recursive: true });
-const { child, base } = await startServer();
+const idp = await startIdp();
+const { child, base } = await startServer(idp);
 let browser;
 try {
   const clerk = cli("token", "create", "--org", "150102", "--role", "issuer_clerk", "--label", "浏览器测试 签发");
@@ -407,7 +428,7 @@ try {
     await page.fill("#expected_daily_volume", "500");
     const today = new Date();
     const day = (d) => new Date(today.getTime() + d * 86400000).toISOString().slice(0, 10);
-    await page.fill("#valid_from", day(1));
+    await page.fill("#valid_from", day(0));
     await page.fill("#valid_until", day(300));
     await page.fill("#contact_name", "李四");
     await page.fill("#contact_phone", "0471-1234567");
@@ -422,6 +443,54 @@ try {
     });
     check(decided.state === "approved", `the region approved it (${decided.state})`);
     await context.close();
+
+    // The holder signs in at the identity provider, grants the bank a
+    // consent (its app would; here the API), downloads its license's PDF,
+    // and withdraws the consent on its page.
+    await fetch(`${idp.base}/control`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        login: { sub: "holder-1", claims: { holder_id: "91150102MA0N4JXK2C", holder_id_type: "uscc" } },
+        misbehave: null,
+      }),
+    });
+    const holderContext = await browser.newContext({ bypassCSP: true, acceptDownloads: true });
+    const hp = await holderContext.newPage();
+    await hp.goto(base + "/holder");
+    await navigating(hp, () => hp.click("a[href^='/api/v1/holder/sign-in']"));
+    check(new URL(hp.url()).pathname === "/holder", `signed in, back on /holder (${hp.url()})`);
+    check((await hp.locator("#mine").count()) === 1, "the holder sees its licenses");
+    const granted = await hp.evaluate(async (scenarioId) => {
+      const session = await (await fetch("/api/v1/holder/session")).json();
+      const r = await fetch("/api/v1/consents", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-csrf-token": session.csrf_token },
+        body: JSON.stringify({
+          scenario_id: scenarioId,
+          type_codes: ["11100000MB0143028R001"],
+          fields: ["name", "credit_code"],
+          purpose: "开立对公账户",
+          valid_until: new Date(Date.now() + 30 * 86400000).toISOString().slice(0, 10),
+        }),
+      });
+      return [r.status, await r.text()];
+    }, scenario);
+    check(granted[0] === 201, `a consent was granted (${granted.join(" ")})`);
+    await hp.reload();
+    let violations = await axeViolations(hp);
+    check(violations.length === 0, `holder page signed in: axe: ${violations.join("; ")}`);
+    await shot(hp, "standard-holder");
+    const [download] = await Promise.all([
+      hp.waitForEvent("download"),
+      hp.click("a[href^='/holder/licenses/']"),
+    ]);
+    const pdf = await download.path();
+    check(pdf && readFileSync(pdf).subarray(0, 5).toString() === "%PDF-", "the holder downloads its license as a PDF");
+    await navigating(hp, () => hp.click("form[action$='/withdraw'] button[type=submit]"));
+    check((await hp.locator("#consents").locator("xpath=..").innerText()).includes("已撤回"), "the consent is withdrawn");
+    await shot(hp, "standard-holder-withdrawn");
+    await holderContext.close();
   }
 
   // Accepted by the handler: the public check shows the flag.
@@ -441,6 +510,7 @@ try {
 } finally {
   if (browser) await browser.close();
   child.kill("SIGTERM");
+  idp.child.kill("SIGTERM");
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -16,7 +16,7 @@ use zhengzhao_core::consent_requests::ConsentRequestView;
 use zhengzhao_core::holders::{
     ConsentRequest, ConsentView, GrantedConsent, HolderLicense, UsageEntry,
 };
-use zhengzhao_core::policy::{self, Action};
+use zhengzhao_core::policy;
 
 /// The holder's current licenses, in full.
 #[utoipa::path(get, path = "/api/v1/holder/licenses", tag = "holders", operation_id = "holder_licenses", security(("bearer" = [])),
@@ -45,7 +45,9 @@ pub async fn grant(
     caller: HolderCaller,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    policy::require(&caller, Action::ActForHolder)?;
+    // The holder itself (signed in) or a channel acting for it: checked
+    // before the body is read.
+    policy::require_holder(&caller)?;
     let req: ConsentRequest = body.parse()?;
     let granted = s.library.grant_consent(&caller, req).await?;
     Ok(no_store(

@@ -233,7 +233,7 @@ async fn holder_signs_in_and_answers_a_counter(app: TestApp, idp: Idp) {
     let theirs = app.issue(&clerk, &license_request("si2")).await;
     let holder = holder_code_for("si1");
     let grants = json!([{"type_code": BUSINESS_LICENSE, "fields": ["name", "credit_code"]}]);
-    let (_, bank) = app.scenario_credential("social", grants, 1000).await;
+    let (scenario, bank) = app.scenario_credential("social", grants, 1000).await;
     let r = app
         .send_json(
             Method::POST,
@@ -341,6 +341,40 @@ async fn holder_signs_in_and_answers_a_counter(app: TestApp, idp: Idp) {
         results.contains(&"success") && results.contains(&"refused"),
         "{usage:?}"
     );
+
+    // The holder grants a consent of its own (its session, not a channel's
+    // token), and withdraws it.
+    let consent = json!({"scenario_id": scenario, "type_codes": [BUSINESS_LICENSE], "fields": ["name"],
+                         "purpose": "开立对公账户", "single_use": true});
+    let r = as_holder(
+        &app,
+        &session,
+        Method::POST,
+        "/api/v1/consents",
+        Some(&csrf),
+        Some(&consent),
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let id = r.json::<Value>().await.unwrap()["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = as_holder(
+        &app,
+        &session,
+        Method::POST,
+        &format!("/api/v1/consents/{id}/withdraw"),
+        Some(&csrf),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 
     // The sign-in is on the record under the holder, by the provider's subject's hash only.
     let r = app
