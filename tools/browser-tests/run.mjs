@@ -493,15 +493,49 @@ try {
     await holderContext.close();
   }
 
-  // Accepted by the handler: the public check shows the flag.
-  await api(base, handler, "POST", `/api/v1/objections/${ticket}/accept`, {});
+  // The objection handler accepts it in the console: the public check shows
+  // the flag; then decides (kept), answers, and the applicant reads it.
   {
+    void handler;
+    const account = staffAccount("handler.browser", "赵六", "150102", "objection_handler");
     const context = await browser.newContext({ bypassCSP: true });
     const page = await context.newPage();
-    await page.goto(`${base}/verify?id=${encodeURIComponent(license)}`);
-    const flag = page.locator("#objection-flag");
+    const step = Math.floor(Date.now() / 1000 / 30);
+    await login(page, base, account, account.password, step);
+    await page.fill("#current_password", account.password);
+    await page.fill("#new_password", "Hechazhe-2026-Anquan!");
+    await navigating(page, () => page.click("form[action='/account/password'] button[type=submit]"));
+    await login(page, base, account, "Hechazhe-2026-Anquan!", step + 1);
+    await navigating(page, () => page.click("a[href='/console/objections']"));
+    let violations = await axeViolations(page);
+    check(violations.length === 0, `console objections: axe: ${violations.join("; ")}`);
+    await navigating(page, () => page.click(`a[href='/console/objections/${ticket}']`));
+    await navigating(page, () => page.click("form[action$='/accept'] button[type=submit]"));
+    check((await page.locator("#state").innerText()).includes("已受理"), "the console accepted the objection");
+    violations = await axeViolations(page);
+    check(violations.length === 0, `console objection: axe: ${violations.join("; ")}`);
+    await shot(page, "standard-console-objection");
+
+    const publicPage = await context.newPage();
+    await publicPage.goto(`${base}/verify?id=${encodeURIComponent(license)}`);
+    const flag = publicPage.locator("#objection-flag");
     check((await flag.count()) === 1 && (await flag.innerText()).includes("经营范围"), "the verify page shows the objection flag");
-    await shot(page, "standard-verify-under-objection");
+    await shot(publicPage, "standard-verify-under-objection");
+
+    await page.check("#outcome-kept");
+    await page.fill("#finding", "经营范围与登记一致");
+    await navigating(page, () => page.click("form[action$='/decide'] button[type=submit]"));
+    check((await page.locator("#state").innerText()).includes("维持原登记"), "the console decided: kept");
+    await page.fill("#text", "经核查，经营范围与登记一致，维持原登记。");
+    await navigating(page, () => page.click("form[action$='/answer'] button[type=submit]"));
+    check((await page.locator("#state").innerText()).includes("已答复"), "the console answered");
+    await publicPage.goto(`${base}/verify?id=${encodeURIComponent(license)}`);
+    check((await publicPage.locator("#objection-flag").count()) === 0, "the flag goes with the decision");
+    await publicPage.goto(base + "/objections/track");
+    await publicPage.fill("#ticket", ticket);
+    await publicPage.fill("#tracking_code", code);
+    await navigating(publicPage, () => publicPage.click("form button[type=submit]"));
+    check((await publicPage.locator("main").innerText()).includes("维持原登记"), "the applicant reads the answer");
     await context.close();
   }
 } catch (e) {

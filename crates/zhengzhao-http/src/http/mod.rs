@@ -7,6 +7,7 @@ pub mod audit;
 pub mod batch;
 pub mod catalog;
 pub mod console;
+pub mod console_objections;
 pub mod health;
 pub mod holder_pages;
 pub mod holder_sign_in;
@@ -294,6 +295,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/console/licenses/{license_id}/revoke",
             post(console::revoke_submit),
+        )
+        .route("/console/objections", get(console_objections::list))
+        .route("/console/objections/{ticket}", get(console_objections::get))
+        .route(
+            "/console/objections/{ticket}/{step}",
+            post(console_objections::step),
         )
         .route("/holder", get(holder_pages::page))
         .route("/holder/licenses/{license_id}/pdf", get(holder_pages::pdf))
