@@ -13,7 +13,7 @@
 
 import { chromium } from "playwright-core";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { createInterface } from "node:readline";
@@ -267,6 +267,32 @@ try {
     await page.keyboard.press("Enter");
     await page.waitForURL(/\/verify\?id=/);
     check((await page.locator("#result").innerText()).includes("有效"), "keyboard: the verify page says valid");
+    await context.close();
+  }
+
+  // Find the business license by credit code and name; check a PDF file.
+  {
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    await page.goto(base + "/verify");
+    await page.fill("#credit_code", "91150102MA0N4JXK2C");
+    await page.fill("#holder_name", "呼和浩特市青城科技有限公司");
+    await navigating(page, () => page.click("form:has(#credit_code) button[type=submit]"));
+    check((await page.locator("#result").innerText()).includes("有效"), "credit code and name find the business license");
+    await page.fill("#credit_code", "91150102MA0N4JXK2C");
+    await page.fill("#holder_name", "别的公司");
+    await navigating(page, () => page.click("form:has(#credit_code) button[type=submit]"));
+    check((await page.locator("#result").count()) === 0, "a name that does not match finds nothing");
+    const pdf = await fetch(`${base}/api/v1/licenses/${encodeURIComponent(license)}/pdf`, {
+      headers: { authorization: `Bearer ${clerk}` },
+    });
+    const file = join(dir, "license.pdf");
+    writeFileSync(file, Buffer.from(await pdf.arrayBuffer()));
+    await page.goto(base + "/verify");
+    await page.setInputFiles("#file", file);
+    await navigating(page, () => page.click("form:has(#file) button[type=submit]"));
+    check((await page.locator("#file-result").innerText()).includes("真实有效"), "the uploaded PDF is genuine and current");
+    await shot(page, "standard-verify-file");
     await context.close();
   }
 

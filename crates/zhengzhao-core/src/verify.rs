@@ -229,6 +229,44 @@ impl Library {
 
     /// The public check of `raw` (any version's identifier). A malformed
     /// identifier is a 422 before any lookup; an unknown one a 404.
+    /// The business license of the enterprise with this unified social
+    /// credit code and this name (as the enterprise credit publicity system
+    /// finds one): its current version's public answer. A code and name
+    /// that do not belong together are "not found", like an unknown code.
+    pub async fn verify_business_license(
+        &self,
+        credit_code: &str,
+        name: &str,
+    ) -> Result<VerifyResult> {
+        let code = zhengzhao_domain::codes::CreditCode::parse(credit_code.trim())
+            .map_err(|e| Error::Validation(vec![e.at("credit_code")]))?;
+        let types: Vec<zhengzhao_domain::codes::LicenseTypeCode> =
+            crate::batch_check::BUSINESS_LICENSE_TYPES
+                .iter()
+                .filter_map(|t| zhengzhao_domain::codes::LicenseTypeCode::parse(t).ok())
+                .collect();
+        let not_found = || {
+            Error::NotFound("no business license with this credit code and name / 未找到该统一社会信用代码与名称对应的营业执照".into())
+        };
+        let found = self
+            .store
+            .licenses_of_holders(&[code.to_string()], &types)
+            .await?;
+        // The one in force first; else the newest.
+        let l = found
+            .iter()
+            .find(|l| l.revocation.is_none())
+            .or_else(|| found.first())
+            .ok_or_else(not_found)?;
+        let l = self.open_license(l.clone()).await?;
+        let current = current_version(&l)?;
+        if current.holder.name.trim() != name.trim() {
+            return Err(not_found());
+        }
+        let id = current.license_id.clone();
+        self.public_result(&l, &id).await
+    }
+
     pub async fn verify_public(&self, raw: &str) -> Result<VerifyResult> {
         let (l, id) = self.find_license(raw).await?;
         self.public_result(&l, &id).await

@@ -373,6 +373,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::CRL, get(verify::crl))
         .route("/api/v1/verify/{license_id}", get(verify::check))
         .route("/verify", get(verify::form))
+        .route("/verify/file", post(verify::file))
         .route(paths::VERIFY_PAGE, get(verify::by_id))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

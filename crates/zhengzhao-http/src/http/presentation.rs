@@ -86,6 +86,9 @@ pub async fn page(
                     .collect()
             })
             .unwrap_or_default(),
+        credit_code: String::new(),
+        holder_name: String::new(),
+        file_check: None,
     })?;
     *resp.status_mut() = status;
     Ok(no_store(resp))

@@ -53,6 +53,16 @@ pub struct VerifyPage {
     pub result: Option<ResultRow>,
     /// Fields the holder chose to show (a presentation code).
     pub shown: Vec<(String, String)>,
+    pub credit_code: String,
+    pub holder_name: String,
+    /// What an uploaded file turned out to be.
+    pub file_check: Option<FileCheckRow>,
+}
+
+pub struct FileCheckRow {
+    pub label: &'static str,
+    pub class: &'static str,
+    pub license_id: Option<String>,
 }
 
 fn china_time(t: jiff::Timestamp) -> String {
@@ -104,6 +114,9 @@ async fn page(s: &AppState, asked: &str) -> ApiResult<Response> {
             error: None,
             result: None,
             shown: Vec::new(),
+            credit_code: String::new(),
+            holder_name: String::new(),
+            file_check: None,
         });
     }
     let (status, error, result) = match s.library.verify_public(asked).await {
@@ -144,6 +157,9 @@ async fn page(s: &AppState, asked: &str) -> ApiResult<Response> {
         error,
         result,
         shown: Vec::new(),
+        credit_code: String::new(),
+        holder_name: String::new(),
+        file_check: None,
     })?;
     *resp.status_mut() = status;
     Ok(resp)
@@ -152,11 +168,119 @@ async fn page(s: &AppState, asked: &str) -> ApiResult<Response> {
 #[derive(Deserialize)]
 pub struct PageQuery {
     pub id: Option<String>,
+    pub credit_code: Option<String>,
+    pub name: Option<String>,
 }
 
-/// `GET /verify` (the form; `?id=` checks).
+/// `GET /verify` (the form; `?id=` checks; `?credit_code=&name=` finds a
+/// business license as the enterprise credit publicity system does).
 pub async fn form(State(s): State<AppState>, Query(q): Query<PageQuery>) -> ApiResult<Response> {
+    if let Some(code) = q.credit_code.as_deref().filter(|c| !c.trim().is_empty()) {
+        let name = q.name.clone().unwrap_or_default();
+        let (status, error, result) = match s.library.verify_business_license(code, &name).await {
+            Ok(r) => (StatusCode::OK, None, Some(row(&r))),
+            Err(Error::Validation(_)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("统一社会信用代码不正确，请核对后重新输入。".to_owned()),
+                None,
+            ),
+            Err(Error::NotFound(_)) => (
+                StatusCode::NOT_FOUND,
+                Some(
+                    "未找到该统一社会信用代码与名称对应的营业执照，请核对名称是否与执照一致。"
+                        .to_owned(),
+                ),
+                None,
+            ),
+            Err(e) => return Err(e.into()),
+        };
+        let mut resp = render(&VerifyPage {
+            asked: String::new(),
+            error,
+            result,
+            shown: Vec::new(),
+            credit_code: code.to_owned(),
+            holder_name: name,
+            file_check: None,
+        })?;
+        *resp.status_mut() = status;
+        return Ok(resp);
+    }
     page(&s, q.id.as_deref().unwrap_or_default()).await
+}
+
+/// `POST /verify/file`: an uploaded license file (the PDF this library
+/// produced, or a signed document as JSON) checked as the API checks it.
+pub async fn file(
+    State(s): State<AppState>,
+    mut form: axum::extract::Multipart,
+) -> ApiResult<Response> {
+    let mut bytes = Vec::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| Error::Malformed(format!("the upload is not a form: {e}")))?
+    {
+        if field.name() == Some("file") {
+            bytes = field
+                .bytes()
+                .await
+                .map_err(|e| Error::Malformed(format!("the file could not be read: {e}")))?
+                .to_vec();
+        }
+    }
+    let checked = if bytes.starts_with(b"%PDF-") {
+        Some(s.library.check_pdf(bytes).await)
+    } else {
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(v) => Some(match parse_request(v) {
+                Ok(doc) => s.library.check_document(&doc).await,
+                Err(e) => Err(e),
+            }),
+            Err(_) => None,
+        }
+    };
+    let (status, file_check, error) = match checked {
+        Some(Ok(c)) => {
+            let (label, class) = match c.verdict {
+                "genuine_current" if c.valid => {
+                    ("真实有效：文件由本库签发，且为当前有效版本", "ok")
+                }
+                "genuine_current" => ("文件真实，但证照不在有效期内", "error"),
+                "genuine_superseded" => ("文件真实，但已被新版本替代，请以当前版本为准", "error"),
+                "genuine_revoked" => ("文件真实，但证照已注销", "error"),
+                "altered" => ("核验未通过：文件内容已被改动或签名无效", "error"),
+                "not_issued_here" => ("核验未通过：本库未签发此文件", "error"),
+                _ => ("暂时无法确认证照状态，请稍后再试", "error"),
+            };
+            (
+                StatusCode::OK,
+                Some(FileCheckRow {
+                    label,
+                    class,
+                    license_id: c.license_id,
+                }),
+                None,
+            )
+        }
+        Some(Err(Error::Validation(_) | Error::Malformed(_))) | None => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some("无法识别上传的文件：请上传本库出具的PDF版式文件或签名文档。".to_owned()),
+        ),
+        Some(Err(e)) => return Err(e.into()),
+    };
+    let mut resp = render(&VerifyPage {
+        asked: String::new(),
+        error,
+        result: None,
+        shown: Vec::new(),
+        credit_code: String::new(),
+        holder_name: String::new(),
+        file_check,
+    })?;
+    *resp.status_mut() = status;
+    Ok(resp)
 }
 
 /// `GET /verify/{license_id}`: where a license's QR code points.

@@ -1449,3 +1449,39 @@ async fn parallel_issues_get_distinct_status_entries(app: TestApp) {
     assert_eq!(indexes.len(), 24, "{indexes:?}");
 }
 both_backends!(parallel_status, parallel_issues_get_distinct_status_entries);
+
+/// `/verify` finds a business license by unified social credit code and
+/// name, as the enterprise credit publicity system does; a name that does
+/// not belong to the code finds nothing, and a malformed code is 422.
+async fn verify_by_credit_code_and_name(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let issued = app.issue(&clerk, &license_request("cc-1")).await;
+    let code = holder_code_for("cc-1");
+    let page =
+        |name: &str, code: &str| format!("/verify?credit_code={code}&name={}", urlencode(name));
+    let r = app.get(&page("呼和浩特市青城科技有限公司", &code)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(issued["license_id"].as_str().unwrap()) && html.contains("有效"),
+        "{html}"
+    );
+    let r = app.get(&page("别的公司", &code)).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(
+        !r.text()
+            .await
+            .unwrap()
+            .contains(issued["license_id"].as_str().unwrap())
+    );
+    let r = app
+        .get(&page("呼和浩特市青城科技有限公司", "91150102MA0N4JXK2Z"))
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+both_backends!(verify_by_credit_code, verify_by_credit_code_and_name);
