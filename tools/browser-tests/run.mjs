@@ -462,13 +462,27 @@ try {
     const scenario = (await page.locator("#scenario-id").innerText().catch(() => "")).trim();
     check(/^[0-9a-f-]{36}$/.test(scenario), `the application was submitted (${scenario})`);
     await shot(page, "standard-apply-done");
-    const approver = cli("token", "create", "--org", "150000", "--role", "scenario_approver", "--label", "浏览器测试 审批");
-    const decided = await api(base, approver, "POST", `/api/v1/scenarios/${scenario}/decision`, {
-      decision: "approve",
-      reason: "材料齐全，同意",
-    });
-    check(decided.state === "approved", `the region approved it (${decided.state})`);
     await context.close();
+
+    // The region's scenario approver decides in the console.
+    const approver = staffAccount("approver.browser", "钱七", "150000", "scenario_approver");
+    const ac = await browser.newContext({ bypassCSP: true });
+    const ap = await ac.newPage();
+    const step = Math.floor(Date.now() / 1000 / 30);
+    await login(ap, base, approver, approver.password, step);
+    await ap.fill("#current_password", approver.password);
+    await ap.fill("#new_password", "Shenpiren-2026-Anquan!");
+    await navigating(ap, () => ap.click("form[action='/account/password'] button[type=submit]"));
+    await login(ap, base, approver, "Shenpiren-2026-Anquan!", step + 1);
+    await navigating(ap, () => ap.click("a[href='/console/scenarios']"));
+    let scenarioViolations = await axeViolations(ap);
+    check(scenarioViolations.length === 0, `console scenarios: axe: ${scenarioViolations.join("; ")}`);
+    await ap.check(`#decision-${scenario}-approve`);
+    await ap.fill(`#reason-${scenario}`, "材料齐全，同意");
+    await navigating(ap, () => ap.click(`form[action='/console/scenarios/${scenario}/decision'] button[type=submit]`));
+    check((await ap.locator(`#s-${scenario}`).innerText()).includes("已批准"), "the approver approved it in the console");
+    await shot(ap, "standard-console-scenarios");
+    await ac.close();
 
     // The holder signs in at the identity provider, grants the bank a
     // consent (its app would; here the API), downloads its license's PDF,

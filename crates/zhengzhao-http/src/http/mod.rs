@@ -8,6 +8,7 @@ pub mod batch;
 pub mod catalog;
 pub mod console;
 pub mod console_objections;
+pub mod console_scenarios;
 pub mod health;
 pub mod holder_pages;
 pub mod holder_sign_in;
@@ -295,6 +296,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/console/licenses/{license_id}/revoke",
             post(console::revoke_submit),
+        )
+        .route("/console/scenarios", get(console_scenarios::list))
+        .route(
+            "/console/scenarios/{id}/decision",
+            post(console_scenarios::decide),
         )
         .route("/console/objections", get(console_objections::list))
         .route("/console/objections/{ticket}", get(console_objections::get))
