@@ -418,6 +418,15 @@ try {
     await publicPage.goto(`${base}/verify?id=${encodeURIComponent(issuedId)}`);
     check((await publicPage.locator("#result").innerText()).includes("有效"), "the public page shows the new license valid");
 
+    // Found again by the search, by holder.
+    const search = await context.newPage();
+    await search.goto(`${base}/console/licenses?holder=${holderCode}`);
+    check((await search.locator("#licenses").innerText()).includes(issuedId), "the console search finds it by holder");
+    const searchViolations = await axeViolations(search);
+    check(searchViolations.length === 0, `console search: axe: ${searchViolations.join("; ")}`);
+    await shot(search, "standard-console-search");
+    await search.close();
+
     await page.fill("#face-business_scope", "软件开发；信息技术咨询服务");
     await page.selectOption("#reason_kind", "change");
     await page.fill("#reason_text", "经营范围变更");

@@ -574,3 +574,96 @@ pub async fn revoke_submit(
         }
     }
 }
+
+#[derive(Template)]
+#[template(path = "console_licenses.html")]
+pub struct LicensesPage {
+    pub errors: Vec<FormError>,
+    pub holder: String,
+    pub types: Vec<(String, String, bool)>,
+    /// (identifier, type, holder, status, issued)
+    pub rows: Vec<(String, String, String, &'static str, String)>,
+    pub next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    pub holder: Option<String>,
+    pub type_code: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// `GET /console/licenses`: the org subtree's licenses, newest first, by
+/// holder and type, a page at a time (keyset: the next page starts after
+/// the last license shown).
+pub async fn licenses(
+    State(s): State<AppState>,
+    PageSession(caller): PageSession,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Response> {
+    let c = match staff(caller) {
+        Ok(c) => c,
+        Err(r) => return Ok(*r),
+    };
+    let holder = q.holder.unwrap_or_default().trim().to_owned();
+    let type_code = q.type_code.unwrap_or_default();
+    let search = zhengzhao_core::license_reads::LicenseSearch {
+        holder: (!holder.is_empty()).then(|| holder.clone()),
+        type_code: (!type_code.is_empty()).then(|| type_code.clone()),
+        cursor: q.cursor,
+        limit: Some(20),
+    };
+    let types: Vec<(String, String, bool)> = s
+        .library
+        .catalog(true)
+        .await?
+        .iter()
+        .map(|t| {
+            let code = t.spec.draft().code.to_string();
+            let on = code == type_code;
+            (code, t.spec.draft().name.clone(), on)
+        })
+        .collect();
+    let (errors, rows, next) = match s.library.list_licenses(&c, &search).await {
+        Ok(page) => {
+            let rows = page
+                .items
+                .iter()
+                .map(|v| {
+                    (
+                        v.current_license_id.to_string(),
+                        v.type_name.clone(),
+                        v.holder.name.clone(),
+                        status_zh(v.status),
+                        v.issued_at
+                            .to_zoned(zhengzhao_core::china_tz())
+                            .strftime("%Y-%m-%d %H:%M")
+                            .to_string(),
+                    )
+                })
+                .collect();
+            let next = page.next_cursor.map(|cursor| {
+                let mut url = form_urlencoded::Serializer::new(String::from("/console/licenses?"));
+                url.append_pair("holder", &holder)
+                    .append_pair("type_code", &type_code)
+                    .append_pair("cursor", &cursor);
+                url.finish()
+            });
+            (Vec::new(), rows, next)
+        }
+        Err(e) => match form_errors(&e, |f| match f {
+            "type" | "type_code" => "type_code".into(),
+            _ => "holder".into(),
+        }) {
+            Some(errors) => (errors, Vec::new(), None),
+            None => return Err(e.into()),
+        },
+    };
+    render(&LicensesPage {
+        errors,
+        holder,
+        types,
+        rows,
+        next,
+    })
+}

@@ -284,6 +284,7 @@ pub fn router(state: AppState) -> Router {
         .route("/account/password", post(login::change_password))
         .route("/catalog", get(pages::catalog))
         .route("/console", get(console::dashboard))
+        .route("/console/licenses", get(console::licenses))
         .route(
             "/console/licenses/new",
             get(console::issue_form).post(console::issue_submit),
