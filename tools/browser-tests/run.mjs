@@ -381,6 +381,28 @@ try {
     await navigating(page, () => page.click("form[action='/account/password'] button[type=submit]"));
     await login(page, base, clerkAccount, newPassword, step + 1);
     check(new URL(page.url()).pathname === "/console", `after login the console (${page.url()})`);
+    // A session about to time out warns on the page and can be extended
+    // (the page's clock is moved on; nothing sleeps).
+    {
+      const timed = await context.newPage();
+      await timed.clock.install();
+      await timed.goto(base + "/console");
+      await timed.waitForLoadState("networkidle");
+      await timed.clock.fastForward("28:30");
+      const warning = timed.locator("#session-warning");
+      check(await warning.isVisible(), "the session warning shows before the idle timeout");
+      check(await timed.evaluate(() => document.activeElement?.closest("#session-warning") !== null), "the warning's button has the focus");
+      await shot(timed, "standard-console-session-warning");
+      const asked = timed.waitForResponse((r) => r.url().endsWith("/api/v1/session") && r.status() === 200);
+      await timed.keyboard.press("Enter");
+      await asked;
+      await timed.waitForFunction(() => document.getElementById("session-warning")?.hidden === true, null, { timeout: 5000 }).catch(() => {});
+      check(
+        await timed.evaluate(() => document.getElementById("session-warning")?.hidden === true),
+        "continuing asks the server (the session goes on) and hides the warning",
+      );
+      await timed.close();
+    }
     await shot(page, "standard-console");
     let violations = await axeViolations(page);
     check(violations.length === 0, `console: axe: ${violations.join("; ")}`);
