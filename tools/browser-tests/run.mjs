@@ -370,7 +370,7 @@ try {
   // updates it and sees the diff, revokes it, and the page says revoked.
   {
     const clerkAccount = staffAccount("clerk.browser", "王五", "150102", "issuer_clerk");
-    const context = await browser.newContext({ bypassCSP: true });
+    const context = await browser.newContext({ bypassCSP: true, locale: "en-US" });
     const page = await context.newPage();
     const step = Math.floor(Date.now() / 1000 / 30);
     await login(page, base, clerkAccount, clerkAccount.password, step);
@@ -422,16 +422,24 @@ try {
     await navigating(page, () => page.keyboard.press("Enter"));
     check((await page.title()).startsWith("错误："), "an incomplete license: the error summary");
     await shot(page, "standard-console-issue-errors");
-    await page.fill("#holder_id", holderCode);
-    await page.fill("#face-credit_code", holderCode);
-    await page.fill("#face-name", "呼和浩特市草原科技有限公司");
-    await page.fill("#face-entity_type", "有限责任公司");
-    await page.fill("#face-business_scope", "软件开发");
-    await page.fill("#face-established_date", "2024-01-15");
-    await page.fill("#face-registration_authority", "150102");
-    await page.fill("#face-registration_date", "2024-01-15");
-    await page.fill("#valid_from", "2024-01-15");
-    await navigating(page, () => page.click("form[method=post] button[type=submit]"));
+    // The whole form by keyboard: each field reached with Tab, typed over.
+    const retype = async (selector, text) => {
+      await tabTo(page, selector);
+      await page.keyboard.press("Control+A");
+      await page.keyboard.type(text);
+    };
+    await retype("#holder_id", holderCode);
+    await retype("#face-credit_code", holderCode);
+    await retype("#face-name", "呼和浩特市草原科技有限公司");
+    await retype("#face-entity_type", "有限责任公司");
+    await retype("#face-business_scope", "软件开发");
+    // Date inputs take the digits of the context's locale (en-US: mm dd yyyy).
+    await retype("#face-established_date", "01152024");
+    await retype("#face-registration_authority", "150102");
+    await retype("#face-registration_date", "01152024");
+    await retype("#valid_from", "01152024");
+    await tabTo(page, "form[method=post] button[type=submit]");
+    await navigating(page, () => page.keyboard.press("Enter"));
     const issuedId = (await page.locator("#license-id").innerText().catch(() => "")).trim();
     check(issuedId.startsWith("1.2.156.3005.2.11100000MB0143028R001."), `the form issued a license (${issuedId}; ${page.url()})`);
     await shot(page, "standard-console-license");
