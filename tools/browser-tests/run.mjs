@@ -404,6 +404,11 @@ try {
       await timed.close();
     }
     await shot(page, "standard-console");
+    // The chart's numbers stand in the table beside it: this month's row
+    // counts the license issued above.
+    const lastRow = await page.locator("#issuance ~ table tbody tr, section:has(#issuance) table tbody tr").last().innerText();
+    check(/\t[1-9]\d*\t/.test(lastRow), `this month's issuance is counted (${lastRow})`);
+    check((await page.locator("section:has(#issuance) svg[role=img] title").first().textContent()).length > 0, "the chart has a title");
     let violations = await axeViolations(page);
     check(violations.length === 0, `console: axe: ${violations.join("; ")}`);
 

@@ -19,9 +19,47 @@ pub struct Dashboard {
     pub outbox: Option<Vec<(String, u64, u64, i64)>>,
     /// Scenario applications waiting for a decision.
     pub scenarios_waiting: Option<usize>,
+    /// Licenses issued per month, the last twelve (China time), oldest
+    /// first: (month `YYYY-MM`, total, per org directly below the caller's
+    /// as (name, count)).
+    pub issuance: Option<Vec<(String, i64, Vec<(String, i64)>)>>,
 }
 
 impl Library {
+    /// The last twelve months' issuance below the caller's org.
+    async fn issuance_chart(
+        &self,
+        caller: &Principal,
+        today: &jiff::Zoned,
+    ) -> Result<Vec<(String, i64, Vec<(String, i64)>)>> {
+        let internal = |e: jiff::Error| crate::Error::Internal(e.to_string());
+        let this_month = today.date().first_of_month();
+        let first = this_month.checked_sub(11.months()).map_err(internal)?;
+        let since = first
+            .to_zoned(crate::china_tz())
+            .map_err(internal)?
+            .timestamp();
+        let rows = self.store.issuance_by_month(&caller.org, since).await?;
+        let mut out = Vec::with_capacity(12);
+        for i in 0..12 {
+            let month = first.checked_add(i.months()).map_err(internal)?;
+            let key = month.strftime("%Y-%m").to_string();
+            let mut parts = Vec::new();
+            for (_, org, n) in rows.iter().filter(|(m, _, _)| *m == key) {
+                let name = match zhengzhao_domain::org::OrgCode::parse(org) {
+                    Ok(code) => self
+                        .cached_org(&code)
+                        .await?
+                        .map_or_else(|| org.clone(), |o| o.name.clone()),
+                    Err(_) => org.clone(),
+                };
+                parts.push((name, *n));
+            }
+            out.push((key, parts.iter().map(|(_, n)| n).sum(), parts));
+        }
+        Ok(out)
+    }
+
     pub async fn dashboard(&self, caller: &Principal) -> Result<Dashboard> {
         let may = |a: Action| policy::require(caller, a).is_ok();
         let mut d = Dashboard::default();
@@ -33,6 +71,7 @@ impl Library {
             let month = today
                 .checked_sub((i64::from(today.day()) - 1).days())
                 .map_err(|e| crate::Error::Internal(e.to_string()))?;
+            d.issuance = Some(self.issuance_chart(caller, &today).await?);
             d.issued = Some((
                 self.store
                     .count_licenses_issued(&caller.org, today.timestamp())

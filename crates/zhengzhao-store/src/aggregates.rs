@@ -322,6 +322,16 @@ pub trait LicenseStore: Send + Sync {
         since: jiff::Timestamp,
     ) -> StoreResult<i64>;
 
+    /// Licenses issued from `since` on, per month (`YYYY-MM`, China time)
+    /// and per org directly below `org` (each counting its whole subtree;
+    /// `org` itself for what it issued itself), for the console's chart:
+    /// (month, org code, count).
+    async fn issuance_by_month(
+        &self,
+        org: &zhengzhao_domain::org::OrgCode,
+        since: jiff::Timestamp,
+    ) -> StoreResult<Vec<(String, String, i64)>>;
+
     /// Every delivery of a license's versions over the delivery channels
     /// (Art. 8), from the outbox relay's rows.
     async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>>;

@@ -183,6 +183,40 @@ impl LicenseStore for PgStore {
             .map_err(|e| StoreError::Corrupt(format!("count: {e}")))
     }
 
+    async fn issuance_by_month(
+        &self,
+        org: &zhengzhao_domain::org::OrgCode,
+        since: jiff::Timestamp,
+    ) -> StoreResult<Vec<(String, String, i64)>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT to_char(l.created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS month, a.code, count(*)
+                 FROM licenses l
+                 JOIN org_closure cl ON cl.descendant_id = l.issuer_id
+                 JOIN orgs a ON a.id = cl.ancestor_id
+                 WHERE (a.parent_id = (SELECT id FROM orgs WHERE code = $1) OR (a.code = $1 AND cl.depth = 0))
+                   AND l.created_at >= $2
+                 GROUP BY month, a.code ORDER BY month, a.code",
+                &[&org.as_str(), &since],
+            )
+            .await
+            .map_err(crate::backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)
+                        .map_err(|e| StoreError::Corrupt(format!("month: {e}")))?,
+                    r.try_get(1)
+                        .map_err(|e| StoreError::Corrupt(format!("org: {e}")))?,
+                    r.try_get(2)
+                        .map_err(|e| StoreError::Corrupt(format!("count: {e}")))?,
+                ))
+            })
+            .collect()
+    }
+
     async fn deliveries_of_licenses(&self, keys: &[i64]) -> StoreResult<Vec<DeliveryRecord>> {
         if keys.is_empty() {
             return Ok(Vec::new());

@@ -230,6 +230,31 @@ impl LicenseStore for SqliteStore {
         .await
     }
 
+    async fn issuance_by_month(
+        &self,
+        org: &zhengzhao_domain::org::OrgCode,
+        since: jiff::Timestamp,
+    ) -> StoreResult<Vec<(String, String, i64)>> {
+        let (org, since) = (org.to_string(), since.to_string());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT strftime('%Y-%m', l.created_at, '+8 hours') AS month, a.code, count(*)
+                 FROM licenses l
+                 JOIN org_closure cl ON cl.descendant_id = l.issuer_id
+                 JOIN orgs a ON a.id = cl.ancestor_id
+                 WHERE (a.parent_id = (SELECT id FROM orgs WHERE code = ?1) OR (a.code = ?1 AND cl.depth = 0))
+                   AND julianday(l.created_at) >= julianday(?2)
+                 GROUP BY month, a.code ORDER BY month, a.code",
+            )
+            .and_then(|mut s| {
+                s.query_map(rusqlite::params![org, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .map_err(|e| StoreError::Backend(e.to_string()))
+        })
+        .await
+    }
+
     async fn deliveries_of_licenses(&self, keys: &[i64]) -> StoreResult<Vec<DeliveryRecord>> {
         if keys.is_empty() {
             return Ok(Vec::new());
