@@ -22,7 +22,18 @@ pub struct Dashboard {
     /// Licenses issued per month, the last twelve (China time), oldest
     /// first: (month `YYYY-MM`, total, per org directly below the caller's
     /// as (name, count)).
-    pub issuance: Option<Vec<(String, i64, Vec<(String, i64)>)>>,
+    pub issuance: Option<Vec<MonthIssuance>>,
+}
+
+/// One month of the issuance chart.
+#[derive(Debug, Clone, Default)]
+pub struct MonthIssuance {
+    /// `YYYY-MM`, China time.
+    pub month: String,
+    pub total: i64,
+    /// (org name, count) for each org directly below the caller's (and
+    /// the caller's own org for what it issued itself).
+    pub by_org: Vec<(String, i64)>,
 }
 
 impl Library {
@@ -31,7 +42,7 @@ impl Library {
         &self,
         caller: &Principal,
         today: &jiff::Zoned,
-    ) -> Result<Vec<(String, i64, Vec<(String, i64)>)>> {
+    ) -> Result<Vec<MonthIssuance>> {
         let internal = |e: jiff::Error| crate::Error::Internal(e.to_string());
         let this_month = today.date().first_of_month();
         let first = this_month.checked_sub(11.months()).map_err(internal)?;
@@ -55,7 +66,11 @@ impl Library {
                 };
                 parts.push((name, *n));
             }
-            out.push((key, parts.iter().map(|(_, n)| n).sum(), parts));
+            out.push(MonthIssuance {
+                month: key,
+                total: parts.iter().map(|(_, n)| n).sum(),
+                by_org: parts,
+            });
         }
         Ok(out)
     }

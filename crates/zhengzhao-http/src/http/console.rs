@@ -45,9 +45,9 @@ pub struct ConsolePage {
 /// A bar chart of licenses per month, as SVG: one bar a month, its value
 /// written above it; `<title>` and `<desc>` say what it shows, and the
 /// same numbers stand in the table beside it.
-fn issuance_svg(months: &[(String, i64, Vec<(String, i64)>)]) -> String {
+fn issuance_svg(months: &[zhengzhao_core::console::MonthIssuance]) -> String {
     let (w, h, pad, bottom) = (720.0_f64, 240.0_f64, 30.0_f64, 40.0_f64);
-    let max = months.iter().map(|m| m.1).max().unwrap_or(0).max(1) as f64;
+    let max = months.iter().map(|m| m.total).max().unwrap_or(0).max(1) as f64;
     let slot = (w - 2.0 * pad) / months.len().max(1) as f64;
     let mut svg = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 {w} {h}" width="100%" style="max-width:{w}px">
@@ -58,8 +58,9 @@ fn issuance_svg(months: &[(String, i64, Vec<(String, i64)>)]) -> String {
         y = h - bottom,
         x2 = w - pad
     );
-    for (i, (month, total, _)) in months.iter().enumerate() {
-        let bar = (*total as f64 / max) * (h - bottom - pad);
+    for (i, m) in months.iter().enumerate() {
+        let (month, total) = (&m.month, m.total);
+        let bar = (total as f64 / max) * (h - bottom - pad);
         let x = pad + i as f64 * slot + slot * 0.15;
         let y = h - bottom - bar;
         svg.push_str(&format!(
@@ -291,8 +292,10 @@ pub async fn dashboard(
             .issuance
             .unwrap_or_default()
             .into_iter()
-            .map(|(month, total, parts)| {
-                let by_org = parts
+            .map(|m| {
+                let (month, total) = (m.month, m.total);
+                let by_org = m
+                    .by_org
                     .iter()
                     .map(|(name, n)| format!("{name} {n}"))
                     .collect::<Vec<_>>()
