@@ -477,6 +477,30 @@ try {
     check((await page.locator("#status").innerText()).includes("已注销"), "the console says revoked");
     await publicPage.goto(`${base}/verify?id=${encodeURIComponent(updatedId)}`);
     check((await publicPage.locator("#result").innerText()).includes("已注销"), "the public page says revoked");
+
+    // An auditor finds the license's whole story in the audit log and
+    // downloads the inclusion proof of an event.
+    const auditor = staffAccount("auditor.browser", "孙八", "150102", "auditor");
+    const auditContext = await browser.newContext({ bypassCSP: true, acceptDownloads: true });
+    const au = await auditContext.newPage();
+    const auditStep = Math.floor(Date.now() / 1000 / 30);
+    await login(au, base, auditor, auditor.password, auditStep);
+    await au.fill("#current_password", auditor.password);
+    await au.fill("#new_password", "Shenjiyuan-2026-Anquan!");
+    await navigating(au, () => au.click("form[action='/account/password'] button[type=submit]"));
+    await login(au, base, auditor, "Shenjiyuan-2026-Anquan!", auditStep + 1);
+    await navigating(au, () => au.click("a[href='/console/audit']"));
+    await au.fill("#license", issuedId);
+    await navigating(au, () => au.click("form[action='/console/audit'] button[type=submit]"));
+    const story = await au.locator("#events").innerText();
+    check(["license.issue", "license.update", "license.revoke"].every((a) => story.includes(a)), "the audit log tells the license's story");
+    const auditViolations = await axeViolations(au);
+    check(auditViolations.length === 0, `console audit: axe: ${auditViolations.join("; ")}`);
+    await shot(au, "standard-console-audit");
+    const [proof] = await Promise.all([au.waitForEvent("download"), au.click("#events a[download]")]);
+    const proofJson = JSON.parse(readFileSync(await proof.path(), "utf8"));
+    check(Array.isArray(proofJson.path ?? proofJson.audit_path ?? proofJson.proof), `the inclusion proof downloads (${Object.keys(proofJson).join(",")})`);
+    await auditContext.close();
     await context.close();
   }
 

@@ -30,6 +30,7 @@ pub struct ConsolePage {
     pub roles: String,
     pub csrf_token: String,
     pub can_issue: bool,
+    pub can_audit: bool,
     pub now: String,
     pub issued: Option<(i64, i64)>,
     pub objections: Option<(usize, usize)>,
@@ -276,6 +277,7 @@ pub async fn dashboard(
             .join("、"),
         csrf_token: csrf_of(&c),
         can_issue: policy::require(&c, Action::IssueLicense).is_ok(),
+        can_audit: policy::require(&c, Action::ReadAudit).is_ok(),
         now: s
             .library
             .now()
@@ -720,6 +722,111 @@ pub async fn licenses(
         errors,
         holder,
         types,
+        rows,
+        next,
+    })
+}
+
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: String,
+    pub action: String,
+    pub target: String,
+    pub actor: String,
+    pub outcome: String,
+}
+
+#[derive(Template)]
+#[template(path = "console_audit.html")]
+pub struct AuditPage {
+    pub errors: Vec<FormError>,
+    pub license: String,
+    pub action: String,
+    pub rows: Vec<AuditRow>,
+    pub next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    pub license: Option<String>,
+    pub action: Option<String>,
+    pub after: Option<i64>,
+}
+
+/// `GET /console/audit`: the audit log of the org subtree, by license and
+/// action, a page at a time, each event with a link to its inclusion proof.
+pub async fn audit(
+    State(s): State<AppState>,
+    PageSession(caller): PageSession,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Response> {
+    let c = match staff(caller) {
+        Ok(c) => c,
+        Err(r) => return Ok(*r),
+    };
+    policy::require(&c, Action::ReadAudit)?;
+    let license = q.license.unwrap_or_default().trim().to_owned();
+    let action = q.action.unwrap_or_default().trim().to_owned();
+    let search = zhengzhao_core::audit_search::EventSearch {
+        license: (!license.is_empty()).then(|| license.clone()),
+        action: (!action.is_empty()).then(|| action.clone()),
+        after: q.after,
+        limit: Some(50),
+        ..Default::default()
+    };
+    let (errors, rows, next) = match s.library.search_audit_events(&c, &search).await {
+        Ok(page) => {
+            let rows = page
+                .items
+                .into_iter()
+                .map(|r| AuditRow {
+                    seq: r.seq,
+                    at: r
+                        .event
+                        .at
+                        .to_zoned(zhengzhao_core::china_tz())
+                        .strftime("%Y-%m-%d %H:%M:%S")
+                        .to_string(),
+                    action: r.event.action,
+                    target: r.event.target,
+                    actor: r.event.actor,
+                    outcome: r.event.outcome,
+                })
+                .collect();
+            let next = page.next_after.map(|after| {
+                let mut url = form_urlencoded::Serializer::new(String::from("/console/audit?"));
+                url.append_pair("license", &license)
+                    .append_pair("action", &action)
+                    .append_pair("after", &after.to_string());
+                url.finish()
+            });
+            (Vec::new(), rows, next)
+        }
+        Err(e) => match form_errors(&e, |f| {
+            if f == "action" {
+                "action".into()
+            } else {
+                "license".into()
+            }
+        }) {
+            Some(errors) => (errors, Vec::new(), None),
+            None => match e {
+                Error::NotFound(_) => (
+                    vec![FormError {
+                        field: "license".into(),
+                        message: "没有此标识的证照".into(),
+                    }],
+                    Vec::new(),
+                    None,
+                ),
+                e => return Err(e.into()),
+            },
+        },
+    };
+    render(&AuditPage {
+        errors,
+        license,
+        action,
         rows,
         next,
     })

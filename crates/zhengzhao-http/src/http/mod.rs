@@ -285,6 +285,7 @@ pub fn router(state: AppState) -> Router {
         .route("/catalog", get(pages::catalog))
         .route("/console", get(console::dashboard))
         .route("/console/licenses", get(console::licenses))
+        .route("/console/audit", get(console::audit))
         .route(
             "/console/licenses/new",
             get(console::issue_form).post(console::issue_submit),
