@@ -504,6 +504,36 @@ try {
     await context.close();
   }
 
+  // The region's security admin creates a clerk's account (its one-time
+  // credentials shown once) and disables it.
+  {
+    const admin = staffAccount("security.browser", "周九", "150000", "security_admin");
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    const step = Math.floor(Date.now() / 1000 / 30);
+    await login(page, base, admin, admin.password, step);
+    await page.fill("#current_password", admin.password);
+    await page.fill("#new_password", "Anquanguan-2026-Mima!");
+    await navigating(page, () => page.click("form[action='/account/password'] button[type=submit]"));
+    await login(page, base, admin, "Anquanguan-2026-Mima!", step + 1);
+    await navigating(page, () => page.click("a[href='/console/users']"));
+    await page.fill("#username", "clerk.two");
+    await page.fill("#display_name", "吴十");
+    await page.fill("#org", "150102");
+    await page.check("#role-issuer_clerk");
+    await navigating(page, () => page.click("form[action='/console/users'] button[type=submit]"));
+    check((await page.locator("#initial-password").count()) === 1, "the new account's initial password is shown once");
+    const violations = await axeViolations(page);
+    check(violations.length === 0, `console users: axe: ${violations.join("; ")}`);
+    await shot(page, "standard-console-users");
+    await page.goto(base + "/console/users");
+    check((await page.locator("#initial-password").count()) === 0, "and never again");
+    const row = page.locator("#users tr", { hasText: "clerk.two" });
+    await navigating(page, () => row.locator("form[action$='/disable'] button").click());
+    check((await page.locator("#users tr", { hasText: "clerk.two" }).innerText()).includes("已停用"), "the account is disabled");
+    await context.close();
+  }
+
   // A bank applies through the portal; the region's approver decides.
   {
     const context = await browser.newContext({ bypassCSP: true });

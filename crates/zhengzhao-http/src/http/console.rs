@@ -31,6 +31,7 @@ pub struct ConsolePage {
     pub csrf_token: String,
     pub can_issue: bool,
     pub can_audit: bool,
+    pub can_manage_staff: bool,
     pub now: String,
     pub issued: Option<(i64, i64)>,
     pub objections: Option<(usize, usize)>,
@@ -278,6 +279,7 @@ pub async fn dashboard(
         csrf_token: csrf_of(&c),
         can_issue: policy::require(&c, Action::IssueLicense).is_ok(),
         can_audit: policy::require(&c, Action::ReadAudit).is_ok(),
+        can_manage_staff: policy::require(&c, Action::ManageStaff).is_ok(),
         now: s
             .library
             .now()

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod console;
 pub mod console_objections;
 pub mod console_scenarios;
+pub mod console_users;
 pub mod health;
 pub mod holder_pages;
 pub mod holder_sign_in;
@@ -286,6 +287,11 @@ pub fn router(state: AppState) -> Router {
         .route("/console", get(console::dashboard))
         .route("/console/licenses", get(console::licenses))
         .route("/console/audit", get(console::audit))
+        .route(
+            "/console/users",
+            get(console_users::list).post(console_users::create),
+        )
+        .route("/console/users/{id}/{act}", post(console_users::act))
         .route(
             "/console/licenses/new",
             get(console::issue_form).post(console::issue_submit),
