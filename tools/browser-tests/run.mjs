@@ -478,6 +478,22 @@ try {
     await publicPage.goto(`${base}/verify?id=${encodeURIComponent(updatedId)}`);
     check((await publicPage.locator("#result").innerText()).includes("已注销"), "the public page says revoked");
 
+    // A fault stopped issuance yesterday: the clerk records the incident
+    // and, once cleared, closes it.
+    const yesterday = new Date(Date.now() + 8 * 3600000 - 86400000).toISOString().slice(0, 10);
+    await page.goto(base + "/console/incidents");
+    await page.fill("#cause", "机房断电");
+    await page.fill("#started_at", `${yesterday}T09:00`);
+    await page.check("#op-issue");
+    await navigating(page, () => page.click("form[action='/console/incidents'] button[type=submit]"));
+    check((await page.locator("main").innerText()).includes("机房断电（进行中）"), "the incident is recorded");
+    let incidentViolations = await axeViolations(page);
+    check(incidentViolations.length === 0, `console incidents: axe: ${incidentViolations.join("; ")}`);
+    await page.fill("input[name=cleared_at]", `${yesterday}T17:00`);
+    await navigating(page, () => page.click("form[action$='/close'] button[type=submit]"));
+    check((await page.locator("main").innerText()).includes("机房断电（已结束）"), "the incident is closed");
+    await shot(page, "standard-console-incidents");
+
     // An auditor finds the license's whole story in the audit log and
     // downloads the inclusion proof of an event.
     const auditor = staffAccount("auditor.browser", "孙八", "150102", "auditor");

@@ -375,6 +375,24 @@ impl Library {
         self.incident_view(&closed, &calendar).await
     }
 
+    /// The incidents the caller may see (its org's, or below it for a
+    /// region admin or auditor), newest first, with their items' states.
+    pub async fn list_incidents(&self, caller: &Principal) -> Result<Vec<IncidentView>> {
+        policy::require(caller, Action::ReadIncidents)?;
+        let calendar = self.work_calendar().await?;
+        let mut out = Vec::new();
+        for incident in self.store.incidents().await? {
+            if self
+                .require_incident_scope(caller, &incident.org, false)
+                .await
+                .is_ok()
+            {
+                out.push(self.incident_view(&incident, &calendar).await?);
+            }
+        }
+        Ok(out)
+    }
+
     /// An incident with its items' states.
     pub async fn read_incident(&self, caller: &Principal, id: uuid::Uuid) -> Result<IncidentView> {
         policy::require(caller, Action::ReadIncidents)?;

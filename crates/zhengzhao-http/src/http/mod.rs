@@ -7,6 +7,7 @@ pub mod audit;
 pub mod batch;
 pub mod catalog;
 pub mod console;
+pub mod console_incidents;
 pub mod console_objections;
 pub mod console_scenarios;
 pub mod console_users;
@@ -287,6 +288,14 @@ pub fn router(state: AppState) -> Router {
         .route("/console", get(console::dashboard))
         .route("/console/licenses", get(console::licenses))
         .route("/console/audit", get(console::audit))
+        .route(
+            "/console/incidents",
+            get(console_incidents::list).post(console_incidents::open),
+        )
+        .route(
+            "/console/incidents/{id}/close",
+            post(console_incidents::close),
+        )
         .route(
             "/console/users",
             get(console_users::list).post(console_users::create),

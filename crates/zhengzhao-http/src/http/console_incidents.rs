@@ -1,0 +1,232 @@
+//! The console's emergency incidents (Art. 9): the org's incidents with
+//! their backlog, opening one and closing it (the same use cases as
+//! `/api/v1/incidents…`). Times are entered in China time.
+
+use crate::auth::PageSession;
+use crate::error::ApiResult;
+use crate::http::pages::render;
+use crate::http::portal::{FormError, form_errors};
+use crate::state::AppState;
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{Value, json};
+use zhengzhao_core::policy::{self, Action};
+use zhengzhao_core::secrets::same_secret;
+use zhengzhao_core::{Error, Principal};
+
+pub struct IncidentRow {
+    pub id: String,
+    pub cause: String,
+    pub state: &'static str,
+    pub open: bool,
+    pub org: String,
+    pub started_at: String,
+    pub operations: String,
+    pub pending: usize,
+    pub overdue: usize,
+}
+
+#[derive(Template)]
+#[template(path = "console_incidents.html")]
+pub struct IncidentsPage {
+    pub errors: Vec<FormError>,
+    pub csrf_token: String,
+    pub can_manage: bool,
+    pub incidents: Vec<IncidentRow>,
+}
+
+fn signed_in(caller: Option<Principal>) -> Result<Principal, Box<Response>> {
+    match caller {
+        Some(c) if !c.session.as_ref().is_some_and(|s| s.must_change_password) => Ok(c),
+        Some(_) => Err(Box::new(Redirect::to("/account").into_response())),
+        None => Err(Box::new(Redirect::to("/login").into_response())),
+    }
+}
+
+/// A `datetime-local` value (China time) as RFC 3339 with its offset.
+fn china_instant(local: &str) -> Value {
+    if local.is_empty() {
+        return Value::Null;
+    }
+    let with_seconds = if local.len() == 16 {
+        format!("{local}:00")
+    } else {
+        local.to_owned()
+    };
+    json!(format!("{with_seconds}+08:00"))
+}
+
+async fn page(
+    s: &AppState,
+    c: &Principal,
+    errors: Vec<FormError>,
+    status: StatusCode,
+) -> ApiResult<Response> {
+    let op_zh = |o: &str| match o {
+        "issue" => "签发",
+        "update" => "变更",
+        _ => "注销",
+    };
+    let incidents = s
+        .library
+        .list_incidents(c)
+        .await?
+        .into_iter()
+        .map(|v| IncidentRow {
+            id: v.incident_id.to_string(),
+            cause: v.cause.clone(),
+            state: if v.cleared_at.is_some() {
+                "已结束"
+            } else {
+                "进行中"
+            },
+            open: v.cleared_at.is_none(),
+            org: v.org.clone(),
+            started_at: v
+                .started_at
+                .to_zoned(zhengzhao_core::china_tz())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string(),
+            operations: v
+                .operations
+                .iter()
+                .map(|o| op_zh(o))
+                .collect::<Vec<_>>()
+                .join("、"),
+            pending: v.items.iter().filter(|i| i.state != "done").count(),
+            overdue: v.overdue,
+        })
+        .collect();
+    let mut resp = render(&IncidentsPage {
+        errors,
+        csrf_token: c
+            .session
+            .as_ref()
+            .map(|x| x.csrf_token.clone())
+            .unwrap_or_default(),
+        can_manage: policy::require(c, Action::ManageIncident).is_ok(),
+        incidents,
+    })?;
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+fn form(body: &Bytes, c: &Principal) -> Result<Vec<(String, String)>, Error> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.trim().to_owned()))
+        .collect();
+    let sent = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf_token")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    if c.session
+        .as_ref()
+        .is_some_and(|x| same_secret(sent, &x.csrf_token))
+    {
+        Ok(pairs)
+    } else {
+        Err(Error::Csrf)
+    }
+}
+
+/// `GET /console/incidents`
+pub async fn list(
+    State(s): State<AppState>,
+    PageSession(caller): PageSession,
+) -> ApiResult<Response> {
+    let c = match signed_in(caller) {
+        Ok(c) => c,
+        Err(r) => return Ok(*r),
+    };
+    page(&s, &c, Vec::new(), StatusCode::OK).await
+}
+
+async fn answer(s: &AppState, c: &Principal, done: Result<(), Error>) -> ApiResult<Response> {
+    match done {
+        Ok(()) => Ok(Redirect::to("/console/incidents").into_response()),
+        Err(Error::Conflict(msg)) => {
+            page(
+                s,
+                c,
+                vec![FormError {
+                    field: "cause".into(),
+                    message: msg,
+                }],
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(e) => match form_errors(&e, |f| match f {
+            "started_at" | "operations" | "cause" => f.into(),
+            "cleared_at" => "cause".into(),
+            _ => "cause".into(),
+        }) {
+            Some(errors) => page(s, c, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+            None => Err(e.into()),
+        },
+    }
+}
+
+/// `POST /console/incidents`: open one for the caller's org.
+pub async fn open(
+    State(s): State<AppState>,
+    PageSession(caller): PageSession,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let c = match signed_in(caller) {
+        Ok(c) => c,
+        Err(r) => return Ok(*r),
+    };
+    let pairs = form(&body, &c)?;
+    policy::require(&c, Action::ManageIncident)?;
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let operations: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "operations")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let request = json!({"org": c.org.as_str(), "cause": get("cause"), "started_at": china_instant(&get("started_at")),
+                         "operations": operations});
+    let done = match crate::http::json::parse(request.to_string().as_bytes()) {
+        Ok(req) => s.library.open_incident(&c, req).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    answer(&s, &c, done).await
+}
+
+/// `POST /console/incidents/{id}/close`
+pub async fn close(
+    State(s): State<AppState>,
+    PageSession(caller): PageSession,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let c = match signed_in(caller) {
+        Ok(c) => c,
+        Err(r) => return Ok(*r),
+    };
+    let pairs = form(&body, &c)?;
+    policy::require(&c, Action::ManageIncident)?;
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| Error::NotFound(format!("incident {id}")))?;
+    let cleared = pairs
+        .iter()
+        .find(|(k, _)| k == "cleared_at")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let request = json!({"cleared_at": china_instant(&cleared)});
+    let done = match crate::http::json::parse(request.to_string().as_bytes()) {
+        Ok(req) => s.library.close_incident(&c, id, req).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    answer(&s, &c, done).await
+}
