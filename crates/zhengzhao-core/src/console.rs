@@ -102,16 +102,15 @@ impl Library {
             d.objections = Some((waiting.len(), waiting.iter().filter(|o| o.overdue).count()));
         }
         if may(Action::ReadIncidents) {
-            let mut pending = 0;
-            let mut overdue = 0;
-            for (incident, item) in self.open_backlog().await? {
-                let org = zhengzhao_domain::org::OrgCode::parse(&incident.org)
-                    .map_err(|e| crate::Error::Internal(e.to_string()))?;
-                if self.store.org_within(&org, &caller.org).await? {
-                    pending += 1;
-                    overdue += usize::from(item.state == "overdue");
-                }
-            }
+            // The incidents the caller may open (`list_incidents`: the
+            // same scope as the API), not every one below its org.
+            let incidents = self.list_incidents(caller).await?;
+            let pending = incidents
+                .iter()
+                .flat_map(|i| &i.items)
+                .filter(|item| item.state != "done")
+                .count();
+            let overdue = incidents.iter().map(|i| i.overdue).sum();
             d.backlog = Some((pending, overdue));
         }
         if may(Action::OperateOutbox) {

@@ -106,6 +106,18 @@ fn random_code(len: usize) -> Result<String> {
         .collect())
 }
 
+/// A license identifier as asked, or the 422 naming the field.
+fn license_id_of(raw: &str) -> Result<LicenseId> {
+    LicenseId::parse(raw.trim()).map_err(|e| {
+        Error::Validation(vec![field(
+            "license_id",
+            "license_id",
+            e.to_string(),
+            "证照标识不符合GB/T 36904",
+        )])
+    })
+}
+
 fn tracking_hash(code: &str) -> Vec<u8> {
     crate::secrets::token_hash(&format!(
         "objection-tracking:{}",
@@ -297,14 +309,7 @@ impl Library {
                 Err(e) => errors.push(e),
             }
         }
-        let id = LicenseId::parse(req.license_id.trim()).map_err(|e| {
-            Error::Validation(vec![field(
-                "license_id",
-                "license_id",
-                e.to_string(),
-                "证照标识不符合GB/T 36904",
-            )])
-        })?;
+        let id = license_id_of(&req.license_id)?;
         // The license: ours, or (the national route) another province's.
         let (license, route, org) = match self.store.license_by_identifier(&id).await? {
             Some(l) => {
@@ -323,9 +328,9 @@ impl Library {
             {
                 return Err(Error::NotFound(format!("license {id}")));
             }
-            let known = self.objection_field_names(l).await?;
+            let (_, known) = self.objection_fields_of(l).await?;
             for (i, f) in req.fields.iter().enumerate() {
-                if !known.contains(f) {
+                if !known.iter().any(|(name, _)| name == f) {
                     errors.push(field(
                         &format!("fields/{i}"),
                         "unknown_field",
@@ -448,24 +453,25 @@ impl Library {
     /// What the public objection form shows for a license: its type's
     /// name and the (name, label) of each field an objection may concern.
     pub async fn objection_form(&self, raw_id: &str) -> Result<(String, Vec<(String, String)>)> {
-        let id = LicenseId::parse(raw_id.trim()).map_err(|e| {
-            Error::Validation(vec![field(
-                "license_id",
-                "license_id",
-                e.to_string(),
-                "证照标识不符合GB/T 36904",
-            )])
-        })?;
+        let id = license_id_of(raw_id)?;
         let l = self
             .store
             .license_by_identifier(&id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("license {id}")))?;
+        self.objection_fields_of(&l).await
+    }
+
+    /// What an objection may concern on `l`: its type's name, and the
+    /// (name, label) of its face fields, the holder's name and the validity.
+    async fn objection_fields_of(
+        &self,
+        l: &zhengzhao_store::LicenseRecord,
+    ) -> Result<(String, Vec<(String, String)>)> {
         let version = l.current().map(|v| v.type_version);
-        let t = self.cached_license_type(&l.type_code, version).await?;
-        let mut fields: Vec<(String, String)> = Vec::new();
         let mut name = String::new();
-        if let Some(t) = t {
+        let mut fields: Vec<(String, String)> = Vec::new();
+        if let Some(t) = self.cached_license_type(&l.type_code, version).await? {
             name = t.spec.draft().name.clone();
             fields.extend(
                 t.spec
@@ -481,22 +487,6 @@ impl Library {
             ("valid_until".to_owned(), "有效期截止日期".to_owned()),
         ]);
         Ok((name, fields))
-    }
-
-    /// The names an objection may concern on `l`: its face fields and the
-    /// holder's name and the validity.
-    async fn objection_field_names(
-        &self,
-        l: &zhengzhao_store::LicenseRecord,
-    ) -> Result<Vec<String>> {
-        let mut names: Vec<String> = ["holder_name", "valid_from", "valid_until"]
-            .map(str::to_owned)
-            .to_vec();
-        let version = l.current().map(|v| v.type_version);
-        if let Some(t) = self.cached_license_type(&l.type_code, version).await? {
-            names.extend(t.spec.draft().face_fields.iter().map(|f| f.name.clone()));
-        }
-        Ok(names)
     }
 
     /// The applicant follows its objection. A wrong ticket and a wrong code

@@ -111,7 +111,7 @@ impl Library {
         ticket: &str,
         from: &[&str],
         to: &str,
-        change: impl FnOnce(&mut ObjectionData, &ObjectionRecord) -> Result<serde_json::Value>,
+        change: impl FnOnce(&mut ObjectionData) -> Result<serde_json::Value>,
     ) -> Result<ObjectionView> {
         let mut o = self.objection_or_404(ticket).await?;
         self.require_handler(caller, &o).await?;
@@ -123,7 +123,7 @@ impl Library {
             )));
         }
         let mut d = data_of(&o)?;
-        let details = change(&mut d, &o)?;
+        let details = change(&mut d)?;
         let now = self.now();
         let actor = Actor::from(caller);
         d.history.push(Step {
@@ -172,7 +172,7 @@ impl Library {
         ticket: &str,
     ) -> Result<ObjectionView> {
         let now = self.now();
-        self.step(caller, ticket, &["submitted"], "accepted", |d, _| {
+        self.step(caller, ticket, &["submitted"], "accepted", |d| {
             if d.route == "national" {
                 return Err(Error::Conflict("another province issued this license: answer that it went to the national platform / 该证照由外省签发，请直接答复".into()));
             }
@@ -193,7 +193,7 @@ impl Library {
         if !crate::licenses::text_ok(&reason, 500) {
             return Err(Error::Validation(vec![text_error("reason", 500)]));
         }
-        self.step(caller, ticket, &["submitted"], "refused", |d, _| {
+        self.step(caller, ticket, &["submitted"], "refused", |d| {
             d.refusal_reason = Some(reason.clone());
             Ok(json!({"reason": reason}))
         })
@@ -206,7 +206,7 @@ impl Library {
         caller: &Principal,
         ticket: &str,
     ) -> Result<ObjectionView> {
-        self.step(caller, ticket, &["accepted"], "investigating", |_, _| {
+        self.step(caller, ticket, &["accepted"], "investigating", |_| {
             Ok(json!({}))
         })
         .await
@@ -273,7 +273,7 @@ impl Library {
             ticket,
             &["accepted", "investigating"],
             &req.outcome.clone(),
-            |d, _| {
+            |d| {
                 d.outcome = Some(req.outcome.clone());
                 d.finding = Some(finding.clone());
                 d.correcting_license_id = correcting.clone();
@@ -302,7 +302,7 @@ impl Library {
         } else {
             &["corrected", "kept", "undetermined", "refused"]
         };
-        self.step(caller, ticket, from, "answered", |d, _| {
+        self.step(caller, ticket, from, "answered", |d| {
             d.answer = Some(text.clone());
             d.answered_at = Some(now);
             Ok(json!({}))
@@ -317,7 +317,7 @@ impl Library {
         ticket: &str,
     ) -> Result<ObjectionView> {
         let now = self.now();
-        self.step(caller, ticket, &["answered"], "archived", |d, _| {
+        self.step(caller, ticket, &["answered"], "archived", |d| {
             d.archived_at = Some(now);
             Ok(json!({}))
         })

@@ -5,7 +5,7 @@
 use crate::auth::ClientIp;
 use crate::error::ApiResult;
 use crate::http::pages::render;
-use crate::http::portal::{FormError, form_errors};
+use crate::http::portal::{Form, FormError, form_errors};
 use crate::state::AppState;
 use askama::Template;
 use axum::body::Bytes;
@@ -122,21 +122,9 @@ pub async fn submit(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
-        .map(|(k, v)| (k.into_owned(), v.trim().to_owned()))
-        .collect();
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let fields: Vec<String> = pairs
-        .iter()
-        .filter(|(k, _)| k == "fields")
-        .map(|(_, v)| v.clone())
-        .collect();
+    let form = Form::parse(&body);
+    let get = |k: &str| form.get(k);
+    let fields = form.all("fields");
     let volume = get("expected_daily_volume");
     let application = json!({
         "relying_party": {"name": get("party_name"), "credit_code": get("party_code"), "kind": get("party_kind")},

@@ -8,7 +8,9 @@
 use crate::auth::PageSession;
 use crate::error::ApiResult;
 use crate::http::pages::render;
+use crate::http::portal::Form;
 use crate::http::portal::{FormError, form_errors};
+use crate::http::staff_pages::{csrf_of, staff, staff_form};
 use crate::state::AppState;
 use askama::Template;
 use axum::body::Bytes;
@@ -18,7 +20,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use zhengzhao_core::policy::{self, Action};
-use zhengzhao_core::secrets::same_secret;
 use zhengzhao_core::{Error, Principal};
 use zhengzhao_domain::catalog::{FaceField, FieldType, LicenseTypeVersion};
 
@@ -135,58 +136,6 @@ pub struct LicensePage {
     pub fields: Vec<FieldInput>,
 }
 
-/// The signed-in staff member, or where to send the browser: the login,
-/// or the account page while the initial password is not yet changed.
-fn staff(caller: Option<Principal>) -> Result<Principal, Box<Response>> {
-    match caller {
-        None => Err(Box::new(Redirect::to("/login").into_response())),
-        Some(c) if c.session.as_ref().is_some_and(|s| s.must_change_password) => {
-            Err(Box::new(Redirect::to("/account").into_response()))
-        }
-        Some(c) => Ok(c),
-    }
-}
-
-fn csrf_of(c: &Principal) -> String {
-    c.session
-        .as_ref()
-        .map(|s| s.csrf_token.clone())
-        .unwrap_or_default()
-}
-
-/// The form's fields, each as key and value (a key may repeat).
-fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
-    form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-fn get<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map_or("", |(_, v)| v.as_str())
-}
-
-/// The signed-in staff member with a valid form token, or where to go instead.
-fn checked(
-    caller: Option<Principal>,
-    pairs: &[(String, String)],
-) -> Result<Principal, Box<Response>> {
-    let c = staff(caller)?;
-    let ok = c
-        .session
-        .as_ref()
-        .is_some_and(|s| same_secret(get(pairs, "csrf_token"), &s.csrf_token));
-    if ok {
-        Ok(c)
-    } else {
-        Err(Box::new(
-            crate::error::ApiError(Error::Csrf).into_response(),
-        ))
-    }
-}
-
 fn status_zh(status: &str) -> &'static str {
     match status {
         "valid" => "有效",
@@ -224,8 +173,8 @@ fn field_inputs(t: &LicenseTypeVersion, face: &Value) -> Vec<FieldInput> {
 }
 
 /// A form's `face.<name>` fields as the face object (empty ones left out).
-fn face_of(pairs: &[(String, String)]) -> Map<String, Value> {
-    pairs
+fn face_of(form: &Form) -> Map<String, Value> {
+    form.pairs()
         .iter()
         .filter_map(|(k, v)| {
             let name = k.strip_prefix("face.")?;
@@ -368,20 +317,19 @@ pub async fn issue_submit(
     PageSession(caller): PageSession,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let pairs = form_pairs(&body);
-    let c = match checked(caller, &pairs) {
-        Ok(c) => c,
+    let (c, form) = match staff_form(caller, &body) {
+        Ok(x) => x,
         Err(r) => return Ok(*r),
     };
     policy::require(&c, Action::IssueLicense)?;
-    let face = face_of(&pairs);
-    let until = get(&pairs, "valid_until").trim();
+    let face = face_of(&form);
+    let until = form.get("valid_until");
     let request = json!({
-        "type_code": get(&pairs, "type_code"),
+        "type_code": form.get("type_code"),
         "issuer": c.org.as_str(),
-        "holder": {"name": get(&pairs, "holder_name").trim(), "id_type": get(&pairs, "holder_id_type"), "id": get(&pairs, "holder_id").trim()},
+        "holder": {"name": form.get("holder_name"), "id_type": form.get("holder_id_type"), "id": form.get("holder_id")},
         "face": face,
-        "valid_from": get(&pairs, "valid_from").trim(),
+        "valid_from": form.get("valid_from"),
         "valid_until": if until.is_empty() { Value::Null } else { Value::String(until.to_owned()) },
         // A license issued at the console is its own source record.
         "source": {"system": "console", "record_id": uuid::Uuid::now_v7().to_string()},
@@ -404,10 +352,10 @@ pub async fn issue_submit(
             };
             let page = IssuePage {
                 errors,
-                type_code: get(&pairs, "type_code").to_owned(),
-                holder_name: get(&pairs, "holder_name").to_owned(),
-                holder_id_type: get(&pairs, "holder_id_type").to_owned(),
-                holder_id: get(&pairs, "holder_id").to_owned(),
+                type_code: form.get("type_code"),
+                holder_name: form.get("holder_name"),
+                holder_id_type: form.get("holder_id_type"),
+                holder_id: form.get("holder_id"),
                 fields: face
                     .iter()
                     .map(|(k, v)| FieldInput {
@@ -420,7 +368,7 @@ pub async fn issue_submit(
                         value: text_of(v),
                     })
                     .collect(),
-                valid_from: get(&pairs, "valid_from").to_owned(),
+                valid_from: form.get("valid_from"),
                 valid_until: until.to_owned(),
                 ..IssuePage::default()
             };
@@ -561,19 +509,18 @@ pub async fn update_submit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let pairs = form_pairs(&body);
-    let c = match checked(caller, &pairs) {
-        Ok(c) => c,
+    let (c, form) = match staff_form(caller, &body) {
+        Ok(x) => x,
         Err(r) => return Ok(*r),
     };
     policy::require(&c, Action::ChangeLicense)?;
     let view = s.library.read_license(&c, &id).await?;
-    let objection = get(&pairs, "objection").trim();
+    let objection = form.get("objection");
     let request = json!({
-        "face": face_of(&pairs),
+        "face": face_of(&form),
         "valid_from": view.valid_from.to_string(),
         "valid_until": view.valid_until.map(|d| d.to_string()),
-        "reason": {"kind": get(&pairs, "reason_kind"), "text": get(&pairs, "reason_text").trim(),
+        "reason": {"kind": form.get("reason_kind"), "text": form.get("reason_text"),
                    "objection": if objection.is_empty() { Value::Null } else { Value::String(objection.to_owned()) }},
     });
     let outcome = match crate::http::json::parse(request.to_string().as_bytes()) {
@@ -606,13 +553,12 @@ pub async fn revoke_submit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let pairs = form_pairs(&body);
-    let c = match checked(caller, &pairs) {
-        Ok(c) => c,
+    let (c, form) = match staff_form(caller, &body) {
+        Ok(x) => x,
         Err(r) => return Ok(*r),
     };
     policy::require(&c, Action::RevokeLicense)?;
-    let request = json!({"reason": get(&pairs, "reason").trim()});
+    let request = json!({"reason": form.get("reason")});
     let outcome = match crate::http::json::parse(request.to_string().as_bytes()) {
         Ok(req) => s.library.revoke_license(&c, &id, req).await,
         Err(e) => Err(e),

@@ -6,6 +6,7 @@ use crate::auth::PageSession;
 use crate::error::ApiResult;
 use crate::http::pages::render;
 use crate::http::portal::{FormError, form_errors};
+use crate::http::staff_pages::{csrf_of, staff, staff_form};
 use crate::state::AppState;
 use askama::Template;
 use axum::body::Bytes;
@@ -14,7 +15,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use zhengzhao_core::policy::{self, Action};
-use zhengzhao_core::secrets::same_secret;
 use zhengzhao_core::{Error, Principal};
 
 pub struct IncidentRow {
@@ -36,14 +36,6 @@ pub struct IncidentsPage {
     pub csrf_token: String,
     pub can_manage: bool,
     pub incidents: Vec<IncidentRow>,
-}
-
-fn signed_in(caller: Option<Principal>) -> Result<Principal, Box<Response>> {
-    match caller {
-        Some(c) if !c.session.as_ref().is_some_and(|s| s.must_change_password) => Ok(c),
-        Some(_) => Err(Box::new(Redirect::to("/account").into_response())),
-        None => Err(Box::new(Redirect::to("/login").into_response())),
-    }
 }
 
 /// A `datetime-local` value (China time) as RFC 3339 with its offset.
@@ -102,11 +94,7 @@ async fn page(
         .collect();
     let mut resp = render(&IncidentsPage {
         errors,
-        csrf_token: c
-            .session
-            .as_ref()
-            .map(|x| x.csrf_token.clone())
-            .unwrap_or_default(),
+        csrf_token: csrf_of(c),
         can_manage: policy::require(c, Action::ManageIncident).is_ok(),
         incidents,
     })?;
@@ -114,31 +102,12 @@ async fn page(
     Ok(resp)
 }
 
-fn form(body: &Bytes, c: &Principal) -> Result<Vec<(String, String)>, Error> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.trim().to_owned()))
-        .collect();
-    let sent = pairs
-        .iter()
-        .find(|(k, _)| k == "csrf_token")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
-    if c.session
-        .as_ref()
-        .is_some_and(|x| same_secret(sent, &x.csrf_token))
-    {
-        Ok(pairs)
-    } else {
-        Err(Error::Csrf)
-    }
-}
-
 /// `GET /console/incidents`
 pub async fn list(
     State(s): State<AppState>,
     PageSession(caller): PageSession,
 ) -> ApiResult<Response> {
-    let c = match signed_in(caller) {
+    let c = match staff(caller) {
         Ok(c) => c,
         Err(r) => return Ok(*r),
     };
@@ -161,8 +130,7 @@ async fn answer(s: &AppState, c: &Principal, done: Result<(), Error>) -> ApiResu
             .await
         }
         Err(e) => match form_errors(&e, |f| match f {
-            "started_at" | "operations" | "cause" => f.into(),
-            "cleared_at" => "cause".into(),
+            "started_at" | "operations" => f.into(),
             _ => "cause".into(),
         }) {
             Some(errors) => page(s, c, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
@@ -177,26 +145,13 @@ pub async fn open(
     PageSession(caller): PageSession,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let c = match signed_in(caller) {
-        Ok(c) => c,
+    let (c, form) = match staff_form(caller, &body) {
+        Ok(x) => x,
         Err(r) => return Ok(*r),
     };
-    let pairs = form(&body, &c)?;
     policy::require(&c, Action::ManageIncident)?;
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let operations: Vec<String> = pairs
-        .iter()
-        .filter(|(k, _)| k == "operations")
-        .map(|(_, v)| v.clone())
-        .collect();
-    let request = json!({"org": c.org.as_str(), "cause": get("cause"), "started_at": china_instant(&get("started_at")),
-                         "operations": operations});
+    let request = json!({"org": c.org.as_str(), "cause": form.get("cause"),
+                         "started_at": china_instant(&form.get("started_at")), "operations": form.all("operations")});
     let done = match crate::http::json::parse(request.to_string().as_bytes()) {
         Ok(req) => s.library.open_incident(&c, req).await.map(|_| ()),
         Err(e) => Err(e),
@@ -211,19 +166,13 @@ pub async fn close(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let c = match signed_in(caller) {
-        Ok(c) => c,
+    let (c, form) = match staff_form(caller, &body) {
+        Ok(x) => x,
         Err(r) => return Ok(*r),
     };
-    let pairs = form(&body, &c)?;
     policy::require(&c, Action::ManageIncident)?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| Error::NotFound(format!("incident {id}")))?;
-    let cleared = pairs
-        .iter()
-        .find(|(k, _)| k == "cleared_at")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let request = json!({"cleared_at": china_instant(&cleared)});
+    let request = json!({"cleared_at": china_instant(&form.get("cleared_at"))});
     let done = match crate::http::json::parse(request.to_string().as_bytes()) {
         Ok(req) => s.library.close_incident(&c, id, req).await.map(|_| ()),
         Err(e) => Err(e),

@@ -6,6 +6,7 @@ use crate::auth::PageSession;
 use crate::error::ApiResult;
 use crate::http::pages::render;
 use crate::http::portal::{FormError, form_errors};
+use crate::http::staff_pages::{csrf_of, staff, staff_form};
 use crate::state::AppState;
 use askama::Template;
 use axum::body::Bytes;
@@ -15,7 +16,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 use zhengzhao_core::objections::{ObjectionFilter, ObjectionView};
 use zhengzhao_core::policy::{self, Action};
-use zhengzhao_core::secrets::same_secret;
 use zhengzhao_core::{Error, Principal};
 
 pub struct Row {
@@ -89,21 +89,13 @@ fn due(v: &ObjectionView) -> String {
     v.due_on.map_or_else(|| "—".into(), |d| d.to_string())
 }
 
-fn signed_in(caller: Option<Principal>) -> Result<Principal, Box<Response>> {
-    match caller {
-        Some(c) if !c.session.as_ref().is_some_and(|s| s.must_change_password) => Ok(c),
-        Some(_) => Err(Box::new(Redirect::to("/account").into_response())),
-        None => Err(Box::new(Redirect::to("/login").into_response())),
-    }
-}
-
 /// `GET /console/objections`
 pub async fn list(
     State(s): State<AppState>,
     PageSession(caller): PageSession,
     Query(f): Query<ObjectionFilter>,
 ) -> ApiResult<Response> {
-    let c = match signed_in(caller) {
+    let c = match staff(caller) {
         Ok(c) => c,
         Err(r) => return Ok(*r),
     };
@@ -147,11 +139,7 @@ async fn page(
     let national = v.route == "national";
     let may_handle = policy::require(c, Action::HandleObjection).is_ok();
     let resp = render(&ObjectionPage {
-        csrf_token: c
-            .session
-            .as_ref()
-            .map(|x| x.csrf_token.clone())
-            .unwrap_or_default(),
+        csrf_token: csrf_of(c),
         ticket: v.ticket.clone(),
         state: state_zh(&v.state),
         due: due(&v),
@@ -198,7 +186,7 @@ pub async fn get(
     PageSession(caller): PageSession,
     Path(ticket): Path<String>,
 ) -> ApiResult<Response> {
-    let c = match signed_in(caller) {
+    let c = match staff(caller) {
         Ok(c) => c,
         Err(r) => return Ok(*r),
     };
@@ -212,27 +200,11 @@ pub async fn step(
     Path((ticket, step)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let c = match signed_in(caller) {
-        Ok(c) => c,
+    let (c, form) = match staff_form(caller, &body) {
+        Ok(x) => x,
         Err(r) => return Ok(*r),
     };
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
-        .map(|(k, v)| (k.into_owned(), v.trim().to_owned()))
-        .collect();
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let csrf_ok = c
-        .session
-        .as_ref()
-        .is_some_and(|x| same_secret(&get("csrf_token"), &x.csrf_token));
-    if !csrf_ok {
-        return Err(Error::Csrf.into());
-    }
+    let get = |k: &str| form.get(k);
     policy::require(&c, Action::HandleObjection)?;
     let l = &s.library;
     let done = match step.as_str() {

@@ -6,6 +6,7 @@ use crate::auth::PageSession;
 use crate::error::ApiResult;
 use crate::http::pages::render;
 use crate::http::portal::{FormError, form_errors};
+use crate::http::staff_pages::{csrf_of, staff, staff_form};
 use crate::state::AppState;
 use askama::Template;
 use axum::body::Bytes;
@@ -13,7 +14,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use zhengzhao_core::policy::{self, Action};
-use zhengzhao_core::secrets::same_secret;
 use zhengzhao_core::{Error, Principal};
 use zhengzhao_domain::scenario::{Decision, ScenarioState};
 
@@ -56,14 +56,6 @@ fn decisions(s: ScenarioState) -> Vec<(&'static str, &'static str)> {
         ScenarioState::Approved => vec![("suspend", "暂停"), ("revoke", "撤销")],
         ScenarioState::Suspended => vec![("resume", "恢复"), ("revoke", "撤销")],
         _ => Vec::new(),
-    }
-}
-
-fn signed_in(caller: Option<Principal>) -> Result<Principal, Box<Response>> {
-    match caller {
-        Some(c) if !c.session.as_ref().is_some_and(|s| s.must_change_password) => Ok(c),
-        Some(_) => Err(Box::new(Redirect::to("/account").into_response())),
-        None => Err(Box::new(Redirect::to("/login").into_response())),
     }
 }
 
@@ -110,11 +102,7 @@ async fn page(s: &AppState, c: &Principal, errors: Vec<FormError>) -> ApiResult<
         .collect();
     render(&ScenariosPage {
         errors,
-        csrf_token: c
-            .session
-            .as_ref()
-            .map(|x| x.csrf_token.clone())
-            .unwrap_or_default(),
+        csrf_token: csrf_of(c),
         rows,
     })
 }
@@ -124,7 +112,7 @@ pub async fn list(
     State(s): State<AppState>,
     PageSession(caller): PageSession,
 ) -> ApiResult<Response> {
-    let c = match signed_in(caller) {
+    let c = match staff(caller) {
         Ok(c) => c,
         Err(r) => return Ok(*r),
     };
@@ -138,27 +126,11 @@ pub async fn decide(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let c = match signed_in(caller) {
-        Ok(c) => c,
+    let (c, form) = match staff_form(caller, &body) {
+        Ok(x) => x,
         Err(r) => return Ok(*r),
     };
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
-        .map(|(k, v)| (k.into_owned(), v.trim().to_owned()))
-        .collect();
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    if !c
-        .session
-        .as_ref()
-        .is_some_and(|x| same_secret(&get("csrf_token"), &x.csrf_token))
-    {
-        return Err(Error::Csrf.into());
-    }
+    let get = |k: &str| form.get(k);
     policy::require(&c, Action::DecideScenario)?;
     let sid = uuid::Uuid::parse_str(&id).map_err(|_| Error::NotFound(format!("scenario {id}")))?;
     let outcome = match Decision::parse(&get("decision")) {

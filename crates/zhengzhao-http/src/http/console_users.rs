@@ -7,6 +7,7 @@ use crate::error::ApiResult;
 use crate::http::no_store;
 use crate::http::pages::render;
 use crate::http::portal::{FormError, form_errors};
+use crate::http::staff_pages::{csrf_of, staff, staff_form};
 use crate::state::AppState;
 use askama::Template;
 use axum::body::Bytes;
@@ -15,7 +16,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use zhengzhao_core::library::Actor;
 use zhengzhao_core::policy::{self, Action};
-use zhengzhao_core::secrets::same_secret;
 use zhengzhao_core::staff::{InitialCredentials, NewStaff, StaffChange};
 use zhengzhao_core::{Error, Principal};
 use zhengzhao_domain::role::Role;
@@ -39,14 +39,6 @@ pub struct UsersPage {
     pub users: Vec<UserRow>,
     pub org: String,
     pub roles: Vec<(&'static str, &'static str)>,
-}
-
-fn signed_in(caller: Option<Principal>) -> Result<Principal, Box<Response>> {
-    match caller {
-        Some(c) if !c.session.as_ref().is_some_and(|s| s.must_change_password) => Ok(c),
-        Some(_) => Err(Box::new(Redirect::to("/account").into_response())),
-        None => Err(Box::new(Redirect::to("/login").into_response())),
-    }
 }
 
 async fn page(
@@ -82,11 +74,7 @@ async fn page(
         .collect();
     let mut resp = render(&UsersPage {
         errors,
-        csrf_token: c
-            .session
-            .as_ref()
-            .map(|x| x.csrf_token.clone())
-            .unwrap_or_default(),
+        csrf_token: csrf_of(c),
         issued: issued.map(|(who, cr)| (who, cr.initial_password, cr.totp_secret)),
         users,
         org: c.org.to_string(),
@@ -100,29 +88,12 @@ async fn page(
     Ok(no_store(resp))
 }
 
-fn pairs_of(body: &Bytes) -> Vec<(String, String)> {
-    form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.trim().to_owned()))
-        .collect()
-}
-
-fn csrf_ok(c: &Principal, pairs: &[(String, String)]) -> bool {
-    let sent = pairs
-        .iter()
-        .find(|(k, _)| k == "csrf_token")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
-    c.session
-        .as_ref()
-        .is_some_and(|x| same_secret(sent, &x.csrf_token))
-}
-
 /// `GET /console/users`
 pub async fn list(
     State(s): State<AppState>,
     PageSession(caller): PageSession,
 ) -> ApiResult<Response> {
-    let c = match signed_in(caller) {
+    let c = match staff(caller) {
         Ok(c) => c,
         Err(r) => return Ok(*r),
     };
@@ -136,26 +107,16 @@ pub async fn create(
     PageSession(caller): PageSession,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let c = match signed_in(caller) {
-        Ok(c) => c,
+    let (c, form) = match staff_form(caller, &body) {
+        Ok(x) => x,
         Err(r) => return Ok(*r),
     };
-    let pairs = pairs_of(&body);
-    if !csrf_ok(&c, &pairs) {
-        return Err(Error::Csrf.into());
-    }
     policy::require(&c, Action::ManageStaff)?;
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let roles: Vec<Role> = pairs
+    let get = |k: &str| form.get(k);
+    let roles: Vec<Role> = form
+        .all("roles")
         .iter()
-        .filter(|(k, _)| k == "roles")
-        .filter_map(|(_, v)| v.parse().ok())
+        .filter_map(|v| v.parse().ok())
         .collect();
     let new = NewStaff {
         username: get("username"),
@@ -197,13 +158,10 @@ pub async fn act(
     Path((id, act)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let c = match signed_in(caller) {
-        Ok(c) => c,
+    let c = match staff_form(caller, &body) {
+        Ok((c, _)) => c,
         Err(r) => return Ok(*r),
     };
-    if !csrf_ok(&c, &pairs_of(&body)) {
-        return Err(Error::Csrf.into());
-    }
     policy::require(&c, Action::ManageStaff)?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| Error::NotFound(format!("user {id}")))?;
     let change = |disabled: bool| StaffChange {

@@ -32,6 +32,7 @@ pub mod rate_limit;
 pub mod scenarios;
 pub mod shared;
 pub mod staff;
+pub mod staff_pages;
 pub mod tls;
 pub mod usage_lists;
 pub mod vc;

@@ -3,6 +3,7 @@
 //! loads from this server (no CDN, no outside fonts), and the error
 //! summary every form shows.
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -79,6 +80,41 @@ pub async fn page_js() -> Response {
         PAGE_JS,
     )
         .into_response()
+}
+
+/// A submitted form's fields, each trimmed (a key may repeat: checkboxes).
+pub(crate) struct Form(Vec<(String, String)>);
+
+impl Form {
+    pub(crate) fn parse(body: &Bytes) -> Self {
+        Self(
+            form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.trim().to_owned()))
+                .collect(),
+        )
+    }
+
+    /// The first value of `key`, or empty.
+    pub(crate) fn get(&self, key: &str) -> String {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every value of `key`, in order.
+    pub(crate) fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
 }
 
 /// One message of an error summary: the field's element id and the text.

@@ -1,0 +1,51 @@
+//! What every console page shares: the signed-in staff member (or where to
+//! send the browser instead), the session's CSRF token its forms carry, and
+//! a submitted form (`portal::Form`), taken only with that token.
+
+use crate::http::portal::Form;
+use axum::body::Bytes;
+use axum::response::{IntoResponse, Redirect, Response};
+use zhengzhao_core::secrets::same_secret;
+use zhengzhao_core::{Error, Principal};
+
+/// The signed-in staff member, or where to send the browser: the login,
+/// or the account page while the initial password is not yet changed.
+pub(crate) fn staff(caller: Option<Principal>) -> Result<Principal, Box<Response>> {
+    match caller {
+        None => Err(Box::new(Redirect::to("/login").into_response())),
+        Some(c) if c.session.as_ref().is_some_and(|s| s.must_change_password) => {
+            Err(Box::new(Redirect::to("/account").into_response()))
+        }
+        Some(c) => Ok(c),
+    }
+}
+
+/// The session's CSRF token, for the hidden field of each form.
+pub(crate) fn csrf_of(c: &Principal) -> String {
+    c.session
+        .as_ref()
+        .map(|s| s.csrf_token.clone())
+        .unwrap_or_default()
+}
+
+/// A form posted by a signed-in staff member with its session's CSRF
+/// token (compared in constant time), or the answer instead: where to go
+/// (not signed in), or the CSRF refusal.
+pub(crate) fn staff_form(
+    caller: Option<Principal>,
+    body: &Bytes,
+) -> Result<(Principal, Form), Box<Response>> {
+    let c = staff(caller)?;
+    let form = Form::parse(body);
+    let ok = c
+        .session
+        .as_ref()
+        .is_some_and(|s| same_secret(&form.get("csrf_token"), &s.csrf_token));
+    if ok {
+        Ok((c, form))
+    } else {
+        Err(Box::new(
+            crate::error::ApiError(Error::Csrf).into_response(),
+        ))
+    }
+}
