@@ -196,6 +196,19 @@ async fn objection_flow(app: TestApp) {
         !seen.to_string().contains("李四") && !seen.to_string().contains("13800000000"),
         "{seen}"
     );
+    // At rest the applicant's name, phone and statement are sealed (the
+    // kind, stored plain beside them, shows the query reads the data).
+    let stored = |text: &str| {
+        format!("SELECT count(*) FROM objections WHERE CAST(data AS TEXT) LIKE '%{text}%'")
+    };
+    assert_eq!(app.raw_count(&stored("accuracy")).await, 1);
+    for clear in ["李四", "13800000000", "住所已于上月迁至"] {
+        assert_eq!(
+            app.raw_count(&stored(clear)).await,
+            0,
+            "{clear} stored in the clear"
+        );
+    }
 
     // Who handles it: objection handlers of the issuing org or above.
     let base = format!("/api/v1/objections/{ticket}");

@@ -707,6 +707,72 @@ async fn login_pages(app: TestApp) {
 }
 both_backends!(pages, login_pages);
 
+/// The console's forms are taken only with the session's CSRF token (a
+/// hidden field): without it or with another one, refused and nothing is
+/// issued; with it, the license is issued and the browser sent to it.
+async fn console_forms_need_the_csrf_token(app: TestApp) {
+    fresh_step(&app);
+    let security = app.token("150000", Role::SecurityAdmin).await;
+    let clerk = create_user(&app, &security, "form.zhao", "150102", &["issuer_clerk"]).await;
+    let s = login(&app, &clerk, &clerk.password, -1).await;
+    let change = json!({"current_password": clerk.password, "new_password": NEW_PASSWORD});
+    let r = with_session(
+        &app,
+        Method::POST,
+        "/api/v1/session/password",
+        &s,
+        true,
+        Some(&change),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let s = login(&app, &clerk, NEW_PASSWORD, 0).await;
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let code = holder_code_for("form-1");
+    let post = |token: Option<String>| {
+        let mut form: Vec<(&str, String)> = vec![
+            ("type_code", BUSINESS_LICENSE.into()),
+            ("holder_name", "呼和浩特市青城科技有限公司".into()),
+            ("holder_id_type", "uscc".into()),
+            ("holder_id", code.clone()),
+            ("face.credit_code", code.clone()),
+            ("face.name", "呼和浩特市青城科技有限公司".into()),
+            ("face.entity_type", "有限责任公司".into()),
+            ("face.business_scope", "软件开发".into()),
+            ("face.established_date", "2024-01-15".into()),
+            ("face.registration_authority", "150102".into()),
+            ("face.registration_date", "2024-01-15".into()),
+            ("valid_from", "2024-01-15".into()),
+        ];
+        if let Some(t) = token {
+            form.push(("csrf_token", t));
+        }
+        client
+            .post(app.url("/console/licenses/new"))
+            .header(COOKIE, &s.cookie)
+            .form(&form)
+            .send()
+    };
+    for token in [None, Some("0".repeat(s.csrf.len()))] {
+        let r = post(token).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(app.raw_count("SELECT count(*) FROM licenses").await, 0);
+    let r = post(Some(s.csrf.clone())).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        r.headers()[LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with("/console/licenses/1.2.156.3005.2.")
+    );
+    assert_eq!(app.raw_count("SELECT count(*) FROM licenses").await, 1);
+}
+both_backends!(console_forms, console_forms_need_the_csrf_token);
+
 /// No rate limits, and room for every login in the hashing queue: each
 /// login of a parallel burst is checked (none refused as limited or busy).
 fn every_login_checked(c: &mut zhengzhao_http::ServerConfig) {
