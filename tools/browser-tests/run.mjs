@@ -487,11 +487,24 @@ try {
     await page.check("#op-issue");
     await navigating(page, () => page.click("form[action='/console/incidents'] button[type=submit]"));
     check((await page.locator("main").innerText()).includes("机房断电（进行中）"), "the incident is recorded");
+    // The paper license issued during the fault goes on its backlog; a
+    // registration without its day shows the error summary first.
+    await page.fill("input[name=system]", "qiye-dengji");
+    await page.fill("input[name=record_id]", "PAPER-7");
+    await navigating(page, () => page.click("form[action$='/backlog'] button[type=submit]"));
+    check((await page.title()).startsWith("错误："), "a backlog item without its paper day shows the error summary");
+    await page.fill("input[name=system]", "qiye-dengji");
+    await page.fill("input[name=record_id]", "PAPER-7");
+    await page.fill("input[name=paper_issued_on]", yesterday);
+    await navigating(page, () => page.click("form[action$='/backlog'] button[type=submit]"));
+    check((await page.locator("main").innerText()).includes("qiye-dengji / PAPER-7"), "the backlog item is registered");
     let incidentViolations = await axeViolations(page);
     check(incidentViolations.length === 0, `console incidents: axe: ${incidentViolations.join("; ")}`);
     await page.fill("input[name=cleared_at]", `${yesterday}T17:00`);
     await navigating(page, () => page.click("form[action$='/close'] button[type=submit]"));
-    check((await page.locator("main").innerText()).includes("机房断电（已结束）"), "the incident is closed");
+    const afterClose = await page.locator("main").innerText();
+    check(afterClose.includes("机房断电（已结束）"), "the incident is closed");
+    check(/PAPER-7\s+签发\s+\S+\s+\d{4}-\d{2}-\d{2}/.test(afterClose), "closing gives the backlog item its due day");
     await shot(page, "standard-console-incidents");
 
     // An auditor finds the license's whole story in the audit log and
@@ -598,9 +611,46 @@ try {
     await shot(ap, "standard-console-scenarios");
     await ac.close();
 
+    // A league's scenario approver files a scenario it promotes, on the
+    // same form as the portal's; the list shows it as filed.
+    const league = staffAccount("league.approver.browser", "周九", "150100", "scenario_approver");
+    const lc = await browser.newContext({ bypassCSP: true });
+    const lp = await lc.newPage();
+    await login(lp, base, league, league.password, step);
+    await lp.fill("#current_password", league.password);
+    await lp.fill("#new_password", "Mengshi-2026-Beian!");
+    await navigating(lp, () => lp.click("form[action='/account/password'] button[type=submit]"));
+    await login(lp, base, league, "Mengshi-2026-Beian!", step + 1);
+    await navigating(lp, () => lp.click("a[href='/console/scenarios']"));
+    await navigating(lp, () => lp.click("a[href='/console/scenarios/file']"));
+    await navigating(lp, () => lp.click("form button[type=submit]"));
+    await lp.check("#field-name");
+    await lp.fill("#party_name", "呼和浩特市不动产登记中心");
+    await lp.fill("#party_code", uscc("12150100MB0000001"));
+    await lp.check("#party_kind-government");
+    await lp.check("#kind-government_other");
+    await lp.fill("#name", "不动产登记核验营业执照");
+    await lp.fill("#purpose", "办理企业不动产登记时核验营业执照");
+    await lp.fill("#legal_basis", "《不动产登记暂行条例》");
+    await lp.fill("#expected_daily_volume", "50");
+    await lp.fill("#valid_from", day(0));
+    await lp.fill("#valid_until", day(200));
+    await lp.fill("#contact_name", "吴十");
+    await lp.fill("#contact_phone", "0471-7654321");
+    await navigating(lp, () => lp.click("form button[type=submit]"));
+    const filed = (await lp.locator("#scenario-id").innerText().catch(() => "")).trim();
+    check(/^[0-9a-f-]{36}$/.test(filed) && (await lp.locator("#scenario-code").count()) === 0,
+      `the league filed a scenario, with no public tracking code (${filed})`);
+    let filingViolations = await axeViolations(lp);
+    check(filingViolations.length === 0, `console scenario filing: axe: ${filingViolations.join("; ")}`);
+    await navigating(lp, () => lp.click("a[href='/console/scenarios']"));
+    check((await lp.locator(`#s-${filed}`).locator("xpath=..").innerText()).includes("150100 备案"), "the list shows the filing");
+    await shot(lp, "standard-console-scenario-filed");
+    await lc.close();
+
     // The holder signs in at the identity provider, grants the bank a
-    // consent (its app would; here the API), downloads its license's PDF,
-    // and withdraws the consent on its page.
+    // consent, shows its license by QR code, approves the bank's counter
+    // request, downloads its license's PDF and withdraws the consent.
     await fetch(`${idp.base}/control`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -615,35 +665,90 @@ try {
     await navigating(hp, () => hp.click("a[href^='/api/v1/holder/sign-in']"));
     check(new URL(hp.url()).pathname === "/holder", `signed in, back on /holder (${hp.url()})`);
     check((await hp.locator("#mine").count()) === 1, "the holder sees its licenses");
-    const granted = await hp.evaluate(async (scenarioId) => {
-      const session = await (await fetch("/api/v1/holder/session")).json();
-      const r = await fetch("/api/v1/consents", {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-csrf-token": session.csrf_token },
-        body: JSON.stringify({
-          scenario_id: scenarioId,
-          type_codes: ["11100000MB0143028R001"],
-          fields: ["name", "credit_code"],
-          purpose: "开立对公账户",
-          valid_until: new Date(Date.now() + 30 * 86400000).toISOString().slice(0, 10),
-        }),
-      });
-      return [r.status, await r.text()];
-    }, scenario);
-    check(granted[0] === 201, `a consent was granted (${granted.join(" ")})`);
+    // Grant the bank a consent on the page: choose the scenario, then
+    // what it may read, the purpose and the last day.
+    await navigating(hp, () => hp.click("a[href='/holder/consents/new']"));
+    await hp.selectOption("#scenario", scenario);
+    await navigating(hp, () => hp.click("form button[type=submit]"));
+    let consentViolations = await axeViolations(hp);
+    check(consentViolations.length === 0, `holder consent form: axe: ${consentViolations.join("; ")}`);
+    await shot(hp, "standard-holder-consent");
+    await navigating(hp, () => hp.click("form button[type=submit]"));
+    check((await hp.title()).startsWith("错误："), "a consent with nothing chosen shows the error summary");
+    await hp.check("#field-name");
+    await hp.check("#field-credit_code");
+    await hp.fill("#purpose", "开立对公账户");
+    await hp.check("#duration-until");
+    await hp.fill("#valid_until", new Date(Date.now() + 30 * 86400000).toISOString().slice(0, 10));
+    await navigating(hp, () => hp.click("form button[type=submit]"));
+    check(new URL(hp.url()).pathname === "/holder" && (await hp.locator("#consents").locator("xpath=..").innerText()).includes("开立对公账户"),
+      "the holder granted a consent on its page");
+
+    // Show the license by QR code: only the name; the code, read by zbarimg
+    // from the picture, opens the public page with just that field.
+    await navigating(hp, () => hp.click("a[href$='/present']"));
+    await hp.check("#field-name");
+    await navigating(hp, () => hp.click("form button[type=submit]"));
+    const qrSrc = await hp.locator("#presentation-qr").getAttribute("src");
+    const qrFile = join(dir, "presentation.png");
+    writeFileSync(qrFile, Buffer.from(qrSrc.replace(/^data:image\/png;base64,/, ""), "base64"));
+    const qrText = execFileSync("zbarimg", ["--raw", "-q", qrFile], { encoding: "utf8" }).trim();
+    check(qrText === (await hp.locator("#presentation-url").getAttribute("href")) && qrText.includes("/verify/p/"),
+      `the presentation QR holds the verify link (${qrText.slice(0, 60)}…)`);
+    let presentViolations = await axeViolations(hp);
+    check(presentViolations.length === 0, `holder presentation: axe: ${presentViolations.join("; ")}`);
+    await shot(hp, "standard-holder-present");
+    const scanner = await browser.newContext({ bypassCSP: true });
+    const sp = await scanner.newPage();
+    await sp.goto(base + new URL(qrText).pathname);
+    const shown = await sp.locator("main").innerText();
+    check(shown.includes("呼和浩特市青城科技有限公司") && !shown.includes("软件开发"),
+      "a scan shows the chosen field and not the others");
+    await sp.reload();
+    check((await sp.locator("main").innerText()).includes("已过期或已使用"), "a single-use code scans once");
+    await scanner.close();
+
+    // At the bank's counter: the bank's QR asks for consent; the holder
+    // opens it (signed in), sees who asks for what, and approves.
+    const approverToken = cli("token", "create", "--org", "150000", "--role", "scenario_approver", "--label", "浏览器测试 场景凭证");
+    const credential = await api(base, approverToken, "POST", `/api/v1/scenarios/${scenario}/credentials`, { signed: false });
+    const asked = await api(base, credential.token, "POST", "/api/v1/shared/consent-requests", {
+      type_codes: ["11100000MB0143028R001"],
+      fields: ["name"],
+      use_cause: "柜台办理对公开户",
+    });
+    await hp.goto(base + new URL(asked.page_url).pathname);
+    check((await hp.locator("main").innerText()).includes("柜台办理对公开户"), "the holder sees the counter's request");
+    let requestViolations = await axeViolations(hp);
+    check(requestViolations.length === 0, `holder request: axe: ${requestViolations.join("; ")}`);
+    await shot(hp, "standard-holder-request");
+    await navigating(hp, () => hp.click("form[action$='/approve'] button[type=submit]"));
+    check((await hp.locator("#answered").count()) === 1, "the holder approved the counter's request");
+    await hp.goto(base + "/holder");
     await hp.reload();
     let violations = await axeViolations(hp);
     check(violations.length === 0, `holder page signed in: axe: ${violations.join("; ")}`);
     await shot(hp, "standard-holder");
     const [download] = await Promise.all([
       hp.waitForEvent("download"),
-      hp.click("a[href^='/holder/licenses/']"),
+      hp.click("a[href^='/holder/licenses/'][href$='/pdf']"),
     ]);
     const pdf = await download.path();
     check(pdf && readFileSync(pdf).subarray(0, 5).toString() === "%PDF-", "the holder downloads its license as a PDF");
-    await navigating(hp, () => hp.click("form[action$='/withdraw'] button[type=submit]"));
+    await navigating(hp, () => hp.locator("tr", { hasText: "开立对公账户" }).locator("form[action$='/withdraw'] button[type=submit]").click());
     check((await hp.locator("#consents").locator("xpath=..").innerText()).includes("已撤回"), "the consent is withdrawn");
     await shot(hp, "standard-holder-withdrawn");
+    // With the lasting consent withdrawn, the counter's approval lets the
+    // bank read once, and only once.
+    const bankRead = () =>
+      fetch(base + "/api/v1/shared/queries", {
+        method: "POST",
+        headers: { authorization: `Bearer ${credential.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ holder_id: "91150102MA0N4JXK2C", type_code: "11100000MB0143028R001", use_cause: "柜台办理对公开户", fields: ["name"] }),
+      });
+    const first = await bankRead();
+    const second = await bankRead();
+    check(first.status === 200 && second.status === 403, `the counter's approval reads once (${first.status}, ${second.status})`);
     await holderContext.close();
   }
 

@@ -40,8 +40,11 @@ pub struct ConsentRequestMade {
     pub request_id: uuid::Uuid,
     /// The capability the QR code carries.
     pub token: String,
-    /// Where the holder's app reads the request.
+    /// Where the holder's app reads the request (JSON).
     pub url: String,
+    /// The holder's page for it (sign in, see who asks for what, approve
+    /// or decline): what the counter's QR code holds for a phone's browser.
+    pub page_url: String,
     #[schema(value_type = String)]
     pub expires_at: jiff::Timestamp,
 }
@@ -159,6 +162,7 @@ impl Library {
         Ok(ConsentRequestMade {
             request_id: rid,
             url: format!("{}/api/v1/consent-requests/{token}", self.urls().base()),
+            page_url: format!("{}/holder/requests/{token}", self.urls().base()),
             token,
             expires_at,
         })

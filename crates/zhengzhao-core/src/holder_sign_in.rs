@@ -147,7 +147,9 @@ fn local_path(return_to: Option<&str>) -> Result<String> {
     let Some(p) = return_to.filter(|p| !p.is_empty()) else {
         return Ok(DEFAULT_RETURN_TO.into());
     };
-    let ok = p.len() <= 512
+    // Long enough for a holder page that carries a counter's request
+    // (`/holder/requests/{token}`, a token of at most 4 KiB).
+    let ok = p.len() <= 4608
         && p.starts_with('/')
         && !p.starts_with("//")
         && !p.starts_with("/\\")

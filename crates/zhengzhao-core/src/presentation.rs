@@ -90,27 +90,42 @@ impl Library {
         self.urls.presentation_page(token)
     }
 
-    /// Make a presentation token: the issuing org's clerks, acting for the
-    /// holder (at the counter or through the government service app).
+    /// Make a presentation token: the holder itself (signed in, or through
+    /// a channel acting for it), or the issuing org's clerks acting for the
+    /// holder at the counter.
     pub async fn create_presentation(
         &self,
         caller: &Principal,
         raw_id: &str,
         req: PresentationRequest,
     ) -> Result<Presentation> {
-        policy::require(caller, Action::CreatePresentation)?;
+        let holder = match caller.holder {
+            Some(_) => Some(policy::require_holder(caller)?),
+            None => {
+                policy::require(caller, Action::CreatePresentation)?;
+                None
+            }
+        };
         let (l, asked) = self.find_license(raw_id).await?;
-        if caller.org != l.issuer {
-            return Err(Error::Forbidden(format!(
-                "presentations of org {}'s licenses are made by its own clerks",
-                l.issuer
-            )));
-        }
         let v = l
             .versions
             .iter()
             .find(|v| v.license_id == asked)
             .ok_or_else(|| Error::NotFound(format!("license {asked}")))?;
+        match holder {
+            // Another holder's license is as unknown as a missing one.
+            Some(h) if v.holder.id != h.key => {
+                return Err(Error::NotFound(format!("license {asked}")));
+            }
+            Some(_) => {}
+            None if caller.org != l.issuer => {
+                return Err(Error::Forbidden(format!(
+                    "presentations of org {}'s licenses are made by its own clerks",
+                    l.issuer
+                )));
+            }
+            None => {}
+        }
         let t = self
             .cached_license_type(&l.type_code, Some(v.type_version))
             .await?

@@ -345,6 +345,31 @@ impl Library {
         })
     }
 
+    /// The scenarios a holder may consent to now: social ones in force,
+    /// for the holder's consent page (the holder itself, or a channel for it).
+    pub async fn consentable_scenarios(
+        &self,
+        caller: &Principal,
+    ) -> Result<Vec<Arc<ActiveScenario>>> {
+        policy::require_holder(caller)?;
+        let today = self.today();
+        let mut out = Vec::new();
+        for record in self.store.scenarios().await? {
+            let spec = spec_of(&record)?;
+            let state = record.state.at(spec.valid_until, today);
+            if state == ScenarioState::Approved
+                && today >= spec.valid_from
+                && spec.kind.needs_consent()
+            {
+                out.push(Arc::new(ActiveScenario {
+                    id: record.id,
+                    spec,
+                }));
+            }
+        }
+        Ok(out)
+    }
+
     /// The scenario if it is in force now (approved and not past
     /// `valid_until`); `ScenarioInactive` otherwise.
     pub async fn active_scenario(&self, id: uuid::Uuid) -> Result<Arc<ActiveScenario>> {

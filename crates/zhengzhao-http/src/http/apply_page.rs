@@ -1,11 +1,14 @@
 //! `/apply`: a relying party applies for a scenario through the portal
-//! (Art. 14): first the license it needs, then the form. The same use case
-//! as `POST /api/v1/scenarios` (parsed by the API's own JSON parser).
+//! (Art. 14): first the license it needs, then the form. The same form at
+//! `/console/scenarios/file` lets a league's or banner's scenario approver
+//! file a scenario it promotes. Both are the use case of
+//! `POST /api/v1/scenarios` (parsed by the API's own JSON parser).
 
-use crate::auth::ClientIp;
+use crate::auth::{ClientIp, PageSession};
 use crate::error::ApiResult;
 use crate::http::pages::render;
 use crate::http::portal::{Form, FormError, form_errors};
+use crate::http::staff_pages::{csrf_of, staff, staff_form};
 use crate::state::AppState;
 use askama::Template;
 use axum::body::Bytes;
@@ -14,6 +17,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
+use zhengzhao_core::Principal;
+use zhengzhao_core::policy::{self, Action};
+
+/// Where the form posts: the public application, or a staff filing.
+const PUBLIC_ACTION: &str = "/apply";
+const FILING_ACTION: &str = "/console/scenarios/file";
 
 const PARTY_KINDS: [(&str, &str); 3] = [
     ("social", "社会化用证单位（银行、物流、教育、医疗、文旅等）"),
@@ -29,6 +38,10 @@ const KINDS: [(&str, &str); 3] = [
 #[derive(Template, Default)]
 #[template(path = "apply.html")]
 pub struct ApplyPage {
+    /// `/apply` or `/console/scenarios/file`.
+    pub action: &'static str,
+    /// Set for a staff filing (its form carries the session's token).
+    pub csrf_token: String,
     pub errors: Vec<FormError>,
     pub submitted: Option<String>,
     pub code: String,
@@ -110,6 +123,7 @@ async fn complete(
 /// `GET /apply`
 pub async fn form(State(s): State<AppState>, Query(q): Query<ApplyQuery>) -> ApiResult<Response> {
     let page = ApplyPage {
+        action: PUBLIC_ACTION,
         type_code: q.type_code.unwrap_or_default(),
         ..ApplyPage::default()
     };
@@ -122,7 +136,57 @@ pub async fn submit(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let form = Form::parse(&body);
+    submit_as(&s, None, ip, &Form::parse(&body)).await
+}
+
+/// `GET /console/scenarios/file`: the form for a league's or banner's
+/// scenario approver.
+pub async fn filing_form(
+    State(s): State<AppState>,
+    PageSession(caller): PageSession,
+    Query(q): Query<ApplyQuery>,
+) -> ApiResult<Response> {
+    let c = match staff(caller) {
+        Ok(c) => c,
+        Err(r) => return Ok(*r),
+    };
+    policy::require(&c, Action::FileScenario)?;
+    let page = ApplyPage {
+        action: FILING_ACTION,
+        csrf_token: csrf_of(&c),
+        type_code: q.type_code.unwrap_or_default(),
+        ..ApplyPage::default()
+    };
+    render(&complete(&s, page, &[], "", "").await?)
+}
+
+/// `POST /console/scenarios/file`
+pub async fn filing_submit(
+    State(s): State<AppState>,
+    PageSession(caller): PageSession,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let (c, form) = match staff_form(caller, &body) {
+        Ok(x) => x,
+        Err(r) => return Ok(*r),
+    };
+    policy::require(&c, Action::FileScenario)?;
+    submit_as(&s, Some(&c), ip, &form).await
+}
+
+/// The application in `form`, made by the public (`by` none) or filed by
+/// a staff member.
+async fn submit_as(
+    s: &AppState,
+    by: Option<&Principal>,
+    ip: Option<String>,
+    form: &Form,
+) -> ApiResult<Response> {
+    let (action, csrf_token) = match by {
+        Some(c) => (FILING_ACTION, csrf_of(c)),
+        None => (PUBLIC_ACTION, String::new()),
+    };
     let get = |k: &str| form.get(k);
     let fields = form.all("fields");
     let volume = get("expected_daily_volume");
@@ -135,12 +199,14 @@ pub async fn submit(
         "contact": {"name": get("contact_name"), "phone": get("contact_phone")},
     });
     let outcome = match crate::http::json::parse(application.to_string().as_bytes()) {
-        Ok(app) => s.library.apply_for_scenario(None, ip, app).await,
+        Ok(app) => s.library.apply_for_scenario(by, ip, app).await,
         Err(e) => Err(e),
     };
     match outcome {
         Ok(done) => {
             let mut resp = render(&ApplyPage {
+                action,
+                csrf_token,
                 submitted: Some(done.scenario_id.to_string()),
                 code: done.tracking_code.unwrap_or_default(),
                 ..ApplyPage::default()
@@ -153,6 +219,8 @@ pub async fn submit(
                 return Err(e.into());
             };
             let page = ApplyPage {
+                action,
+                csrf_token,
                 errors,
                 type_code: get("type_code"),
                 party_name: get("party_name"),
@@ -168,7 +236,7 @@ pub async fn submit(
                 ..ApplyPage::default()
             };
             let mut resp =
-                render(&complete(&s, page, &fields, &get("party_kind"), &get("kind")).await?)?;
+                render(&complete(s, page, &fields, &get("party_kind"), &get("kind")).await?)?;
             *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(resp)
         }

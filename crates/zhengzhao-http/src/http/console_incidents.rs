@@ -27,6 +27,16 @@ pub struct IncidentRow {
     pub operations: String,
     pub pending: usize,
     pub overdue: usize,
+    pub items: Vec<BacklogRow>,
+}
+
+/// One backlog item: a source record the fault left undone.
+pub struct BacklogRow {
+    pub source: String,
+    pub operation: &'static str,
+    pub paper_issued_on: String,
+    pub due_on: String,
+    pub state: &'static str,
 }
 
 #[derive(Template)]
@@ -90,6 +100,25 @@ async fn page(
                 .join("、"),
             pending: v.items.iter().filter(|i| i.state != "done").count(),
             overdue: v.overdue,
+            items: v
+                .items
+                .iter()
+                .map(|i| BacklogRow {
+                    source: format!("{} / {}", i.source.system, i.source.record_id),
+                    operation: op_zh(&i.operation),
+                    paper_issued_on: i.paper_issued_on.to_string(),
+                    due_on: match i.due_on {
+                        Some(d) if i.provisional => format!("{d}（暂定）"),
+                        Some(d) => d.to_string(),
+                        None => "事件结束后计算".into(),
+                    },
+                    state: match i.state {
+                        "done" => "已补录",
+                        "overdue" => "已超期",
+                        _ => "待补录",
+                    },
+                })
+                .collect(),
         })
         .collect();
     let mut resp = render(&IncidentsPage {
@@ -115,6 +144,17 @@ pub async fn list(
 }
 
 async fn answer(s: &AppState, c: &Principal, done: Result<(), Error>) -> ApiResult<Response> {
+    answer_at(s, c, done, "").await
+}
+
+/// The answer to a form whose inputs' ids end in `suffix` (one backlog
+/// form per open incident).
+async fn answer_at(
+    s: &AppState,
+    c: &Principal,
+    done: Result<(), Error>,
+    suffix: &str,
+) -> ApiResult<Response> {
     match done {
         Ok(()) => Ok(Redirect::to("/console/incidents").into_response()),
         Err(Error::Conflict(msg)) => {
@@ -130,8 +170,21 @@ async fn answer(s: &AppState, c: &Principal, done: Result<(), Error>) -> ApiResu
             .await
         }
         Err(e) => match form_errors(&e, |f| match f {
-            "started_at" | "operations" => f.into(),
+            "started_at" | "operations" | "paper_issued_on" => f.into(),
+            f if f.contains("operation") => "operation".into(),
+            f if f.contains("record_id") => "record_id".into(),
+            f if f.contains("source") => "system".into(),
+            f if f.contains("paper_issued_on") => "paper_issued_on".into(),
             _ => "cause".into(),
+        })
+        .map(|errors| {
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    e.field.push_str(suffix);
+                    e
+                })
+                .collect()
         }) {
             Some(errors) => page(s, c, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
             None => Err(e.into()),
@@ -178,4 +231,31 @@ pub async fn close(
         Err(e) => Err(e),
     };
     answer(&s, &c, done).await
+}
+
+/// `POST /console/incidents/{id}/backlog`: register one source record the
+/// fault left undone (the API's `register_backlog`, one item).
+pub async fn backlog(
+    State(s): State<AppState>,
+    PageSession(caller): PageSession,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let (c, form) = match staff_form(caller, &body) {
+        Ok(x) => x,
+        Err(r) => return Ok(*r),
+    };
+    policy::require(&c, Action::ManageIncident)?;
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| Error::NotFound(format!("incident {id}")))?;
+    let paper = form.get("paper_issued_on");
+    let request = json!({"items": [{
+        "source": {"system": form.get("system"), "record_id": form.get("record_id")},
+        "operation": form.get("operation"),
+        "paper_issued_on": if paper.is_empty() { Value::Null } else { json!(paper) },
+    }]});
+    let done = match crate::http::json::parse(request.to_string().as_bytes()) {
+        Ok(req) => s.library.register_backlog(&c, id, req).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    answer_at(&s, &c, done, &format!("-{id}")).await
 }

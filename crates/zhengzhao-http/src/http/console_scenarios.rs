@@ -36,6 +36,8 @@ pub struct Row {
 pub struct ScenariosPage {
     pub errors: Vec<FormError>,
     pub csrf_token: String,
+    /// A league's or banner's scenario approver may file one.
+    pub can_file: bool,
     pub rows: Vec<Row>,
 }
 
@@ -103,6 +105,7 @@ async fn page(s: &AppState, c: &Principal, errors: Vec<FormError>) -> ApiResult<
     render(&ScenariosPage {
         errors,
         csrf_token: csrf_of(c),
+        can_file: policy::require(c, Action::FileScenario).is_ok(),
         rows,
     })
 }

@@ -36,6 +36,8 @@ pub struct ConsentRow {
 pub struct HolderPage {
     pub signed_in: bool,
     pub sign_in_available: bool,
+    /// The sign-in's `return_to`, URL-encoded.
+    pub return_to: String,
     pub notice: Option<String>,
     pub holder: String,
     pub csrf_token: String,
@@ -81,6 +83,10 @@ fn text(v: &serde_json::Value) -> String {
 #[derive(Deserialize)]
 pub struct HolderQuery {
     pub withdrawn: Option<String>,
+    pub granted: Option<String>,
+    /// Where to come back to after signing in (a holder page asked for
+    /// sign-in); checked by the sign-in itself.
+    pub return_to: Option<String>,
 }
 
 /// `GET /holder`
@@ -93,6 +99,14 @@ pub async fn page(
         return render(&HolderPage {
             signed_in: false,
             sign_in_available: s.config.holder_oidc.is_some(),
+            return_to: form_urlencoded::byte_serialize(
+                q.return_to
+                    .as_deref()
+                    .filter(|p| p.starts_with("/holder/"))
+                    .unwrap_or("/holder")
+                    .as_bytes(),
+            )
+            .collect(),
             notice: None,
             holder: String::new(),
             csrf_token: String::new(),
@@ -160,9 +174,12 @@ pub async fn page(
     render(&HolderPage {
         signed_in: true,
         sign_in_available: true,
-        notice: q
-            .withdrawn
-            .map(|_| "已撤回授权，该单位不能再凭此授权使用您的证照。".into()),
+        return_to: String::new(),
+        notice: match (q.withdrawn, q.granted) {
+            (Some(_), _) => Some("已撤回授权，该单位不能再凭此授权使用您的证照。".into()),
+            (None, Some(_)) => Some("已授权。您可随时在下方撤回。".into()),
+            (None, None) => None,
+        },
         holder: h.view.holder.clone(),
         csrf_token: h.view.csrf_token.clone(),
         licenses,
@@ -171,7 +188,7 @@ pub async fn page(
     })
 }
 
-fn form_csrf(h: &HolderSessionCaller, body: &Bytes) -> bool {
+pub(crate) fn form_csrf(h: &HolderSessionCaller, body: &Bytes) -> bool {
     form_urlencoded::parse(body)
         .find(|(k, _)| k == "csrf_token")
         .is_some_and(|(_, v)| h.csrf_matches(&v))

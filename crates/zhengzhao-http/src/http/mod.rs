@@ -12,6 +12,7 @@ pub mod console_objections;
 pub mod console_scenarios;
 pub mod console_users;
 pub mod health;
+pub mod holder_actions;
 pub mod holder_pages;
 pub mod holder_sign_in;
 pub mod holders;
@@ -74,9 +75,10 @@ async fn not_found() -> impl IntoResponse {
 
 /// Paths whose segment after the prefix is a capability (a presentation
 /// token): whoever holds the URL holds the right to see what it shows.
-const CAPABILITY_PATHS: [&str; 4] = [
+const CAPABILITY_PATHS: [&str; 5] = [
     "/api/v1/presentations/",
     "/verify/p/",
+    "/holder/requests/",
     "/api/v1/consent-requests/",
     "/api/v1/shared/copies/",
 ];
@@ -298,6 +300,10 @@ pub fn router(state: AppState) -> Router {
             post(console_incidents::close),
         )
         .route(
+            "/console/incidents/{id}/backlog",
+            post(console_incidents::backlog),
+        )
+        .route(
             "/console/users",
             get(console_users::list).post(console_users::create),
         )
@@ -317,6 +323,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/console/scenarios", get(console_scenarios::list))
         .route(
+            "/console/scenarios/file",
+            get(apply_page::filing_form).post(apply_page::filing_submit),
+        )
+        .route(
             "/console/scenarios/{id}/decision",
             post(console_scenarios::decide),
         )
@@ -333,6 +343,20 @@ pub fn router(state: AppState) -> Router {
             post(holder_pages::withdraw),
         )
         .route("/holder/sign-out", post(holder_pages::sign_out))
+        .route(
+            "/holder/licenses/{license_id}/present",
+            get(holder_actions::present_form).post(holder_actions::present),
+        )
+        .route("/holder/consents/new", get(holder_actions::consent_form))
+        .route("/holder/consents", post(holder_actions::consent_grant))
+        .route(
+            "/holder/requests/{token}",
+            get(holder_actions::request_view),
+        )
+        .route(
+            "/holder/requests/{token}/{answer}",
+            post(holder_actions::request_answer),
+        )
         .route("/mode/large", get(portal::large))
         .route("/mode/standard", get(portal::standard))
         .route("/assets/mode.css", get(portal::mode_css))
@@ -506,6 +530,10 @@ mod tests {
             "/api/v1/presentations/<redacted>/qr.png"
         );
         assert_eq!(loggable_path("/verify/p/eyJs.abc"), "/verify/p/<redacted>");
+        assert_eq!(
+            loggable_path("/holder/requests/eyJy.abc/approve"),
+            "/holder/requests/<redacted>/approve"
+        );
         assert_eq!(
             loggable_path("/verify/11100000MB0143028R001"),
             "/verify/11100000MB0143028R001"

@@ -570,3 +570,174 @@ async fn sign_in_not_configured(app: TestApp) {
     );
 }
 both_backends!(sign_in_unconfigured, sign_in_not_configured);
+
+/// A holder page's form: the session cookie, and the CSRF field when given.
+async fn holder_form(
+    app: &TestApp,
+    session: &str,
+    path: &str,
+    csrf: Option<&str>,
+    fields: &[(&str, &str)],
+) -> Response {
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    if let Some(t) = csrf {
+        form.push(("csrf_token", t));
+    }
+    browser()
+        .post(app.url(path))
+        .header(COOKIE, format!("zz_holder={session}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The holder's pages act for the signed-in holder only: a presentation
+/// code of its own license (not another's), a consent, an answer to a
+/// counter's request, each refused without the session's CSRF field and
+/// changing nothing then; without a session the pages send to sign-in and
+/// come back.
+async fn holder_pages_act_for_their_holder(app: TestApp, idp: Idp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let mine = app.issue(&clerk, &license_request("hp1")).await;
+    let theirs = app.issue(&clerk, &license_request("hp2")).await;
+    let (mine, theirs) = (
+        mine["license_id"].as_str().unwrap().to_owned(),
+        theirs["license_id"].as_str().unwrap().to_owned(),
+    );
+    let present = format!("/holder/licenses/{mine}/present");
+
+    // Not signed in: to the holder page, which signs in and comes back.
+    let r = browser().get(app.url(&present)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = location(&r);
+    assert!(
+        to.starts_with("/holder?return_to=%2Fholder%2Flicenses%2F"),
+        "{to}"
+    );
+    let page = browser().get(app.url(&to)).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("/api/v1/holder/sign-in?return_to=%2Fholder%2Flicenses%2F"),
+        "the sign-in link keeps where to come back"
+    );
+
+    idp.next_login("person-2", "uscc", &holder_code_for("hp1"))
+        .await;
+    let (session, _) = sign_in(&app, Some(&present)).await;
+    let me: Value = as_holder(
+        &app,
+        &session,
+        Method::GET,
+        "/api/v1/holder/session",
+        None,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+    let made = "SELECT count(*) FROM audit_events WHERE action = 'presentation.create'";
+
+    let fields = [
+        ("fields", "name"),
+        ("ttl_secs", "300"),
+        ("single_use", "true"),
+    ];
+    let r = holder_form(&app, &session, &present, None, &fields).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = holder_form(&app, &session, &present, Some("forged"), &fields).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let other = format!("/holder/licenses/{theirs}/present");
+    let r = holder_form(&app, &session, &other, Some(&csrf), &fields).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "another holder's license is unknown"
+    );
+    assert_eq!(app.raw_count(made).await, 0);
+    let r = holder_form(
+        &app,
+        &session,
+        &present,
+        Some(&csrf),
+        &[("fields", "no_such_field"), ("ttl_secs", "300")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text().await.unwrap().contains("出现问题"),
+        "the error summary"
+    );
+    let r = holder_form(&app, &session, &present, Some(&csrf), &fields).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("data:image/png;base64,"),
+        "the QR code is on the page"
+    );
+    let url = html
+        .split("id=\"presentation-url\" href=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap();
+    assert!(url.contains("/verify/p/"), "{url}");
+    assert_eq!(app.raw_count(made).await, 1);
+
+    // A consent through the page: refused without the token.
+    let grants = json!([{"type_code": BUSINESS_LICENSE, "fields": ["name", "credit_code"]}]);
+    let (scenario, bank) = app.scenario_credential("social", grants, 1000).await;
+    let scenario = scenario.to_string();
+    let consent = [
+        ("scenario_id", scenario.as_str()),
+        ("fields", "name"),
+        ("purpose", "开立对公账户"),
+        ("duration", "once"),
+    ];
+    let r = holder_form(&app, &session, "/holder/consents", None, &consent).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.raw_count("SELECT count(*) FROM consents").await, 0);
+    let r = holder_form(&app, &session, "/holder/consents", Some(&csrf), &consent).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.raw_count("SELECT count(*) FROM consents").await, 1);
+
+    // A counter's request: its page_url is the holder page; answering
+    // needs the token; answered once.
+    let asked: Value = app
+        .send_json(
+            Method::POST,
+            "/api/v1/shared/consent-requests",
+            Some(&bank),
+            &json!({"type_codes": [BUSINESS_LICENSE], "fields": ["name"], "use_cause": "柜面开立对公账户"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let page_url = asked["page_url"].as_str().unwrap();
+    let path = &page_url[page_url.find("/holder/requests/").unwrap()..];
+    let r = browser()
+        .get(app.url(path))
+        .header(COOKIE, format!("zz_holder={session}"))
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("柜面开立对公账户") && html.contains("/approve"),
+        "{html}"
+    );
+    let approve = format!("{path}/approve");
+    let r = holder_form(&app, &session, &approve, None, &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.raw_count("SELECT count(*) FROM consents").await, 1);
+    let r = holder_form(&app, &session, &approve, Some(&csrf), &[]).await;
+    assert!(r.text().await.unwrap().contains("id=\"answered\""));
+    assert_eq!(app.raw_count("SELECT count(*) FROM consents").await, 2);
+    let r = holder_form(&app, &session, &approve, Some(&csrf), &[]).await;
+    assert!(r.text().await.unwrap().contains("已答复过"));
+    assert_eq!(app.raw_count("SELECT count(*) FROM consents").await, 2);
+}
+with_provider!(holder_page_actions, holder_pages_act_for_their_holder);

@@ -1210,3 +1210,143 @@ both_backends_with!(
     long_usernames_do_not_inflate_the_audit_log,
     large_bodies
 );
+
+/// A console session of a new account, past its first password change.
+async fn console_session(
+    app: &TestApp,
+    security: &str,
+    username: &str,
+    org: &str,
+    role: &str,
+) -> Session {
+    let account = create_user(app, security, username, org, &[role]).await;
+    let s = login(app, &account, &account.password, -1).await;
+    let change = json!({"current_password": account.password, "new_password": NEW_PASSWORD});
+    let r = with_session(
+        app,
+        Method::POST,
+        "/api/v1/session/password",
+        &s,
+        true,
+        Some(&change),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    login(app, &account, NEW_PASSWORD, 0).await
+}
+
+/// A console form posted with the session's CSRF field.
+async fn console_post(app: &TestApp, s: &Session, path: &str, fields: &[(&str, &str)]) -> Response {
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    form.push(("csrf_token", &s.csrf));
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url(path))
+        .header(COOKIE, &s.cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The incident backlog and scenario filing forms: the wrong role is
+/// refused and nothing is written; an incident of another org is not
+/// found; the right role registers and files.
+async fn console_forms_refuse_the_wrong_role(app: TestApp) {
+    fresh_step(&app);
+    let security = app.token("150000", Role::SecurityAdmin).await;
+    let api_clerk = app.token("150102", Role::IssuerClerk).await;
+    let started = app
+        .clock
+        .now()
+        .checked_sub(jiff::SignedDuration::from_hours(2))
+        .unwrap()
+        .to_string();
+    let opened: Value = app
+        .send_json(
+            Method::POST,
+            "/api/v1/incidents",
+            Some(&api_clerk),
+            &json!({"org": "150102", "cause": "机房断电", "started_at": started, "operations": ["issue"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let backlog = format!(
+        "/console/incidents/{}/backlog",
+        opened["incident_id"].as_str().unwrap()
+    );
+    let today = app
+        .clock
+        .now()
+        .to_zoned(jiff::tz::offset(8).to_time_zone())
+        .date()
+        .to_string();
+    let item = [
+        ("system", "qiye-dengji"),
+        ("record_id", "P-1"),
+        ("operation", "issue"),
+        ("paper_issued_on", today.as_str()),
+    ];
+    let items = "SELECT count(*) FROM backlog_items";
+
+    let auditor = console_session(&app, &security, "wrongrole.auditor", "150102", "auditor").await;
+    let r = console_post(&app, &auditor, &backlog, &item).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let elsewhere =
+        console_session(&app, &security, "wrongorg.clerk", "150103", "issuer_clerk").await;
+    let r = console_post(&app, &elsewhere, &backlog, &item).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "another org's incident");
+    assert_eq!(app.raw_count(items).await, 0);
+    let clerk = console_session(&app, &security, "right.clerk", "150102", "issuer_clerk").await;
+    let r = console_post(&app, &clerk, &backlog, &item).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    assert_eq!(app.raw_count(items).await, 1);
+
+    let filing = [
+        ("type_code", BUSINESS_LICENSE),
+        ("fields", "name"),
+        ("party_name", "呼和浩特市不动产登记中心"),
+        ("party_code", "12150100MB0000001H"),
+        ("party_kind", "government"),
+        ("kind", "government_other"),
+        ("name", "不动产登记核验营业执照"),
+        ("purpose", "办理企业不动产登记时核验营业执照"),
+        ("legal_basis", "《不动产登记暂行条例》"),
+        ("expected_daily_volume", "50"),
+        ("valid_from", today.as_str()),
+        ("valid_until", "2030-12-31"),
+        ("contact_name", "吴十"),
+        ("contact_phone", "0471-7654321"),
+    ];
+    let r = console_post(&app, &clerk, "/console/scenarios/file", &filing).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.raw_count("SELECT count(*) FROM scenarios").await, 0);
+    let league = console_session(
+        &app,
+        &security,
+        "league.approver",
+        "150100",
+        "scenario_approver",
+    )
+    .await;
+    let r = console_post(&app, &league, "/console/scenarios/file", &filing).await;
+    let status = r.status();
+    let html = r.text().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{html}");
+    assert!(html.contains("备案已提交") && !html.contains("scenario-code"));
+    assert_eq!(
+        app.raw_count("SELECT count(*) FROM scenarios WHERE filed_by IS NOT NULL")
+            .await,
+        1
+    );
+}
+both_backends!(console_role_forms, console_forms_refuse_the_wrong_role);
