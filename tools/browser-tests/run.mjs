@@ -563,6 +563,68 @@ try {
     await context.close();
   }
 
+  // The region's catalog admin adds a license type with its face fields,
+  // then makes its second version with one more field; the public catalog
+  // shows it.
+  {
+    const admin = staffAccount("catalog.browser", "郑十一", "150000", "catalog_admin");
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    const step = Math.floor(Date.now() / 1000 / 30);
+    await login(page, base, admin, admin.password, step);
+    await page.fill("#current_password", admin.password);
+    await page.fill("#new_password", "Muluguan-2026-Mima!");
+    await navigating(page, () => page.click("form[action='/account/password'] button[type=submit]"));
+    await login(page, base, admin, "Muluguan-2026-Mima!", step + 1);
+    await navigating(page, () => page.click("a[href='/console/catalog']"));
+    let violations = await axeViolations(page);
+    check(violations.length === 0, `console catalog: axe: ${violations.join("; ")}`);
+    await navigating(page, () => page.click("a[href='/console/catalog/new']"));
+    await navigating(page, () => page.click("form button[type=submit]:not([name=more])"));
+    check((await page.title()).startsWith("错误："), "an empty type shows the error summary");
+    const code = "11100000MB0143028R077";
+    await page.fill("#code", code);
+    await page.fill("#name", "浏览器测试许可证");
+    await page.fill("#authority_name", "国家市场监督管理总局");
+    await page.fill("#authority_code", "11100000MB0143028R");
+    await page.check("#level-banner");
+    await page.check("#holder-legal_person");
+    await page.fill("#aggregation_start", "2026-01-01");
+    await page.check("#public-public");
+    await page.check("#standard-region");
+    await page.fill("#f0-name", "permit_no");
+    await page.fill("#f0-label", "许可证编号");
+    await page.fill("#f0-max_length", "30");
+    await page.check("#f0-required");
+    await page.fill("#f1-name", "holder_name");
+    await page.fill("#f1-label", "持证单位名称");
+    await page.selectOption("#f1-same", "name");
+    await page.fill("#f1-max_length", "100");
+    await page.check("#f1-required");
+    await navigating(page, () => page.click("form button[type=submit]:not([name=more])"));
+    check(new URL(page.url()).pathname === "/console/catalog" && (await page.locator("main").innerText()).includes("浏览器测试许可证"),
+      `the new type is in the catalog (${page.url()} ${await page.locator("#error-summary").innerText().catch(() => "")})`);
+    await navigating(page, () => page.click(`a[href='/console/catalog/${code}']`));
+    const before = await page.locator("fieldset.face-field").count();
+    await navigating(page, () => page.click("button[name=more]"));
+    check((await page.locator("fieldset.face-field").count()) === before + 3, "more rows on request, nothing saved");
+    await page.fill("#f2-name", "scope");
+    await page.fill("#f2-label", "许可范围");
+    await page.selectOption("#f2-type", "enum");
+    await page.fill("#f2-values", "食品销售、餐饮服务");
+    await page.fill("#f2-max_length", "20");
+    violations = await axeViolations(page);
+    check(violations.length === 0, `console catalog editor: axe: ${violations.join("; ")}`);
+    await shot(page, "standard-console-catalog-edit");
+    await navigating(page, () => page.click("form button[type=submit]:not([name=more])"));
+    check((await page.locator(`tr`, { hasText: code }).innerText()).includes("2"), "the type is at version 2");
+    await page.goto(base + "/catalog");
+    // The fields sit in a closed <details>: its text, not what is drawn.
+    const notice = await page.locator("main").textContent();
+    check(notice.includes("浏览器测试许可证") && notice.includes("许可范围"), "the public catalog shows the new version's fields");
+    await context.close();
+  }
+
   // A bank applies through the portal; the region's approver decides.
   {
     const context = await browser.newContext({ bypassCSP: true });

@@ -33,6 +33,7 @@ pub struct ConsolePage {
     pub can_issue: bool,
     pub can_audit: bool,
     pub can_manage_staff: bool,
+    pub can_edit_catalog: bool,
     pub now: String,
     pub issued: Option<(i64, i64)>,
     pub objections: Option<(usize, usize)>,
@@ -229,6 +230,7 @@ pub async fn dashboard(
         can_issue: policy::require(&c, Action::IssueLicense).is_ok(),
         can_audit: policy::require(&c, Action::ReadAudit).is_ok(),
         can_manage_staff: policy::require(&c, Action::ManageStaff).is_ok(),
+        can_edit_catalog: zhengzhao_core::Library::authorize_catalog_edit(&c).is_ok(),
         now: s
             .library
             .now()

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod batch;
 pub mod catalog;
 pub mod console;
+pub mod console_catalog;
 pub mod console_incidents;
 pub mod console_objections;
 pub mod console_scenarios;
@@ -320,6 +321,15 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/console/licenses/{license_id}/revoke",
             post(console::revoke_submit),
+        )
+        .route(
+            "/console/catalog",
+            get(console_catalog::list).post(console_catalog::create),
+        )
+        .route("/console/catalog/new", get(console_catalog::new_form))
+        .route(
+            "/console/catalog/{code}",
+            get(console_catalog::edit_form).post(console_catalog::update),
         )
         .route("/console/scenarios", get(console_scenarios::list))
         .route(

@@ -1350,3 +1350,70 @@ async fn console_forms_refuse_the_wrong_role(app: TestApp) {
     );
 }
 both_backends!(console_role_forms, console_forms_refuse_the_wrong_role);
+
+/// The catalog editor: only the region's catalog (or region) admin opens
+/// it or saves through it; a clerk or the region's auditor is refused
+/// and nothing is written; the admin's form makes the type, and a second
+/// one with the same code is refused with the API's message.
+async fn catalog_editor_refuses_the_wrong_role(app: TestApp) {
+    fresh_step(&app);
+    let security = app.token("150000", Role::SecurityAdmin).await;
+    let form = [
+        ("row_count", "2"),
+        ("code", "11100000MB0143028R078"),
+        ("name", "测试许可证"),
+        ("authority_name", "国家市场监督管理总局"),
+        ("authority_code", "11100000MB0143028R"),
+        ("issuing_levels", "banner"),
+        ("holder_types", "legal_person"),
+        ("aggregation_start", "2026-01-01"),
+        ("public_attribute", "public"),
+        ("standard_level", "region"),
+        ("template", "a4-portrait"),
+        ("f0.name", "permit_no"),
+        ("f0.label", "许可证编号"),
+        ("f0.type", "text"),
+        ("f0.max_length", "30"),
+        ("f0.required", "true"),
+        ("f1.name", ""),
+        ("f1.label", ""),
+    ];
+    let types = "SELECT count(*) FROM license_type_versions";
+    let before = app.raw_count(types).await;
+    let clerk = console_session(&app, &security, "cat.clerk", "150102", "issuer_clerk").await;
+    let auditor = console_session(&app, &security, "cat.auditor", "150000", "auditor").await;
+    for s in [&clerk, &auditor] {
+        let r = Client::new()
+            .get(app.url("/console/catalog"))
+            .header(COOKIE, &s.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = console_post(&app, s, "/console/catalog", &form).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(app.raw_count(types).await, before);
+    let admin = console_session(&app, &security, "cat.admin", "150000", "catalog_admin").await;
+    let r = console_post(&app, &admin, "/console/catalog", &form).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    assert_eq!(app.raw_count(types).await, before + 1);
+    let r = app.get("/api/v1/catalog/11100000MB0143028R078").await;
+    let made: Value = r.json().await.unwrap();
+    assert_eq!(made["face_fields"][0]["name"], "permit_no");
+    assert_eq!(
+        made["face_fields"].as_array().unwrap().len(),
+        1,
+        "the blank row is left out"
+    );
+    let r = console_post(&app, &admin, "/console/catalog", &form).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("出现问题"));
+    assert_eq!(app.raw_count(types).await, before + 1);
+}
+both_backends!(catalog_editor, catalog_editor_refuses_the_wrong_role);
