@@ -409,6 +409,9 @@ try {
     const lastRow = await page.locator("#issuance ~ table tbody tr, section:has(#issuance) table tbody tr").last().innerText();
     check(/\t[1-9]\d*\t/.test(lastRow), `this month's issuance is counted (${lastRow})`);
     check((await page.locator("section:has(#issuance) svg[role=img] title").first().textContent()).length > 0, "the chart has a title");
+    // The public checks made above (the verify page) are counted today.
+    const checksRow = await page.locator("section:has(#checks) table tbody tr").first().innerText().catch(() => "");
+    check(/按证照标识 [1-9]/.test(checksRow), `today's checks are counted (${checksRow})`);
     let violations = await axeViolations(page);
     check(violations.length === 0, `console: axe: ${violations.join("; ")}`);
 

@@ -162,6 +162,7 @@ impl Library {
         first_index: usize,
         items: &[BatchItem],
     ) -> Vec<BatchResult> {
+        self.count_checks(crate::check_counts::CheckWay::Batch, items.len());
         let types: Vec<LicenseTypeCode> = BUSINESS_LICENSE_TYPES
             .iter()
             .filter_map(|t| LicenseTypeCode::parse(t).ok())

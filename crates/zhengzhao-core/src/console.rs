@@ -23,6 +23,9 @@ pub struct Dashboard {
     /// first: (month `YYYY-MM`, total, per org directly below the caller's
     /// as (name, count)).
     pub issuance: Option<Vec<MonthIssuance>>,
+    /// Checks of licenses per day, the last thirty days, province-wide
+    /// (public checks are anonymous: counted, not attributed to an org).
+    pub checks: Vec<crate::check_counts::DayChecks>,
 }
 
 /// One month of the issuance chart.
@@ -77,7 +80,10 @@ impl Library {
 
     pub async fn dashboard(&self, caller: &Principal) -> Result<Dashboard> {
         let may = |a: Action| policy::require(caller, a).is_ok();
-        let mut d = Dashboard::default();
+        let mut d = Dashboard {
+            checks: self.check_volume(30).await?,
+            ..Dashboard::default()
+        };
         if may(Action::ReadLicenses) {
             let now = self.now().to_zoned(crate::china_tz());
             let today = now

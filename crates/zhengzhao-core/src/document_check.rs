@@ -157,6 +157,7 @@ impl Library {
     }
 
     pub async fn check_document(&self, doc: &DocumentCheckRequest) -> Result<DocumentCheck> {
+        self.count_checks(crate::check_counts::CheckWay::Document, 1);
         let mut problems = Vec::new();
         let signature = B64.decode(doc.signature.trim()).ok();
         if signature.is_none() {

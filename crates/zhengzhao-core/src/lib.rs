@@ -16,6 +16,7 @@ pub mod cache;
 mod capability;
 pub mod catalog;
 pub mod certificates;
+pub mod check_counts;
 pub mod clock;
 pub mod consent_requests;
 pub mod console;

@@ -45,6 +45,8 @@ pub struct Library {
     pub(crate) identity_provider: Option<Arc<dyn crate::holder_sign_in::IdentityProvider>>,
     /// Working days per step of an objection (`objections`).
     pub(crate) objection_deadlines: crate::objections::ObjectionDeadlines,
+    /// Checks counted in memory, not yet in the store (`check_counts`).
+    pub(crate) check_counter: Arc<crate::check_counts::CheckCounter>,
 }
 
 /// Reference data read on every issuance (see `cache`).
@@ -141,6 +143,7 @@ impl Library {
             identity_provider: None,
             scenario_rates: Arc::default(),
             objection_deadlines: crate::objections::ObjectionDeadlines::default(),
+            check_counter: Arc::default(),
         }
     }
 

@@ -168,6 +168,7 @@ impl Library {
     pub async fn check_pdf(&self, pdf: Vec<u8>) -> Result<DocumentCheck> {
         // An annotated copy carries its own signed document, not a license's.
         if let Some(check) = self.check_copy(&pdf).await? {
+            self.count_checks(crate::check_counts::CheckWay::Document, 1);
             return Ok(check);
         }
         let doc = from_pdf(&pdf)?;

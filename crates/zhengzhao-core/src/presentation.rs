@@ -214,6 +214,7 @@ impl Library {
         token: &str,
         client_addr: Option<String>,
     ) -> Result<PresentedLicense> {
+        self.count_checks(crate::check_counts::CheckWay::Presentation, 1);
         let claims = self.read_token(token)?;
         let at = self.now();
         if at.as_second() >= claims.exp {

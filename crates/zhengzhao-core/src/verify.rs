@@ -238,6 +238,7 @@ impl Library {
         credit_code: &str,
         name: &str,
     ) -> Result<VerifyResult> {
+        self.count_checks(crate::check_counts::CheckWay::CreditCode, 1);
         let code = zhengzhao_domain::codes::CreditCode::parse(credit_code.trim())
             .map_err(|e| Error::Validation(vec![e.at("credit_code")]))?;
         let types: Vec<zhengzhao_domain::codes::LicenseTypeCode> =
@@ -268,6 +269,7 @@ impl Library {
     }
 
     pub async fn verify_public(&self, raw: &str) -> Result<VerifyResult> {
+        self.count_checks(crate::check_counts::CheckWay::Identifier, 1);
         let (l, id) = self.find_license(raw).await?;
         self.public_result(&l, &id).await
     }

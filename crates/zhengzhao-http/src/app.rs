@@ -206,6 +206,11 @@ impl Application {
                 stop_rx.clone(),
             ))
         });
+        let check_counts = tokio::spawn(zhengzhao_core::check_counts::run_check_count_flusher(
+            self.state.library.clone(),
+            std::time::Duration::from_secs(60),
+            stop_rx.clone(),
+        ));
         let worker = tokio::spawn(relay.run(poll, stop_rx));
         let limits = crate::http::tls::ConnectionLimits {
             header_read_timeout: self.state.config.header_read_timeout,
@@ -217,6 +222,7 @@ impl Application {
         let _ = worker.await;
         let _ = checkpointer.await;
         let _ = sweeper.await;
+        let _ = check_counts.await;
         if let Some(b) = backups {
             let _ = b.await;
         }

@@ -332,6 +332,14 @@ pub trait LicenseStore: Send + Sync {
         since: jiff::Timestamp,
     ) -> StoreResult<Vec<(String, String, i64)>>;
 
+    /// Add checks to the per-day counts: (day `YYYY-MM-DD`, way in, how
+    /// many more), in one write.
+    async fn add_verification_counts(&self, counts: &[(String, String, i64)]) -> StoreResult<()>;
+
+    /// The per-day counts of checks from `since` (`YYYY-MM-DD`) on: (day,
+    /// way in, count), by day.
+    async fn verification_counts(&self, since: &str) -> StoreResult<Vec<(String, String, i64)>>;
+
     /// Every delivery of a license's versions over the delivery channels
     /// (Art. 8), from the outbox relay's rows.
     async fn deliveries_of(&self, key: i64) -> StoreResult<Vec<DeliveryRecord>>;

@@ -41,7 +41,8 @@ macro_rules! conformance_suite {
             audit_search_filters_and_pages,
             audit_search_time_bounds_are_exact,
             scenarios_keep_state_and_quota,
-            objections_flag_their_license
+            objections_flag_their_license,
+            verification_counts_add_up
         );
     };
     (@each $make:path; $($case:ident),* $(,)?) => {
@@ -3107,4 +3108,41 @@ pub async fn objections_flag_their_license(store: &dyn Store) {
         .collect();
     assert_eq!(kept, ["T-A", "T-B"]);
     assert_eq!(store.objections(None, 1).await.unwrap().len(), 1);
+}
+
+/// Counts of checks add up per (day, way), across writes and within one;
+/// a read from a day on returns that day and later, by day.
+pub async fn verification_counts_add_up(store: &dyn Store) {
+    let row = |d: &str, k: &str, n: i64| (d.to_owned(), k.to_owned(), n);
+    store.add_verification_counts(&[]).await.unwrap();
+    store
+        .add_verification_counts(&[
+            row("2026-12-04", "identifier", 3),
+            row("2026-12-05", "identifier", 2),
+            row("2026-12-05", "batch", 100),
+        ])
+        .await
+        .unwrap();
+    store
+        .add_verification_counts(&[row("2026-12-05", "identifier", 5)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.verification_counts("2026-12-05").await.unwrap(),
+        vec![
+            row("2026-12-05", "batch", 100),
+            row("2026-12-05", "identifier", 7)
+        ]
+    );
+    assert_eq!(
+        store.verification_counts("2026-12-01").await.unwrap().len(),
+        3
+    );
+    assert!(
+        store
+            .verification_counts("2026-12-06")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -7,6 +7,7 @@
 
 use crate::auth::PageSession;
 use crate::error::ApiResult;
+use crate::http::charts::{self, Series};
 use crate::http::pages::render;
 use crate::http::portal::Form;
 use crate::http::portal::{FormError, form_errors};
@@ -19,6 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use zhengzhao_core::check_counts::CheckWay;
 use zhengzhao_core::policy::{self, Action};
 use zhengzhao_core::{Error, Principal};
 use zhengzhao_domain::catalog::{FaceField, FieldType, LicenseTypeVersion};
@@ -44,43 +46,73 @@ pub struct ConsolePage {
     pub chart: String,
     /// (month, total, per org)
     pub chart_rows: Vec<(String, i64, String)>,
+    /// The verification volume chart and its table: (day, total, per way).
+    pub checks_chart: String,
+    pub checks_rows: Vec<(String, i64, String)>,
+    /// The outbox age chart (destinations with a backlog).
+    pub outbox_chart: String,
 }
 
-/// A bar chart of licenses per month, as SVG: one bar a month, its value
-/// written above it; `<title>` and `<desc>` say what it shows, and the
-/// same numbers stand in the table beside it.
-fn issuance_svg(months: &[zhengzhao_core::console::MonthIssuance]) -> String {
-    let (w, h, pad, bottom) = (720.0_f64, 240.0_f64, 30.0_f64, 40.0_f64);
-    let max = months.iter().map(|m| m.total).max().unwrap_or(0).max(1) as f64;
-    let slot = (w - 2.0 * pad) / months.len().max(1) as f64;
-    let mut svg = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 {w} {h}" width="100%" style="max-width:{w}px">
-<title id="chart-title">近十二个月每月签发证照数量</title>
-<desc id="chart-desc">柱形图，每月一根柱，柱上标明数量；数据见下表。</desc>
-<line x1="{pad}" y1="{y}" x2="{x2}" y2="{y}" stroke="#333"/>
-"##,
-        y = h - bottom,
-        x2 = w - pad
-    );
-    for (i, m) in months.iter().enumerate() {
-        let (month, total) = (&m.month, m.total);
-        let bar = (total as f64 / max) * (h - bottom - pad);
-        let x = pad + i as f64 * slot + slot * 0.15;
-        let y = h - bottom - bar;
-        svg.push_str(&format!(
-            r##"<rect x="{x:.1}" y="{y:.1}" width="{bw:.1}" height="{bar:.1}" fill="#0b4f9c"><title>{month}：{total}</title></rect>
-<text x="{tx:.1}" y="{ty:.1}" font-size="12" text-anchor="middle" fill="#1a1a1a">{total}</text>
-<text x="{tx:.1}" y="{my:.1}" font-size="11" text-anchor="middle" fill="#1a1a1a">{label}</text>
-"##,
-            bw = slot * 0.7,
-            tx = x + slot * 0.35,
-            ty = (y - 4.0).max(12.0),
-            my = h - bottom + 16.0,
-            label = month.get(2..).unwrap_or(month),
-        ));
+/// Licenses per month, stacked by the orgs below the caller's.
+fn issuance_chart(months: &[zhengzhao_core::console::MonthIssuance]) -> String {
+    let mut orgs: Vec<String> = Vec::new();
+    for (name, _) in months.iter().flat_map(|m| &m.by_org) {
+        if !orgs.contains(name) {
+            orgs.push(name.clone());
+        }
     }
-    svg.push_str("</svg>");
-    svg
+    let series: Vec<Series> = orgs
+        .into_iter()
+        .map(|name| Series {
+            values: months
+                .iter()
+                .map(|m| {
+                    m.by_org
+                        .iter()
+                        .filter(|(n, _)| *n == name)
+                        .map(|(_, v)| v)
+                        .sum()
+                })
+                .collect(),
+            name,
+        })
+        .collect();
+    let months: Vec<String> = months.iter().map(|m| m.month.clone()).collect();
+    charts::stacked_bars(
+        "issuance-chart",
+        "近十二个月每月签发证照数量（按下一级单位）",
+        "堆积柱形图，每月一根柱，按下一级单位分色，柱上标明合计；数据见下表。",
+        &months,
+        &series,
+    )
+}
+
+/// Checks per day, stacked by the way they came in.
+fn checks_chart(days: &[zhengzhao_core::check_counts::DayChecks]) -> String {
+    let series: Vec<Series> = CheckWay::ALL
+        .into_iter()
+        .map(|w| Series {
+            name: w.label_zh().into(),
+            values: days
+                .iter()
+                .map(|d| {
+                    d.by_way
+                        .iter()
+                        .filter(|(x, _)| *x == w)
+                        .map(|(_, n)| n)
+                        .sum()
+                })
+                .collect(),
+        })
+        .collect();
+    let labels: Vec<String> = days.iter().map(|d| d.day.clone()).collect();
+    charts::stacked_bars(
+        "checks-chart",
+        "近三十天每日核验证照次数（全区）",
+        "堆积柱形图，每天一根柱，按核验方式分色，柱上标明合计；数据见下表。",
+        &labels,
+        &series,
+    )
 }
 
 /// One face field in a form.
@@ -241,8 +273,42 @@ pub async fn dashboard(
         objections: d.objections,
         backlog: d.backlog,
         scenarios_waiting: d.scenarios_waiting,
+        outbox_chart: match &d.outbox {
+            Some(rows) if !rows.is_empty() => charts::horizontal_bars(
+                "outbox-chart",
+                "各推送目标最早待推送消息已等待的时间（分钟）",
+                "横向条形图，每个推送目标一行，条长为最早一条待推送消息已等待的分钟数；数据见下表。",
+                &rows
+                    .iter()
+                    .map(|(dest, _, _, age)| (dest.clone(), *age))
+                    .collect::<Vec<_>>(),
+                " 分钟",
+            ),
+            _ => String::new(),
+        },
         outbox: d.outbox.unwrap_or_default(),
-        chart: d.issuance.as_deref().map(issuance_svg).unwrap_or_default(),
+        checks_chart: checks_chart(&d.checks),
+        checks_rows: d
+            .checks
+            .iter()
+            .rev()
+            .filter(|c| c.total > 0)
+            .map(|c| {
+                let ways = c
+                    .by_way
+                    .iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(w, n)| format!("{} {n}", w.label_zh()))
+                    .collect::<Vec<_>>()
+                    .join("、");
+                (c.day.clone(), c.total, ways)
+            })
+            .collect(),
+        chart: d
+            .issuance
+            .as_deref()
+            .map(issuance_chart)
+            .unwrap_or_default(),
         chart_rows: d
             .issuance
             .unwrap_or_default()

@@ -6,6 +6,7 @@ pub mod apply_page;
 pub mod audit;
 pub mod batch;
 pub mod catalog;
+pub mod charts;
 pub mod console;
 pub mod console_catalog;
 pub mod console_incidents;

@@ -1417,3 +1417,49 @@ async fn catalog_editor_refuses_the_wrong_role(app: TestApp) {
     assert_eq!(app.raw_count(types).await, before + 1);
 }
 both_backends!(catalog_editor, catalog_editor_refuses_the_wrong_role);
+
+/// The dashboard's verification volume counts every check, however many
+/// arrive at once, by the way it came in: twenty checks by identifier in
+/// parallel and one by credit code and name show as 20 and 1 for today.
+async fn dashboard_counts_checks(app: TestApp) {
+    fresh_step(&app);
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let issued = app.issue(&clerk, &license_request("checks-1")).await;
+    let id = issued["license_id"].as_str().unwrap().to_owned();
+    let url = app.url(&format!("/api/v1/verify/{id}"));
+    let checks = (0..20).map(|_| app.client.get(&url).send());
+    for r in futures_util::future::join_all(checks).await {
+        assert_eq!(r.unwrap().status(), StatusCode::OK);
+    }
+    let by_code = format!(
+        "/verify?credit_code={}&name=%E5%91%BC%E5%92%8C%E6%B5%A9%E7%89%B9%E5%B8%82%E9%9D%92%E5%9F%8E%E7%A7%91%E6%8A%80%E6%9C%89%E9%99%90%E5%85%AC%E5%8F%B8",
+        holder_code_for("checks-1")
+    );
+    assert_eq!(app.get(&by_code).await.status(), StatusCode::OK);
+    let security = app.token("150000", Role::SecurityAdmin).await;
+    let s = console_session(&app, &security, "checks.clerk", "150102", "issuer_clerk").await;
+    let html = Client::new()
+        .get(app.url("/console"))
+        .header(COOKIE, &s.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let today = app
+        .clock
+        .now()
+        .to_zoned(jiff::tz::offset(8).to_time_zone())
+        .date()
+        .to_string();
+    let row = format!(
+        "<tr><th scope=\"row\">{today}</th><td>21</td><td>按证照标识 20、按信用代码和名称 1</td></tr>"
+    );
+    assert!(html.contains(&row), "{row} not in the dashboard");
+    assert!(
+        html.contains("id=\"checks-chart-title\""),
+        "the chart is drawn"
+    );
+}
+both_backends!(dashboard_checks, dashboard_counts_checks);

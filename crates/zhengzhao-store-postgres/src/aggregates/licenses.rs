@@ -183,6 +183,56 @@ impl LicenseStore for PgStore {
             .map_err(|e| StoreError::Corrupt(format!("count: {e}")))
     }
 
+    async fn add_verification_counts(&self, counts: &[(String, String, i64)]) -> StoreResult<()> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let (days, kinds, ns): (Vec<&str>, Vec<&str>, Vec<i64>) = counts.iter().fold(
+            (Vec::new(), Vec::new(), Vec::new()),
+            |(mut d, mut k, mut n), (day, kind, count)| {
+                d.push(day.as_str());
+                k.push(kind.as_str());
+                n.push(*count);
+                (d, k, n)
+            },
+        );
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO verification_counts (day, kind, count)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+                 ON CONFLICT (day, kind) DO UPDATE SET count = verification_counts.count + excluded.count",
+                &[&days, &kinds, &ns],
+            )
+            .await
+            .map_err(crate::backend)?;
+        Ok(())
+    }
+
+    async fn verification_counts(&self, since: &str) -> StoreResult<Vec<(String, String, i64)>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT day, kind, count FROM verification_counts WHERE day >= $1 ORDER BY day, kind",
+                &[&since],
+            )
+            .await
+            .map_err(crate::backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)
+                        .map_err(|e| StoreError::Corrupt(format!("day: {e}")))?,
+                    r.try_get(1)
+                        .map_err(|e| StoreError::Corrupt(format!("kind: {e}")))?,
+                    r.try_get(2)
+                        .map_err(|e| StoreError::Corrupt(format!("count: {e}")))?,
+                ))
+            })
+            .collect()
+    }
+
     async fn issuance_by_month(
         &self,
         org: &zhengzhao_domain::org::OrgCode,

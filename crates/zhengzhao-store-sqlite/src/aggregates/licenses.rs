@@ -230,6 +230,42 @@ impl LicenseStore for SqliteStore {
         .await
     }
 
+    async fn add_verification_counts(&self, counts: &[(String, String, i64)]) -> StoreResult<()> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let counts = counts.to_vec();
+        self.write(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "INSERT INTO verification_counts (day, kind, count) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (day, kind) DO UPDATE SET count = count + excluded.count",
+                )
+                .map_err(backend)?;
+            for (day, kind, n) in &counts {
+                s.execute(rusqlite::params![day, kind, n])
+                    .map_err(backend)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn verification_counts(&self, since: &str) -> StoreResult<Vec<(String, String, i64)>> {
+        let since = since.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT day, kind, count FROM verification_counts WHERE day >= ?1 ORDER BY day, kind",
+            )
+            .and_then(|mut s| {
+                s.query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .map_err(|e| StoreError::Backend(e.to_string()))
+        })
+        .await
+    }
+
     async fn issuance_by_month(
         &self,
         org: &zhengzhao_domain::org::OrgCode,
