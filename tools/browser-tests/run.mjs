@@ -329,6 +329,12 @@ try {
     await page.keyboard.press("Space");
     await tabTo(page, "#statement");
     await page.keyboard.type("经营范围漏登了信息技术咨询服务。");
+    // The evidence, as a file (a file chooser is the system's, not the page's).
+    await page.setInputFiles("#attachments", {
+      name: "营业执照照片.png",
+      mimeType: "image/png",
+      buffer: Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000" + "1f15c489", "hex"),
+    });
     await tabTo(page, "#role-holder");
     await page.keyboard.press("Space");
     await tabTo(page, "#name");
@@ -836,6 +842,10 @@ try {
     await navigating(page, () => page.click(`a[href='/console/objections/${ticket}']`));
     await navigating(page, () => page.click("form[action$='/accept'] button[type=submit]"));
     check((await page.locator("#state").innerText()).includes("已受理"), "the console accepted the objection");
+    const attachment = page.locator("a[href*='/attachments/']");
+    check((await attachment.innerText()).includes("营业执照照片.png"), "the handler sees the attached file");
+    const file = await context.request.get(base + (await attachment.getAttribute("href")));
+    check(file.status() === 200 && file.headers()["content-type"] === "image/png", `the handler opens it (${file.status()})`);
     violations = await axeViolations(page);
     check(violations.length === 0, `console objection: axe: ${violations.join("; ")}`);
     await shot(page, "standard-console-objection");

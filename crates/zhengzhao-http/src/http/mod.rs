@@ -75,6 +75,10 @@ async fn not_found() -> impl IntoResponse {
     crate::error::ApiError(Error::NotFound("no such endpoint".into()))
 }
 
+/// The body limit of an objection: three attachments of 512 KiB as
+/// base64, with the rest of the form.
+const OBJECTION_BODY_LIMIT: usize = 3 * 1024 * 1024;
+
 /// Paths whose segment after the prefix is a capability (a presentation
 /// token): whoever holds the URL holds the right to see what it shows.
 const CAPABILITY_PATHS: [&str; 5] = [
@@ -392,13 +396,19 @@ pub fn router(state: AppState) -> Router {
         )
         // Objections from the public form and API (and channels), and the
         // handlers' list on the same path.
+        // An objection carries up to three files of 512 KiB (base64 in
+        // the API's JSON): more than the default body limit.
         .route(
             "/api/v1/objections",
-            post(objections::submit).get(objections::list),
+            post(objections::submit)
+                .get(objections::list)
+                .layer(DefaultBodyLimit::max(OBJECTION_BODY_LIMIT)),
         )
         .route(
             "/objections/new",
-            get(objection_pages::new_form).post(objection_pages::new_submit),
+            get(objection_pages::new_form)
+                .post(objection_pages::new_submit)
+                .layer(DefaultBodyLimit::max(OBJECTION_BODY_LIMIT)),
         )
         // The relying party's application through the portal (rate-limited
         // like the API's).

@@ -13,9 +13,12 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use base64::Engine;
 use serde::Deserialize;
 use zhengzhao_core::Error;
-use zhengzhao_core::objections::{ApplicantInput, ObjectionRequest, TrackRequest, TrackView};
+use zhengzhao_core::objections::{
+    ApplicantInput, AttachmentInput, ObjectionRequest, TrackRequest, TrackView,
+};
 
 const KINDS: [(&str, &str); 3] = [
     ("accuracy", "信息不准确"),
@@ -96,18 +99,19 @@ fn input_of(field: &str) -> String {
         (_, "applicant/role") => "role".into(),
         (_, "applicant/name") => "name".into(),
         (_, "applicant/phone") => "phone".into(),
-        ("kind" | "fields" | "statement" | "license_id", _) => top.into(),
+        ("kind" | "fields" | "statement" | "license_id" | "attachments", _) => top.into(),
         _ => "license_id".into(),
     }
 }
 
 /// The form's own words for a choice left out, in the order of the form.
 fn in_form_order(mut errors: Vec<FormError>) -> Vec<FormError> {
-    const ORDER: [&str; 7] = [
+    const ORDER: [&str; 8] = [
         "license_id",
         "kind",
         "fields",
         "statement",
+        "attachments",
         "role",
         "name",
         "phone",
@@ -210,17 +214,34 @@ pub async fn new_form(State(s): State<AppState>, Query(q): Query<NewQuery>) -> A
     respond(status, &page)
 }
 
-/// `POST /objections/new`
+/// `POST /objections/new`: a multipart form (its evidence attached as
+/// files, at most three; a file input left empty sends nothing).
 pub async fn new_submit(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
-    body: Bytes,
+    mut form: axum::extract::Multipart,
 ) -> ApiResult<Response> {
     let mut page = ObjectionNewPage::default();
     let mut fields = Vec::new();
-    for (k, v) in form_urlencoded::parse(&body) {
-        let v = v.into_owned();
-        match k.as_ref() {
+    let mut attachments = Vec::new();
+    let unreadable = |e: axum::extract::multipart::MultipartError| {
+        Error::Malformed(format!("the form could not be read: {e}"))
+    };
+    while let Some(part) = form.next_field().await.map_err(unreadable)? {
+        let k = part.name().unwrap_or_default().to_owned();
+        if k == "attachments" {
+            let name = part.file_name().unwrap_or_default().to_owned();
+            let bytes = part.bytes().await.map_err(unreadable)?;
+            if !name.is_empty() || !bytes.is_empty() {
+                attachments.push(AttachmentInput {
+                    name,
+                    content_base64: base64::engine::general_purpose::STANDARD.encode(&bytes),
+                });
+            }
+            continue;
+        }
+        let v = part.text().await.map_err(unreadable)?;
+        match k.as_str() {
             "license_id" => page.license_id = v,
             "kind" => page.kind = v,
             "fields" => fields.push(v),
@@ -241,7 +262,7 @@ pub async fn new_submit(
             name: page.name.clone(),
             phone: page.phone.clone(),
         },
-        attachments: Vec::new(),
+        attachments,
         channel: None,
         channel_reference: None,
     };

@@ -988,3 +988,100 @@ async fn objection_deadlines_on_the_calendar(app: TestApp) {
 }
 
 both_backends!(objection_deadlines, objection_deadlines_on_the_calendar);
+
+/// A browser's multipart form: text fields, then files as
+/// (field, file name, bytes).
+fn multipart(text: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "zhengzhao-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (k, v) in text {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (k, name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// The public objection page takes its evidence as files: a text file
+/// named .png is refused at the file input (the error summary links to it)
+/// and nothing is stored; an empty file input is no attachment; a PNG and
+/// a PDF are kept with the objection, served to its handler.
+async fn objection_page_takes_attachments(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let issued = app.issue(&clerk, &license_request("att-1")).await;
+    let id = issued["license_id"].as_str().unwrap();
+    let text = [
+        ("license_id", id),
+        ("kind", "accuracy"),
+        ("fields", "domicile"),
+        ("statement", "住所已迁至新城区某某路99号，执照上仍是旧址。"),
+        ("role", "holder"),
+        ("name", "李四"),
+        ("phone", "13800000000"),
+    ];
+    let send = |files: &[(&str, &str, &[u8])]| {
+        let (content_type, body) = multipart(&text, files);
+        app.client
+            .post(app.url("/objections/new"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let r = send(&[("attachments", "门牌.png", b"just text".as_slice())])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<a href=\"#attachments\">"), "{html}");
+    assert_eq!(objections_stored(&app).await, 0);
+
+    let r = send(&[("attachments", "", b"".as_slice())]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "an empty file input");
+    assert_eq!(
+        app.raw_count("SELECT count(*) FROM objection_attachments")
+            .await,
+        0
+    );
+    let r = send(&[
+        ("attachments", "门牌.png", PNG),
+        ("attachments", "租赁合同.pdf", PDF),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let html = r.text().await.unwrap();
+    let ticket = html
+        .split("id=\"ticket\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    assert_eq!(
+        app.raw_count("SELECT count(*) FROM objection_attachments")
+            .await,
+        2
+    );
+    let handler = app.token("150102", Role::ObjectionHandler).await;
+    let r = app
+        .get_as(
+            &format!("/api/v1/objections/{ticket}/attachments/0"),
+            &handler,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "ticket {ticket}");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), PNG);
+}
+both_backends!(objection_page_attachments, objection_page_takes_attachments);
