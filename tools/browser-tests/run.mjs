@@ -270,6 +270,25 @@ try {
     await context.close();
   }
 
+  // Scan a QR code by picture (on a phone the file input opens the
+  // camera): the holder's presentation code, photographed, opens its check.
+  {
+    const made = await api(base, clerk, "POST", `/api/v1/licenses/${encodeURIComponent(license)}/presentations`, { fields: ["name"] });
+    const picture = Buffer.from(await (await fetch(base + new URL(made.qr_png).pathname)).arrayBuffer());
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    await page.goto(base + "/verify");
+    await page.setInputFiles("#picture", { name: "扫码.png", mimeType: "image/png", buffer: picture });
+    await navigating(page, () => page.click("form[action='/verify/scan'] button[type=submit]"));
+    check(new URL(page.url()).pathname.startsWith("/verify/p/") && (await page.locator("main").innerText()).includes("呼和浩特市青城科技有限公司"),
+      `a photographed code opens its check (${new URL(page.url()).pathname.slice(0, 12)}…)`);
+    await page.goto(base + "/verify");
+    await page.setInputFiles("#picture", { name: "空白.png", mimeType: "image/png", buffer: readFileSync(join(ARTIFACTS, "standard-home.png")) });
+    await navigating(page, () => page.click("form[action='/verify/scan'] button[type=submit]"));
+    check((await page.locator("main").innerText()).includes("图片中未找到二维码"), "a picture without a code says so");
+    await context.close();
+  }
+
   // Find the business license by credit code and name; check a PDF file.
   {
     const context = await browser.newContext({ bypassCSP: true });

@@ -268,6 +268,37 @@ impl Library {
         self.public_result(&l, &id).await
     }
 
+    /// Where a scanned QR code leads on this site: the check page of a
+    /// license's code or a holder's presentation code, or of an identifier
+    /// alone. Any other text (another site's link, which could imitate
+    /// ours) leads nowhere: the visitor is never sent off this site.
+    pub fn scanned_code_path(&self, text: &str) -> Result<String> {
+        let text = text.trim();
+        let foreign = || {
+            Error::field(
+                "picture",
+                "not_ours",
+                "the QR code is not a check code of this library",
+                "该二维码不是本库的证照核验码，请勿通过它办理业务",
+            )
+        };
+        if let Some(path) = text.strip_prefix(self.urls.base()) {
+            let ok = path.starts_with("/verify/")
+                && path.len() <= 4608
+                && path.chars().all(|c| c.is_ascii_graphic())
+                && !path.contains("..");
+            return if ok {
+                Ok(path.to_owned())
+            } else {
+                Err(foreign())
+            };
+        }
+        match LicenseId::parse(text) {
+            Ok(id) => Ok(format!("/verify/{id}")),
+            Err(_) => Err(foreign()),
+        }
+    }
+
     pub async fn verify_public(&self, raw: &str) -> Result<VerifyResult> {
         self.count_checks(crate::check_counts::CheckWay::Identifier, 1);
         let (l, id) = self.find_license(raw).await?;

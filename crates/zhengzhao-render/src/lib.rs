@@ -45,8 +45,10 @@ mod page;
 mod pdf;
 mod qr;
 mod qr_image;
+mod qr_read;
 mod signature;
 pub use qr_image::{qr_png, qr_svg};
+pub use qr_read::{QrReadError, read_qr};
 pub use signature::{
     PreparedPdf, SIGNATURE_ROOM, SignatureFieldInfo, SignatureLookupError, WholeFileSignature,
     find_signature, prepare_signature,

@@ -75,6 +75,9 @@ async fn not_found() -> impl IntoResponse {
     crate::error::ApiError(Error::NotFound("no such endpoint".into()))
 }
 
+/// The body limit of a QR code's picture (a phone camera's JPEG).
+const SCAN_BODY_LIMIT: usize = 12 * 1024 * 1024;
+
 /// The body limit of an objection: three attachments of 512 KiB as
 /// base64, with the rest of the form.
 const OBJECTION_BODY_LIMIT: usize = 3 * 1024 * 1024;
@@ -443,6 +446,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/verify/{license_id}", get(verify::check))
         .route("/verify", get(verify::form))
         .route("/verify/file", post(verify::file))
+        // A phone's photo is a few megabytes.
+        .route(
+            "/verify/scan",
+            post(verify::scan).layer(DefaultBodyLimit::max(SCAN_BODY_LIMIT)),
+        )
         .route(paths::VERIFY_PAGE, get(verify::by_id))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -283,6 +283,59 @@ pub async fn file(
     Ok(resp)
 }
 
+/// `POST /verify/scan`: a picture of a QR code (a phone's camera through
+/// the file input, or a screenshot): read on a blocking thread, and the
+/// browser sent to the check page it names on this site, never elsewhere.
+pub async fn scan(
+    State(s): State<AppState>,
+    mut form: axum::extract::Multipart,
+) -> ApiResult<Response> {
+    let mut picture = Vec::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| Error::Malformed(format!("the upload is not a form: {e}")))?
+    {
+        if field.name() == Some("picture") {
+            picture = field
+                .bytes()
+                .await
+                .map_err(|e| Error::Malformed(format!("the picture could not be read: {e}")))?
+                .to_vec();
+        }
+    }
+    let read = tokio::task::spawn_blocking(move || zhengzhao_render::read_qr(&picture))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let error = match read.map(|text| s.library.scanned_code_path(&text)) {
+        Ok(Ok(path)) => {
+            return Ok(axum::response::IntoResponse::into_response(
+                axum::response::Redirect::to(&path),
+            ));
+        }
+        Ok(Err(_)) => {
+            "该二维码不是本库的证照核验码。请勿通过不明二维码办理业务；可改用证照标识核验。"
+        }
+        Err(zhengzhao_render::QrReadError::NoCode) => {
+            "图片中未找到二维码：请让二维码完整、清晰地位于画面中间后重新拍摄。"
+        }
+        Err(zhengzhao_render::QrReadError::NotAPicture) => {
+            "无法识别上传的图片：请上传PNG或JPEG格式的照片或截图。"
+        }
+    };
+    let mut resp = render(&VerifyPage {
+        asked: String::new(),
+        error: Some(error.to_owned()),
+        result: None,
+        shown: Vec::new(),
+        credit_code: String::new(),
+        holder_name: String::new(),
+        file_check: None,
+    })?;
+    *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(resp)
+}
+
 /// `GET /verify/{license_id}`: where a license's QR code points.
 pub async fn by_id(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     page(&s, &id).await

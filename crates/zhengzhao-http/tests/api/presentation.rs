@@ -235,3 +235,82 @@ async fn presentation_tokens_stay_secret(app: TestApp) {
     assert!(!events.contains(&signature), "token in the audit log");
 }
 both_backends!(presentation_secrecy, presentation_tokens_stay_secret);
+
+/// A picture of a QR code as a browser's file upload.
+async fn upload_picture(app: &TestApp, picture: &[u8]) -> reqwest::Response {
+    let boundary = "zhengzhao-scan-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"qr.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(picture);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url("/verify/scan"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Scanning by picture: the library's own presentation code leads to its
+/// check page; another site's link dressed as ours, a picture without a
+/// code and a file that is no picture are refused on the page, and nobody
+/// is sent elsewhere.
+async fn scanning_a_picture(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    let issued = app.issue(&clerk, &license_request("SCAN-1")).await;
+    let id = issued["license_id"].as_str().unwrap().to_owned();
+    let made: Value = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/licenses/{id}/presentations"),
+            Some(&clerk),
+            &json!({"fields": ["name"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = made["url"].as_str().unwrap();
+    let r = upload_picture(&app, &zhengzhao_render::qr_png(url, 6).unwrap()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/verify/p/") && url.ends_with(&to), "{to}");
+    let page = app.get(&to).await.text().await.unwrap();
+    assert!(
+        page.contains("呼和浩特市青城科技有限公司"),
+        "the scan shows the chosen field"
+    );
+
+    // The printed license's code, by identifier alone, leads to its page.
+    let r = upload_picture(&app, &zhengzhao_render::qr_png(&id, 6).unwrap()).await;
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        format!("/verify/{id}")
+    );
+
+    for (picture, says) in [
+        (
+            zhengzhao_render::qr_png(&format!("https://evil.example/verify/{id}"), 6).unwrap(),
+            "不是本库的证照核验码",
+        ),
+        (
+            zhengzhao_render::qr_png(&format!("{url}/../../admin"), 6).unwrap(),
+            "不是本库的证照核验码",
+        ),
+        (b"%PDF-1.4 not a picture".to_vec(), "无法识别上传的图片"),
+    ] {
+        let r = upload_picture(&app, &picture).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains(says), "{says}");
+    }
+}
+both_backends!(scan_picture, scanning_a_picture);
