@@ -48,6 +48,15 @@ pub struct IncidentsPage {
     pub incidents: Vec<IncidentRow>,
 }
 
+/// The incident a form names, and its request parsed by the API's parser.
+fn incident_id(id: &str) -> Result<uuid::Uuid, Error> {
+    uuid::Uuid::parse_str(id).map_err(|_| Error::NotFound(format!("incident {id}")))
+}
+
+fn request_of<T: serde::de::DeserializeOwned>(request: &Value) -> Result<T, Error> {
+    crate::http::json::parse(request.to_string().as_bytes())
+}
+
 /// A `datetime-local` value (China time) as RFC 3339 with its offset.
 fn china_instant(local: &str) -> Value {
     if local.is_empty() {
@@ -205,7 +214,7 @@ pub async fn open(
     policy::require(&c, Action::ManageIncident)?;
     let request = json!({"org": c.org.as_str(), "cause": form.get("cause"),
                          "started_at": china_instant(&form.get("started_at")), "operations": form.all("operations")});
-    let done = match crate::http::json::parse(request.to_string().as_bytes()) {
+    let done = match request_of(&request) {
         Ok(req) => s.library.open_incident(&c, req).await.map(|_| ()),
         Err(e) => Err(e),
     };
@@ -224,9 +233,9 @@ pub async fn close(
         Err(r) => return Ok(*r),
     };
     policy::require(&c, Action::ManageIncident)?;
-    let id = uuid::Uuid::parse_str(&id).map_err(|_| Error::NotFound(format!("incident {id}")))?;
+    let id = incident_id(&id)?;
     let request = json!({"cleared_at": china_instant(&form.get("cleared_at"))});
-    let done = match crate::http::json::parse(request.to_string().as_bytes()) {
+    let done = match request_of(&request) {
         Ok(req) => s.library.close_incident(&c, id, req).await.map(|_| ()),
         Err(e) => Err(e),
     };
@@ -246,14 +255,14 @@ pub async fn backlog(
         Err(r) => return Ok(*r),
     };
     policy::require(&c, Action::ManageIncident)?;
-    let id = uuid::Uuid::parse_str(&id).map_err(|_| Error::NotFound(format!("incident {id}")))?;
+    let id = incident_id(&id)?;
     let paper = form.get("paper_issued_on");
     let request = json!({"items": [{
         "source": {"system": form.get("system"), "record_id": form.get("record_id")},
         "operation": form.get("operation"),
         "paper_issued_on": if paper.is_empty() { Value::Null } else { json!(paper) },
     }]});
-    let done = match crate::http::json::parse(request.to_string().as_bytes()) {
+    let done = match request_of(&request) {
         Ok(req) => s.library.register_backlog(&c, id, req).await.map(|_| ()),
         Err(e) => Err(e),
     };

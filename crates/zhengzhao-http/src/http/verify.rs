@@ -215,20 +215,7 @@ pub async fn file(
     State(s): State<AppState>,
     mut form: axum::extract::Multipart,
 ) -> ApiResult<Response> {
-    let mut bytes = Vec::new();
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| Error::Malformed(format!("the upload is not a form: {e}")))?
-    {
-        if field.name() == Some("file") {
-            bytes = field
-                .bytes()
-                .await
-                .map_err(|e| Error::Malformed(format!("the file could not be read: {e}")))?
-                .to_vec();
-        }
-    }
+    let bytes = uploaded(&mut form, "file").await?;
     let checked = if bytes.starts_with(b"%PDF-") {
         Some(s.library.check_pdf(bytes).await)
     } else {
@@ -290,20 +277,7 @@ pub async fn scan(
     State(s): State<AppState>,
     mut form: axum::extract::Multipart,
 ) -> ApiResult<Response> {
-    let mut picture = Vec::new();
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| Error::Malformed(format!("the upload is not a form: {e}")))?
-    {
-        if field.name() == Some("picture") {
-            picture = field
-                .bytes()
-                .await
-                .map_err(|e| Error::Malformed(format!("the picture could not be read: {e}")))?
-                .to_vec();
-        }
-    }
+    let picture = uploaded(&mut form, "picture").await?;
     let read = tokio::task::spawn_blocking(move || zhengzhao_render::read_qr(&picture))
         .await
         .map_err(|e| Error::Internal(e.to_string()))?;
@@ -334,6 +308,25 @@ pub async fn scan(
     })?;
     *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     Ok(resp)
+}
+
+/// The file of the upload's field `name` (empty when none was chosen).
+async fn uploaded(form: &mut axum::extract::Multipart, name: &str) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| Error::Malformed(format!("the upload is not a form: {e}")))?
+    {
+        if field.name() == Some(name) {
+            bytes = field
+                .bytes()
+                .await
+                .map_err(|e| Error::Malformed(format!("the file could not be read: {e}")))?
+                .to_vec();
+        }
+    }
+    Ok(bytes)
 }
 
 /// `GET /verify/{license_id}`: where a license's QR code points.

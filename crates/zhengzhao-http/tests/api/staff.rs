@@ -713,20 +713,7 @@ both_backends!(pages, login_pages);
 async fn console_forms_need_the_csrf_token(app: TestApp) {
     fresh_step(&app);
     let security = app.token("150000", Role::SecurityAdmin).await;
-    let clerk = create_user(&app, &security, "form.zhao", "150102", &["issuer_clerk"]).await;
-    let s = login(&app, &clerk, &clerk.password, -1).await;
-    let change = json!({"current_password": clerk.password, "new_password": NEW_PASSWORD});
-    let r = with_session(
-        &app,
-        Method::POST,
-        "/api/v1/session/password",
-        &s,
-        true,
-        Some(&change),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let s = login(&app, &clerk, NEW_PASSWORD, 0).await;
+    let s = console_session(&app, &security, "form.zhao", "150102", "issuer_clerk").await;
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

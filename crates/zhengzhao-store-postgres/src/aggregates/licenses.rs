@@ -8,6 +8,20 @@ use zhengzhao_domain::codes::LicenseTypeCode;
 use zhengzhao_domain::license_id::LicenseId;
 use zhengzhao_store::*;
 
+/// Rows of (text, text, count), as the dashboard's counts read them.
+fn counts_of(rows: &[tokio_postgres::Row]) -> StoreResult<Vec<(String, String, i64)>> {
+    let corrupt = |e: tokio_postgres::Error| StoreError::Corrupt(format!("count row: {e}"));
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get(0).map_err(corrupt)?,
+                r.try_get(1).map_err(corrupt)?,
+                r.try_get(2).map_err(corrupt)?,
+            ))
+        })
+        .collect()
+}
+
 #[async_trait]
 impl LicenseStore for PgStore {
     async fn license_status_summary(&self) -> StoreResult<(i64, Vec<i64>)> {
@@ -219,18 +233,7 @@ impl LicenseStore for PgStore {
             )
             .await
             .map_err(crate::backend)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0)
-                        .map_err(|e| StoreError::Corrupt(format!("day: {e}")))?,
-                    r.try_get(1)
-                        .map_err(|e| StoreError::Corrupt(format!("kind: {e}")))?,
-                    r.try_get(2)
-                        .map_err(|e| StoreError::Corrupt(format!("count: {e}")))?,
-                ))
-            })
-            .collect()
+        counts_of(&rows)
     }
 
     async fn issuance_by_month(
@@ -253,18 +256,7 @@ impl LicenseStore for PgStore {
             )
             .await
             .map_err(crate::backend)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0)
-                        .map_err(|e| StoreError::Corrupt(format!("month: {e}")))?,
-                    r.try_get(1)
-                        .map_err(|e| StoreError::Corrupt(format!("org: {e}")))?,
-                    r.try_get(2)
-                        .map_err(|e| StoreError::Corrupt(format!("count: {e}")))?,
-                ))
-            })
-            .collect()
+        counts_of(&rows)
     }
 
     async fn deliveries_of_licenses(&self, keys: &[i64]) -> StoreResult<Vec<DeliveryRecord>> {
