@@ -94,6 +94,18 @@ pub enum FieldType {
 }
 
 impl FieldType {
+    /// Every type, in the order an editor offers them.
+    pub const ALL: [FieldType; 8] = [
+        FieldType::Text,
+        FieldType::LongText,
+        FieldType::Date,
+        FieldType::Money,
+        FieldType::Enum,
+        FieldType::IdentityCode,
+        FieldType::OrgReference,
+        FieldType::ImageReference,
+    ];
+
     pub fn label_zh(self) -> &'static str {
         match self {
             FieldType::Text => "文本",
@@ -673,16 +685,7 @@ mod tests {
 
     #[test]
     fn field_type_names_are_the_json_names() {
-        for t in [
-            FieldType::Text,
-            FieldType::LongText,
-            FieldType::Date,
-            FieldType::Money,
-            FieldType::Enum,
-            FieldType::IdentityCode,
-            FieldType::OrgReference,
-            FieldType::ImageReference,
-        ] {
+        for t in FieldType::ALL {
             assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
         }
     }

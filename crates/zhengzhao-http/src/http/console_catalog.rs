@@ -30,16 +30,6 @@ use zhengzhao_domain::org::OrgLevel;
 const SPARE_ROWS: usize = 3;
 const MAX_ROWS: usize = 110;
 
-const FIELD_TYPES: [FieldType; 8] = [
-    FieldType::Text,
-    FieldType::LongText,
-    FieldType::Date,
-    FieldType::Money,
-    FieldType::Enum,
-    FieldType::IdentityCode,
-    FieldType::OrgReference,
-    FieldType::ImageReference,
-];
 const HOLDER_TYPES: [HolderType; 4] = [
     HolderType::NaturalPerson,
     HolderType::LegalPerson,
@@ -141,7 +131,7 @@ fn field_row(i: usize, f: Option<&FaceField>) -> FieldRow {
         i,
         name: f.map(|f| f.name.clone()).unwrap_or_default(),
         label: f.map(|f| f.label.clone()).unwrap_or_default(),
-        types: FIELD_TYPES
+        types: FieldType::ALL
             .iter()
             .map(|t| (t.as_str().to_owned(), t.label_zh(), t.as_str() == ty))
             .collect(),
