@@ -86,6 +86,7 @@ impl Library {
         caller: &Principal,
         code: &LicenseTypeCode,
         draft: LicenseTypeDraft,
+        based_on: Option<u32>,
     ) -> Result<LicenseTypeVersion> {
         Self::authorize_catalog_edit(caller)?;
         if &draft.code != code {
@@ -107,6 +108,15 @@ impl Library {
             .license_type(code, None)
             .await?
             .ok_or_else(|| Error::NotFound(format!("license type {code}")))?;
+        // An editor that started from an older version would undo what was
+        // made since: refused, not merged (the store's write is conditional
+        // on `current.version` too, for two saves at once).
+        if let Some(v) = based_on.filter(|v| *v != current.version) {
+            return Err(Error::Conflict(format!(
+                "{code} is at version {} now, not {v}: open it again / 该证照类型已被修订为第{}版，请重新打开后再修改",
+                current.version, current.version
+            )));
+        }
         let spec = self.check_spec(draft).await?;
         if spec == current.spec {
             return Err(Error::Conflict(format!(

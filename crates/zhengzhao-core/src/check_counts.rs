@@ -120,7 +120,11 @@ impl Library {
     /// Checks per day over the last `days` days up to today (China time),
     /// oldest first, days without checks included.
     pub async fn check_volume(&self, days: i64) -> Result<Vec<DayChecks>> {
-        self.flush_check_counts().await?;
+        // A failed flush keeps its counts for the next one; the chart then
+        // shows what is stored, not an error.
+        if let Err(e) = self.flush_check_counts().await {
+            tracing::warn!(error = %e, "check counts not stored; kept for the next try");
+        }
         let internal = |e: jiff::Error| crate::Error::Internal(e.to_string());
         let today = self.today();
         let first = today

@@ -96,6 +96,8 @@ pub struct HolderLicense {
     pub license_id: String,
     pub version: u16,
     pub type_code: String,
+    /// The catalog version of its type the license was issued under.
+    pub type_version: u32,
     pub status: &'static str,
     pub issuer: String,
     #[schema(value_type = String)]
@@ -183,6 +185,7 @@ impl Library {
                 license_id: v.license_id.to_string(),
                 version: v.version,
                 type_code: l.type_code.to_string(),
+                type_version: v.type_version,
                 status: status_of(&l, v, today),
                 issuer: l.issuer.to_string(),
                 valid_from: v.valid_from,

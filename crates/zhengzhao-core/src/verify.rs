@@ -283,14 +283,27 @@ impl Library {
             )
         };
         if let Some(path) = text.strip_prefix(self.urls.base()) {
-            let ok = path.starts_with("/verify/")
-                && path.len() <= 4608
-                && path.chars().all(|c| c.is_ascii_graphic())
-                && !path.contains("..");
-            return if ok {
-                Ok(path.to_owned())
-            } else {
-                Err(foreign())
+            // Exactly a check page: a license's identifier, or a
+            // presentation token's own characters (no `%`, no dots that a
+            // browser would read as going up).
+            let token_ok = |t: &str| {
+                !t.is_empty()
+                    && t.len() <= 4096
+                    && !t.contains("..")
+                    && !t.starts_with('.')
+                    && t.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            };
+            if let Some(token) = path.strip_prefix("/verify/p/") {
+                return if token_ok(token) {
+                    Ok(path.to_owned())
+                } else {
+                    Err(foreign())
+                };
+            }
+            return match path.strip_prefix("/verify/").map(LicenseId::parse) {
+                Some(Ok(id)) => Ok(format!("/verify/{id}")),
+                _ => Err(foreign()),
             };
         }
         match LicenseId::parse(text) {

@@ -1,10 +1,13 @@
 //! Reading a QR code from a picture (a phone's photo of a license or of a
 //! holder's presentation code, or a screenshot): PNG or JPEG, decoded with
-//! limits (a small file must not unpack into gigabytes), scaled down to at
+//! limits (a small file must not unpack into gigabytes: at most
+//! `MAX_DIMENSION` a side and `MAX_DECODE_BYTES` in all), scaled down with
+//! `thumbnail` (integer area sampling, no float copy of the picture) to at
 //! most `MAX_SIDE` pixels on its long side (a QR code needs far fewer, and
 //! the search's cost grows with the pixels), then searched with `rqrr`.
+//! The caller bounds how many run at once.
 
-use image::{ImageReader, Limits, imageops::FilterType};
+use image::{ImageReader, Limits};
 use std::io::Cursor;
 
 /// Why no text came out of a picture.
@@ -18,8 +21,10 @@ pub enum QrReadError {
 
 /// The longest side searched, in pixels.
 const MAX_SIDE: u32 = 1600;
-/// The largest picture decoded (a 50-megapixel camera is below it).
-const MAX_DIMENSION: u32 = 10_000;
+/// The largest picture decoded: a phone's 12–48 megapixel photo fits.
+const MAX_DIMENSION: u32 = 8_192;
+/// What the decoder may hold at once (an 8000 × 5000 RGB picture is 120 MB).
+const MAX_DECODE_BYTES: u64 = 128 * 1024 * 1024;
 
 /// The text of the first QR code found in `picture`.
 pub fn read_qr(picture: &[u8]) -> Result<String, QrReadError> {
@@ -29,11 +34,11 @@ pub fn read_qr(picture: &[u8]) -> Result<String, QrReadError> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
     limits.max_image_height = Some(MAX_DIMENSION);
-    limits.max_alloc = Some(256 * 1024 * 1024);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
     let decoded = reader.decode().map_err(|_| QrReadError::NotAPicture)?;
     let small = if decoded.width().max(decoded.height()) > MAX_SIDE {
-        decoded.resize(MAX_SIDE, MAX_SIDE, FilterType::Triangle)
+        decoded.thumbnail(MAX_SIDE, MAX_SIDE)
     } else {
         decoded
     };

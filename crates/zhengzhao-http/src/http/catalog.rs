@@ -111,7 +111,7 @@ pub async fn update(
     let draft: LicenseTypeDraft = body.parse()?;
     Ok(Json(
         s.library
-            .update_license_type(&caller, &code, draft)
+            .update_license_type(&caller, &code, draft, None)
             .await?
             .into(),
     ))

@@ -74,13 +74,14 @@ pub struct CatalogPage {
     pub csrf_token: String,
     /// A type was just saved.
     pub saved: bool,
-    /// (code, name, version, public attribute) of each type.
-    pub types: Vec<(String, String, u32, &'static str)>,
+    /// (code, name, version, next version, public attribute) of each type.
+    pub types: Vec<(String, String, u32, u32, &'static str)>,
     /// The form: none on the list page.
     pub editing: bool,
     /// The type's code when making its next version; empty for a new type.
     pub existing: String,
     pub version: u32,
+    pub next_version: u32,
     pub code: String,
     pub name: String,
     pub authority_name: String,
@@ -140,7 +141,7 @@ fn field_row(i: usize, f: Option<&FaceField>) -> FieldRow {
             .and_then(|f| f.max_length)
             .map(|n| n.to_string())
             .unwrap_or_default(),
-        values: f.map(|f| f.values.join("、")).unwrap_or_default(),
+        values: f.map(|f| f.values.join("\n")).unwrap_or_default(),
         personal: f.is_some_and(|f| f.personal),
         confidential: f.is_some_and(|f| f.confidential),
         same_as_holder: [
@@ -222,7 +223,7 @@ fn options(
 }
 
 /// The list of the catalog's types, for the editor's first page.
-async fn list_types(s: &AppState) -> ApiResult<Vec<(String, String, u32, &'static str)>> {
+async fn list_types(s: &AppState) -> ApiResult<Vec<(String, String, u32, u32, &'static str)>> {
     Ok(s.library
         .catalog(true)
         .await?
@@ -233,6 +234,7 @@ async fn list_types(s: &AppState) -> ApiResult<Vec<(String, String, u32, &'stati
                 d.code.to_string(),
                 d.name.clone(),
                 v.version,
+                v.version.saturating_add(1),
                 d.public_attribute.label_zh(),
             )
         })
@@ -304,13 +306,23 @@ pub async fn edit_form(
         editing: true,
         existing: code.to_string(),
         version: v.version,
+        next_version: v.version.saturating_add(1),
         ..CatalogPage::default()
     };
     fill(&mut page, v.spec.draft(), SPARE_ROWS);
     render(&page)
 }
 
-/// Values of a list typed in one box: split on commas, 、 and spaces.
+/// An enum's values, one per line (a value may hold spaces, commas or 、).
+fn lines_of(raw: &str) -> Vec<String> {
+    raw.lines()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Org codes typed in one box: split on commas, 、 and spaces.
 fn list_of(raw: &str) -> Vec<String> {
     raw.split(|c: char| c == ',' || c == '，' || c == '、' || c.is_whitespace())
         .filter(|s| !s.is_empty())
@@ -344,7 +356,7 @@ fn draft_json(form: &Form, existing: &str) -> (Value, Vec<usize>) {
                 max.parse::<u64>().map_or(json!(max), |n| json!(n)),
             );
         }
-        let values = list_of(&at("values"));
+        let values = lines_of(&at("values"));
         if !values.is_empty() {
             f.insert("values".into(), json!(values));
         }
@@ -434,6 +446,8 @@ async fn save(
     };
     Library::authorize_catalog_edit(&c)?;
     let (draft, from) = draft_json(&form, &existing);
+    // The version the form was opened on: saving over a newer one is refused.
+    let based_on: u32 = form.get("version").parse().unwrap_or(0);
     let more = !form.get("more").is_empty();
     let outcome = if more {
         Ok(())
@@ -443,7 +457,7 @@ async fn save(
             Ok(d) => match LicenseTypeCode::parse(&existing) {
                 Ok(code) => s
                     .library
-                    .update_license_type(&c, &code, d)
+                    .update_license_type(&c, &code, d, Some(based_on))
                     .await
                     .map(|_| ()),
                 Err(_) => Err(Error::NotFound(format!("license type {existing}"))),
@@ -451,17 +465,20 @@ async fn save(
             Err(e) => Err(e),
         }
     };
-    let errors = match outcome {
+    let (errors, status) = match outcome {
         Ok(()) if !more => {
             return Ok(Redirect::to("/console/catalog?saved=1").into_response());
         }
-        Ok(()) => Vec::new(),
-        Err(Error::Conflict(msg)) => vec![FormError {
-            field: "code".into(),
-            message: msg,
-        }],
+        Ok(()) => (Vec::new(), StatusCode::OK),
+        Err(Error::Conflict(msg)) => (
+            vec![FormError {
+                field: "code".into(),
+                message: msg,
+            }],
+            StatusCode::CONFLICT,
+        ),
         Err(e) => match form_errors(&e, |f| input_of(f, &from)) {
-            Some(errors) => errors,
+            Some(errors) => (errors, StatusCode::UNPROCESSABLE_ENTITY),
             None => return Err(e.into()),
         },
     };
@@ -472,7 +489,8 @@ async fn save(
         errors,
         csrf_token: csrf_of(&c),
         editing: true,
-        version: get("version").parse().unwrap_or(0),
+        version: based_on,
+        next_version: based_on.saturating_add(1),
         code: if existing.is_empty() {
             get("code")
         } else {
@@ -523,9 +541,7 @@ async fn save(
         .collect();
     page.row_count = page.rows.len();
     let mut resp = render(&page)?;
-    if !more {
-        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
+    *resp.status_mut() = status;
     Ok(resp)
 }
 

@@ -152,53 +152,51 @@ pub async fn list(
     page(&s, &c, Vec::new(), StatusCode::OK).await
 }
 
-async fn answer(s: &AppState, c: &Principal, done: Result<(), Error>) -> ApiResult<Response> {
-    answer_at(s, c, done, "").await
-}
-
-/// The answer to a form whose inputs' ids end in `suffix` (one backlog
-/// form per open incident).
-async fn answer_at(
+/// The answer to one of the page's forms: back to the list, or the page
+/// with the error summary, each error linked to the input `id_of` names.
+async fn answer(
     s: &AppState,
     c: &Principal,
     done: Result<(), Error>,
-    suffix: &str,
+    id_of: impl Fn(&str) -> String,
 ) -> ApiResult<Response> {
     match done {
         Ok(()) => Ok(Redirect::to("/console/incidents").into_response()),
         Err(Error::Conflict(msg)) => {
+            let field = id_of("");
             page(
                 s,
                 c,
                 vec![FormError {
-                    field: "cause".into(),
+                    field,
                     message: msg,
                 }],
                 StatusCode::CONFLICT,
             )
             .await
         }
-        Err(e) => match form_errors(&e, |f| match f {
-            "started_at" | "operations" | "paper_issued_on" => f.into(),
-            f if f.contains("operation") => "operation".into(),
-            f if f.contains("record_id") => "record_id".into(),
-            f if f.contains("source") => "system".into(),
-            f if f.contains("paper_issued_on") => "paper_issued_on".into(),
-            _ => "cause".into(),
-        })
-        .map(|errors| {
-            errors
-                .into_iter()
-                .map(|mut e| {
-                    e.field.push_str(suffix);
-                    e
-                })
-                .collect()
-        }) {
+        Err(e) => match form_errors(&e, id_of) {
             Some(errors) => page(s, c, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
             None => Err(e.into()),
         },
     }
+}
+
+/// The open form's inputs.
+fn open_input(field: &str) -> String {
+    match field.split('/').next().unwrap_or_default() {
+        f @ ("started_at" | "operations") => f.into(),
+        _ => "cause".into(),
+    }
+}
+
+/// The backlog form's inputs of incident `id` (`items/0/source/system`…).
+fn backlog_input(field: &str, id: &uuid::Uuid) -> String {
+    let input = ["record_id", "system", "operation", "paper_issued_on"]
+        .into_iter()
+        .find(|name| field.ends_with(name))
+        .unwrap_or("system");
+    format!("{input}-{id}")
 }
 
 /// `POST /console/incidents`: open one for the caller's org.
@@ -218,7 +216,7 @@ pub async fn open(
         Ok(req) => s.library.open_incident(&c, req).await.map(|_| ()),
         Err(e) => Err(e),
     };
-    answer(&s, &c, done).await
+    answer(&s, &c, done, open_input).await
 }
 
 /// `POST /console/incidents/{id}/close`
@@ -239,7 +237,7 @@ pub async fn close(
         Ok(req) => s.library.close_incident(&c, id, req).await.map(|_| ()),
         Err(e) => Err(e),
     };
-    answer(&s, &c, done).await
+    answer(&s, &c, done, |_| format!("cleared-{id}")).await
 }
 
 /// `POST /console/incidents/{id}/backlog`: register one source record the
@@ -266,5 +264,5 @@ pub async fn backlog(
         Ok(req) => s.library.register_backlog(&c, id, req).await.map(|_| ()),
         Err(e) => Err(e),
     };
-    answer_at(&s, &c, done, &format!("-{id}")).await
+    answer(&s, &c, done, |f| backlog_input(f, &id)).await
 }

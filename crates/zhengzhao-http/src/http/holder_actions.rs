@@ -69,7 +69,8 @@ fn holder_form(
 }
 
 /// The type name and (name, label) of each face field of one of the
-/// holder's own licenses.
+/// holder's own licenses, as its type's version it was issued under has
+/// them (what `create_presentation` checks the choice against).
 async fn license_fields(
     s: &AppState,
     h: &HolderSessionCaller,
@@ -82,7 +83,10 @@ async fn license_fields(
         .ok_or_else(|| Error::NotFound(format!("license {license_id}")))?;
     let code = zhengzhao_domain::codes::LicenseTypeCode::parse(&l.type_code)
         .map_err(|_| Error::Internal("stored type code".into()))?;
-    let t = s.library.license_type(&code, None, true).await?;
+    let t = s
+        .library
+        .license_type(&code, Some(l.type_version), true)
+        .await?;
     let d = t.spec.draft();
     Ok((
         d.name.clone(),
@@ -438,7 +442,14 @@ pub async fn request_answer(
             })
         }
         Err(Error::Conflict(_)) => page.error = Some("此授权请求已答复过。".into()),
-        Err(Error::Gone(_) | Error::Validation(_) | Error::ScenarioInactive(_)) => {}
+        // It expired, or its scenario stopped, since the page was shown.
+        Err(Error::Gone(_)) => {
+            page.error = Some("授权请求已过期，请用证单位重新出示二维码。".into());
+        }
+        Err(Error::Validation(_) | Error::ScenarioInactive(_)) => {
+            page.error =
+                Some("授权请求无效：不是本库生成的、已被篡改，或该用证场景已停用。".into());
+        }
         Err(e) => return Err(e.into()),
     }
     Ok(crate::http::no_store(render(&page)?))

@@ -278,9 +278,21 @@ pub async fn scan(
     mut form: axum::extract::Multipart,
 ) -> ApiResult<Response> {
     let picture = uploaded(&mut form, "picture").await?;
-    let read = tokio::task::spawn_blocking(move || zhengzhao_render::read_qr(&picture))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    // Reading a picture takes memory and a core: two at a time in this
+    // process; the rest are told to try again (the rate limit is per
+    // address, this bounds them all).
+    let Ok(slot) = scan_slots().clone().try_acquire_owned() else {
+        return scan_refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "识别二维码的人较多，请稍后再试，或改用证照标识核验。",
+        );
+    };
+    let read = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        zhengzhao_render::read_qr(&picture)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?;
     let error = match read.map(|text| s.library.scanned_code_path(&text)) {
         Ok(Ok(path)) => {
             return Ok(axum::response::IntoResponse::into_response(
@@ -297,17 +309,29 @@ pub async fn scan(
             "无法识别上传的图片：请上传PNG或JPEG格式的照片或截图。"
         }
     };
+    scan_refused(StatusCode::UNPROCESSABLE_ENTITY, error)
+}
+
+/// The verify page saying why a picture led nowhere.
+fn scan_refused(status: StatusCode, why: &str) -> ApiResult<Response> {
     let mut resp = render(&VerifyPage {
         asked: String::new(),
-        error: Some(error.to_owned()),
+        error: Some(why.to_owned()),
         result: None,
         shown: Vec::new(),
         credit_code: String::new(),
         holder_name: String::new(),
         file_check: None,
     })?;
-    *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    *resp.status_mut() = status;
     Ok(resp)
+}
+
+/// Pictures read at once (`scan`).
+fn scan_slots() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
+    static SLOTS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(2)))
 }
 
 /// The file of the upload's field `name` (empty when none was chosen).

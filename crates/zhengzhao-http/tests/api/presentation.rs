@@ -306,6 +306,18 @@ async fn scanning_a_picture(app: TestApp) {
             zhengzhao_render::qr_png(&format!("{url}/../../admin"), 6).unwrap(),
             "不是本库的证照核验码",
         ),
+        (
+            // Encoded dots that a browser would read as going up a level.
+            zhengzhao_render::qr_png(
+                &format!(
+                    "{}/verify/%2e%2e/holder/requests/x",
+                    url.split("/verify/p/").next().unwrap()
+                ),
+                6,
+            )
+            .unwrap(),
+            "不是本库的证照核验码",
+        ),
         (b"%PDF-1.4 not a picture".to_vec(), "无法识别上传的图片"),
     ] {
         let r = upload_picture(&app, &picture).await;

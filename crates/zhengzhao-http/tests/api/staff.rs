@@ -1399,9 +1399,53 @@ async fn catalog_editor_refuses_the_wrong_role(app: TestApp) {
         "the blank row is left out"
     );
     let r = console_post(&app, &admin, "/console/catalog", &form).await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r.text().await.unwrap().contains("出现问题"));
     assert_eq!(app.raw_count(types).await, before + 1);
+
+    // The next version, from the form opened on version 1: an enum whose
+    // values hold spaces and commas keeps them (one value per line). A
+    // second save from the same (now stale) form is refused, not merged.
+    let path = "/console/catalog/11100000MB0143028R078";
+    let mut next: Vec<(&str, &str)> = form
+        .iter()
+        .filter(|(k, _)| !matches!(*k, "row_count" | "code" | "f1.name" | "f1.label"))
+        .copied()
+        .collect();
+    next.extend([
+        ("row_count", "2"),
+        ("version", "1"),
+        ("f1.name", "scope"),
+        ("f1.label", "许可范围"),
+        ("f1.type", "enum"),
+        ("f1.max_length", "40"),
+        ("f1.values", "食品销售, 含冷食\r\n餐饮服务 (小型)\r\n"),
+    ]);
+    let r = console_post(&app, &admin, path, &next).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let made: Value = app
+        .get("/api/v1/catalog/11100000MB0143028R078")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(made["version"], 2);
+    assert_eq!(
+        made["face_fields"][1]["values"],
+        json!(["食品销售, 含冷食", "餐饮服务 (小型)"])
+    );
+    let mut stale = next.clone();
+    stale.retain(|(k, _)| *k != "f0.label");
+    stale.push(("f0.label", "许可证号"));
+    let r = console_post(&app, &admin, path, &stale).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("第2版"));
+    assert_eq!(app.raw_count(types).await, before + 2);
 }
 both_backends!(catalog_editor, catalog_editor_refuses_the_wrong_role);
 
