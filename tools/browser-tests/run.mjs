@@ -224,6 +224,7 @@ try {
     ["apply", "/apply"],
     ["apply-form", "/apply?type_code=11100000MB0143028R001"],
     ["holder", "/holder"],
+    ["certificates", "/certificates"],
   ];
 
   for (const mode of ["standard", "large"]) {
@@ -535,6 +536,10 @@ try {
     await page.fill("input[name=paper_issued_on]", yesterday);
     await navigating(page, () => page.click("form[action$='/backlog'] button[type=submit]"));
     check((await page.locator("main").innerText()).includes("qiye-dengji / PAPER-7"), "the backlog item is registered");
+    await page.goto(base + "/console");
+    const todo = await page.locator("section:has(#todo) table").innerText();
+    check(/进行中的应急事件\s+1/.test(todo) && /应急补录待完成（其中已超期）\s+1（0）/.test(todo), `the dashboard shows the open incident and its backlog (${todo.replace(/\s+/g, " ")})`);
+    await page.goto(base + "/console/incidents");
     let incidentViolations = await axeViolations(page);
     check(incidentViolations.length === 0, `console incidents: axe: ${incidentViolations.join("; ")}`);
     await page.fill("input[name=cleared_at]", `${yesterday}T17:00`);

@@ -15,6 +15,8 @@ pub struct Dashboard {
     pub objections: Option<(usize, usize)>,
     /// Emergency backlog items not done, and how many are overdue.
     pub backlog: Option<(usize, usize)>,
+    /// Emergency incidents still open (the fault not yet cleared).
+    pub incidents_open: Option<usize>,
     /// Outbox rows per destination: (destination, pending, parked, oldest age in minutes).
     pub outbox: Option<Vec<(String, u64, u64, i64)>>,
     /// Scenario applications waiting for a decision.
@@ -118,6 +120,7 @@ impl Library {
                 .count();
             let overdue = incidents.iter().map(|i| i.overdue).sum();
             d.backlog = Some((pending, overdue));
+            d.incidents_open = Some(incidents.iter().filter(|i| i.cleared_at.is_none()).count());
         }
         if may(Action::OperateOutbox) {
             let now = self.now();

@@ -40,6 +40,7 @@ pub struct ConsolePage {
     pub issued: Option<(i64, i64)>,
     pub objections: Option<(usize, usize)>,
     pub backlog: Option<(usize, usize)>,
+    pub incidents_open: Option<usize>,
     pub scenarios_waiting: Option<usize>,
     pub outbox: Vec<(String, u64, u64, i64)>,
     /// The issuance chart (SVG drawn here) and its data as a table.
@@ -272,6 +273,7 @@ pub async fn dashboard(
         issued: d.issued,
         objections: d.objections,
         backlog: d.backlog,
+        incidents_open: d.incidents_open,
         scenarios_waiting: d.scenarios_waiting,
         outbox_chart: match &d.outbox {
             Some(rows) if !rows.is_empty() => charts::horizontal_bars(

@@ -6,6 +6,7 @@ pub mod apply_page;
 pub mod audit;
 pub mod batch;
 pub mod catalog;
+pub mod certificates_page;
 pub mod charts;
 pub mod console;
 pub mod console_catalog;
@@ -297,6 +298,7 @@ pub fn router(state: AppState) -> Router {
         .route("/account", get(login::account))
         .route("/account/password", post(login::change_password))
         .route("/catalog", get(pages::catalog))
+        .route("/certificates", get(certificates_page::page))
         .route("/console", get(console::dashboard))
         .route("/console/licenses", get(console::licenses))
         .route("/console/audit", get(console::audit))

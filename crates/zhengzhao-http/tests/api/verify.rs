@@ -1485,3 +1485,26 @@ fn urlencode(s: &str) -> String {
 }
 
 both_backends!(verify_by_credit_code, verify_by_credit_code_and_name);
+
+/// The certificates page names each issuer by its org, links the root's
+/// revocation list and the three status lists, and every link it offers
+/// answers.
+async fn certificates_page_links_what_it_names(app: TestApp) {
+    let clerk = app.token("150102", Role::IssuerClerk).await;
+    app.issue(&clerk, &license_request("certs-1")).await;
+    let r = app.get("/certificates").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("新城区市场监督管理局（150102）"), "{html}");
+    let links: Vec<&str> = html
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .filter(|l| l.starts_with("/api/v1/crl/") || l.starts_with("/api/v1/status-lists/"))
+        .collect();
+    assert_eq!(links.len(), 4, "{links:?}");
+    for link in links {
+        assert_eq!(app.get(link).await.status(), StatusCode::OK, "{link}");
+    }
+}
+both_backends!(certificates_page, certificates_page_links_what_it_names);
