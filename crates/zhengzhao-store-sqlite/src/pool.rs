@@ -11,6 +11,12 @@ pub(crate) fn open_reader(path: &std::path::Path) -> rusqlite::Result<Connection
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")?;
+    // Readers map the database file instead of copying each page through
+    // read(2), and keep 16 MiB of pages each: the public check of a random
+    // license among 100,000 went from ~20k to ~24k a second (BENCHMARKS.md).
+    // The map is read-only and virtual; WAL frames are still read, so a
+    // reader sees exactly what it saw before.
+    c.execute_batch("PRAGMA mmap_size = 2147418112; PRAGMA cache_size = -16384;")?;
     Ok(c)
 }
 
