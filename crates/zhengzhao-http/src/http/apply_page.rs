@@ -4,11 +4,11 @@
 //! file a scenario it promotes. Both are the use case of
 //! `POST /api/v1/scenarios` (parsed by the API's own JSON parser).
 
-use crate::auth::{ClientIp, PageSession};
+use crate::auth::ClientIp;
 use crate::error::ApiResult;
 use crate::http::pages::render;
 use crate::http::portal::{Form, FormError, form_errors};
-use crate::http::staff_pages::{csrf_of, staff, staff_form};
+use crate::http::staff_pages::{StaffForm, StaffPage, csrf_of};
 use crate::state::AppState;
 use askama::Template;
 use axum::body::Bytes;
@@ -143,13 +143,9 @@ pub async fn submit(
 /// scenario approver.
 pub async fn filing_form(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
+    StaffPage(c): StaffPage,
     Query(q): Query<ApplyQuery>,
 ) -> ApiResult<Response> {
-    let c = match staff(caller) {
-        Ok(c) => c,
-        Err(r) => return Ok(*r),
-    };
     policy::require(&c, Action::FileScenario)?;
     let page = ApplyPage {
         action: FILING_ACTION,
@@ -163,14 +159,9 @@ pub async fn filing_form(
 /// `POST /console/scenarios/file`
 pub async fn filing_submit(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
     ClientIp(ip): ClientIp,
-    body: Bytes,
+    StaffForm(c, form): StaffForm,
 ) -> ApiResult<Response> {
-    let (c, form) = match staff_form(caller, &body) {
-        Ok(x) => x,
-        Err(r) => return Ok(*r),
-    };
     policy::require(&c, Action::FileScenario)?;
     submit_as(&s, Some(&c), ip, &form).await
 }

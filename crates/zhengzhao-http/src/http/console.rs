@@ -5,16 +5,14 @@
 //! the API (`issue_license`, `update_license`, `revoke_license`), parsed
 //! by the API's own JSON parser, so rules and messages are the API's.
 
-use crate::auth::PageSession;
 use crate::error::ApiResult;
 use crate::http::charts::{self, Series};
 use crate::http::pages::render;
 use crate::http::portal::Form;
 use crate::http::portal::{FormError, form_errors};
-use crate::http::staff_pages::{csrf_of, staff, staff_form};
+use crate::http::staff_pages::{StaffForm, StaffPage, csrf_of};
 use crate::state::AppState;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -236,14 +234,7 @@ fn input_of(field: &str) -> String {
 }
 
 /// `GET /console`
-pub async fn dashboard(
-    State(s): State<AppState>,
-    PageSession(caller): PageSession,
-) -> ApiResult<Response> {
-    let c = match staff(caller) {
-        Ok(c) => c,
-        Err(r) => return Ok(*r),
-    };
+pub async fn dashboard(State(s): State<AppState>, StaffPage(c): StaffPage) -> ApiResult<Response> {
     let d = s.library.dashboard(&c).await?;
     let who = c
         .session
@@ -366,13 +357,9 @@ async fn issue_page(s: &AppState, c: &Principal, mut page: IssuePage) -> ApiResu
 /// `GET /console/licenses/new`
 pub async fn issue_form(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
+    StaffPage(c): StaffPage,
     Query(q): Query<NewQuery>,
 ) -> ApiResult<Response> {
-    let c = match staff(caller) {
-        Ok(c) => c,
-        Err(r) => return Ok(*r),
-    };
     policy::require(&c, Action::IssueLicense)?;
     let page = IssuePage {
         type_code: q.type_code.unwrap_or_default(),
@@ -384,13 +371,8 @@ pub async fn issue_form(
 /// `POST /console/licenses/new`
 pub async fn issue_submit(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
-    body: Bytes,
+    StaffForm(c, form): StaffForm,
 ) -> ApiResult<Response> {
-    let (c, form) = match staff_form(caller, &body) {
-        Ok(x) => x,
-        Err(r) => return Ok(*r),
-    };
     policy::require(&c, Action::IssueLicense)?;
     let face = face_of(&form);
     let until = form.get("valid_until");
@@ -552,14 +534,10 @@ async fn license_page(
 /// `GET /console/licenses/{id}`
 pub async fn license(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
+    StaffPage(c): StaffPage,
     Path(id): Path<String>,
     Query(q): Query<LicenseQuery>,
 ) -> ApiResult<Response> {
-    let c = match staff(caller) {
-        Ok(c) => c,
-        Err(r) => return Ok(*r),
-    };
     let notice = if q.issued.is_some() {
         Some("证照已签发，电子证照标识：".to_owned())
     } else if q.updated.is_some() {
@@ -575,14 +553,9 @@ pub async fn license(
 /// `POST /console/licenses/{id}/update`
 pub async fn update_submit(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
     Path(id): Path<String>,
-    body: Bytes,
+    StaffForm(c, form): StaffForm,
 ) -> ApiResult<Response> {
-    let (c, form) = match staff_form(caller, &body) {
-        Ok(x) => x,
-        Err(r) => return Ok(*r),
-    };
     policy::require(&c, Action::ChangeLicense)?;
     let view = s.library.read_license(&c, &id).await?;
     let objection = form.get("objection");
@@ -619,14 +592,9 @@ pub async fn update_submit(
 /// `POST /console/licenses/{id}/revoke`
 pub async fn revoke_submit(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
     Path(id): Path<String>,
-    body: Bytes,
+    StaffForm(c, form): StaffForm,
 ) -> ApiResult<Response> {
-    let (c, form) = match staff_form(caller, &body) {
-        Ok(x) => x,
-        Err(r) => return Ok(*r),
-    };
     policy::require(&c, Action::RevokeLicense)?;
     let request = json!({"reason": form.get("reason")});
     let outcome = match crate::http::json::parse(request.to_string().as_bytes()) {
@@ -675,13 +643,9 @@ pub struct SearchQuery {
 /// the last license shown).
 pub async fn licenses(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
+    StaffPage(c): StaffPage,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Response> {
-    let c = match staff(caller) {
-        Ok(c) => c,
-        Err(r) => return Ok(*r),
-    };
     let holder = q.holder.unwrap_or_default().trim().to_owned();
     let type_code = q.type_code.unwrap_or_default();
     let search = zhengzhao_core::license_reads::LicenseSearch {
@@ -775,13 +739,9 @@ pub struct AuditQuery {
 /// action, a page at a time, each event with a link to its inclusion proof.
 pub async fn audit(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
+    StaffPage(c): StaffPage,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Response> {
-    let c = match staff(caller) {
-        Ok(c) => c,
-        Err(r) => return Ok(*r),
-    };
     policy::require(&c, Action::ReadAudit)?;
     let license = q.license.unwrap_or_default().trim().to_owned();
     let action = q.action.unwrap_or_default().trim().to_owned();

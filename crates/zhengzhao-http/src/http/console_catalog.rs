@@ -5,14 +5,12 @@
 //! same use cases (`create_license_type`, `update_license_type`), so the
 //! rules and messages are the catalog API's.
 
-use crate::auth::PageSession;
 use crate::error::ApiResult;
 use crate::http::pages::render;
 use crate::http::portal::{Form, FormError, form_errors};
-use crate::http::staff_pages::{csrf_of, staff, staff_form};
+use crate::http::staff_pages::{StaffForm, StaffPage, csrf_of};
 use crate::state::AppState;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -241,13 +239,6 @@ async fn list_types(s: &AppState) -> ApiResult<Vec<(String, String, u32, u32, &'
         .collect())
 }
 
-fn editor(c: Option<Principal>) -> Result<Principal, Box<Response>> {
-    let c = staff(c)?;
-    Library::authorize_catalog_edit(&c)
-        .map_err(|e| Box::new(crate::error::ApiError(e).into_response()))?;
-    Ok(c)
-}
-
 #[derive(serde::Deserialize)]
 pub struct ListQuery {
     pub saved: Option<String>,
@@ -256,13 +247,10 @@ pub struct ListQuery {
 /// `GET /console/catalog`
 pub async fn list(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
+    StaffPage(c): StaffPage,
     axum::extract::Query(q): axum::extract::Query<ListQuery>,
 ) -> ApiResult<Response> {
-    let c = match editor(caller) {
-        Ok(c) => c,
-        Err(r) => return Ok(*r),
-    };
+    Library::authorize_catalog_edit(&c)?;
     render(&CatalogPage {
         csrf_token: csrf_of(&c),
         saved: q.saved.is_some(),
@@ -272,11 +260,8 @@ pub async fn list(
 }
 
 /// `GET /console/catalog/new`
-pub async fn new_form(PageSession(caller): PageSession) -> ApiResult<Response> {
-    let c = match editor(caller) {
-        Ok(c) => c,
-        Err(r) => return Ok(*r),
-    };
+pub async fn new_form(StaffPage(c): StaffPage) -> ApiResult<Response> {
+    Library::authorize_catalog_edit(&c)?;
     let mut page = CatalogPage {
         csrf_token: csrf_of(&c),
         editing: true,
@@ -291,13 +276,10 @@ pub async fn new_form(PageSession(caller): PageSession) -> ApiResult<Response> {
 /// `GET /console/catalog/{code}`: the form for the type's next version.
 pub async fn edit_form(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
+    StaffPage(c): StaffPage,
     Path(code): Path<String>,
 ) -> ApiResult<Response> {
-    let c = match editor(caller) {
-        Ok(c) => c,
-        Err(r) => return Ok(*r),
-    };
+    Library::authorize_catalog_edit(&c)?;
     let code = LicenseTypeCode::parse(&code)
         .map_err(|_| Error::NotFound(format!("license type {code}")))?;
     let v = s.library.license_type(&code, None, true).await?;
@@ -434,16 +416,7 @@ fn input_of(path: &str, from: &[usize]) -> String {
 
 /// `POST /console/catalog` (a new type) and `POST /console/catalog/{code}`
 /// (its next version); `more` re-shows the form with more empty rows.
-async fn save(
-    s: &AppState,
-    caller: Option<Principal>,
-    existing: String,
-    body: &Bytes,
-) -> ApiResult<Response> {
-    let (c, form) = match staff_form(caller, body) {
-        Ok(x) => x,
-        Err(r) => return Ok(*r),
-    };
+async fn save(s: &AppState, c: Principal, form: Form, existing: String) -> ApiResult<Response> {
     Library::authorize_catalog_edit(&c)?;
     let (draft, from) = draft_json(&form, &existing);
     // The version the form was opened on: saving over a newer one is refused.
@@ -548,18 +521,16 @@ async fn save(
 /// `POST /console/catalog`
 pub async fn create(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
-    body: Bytes,
+    StaffForm(c, form): StaffForm,
 ) -> ApiResult<Response> {
-    save(&s, caller, String::new(), &body).await
+    save(&s, c, form, String::new()).await
 }
 
 /// `POST /console/catalog/{code}`
 pub async fn update(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
     Path(code): Path<String>,
-    body: Bytes,
+    StaffForm(c, form): StaffForm,
 ) -> ApiResult<Response> {
-    save(&s, caller, code, &body).await
+    save(&s, c, form, code).await
 }

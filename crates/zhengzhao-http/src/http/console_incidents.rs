@@ -2,14 +2,12 @@
 //! their backlog, opening one and closing it (the same use cases as
 //! `/api/v1/incidents…`). Times are entered in China time.
 
-use crate::auth::PageSession;
 use crate::error::ApiResult;
 use crate::http::pages::render;
 use crate::http::portal::{FormError, form_errors};
-use crate::http::staff_pages::{csrf_of, staff, staff_form};
+use crate::http::staff_pages::{StaffForm, StaffPage, csrf_of};
 use crate::state::AppState;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -141,14 +139,7 @@ async fn page(
 }
 
 /// `GET /console/incidents`
-pub async fn list(
-    State(s): State<AppState>,
-    PageSession(caller): PageSession,
-) -> ApiResult<Response> {
-    let c = match staff(caller) {
-        Ok(c) => c,
-        Err(r) => return Ok(*r),
-    };
+pub async fn list(State(s): State<AppState>, StaffPage(c): StaffPage) -> ApiResult<Response> {
     page(&s, &c, Vec::new(), StatusCode::OK).await
 }
 
@@ -200,15 +191,7 @@ fn backlog_input(field: &str, id: &uuid::Uuid) -> String {
 }
 
 /// `POST /console/incidents`: open one for the caller's org.
-pub async fn open(
-    State(s): State<AppState>,
-    PageSession(caller): PageSession,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let (c, form) = match staff_form(caller, &body) {
-        Ok(x) => x,
-        Err(r) => return Ok(*r),
-    };
+pub async fn open(State(s): State<AppState>, StaffForm(c, form): StaffForm) -> ApiResult<Response> {
     policy::require(&c, Action::ManageIncident)?;
     let request = json!({"org": c.org.as_str(), "cause": form.get("cause"),
                          "started_at": china_instant(&form.get("started_at")), "operations": form.all("operations")});
@@ -222,14 +205,9 @@ pub async fn open(
 /// `POST /console/incidents/{id}/close`
 pub async fn close(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
     Path(id): Path<String>,
-    body: Bytes,
+    StaffForm(c, form): StaffForm,
 ) -> ApiResult<Response> {
-    let (c, form) = match staff_form(caller, &body) {
-        Ok(x) => x,
-        Err(r) => return Ok(*r),
-    };
     policy::require(&c, Action::ManageIncident)?;
     let id = incident_id(&id)?;
     let request = json!({"cleared_at": china_instant(&form.get("cleared_at"))});
@@ -244,14 +222,9 @@ pub async fn close(
 /// fault left undone (the API's `register_backlog`, one item).
 pub async fn backlog(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
     Path(id): Path<String>,
-    body: Bytes,
+    StaffForm(c, form): StaffForm,
 ) -> ApiResult<Response> {
-    let (c, form) = match staff_form(caller, &body) {
-        Ok(x) => x,
-        Err(r) => return Ok(*r),
-    };
     policy::require(&c, Action::ManageIncident)?;
     let id = incident_id(&id)?;
     let paper = form.get("paper_issued_on");

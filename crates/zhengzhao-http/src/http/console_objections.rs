@@ -2,14 +2,12 @@
 //! one objection with the steps its state allows, each a form calling the
 //! same use case as `POST /api/v1/objections/{ticket}/{step}`.
 
-use crate::auth::PageSession;
 use crate::error::ApiResult;
 use crate::http::pages::render;
 use crate::http::portal::{FormError, form_errors};
-use crate::http::staff_pages::{csrf_of, staff, staff_form};
+use crate::http::staff_pages::{StaffForm, StaffPage, csrf_of};
 use crate::state::AppState;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -92,13 +90,9 @@ fn due(v: &ObjectionView) -> String {
 /// `GET /console/objections`
 pub async fn list(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
+    StaffPage(c): StaffPage,
     Query(f): Query<ObjectionFilter>,
 ) -> ApiResult<Response> {
-    let c = match staff(caller) {
-        Ok(c) => c,
-        Err(r) => return Ok(*r),
-    };
     let rows = s
         .library
         .list_objections(&c, &f)
@@ -183,27 +177,18 @@ async fn page(
 /// `GET /console/objections/{ticket}`
 pub async fn get(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
+    StaffPage(c): StaffPage,
     Path(ticket): Path<String>,
 ) -> ApiResult<Response> {
-    let c = match staff(caller) {
-        Ok(c) => c,
-        Err(r) => return Ok(*r),
-    };
     page(&s, &c, &ticket, Vec::new()).await
 }
 
 /// `POST /console/objections/{ticket}/{step}`
 pub async fn step(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
     Path((ticket, step)): Path<(String, String)>,
-    body: Bytes,
+    StaffForm(c, form): StaffForm,
 ) -> ApiResult<Response> {
-    let (c, form) = match staff_form(caller, &body) {
-        Ok(x) => x,
-        Err(r) => return Ok(*r),
-    };
     let get = |k: &str| form.get(k);
     policy::require(&c, Action::HandleObjection)?;
     let l = &s.library;

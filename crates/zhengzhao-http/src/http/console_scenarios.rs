@@ -2,14 +2,12 @@
 //! may see, and for the region's scenario approver the decisions each
 //! state allows (the same use case as `POST /api/v1/scenarios/{id}/decision`).
 
-use crate::auth::PageSession;
 use crate::error::ApiResult;
 use crate::http::pages::render;
 use crate::http::portal::{FormError, form_errors};
-use crate::http::staff_pages::{csrf_of, staff, staff_form};
+use crate::http::staff_pages::{StaffForm, StaffPage, csrf_of};
 use crate::state::AppState;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -111,28 +109,16 @@ async fn page(s: &AppState, c: &Principal, errors: Vec<FormError>) -> ApiResult<
 }
 
 /// `GET /console/scenarios`
-pub async fn list(
-    State(s): State<AppState>,
-    PageSession(caller): PageSession,
-) -> ApiResult<Response> {
-    let c = match staff(caller) {
-        Ok(c) => c,
-        Err(r) => return Ok(*r),
-    };
+pub async fn list(State(s): State<AppState>, StaffPage(c): StaffPage) -> ApiResult<Response> {
     page(&s, &c, Vec::new()).await
 }
 
 /// `POST /console/scenarios/{id}/decision`
 pub async fn decide(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
     Path(id): Path<String>,
-    body: Bytes,
+    StaffForm(c, form): StaffForm,
 ) -> ApiResult<Response> {
-    let (c, form) = match staff_form(caller, &body) {
-        Ok(x) => x,
-        Err(r) => return Ok(*r),
-    };
     let get = |k: &str| form.get(k);
     policy::require(&c, Action::DecideScenario)?;
     let sid = uuid::Uuid::parse_str(&id).map_err(|_| Error::NotFound(format!("scenario {id}")))?;

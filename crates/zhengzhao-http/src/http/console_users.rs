@@ -2,15 +2,13 @@
 //! org subtree): list, create (the one-time credentials shown once),
 //! disable or enable, reset. The same use cases as `/api/v1/users…`.
 
-use crate::auth::PageSession;
 use crate::error::ApiResult;
 use crate::http::no_store;
 use crate::http::pages::render;
 use crate::http::portal::{FormError, form_errors};
-use crate::http::staff_pages::{csrf_of, staff, staff_form};
+use crate::http::staff_pages::{StaffForm, StaffPage, csrf_of};
 use crate::state::AppState;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -89,14 +87,7 @@ async fn page(
 }
 
 /// `GET /console/users`
-pub async fn list(
-    State(s): State<AppState>,
-    PageSession(caller): PageSession,
-) -> ApiResult<Response> {
-    let c = match staff(caller) {
-        Ok(c) => c,
-        Err(r) => return Ok(*r),
-    };
+pub async fn list(State(s): State<AppState>, StaffPage(c): StaffPage) -> ApiResult<Response> {
     policy::require(&c, Action::ManageStaff)?;
     page(&s, &c, Vec::new(), None, StatusCode::OK).await
 }
@@ -104,13 +95,8 @@ pub async fn list(
 /// `POST /console/users`
 pub async fn create(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
-    body: Bytes,
+    StaffForm(c, form): StaffForm,
 ) -> ApiResult<Response> {
-    let (c, form) = match staff_form(caller, &body) {
-        Ok(x) => x,
-        Err(r) => return Ok(*r),
-    };
     policy::require(&c, Action::ManageStaff)?;
     let get = |k: &str| form.get(k);
     let roles: Vec<Role> = form
@@ -154,14 +140,9 @@ pub async fn create(
 /// `POST /console/users/{id}/{disable|enable|reset}`
 pub async fn act(
     State(s): State<AppState>,
-    PageSession(caller): PageSession,
     Path((id, act)): Path<(String, String)>,
-    body: Bytes,
+    StaffForm(c, _): StaffForm,
 ) -> ApiResult<Response> {
-    let c = match staff_form(caller, &body) {
-        Ok((c, _)) => c,
-        Err(r) => return Ok(*r),
-    };
     policy::require(&c, Action::ManageStaff)?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| Error::NotFound(format!("user {id}")))?;
     let change = |disabled: bool| StaffChange {
