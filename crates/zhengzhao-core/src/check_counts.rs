@@ -59,18 +59,19 @@ impl CheckWay {
     }
 }
 
-/// Counts not yet in the store: (China day, way) → checks.
+/// Counts not yet in the store: (China day, way) → checks. Keyed by the
+/// date itself: a check allocates nothing here.
 #[derive(Default)]
 pub struct CheckCounter {
-    pending: Mutex<HashMap<(String, CheckWay), i64>>,
+    pending: Mutex<HashMap<(jiff::civil::Date, CheckWay), i64>>,
 }
 
 impl CheckCounter {
-    fn take(&self) -> HashMap<(String, CheckWay), i64> {
+    fn take(&self) -> HashMap<(jiff::civil::Date, CheckWay), i64> {
         std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    fn add(&self, day: String, way: CheckWay, n: i64) {
+    fn add(&self, day: jiff::civil::Date, way: CheckWay, n: i64) {
         *self
             .pending
             .lock()
@@ -94,7 +95,7 @@ impl Library {
     /// Count `n` checks that came in `way` today.
     pub(crate) fn count_checks(&self, way: CheckWay, n: usize) {
         let n = i64::try_from(n).unwrap_or(i64::MAX);
-        self.check_counter.add(self.today().to_string(), way, n);
+        self.check_counter.add(self.today(), way, n);
     }
 
     /// Add the counts since the last flush to the store; on a failure they
@@ -106,7 +107,7 @@ impl Library {
         }
         let rows: Vec<(String, String, i64)> = taken
             .iter()
-            .map(|((day, way), n)| (day.clone(), way.as_str().to_owned(), *n))
+            .map(|((day, way), n)| (day.to_string(), way.as_str().to_owned(), *n))
             .collect();
         if let Err(e) = self.store.add_verification_counts(&rows).await {
             for ((day, way), n) in taken {

@@ -281,7 +281,7 @@ pub async fn scan(
     // Reading a picture takes memory and a core: two at a time in this
     // process; the rest are told to try again (the rate limit is per
     // address, this bounds them all).
-    let Ok(slot) = scan_slots().clone().try_acquire_owned() else {
+    let Ok(slot) = SCAN_SLOTS.try_acquire() else {
         return scan_refused(
             StatusCode::SERVICE_UNAVAILABLE,
             "识别二维码的人较多，请稍后再试，或改用证照标识核验。",
@@ -328,11 +328,7 @@ fn scan_refused(status: StatusCode, why: &str) -> ApiResult<Response> {
 }
 
 /// Pictures read at once (`scan`).
-fn scan_slots() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
-    static SLOTS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
-        std::sync::OnceLock::new();
-    SLOTS.get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(2)))
-}
+static SCAN_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// The file of the upload's field `name` (empty when none was chosen).
 async fn uploaded(form: &mut axum::extract::Multipart, name: &str) -> Result<Vec<u8>, Error> {
