@@ -703,6 +703,24 @@ async fn holder_pages_act_for_their_holder(app: TestApp, idp: Idp) {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.raw_count("SELECT count(*) FROM consents").await, 1);
 
+    // Withdrawing it on the page: refused without the token, then done.
+    let mine: Value = as_holder(&app, &session, Method::GET, "/api/v1/consents", None, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let withdraw = format!(
+        "/holder/consents/{}/withdraw",
+        mine[0]["consent_id"].as_str().unwrap()
+    );
+    let withdrawn = "SELECT count(*) FROM consents WHERE state = 'withdrawn'";
+    let r = holder_form(&app, &session, &withdraw, None, &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.raw_count(withdrawn).await, 0);
+    let r = holder_form(&app, &session, &withdraw, Some(&csrf), &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.raw_count(withdrawn).await, 1);
+
     // A counter's request: its page_url is the holder page; answering
     // needs the token; answered once.
     let asked: Value = app
